@@ -1,0 +1,379 @@
+"""Start and stop a local MQTT broker: mosquitto when installed, else an embedded amqtt child."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import types
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+logger = logging.getLogger(__name__)
+
+BrokerKind = Literal["mosquitto", "embedded"]
+Preference = Literal["auto", "mosquitto", "embedded"]
+
+# Distro packages put mosquitto in /usr/sbin, which is not on a normal user's PATH.
+_MOSQUITTO_FALLBACKS = (Path("/usr/sbin/mosquitto"), Path("/usr/local/sbin/mosquitto"))
+# The app rejects payloads over 256 KiB itself; the broker limit sits well above that so an
+# oversize message still reaches the ingest, which rejects and counts it instead of the
+# publisher being disconnected silently.
+MAX_PACKET_BYTES = 1024 * 1024
+# mosquitto's default of 20 throttles an ingest draining a long backlog; 100 keeps the pipe
+# full without letting one slow subscriber hold thousands of unacknowledged messages.
+MAX_INFLIGHT_MESSAGES = 100
+# Seconds between persistence saves; a SIGKILL loses at most this much broker-side state
+# (devices resend anything the cloud has not acknowledged, so this bounds work, not data).
+AUTOSAVE_SECONDS = 10
+_LOG_TAIL_LINES = 20
+# A module that exists only inside the embedded child; see _install_auth_plugin.
+_AUTH_PLUGIN_MODULE = "yizhan_embedded_broker_auth"
+
+
+class BrokerError(Exception):
+    """A local broker could not be found, started or stopped."""
+
+
+class BrokerStartError(BrokerError):
+    """The broker process exited or never accepted connections."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerOptions:
+    """Where one local broker listens and keeps its files."""
+
+    host: str = "127.0.0.1"
+    port: int
+    data_dir: Path
+    prefer: Preference = "auto"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MosquittoConfig:
+    """What goes into mosquitto.conf; per-device auth plugs in via the two file fields."""
+
+    host: str
+    port: int
+    data_dir: Path
+    run_as: str
+    allow_anonymous: bool = True
+    password_file: Path | None = None
+    acl_file: Path | None = None
+
+
+def render_mosquitto_conf(config: MosquittoConfig) -> str:
+    """Render a mosquitto 2.0 configuration (see mosquitto.conf(5))."""
+    lines = [
+        "per_listener_settings false",
+        f"listener {config.port} {config.host}",
+        f"allow_anonymous {'true' if config.allow_anonymous else 'false'}",
+        # Persistent sessions and their queued QoS 1 messages survive a broker restart.
+        "persistence true",
+        f"persistence_location {config.data_dir}/",
+        "persistence_file mosquitto.db",
+        f"autosave_interval {AUTOSAVE_SECONDS}",
+        # 0 means unlimited: the default of 1000 silently drops messages for an offline ingest.
+        "max_queued_messages 0",
+        "max_queued_bytes 0",
+        f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
+        f"max_packet_size {MAX_PACKET_BYTES}",
+        # Run as root, mosquitto drops to user "mosquitto", which cannot write into our data dir.
+        f"user {config.run_as}",
+        f"log_dest file {config.data_dir / 'mosquitto.log'}",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        "connection_messages true",
+    ]
+    if config.password_file is not None:
+        lines.append(f"password_file {config.password_file}")
+    if config.acl_file is not None:
+        lines.append(f"acl_file {config.acl_file}")
+    return "\n".join(lines) + "\n"
+
+
+def amqtt_config(*, host: str, port: int) -> dict[str, Any]:
+    """Return the embedded broker's config: one TCP listener, anonymous, no $SYS or file plugins."""
+    return {
+        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}},
+        "timeout_disconnect_delay": 0,
+        "plugins": {f"{_AUTH_PLUGIN_MODULE}.KeepSessionsAuthPlugin": {}},
+    }
+
+
+def _install_auth_plugin() -> None:
+    """Register the embedded broker's auth plugin under a module name amqtt can import.
+
+    amqtt's AnonymousAuthPlugin marks every client anonymous, and amqtt then discards an
+    anonymous client's persistent session and never queues QoS 1 messages for it while it is
+    offline. This plugin admits everyone without that mark, so clean_session=False behaves as on
+    mosquitto. It is built here, in the child, because importing amqtt in the parent is slow and
+    noisy with deprecation warnings.
+    """
+    from amqtt.plugins.authentication import AnonymousAuthPlugin  # noqa: PLC0415
+
+    class KeepSessionsAuthPlugin(AnonymousAuthPlugin):  # type: ignore[misc]
+        async def authenticate(self, *, session: object) -> bool:  # noqa: ARG002
+            return True
+
+    module = types.ModuleType(_AUTH_PLUGIN_MODULE)
+    module.KeepSessionsAuthPlugin = KeepSessionsAuthPlugin  # type: ignore[attr-defined]
+    sys.modules[_AUTH_PLUGIN_MODULE] = module
+
+
+def find_mosquitto() -> Path | None:
+    """Return the mosquitto binary, looking on PATH and then in the distro's sbin."""
+    found = shutil.which("mosquitto")
+    if found is not None:
+        return Path(found)
+    return next((p for p in _MOSQUITTO_FALLBACKS if os.access(p, os.X_OK)), None)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that was free a moment ago (the usual bind-to-0 race applies)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _resolve_kind(prefer: Preference, binary: Path | None) -> BrokerKind:
+    if prefer == "embedded":
+        return "embedded"
+    if binary is not None:
+        return "mosquitto"
+    if prefer == "mosquitto":
+        raise BrokerError(
+            "mosquitto was asked for but is not installed; install it "
+            "(apt-get install mosquitto) or use prefer='embedded'"
+        )
+    return "embedded"
+
+
+class BrokerProcess:
+    """One broker child process that can be started, stopped, killed and restarted on one port."""
+
+    def __init__(self, options: BrokerOptions) -> None:
+        self.options = options
+        self._binary = find_mosquitto()
+        self.kind: BrokerKind = _resolve_kind(options.prefer, self._binary)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return self.options.host
+
+    @property
+    def port(self) -> int:
+        return self.options.port
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """The broker's own log file (mosquitto) or the child's log (embedded)."""
+        name = "mosquitto.log" if self.kind == "mosquitto" else "amqtt.log"
+        return self.options.data_dir / name
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, *, timeout: float = 10.0) -> None:
+        """Spawn the broker and return once its port accepts TCP connections."""
+        if self.running:
+            raise BrokerError(f"the {self.kind} broker on port {self.port} is already running")
+        if _port_accepts(self.host, self.port):
+            # Otherwise the readiness probe would mistake the squatter for our broker.
+            raise BrokerStartError(f"{self.host}:{self.port} is already in use; pick another port")
+        self.options.data_dir.mkdir(parents=True, exist_ok=True)
+        console = self.options.data_dir / f"{self.kind}.console.log"
+        # The child keeps its own copy of the descriptor; ours is closed straight away.
+        with console.open("ab") as out:
+            self._process = subprocess.Popen(  # noqa: S603 - argv is built here, no shell
+                self._argv(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
+        self._wait_ready(timeout=timeout, console=console)
+        logger.info("%s broker listening on %s (pid %d)", self.kind, self.url, self._process.pid)
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        """SIGTERM (mosquitto then saves its persistence file), SIGKILL after the deadline."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning(
+                    "%s broker ignored SIGTERM for %.1fs; killing it", self.kind, timeout
+                )
+                process.kill()
+                process.wait()
+        self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL with no chance to save state, for fault tests."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        self._process = None
+
+    def restart(self, *, timeout: float = 10.0) -> None:
+        """Stop (if still running) and start again on the same port and data dir."""
+        self.stop()
+        self.start(timeout=timeout)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _argv(self) -> list[str]:
+        if self.kind == "embedded":
+            return [
+                sys.executable, "-m", "yizhan.broker", "--embedded",
+                "--host", self.host, "--port", str(self.port),
+                "--data-dir", str(self.options.data_dir),
+            ]  # fmt: skip
+        assert self._binary is not None  # _resolve_kind only picks mosquitto when found
+        conf_path = self.options.data_dir / "mosquitto.conf"
+        config = MosquittoConfig(
+            host=self.host,
+            port=self.port,
+            data_dir=self.options.data_dir.resolve(),
+            run_as=pwd.getpwuid(os.geteuid()).pw_name,
+        )
+        conf_path.write_text(render_mosquitto_conf(config), encoding="utf-8")
+        return [str(self._binary), "-c", str(conf_path)]
+
+    def _wait_ready(self, *, timeout: float, console: Path) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
+        while not _port_accepts(self.host, self.port):
+            code = self._process.poll()
+            if code is not None or time.monotonic() > deadline:
+                if code is None:
+                    self.kill()
+                else:
+                    self._process = None
+                why = f"exited with code {code}" if code is not None else f"not ready in {timeout}s"
+                raise BrokerStartError(
+                    f"the {self.kind} broker on {self.url} {why}.\n"
+                    f"--- {self.log_path} ---\n{_tail(self.log_path)}\n"
+                    f"--- {console} ---\n{_tail(console)}"
+                )
+            time.sleep(0.02)
+
+
+async def _serve_embedded(*, host: str, port: int) -> None:
+    from amqtt.broker import Broker  # noqa: PLC0415 - heavy, and only the child needs it
+
+    _install_auth_plugin()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    broker = Broker(amqtt_config(host=host, port=port), loop=loop)
+    await broker.start()
+    await stop.wait()
+    await broker.shutdown()
+
+
+def _run_embedded(*, host: str, port: int, data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # amqtt 0.12 warns about its own deprecated internals; that is noise for our users.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.basicConfig(
+        filename=data_dir / "amqtt.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    asyncio.run(_serve_embedded(host=host, port=port))
+
+
+def _run_foreground(options: BrokerOptions) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with BrokerProcess(options) as broker:
+        logger.info("%s broker at %s, files in %s", broker.kind, broker.url, options.data_dir)
+        with contextlib.suppress(KeyboardInterrupt):
+            while not stop.wait(0.5):
+                if not broker.running:
+                    raise BrokerError(f"the broker exited; see {broker.log_path}")
+    logger.info("broker stopped")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="yizhan broker", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--data-dir", type=Path, default=Path(".yizhan/broker"))
+    parser.add_argument("--prefer", choices=["auto", "mosquitto", "embedded"], default="auto")
+    parser.add_argument(
+        "--embedded", action="store_true", help="run amqtt in this process (child entry point)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a broker in the foreground until Ctrl-C or SIGTERM."""
+    args = _parse(argv)
+    if args.embedded:
+        _run_embedded(host=args.host, port=args.port, data_dir=args.data_dir)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    options = BrokerOptions(
+        host=args.host, port=args.port, data_dir=args.data_dir, prefer=args.prefer
+    )
+    _run_foreground(options)
+
+
+if __name__ == "__main__":
+    main()

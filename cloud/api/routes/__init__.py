@@ -1,0 +1,1 @@
+"""HTTP routes of the cloud API, one module per resource."""

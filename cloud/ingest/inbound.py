@@ -1,0 +1,61 @@
+"""What ingest makes of one MQTT message: a decoded batch, a state, or a rejection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.codec import DecodedBatch, decode_batch, decode_state
+from protocol.errors import PayloadError, ProtocolError
+from protocol.payloads import DeviceState
+from protocol.topics import UPLINK_KINDS, Kind, Topic
+
+_PAYLOAD_KEEP = 8 * 1024  # bytes of a refused payload kept for a person to inspect
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    topic: str
+    device_id: str | None
+    seq: int | None
+    field: str
+    reason: str
+    size: int
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One received message, classified. Exactly one of batch/state/rejection is set."""
+
+    mid: int
+    batch: DecodedBatch | None = None
+    state: tuple[Topic, DeviceState] | None = None
+    rejection: Rejection | None = None
+
+
+def _reject(
+    mid: int, topic: str, payload: bytes, error: ProtocolError, device: str | None
+) -> Inbound:
+    field = error.field if isinstance(error, PayloadError) else "topic"
+    kept = payload[:_PAYLOAD_KEEP].decode("utf-8", errors="replace")
+    return Inbound(
+        mid,
+        rejection=Rejection(topic[:300], device, None, field[:200], str(error), len(payload), kept),
+    )
+
+
+def classify(mid: int, topic_text: str, payload: bytes) -> Inbound:
+    """Decode a message with the shared codec; never raises."""
+    device: str | None = None
+    try:
+        topic = Topic.parse(topic_text)
+        device = topic.device
+        if topic.kind not in UPLINK_KINDS:
+            raise PayloadError(
+                "$", f"{topic.kind} is a cloud-to-device topic; devices may not publish it"
+            )
+        if topic.kind is Kind.STATE:
+            return Inbound(mid, state=(topic, decode_state(topic, payload)))
+        return Inbound(mid, batch=decode_batch(topic, payload))
+    except ProtocolError as exc:
+        return _reject(mid, topic_text, payload, exc, device)

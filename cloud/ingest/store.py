@@ -1,0 +1,260 @@
+"""Idempotent batched writes: every (device, seq) is stored once, however often it arrives."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from cloud.ingest.inbound import Inbound, Rejection
+from cloud.models import Device, DeviceEvent, Reading, RejectedMessage, Venue
+from protocol.codec import DecodedBatch
+from protocol.payloads import DeviceState, Event
+from protocol.payloads import Reading as WireReading
+from protocol.topics import Topic
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """What one transaction did, and which sequence numbers each device may now forget."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+class IngestStore:
+    """Writes classified messages in one transaction per batch."""
+
+    def __init__(self, engine: Engine, *, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        self._device_venue: dict[str, str] = {}
+
+    def write(self, messages: Sequence[Inbound]) -> WriteResult:
+        try:
+            return self._write(messages)
+        except Exception:
+            # The transaction rolled back: forget devices registered inside it.
+            self._device_venue.clear()
+            raise
+
+    def _write(self, messages: Sequence[Inbound]) -> WriteResult:
+        result = WriteResult()
+        now = self._clock()
+        with self._engine.begin() as conn:
+            rejections = [m.rejection for m in messages if m.rejection is not None]
+            batches = self._admit(conn, [m.batch for m in messages if m.batch], rejections)
+            self._store_items(conn, batches, now, result)
+            for message in messages:
+                if message.state is not None:
+                    self._apply_state(conn, *message.state, now=now)
+            for batch in batches:
+                for item in batch.rejected:
+                    rejections.append(
+                        Rejection(
+                            str(batch.topic),
+                            batch.topic.device,
+                            item.seq,
+                            item.error.field,
+                            item.error.problem,
+                            len(item.raw),
+                            item.raw,
+                        )
+                    )
+                    if item.seq is not None:  # kept in rejected_message: the device may forget it
+                        result.acks[(batch.topic.venue, batch.topic.device)].append(item.seq)
+            self._store_rejections(conn, rejections, now)
+            result.rejected = len(rejections)
+            self._touch(conn, {b.topic.device for b in batches}, now)
+        return result
+
+    def _admit(
+        self, conn: Connection, batches: list[DecodedBatch], rejections: list[Rejection]
+    ) -> list[DecodedBatch]:
+        """Register first-seen devices; refuse a device speaking for another venue."""
+        admitted: list[DecodedBatch] = []
+        for batch in batches:
+            topic = batch.topic
+            venue = self._venue_of(conn, topic)
+            if venue != topic.venue:
+                rejections.append(
+                    Rejection(
+                        str(topic),
+                        topic.device,
+                        None,
+                        "topic",
+                        f"device {topic.device!r} belongs to venue {venue!r}, not {topic.venue!r}; "
+                        "re-provision it to move it",
+                        0,
+                        "",
+                    )
+                )
+                continue
+            admitted.append(batch)
+        return admitted
+
+    def _venue_of(self, conn: Connection, topic: Topic) -> str:
+        known = self._device_venue.get(topic.device)
+        if known is not None:
+            return known
+        venue = conn.execute(
+            select(_table(Device).c.venue_id).where(_table(Device).c.id == topic.device)
+        ).scalar()
+        if venue is None:
+            self._insert_ignore(
+                conn,
+                _table(Venue),
+                [
+                    {
+                        "id": topic.venue,
+                        "name": topic.venue,
+                        "kind": "station",
+                        "timezone": "Asia/Shanghai",
+                        "created_at": self._clock(),
+                    }
+                ],
+                ["id"],
+            )
+            self._insert_ignore(
+                conn,
+                _table(Device),
+                [
+                    {
+                        "id": topic.device,
+                        "venue_id": topic.venue,
+                        "online": False,
+                        "created_at": self._clock(),
+                    }
+                ],
+                ["id"],
+            )
+            venue = conn.execute(
+                select(_table(Device).c.venue_id).where(_table(Device).c.id == topic.device)
+            ).scalar_one()
+        self._device_venue[topic.device] = venue
+        return str(venue)
+
+    def _store_items(
+        self, conn: Connection, batches: list[DecodedBatch], now: datetime, result: WriteResult
+    ) -> None:
+        readings: dict[tuple[str, int], dict[str, Any]] = {}
+        events: dict[tuple[str, int], dict[str, Any]] = {}
+        for batch in batches:
+            topic = batch.topic
+            for item in batch.items:
+                key = (topic.device, item.seq)
+                result.acks[(topic.venue, topic.device)].append(item.seq)
+                if isinstance(item, WireReading):
+                    readings[key] = _reading_row(topic, item, now)
+                elif isinstance(item, Event):
+                    events[key] = _event_row(topic, item, now)
+        offered = sum(len(b.items) for b in batches)
+        stored = self._insert_ignore(
+            conn, _table(Reading), list(readings.values()), ["device_id", "seq"]
+        )
+        stored += self._insert_ignore(
+            conn, _table(DeviceEvent), list(events.values()), ["device_id", "seq"]
+        )
+        result.stored += stored
+        result.duplicates += offered - stored
+
+    def _insert_ignore(
+        self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]
+    ) -> int:
+        """INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
+        if not rows:
+            return 0
+        stmt = self._dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
+        inserted = conn.execute(stmt.returning(*(table.c[k] for k in keys)), rows).all()
+        return len(inserted)
+
+    def _apply_state(
+        self, conn: Connection, topic: Topic, state: DeviceState, *, now: datetime
+    ) -> None:
+        """Newest connection wins. A device stamps its online state and the last will of
+        the same connection with one time, so at equal times "offline" is the later news;
+        a late will from an older connection carries an older time and changes nothing."""
+        if self._venue_of(conn, topic) != topic.venue:
+            return
+        device = _table(Device)
+        newer = or_(device.c.state_at.is_(None), device.c.state_at < state.ts)
+        if state.status == "offline":
+            newer = or_(newer, device.c.state_at == state.ts)
+        conn.execute(
+            update(device)
+            .where(and_(device.c.id == topic.device, newer))
+            .values(
+                online=state.status == "online",
+                state_at=state.ts,
+                software=state.software,
+                last_seen_at=now,
+            )
+        )
+
+    def _store_rejections(
+        self, conn: Connection, rejections: Iterable[Rejection], now: datetime
+    ) -> None:
+        rows = [
+            {
+                "received_at": now,
+                "topic": r.topic,
+                "device_id": r.device_id,
+                "seq": r.seq,
+                "field_path": r.field,
+                "reason": r.reason,
+                "size": r.size,
+                "payload": r.payload,
+            }
+            for r in rejections
+        ]
+        if rows:
+            conn.execute(_table(RejectedMessage).insert(), rows)
+
+    def _touch(self, conn: Connection, devices: set[str], now: datetime) -> None:
+        if devices:
+            device = _table(Device)
+            conn.execute(update(device).where(device.c.id.in_(devices)).values(last_seen_at=now))
+
+
+def _reading_row(topic: Topic, item: WireReading, now: datetime) -> dict[str, Any]:
+    return {
+        "device_id": topic.device,
+        "seq": item.seq,
+        "venue_id": topic.venue,
+        "metric": item.metric,
+        "sensor": item.sensor,
+        "ts": item.ts,
+        "value": item.value,
+        "received_at": now,
+    }
+
+
+def _event_row(topic: Topic, item: Event, now: datetime) -> dict[str, Any]:
+    return {
+        "device_id": topic.device,
+        "seq": item.seq,
+        "venue_id": topic.venue,
+        "type": item.type,
+        "ts": item.ts,
+        "data": dict(item.data),
+        "received_at": now,
+    }

@@ -1,0 +1,205 @@
+"""The ingest worker: MQTT in, durable idempotent writes, then acks to broker and device.
+
+Ordering is what makes it lossless: a message is PUBACKed to the broker only after the
+transaction holding it committed (paho ``manual_ack``), so a killed worker gets it
+redelivered; and the device is told which sequence numbers are stored only after that
+commit, so a killed broker makes the device resend (see docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from cloud.ingest.inbound import classify
+from cloud.ingest.store import IngestStore, WriteResult
+from protocol.codec import encode
+from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
+from protocol.topics import Kind, Topic, subscription
+
+logger = logging.getLogger(__name__)
+
+_RETRY_SECONDS: Final = 1.0  # between attempts to write a batch the database refused
+_POLL_SECONDS: Final = 0.2  # how often an idle writer checks whether it should stop
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    client_id: str
+    group: str | None = None  # MQTT shared-subscription group for several workers
+    keepalive: int = 30
+
+
+@dataclass(slots=True)
+class IngestStats:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    write_errors: int = 0
+    connected: bool = False
+    last_error: str | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    generation: int
+    mid: int
+    topic: str
+    payload: bytes
+
+
+class IngestWorker:
+    """Subscribes to every device's uplink topics and stores what arrives."""
+
+    def __init__(
+        self,
+        store: IngestStore,
+        *,
+        endpoint: MqttEndpoint,
+        batch_size: int = 500,
+        queue_size: int = 10_000,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.stats = IngestStats()
+        self._store = store
+        self._endpoint = endpoint
+        self._batch_size = batch_size
+        self._clock = clock
+        # Bounded: when the database falls behind, paho's network thread blocks on put(),
+        # the socket stops being read and the broker holds the rest (backpressure).
+        self._queue: queue.Queue[_Received] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._generation = 0
+        self._client = self._make_client()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._endpoint.client_id,
+            clean_session=False,  # the broker keeps our queue while we are away
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        self._writer.start()
+        self._client.connect_async(
+            self._endpoint.host, self._endpoint.port, self._endpoint.keepalive
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Stop taking messages, write what is queued, then disconnect."""
+        self._stop.set()
+        self._writer.join(timeout=30)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _filters(self) -> list[str]:
+        filters = [subscription(kind) for kind in (Kind.TELEMETRY, Kind.EVENT, Kind.STATE)]
+        if self._endpoint.group:
+            filters = [f"$share/{self._endpoint.group}/{f}" for f in filters]
+        return filters
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            self.stats.last_error = f"broker refused ingest: {reason}"
+            logger.error("broker refused the ingest connection: %s", reason)
+            return
+        self._generation += 1
+        self.stats.connected = True
+        client.subscribe([(f, 1) for f in self._filters()])
+        logger.info("ingest connected to %s:%d", self._endpoint.host, self._endpoint.port)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.stats.connected = False
+        logger.warning("ingest lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if self._stop.is_set():
+            return  # not acked: the broker keeps it for the next session
+        self.stats.received += 1
+        payload = bytes(message.payload)
+        self._queue.put(_Received(self._generation, message.mid, message.topic, payload))
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch:
+                self._write_until_done(batch)
+            elif self._stop.is_set():
+                return
+
+    def _next_batch(self) -> list[_Received]:
+        try:
+            first = self._queue.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < self._batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_until_done(self, batch: list[_Received]) -> None:
+        inbound = [classify(r.mid, r.topic, r.payload) for r in batch]
+        while True:
+            try:
+                result = self._store.write(inbound)
+            except Exception as exc:  # the database is down or refused: keep the batch
+                self.stats.write_errors += 1
+                self.stats.last_error = f"database write failed: {exc}"
+                logger.exception("ingest could not write %d messages; retrying", len(batch))
+                if self._stop.wait(_RETRY_SECONDS):
+                    return  # unacked: the broker redelivers them to whoever comes next
+                continue
+            break
+        self._account(result)
+        self._ack_broker(batch)
+        self._ack_devices(result)
+
+    def _account(self, result: WriteResult) -> None:
+        self.stats.stored += result.stored
+        self.stats.duplicates += result.duplicates
+        self.stats.rejected += result.rejected
+
+    def _ack_broker(self, batch: list[_Received]) -> None:
+        for received in batch:
+            # A mid from an earlier connection may name another message now; the broker
+            # redelivers the old one and it is absorbed as a duplicate.
+            if received.generation == self._generation and received.mid:
+                self._client.ack(received.mid, 1)
+
+    def _ack_devices(self, result: WriteResult) -> None:
+        for (venue, device), seqs in result.acks.items():
+            ranges = seq_ranges(seqs)
+            for start in range(0, len(ranges), MAX_BATCH_ITEMS):
+                ack = StorageAck(
+                    v=SCHEMA_VERSION, device=device, ranges=ranges[start : start + MAX_BATCH_ITEMS]
+                )
+                self._client.publish(str(Topic(venue, device, Kind.ACK)), encode(ack), qos=1)

@@ -1,0 +1,63 @@
+"""Bring a cloud database to the newest schema with Alembic, from code, on every start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works as long as every process uses the same one; this is "yizhan" in ASCII
+# so it is recognisable in pg_locks.
+ADVISORY_LOCK_KEY = 0x79697A68616E
+
+
+def lock_against_concurrent_upgrades(connection: Connection) -> None:
+    """On PostgreSQL, wait for any other upgrade to commit before looking at the schema.
+
+    Two ingest workers starting together would both see an empty alembic_version and both
+    CREATE TABLE. The lock is transaction-scoped: it is released when the upgrade commits,
+    after which the waiting caller reads the new version and has nothing left to do.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic config built in code: the shipped migrations, run on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # env.py picks the connection up from here instead of building its own engine.
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, *, revision: str = "head") -> None:
+    """Migrate the database behind ``engine`` to ``revision``; a no-op when already there.
+
+    Safe to call from several processes at once on PostgreSQL (see
+    lock_against_concurrent_upgrades); the whole upgrade is one transaction there. Not
+    safe from two threads of one process: Alembic keeps its migration context in a
+    module global.
+    """
+    with engine.begin() as connection:
+        lock_against_concurrent_upgrades(connection)
+        command.upgrade(alembic_config(connection), revision)
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this code."""
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}; the package is incomplete")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or ``None`` when it has never been migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,92 @@
+"""Tables of the cloud store: venues, devices, readings, events and rejected messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class VenueBase(SQLModel):
+    name: str = Field(max_length=120)
+    kind: str = Field(default="station", max_length=40)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+
+
+class Venue(VenueBase, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class VenuePublic(VenueBase):
+    id: str
+
+
+class Device(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    venue_id: str = Field(foreign_key="venue.id", index=True, max_length=32)
+    online: bool = False
+    software: str | None = Field(default=None, max_length=200)
+    # The device's own time of its newest state message: an older retained or delayed
+    # state never overwrites a newer one.
+    state_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_seen_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Reading(SQLModel, table=True):
+    """One stored sensor value; (device_id, seq) is the idempotency key."""
+
+    __table_args__ = (Index("ix_reading_venue_metric_ts", "venue_id", "metric", "ts"),)
+
+    device_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    venue_id: str = Field(max_length=32)
+    metric: str = Field(max_length=40)
+    sensor: str | None = Field(default=None, max_length=32)
+    ts: datetime = Field(sa_type=DateTime(timezone=True))
+    value: float
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class DeviceEvent(SQLModel, table=True):
+    """One stored device event; (device_id, seq) is the idempotency key."""
+
+    __tablename__ = "device_event"
+    __table_args__ = (Index("ix_device_event_venue_ts", "venue_id", "ts"),)
+
+    device_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    venue_id: str = Field(max_length=32)
+    type: str = Field(max_length=48)
+    ts: datetime = Field(sa_type=DateTime(timezone=True))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class RejectedMessage(SQLModel, table=True):
+    """A message or batch item ingest refused, kept with the reason so nothing is lost."""
+
+    __tablename__ = "rejected_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), index=True
+    )
+    topic: str = Field(max_length=300)
+    device_id: str | None = Field(default=None, max_length=32, index=True)
+    seq: int | None = Field(default=None, sa_type=BigInteger)
+    field_path: str = Field(max_length=200)
+    reason: str = Field(sa_type=Text)
+    size: int
+    payload: str = Field(sa_type=Text)

@@ -1,0 +1,118 @@
+"""The Alembic migrations build exactly the schema of cloud.models, idempotently, concurrently."""
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+from sqlmodel import Session, SQLModel, select
+
+from cloud.db import make_engine
+from cloud.migrate import (
+    current_revision,
+    head_revision,
+    lock_against_concurrent_upgrades,
+    upgrade,
+)
+from cloud.models import Venue
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def schema_differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, SQLModel.metadata))
+
+
+def test_fresh_database_has_no_revision(engine: Engine) -> None:
+    assert current_revision(engine) is None
+
+
+def test_upgrade_builds_the_schema_of_the_models(engine: Engine) -> None:
+    upgrade(engine)
+
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []
+    tables = set(inspect(engine).get_table_names())
+    assert set(SQLModel.metadata.tables) <= tables
+
+
+def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
+    upgrade(engine)
+    with Session(engine) as session:
+        session.add(Venue(id="v1", name="Station 1"))
+        session.commit()
+
+    upgrade(engine)
+
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []
+    with Session(engine) as session:
+        assert [v.id for v in session.exec(select(Venue))] == ["v1"]
+
+
+def _start_upgrade_process(url: str) -> subprocess.Popen[bytes]:
+    code = (
+        "import sys\n"
+        "from cloud.db import make_engine\n"
+        "from cloud.migrate import upgrade\n"
+        "engine = make_engine(sys.argv[1])\n"
+        "upgrade(engine)\n"
+        "engine.dispose()\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code, url], cwd=REPO_ROOT)
+
+
+def _waiting_for_lock(engine: Engine) -> int:
+    with engine.connect() as connection:
+        waiting: int = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).scalar_one()
+        return waiting
+
+
+def _wait_until(condition: Callable[[], bool], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres
+def test_concurrent_upgrades_on_postgres_wait_for_each_other(pg_url: str) -> None:
+    # Hold the lock ourselves so both workers provably start the upgrade at the same time;
+    # without the lock they would both CREATE TABLE and one would fail.
+    engine = make_engine(pg_url)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with engine.connect() as holder:
+            holder.begin()
+            lock_against_concurrent_upgrades(holder)
+            processes = [_start_upgrade_process(pg_url) for _ in range(2)]
+            _wait_until(lambda: _waiting_for_lock(engine) == 2, timeout=60)
+            holder.commit()
+        assert [p.wait(timeout=60) for p in processes] == [0, 0]
+        assert current_revision(engine) == head_revision()
+        assert schema_differences(engine) == []
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        engine.dispose()

@@ -1,0 +1,125 @@
+"""The edge agent's composition root: outbox, uplink, sensors and the sampling loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from edge.hardware.interfaces import HardwareError
+from edge.outbox import Outbox, OutboxStats
+from edge.sampler import Sampler, Sensors
+from edge.settings import EdgeSettings, RealHardware
+from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+SensorFactory = Callable[[EdgeSettings, ExitStack], Sensors]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReport:
+    sampled: int
+    confirmed: int
+    outbox: OutboxStats
+
+
+def real_sensors(settings: EdgeSettings, resources: ExitStack) -> Sensors:
+    """Build the real drivers named in the settings (GPIO, Modbus, 1-wire, SMBus)."""
+    from edge.hardware.counter import BeamCounter  # noqa: PLC0415 - gpiozero probes pins on import
+    from edge.hardware.meter import ModbusMeter  # noqa: PLC0415
+    from edge.hardware.skin import Mlx90614  # noqa: PLC0415
+    from edge.hardware.thermometer import DS18B20, discover  # noqa: PLC0415
+
+    hw = settings.hardware
+    if not isinstance(hw, RealHardware):
+        raise HardwareError("real_sensors needs hardware.kind = 'real'")
+    counter = meter = skin = None
+    if hw.beam_pins is not None:
+        counter = BeamCounter(*hw.beam_pins)
+        resources.callback(counter.close)
+    if hw.meter_host is not None:
+        meter = ModbusMeter(hw.meter_host, port=hw.meter_port, device_id=hw.meter_unit)
+        resources.callback(meter.close)
+    ids = hw.thermometers or tuple(discover(hw.w1_root))
+    probes = [DS18B20(sensor_id, root=hw.w1_root) for sensor_id in ids]
+    if hw.i2c_bus is not None:
+        import smbus2  # noqa: PLC0415 - only on boxes with an I²C bus
+
+        bus = smbus2.SMBus(hw.i2c_bus)
+        resources.callback(bus.close)
+        skin = Mlx90614(bus)
+    return Sensors(counter=counter, meter=meter, thermometers=probes, skin=skin)
+
+
+class EdgeAgent:
+    """Samples on a fixed interval into the outbox; the uplink drains it to the cloud."""
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        clock: Clock,
+        sensors: SensorFactory,
+        software: str | None = None,
+        on_tick: Callable[[datetime], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._resources = ExitStack()
+        self.outbox = Outbox(settings.outbox_path, clock=clock, max_rows=settings.outbox_max_rows)
+        self._resources.callback(self.outbox.close)
+        self.sampler = Sampler(self.outbox, sensors(settings, self._resources), clock=clock)
+        self._on_tick = on_tick
+        self.uplink = Uplink(
+            self.outbox,
+            venue=settings.venue,
+            device=settings.device,
+            endpoint=BrokerEndpoint(
+                settings.mqtt_host,
+                settings.mqtt_port,
+                username=settings.mqtt_username,
+                password=settings.mqtt_password.get_secret_value()
+                if settings.mqtt_password
+                else None,
+            ),
+            clock=clock,
+            policy=SendPolicy(
+                batch_size=settings.batch_size,
+                resend_after=timedelta(seconds=settings.resend_after_s),
+            ),
+            software=software,
+        )
+        self.sampled = 0
+
+    def tick(self) -> None:
+        """One sampling round; a failing sensor is reported, never fatal."""
+        now = self._clock()
+        if self._on_tick is not None:
+            self._on_tick(now)
+        self.sampled += self.sampler.sample()
+        self.uplink.wake()
+
+    def run(self, stop: threading.Event) -> AgentReport:
+        """Sample until ``stop`` is set, then flush what the connection allows and stop."""
+        self.uplink.start()
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # a sampling round failed; the next one may not
+                    logger.exception("sampling failed on %s", self.settings.device)
+                stop.wait(self.settings.sample_interval_s)
+        finally:
+            self.uplink.stop()
+        return self.report()
+
+    def report(self) -> AgentReport:
+        return AgentReport(self.sampled, self.uplink.confirmed, self.outbox.stats())
+
+    def close(self) -> None:
+        self._resources.close()

@@ -1,0 +1,251 @@
+"""The device's MQTT connection: presence with a last will, outbox batches out, acks in."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.outbox import Outbox, Row
+from protocol.codec import decode_ack, encode, encode_prevalidated_batch
+from protocol.errors import ProtocolError
+from protocol.payloads import MAX_BATCH_ITEMS, MAX_PAYLOAD_BYTES, SCHEMA_VERSION, DeviceState
+from protocol.topics import Kind, Topic
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# Room for the envelope around the items when packing a batch under the payload limit.
+_ENVELOPE_BYTES: Final = 200
+_IDLE_WAIT: Final = 1.0  # seconds the sender sleeps when there is nothing to send
+_MAX_EARLY_ACKS: Final = 10_000  # PUBACKs of mids from before a reconnect would pile up
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerEndpoint:
+    host: str
+    port: int
+    keepalive: int = 30
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendPolicy:
+    batch_size: int = 200
+    # At most this many rows published but not yet stored by the cloud: bounds what is
+    # resent after a reconnect and what piles up at the broker while ingest is down.
+    window: int = 5_000
+    # Rows the broker took but the cloud never confirmed are resent after this long,
+    # doubling while nothing is confirmed, up to max_resend_after.
+    resend_after: timedelta = timedelta(seconds=30)
+    max_resend_after: timedelta = timedelta(minutes=10)
+
+
+class Uplink:
+    """Sends the outbox over one MQTT connection and deletes what the cloud stored."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        venue: str,
+        device: str,
+        endpoint: BrokerEndpoint,
+        clock: Clock,
+        policy: SendPolicy = SendPolicy(),
+        software: str | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._venue, self._device = venue, device
+        self._endpoint, self._clock, self._policy = endpoint, clock, policy
+        self._software = software
+        self._lock = threading.Lock()
+        self._inflight: dict[int, list[int]] = {}  # mid -> seqs
+        self._early_acks: set[int] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._resend_after = policy.resend_after
+        self._last_confirm = clock()
+        self.confirmed = 0
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._run, name=f"uplink-{device}", daemon=True)
+
+    def _topic(self, kind: Kind) -> str:
+        return str(Topic(self._venue, self._device, kind))
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"yz-{self._device}",
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        if self._endpoint.username:
+            client.username_pw_set(self._endpoint.username, self._endpoint.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_inflight_messages_set(50)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        self._stamp = self._clock()
+        self._set_will(client)
+        return client
+
+    def _state(self, status: Literal["online", "offline"]) -> bytes:
+        state = DeviceState(
+            v=SCHEMA_VERSION,
+            device=self._device,
+            status=status,
+            ts=self._stamp,
+            software=self._software,
+        )
+        return encode(state)
+
+    def _set_will(self, client: mqtt.Client) -> None:
+        # The online state and the will of one connection share a stamp (see cloud ingest).
+        client.will_set(self._topic(Kind.STATE), self._state("offline"), qos=1, retain=True)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        self._outbox.requeue()  # whatever was unconfirmed before a restart goes again
+        self._client.connect_async(
+            self._endpoint.host, self._endpoint.port, self._endpoint.keepalive
+        )
+        self._client.loop_start()
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New rows are in the outbox."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        if self.connected:
+            self._client.publish(
+                self._topic(Kind.STATE), self._state("offline"), qos=1, retain=True
+            ).wait_for_publish(2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            logger.error("broker refused device %s: %s", self._device, reason)
+            return
+        self._outbox.requeue()
+        with self._lock:
+            self._inflight.clear()
+            self._early_acks.clear()
+        client.subscribe(self._topic(Kind.ACK), qos=1)
+        client.publish(self._topic(Kind.STATE), self._state("online"), qos=1, retain=True)
+        self._connected.set()
+        self._wake.set()
+        logger.info(
+            "device %s connected to %s:%d", self._device, self._endpoint.host, self._endpoint.port
+        )
+
+    def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._connected.clear()
+        self._stamp = self._clock()
+        self._set_will(client)
+        logger.warning("device %s lost the broker (%s)", self._device, reason)
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
+        with self._lock:
+            seqs = self._inflight.pop(mid, None)
+            if seqs is None and len(self._early_acks) < _MAX_EARLY_ACKS:
+                self._early_acks.add(mid)  # PUBACK won the race with _publish's bookkeeping
+        if seqs:
+            self._outbox.mark_sent(seqs)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            ack = decode_ack(Topic.parse(message.topic), bytes(message.payload))
+        except ProtocolError as exc:
+            logger.warning("ignored a bad storage ack on %s: %s", message.topic, exc)
+            return
+        self.confirmed += self._outbox.confirm(ack.ranges)
+        self._last_confirm = self._clock()
+        self._resend_after = self._policy.resend_after
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self._send_some() if self.connected else 0
+                self._requeue_overdue()
+            except Exception:  # keep the sender alive; the outbox still holds everything
+                logger.exception("device %s sender failed; retrying", self._device)
+                sent = 0
+            if not sent:
+                self._wake.wait(_IDLE_WAIT)
+                self._wake.clear()
+
+    def _requeue_overdue(self) -> None:
+        now = self._clock()
+        if now - self._last_confirm < self._resend_after:
+            return
+        if self._outbox.requeue(sent_before=now - self._resend_after):
+            logger.warning(
+                "device %s: cloud confirmed nothing for %s; resending",
+                self._device,
+                self._resend_after,
+            )
+            self._resend_after = min(self._resend_after * 2, self._policy.max_resend_after)
+            self._last_confirm = now
+            self._wake.set()
+
+    def _send_some(self) -> int:
+        rows = self._outbox.claim(limit=self._policy.batch_size, window=self._policy.window)
+        for kind in (Kind.TELEMETRY, Kind.EVENT):
+            for chunk in _pack([r for r in rows if r.kind is kind]):
+                self._publish(kind, chunk)
+        return len(rows)
+
+    def _publish(self, kind: Kind, rows: list[Row]) -> None:
+        payload = encode_prevalidated_batch(self._device, [r.body for r in rows])
+        seqs = [r.seq for r in rows]
+        # Never hold our lock while calling paho: paho runs on_publish under its own
+        # message lock, and on_publish takes ours.
+        info = self._client.publish(self._topic(kind), payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            logger.warning("device %s: publish failed (%s); will resend", self._device, info.rc)
+            return  # rows stay inflight; the reconnect puts them back to pending
+        with self._lock:
+            acked_already = info.mid in self._early_acks
+            if acked_already:
+                self._early_acks.discard(info.mid)
+            else:
+                self._inflight[info.mid] = seqs
+        if acked_already:
+            self._outbox.mark_sent(seqs)
+
+
+def _pack(rows: list[Row]) -> list[list[Row]]:
+    """Split rows into batches under the item and byte limits."""
+    chunks: list[list[Row]] = []
+    size = 0
+    for row in rows:
+        if (
+            not chunks
+            or len(chunks[-1]) >= MAX_BATCH_ITEMS
+            or size + len(row.body) > MAX_PAYLOAD_BYTES - _ENVELOPE_BYTES
+        ):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += len(row.body) + 1
+    return chunks

@@ -46,9 +46,6 @@ class CloudSettings(BaseSettings):
     ingest_client_id: str = Field(default="yz-ingest-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_queue_size: int = Field(default=10_000, ge=10)
-    # How long a batch may wait for more messages before it is written; bounds the
-    # storage-ack latency a device sees.
-    ingest_flush_seconds: float = Field(default=0.05, gt=0, le=5)
     # Bearer token for /api/v1 until users and roles exist. None in development leaves the
     # API open (see require_api_token); production refuses to start without a strong one.
     api_token: SecretStr | None = None

@@ -95,6 +95,8 @@ class EdgeAgent:
             software=software,
         )
         self.sampled = 0
+        self._sampling = threading.Event()
+        self._sampling.set()
 
     def tick(self) -> None:
         """One sampling round; a failing sensor is reported, never fatal."""
@@ -109,14 +111,19 @@ class EdgeAgent:
         self.uplink.start()
         try:
             while not stop.is_set():
-                try:
-                    self.tick()
-                except Exception:  # a sampling round failed; the next one may not
-                    logger.exception("sampling failed on %s", self.settings.device)
+                if self._sampling.is_set():
+                    try:
+                        self.tick()
+                    except Exception:  # a sampling round failed; the next one may not
+                        logger.exception("sampling failed on %s", self.settings.device)
                 stop.wait(self.settings.sample_interval_s)
         finally:
             self.uplink.stop()
         return self.report()
+
+    def stop_sampling(self) -> None:
+        """Take no more readings; the uplink keeps sending what is queued."""
+        self._sampling.clear()
 
     def report(self) -> AgentReport:
         return AgentReport(self.sampled, self.uplink.confirmed, self.outbox.stats())

@@ -1,0 +1,52 @@
+"""Composition root for cloud processes: the database, the ingest worker, the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from cloud.api.app import create_app
+from cloud.db import make_engine
+from cloud.ingest.store import IngestStore
+from cloud.ingest.worker import IngestWorker, MqttEndpoint
+from cloud.migrate import upgrade
+from cloud.settings import CloudSettings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_database(settings: CloudSettings, *, migrate: bool = True) -> Engine:
+    """The engine for the configured database, migrated to the newest schema."""
+    engine = make_engine(settings.resolved_database_url())
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+def build_ingest(
+    settings: CloudSettings, engine: Engine, *, group: str | None = None
+) -> IngestWorker:
+    return IngestWorker(
+        IngestStore(engine, clock=utc_now),
+        endpoint=MqttEndpoint(
+            settings.mqtt_host, settings.mqtt_port, settings.ingest_client_id, group=group
+        ),
+        batch_size=settings.ingest_batch_size,
+        queue_size=settings.ingest_queue_size,
+        clock=utc_now,
+    )
+
+
+def build_api(settings: CloudSettings, engine: Engine) -> FastAPI:
+    return create_app(settings=settings, engine=engine, clock=utc_now)
+
+
+def api_server(app: FastAPI, *, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server the caller runs (``.run()``) and stops (``.should_exit = True``)."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    return uvicorn.Server(config)

@@ -1,0 +1,5 @@
+"""`python -m yizhan` runs the command line."""
+
+from yizhan.cli import main
+
+main()

@@ -1,0 +1,292 @@
+"""The `yizhan` command line: one entry point for broker, edge, cloud, members and demo."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+app = typer.Typer(
+    help="yizhan (驿站): self-running union venues — QR doors, points kiosks, telemetry.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+edge_app = typer.Typer(
+    help="Run an edge agent on a box (or against firmware_sim).", no_args_is_help=True
+)
+cloud_app = typer.Typer(
+    help="Run the cloud: database migrations, ingest, HTTP API.", no_args_is_help=True
+)
+member_app = typer.Typer(help="Member codes (development issuer).", no_args_is_help=True)
+app.add_typer(edge_app, name="edge")
+app.add_typer(cloud_app, name="cloud")
+app.add_typer(member_app, name="member")
+
+err = Console(stderr=True)
+DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(help="sqlite:///path.db (default: in --data-dir) or postgresql://user@host/db."),
+]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so every command stops cleanly."""
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def broker(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT port.")] = 1883,
+    data_dir: DataDir = Path(".yizhan/broker"),
+    prefer: Annotated[str, typer.Option(help="auto | mosquitto | embedded")] = "auto",
+) -> None:
+    """Start a local MQTT broker: mosquitto when installed, the embedded one otherwise."""
+    from yizhan.broker import main as broker_main  # noqa: PLC0415 - keep startup light
+
+    argv = ["--host", host, "--port", str(port), "--data-dir", str(data_dir), "--prefer", prefer]
+    broker_main(argv)
+
+
+@edge_app.command("run")
+def edge_run(
+    config: Annotated[
+        Path | None, typer.Option(help="TOML settings file (see docs/ARCHITECTURE.md).")
+    ] = None,
+    venue: Annotated[str | None, typer.Option(help="Venue id, e.g. station-07.")] = None,
+    device: Annotated[str | None, typer.Option(help="This box's device id.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder for the outbox.")] = None,
+    mqtt_host: Annotated[str | None, typer.Option()] = None,
+    mqtt_port: Annotated[int | None, typer.Option()] = None,
+    sample_interval: Annotated[float | None, typer.Option(help="Seconds between readings.")] = None,
+    resend_after: Annotated[
+        float | None, typer.Option(help="Resend unconfirmed rows after S.")
+    ] = None,
+    sim_profile: Annotated[
+        str | None,
+        typer.Option(help="Run against firmware_sim: outdoor-station | worker-home | library."),
+    ] = None,
+    sim_speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    sim_seed: Annotated[int, typer.Option(help="Seed of the simulated venue.")] = 0,
+    duration: Annotated[float | None, typer.Option(help="Stop after S seconds.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Sample sensors into the durable outbox and send it to the cloud until stopped."""
+    from edge.agent import EdgeAgent, real_sensors  # noqa: PLC0415
+    from edge.outbox import OutboxError, utc_now  # noqa: PLC0415
+    from edge.settings import ConfigError, load_settings  # noqa: PLC0415
+
+    _logging(verbose)
+    hardware = None
+    if sim_profile is not None:
+        hardware = {"kind": "sim", "profile": sim_profile, "speed": sim_speed, "seed": sim_seed}
+    try:
+        settings = load_settings(
+            config,
+            venue=venue,
+            device=device,
+            data_dir=data_dir,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
+            sample_interval_s=sample_interval,
+            resend_after_s=resend_after,
+            hardware=hardware,
+        )
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if settings.hardware.kind == "sim":
+        from yizhan.simhw import sim_sensors as sensors  # noqa: PLC0415
+    else:
+        sensors = real_sensors
+    stop = _stop_on_signals()
+    if duration is not None:
+        threading.Timer(duration, stop.set).start()
+    try:
+        agent = EdgeAgent(settings, clock=utc_now, sensors=sensors, software=_version())
+    except OutboxError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        report = agent.run(stop)
+    finally:
+        agent.close()
+    err.print(f"edge {settings.device}: sampled {report.sampled}, outbox {report.outbox}")
+
+
+@cloud_app.command("migrate")
+def cloud_migrate(
+    data_dir: DataDir = Path(".yizhan/cloud"), database_url: DatabaseUrl = None
+) -> None:
+    """Bring the database to the newest schema (safe to run again)."""
+    from cloud.migrate import current_revision  # noqa: PLC0415
+    from cloud.service import open_database  # noqa: PLC0415
+
+    engine = open_database(_cloud_settings(data_dir=data_dir, database_url=database_url))
+    err.print(f"database at revision {current_revision(engine)}")
+    engine.dispose()
+
+
+@cloud_app.command("ingest")
+def cloud_ingest(
+    data_dir: DataDir = Path(".yizhan/cloud"),
+    database_url: DatabaseUrl = None,
+    mqtt_host: Annotated[str, typer.Option()] = "127.0.0.1",
+    mqtt_port: Annotated[int, typer.Option()] = 1883,
+    client_id: Annotated[
+        str, typer.Option(help="MQTT client id; unique per worker.")
+    ] = "yz-ingest-1",
+    group: Annotated[
+        str | None, typer.Option(help="Shared-subscription group (MQTT 5 brokers).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Store every device message idempotently until stopped."""
+    from cloud.service import build_ingest, open_database  # noqa: PLC0415
+
+    _logging(verbose)
+    settings = _cloud_settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        ingest_client_id=client_id,
+    )
+    engine = open_database(settings)
+    worker = build_ingest(settings, engine, group=group)
+    stop = _stop_on_signals()
+    worker.start()
+    stop.wait()
+    worker.stop()
+    engine.dispose()
+    err.print(f"ingest stopped: {worker.stats}")
+
+
+@cloud_app.command("serve")
+def cloud_serve(
+    data_dir: DataDir = Path(".yizhan/cloud"),
+    database_url: DatabaseUrl = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs). Set YZ_CLOUD_API_TOKEN to require a token."""
+    from cloud.service import api_server, build_api, open_database  # noqa: PLC0415
+
+    settings = _cloud_settings(data_dir=data_dir, database_url=database_url)
+    engine = open_database(settings)
+    try:
+        api_server(build_api(settings, engine), host=host, port=port).run()
+    finally:
+        engine.dispose()
+
+
+def _cloud_settings(**values: Any) -> Any:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from cloud.db import DatabaseUrlError, normalize_url  # noqa: PLC0415
+    from cloud.settings import CloudSettings  # noqa: PLC0415
+
+    try:
+        settings = CloudSettings(**{k: v for k, v in values.items() if v is not None})
+        normalize_url(settings.resolved_database_url())
+    except (ValidationError, DatabaseUrlError) as exc:
+        raise _fail(str(exc)) from None
+    return settings
+
+
+@member_app.command("code")
+def member_code(
+    member_id: Annotated[str, typer.Argument(help="Member id: 1-24 of A-Z a-z 0-9 . _ -")],
+    out: Annotated[Path | None, typer.Option(help="Also write the QR code as a PNG.")] = None,
+    group: Annotated[list[str] | None, typer.Option(help="Member group (repeatable).")] = None,
+    lifetime: Annotated[int, typer.Option(help="Seconds the code stays valid (1-3600).")] = 60,
+    key_file: Annotated[Path, typer.Option(help="Dev issuer key; created on first use.")] = Path(
+        ".yizhan/dev-issuer.json"
+    ),
+) -> None:
+    """Issue a member code with the DEVELOPMENT issuer key and show it as a QR code."""
+    import qrcode  # noqa: PLC0415
+
+    from cloud.issuer import IssuerKeyError, load_or_create, public_keyset  # noqa: PLC0415
+    from protocol.membercode import MemberCodeError, issue  # noqa: PLC0415
+
+    try:
+        key = load_or_create(key_file)
+        text = issue(
+            member_id,
+            key=key,
+            now=datetime.now(UTC),
+            lifetime=timedelta(seconds=lifetime),
+            groups=tuple(group or ()),
+        )
+    except (IssuerKeyError, MemberCodeError) as exc:
+        raise _fail(str(exc)) from None
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    qr.add_data(text)
+    qr.make(fit=True)
+    qr.print_ascii(out=sys.stdout, invert=True)
+    typer.echo(text)
+    err.print(f"QR version {qr.version}-M, {len(text)} chars, valid {lifetime}s")
+    err.print(f"issuer public key (what a door needs): {public_keyset(key)}")
+    if out is not None:
+        qr.make_image().save(str(out))
+        err.print(f"wrote {out}")
+
+
+@app.command()
+def demo(
+    duration: Annotated[float, typer.Option(help="Seconds to run (Ctrl-C ends early).")] = 30.0,
+    venues: Annotated[int, typer.Option(min=3, max=50, help="Simulated venues (≥ 3).")] = 3,
+    data_dir: DataDir = Path(".yizhan/demo"),
+    port: Annotated[int, typer.Option(help="HTTP port of the cloud API.")] = 8000,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 60.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Broker + cloud + a simulated fleet; prints one JSON line of sent vs stored at the end."""
+    from yizhan.demo import DemoOptions, run_demo  # noqa: PLC0415
+
+    _logging(verbose)
+    options = DemoOptions(
+        duration_s=duration, venues=venues, data_dir=data_dir, http_port=port, speed=speed
+    )
+    summary = run_demo(options, stop=_stop_on_signals(), console=err)
+    typer.echo(summary)
+    if '"readings_sent": 0' in summary:
+        raise typer.Exit(code=1)
+
+
+def _version() -> str:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return f"yizhan {version('yizhan')}"
+
+
+def main() -> None:
+    app()

@@ -256,8 +256,20 @@ def member_code(
     err.print(f"QR version {qr.version}-M, {len(text)} chars, valid {lifetime}s")
     err.print(f"issuer public key (what a door needs): {public_keyset(key)}")
     if out is not None:
-        qr.make_image().save(str(out))
+        _write_qr_png(qr.get_matrix(), out)
         err.print(f"wrote {out}")
+
+
+def _write_qr_png(matrix: list[list[bool]], out: Path, *, scale: int = 8) -> None:
+    """Render with OpenCV (already a dependency) instead of pulling in Pillow."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    dark = np.array(matrix, dtype=bool)
+    image = np.where(dark, 0, 255).astype(np.uint8)
+    image = np.kron(image, np.ones((scale, scale), dtype=np.uint8))
+    if not cv2.imwrite(str(out), image):
+        raise _fail(f"cannot write {out}; check the folder exists and is writable")
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -81,8 +82,17 @@ def _seed_venues(engine: Engine, fleet: list[EdgeSettings]) -> None:
         session.commit()
 
 
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"port {port} is in use; pass --port with a free one") from None
+
+
 def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -> str:
     """Run until ``duration_s`` or ``stop``; return the one-line JSON tally."""
+    _check_port_free(options.http_port)
     _fresh_dir(options.data_dir)
     with ExitStack() as stack:
         broker = BrokerProcess(

@@ -1,0 +1,124 @@
+"""The command line as a person uses it: real subprocesses, real files, clear errors."""
+
+import base64
+import json
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from protocol.membercode import Reason, verify
+from yizhan.broker import free_port
+
+
+def yizhan(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "yizhan", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_member_code_verifies_with_the_printed_public_key(tmp_path: Path) -> None:
+    result = yizhan(
+        "member", "code", "M0012345", "--group", "rider", "--out", "code.png", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    code = next(line for line in result.stdout.splitlines() if line.startswith("YZ1:"))
+    key_file = json.loads((tmp_path / ".yizhan" / "dev-issuer.json").read_text())
+    assert (tmp_path / ".yizhan" / "dev-issuer.json").stat().st_mode & 0o077 == 0
+    public = Ed25519PrivateKey.from_private_bytes(base64.b64decode(key_file["seed"])).public_key()
+    keys: dict[str, Ed25519PublicKey] = {key_file["kid"]: public}
+    verdict = verify(code, keys=keys, now=datetime.now(UTC))
+    assert verdict.reason is Reason.ACCEPTED
+    assert verdict.claims is not None
+    assert verdict.claims.member_id == "M0012345"
+    assert verdict.claims.groups == ("rider",)
+    assert (tmp_path / "code.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "QR version" in result.stderr
+
+
+@pytest.mark.parametrize("member", ["has space", "x" * 25, "语音", "a/b"])
+def test_member_code_refuses_bad_ids_with_a_reason(tmp_path: Path, member: str) -> None:
+    result = yizhan("member", "code", member, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "member id" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("venue = 'v1'\ndevice = \n", "not valid TOML"),
+        ("venue = 'V 1'\ndevice = 'd1'\n", "venue"),
+        ("venue = 'v1'\ndevice = 'd1'\nsample_interval_s = -3\n", "sample_interval_s"),
+        ("venue = 'v1'\ndevice = 'd1'\nhardware = { kind = 'lava' }\n", "hardware"),
+        ("venue = 'v1'\ndevice = 'd1'\nmqtt_prot = 1883\n", "mqtt_prot"),
+        ("\udcff\udcfe garbage", "not valid TOML"),
+    ],
+)
+def test_edge_refuses_broken_config_files(tmp_path: Path, content: str, expected: str) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_bytes(content.encode("utf-8", errors="surrogateescape"))
+    result = yizhan("edge", "run", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_edge_refuses_a_missing_config_file(tmp_path: Path) -> None:
+    result = yizhan("edge", "run", "--config", "nope.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cannot read nope.toml" in result.stderr
+
+
+def test_cloud_refuses_an_unusable_database_url(tmp_path: Path) -> None:
+    result = yizhan("cloud", "migrate", "--database-url", "mysql://root@localhost/x", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not supported" in result.stderr
+
+
+def test_cloud_migrate_is_idempotent(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = yizhan("cloud", "migrate", "--data-dir", "cloud", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "database at revision" in result.stderr
+
+
+def test_demo_reports_every_reading_sent_as_stored(tmp_path: Path) -> None:
+    result = yizhan(
+        "demo",
+        "--duration",
+        "6",
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        "demo",
+        cwd=tmp_path,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["venues"] == 3
+    assert summary["devices"] == 3
+    assert summary["readings_sent"] > 0
+    assert summary["readings_sent"] == summary["readings_stored"]
+    assert summary["duplicates_stored"] == 0
+    assert summary["rejected"] == 0
+
+
+def test_demo_refuses_a_busy_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = yizhan("demo", "--duration", "1", "--port", str(port), cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"port {port} is in use" in result.stderr

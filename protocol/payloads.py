@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 
@@ -11,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -47,7 +49,26 @@ EventType = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=48)
 ]
 SensorId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-Scalar = bool | int | float | ShortText | None
+MAX_TEXT_VALUE: Final = 200
+
+
+def _scalar(value: object) -> bool | int | float | str | None:
+    """One event data value; a plain validator so a bad one gets one clear message
+    instead of pydantic's attempt at every member of the union."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite (no NaN or infinity)")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT_VALUE:
+            raise ValueError(f"text is {len(value)} characters; at most {MAX_TEXT_VALUE} fit")
+        return value
+    raise ValueError(f"must be a number, text, true/false or null, not {type(value).__name__}")
+
+
+Scalar = Annotated[bool | int | float | str | None, PlainValidator(_scalar)]
 
 
 class _Model(BaseModel):

@@ -107,7 +107,10 @@ class EdgeAgent:
         self.uplink.wake()
 
     def run(self, stop: threading.Event) -> AgentReport:
-        """Sample until ``stop`` is set, then flush what the connection allows and stop."""
+        """Sample until ``stop`` is set, then flush what the connection allows and stop.
+
+        Whatever is not confirmed by then stays in the outbox for the next start.
+        """
         self.uplink.start()
         try:
             while not stop.is_set():
@@ -117,9 +120,16 @@ class EdgeAgent:
                     except Exception:  # a sampling round failed; the next one may not
                         logger.exception("sampling failed on %s", self.settings.device)
                 stop.wait(self.settings.sample_interval_s)
+            self._drain()
         finally:
             self.uplink.stop()
         return self.report()
+
+    def _drain(self) -> None:
+        deadline = self._clock() + timedelta(seconds=self.settings.drain_on_stop_s)
+        idle = threading.Event()  # never set: a bounded wait between checks
+        while self.uplink.connected and self.outbox.stats().depth and self._clock() < deadline:
+            idle.wait(0.1)
 
     def stop_sampling(self) -> None:
         """Take no more readings; the uplink keeps sending what is queued."""

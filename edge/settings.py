@@ -57,6 +57,8 @@ class EdgeSettings(BaseSettings):
     outbox_max_rows: int = Field(default=500_000, ge=100)
     batch_size: int = Field(default=200, ge=1, le=500)
     resend_after_s: float = Field(default=30.0, ge=1, le=3600)
+    # On a clean stop, wait this long for the cloud to confirm what is queued.
+    drain_on_stop_s: float = Field(default=5.0, ge=0, le=300)
     hardware: SimHardware | RealHardware = Field(default_factory=SimHardware, discriminator="kind")
 
     @property
@@ -74,7 +76,7 @@ def _describe(exc: ValidationError, source: str) -> str:
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> EdgeSettings:
-    """Settings from an optional TOML file, then the environment, then ``overrides``."""
+    """Settings from YZ_EDGE_* variables, overridden by the TOML file, overridden by flags."""
     values: dict[str, Any] = {}
     source = "the edge settings"
     if config is not None:

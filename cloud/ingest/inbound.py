@@ -59,3 +59,35 @@ def classify(mid: int, topic_text: str, payload: bytes) -> Inbound:
         return Inbound(mid, batch=decode_batch(topic, payload))
     except ProtocolError as exc:
         return _reject(mid, topic_text, payload, exc, device)
+
+
+def unstorable(message: Inbound, error: Exception) -> Inbound:
+    """The same message as a rejection, after the database refused its content."""
+    if message.rejection is not None:
+        rejection = message.rejection
+        reason = f"{rejection.reason}; and it could not be stored: {type(error).__name__}"
+        return Inbound(
+            message.mid,
+            rejection=Rejection(
+                rejection.topic,
+                rejection.device_id,
+                rejection.seq,
+                rejection.field,
+                reason,
+                rejection.size,
+                "",
+            ),
+        )
+    topic = message.batch.topic if message.batch else message.state[0] if message.state else None
+    return Inbound(
+        message.mid,
+        rejection=Rejection(
+            str(topic) if topic else "",
+            topic.device if topic else None,
+            None,
+            "$",
+            f"the database refused this message ({type(error).__name__}); it is kept here unstored",
+            0,
+            "",
+        ),
+    )

@@ -34,6 +34,13 @@ class WriteResult:
     rejected: int = 0
     acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
 
+    def merge(self, other: WriteResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        for key, seqs in other.acks.items():
+            self.acks[key].extend(seqs)
+
 
 def _table(model: Any) -> Table:
     table: Table = model.__table__
@@ -220,9 +227,9 @@ class IngestStore:
                 "device_id": r.device_id,
                 "seq": r.seq,
                 "field_path": r.field,
-                "reason": r.reason,
+                "reason": _no_nul(r.reason),
                 "size": r.size,
-                "payload": r.payload,
+                "payload": _no_nul(r.payload),
             }
             for r in rejections
         ]
@@ -233,6 +240,12 @@ class IngestStore:
         if devices:
             device = _table(Device)
             conn.execute(update(device).where(device.c.id.in_(devices)).values(last_seen_at=now))
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text cannot hold U+0000; one refused payload carrying it would make the
+    # whole transaction fail on every retry and stall ingest for every device.
+    return text.replace("\x00", "\ufffd")
 
 
 def _reading_row(topic: Topic, item: WireReading, now: datetime) -> dict[str, Any]:

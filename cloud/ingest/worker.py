@@ -18,8 +18,9 @@ from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from cloud.ingest.inbound import classify
+from cloud.ingest.inbound import Inbound, classify, unstorable
 from cloud.ingest.store import IngestStore, WriteResult
 from protocol.codec import encode
 from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
@@ -168,20 +169,57 @@ class IngestWorker:
 
     def _write_until_done(self, batch: list[_Received]) -> None:
         inbound = [classify(r.mid, r.topic, r.payload) for r in batch]
-        while True:
-            try:
-                result = self._store.write(inbound)
-            except Exception as exc:  # the database is down or refused: keep the batch
-                self.stats.write_errors += 1
-                self.stats.last_error = f"database write failed: {exc}"
-                logger.exception("ingest could not write %d messages; retrying", len(batch))
-                if self._stop.wait(_RETRY_SECONDS):
-                    return  # unacked: the broker redelivers them to whoever comes next
-                continue
-            break
+        result = self._write(inbound)
+        if result is None:
+            return  # stopping with the database down: unacked, the broker redelivers
         self._account(result)
         self._ack_broker(batch)
         self._ack_devices(result)
+
+    def _write(self, inbound: list[Inbound]) -> WriteResult | None:
+        """Write a batch; if it fails, find the message that cannot be stored.
+
+        A database that is down is waited for. A message the database refuses for its
+        content (a value PostgreSQL will not take, say) is stored as a rejection instead,
+        so one poison message never stalls ingest for every device.
+        """
+        while True:
+            try:
+                return self._store.write(inbound)
+            except OperationalError as exc:  # down, restarting, unreachable: wait for it
+                if not self._note_failure(exc, len(inbound)):
+                    return None
+            except SQLAlchemyError as exc:
+                self._note_failure(exc, len(inbound), wait=False)
+                return self._write_one_by_one(inbound)
+
+    def _write_one_by_one(self, inbound: list[Inbound]) -> WriteResult | None:
+        total = WriteResult()
+        for message in inbound:
+            part = self._write_single(message)
+            if part is None:
+                return None
+            total.merge(part)
+        return total
+
+    def _write_single(self, message: Inbound) -> WriteResult | None:
+        attempt = message
+        while True:
+            try:
+                return self._store.write([attempt])
+            except SQLAlchemyError as exc:
+                if attempt is message and not isinstance(exc, OperationalError):
+                    self._note_failure(exc, 1, wait=False)
+                    attempt = unstorable(message, exc)
+                elif not self._note_failure(exc, 1):
+                    return None
+
+    def _note_failure(self, exc: Exception, count: int, *, wait: bool = True) -> bool:
+        """Count and log a failed write; returns False when stopping instead of retrying."""
+        self.stats.write_errors += 1
+        self.stats.last_error = f"database write failed: {exc}"
+        logger.warning("ingest could not write %d messages: %s", count, exc)
+        return not wait or not self._stop.wait(_RETRY_SECONDS)
 
     def _account(self, result: WriteResult) -> None:
         self.stats.stored += result.stored

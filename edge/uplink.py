@@ -161,7 +161,8 @@ class Uplink:
         self._connected.clear()
         self._stamp = self._clock()
         self._set_will(client)
-        logger.warning("device %s lost the broker (%s)", self._device, reason)
+        if not self._stop.is_set():  # a disconnect we asked for is not news
+            logger.warning("device %s lost the broker (%s)", self._device, reason)
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
         with self._lock:

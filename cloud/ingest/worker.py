@@ -137,7 +137,8 @@ class IngestWorker:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.stats.connected = False
-        logger.warning("ingest lost the broker (%s); reconnecting", reason)
+        if not self._stop.is_set():  # a disconnect we asked for is not news
+            logger.warning("ingest lost the broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         if self._stop.is_set():

@@ -16,11 +16,12 @@ from edge.outbox import Outbox, Row
 from protocol.codec import decode_ack, encode, encode_prevalidated_batch
 from protocol.errors import ProtocolError
 from protocol.payloads import MAX_BATCH_ITEMS, MAX_PAYLOAD_BYTES, SCHEMA_VERSION, DeviceState
-from protocol.topics import Kind, Topic
+from protocol.topics import Kind, Topic, subscription
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+CommandHandler = Callable[[Topic, bytes], None]
 # Room for the envelope around the items when packing a batch under the payload limit.
 _ENVELOPE_BYTES: Final = 200
 _IDLE_WAIT: Final = 1.0  # seconds the sender sleeps when there is nothing to send
@@ -61,11 +62,13 @@ class Uplink:
         clock: Clock,
         policy: SendPolicy = SendPolicy(),
         software: str | None = None,
+        on_command: CommandHandler | None = None,
     ) -> None:
         self._outbox = outbox
         self._venue, self._device = venue, device
         self._endpoint, self._clock, self._policy = endpoint, clock, policy
         self._software = software
+        self._on_command = on_command
         self._lock = threading.Lock()
         self._inflight: dict[int, list[int]] = {}  # mid -> seqs
         self._early_acks: set[int] = set()
@@ -150,6 +153,8 @@ class Uplink:
             self._inflight.clear()
             self._early_acks.clear()
         client.subscribe(self._topic(Kind.ACK), qos=1)
+        if self._on_command is not None:  # only this device's own command topics
+            client.subscribe(subscription(Kind.CMD, venue=self._venue, device=self._device), qos=1)
         client.publish(self._topic(Kind.STATE), self._state("online"), qos=1, retain=True)
         self._connected.set()
         self._wake.set()
@@ -174,7 +179,15 @@ class Uplink:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            ack = decode_ack(Topic.parse(message.topic), bytes(message.payload))
+            topic = Topic.parse(message.topic)
+        except ProtocolError as exc:
+            logger.warning("ignored a message on %s: %s", message.topic[:120], exc)
+            return
+        if topic.kind is Kind.CMD:
+            self._command(topic, bytes(message.payload))
+            return
+        try:
+            ack = decode_ack(topic, bytes(message.payload))
         except ProtocolError as exc:
             logger.warning("ignored a bad storage ack on %s: %s", message.topic, exc)
             return
@@ -182,6 +195,15 @@ class Uplink:
         self._last_confirm = self._clock()
         self._resend_after = self._policy.resend_after
         self._wake.set()
+
+    def _command(self, topic: Topic, payload: bytes) -> None:
+        if self._on_command is None or (topic.venue, topic.device) != (self._venue, self._device):
+            logger.warning("ignored a command for another device on %s", topic)
+            return
+        try:
+            self._on_command(topic, payload)
+        except Exception:  # a command must never take the uplink down
+            logger.exception("command on %s failed", topic)
 
     def _run(self) -> None:
         while not self._stop.is_set():

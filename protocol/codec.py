@@ -193,3 +193,9 @@ def batch_for(
             v=SCHEMA_VERSION, device=device, items=[i for i in items if isinstance(i, Event)]
         )
     raise PayloadError("$", f"{kind} topics do not carry batches")
+
+
+# Public names for decoders of payloads defined outside this module (protocol/commands.py),
+# so every decoder runs the same JSON and envelope checks instead of its own copy of them.
+check_envelope = _check_envelope
+validate_payload = _validate

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from cloud.api.deps import require_api_token
 from cloud.api.errors import ErrorResponse, install_error_handlers
-from cloud.api.routes import health, telemetry, venues
+from cloud.api.routes import health, sync, telemetry, venues
 from cloud.api.state import ApiState, Clock
 from cloud.settings import CloudSettings
 
@@ -28,6 +28,7 @@ def _api_v1_router() -> APIRouter:
     )
     router.include_router(venues.router)
     router.include_router(telemetry.router)
+    router.include_router(sync.router)
     return router
 
 

@@ -11,6 +11,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+import cloud.access_models  # registers the door-sync tables on SQLModel.metadata too
 import cloud.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 

@@ -13,17 +13,25 @@ from qrcode.constants import ERROR_CORRECT_M
 
 from protocol.base45 import ALPHABET, b45decode, b45encode
 from protocol.membercode import (
+    DEFAULT_CERT_LIFETIME,
     DEFAULT_LIFETIME,
+    DEFAULT_PROOF_LIFETIME,
     DEFAULT_SKEW,
+    MAX_CERT_LIFETIME,
     MAX_LIFETIME,
+    MAX_PROOF_LIFETIME,
+    MAX_TEXT,
     PREFIX,
     IssuerKey,
     MemberCodeError,
     Mode,
     Reason,
     Verdict,
+    certify_phone,
     issue,
     parse,
+    parse_code,
+    prove,
     verify,
 )
 
@@ -146,11 +154,10 @@ def test_malformed_when_not_a_string() -> None:
     assert _verify(b"YZ1:ABC").reason is Reason.MALFORMED  # type: ignore[arg-type]
 
 
-def test_unsupported_mode_2_phone_proof() -> None:
+def test_mode_2_garbage_is_malformed_not_unsupported() -> None:
     raw = bytes([Mode.PHONE_PROOF]) + bytes(100)
     verdict = _verify(PREFIX + b45encode(raw))
-    assert verdict.reason is Reason.UNSUPPORTED
-    assert "phone-key proof" in verdict.detail
+    assert verdict.reason is Reason.MALFORMED
 
 
 def test_unsupported_unknown_mode() -> None:
@@ -367,3 +374,212 @@ def test_issue_verify_round_trip_property(member_id: str, groups: list[str], sec
     assert verdict.claims is not None
     assert (verdict.claims.member_id, verdict.claims.groups) == (member_id, tuple(groups))
     assert verdict.claims.expires_at - verdict.claims.issued_at == timedelta(seconds=seconds)
+
+
+# --- mode 2: phone-key proofs -------------------------------------------------------------
+
+PHONE = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)
+CERT_AT = NOW - timedelta(days=1)
+CERT = certify_phone(
+    "M20250001234", key=KEY, phone_public_key=PHONE.public_key(), now=CERT_AT, groups=("rider",)
+)
+PROOF = prove(CERT, phone_key=PHONE, now=NOW)
+
+
+def test_phone_proof_round_trip() -> None:
+    verdict = _verify(PROOF)
+    assert verdict.accepted
+    claims = verdict.claims
+    assert claims is not None
+    assert claims.mode is Mode.PHONE_PROOF
+    assert (claims.kid, claims.member_id, claims.groups) == ("u2025", "M20250001234", ("rider",))
+    assert claims.issued_at == NOW
+    assert claims.expires_at == NOW + DEFAULT_PROOF_LIFETIME
+    assert claims.cert_valid_from == CERT_AT
+    assert claims.cert_valid_until == CERT_AT + DEFAULT_CERT_LIFETIME
+    assert len(claims.nonce) == 4
+    assert set(PROOF) <= set(ALPHABET)
+
+
+def test_each_refresh_is_a_new_code_with_a_new_replay_key() -> None:
+    again = prove(CERT, phone_key=PHONE, now=NOW)
+    assert again != PROOF
+    keys = {parse(code)[0].replay_key for code in (PROOF, again, CODE)}
+    assert len(keys) == 3
+    assert all(len(key) == 16 for key in keys)
+
+
+def test_a_fixed_nonce_makes_proving_deterministic() -> None:
+    nonce = bytes(4)
+    assert prove(CERT, phone_key=PHONE, now=NOW, nonce=nonce) == prove(
+        CERT, phone_key=PHONE, now=NOW, nonce=nonce
+    )
+
+
+def test_proof_by_another_phone_is_bad_signature() -> None:
+    thief = Ed25519PrivateKey.from_private_bytes(bytes([8]) * 32)
+    verdict = _verify(prove(CERT, phone_key=thief, now=NOW))
+    assert verdict.reason is Reason.BAD_SIGNATURE
+    assert verdict.claims is None
+    assert "phone" in verdict.detail
+
+
+def test_certificate_by_another_key_under_our_kid_is_bad_signature() -> None:
+    impostor = _key(KEY.kid, 4)
+    cert = certify_phone("m-1", key=impostor, phone_public_key=PHONE.public_key(), now=NOW)
+    verdict = _verify(prove(cert, phone_key=PHONE, now=NOW))
+    assert verdict.reason is Reason.BAD_SIGNATURE
+    assert "certificate" in verdict.detail
+
+
+def test_certificate_edited_to_another_member_is_bad_signature() -> None:
+    edited = CERT.replace(b"M20250001234", b"M20250009999")
+    assert _verify(prove(edited, phone_key=PHONE, now=NOW)).reason is Reason.BAD_SIGNATURE
+
+
+def test_certificate_edited_to_the_thiefs_phone_key_is_bad_signature() -> None:
+    thief = Ed25519PrivateKey.from_private_bytes(bytes([8]) * 32)
+    edited = CERT.replace(
+        PHONE.public_key().public_bytes_raw(), thief.public_key().public_bytes_raw()
+    )
+    assert _verify(prove(edited, phone_key=thief, now=NOW)).reason is Reason.BAD_SIGNATURE
+
+
+def test_mode_2_unknown_key() -> None:
+    cert = certify_phone("m-1", key=_key("other", 3), phone_public_key=PHONE.public_key(), now=NOW)
+    assert _verify(prove(cert, phone_key=PHONE, now=NOW)).reason is Reason.UNKNOWN_KEY
+
+
+@pytest.mark.parametrize(
+    ("proof_at", "now", "reason", "word"),
+    [
+        (NOW, NOW + DEFAULT_PROOF_LIFETIME + DEFAULT_SKEW, Reason.ACCEPTED, "valid"),
+        (NOW, NOW + DEFAULT_PROOF_LIFETIME + DEFAULT_SKEW + SECOND, Reason.EXPIRED, "refresh"),
+        (NOW, NOW - DEFAULT_SKEW - SECOND, Reason.NOT_YET_VALID, "future"),
+        # the certificate's own window, with a fresh proof
+        (
+            CERT_AT - timedelta(hours=1),
+            CERT_AT - timedelta(hours=1),
+            Reason.NOT_YET_VALID,
+            "certificate",
+        ),
+        (
+            CERT_AT + DEFAULT_CERT_LIFETIME + timedelta(hours=1),
+            CERT_AT + DEFAULT_CERT_LIFETIME + timedelta(hours=1),
+            Reason.EXPIRED,
+            "renew",
+        ),
+        (
+            CERT_AT + DEFAULT_CERT_LIFETIME,
+            CERT_AT + DEFAULT_CERT_LIFETIME + DEFAULT_SKEW,
+            Reason.ACCEPTED,
+            "valid",
+        ),
+    ],
+)
+def test_mode_2_time_windows(proof_at: datetime, now: datetime, reason: Reason, word: str) -> None:
+    verdict = _verify(prove(CERT, phone_key=PHONE, now=proof_at), now=now)
+    assert verdict.reason is reason
+    assert word in verdict.detail
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"lifetime": timedelta(seconds=59)},
+        {"lifetime": MAX_CERT_LIFETIME + SECOND},
+        {"groups": ("Rider",)},
+        {"now": datetime(1969, 1, 1, tzinfo=UTC)},
+        {"now": datetime(2106, 2, 7, 6, 28, tzinfo=UTC) - timedelta(days=1)},
+    ],
+)
+def test_certifying_over_limits_is_malformed(changes: dict[str, object]) -> None:
+    options: dict[str, object] = {"now": NOW, "phone_public_key": PHONE.public_key()} | changes
+    with pytest.raises(MemberCodeError) as info:
+        certify_phone("m-1", key=KEY, **options)  # type: ignore[arg-type]
+    assert info.value.reason is Reason.MALFORMED
+
+
+@pytest.mark.parametrize(
+    ("cert", "changes"),
+    [
+        (CERT, {"lifetime": timedelta(0)}),
+        (CERT, {"lifetime": MAX_PROOF_LIFETIME + SECOND}),
+        (CERT, {"nonce": bytes(5)}),
+        (CERT[:-1], {}),
+        (CERT + b"x", {}),
+        (b"", {}),
+    ],
+)
+def test_proving_with_bad_input_is_malformed(cert: bytes, changes: dict[str, object]) -> None:
+    options: dict[str, object] = {"now": NOW} | changes
+    with pytest.raises(MemberCodeError) as info:
+        prove(cert, phone_key=PHONE, **options)  # type: ignore[arg-type]
+    assert info.value.reason is Reason.MALFORMED
+
+
+def test_every_single_bit_flip_of_a_phone_proof_is_refused() -> None:
+    bits = len(b45decode(PROOF.removeprefix(PREFIX))) * 8
+    reasons = {_never_raises(_flip(PROOF, bit)).reason for bit in range(bits)}
+    assert Reason.ACCEPTED not in reasons
+    assert {Reason.BAD_SIGNATURE, Reason.MALFORMED} <= reasons
+
+
+@FUZZ
+@given(st.data())
+def test_a_character_changed_in_a_phone_proof_is_never_accepted(data: st.DataObject) -> None:
+    index = data.draw(st.integers(min_value=0, max_value=len(PROOF) - 1))
+    char = data.draw(st.sampled_from(ALPHABET).filter(lambda c: c != PROOF[index]))
+    assert not _never_raises(PROOF[:index] + char + PROOF[index + 1 :]).accepted
+
+
+def test_parse_code_exposes_both_signatures() -> None:
+    parsed = parse_code(PROOF)
+    assert parsed.phone_key == PHONE.public_key().public_bytes_raw()
+    assert parsed.issuer_signature != parsed.signature
+
+
+def _phone_code(kid: str, member_id: str, groups: tuple[str, ...]) -> str:
+    key = _key(kid, 1)
+    cert = certify_phone(
+        member_id, key=key, phone_public_key=PHONE.public_key(), now=NOW, groups=groups
+    )
+    return prove(cert, phone_key=PHONE, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("kid", "member_id", "groups", "chars", "version"),
+    [
+        ("k", "1", (), 279, 10),  # smallest: 183 bytes
+        ("u2025", "2025000123", (), 298, 10),  # typical: 196 bytes
+        ("u2025", "M20250001234", ("rider",), 310, 10),  # 204 bytes
+        (LARGEST_KID, LARGEST_MEMBER, LARGEST_GROUPS, 360, 11),  # largest: 237 bytes
+    ],
+)
+def test_measured_phone_proof_qr_versions(
+    kid: str, member_id: str, groups: tuple[str, ...], chars: int, version: int
+) -> None:
+    # The mode-2 size table in docs/protocol.md; if the layout changes, update both.
+    code = _phone_code(kid, member_id, groups)
+    assert len(code) == chars <= MAX_TEXT
+    assert _qr_version(code) == version
+
+
+@FUZZ
+@given(
+    member_id=st.from_regex(r"[A-Za-z0-9._-]{1,24}", fullmatch=True),
+    groups=st.lists(st.from_regex(r"[a-z0-9-]{1,5}", fullmatch=True), max_size=4),
+    seconds=st.integers(min_value=1, max_value=60),
+)
+def test_certify_prove_verify_round_trip_property(
+    member_id: str, groups: list[str], seconds: int
+) -> None:
+    cert = certify_phone(
+        member_id, key=KEY, phone_public_key=PHONE.public_key(), now=CERT_AT, groups=tuple(groups)
+    )
+    code = prove(cert, phone_key=PHONE, now=NOW, lifetime=timedelta(seconds=seconds))
+    assert len(code) <= MAX_TEXT
+    verdict = _verify(code)
+    assert verdict.accepted
+    assert verdict.claims is not None
+    assert (verdict.claims.member_id, verdict.claims.groups) == (member_id, tuple(groups))

@@ -1,0 +1,595 @@
+"""Drive a station door's lock, LEDs and buzzer and read its contact, exit button and fire alarm.
+
+Real gpiozero devices on an injectable pin factory: on a Raspberry Pi the default factory
+drives the header pins; in simulation ``firmware_sim.door.SimDoor`` plays the door behind
+gpiozero's ``MockFactory`` pins, and this code cannot tell the difference.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Literal, Protocol
+
+from gpiozero import LED, Buzzer, DigitalInputDevice, OutputDevice
+from gpiozero.exc import BadPinFactory, GPIOPinInUse, GPIOZeroError, PinInvalidPin
+
+from edge.access.reasons import OPENS, SIGNALS, Led, Reason, Signal
+from edge.hardware.interfaces import HardwareError
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+PowerLoss = Literal["fail_safe", "fail_secure"]
+EmergencySource = Literal["fire_alarm", "command"]
+
+# An exit button lets someone out without the agent: five seconds is the usual
+# request-to-exit release time on access controllers, enough to push a door open.
+DEFAULT_EXIT_UNLOCK_S = 5.0
+# How long the outcome colour stays lit: long enough to read after the beeps end.
+DEFAULT_SHOW_S = 2.0
+
+
+class DoorHardwareError(HardwareError):
+    """A door pin could not be opened or driven; the message says which and what to check."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoorPins:
+    """Which BCM GPIO pins the door is wired to, and how the lock behaves.
+
+    Inputs are switches to ground read with the Pi's internal pull-ups: the door contact
+    (a reed switch) is *closed* while the door is shut, the exit button is normally open,
+    and the fire-alarm input is a volt-free contact from the fire panel — normally closed
+    by default, so a cut wire also reads as an alarm and the door fails open.
+
+    How the relay maps to the lock (``relay_active_high`` says which pin level
+    energises the relay coil; many opto-isolated relay boards are active-low):
+
+    ============  =======================================  ================  ==============
+    power_loss    lock                                     relay energised   power lost
+    ============  =======================================  ================  ==============
+    fail_secure   power-to-unlock (fail-secure strike,      unlocked          stays locked
+                  motor lock)
+    fail_safe     power-to-lock (maglock, fail-safe         locked            opens
+                  strike)
+    ============  =======================================  ================  ==============
+
+    So with ``fail_safe`` the relay logic is inverted: the relay is energised to *hold* the
+    door, and released to open it. When the box or the lock supply loses power, the relay
+    drops out and the lock does what its physics say: a maglock lets go (the door opens, as
+    fire codes want for an escape route), a fail-secure strike stays locked (egress then
+    relies on the mechanical handle inside).
+    """
+
+    relay: int
+    green_led: int
+    red_led: int
+    buzzer: int
+    door_contact: int
+    exit_button: int
+    fire_alarm: int | None = None  # None: no fire panel wired to this door
+    relay_active_high: bool = True
+    power_loss: PowerLoss = "fail_secure"
+    fire_alarm_normally_closed: bool = True
+    # None on mock pins (edges come exactly once); ~0.05 s for real reed switches and buttons.
+    debounce_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.power_loss not in ("fail_safe", "fail_secure"):
+            raise ValueError(
+                f"power_loss must be 'fail_safe' (maglock) or 'fail_secure' (strike), "
+                f"not {self.power_loss!r}"
+            )
+        if self.debounce_s is not None and not 0 <= self.debounce_s <= 1:
+            raise ValueError(f"debounce_s must be between 0 and 1 s, not {self.debounce_s}")
+        seen: dict[int, str] = {}
+        for role, pin in self.roles().items():
+            if pin in seen:
+                raise ValueError(f"door {role} and {seen[pin]} are both set to GPIO{pin}")
+            seen[pin] = role
+
+    def roles(self) -> dict[str, int]:
+        """Each wired pin by its role, for messages and duplicate checks."""
+        names = ("relay", "green_led", "red_led", "buzzer", "door_contact", "exit_button")
+        wired = {f.name: getattr(self, f.name) for f in fields(self) if f.name in names}
+        if self.fire_alarm is not None:
+            wired["fire_alarm"] = self.fire_alarm
+        return wired
+
+    def relay_energised(self, *, unlocked: bool) -> bool:
+        """Whether the relay coil must be energised for the lock to be (un)locked."""
+        return unlocked if self.power_loss == "fail_secure" else not unlocked
+
+
+@dataclass(frozen=True, slots=True)
+class DoorState:
+    door_open: bool
+    unlocked: bool
+    emergency: bool
+
+
+class DoorObserver(Protocol):
+    """Told about every change, in order, stamped with the hardware's clock.
+
+    Called with the hardware's lock held: record and return, never block.
+    """
+
+    def started(self, state: DoorState, at: datetime) -> None: ...
+
+    def door_changed(self, *, is_open: bool, at: datetime) -> None: ...
+
+    def lock_changed(self, *, unlocked: bool, at: datetime) -> None: ...
+
+    def exit_pressed(self, at: datetime) -> None: ...
+
+    def emergency_changed(self, *, active: bool, source: EmergencySource, at: datetime) -> None: ...
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Scheduler(Protocol):
+    """Runs a callback once after a delay, on some other thread."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
+class ThreadScheduler:
+    """One daemon ``threading.Timer`` per call: relocks need no event loop."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable:
+        timer = threading.Timer(delay_s, callback)
+        timer.name = "door-relock"
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One stretch of a signal: the LED colour and whether the buzzer sounds."""
+
+    led: Led
+    buzzer: bool
+    seconds: float
+
+
+def signal_steps(signal: Signal, *, show_s: float) -> tuple[Step, ...]:
+    """The beeps (on, off, on…) under the signal's colour, then the colour alone until show_s."""
+    steps = [Step(signal.led, index % 2 == 0, s) for index, s in enumerate(signal.beeps)]
+    remaining = show_s - sum(signal.beeps)
+    if remaining > 0 or not steps:
+        steps.append(Step(signal.led, False, max(remaining, 0.0)))
+    return tuple(steps)
+
+
+class _SignalPlayer:
+    """Plays signals on its own thread; a new signal cuts the one playing short.
+
+    The first step is shown on the caller's thread, so the person sees the colour at once;
+    ``sleeper`` (default: an interruptible wait) lets tests step through a pattern.
+    """
+
+    def __init__(
+        self,
+        green: Any,
+        red: Any,
+        buzzer: Any,
+        *,
+        show_s: float,
+        sleeper: Callable[[float], object],
+    ) -> None:
+        self._green, self._red, self._buzzer = green, red, buzzer
+        self._show_s = show_s
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._sleep = sleeper
+        self._queued: tuple[int, tuple[Step, ...]] | None = None
+        self._generation = 0
+        self._busy = False
+        self._rest: Led = "off"
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="door-signal", daemon=True)
+        self._thread.start()
+
+    def interruptible_wait(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._busy
+
+    def play(self, signal: Signal) -> None:
+        steps = signal_steps(signal, show_s=self._show_s)
+        with self._cond:
+            if self._closed:
+                return
+            self._generation += 1
+            self._show(steps[0])
+            self._queued = (self._generation, steps)
+            self._busy = True
+            self._wake.set()
+            self._cond.notify()
+
+    def set_rest(self, led: Led) -> None:
+        """The colour shown between signals (amber during an emergency)."""
+        with self._cond:
+            self._rest = led
+            if not self._busy and not self._closed:
+                self._show(Step(led, False, 0.0))
+
+    def _show(self, step: Step) -> None:
+        self._green.value = step.led in ("green", "amber")
+        self._red.value = step.led in ("red", "amber")
+        self._buzzer.value = step.buzzer
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._queued is None and not self._closed:
+                    self._cond.wait()
+                if self._queued is None:
+                    return
+                (generation, steps), self._queued = self._queued, None
+                self._wake.clear()
+            try:
+                self._play(generation, steps)
+            except Exception:
+                logger.exception("door signal failed; the next signal starts afresh")
+
+    def _play(self, generation: int, steps: tuple[Step, ...]) -> None:
+        for index, step in enumerate(steps):
+            with self._cond:
+                if generation != self._generation or self._closed:
+                    return
+                if index:
+                    self._show(step)
+            self._sleep(step.seconds)
+        with self._cond:
+            if generation == self._generation and not self._closed:
+                self._show(Step(self._rest, False, 0.0))
+                self._busy = False
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._wake.set()
+            self._cond.notify()
+        self._thread.join()
+        self._show(Step("off", False, 0.0))
+
+
+def _pin_error(role: str, pin: int, exc: GPIOZeroError) -> DoorHardwareError:
+    if isinstance(exc, BadPinFactory):
+        hint = "no GPIO library answered; on a Pi install lgpio, elsewhere run the simulator"
+    elif isinstance(exc, GPIOPinInUse):
+        hint = (
+            "another device or process already uses it; check the door pins against the "
+            "beam pins and that no second agent is running"
+        )
+    elif isinstance(exc, PinInvalidPin):
+        hint = "it is not a GPIO of this board; use BCM numbers (GPIO0-GPIO27 on a Pi header)"
+    else:
+        hint = "check the wiring, the pin number and that this user may use GPIO (gpio group)"
+    return DoorHardwareError(f"door {role} on GPIO{pin} could not be opened ({exc}): {hint}")
+
+
+class DoorHardware:
+    """The door's real drivers: lock relay, LEDs, buzzer, contact, exit button, fire alarm.
+
+    Safety behaviour that must not depend on the agent lives here: the exit button
+    unlocks for ``exit_unlock_s`` (``None`` leaves it to the agent), and an active fire
+    alarm holds the lock open and shows the emergency signal until the alarm clears.
+    ``on_exit_button`` and ``on_fire_alarm`` then tell the agent, for logging.
+    ``close()`` releases the relay, leaving the lock as a power cut would.
+    """
+
+    def __init__(
+        self,
+        pins: DoorPins,
+        *,
+        clock: Clock,
+        pin_factory: Any = None,
+        scheduler: Scheduler | None = None,
+        exit_unlock_s: float | None = DEFAULT_EXIT_UNLOCK_S,
+        show_s: float = DEFAULT_SHOW_S,
+        sleeper: Callable[[float], object] | None = None,
+    ) -> None:
+        self.pins = pins
+        self.on_exit_button: Callable[[], None] | None = None
+        self.on_fire_alarm: Callable[[bool], None] | None = None
+        self._clock = clock
+        self._scheduler = scheduler or ThreadScheduler()
+        self._exit_unlock_s = exit_unlock_s
+        self._lock = threading.RLock()
+        self._observers: list[DoorObserver] = []
+        self._holds: set[Reason] = set()
+        self._pulse_until: datetime | None = None
+        self._pulse_generation = 0
+        self._pulse_timer: Cancellable | None = None
+        self._unlocked = False
+        self._fire = False
+        self._emergency = False
+        self._closed = False
+        self._devices: list[Any] = []
+        try:
+            self._open_devices(pin_factory)
+        except DoorHardwareError:
+            self._close_devices()
+            raise
+        self._player = _SignalPlayer(
+            self._green,
+            self._red,
+            self._buzzer,
+            show_s=show_s,
+            sleeper=sleeper or self._wait_for_player,
+        )
+        self._wire_callbacks()
+        if self._fire:
+            logger.warning("fire alarm input is active at start-up; the door stays unlocked")
+            with self._lock:
+                self._apply(self._clock(), emergency_source="fire_alarm")
+
+    def _wait_for_player(self, seconds: float) -> None:
+        self._player.interruptible_wait(seconds)
+
+    def _open(self, role: str, device_class: Any, factory: Any, **options: Any) -> Any:
+        pin = getattr(self.pins, role)
+        try:
+            device = device_class(pin, pin_factory=factory, **options)
+        except GPIOZeroError as exc:
+            raise _pin_error(role, pin, exc) from exc
+        self._devices.append(device)
+        return device
+
+    def _open_devices(self, factory: Any) -> None:
+        p = self.pins
+        self._relay = self._open(
+            "relay",
+            OutputDevice,
+            factory,
+            active_high=p.relay_active_high,
+            initial_value=p.relay_energised(unlocked=False),
+        )
+        self._green = self._open("green_led", LED, factory)
+        self._red = self._open("red_led", LED, factory)
+        self._buzzer = self._open("buzzer", Buzzer, factory)
+        # pull_up=True: an input reads *active* while its switch connects it to ground.
+        switch = {"pull_up": True, "bounce_time": p.debounce_s}
+        self._contact = self._open("door_contact", DigitalInputDevice, factory, **switch)
+        self._exit = self._open("exit_button", DigitalInputDevice, factory, **switch)
+        self._fire_input: Any = None
+        if p.fire_alarm is not None:
+            self._fire_input = self._open("fire_alarm", DigitalInputDevice, factory, **switch)
+            self._fire = self._fire_input.is_active != p.fire_alarm_normally_closed
+
+    def _wire_callbacks(self) -> None:
+        # gpiozero inspects handlers' signatures (a partial confuses it): plain closures.
+        def contact_closed() -> None:
+            self._contact_edge(is_open=False)
+
+        def contact_opened() -> None:
+            self._contact_edge(is_open=True)
+
+        def fire_contact_closed() -> None:
+            self._fire_edge(contact_closed=True)
+
+        def fire_contact_opened() -> None:
+            self._fire_edge(contact_closed=False)
+
+        self._contact.when_activated = contact_closed
+        self._contact.when_deactivated = contact_opened
+        self._exit.when_activated = self._exit_edge
+        if self._fire_input is not None:
+            self._fire_input.when_activated = fire_contact_closed
+            self._fire_input.when_deactivated = fire_contact_opened
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def door_open(self) -> bool:
+        return not self._contact.is_active
+
+    @property
+    def unlocked(self) -> bool:
+        """What the lock is being told to do (``True``: released)."""
+        with self._lock:
+            return self._unlocked
+
+    @property
+    def unlocked_until(self) -> datetime | None:
+        """When the current pulse ends (holds and the fire alarm aside)."""
+        with self._lock:
+            return self._pulse_until
+
+    @property
+    def fire_alarm_active(self) -> bool:
+        with self._lock:
+            return self._fire
+
+    @property
+    def emergency(self) -> bool:
+        with self._lock:
+            return self._emergency
+
+    @property
+    def signalling(self) -> bool:
+        """A signal pattern is still playing."""
+        return self._player.busy
+
+    def state(self) -> DoorState:
+        with self._lock:
+            return DoorState(self.door_open, self._unlocked, self._emergency)
+
+    def subscribe(self, observer: DoorObserver) -> None:
+        """Add an observer; it first hears ``started`` with the state now."""
+        with self._lock:
+            self._notify(lambda o: o.started(self.state(), self._clock()), [observer])
+            self._observers.append(observer)
+
+    # -- commands ----------------------------------------------------------------------
+
+    def unlock_for(self, seconds: float) -> None:
+        """Pulse the lock open; a pulse while one runs extends it (never shortens it)."""
+        if not seconds > 0:
+            raise ValueError(f"unlock time must be positive, not {seconds}")
+        with self._lock:
+            self._check_open()
+            now = self._clock()
+            until = now + timedelta(seconds=seconds)
+            if self._pulse_until is not None and self._pulse_until >= until:
+                return
+            self._pulse_until = until
+            self._pulse_generation += 1
+            if self._pulse_timer is not None:
+                self._pulse_timer.cancel()
+            self._pulse_timer = self._scheduler.call_later(
+                seconds, partial(self._pulse_ended, self._pulse_generation)
+            )
+            self._apply(now)
+
+    def _pulse_ended(self, generation: int) -> None:
+        try:
+            with self._lock:
+                # A timer that fired after an extension (or after close) is stale: the
+                # generation, not a clock comparison, decides, so a clock step cannot
+                # leave the door unlocked.
+                if generation != self._pulse_generation or self._closed:
+                    return
+                self._pulse_until = None
+                self._pulse_timer = None
+                self._apply(self._clock())
+        except Exception:
+            logger.exception("relocking the door failed")
+
+    def hold_unlocked(self, reason: Reason) -> None:
+        """Keep the lock open until :meth:`release` (an emergency, an open day)."""
+        if reason not in OPENS:
+            raise ValueError(f"{reason} does not open the door; hold it with {sorted(OPENS)}")
+        with self._lock:
+            self._check_open()
+            self._holds.add(reason)
+            self._apply(self._clock(), emergency_source="command")
+
+    def release(self) -> None:
+        """End every hold; an active fire alarm keeps the door unlocked regardless."""
+        with self._lock:
+            self._check_open()
+            self._holds.clear()
+            if self._fire:
+                logger.warning("release ignored for the lock while the fire alarm is active")
+            self._apply(self._clock(), emergency_source="command")
+
+    def signal(self, reason: Reason) -> None:
+        """Show the reason's colour and play its beeps; returns at once."""
+        self._check_open()
+        self._player.play(SIGNALS[reason])
+
+    def _apply(self, now: datetime, *, emergency_source: EmergencySource = "command") -> None:
+        """Drive the relay from pulse, holds and fire alarm; tell observers what changed."""
+        emergency = self._fire or Reason.EMERGENCY in self._holds
+        unlocked = emergency or bool(self._holds) or self._pulse_until is not None
+        if unlocked != self._unlocked:
+            self._relay.value = self.pins.relay_energised(unlocked=unlocked)
+            self._unlocked = unlocked
+            self._notify(lambda o: o.lock_changed(unlocked=unlocked, at=now))
+        if emergency != self._emergency:
+            self._emergency = emergency
+            self._notify(
+                lambda o: o.emergency_changed(active=emergency, source=emergency_source, at=now)
+            )
+        if self._holds or emergency:
+            held = Reason.EMERGENCY if emergency else min(self._holds)
+            self._player.set_rest(SIGNALS[held].led)
+        else:
+            self._player.set_rest("off")
+
+    # -- inputs (gpiozero callback threads) -------------------------------------------
+
+    def _contact_edge(self, *, is_open: bool) -> None:
+        with self._lock:
+            at = self._clock()
+            self._notify(lambda o: o.door_changed(is_open=is_open, at=at))
+
+    def _exit_edge(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            at = self._clock()
+            self._notify(lambda o: o.exit_pressed(at))
+        if self._exit_unlock_s is not None:
+            try:
+                self.unlock_for(self._exit_unlock_s)
+            except DoorHardwareError:
+                return  # closed while the button was pressed
+        self._call_back(self.on_exit_button)
+
+    def _fire_edge(self, *, contact_closed: bool) -> None:
+        active = contact_closed != self.pins.fire_alarm_normally_closed
+        with self._lock:
+            if self._closed or active == self._fire:
+                return
+            self._fire = active
+            if active:
+                logger.warning("fire alarm: door unlocked until the alarm clears")
+            self._apply(self._clock(), emergency_source="fire_alarm")
+        if active:
+            self._player.play(SIGNALS[Reason.EMERGENCY])  # a no-op once closed
+        callback = self.on_fire_alarm
+        if callback is not None:
+            self._call_back(partial(callback, active))
+
+    def _notify(
+        self, call: Callable[[DoorObserver], None], observers: list[DoorObserver] | None = None
+    ) -> None:
+        for observer in self._observers if observers is None else observers:
+            try:
+                call(observer)
+            except Exception:
+                logger.exception("door observer %r failed; the door carries on", observer)
+
+    @staticmethod
+    def _call_back(callback: Callable[[], None] | None) -> None:
+        if callback is None:
+            return
+        try:
+            callback()
+        except Exception:
+            logger.exception("door callback failed; the door carries on")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DoorHardwareError("door hardware is closed; build a new DoorHardware")
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop signals and timers, release the relay (as a power cut would), free the pins."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._pulse_generation += 1
+            if self._pulse_timer is not None:
+                self._pulse_timer.cancel()
+        self._player.close()
+        self._relay.off()
+        self._close_devices()
+
+    def _close_devices(self) -> None:
+        for device in reversed(self._devices):
+            device.close()
+        self._devices.clear()
+
+    def __enter__(self) -> DoorHardware:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Benchmarks behind `yizhan bench ...`: each prints its figures, JSON on the last line."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from protocol.access import KeySet
 from protocol.membercode import KID_RE, IssuerKey
 
 
@@ -47,3 +48,8 @@ def public_keyset(key: IssuerKey) -> dict[str, str]:
     """``{kid: base64 raw public key}``: what an edge box is given, and all it needs."""
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return {key.kid: base64.b64encode(raw).decode()}
+
+
+def keyset_json(key: IssuerKey, *, version: int = 1) -> str:
+    """The public key set as a door's ``keys.json`` (the shared ``KeySet`` model)."""
+    return KeySet(version=version, keys=public_keyset(key)).model_dump_json()

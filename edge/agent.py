@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from edge.door.runtime import DoorParts, DoorRuntime
 from edge.hardware.interfaces import HardwareError
-from edge.outbox import Outbox, OutboxStats
+from edge.outbox import NewEvent, Outbox, OutboxStats
 from edge.sampler import Sampler, Sensors
+from edge.scan.camera import OpenCvCamera
 from edge.settings import EdgeSettings, RealHardware
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-SensorFactory = Callable[[EdgeSettings, ExitStack], Sensors]
+
+
+@dataclass(frozen=True, slots=True)
+class BoxHardware:
+    """What a box has: sensors to sample, and for a door box its camera and pins."""
+
+    sensors: Sensors
+    door: DoorParts | None = None
+
+
+HardwareFactory = Callable[[EdgeSettings, ExitStack], BoxHardware]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +38,19 @@ class AgentReport:
     sampled: int
     confirmed: int
     outbox: OutboxStats
+
+
+def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
+    """The real drivers named in the settings: sensors, and the camera of a door box."""
+    door = None
+    if settings.door is not None:
+        scanner = settings.door.scanner
+        camera = OpenCvCamera(
+            scanner.source, width=scanner.width, height=scanner.height, fps=scanner.fps
+        )
+        resources.callback(camera.close)
+        door = DoorParts(frame_source=camera)
+    return BoxHardware(real_sensors(settings, resources), door)
 
 
 def real_sensors(settings: EdgeSettings, resources: ExitStack) -> Sensors:
@@ -64,7 +89,7 @@ class EdgeAgent:
         settings: EdgeSettings,
         *,
         clock: Clock,
-        sensors: SensorFactory,
+        hardware: HardwareFactory,
         software: str | None = None,
         on_tick: Callable[[datetime], None] | None = None,
     ) -> None:
@@ -73,8 +98,10 @@ class EdgeAgent:
         self._resources = ExitStack()
         self.outbox = Outbox(settings.outbox_path, clock=clock, max_rows=settings.outbox_max_rows)
         self._resources.callback(self.outbox.close)
-        self.sampler = Sampler(self.outbox, sensors(settings, self._resources), clock=clock)
+        box = hardware(settings, self._resources)
+        self.sampler = Sampler(self.outbox, box.sensors, clock=clock)
         self._on_tick = on_tick
+        self.door = self._door(settings, box)
         self.uplink = Uplink(
             self.outbox,
             venue=settings.venue,
@@ -93,10 +120,24 @@ class EdgeAgent:
                 resend_after=timedelta(seconds=settings.resend_after_s),
             ),
             software=software,
+            on_command=self.door.controller.command if self.door else None,
         )
         self.sampled = 0
         self._sampling = threading.Event()
         self._sampling.set()
+
+    def _door(self, settings: EdgeSettings, box: BoxHardware) -> DoorRuntime | None:
+        if settings.role != "door":
+            return None
+        if box.door is None:
+            raise HardwareError("a door box needs a camera and GPIO pins; none were given")
+        door = DoorRuntime(settings, parts=box.door, events=self._emit, clock=self._clock)
+        self._resources.callback(door.close)
+        return door
+
+    def _emit(self, events: Sequence[NewEvent]) -> None:
+        self.outbox.append(list(events))
+        self.uplink.wake()
 
     def tick(self) -> None:
         """One sampling round; a failing sensor is reported, never fatal."""
@@ -112,6 +153,8 @@ class EdgeAgent:
         Whatever is not confirmed by then stays in the outbox for the next start.
         """
         self.uplink.start()
+        if self.door is not None:
+            self.door.start(stop)
         try:
             while not stop.is_set():
                 if self._sampling.is_set():

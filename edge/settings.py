@@ -6,9 +6,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.access.policy_config import DoorPolicyConfig, describe_errors
+from edge.door.hardware import DoorPins
 from protocol.ids import Identifier
 
 
@@ -25,6 +27,10 @@ class SimHardware(BaseModel):
     seed: int = 0
     # Simulated seconds per real second, so a demo minute shows an hour of traffic.
     speed: float = Field(default=1.0, gt=0, le=10_000)
+    # A door box's simulated visitors: their phones sign with this development key.
+    issuer_key_file: Path = Path(".yizhan/dev-issuer.json")
+    crowd_size: int = Field(default=50, ge=1, le=100_000)
+    crowd_gap_s: float = Field(default=8.0, gt=0, le=3600)
 
 
 class RealHardware(BaseModel):
@@ -39,6 +45,40 @@ class RealHardware(BaseModel):
     w1_root: Path = Path("/sys/bus/w1/devices")
     thermometers: tuple[str, ...] = ()
     i2c_bus: int | None = Field(default=None, ge=0)
+
+
+class ScannerSettings(BaseModel):
+    """The door camera: a V4L2 index, a video file or an rtsp:// URL ("sim" in simulation)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: int | str = 0
+    decoder: Literal["zxing", "opencv", "opencv-aruco"] = "zxing"
+    fps: float = Field(default=10.0, gt=0, le=60)
+    width: int = Field(default=1280, ge=160, le=3840)
+    height: int = Field(default=720, ge=120, le=2160)
+
+
+class AccessSettings(BaseModel):
+    """How codes are checked and where the caches they are checked against come from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    skew_s: float = Field(default=30.0, ge=0, le=600)
+    max_offline_age_s: float = Field(default=7 * 86_400, gt=0, description="fail secure past this")
+    sync_url: str | None = Field(default=None, description="cloud base URL, e.g. https://cloud/")
+    sync_token: SecretStr | None = None
+    sync_interval_s: float = Field(default=300.0, ge=5, le=86_400)
+
+
+class DoorSettings(BaseModel):
+    """One door: its policy, its wiring, its camera, its caches."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    policy: DoorPolicyConfig
+    pins: DoorPins
+    scanner: ScannerSettings = Field(default_factory=ScannerSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    pulse_s: float = Field(default=5.0, gt=0, le=60)
+    held_open_s: float = Field(default=60.0, gt=0, le=3600)
 
 
 class EdgeSettings(BaseSettings):
@@ -60,6 +100,16 @@ class EdgeSettings(BaseSettings):
     # On a clean stop, wait this long for the cloud to confirm what is queued.
     drain_on_stop_s: float = Field(default=5.0, ge=0, le=300)
     hardware: SimHardware | RealHardware = Field(default_factory=SimHardware, discriminator="kind")
+    role: Literal["sensor-hub", "door"] = "sensor-hub"
+    door: DoorSettings | None = None
+
+    @model_validator(mode="after")
+    def _door_needs_its_section(self) -> EdgeSettings:
+        if self.role == "door" and self.door is None:
+            raise ValueError(
+                "role is 'door' but there is no [door] section; add [door.policy] and [door.pins]"
+            )
+        return self
 
     @property
     def outbox_path(self) -> Path:
@@ -68,9 +118,7 @@ class EdgeSettings(BaseSettings):
 
 def _describe(exc: ValidationError, source: str) -> str:
     lines = [f"{source} is not a valid edge configuration:"]
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        lines.append(f"  - {where}: {error['msg']}")
+    lines += [f"  - {line}" for line in describe_errors(exc)]
     lines.append("Fix these and start again; see `yizhan edge run --help` for every setting.")
     return "\n".join(lines)
 

@@ -101,8 +101,11 @@ def edge_run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Sample sensors into the durable outbox and send it to the cloud until stopped."""
-    from edge.agent import EdgeAgent, real_sensors  # noqa: PLC0415
+    from edge.access.keys import KeyFileError  # noqa: PLC0415
+    from edge.agent import EdgeAgent, real_hardware  # noqa: PLC0415
+    from edge.hardware.interfaces import HardwareError  # noqa: PLC0415
     from edge.outbox import OutboxError, utc_now  # noqa: PLC0415
+    from edge.scan import ScanError  # noqa: PLC0415
     from edge.settings import ConfigError, load_settings  # noqa: PLC0415
 
     _logging(verbose)
@@ -124,21 +127,39 @@ def edge_run(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     if settings.hardware.kind == "sim":
-        from yizhan.simhw import sim_sensors as sensors  # noqa: PLC0415
+        from yizhan.simhw import sim_hardware as box  # noqa: PLC0415
     else:
-        sensors = real_sensors
+        box = real_hardware
     stop = _stop_on_signals()
     if duration is not None:
         threading.Timer(duration, stop.set).start()
     try:
-        agent = EdgeAgent(settings, clock=utc_now, sensors=sensors, software=_version())
-    except OutboxError as exc:
+        agent = EdgeAgent(settings, clock=utc_now, hardware=box, software=_version())
+    except (OutboxError, HardwareError, ScanError, KeyFileError) as exc:
         raise _fail(str(exc)) from None
     try:
         report = agent.run(stop)
     finally:
         agent.close()
     err.print(f"edge {settings.device}: sampled {report.sampled}, outbox {report.outbox}")
+
+
+@edge_app.command("check-config")
+def edge_check_config(
+    config: Annotated[Path, typer.Argument(help="The TOML settings file to check.")],
+) -> None:
+    """Validate an edge config; name each error with its location and a fix."""
+    from edge.settings import ConfigError, load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    role: str = settings.role
+    if settings.door is not None:
+        role += f", door {settings.door.policy.door_id!r}"
+    where = f"device {settings.device} at {settings.venue}"
+    err.print(f"[green]ok[/green]: {config} — {where} ({role})")
 
 
 @cloud_app.command("migrate")
@@ -270,6 +291,30 @@ def _write_qr_png(matrix: list[list[bool]], out: Path, *, scale: int = 8) -> Non
     image = np.kron(image, np.ones((scale, scale), dtype=np.uint8))
     if not cv2.imwrite(str(out), image):
         raise _fail(f"cannot write {out}; check the folder exists and is writable")
+
+
+@member_app.command("keys")
+def member_keys(
+    key_file: Annotated[Path, typer.Option(help="Dev issuer key; created on first use.")] = Path(
+        ".yizhan/dev-issuer.json"
+    ),
+    out: Annotated[
+        Path | None, typer.Option(help="Write the key set here (a door's keys.json).")
+    ] = None,
+) -> None:
+    """Print the development issuer's PUBLIC key set: all a door needs to verify codes."""
+    from cloud.issuer import IssuerKeyError, keyset_json, load_or_create  # noqa: PLC0415
+
+    try:
+        text = keyset_json(load_or_create(key_file))
+    except IssuerKeyError as exc:
+        raise _fail(str(exc)) from None
+    if out is None:
+        typer.echo(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {out}")
 
 
 @app.command()

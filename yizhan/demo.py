@@ -24,7 +24,7 @@ from cloud.settings import CloudSettings
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings, SimHardware
 from yizhan.broker import BrokerOptions, BrokerProcess, free_port
-from yizhan.simhw import sim_sensors
+from yizhan.simhw import sim_hardware
 
 _MARKER: Final = ".yizhan-demo"  # only a folder carrying this is wiped on the next run
 _DRAIN_SECONDS: Final = 60.0  # how long the end of the demo waits for outboxes to empty
@@ -114,7 +114,7 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         stack.callback(api.join, 10)
         stack.callback(setattr, server, "should_exit", True)
         agents = [
-            EdgeAgent(edge, clock=utc_now, sensors=sim_sensors, software="yizhan demo")
+            EdgeAgent(edge, clock=utc_now, hardware=sim_hardware, software="yizhan demo")
             for edge in fleet
         ]
         for agent in agents:

@@ -2,33 +2,64 @@
 
 from __future__ import annotations
 
+import random
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from cloud.issuer import load_or_create
+from edge.agent import BoxHardware
+from edge.door.runtime import DoorParts
 from edge.sampler import Sensors
 from edge.settings import EdgeSettings, SimHardware
+from firmware_sim.camera import VirtualCamera
+from firmware_sim.crowd import Crowd
+from firmware_sim.door import SimDoor
 from firmware_sim.rig import Rig, build_drivers
+from protocol.membercode import issue
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def sim_sensors(settings: EdgeSettings, resources: ExitStack) -> Sensors:
-    """Start a simulated venue (its world runs at ``speed``) and the real drivers on it."""
+def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
+    """A simulated venue (its world runs at ``speed``) and the real drivers on it.
+
+    A door box also gets a virtual camera and a simulated door, with a crowd of members
+    whose phones sign codes with the development issuer key (the phones are part of the
+    simulated world; the door box itself only ever gets public keys).
+    """
     hw = settings.hardware
     if not isinstance(hw, SimHardware):
-        raise TypeError("sim_sensors needs hardware.kind = 'sim'")
+        raise TypeError("sim_hardware needs hardware.kind = 'sim'")
     base: Path = settings.data_dir / f"{settings.device}-sim"
     rig = Rig(hw.profile, seed=hw.seed, base_dir=base, clock=_utc_now)
     resources.callback(rig.close)
     drivers = build_drivers(rig.endpoints)
     resources.callback(drivers.close)  # runs before rig.close: drivers go first
     rig.start_background(speed=hw.speed)
-    return Sensors(
+    sensors = Sensors(
         counter=drivers.counter,
         meter=drivers.meter,
         thermometers=(drivers.fridge, drivers.ambient),
         skin=drivers.skin,
     )
+    if settings.door is None:
+        return BoxHardware(sensors)
+    camera = VirtualCamera(np.random.default_rng(hw.seed))
+    door = SimDoor(rig.pin_factory, settings.door.pins)
+    key = load_or_create(hw.issuer_key_file)
+    crowd = Crowd(
+        camera=camera,
+        door=door,
+        members=[f"M{n:08d}" for n in range(1, hw.crowd_size + 1)],
+        issue_code=lambda member: issue(member, key=key, now=_utc_now()),
+        rng=random.Random(hw.seed),
+        mean_gap_s=hw.crowd_gap_s,
+    )
+    crowd.start()
+    resources.callback(crowd.stop)
+    return BoxHardware(sensors, DoorParts(frame_source=camera, pin_factory=rig.pin_factory))

@@ -36,6 +36,15 @@ class KeyRing:
         keys = {kid: Ed25519PublicKey.from_public_bytes(raw) for kid, raw in keyset.raw().items()}
         return cls(keys, keyset.version)
 
+    def replace_with(self, keyset: KeySet) -> None:
+        """Take a newer key set in place (a rotation synced from the cloud).
+
+        One assignment swaps the whole map, so a verification running meanwhile sees
+        either the old keys or the new ones, never a mix.
+        """
+        fresh = KeyRing.from_keyset(keyset)
+        self._keys, self.version = fresh._keys, fresh.version
+
     def to_keyset(self) -> KeySet:
         return KeySet(
             version=self.version,

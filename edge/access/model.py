@@ -39,6 +39,7 @@ class Decision:
     door: str
     at: datetime
     member_id: str | None = None
+    mode: int | None = None  # the member code's issuance mode, when one was verified
 
     @property
     def opens(self) -> bool:

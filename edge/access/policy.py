@@ -67,11 +67,6 @@ class DoorPolicy:
         self._passback = passback
         self._clock = clock
 
-    @property
-    def unlocks_on_power_loss(self) -> bool:
-        """True for a fail-safe lock: with no power the door is open."""
-        return self.config.power_loss == "fail_safe"
-
     def emergency(self) -> Outcome:
         """The decision to log while the fire-alarm input holds the door open."""
         return Reason.EMERGENCY, EMERGENCY_DETAIL

@@ -55,7 +55,6 @@ _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 _ID_RE = re.compile(ID_PATTERN)
 
 Direction = Literal["in", "out", "both"]
-PowerLoss = Literal["fail_safe", "fail_secure"]
 
 
 def _error(message: str, **context: Any) -> PydanticCustomError:
@@ -278,9 +277,6 @@ class DoorPolicyConfig(_Strict):
     venue_passback_forget_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 12 * 3600
     booking_required: bool = False
     booking_grace_s: Annotated[int, Field(ge=0, le=86_400)] = 300
-    # Fire codes want escape-route doors to open when power fails (a magnetic lock does);
-    # a storeroom or a kiosk cabinet may be wired fail-secure instead.
-    power_loss: PowerLoss = "fail_safe"
 
     @field_validator("hours")
     @classmethod

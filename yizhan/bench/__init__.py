@@ -1,1 +1,1 @@
-"""Benchmarks behind `yizhan bench ...`: each prints its figures, JSON on the last line."""
+"""`yizhan bench ...`: measured figures, each contender run side by side in one process."""

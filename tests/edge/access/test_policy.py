@@ -276,11 +276,6 @@ def test_emergency_wins_and_decides_nothing_else(make: Any) -> None:
     assert door.policy.emergency() == (reason, detail)
 
 
-def test_power_loss_mode(make: Any) -> None:
-    assert make().policy.unlocks_on_power_loss
-    assert not make(power_loss="fail_secure").policy.unlocks_on_power_loss
-
-
 def test_record_entry_counts_scans_by_direction(tmp_path: Path) -> None:
     clock = Clock()
     occupancy = Occupancy(tmp_path / "occ.json", clock=clock, has_beams=False)

@@ -28,7 +28,6 @@ passback_s = 30
 venue_passback = true
 booking_required = true
 booking_grace_s = 600
-power_loss = "fail_secure"
 
 [[exceptions]]
 date = 2025-01-28
@@ -59,7 +58,6 @@ def test_minimal_config_is_a_24_hour_station() -> None:
     assert config.passback_s == 0
     assert config.venue_passback is False
     assert config.booking_required is False
-    assert config.power_loss == "fail_safe"
 
 
 def test_documented_toml_example_loads() -> None:
@@ -150,7 +148,6 @@ def test_every_error_is_reported_with_its_location() -> None:
             "direction": "inn",
             "capacity": 0,
             "pasback_s": 3,
-            "power_loss": "unlock",
             "exceptions": [
                 {"date": "2025-13-01"},
                 {"date": "2025-01-02", "until": "2025-01-01", "hours": ["9-10"]},
@@ -174,7 +171,6 @@ def test_every_error_is_reported_with_its_location() -> None:
         ),
         "exceptions[1].hours[0]: '9' is not a time; write HH:MM like 07:30",
         "capacity: Input should be greater than or equal to 1 (got 0)",
-        "power_loss: Input should be 'fail_safe' or 'fail_secure' (got 'unlock')",
         "pasback_s: is not a setting here; did you mean 'passback_s'?",
     ]
 

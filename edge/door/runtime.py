@@ -1,0 +1,182 @@
+"""A door box's composition: caches, verifier, policy, hardware, scanner, sync, commands."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from edge.access.bookings import Bookings
+from edge.access.commands import CommandHandler, SqliteSeenStore
+from edge.access.keys import KeyRing
+from edge.access.members import MemberCache
+from edge.access.occupancy import Occupancy
+from edge.access.passback import Passback
+from edge.access.policy import DoorPolicy
+from edge.access.replay import ReplayCache
+from edge.access.sync import SyncClient, SyncResult
+from edge.access.verifier import Verifier
+from edge.door.controller import DoorController, DoorTiming, EventSink
+from edge.door.hardware import DoorHardware
+from edge.door.monitor import DoorMonitor
+from edge.scan.camera import FrameSource
+from edge.scan.decoders import make_decoder
+from edge.scan.scanner import Scanner
+from edge.settings import DoorSettings, EdgeSettings
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_TICK_S: Final = 0.25  # door monitor resolution: held-open alarms are reported within this
+_SYNC_RETRY_S: Final = 30.0  # after a failed sync; the normal interval is in the settings
+
+
+@dataclass(frozen=True, slots=True)
+class DoorParts:
+    """What the box's hardware gives the door: GPIO pins and a camera."""
+
+    frame_source: FrameSource
+    pin_factory: Any = None  # None: gpiozero's default (the Pi's real pins)
+
+
+class DoorRuntime:
+    """Everything one door needs, built from validated settings; run with :meth:`start`."""
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        parts: DoorParts,
+        events: EventSink,
+        clock: Clock,
+    ) -> None:
+        if settings.door is None:
+            raise ValueError("DoorRuntime needs a [door] section")
+        self._settings, self._door, self._clock = settings, settings.door, clock
+        self._resources = ExitStack()
+        self._threads: list[threading.Thread] = []
+        self.folder = settings.data_dir / f"{settings.device}-access"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.keys = KeyRing.load(self.keys_path)
+        self.members = self._closing(MemberCache(self.folder / "members.db"))
+        self.verifier = Verifier(
+            self.keys,
+            self.members,
+            self._closing(ReplayCache(self.folder / "replay.db")),
+            skew=timedelta(seconds=self._door.access.skew_s),
+            max_offline_age=timedelta(seconds=self._door.access.max_offline_age_s),
+            clock=clock,
+        )
+        self.occupancy = Occupancy(self.folder / "occupancy.json", clock=clock, has_beams=False)
+        self.bookings = self._closing(Bookings(self.folder / "bookings.db"))
+        self.policy = DoorPolicy(
+            self._door.policy,
+            occupancy=self.occupancy,
+            bookings=self.bookings,
+            passback=self._closing(Passback(self.folder / "passback.db")),
+            clock=clock,
+        )
+        self.hardware = self._closing(
+            DoorHardware(self._door.pins, clock=clock, pin_factory=parts.pin_factory)
+        )
+        self.controller = DoorController(
+            door_id=self._door.policy.door_id,
+            verifier=self.verifier,
+            policy=self.policy,
+            hardware=self.hardware,
+            monitor=DoorMonitor(held_open_s=self._door.held_open_s).attach(self.hardware),
+            events=events,
+            clock=clock,
+            timing=DoorTiming(pulse_s=self._door.pulse_s),
+            commands=CommandHandler(
+                settings.device,
+                venue=settings.venue,
+                clock=clock,
+                seen_store=self._closing(SqliteSeenStore(self.folder / "commands.db", clock=clock)),
+            ),
+        )
+        self.scanner = Scanner(
+            parts.frame_source, make_decoder(self._door.scanner.decoder), fps=self._door.scanner.fps
+        )
+        self.sync = self._sync_client(self._door)
+
+    @property
+    def keys_path(self) -> Path:
+        return self.folder / "keys.json"
+
+    def _closing(self, thing: Any) -> Any:
+        self._resources.callback(thing.close)
+        return thing
+
+    def _sync_client(self, door: DoorSettings) -> SyncClient | None:
+        if door.access.sync_url is None:
+            return None
+        http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+        self._resources.callback(http.close)
+        token = door.access.sync_token.get_secret_value() if door.access.sync_token else None
+        return SyncClient(door.access.sync_url, token, http=http, clock=self._clock)
+
+    def sync_now(self) -> list[SyncResult]:
+        """Pull keys, members and bookings once; failures are results, never exceptions."""
+        if self.sync is None:
+            return []
+        results = [
+            self.sync.sync_keys(self._apply_keys, current_version=self.keys.version),
+            self.sync.sync_members(self.members),
+        ]
+        if self._door.policy.booking_required:
+            results.append(self.sync.sync_bookings(self._settings.venue, self.bookings))
+        for result in results:
+            log = logger.info if result.ok else logger.warning
+            log("sync %s: %s", result.what, result.detail)
+        return results
+
+    def _apply_keys(self, keyset: Any) -> None:
+        self.keys.replace_with(keyset)
+        self.keys.save(self.keys_path)
+
+    def start(self, stop: threading.Event) -> None:
+        loops = [
+            ("scan", lambda: self.scanner.run(self.controller.present, stop)),
+            ("door-tick", lambda: self._every(_TICK_S, self.controller.tick, stop)),
+        ]
+        if self.sync is not None:
+            loops.append(("sync", lambda: self._sync_loop(stop)))
+        for name, target in loops:
+            thread = threading.Thread(
+                target=self._guarded(name, target), name=f"door-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    @staticmethod
+    def _guarded(name: str, target: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except Exception:  # a dead loop is logged loudly; the agent keeps the rest alive
+                logger.exception("door %s loop stopped", name)
+
+        return run
+
+    @staticmethod
+    def _every(period_s: float, action: Callable[[], object], stop: threading.Event) -> None:
+        while not stop.wait(period_s):
+            action()
+
+    def _sync_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            ok = all(result.ok for result in self.sync_now())
+            stop.wait(self._door.access.sync_interval_s if ok else _SYNC_RETRY_S)
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._resources.close()

@@ -1,0 +1,206 @@
+"""A door end to end on its real parts: verifier, policy, drivers on mock pins, outbox."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge.access.commands import CommandHandler, SqliteSeenStore
+from edge.access.keys import KeyRing
+from edge.access.members import MemberCache
+from edge.access.occupancy import Occupancy
+from edge.access.passback import Passback
+from edge.access.policy import DoorPolicy
+from edge.access.policy_config import DoorPolicyConfig
+from edge.access.reasons import Reason
+from edge.access.replay import ReplayCache
+from edge.access.verifier import Verifier
+from edge.door.controller import COMMAND_REFUSED_EVENT, DECISION_EVENT, DoorController
+from edge.door.hardware import DoorHardware
+from edge.door.monitor import DoorMonitor
+from edge.outbox import NewEvent, Outbox
+from firmware_sim.door import SimDoor
+from protocol.access import MemberRecord, MemberStatus
+from protocol.codec import encode
+from protocol.commands import UnlockCommand
+from protocol.membercode import IssuerKey, issue
+from protocol.topics import Kind, Topic
+
+from .fakes import FakeTime
+
+
+@dataclass
+class Door:
+    controller: DoorController
+    outbox: Outbox
+    sim: SimDoor
+    time: FakeTime
+    key: IssuerKey
+
+    def code(self, member: str, **kwargs: object) -> str:
+        return issue(member, key=self.key, now=self.time(), **kwargs)  # type: ignore[arg-type]
+
+    def events(self) -> list[NewEvent]:
+        rows = self.outbox.claim(limit=1000, window=10_000)
+        return [
+            NewEvent(self.time(), json.loads(r.body)["type"], json.loads(r.body)["data"])
+            for r in rows
+        ]
+
+
+@pytest.fixture
+def station(
+    tmp_path: Path, door: DoorHardware, sim: SimDoor, fake_time: FakeTime
+) -> Iterator[Door]:
+    key = IssuerKey("k1", Ed25519PrivateKey.generate())
+    members = MemberCache(tmp_path / "members.db")
+    members.apply_snapshot(
+        1,
+        [MemberRecord("M1", MemberStatus.ACTIVE), MemberRecord("M2", MemberStatus.REVOKED)],
+        synced_at=fake_time(),
+    )
+    replay = ReplayCache(tmp_path / "replay.db")
+    verifier = Verifier(KeyRing({"k1": key.public_key()}, 1), members, replay, clock=fake_time)
+    config = DoorPolicyConfig.model_validate({"door_id": "main", "passback_s": 60, "capacity": 2})
+    passback = Passback(tmp_path / "passback.db")
+    occupancy = Occupancy(tmp_path / "occupancy.json", clock=fake_time, has_beams=False)
+    policy = DoorPolicy(
+        config, occupancy=occupancy, bookings=None, passback=passback, clock=fake_time
+    )
+    outbox = Outbox(tmp_path / "outbox.db", clock=fake_time)
+    seen = SqliteSeenStore(tmp_path / "commands.db", clock=fake_time)
+    controller = DoorController(
+        door_id="main",
+        verifier=verifier,
+        policy=policy,
+        hardware=door,
+        monitor=DoorMonitor(held_open_s=60).attach(door),
+        events=outbox.append,
+        clock=fake_time,
+        commands=CommandHandler("door-01", venue="station-07", clock=fake_time, seen_store=seen),
+    )
+    yield Door(controller, outbox, sim, fake_time, key)
+    for closable in (members, replay, passback, outbox, seen):
+        closable.close()
+
+
+def test_a_valid_member_opens_the_door_and_is_logged(station: Door) -> None:
+    decision = station.controller.present(station.code("M1"))
+    assert decision.reason is Reason.ACCEPTED
+    assert decision.member_id == "M1"
+    assert station.sim.relay_unlocked
+    assert station.sim.led == "green"
+    [event] = station.events()
+    assert event.type == DECISION_EVENT
+    assert event.data["reason"] == "accepted"
+    assert event.data["member"] == "M1"
+    assert event.data["door"] == "main"
+    station.time.advance(6)
+    assert not station.sim.relay_unlocked
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("https://qr.alipay.com/fkx12345", Reason.NOT_MEMBER_CODE),
+        ("wxp://f2f0abcdef", Reason.NOT_MEMBER_CODE),
+        ("YZ1:" + "A" * 40, Reason.MALFORMED),
+        ("", Reason.NOT_MEMBER_CODE),
+    ],
+)
+def test_other_codes_are_refused_and_logged(station: Door, text: str, reason: Reason) -> None:
+    decision = station.controller.present(text)
+    assert decision.reason is reason
+    assert not station.sim.relay_unlocked
+    assert station.sim.led == "red"
+    assert [e.data["reason"] for e in station.events()] == [str(reason)]
+
+
+def test_each_refusal_reason_keeps_the_door_shut(station: Door) -> None:
+    other = IssuerKey("k1", Ed25519PrivateKey.generate())
+    cases = {
+        Reason.REVOKED: station.code("M2"),
+        Reason.BAD_SIGNATURE: issue("M1", key=other, now=station.time()),
+        Reason.UNKNOWN_KEY: issue("M1", key=IssuerKey("k9", other.private_key), now=station.time()),
+        Reason.EXPIRED: issue("M1", key=station.key, now=station.time() - timedelta(minutes=5)),
+        Reason.NOT_YET_VALID: issue(
+            "M1", key=station.key, now=station.time() + timedelta(minutes=5)
+        ),
+    }
+    for reason, code in cases.items():
+        assert station.controller.present(code).reason is reason
+        assert not station.sim.relay_unlocked
+
+
+def test_a_code_opens_once_then_passback_then_replay(station: Door) -> None:
+    code = station.code("M1")
+    assert station.controller.present(code).reason is Reason.ACCEPTED
+    assert station.controller.present(station.code("M1")).reason is Reason.PASSBACK
+    station.time.advance(61)
+    # The first code is still inside its lifetime + skew: it was burned when it opened.
+    assert station.controller.present(code).reason is Reason.REPLAYED
+
+
+def test_full_venue_refuses(station: Door) -> None:
+    for member in ("M1", "M3"):
+        assert station.controller.present(station.code(member)).reason is Reason.ACCEPTED
+    assert station.controller.present(station.code("M4")).reason is Reason.FULL
+
+
+def test_fire_alarm_opens_and_every_scan_is_an_emergency(station: Door) -> None:
+    station.sim.fire_alarm(on=True)
+    assert station.sim.relay_unlocked
+    assert station.controller.present(station.code("M1")).reason is Reason.EMERGENCY
+    station.controller.tick()
+    kinds = [e.type for e in station.events()]
+    assert "emergency.on" in kinds
+    assert DECISION_EVENT in kinds
+
+
+def _unlock(station: Door, *, command_id: str, expires_in: float, device: str = "door-01") -> bytes:
+    now = station.time()
+    command = UnlockCommand(
+        device=device,
+        command_id=command_id,
+        door="main",
+        issued_at=now,
+        expires_at=now + timedelta(seconds=expires_in),
+        issued_by="tech-li",
+    )
+    return encode(command)
+
+
+def test_remote_unlock_once_and_only_before_expiry(station: Door) -> None:
+    topic = Topic("station-07", "door-01", Kind.CMD, "unlock")
+    station.controller.command(topic, _unlock(station, command_id="cmd-0001", expires_in=60))
+    assert station.sim.relay_unlocked
+    station.time.advance(10)
+    station.controller.command(topic, _unlock(station, command_id="cmd-0001", expires_in=60))
+    assert not station.sim.relay_unlocked  # a replayed command id does nothing
+    expired = _unlock(station, command_id="cmd-0002", expires_in=1)
+    station.time.advance(5)
+    station.controller.command(topic, expired)
+    assert not station.sim.relay_unlocked
+    events = station.events()
+    assert [e.data["reason"] for e in events if e.type == DECISION_EVENT] == ["remote_unlock"]
+    assert len([e for e in events if e.type == COMMAND_REFUSED_EVENT]) == 2
+
+
+def test_commands_for_another_device_or_garbage_never_open(station: Door) -> None:
+    topic = Topic("station-07", "door-01", Kind.CMD, "unlock")
+    for payload in (
+        b"",
+        b"{",
+        b"\xff",
+        _unlock(station, command_id="cmd-0003", expires_in=60, device="door-02"),
+    ):
+        station.controller.command(topic, payload)
+    station.controller.command(
+        Topic("station-07", "door-02", Kind.CMD, "unlock"),
+        _unlock(station, command_id="cmd-0004", expires_in=60),
+    )
+    assert not station.sim.relay_unlocked

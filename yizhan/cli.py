@@ -26,9 +26,14 @@ cloud_app = typer.Typer(
     help="Run the cloud: database migrations, ingest, HTTP API.", no_args_is_help=True
 )
 member_app = typer.Typer(help="Member codes (development issuer).", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: contenders side by side in one run, JSON on the last line.",
+    no_args_is_help=True,
+)
 app.add_typer(edge_app, name="edge")
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(member_app, name="member")
+app.add_typer(bench_app, name="bench")
 
 err = Console(stderr=True)
 DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
@@ -315,6 +320,34 @@ def member_keys(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
         err.print(f"wrote {out}")
+
+
+@bench_app.command("scan")
+def bench_scan(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    frames: Annotated[int, typer.Option(min=2, help="Phone-screen frames (both sizes).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic set.")] = 1,
+) -> None:
+    """QR decoders side by side on synthetic phone screens, and scan -> relay end to end."""
+    from yizhan.bench.scan import main as scan_main  # noqa: PLC0415
+
+    scan_main(json=json, frames=frames, seed=seed)
+
+
+@bench_app.command("access")
+def bench_access(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    members: Annotated[int, typer.Option(min=1, help="Members in the door's cache.")] = 1_000_000,
+    revoked: Annotated[int, typer.Option(min=0, help="How many of them are revoked.")] = 100_000,
+    decisions: Annotated[int, typer.Option(min=1, help="Decisions to time.")] = 20_000,
+    seed: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Door decisions per second against a large member cache (verify + revocation + replay)."""
+    from yizhan.bench.access import main as access_main  # noqa: PLC0415
+
+    if revoked > members:
+        raise _fail("--revoked cannot exceed --members")
+    access_main(json, members, revoked, decisions=decisions, seed=seed)
 
 
 @app.command()

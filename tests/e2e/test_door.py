@@ -10,15 +10,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gpiozero.pins.mock import MockFactory
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, text
 
+from cloud.commands import publish_unlock
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 from edge.access.keys import KeyRing
@@ -183,4 +186,49 @@ def test_door_admits_offline_and_delivers_every_decision_once(
     finally:
         second.finish()
         worker.stop()
+        broker.stop()
+
+
+def test_remote_unlock_from_the_cloud_reaches_only_its_door(
+    station: Station, tmp_path: Path
+) -> None:
+    door = SimDoor(station.factory, PINS)
+    broker = BrokerProcess(BrokerOptions(port=station.settings.mqtt_port, data_dir=tmp_path / "b"))
+    broker.start()
+    running = start(station)
+    cloud = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="yz-cloud-commands")
+    cloud.connect("127.0.0.1", broker.port)
+    cloud.loop_start()
+    try:
+        wait_for(lambda: running.agent.uplink.connected, timeout=TIMEOUT, message="never connected")
+        expires = utc_now() + timedelta(seconds=60)
+        # For another device of the same venue: this door must not move.
+        publish_unlock(
+            cloud,
+            venue="station-07",
+            device="door-02",
+            door="main",
+            expires_at=expires,
+            issued_by="tech-li",
+        )
+        publish_unlock(
+            cloud,
+            venue="station-07",
+            device="door-01",
+            door="main",
+            expires_at=expires,
+            issued_by="tech-li",
+        )
+        controller = running.agent.door.controller if running.agent.door else None
+        assert controller is not None
+        wait_for(
+            lambda: controller.decisions.get(Reason.REMOTE_UNLOCK, 0) == 1,
+            timeout=TIMEOUT,
+            message="the unlock never arrived",
+        )
+        assert door.relay_unlocked
+    finally:
+        cloud.loop_stop()
+        cloud.disconnect()
+        running.finish()
         broker.stop()

@@ -66,19 +66,29 @@ class Crowd:
                 logger.exception("simulated visit failed")
 
     def visit(self, member_id: str) -> bool:
-        """One member shows a code for up to ``show_s``; True if they walked in."""
+        """One member shows a code for up to ``show_s``; True if they walked in.
+
+        They wait for the door to lock behind the previous person first, so every entry
+        in the simulation is one decision (tailgating is the door monitor's business).
+        """
+        if not self._wait(lambda: not self._door.relay_unlocked, self._show_s * 5):
+            return False
         self._camera.show(self._issue(member_id))
         self.stats.presented += 1
-        waited = 0.0
         try:
-            while waited < self._show_s and not self._door.relay_unlocked:
-                if self._stop.wait(_POLL_S):
-                    return False
-                waited += _POLL_S
+            opened = self._wait(lambda: self._door.relay_unlocked, self._show_s)
         finally:
             self._camera.show(None)
-        if not self._door.relay_unlocked:
+        if not opened:
             return False
         walked = self._door.person_walks_through("in")
         self.stats.walked_in += int(walked)
         return walked
+
+    def _wait(self, condition: Callable[[], bool], limit_s: float) -> bool:
+        waited = 0.0
+        while not condition():
+            if waited >= limit_s or self._stop.wait(_POLL_S):
+                return False
+            waited += _POLL_S
+        return True

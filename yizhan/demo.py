@@ -11,23 +11,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import httpx
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
+from cloud.access_store import put_key, upsert_members
 from cloud.ingest.worker import IngestWorker
+from cloud.issuer import load_or_create, public_keyset
 from cloud.models import RejectedMessage, Venue
 from cloud.service import api_server, build_api, build_ingest, open_database, utc_now
 from cloud.settings import CloudSettings
 from edge.agent import EdgeAgent
-from edge.settings import EdgeSettings, SimHardware
+from edge.door.hardware import DoorPins
+from edge.settings import DoorSettings, EdgeSettings, SimHardware
+from protocol.access import MemberEntry, MemberStatus
 from yizhan.broker import BrokerOptions, BrokerProcess, free_port
 from yizhan.simhw import sim_hardware
 
 _MARKER: Final = ".yizhan-demo"  # only a folder carrying this is wiped on the next run
 _DRAIN_SECONDS: Final = 60.0  # how long the end of the demo waits for outboxes to empty
+_API_START_S: Final = 20.0
+_CROWD: Final = 50  # members who visit the station's door
+_REVOKED: Final = frozenset({7, 13})
 
 # (profile, venue id, name): zh-CN first, English after, as a manager's screen shows them.
 _VENUES: Final = (
@@ -74,12 +82,78 @@ def _fleet(options: DemoOptions, mqtt_port: int) -> list[EdgeSettings]:
     return fleet
 
 
-def _seed_venues(engine: Engine, fleet: list[EdgeSettings]) -> None:
+def _door(options: DemoOptions, mqtt_port: int) -> EdgeSettings:
+    """The outdoor workers' station's door, syncing its caches from the demo cloud."""
+    return EdgeSettings(
+        venue=_VENUES[0][1],
+        device="door-01",
+        role="door",
+        data_dir=options.data_dir / "edge",
+        mqtt_port=mqtt_port,
+        sample_interval_s=5.0,
+        resend_after_s=5.0,
+        hardware=SimHardware(
+            profile="outdoor-station",
+            seed=99,
+            issuer_key_file=options.data_dir / "issuer.json",
+            crowd_size=_CROWD,
+            crowd_gap_s=2.0,
+        ),
+        door=DoorSettings.model_validate(
+            {
+                "policy": {"door_id": "main", "passback_s": 20},
+                "pins": DoorPins(
+                    relay=5,
+                    green_led=6,
+                    red_led=13,
+                    buzzer=19,
+                    door_contact=26,
+                    exit_button=20,
+                    fire_alarm=21,
+                ),
+                "access": {
+                    "sync_url": f"http://127.0.0.1:{options.http_port}",
+                    "sync_interval_s": 30,
+                },
+            }
+        ),
+    )
+
+
+def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
+    """Venues, the issuer's public key, and members (two of them revoked)."""
     with Session(engine) as session:
         for index, edge in enumerate(fleet):
             profile, _venue, name = _VENUES[index % len(_VENUES)]
-            session.add(Venue(id=edge.venue, name=name, kind=profile))
+            if session.get(Venue, edge.venue) is None:
+                session.add(Venue(id=edge.venue, name=name, kind=profile))
         session.commit()
+        key = load_or_create(issuer)
+        for kid, public in public_keyset(key).items():
+            put_key(session=session, kid=kid, public_key=public)
+        upsert_members(
+            session=session,
+            entries=[
+                MemberEntry(
+                    member_id=f"M{n:08d}",
+                    status=MemberStatus.REVOKED if n in _REVOKED else MemberStatus.ACTIVE,
+                )
+                for n in range(1, _CROWD + 1)
+            ],
+        )
+        session.commit()
+
+
+def _wait_for_api(port: int) -> None:
+    deadline = utc_now().timestamp() + _API_START_S
+    while utc_now().timestamp() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        threading.Event().wait(0.1)
+    raise SystemExit(f"the demo API did not start on port {port}")
 
 
 def _check_port_free(port: int) -> None:
@@ -103,8 +177,8 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         settings = CloudSettings(data_dir=options.data_dir / "cloud", mqtt_port=broker.port)
         engine = open_database(settings)
         stack.callback(engine.dispose)
-        fleet = _fleet(options, broker.port)
-        _seed_venues(engine, fleet)
+        fleet = [*_fleet(options, broker.port), _door(options, broker.port)]
+        _seed(engine, fleet, options.data_dir / "issuer.json")
         ingest = build_ingest(settings, engine)
         ingest.start()
         stack.callback(ingest.stop)
@@ -113,6 +187,7 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         api.start()
         stack.callback(api.join, 10)
         stack.callback(setattr, server, "should_exit", True)
+        _wait_for_api(options.http_port)
         agents = [
             EdgeAgent(edge, clock=utc_now, hardware=sim_hardware, software="yizhan demo")
             for edge in fleet
@@ -191,6 +266,10 @@ def _table(agents: list[EdgeAgent], ingest: IngestWorker) -> Table:
         f"cloud stored {cloud.stored}, duplicates absorbed {cloud.duplicates}, "
         f"rejected {cloud.rejected}"
     )
+    for agent in agents:
+        if agent.door is not None:
+            seen = ", ".join(f"{k} {v}" for k, v in sorted(agent.door.controller.decisions.items()))
+            table.caption += f"\ndoor {agent.door.controller.door_id}: {seen or 'no visitors yet'}"
     return table
 
 

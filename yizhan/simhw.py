@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from gpiozero.pins.mock import MockFactory
 
 from cloud.issuer import load_or_create
 from edge.agent import BoxHardware
 from edge.door.runtime import DoorParts
 from edge.sampler import Sensors
-from edge.settings import EdgeSettings, SimHardware
+from edge.settings import DoorSettings, EdgeSettings, SimHardware
 from firmware_sim.camera import VirtualCamera
 from firmware_sim.crowd import Crowd
 from firmware_sim.door import SimDoor
@@ -35,6 +36,8 @@ def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     hw = settings.hardware
     if not isinstance(hw, SimHardware):
         raise TypeError("sim_hardware needs hardware.kind = 'sim'")
+    if settings.door is not None:
+        return _door_box(settings.door, hw, resources)
     base: Path = settings.data_dir / f"{settings.device}-sim"
     rig = Rig(hw.profile, seed=hw.seed, base_dir=base, clock=_utc_now)
     resources.callback(rig.close)
@@ -47,10 +50,15 @@ def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
         thermometers=(drivers.fridge, drivers.ambient),
         skin=drivers.skin,
     )
-    if settings.door is None:
-        return BoxHardware(sensors)
+    return BoxHardware(sensors)
+
+
+def _door_box(door_settings: DoorSettings, hw: SimHardware, resources: ExitStack) -> BoxHardware:
+    """A door box: mock GPIO pins, a virtual camera, a simulated door and its visitors."""
+    pin_factory = MockFactory()
+    resources.callback(pin_factory.close)
     camera = VirtualCamera(np.random.default_rng(hw.seed))
-    door = SimDoor(rig.pin_factory, settings.door.pins)
+    door = SimDoor(pin_factory, door_settings.pins)
     key = load_or_create(hw.issuer_key_file)
     crowd = Crowd(
         camera=camera,
@@ -62,4 +70,4 @@ def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     )
     crowd.start()
     resources.callback(crowd.stop)
-    return BoxHardware(sensors, DoorParts(frame_source=camera, pin_factory=rig.pin_factory))
+    return BoxHardware(Sensors(), DoorParts(frame_source=camera, pin_factory=pin_factory))

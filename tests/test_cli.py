@@ -107,7 +107,7 @@ def test_demo_reports_every_reading_sent_as_stored(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["venues"] == 3
-    assert summary["devices"] == 3
+    assert summary["devices"] == 4  # three sensor hubs and the station door
     assert summary["readings_sent"] > 0
     assert summary["readings_sent"] == summary["readings_stored"]
     assert summary["duplicates_stored"] == 0
@@ -122,3 +122,25 @@ def test_demo_refuses_a_busy_port(tmp_path: Path) -> None:
         result = yizhan("demo", "--duration", "1", "--port", str(port), cwd=tmp_path)
     assert result.returncode != 0
     assert f"port {port} is in use" in result.stderr
+
+
+def test_the_shipped_door_example_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "deploy" / "examples" / "door.toml"
+    result = yizhan("edge", "check-config", str(example), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "door 'main'" in result.stderr
+
+
+def test_check_config_names_every_door_error(tmp_path: Path) -> None:
+    config = tmp_path / "door.toml"
+    config.write_text(
+        'venue = "v1"\ndevice = "d1"\nrole = "door"\n'
+        '[door.policy]\ndoor_id = "main"\nhours = ["daily 25:00-06:00"]\n'
+        "[door.pins]\nrelay = 5\ngreen_led = 5\nred_led = 13\nbuzzer = 19\n"
+        "door_contact = 26\nexit_button = 20\n",
+        encoding="utf-8",
+    )
+    result = yizhan("edge", "check-config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "door.policy.hours[0]: '25:00' is not a time" in result.stderr
+    assert "GPIO5" in result.stderr

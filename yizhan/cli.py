@@ -35,7 +35,7 @@ app.add_typer(cloud_app, name="cloud")
 app.add_typer(member_app, name="member")
 app.add_typer(bench_app, name="bench")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
 DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
 DatabaseUrl = Annotated[
     str | None,

@@ -6,9 +6,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from edge.door.beams import BeamTee
 from edge.door.runtime import DoorParts, DoorRuntime
 from edge.hardware.interfaces import HardwareError
 from edge.outbox import NewEvent, Outbox, OutboxStats
@@ -81,6 +82,15 @@ def real_sensors(settings: EdgeSettings, resources: ExitStack) -> Sensors:
     return Sensors(counter=counter, meter=meter, thermometers=probes, skin=skin)
 
 
+def _share_beams(box: BoxHardware) -> BoxHardware:
+    """A door box with a beam counter: the door and the sampler both see every crossing."""
+    counter = box.sensors.counter
+    if box.door is None or counter is None:
+        return box
+    tee = BeamTee(counter)
+    return BoxHardware(replace(box.sensors, counter=tee), replace(box.door, beams=tee))
+
+
 class EdgeAgent:
     """Samples on a fixed interval into the outbox; the uplink drains it to the cloud."""
 
@@ -98,7 +108,7 @@ class EdgeAgent:
         self._resources = ExitStack()
         self.outbox = Outbox(settings.outbox_path, clock=clock, max_rows=settings.outbox_max_rows)
         self._resources.callback(self.outbox.close)
-        box = hardware(settings, self._resources)
+        box = _share_beams(hardware(settings, self._resources))
         self.sampler = Sampler(self.outbox, box.sensors, clock=clock)
         self._on_tick = on_tick
         self.door = self._door(settings, box)

@@ -23,6 +23,7 @@ from edge.access.policy import DoorPolicy
 from edge.access.replay import ReplayCache
 from edge.access.sync import SyncClient, SyncResult
 from edge.access.verifier import Verifier
+from edge.door.beams import BeamTee
 from edge.door.controller import DoorController, DoorTiming, EventSink
 from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
@@ -44,6 +45,7 @@ class DoorParts:
 
     frame_source: FrameSource
     pin_factory: Any = None  # None: gpiozero's default (the Pi's real pins)
+    beams: BeamTee | None = None  # the doorway's two-beam counter, when the box has one
 
 
 class DoorRuntime:
@@ -74,7 +76,12 @@ class DoorRuntime:
             max_offline_age=timedelta(seconds=self._door.access.max_offline_age_s),
             clock=clock,
         )
-        self.occupancy = Occupancy(self.folder / "occupancy.json", clock=clock, has_beams=False)
+        self._beams = parts.beams
+        self.occupancy = Occupancy(
+            self.folder / "occupancy.json", clock=clock, has_beams=parts.beams is not None
+        )
+        if parts.beams is not None:
+            parts.beams.feed(self.occupancy)
         self.bookings = self._closing(Bookings(self.folder / "bookings.db"))
         self.policy = DoorPolicy(
             self._door.policy,
@@ -145,7 +152,7 @@ class DoorRuntime:
     def start(self, stop: threading.Event) -> None:
         loops = [
             ("scan", lambda: self.scanner.run(self.controller.present, stop)),
-            ("door-tick", lambda: self._every(_TICK_S, self.controller.tick, stop)),
+            ("door-tick", lambda: self._every(_TICK_S, self._tick, stop)),
         ]
         if self.sync is not None:
             loops.append(("sync", lambda: self._sync_loop(stop)))
@@ -170,6 +177,11 @@ class DoorRuntime:
     def _every(period_s: float, action: Callable[[], object], stop: threading.Event) -> None:
         while not stop.wait(period_s):
             action()
+
+    def _tick(self) -> None:
+        if self._beams is not None:
+            self._beams.pump()
+        self.controller.tick()
 
     def _sync_loop(self, stop: threading.Event) -> None:
         while not stop.is_set():

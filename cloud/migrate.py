@@ -36,7 +36,7 @@ def alembic_config(connection: Connection) -> Config:
     return config
 
 
-def upgrade(engine: Engine, *, revision: str = "head") -> None:
+def upgrade(engine: Engine, *, revision: str = "heads") -> None:
     """Migrate the database behind ``engine`` to ``revision``; a no-op when already there.
 
     Safe to call from several processes at once on PostgreSQL (see
@@ -50,14 +50,19 @@ def upgrade(engine: Engine, *, revision: str = "head") -> None:
 
 
 def head_revision() -> str:
-    """The newest revision shipped with this code."""
-    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-    if head is None:
+    """The newest revisions shipped with this code, comma-separated.
+
+    Features add their tables on branches from a common base (several heads); ``upgrade``
+    applies every head, so the branches never have to be merged by hand.
+    """
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    if not heads:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}; the package is incomplete")
-    return head
+    return ",".join(sorted(heads))
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or ``None`` when it has never been migrated."""
+    """The revisions the database is at (comma-separated), or ``None`` if never migrated."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) if heads else None

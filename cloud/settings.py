@@ -8,6 +8,10 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.aggregates.settings import JobSettings
+from cloud.alerts.settings import AlertSettings
+from cloud.auth.settings import AuthSettings
+
 # Words that mark a token somebody copied from a README instead of generating one.
 _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "password", "example")
 _MIN_API_TOKEN_CHARS = 32
@@ -49,6 +53,9 @@ class CloudSettings(BaseSettings):
     # Bearer token for /api/v1 until users and roles exist. None in development leaves the
     # API open (see require_api_token); production refuses to start without a strong one.
     api_token: SecretStr | None = None
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("api_token", mode="before")
     @classmethod

@@ -9,7 +9,19 @@ from sqlalchemy import Engine
 
 from cloud.api.deps import require_api_token
 from cloud.api.errors import ErrorResponse, install_error_handlers
-from cloud.api.routes import health, sync, telemetry, venues
+from cloud.api.routes import (
+    access_events,
+    aggregates,
+    alerts,
+    auth,
+    devices,
+    docking,
+    health,
+    metrics,
+    sync,
+    telemetry,
+    venues,
+)
 from cloud.api.state import ApiState, Clock
 from cloud.settings import CloudSettings
 
@@ -29,6 +41,8 @@ def _api_v1_router() -> APIRouter:
     router.include_router(venues.router)
     router.include_router(telemetry.router)
     router.include_router(sync.router)
+    for extra in (auth, devices, access_events, aggregates, docking, alerts):
+        router.include_router(extra.router)
     return router
 
 
@@ -43,5 +57,6 @@ def create_app(*, settings: CloudSettings, engine: Engine, clock: Clock = _utc_n
     app.state.api = ApiState(engine=engine, api_token=api_token, clock=clock)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(_api_v1_router())
     return app

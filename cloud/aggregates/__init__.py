@@ -1,0 +1,1 @@
+"""Aggregates for the cloud."""

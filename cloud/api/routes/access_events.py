@@ -1,0 +1,7 @@
+"""HTTP routes: access events (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["access-events"])

@@ -1,0 +1,39 @@
+"""Who is calling, and which venues they may see: the one authorization value routes use.
+
+Every route takes a :data:`CurrentPrincipal` (or uses :func:`require_roles`) and filters
+venue data with :meth:`Principal.venue_filter`; no route decides scope on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # a district administrator: every venue, users, rules
+    MANAGER = "manager"  # their own venues only
+    TECHNICIAN = "technician"  # devices of every venue (or of their venues when scoped)
+    MEMBER = "member"  # their own data only
+    SERVICE = "service"  # an integration or a device holding an API token
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str  # username, or "token:<id>"
+    role: Role
+    # None: every venue. A manager's (and a scoped technician's) venues otherwise.
+    venue_ids: frozenset[str] | None = None
+    member_id: str | None = None  # for Role.MEMBER
+
+    def sees_venue(self, venue_id: str) -> bool:
+        return self.venue_ids is None or venue_id in self.venue_ids
+
+    def venue_filter(self) -> frozenset[str] | None:
+        """The venue ids to restrict a query to, or None for no restriction."""
+        return self.venue_ids
+
+    @property
+    def pseudonymize_members(self) -> bool:
+        """Managers see visits, not who made them (member ids are hashed for them)."""
+        return self.role not in (Role.ADMIN, Role.SERVICE)

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
+from protocol.ids import ID_PATTERN
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -22,6 +24,17 @@ class VenueBase(SQLModel):
 class Venue(VenueBase, table=True):
     id: str = Field(primary_key=True, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class VenueCreate(VenueBase):
+    # The id the venue's boxes publish under: protocol.ids rules, so topics accept it.
+    id: str = Field(max_length=32, schema_extra={"pattern": ID_PATTERN})
+
+
+class VenueUpdate(SQLModel):
+    name: str | None = Field(default=None, max_length=120)
+    kind: str | None = Field(default=None, max_length=40)
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class VenuePublic(VenueBase):

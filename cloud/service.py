@@ -8,6 +8,9 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from cloud.aggregates.scheduler import AlertEvaluator, JobScheduler, start_jobs
+from cloud.alerts.engine import evaluate as evaluate_alerts
+from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
 from cloud.db import make_engine
 from cloud.ingest.store import IngestStore
@@ -40,6 +43,19 @@ def build_ingest(
         queue_size=settings.ingest_queue_size,
         clock=utc_now,
     )
+
+
+def start_cloud_jobs(settings: CloudSettings, engine: Engine) -> JobScheduler | None:
+    """Rollups, retention, offline detection, alerts and webhooks in this process.
+
+    Every cloud process calls this; a database lock lets exactly one of them (the
+    leader) do the work. Returns None when jobs are disabled in the settings.
+    """
+    evaluators: list[AlertEvaluator] = [evaluate_alerts]
+    webhook = make_webhook_job(settings)
+    if webhook is not None:
+        evaluators.append(webhook)
+    return start_jobs(engine, settings.jobs, alert_evaluators=evaluators)
 
 
 def build_api(settings: CloudSettings, engine: Engine) -> FastAPI:

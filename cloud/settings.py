@@ -15,9 +15,10 @@ from cloud.auth.settings import AuthSettings
 # Words that mark a token somebody copied from a README instead of generating one.
 _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "password", "example")
 _MIN_API_TOKEN_CHARS = 32
+_GENERATE_COMMAND = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
 _GENERATE_HINT = (
-    "set YZ_CLOUD_API_TOKEN to at least 32 random characters, e.g. the output of "
-    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+    f"set YZ_CLOUD_API_TOKEN to at least 32 random characters, e.g. the output of "
+    f"{_GENERATE_COMMAND}"
 )
 
 
@@ -25,18 +26,26 @@ class InsecureSettingsError(ValueError):
     """Settings that would expose the cloud if it started with them."""
 
 
-def api_token_weakness(token: str) -> str | None:
-    """Why ``token`` is not fit to guard a production API, or ``None`` when it is."""
-    lowered = token.lower()
-    if len(token) < _MIN_API_TOKEN_CHARS:
-        return f"the API token has {len(token)} characters, fewer than {_MIN_API_TOKEN_CHARS}"
-    if any(word in lowered for word in _PLACEHOLDER_WORDS) or len(set(token)) < 8:
-        return "the API token looks like a placeholder, not a random secret"
+def secret_weakness(secret: str, *, what: str = "the API token") -> str | None:
+    """Why ``secret`` is not fit to guard a production cloud, or ``None`` when it is."""
+    lowered = secret.lower()
+    if len(secret) < _MIN_API_TOKEN_CHARS:
+        return f"{what} has {len(secret)} characters, fewer than {_MIN_API_TOKEN_CHARS}"
+    if any(word in lowered for word in _PLACEHOLDER_WORDS) or len(set(secret)) < 8:
+        return f"{what} looks like a placeholder, not a random secret"
     return None
 
 
+def api_token_weakness(token: str) -> str | None:
+    """Why ``token`` is not fit to guard a production API, or ``None`` when it is."""
+    return secret_weakness(token, what="the API token")
+
+
 class CloudSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="YZ_CLOUD_", extra="forbid")
+    # YZ_CLOUD_AUTH__JWT_SECRET sets auth.jwt_secret: "__" steps into the nested groups.
+    model_config = SettingsConfigDict(
+        env_prefix="YZ_CLOUD_", env_nested_delimiter="__", extra="forbid"
+    )
 
     mode: Literal["development", "production"] = "development"
     data_dir: Path = Path(".yizhan/cloud")
@@ -50,8 +59,8 @@ class CloudSettings(BaseSettings):
     ingest_client_id: str = Field(default="yz-ingest-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_queue_size: int = Field(default=10_000, ge=10)
-    # Bearer token for /api/v1 until users and roles exist. None in development leaves the
-    # API open (see require_api_token); production refuses to start without a strong one.
+    # The one integration token from before users and API tokens existed: still accepted as
+    # a SERVICE principal seeing every venue (see cloud.auth.deps). Optional.
     api_token: SecretStr | None = None
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
@@ -71,17 +80,25 @@ class CloudSettings(BaseSettings):
                 raise ValueError(f"{weakness}; {_GENERATE_HINT}")
         return self
 
-    def require_api_token(self) -> SecretStr | None:
-        """The token the API must demand, refusing production settings that have none.
-
-        Development without a token returns ``None``: the API is then open to anyone who
-        can reach the port, which is what a laptop demo wants and nothing else does.
-        """
-        if self.mode == "production" and self.api_token is None:
-            raise InsecureSettingsError(
-                f"mode=production needs an API token, none is set; {_GENERATE_HINT}"
+    @model_validator(mode="after")
+    def _refuse_weak_jwt_secret(self) -> Self:
+        if self.mode != "production":
+            return self
+        checks = [("the JWT secret", "JWT_SECRET", self.auth.jwt_secret)]
+        if self.auth.pseudonym_key is not None:
+            checks.append(("the pseudonym key", "PSEUDONYM_KEY", self.auth.pseudonym_key))
+        for what, name, secret in checks:
+            weakness = (
+                f"mode=production needs {what}, none is set"
+                if secret is None
+                else secret_weakness(secret.get_secret_value(), what=what)
             )
-        return self.api_token
+            if weakness:
+                raise ValueError(
+                    f"{weakness}; set YZ_CLOUD_AUTH__{name} to at least 32 random characters, "
+                    f"e.g. the output of {_GENERATE_COMMAND}"
+                )
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -34,6 +34,8 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(member_app, name="member")
 app.add_typer(bench_app, name="bench")
+user_app = typer.Typer(help="People who log in to the cloud API.", no_args_is_help=True)
+cloud_app.add_typer(user_app, name="user")
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
 DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
@@ -190,12 +192,15 @@ def cloud_ingest(
         str, typer.Option(help="MQTT client id; unique per worker.")
     ] = "yz-ingest-1",
     group: Annotated[
-        str | None, typer.Option(help="Shared-subscription group (MQTT 5 brokers).")
+        str | None, typer.Option(help="Shared-subscription group: MQTT 5, several workers.")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics on 127.0.0.1:PORT.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Store every device message idempotently until stopped."""
-    from cloud.service import build_ingest, open_database  # noqa: PLC0415
+    from cloud.service import build_ingest, open_database, start_cloud_jobs  # noqa: PLC0415
 
     _logging(verbose)
     settings = _cloud_settings(
@@ -209,8 +214,22 @@ def cloud_ingest(
     worker = build_ingest(settings, engine, group=group)
     stop = _stop_on_signals()
     worker.start()
+    jobs = start_cloud_jobs(settings, engine)
+    metrics = None
+    if metrics_port is not None:
+        from cloud.ingest.metrics import MetricsRegistry  # noqa: PLC0415
+        from cloud.ingest.metrics_http import MetricsServer  # noqa: PLC0415
+
+        registry = MetricsRegistry()
+        registry.add(worker.metrics)
+        metrics = MetricsServer(registry, port=metrics_port)
+        metrics.start()
     stop.wait()
+    if jobs is not None:
+        jobs.stop()
     worker.stop()
+    if metrics is not None:
+        metrics.close()
     engine.dispose()
     err.print(f"ingest stopped: {worker.stats}")
 
@@ -223,14 +242,63 @@ def cloud_serve(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs). Set YZ_CLOUD_API_TOKEN to require a token."""
-    from cloud.service import api_server, build_api, open_database  # noqa: PLC0415
+    from cloud.service import (  # noqa: PLC0415
+        api_server,
+        build_api,
+        open_database,
+        start_cloud_jobs,
+    )
 
     settings = _cloud_settings(data_dir=data_dir, database_url=database_url)
     engine = open_database(settings)
+    jobs = start_cloud_jobs(settings, engine)
     try:
         api_server(build_api(settings, engine), host=host, port=port).run()
     finally:
+        if jobs is not None:
+            jobs.stop()
         engine.dispose()
+
+
+@user_app.command("add")
+def cloud_user_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="admin | manager | technician | member")],
+    venue: Annotated[
+        list[str] | None, typer.Option(help="A venue a manager/technician runs (repeatable).")
+    ] = None,
+    member_id: Annotated[str | None, typer.Option(help="For a member: their member id.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data_dir: DataDir = Path(".yizhan/cloud"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a person who logs in to the API (the password is prompted, never a flag)."""
+    from cloud.auth.cli import AddUserError, add_user  # noqa: PLC0415
+    from cloud.auth.principal import Role  # noqa: PLC0415
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise _fail(f"role {role!r} is not one of admin, manager, technician, member") from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    settings = _cloud_settings(data_dir=data_dir, database_url=database_url)
+    try:
+        add_user(
+            settings,
+            username,
+            role=chosen,
+            venues=venue or [],
+            member_id=member_id,
+            password=password,
+        )
+    except AddUserError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"[green]ok[/green]: {username} ({chosen})")
 
 
 def _cloud_settings(**values: Any) -> Any:
@@ -332,6 +400,22 @@ def bench_scan(
     from yizhan.bench.scan import main as scan_main  # noqa: PLC0415
 
     scan_main(json=json, frames=frames, seed=seed)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 10.0,
+    devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 20,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(min=1, help="Ingest workers sharing the stream.")] = 2,
+) -> None:
+    """Readings stored per second end to end, beside what a bare subscriber receives."""
+    from yizhan.bench.ingest import main as ingest_main  # noqa: PLC0415
+
+    ingest_main(
+        json=json, seconds=seconds, devices=devices, database_url=database_url, workers=workers
+    )
 
 
 @bench_app.command("access")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import socket
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -19,10 +21,22 @@ from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
 from cloud.access_store import put_key, upsert_members
+from cloud.api.routes.metrics import install_metrics
+from cloud.auth.models import UserCreate
+from cloud.auth.principal import Role
+from cloud.auth.store import create_user
+from cloud.ingest.metrics import MetricsRegistry
 from cloud.ingest.worker import IngestWorker
 from cloud.issuer import load_or_create, public_keyset
 from cloud.models import RejectedMessage, Venue
-from cloud.service import api_server, build_api, build_ingest, open_database, utc_now
+from cloud.service import (
+    api_server,
+    build_api,
+    build_ingest,
+    open_database,
+    start_cloud_jobs,
+    utc_now,
+)
 from cloud.settings import CloudSettings
 from edge.agent import EdgeAgent
 from edge.door.hardware import DoorPins
@@ -82,7 +96,15 @@ def _fleet(options: DemoOptions, mqtt_port: int) -> list[EdgeSettings]:
     return fleet
 
 
-def _door(options: DemoOptions, mqtt_port: int) -> EdgeSettings:
+def _add_admin(engine: Engine, password: str) -> None:
+    with Session(engine) as session:
+        create_user(
+            session=session,
+            user_in=UserCreate(username="admin", password=password, role=Role.ADMIN),
+        )
+
+
+def _door(options: DemoOptions, mqtt_port: int, service_token: str) -> EdgeSettings:
     """The outdoor workers' station's door, syncing its caches from the demo cloud."""
     return EdgeSettings(
         venue=_VENUES[0][1],
@@ -113,6 +135,7 @@ def _door(options: DemoOptions, mqtt_port: int) -> EdgeSettings:
                 ),
                 "access": {
                     "sync_url": f"http://127.0.0.1:{options.http_port}",
+                    "sync_token": service_token,
                     "sync_interval_s": 30,
                 },
             }
@@ -174,15 +197,30 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         )
         broker.start()
         stack.callback(broker.stop)
-        settings = CloudSettings(data_dir=options.data_dir / "cloud", mqtt_port=broker.port)
+        # The door syncs with a service token; people log in as "admin" (printed below).
+        service_token = secrets.token_urlsafe(32)
+        admin_password = secrets.token_urlsafe(12)
+        settings = CloudSettings(
+            data_dir=options.data_dir / "cloud",
+            mqtt_port=broker.port,
+            api_token=SecretStr(service_token),
+        )
         engine = open_database(settings)
         stack.callback(engine.dispose)
-        fleet = [*_fleet(options, broker.port), _door(options, broker.port)]
+        fleet = [*_fleet(options, broker.port), _door(options, broker.port, service_token)]
         _seed(engine, fleet, options.data_dir / "issuer.json")
+        _add_admin(engine, admin_password)
         ingest = build_ingest(settings, engine)
         ingest.start()
         stack.callback(ingest.stop)
-        server = api_server(build_api(settings, engine), host="127.0.0.1", port=options.http_port)
+        jobs = start_cloud_jobs(settings, engine)
+        if jobs is not None:
+            stack.callback(jobs.stop)
+        app = build_api(settings, engine)
+        registry = MetricsRegistry()
+        registry.add(ingest.metrics)
+        install_metrics(app, registry)
+        server = api_server(app, host="127.0.0.1", port=options.http_port)
         api = threading.Thread(target=server.run, name="demo-api", daemon=True)
         api.start()
         stack.callback(api.join, 10)
@@ -194,6 +232,7 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         ]
         for agent in agents:
             stack.callback(agent.close)
+        console.print(f"yizhan demo login: admin / {admin_password}  (/docs → Authorize)")
         _announce(console, broker, options, fleet)
         _run_fleet(agents, options, stop, console, ingest)
         return _tally(engine, agents)

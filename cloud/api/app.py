@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 
-from cloud.api.deps import require_api_token
 from cloud.api.errors import ErrorResponse, install_error_handlers
 from cloud.api.routes import (
     access_events,
@@ -23,9 +23,15 @@ from cloud.api.routes import (
     venues,
 )
 from cloud.api.state import ApiState, Clock
-from cloud.settings import CloudSettings
+from cloud.auth.deps import current_principal
+from cloud.auth.tokens import AuthKeys
+from cloud.settings import CloudSettings, InsecureSettingsError
 
 API_PREFIX = "/api/v1"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
 
 
 def _utc_now() -> datetime:
@@ -33,28 +39,44 @@ def _utc_now() -> datetime:
 
 
 def _api_v1_router() -> APIRouter:
-    router = APIRouter(
+    """Every /api/v1 route needs a principal, except logging in to get one."""
+    public = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
+    public.include_router(auth.login_router)
+    guarded = APIRouter(
         prefix=API_PREFIX,
-        dependencies=[Depends(require_api_token)],
-        responses={401: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+        dependencies=[Depends(current_principal)],
+        responses={**_ERRORS, 403: {"model": ErrorResponse}},
     )
-    router.include_router(venues.router)
-    router.include_router(telemetry.router)
-    router.include_router(sync.router)
-    for extra in (auth, devices, access_events, aggregates, docking, alerts):
-        router.include_router(extra.router)
+    for module in (
+        venues,
+        telemetry,
+        sync,
+        auth,
+        devices,
+        access_events,
+        aggregates,
+        docking,
+        alerts,
+    ):
+        guarded.include_router(module.router)
+    router = APIRouter()
+    router.include_router(public)
+    router.include_router(guarded)
     return router
 
 
 def create_app(*, settings: CloudSettings, engine: Engine, clock: Clock = _utc_now) -> FastAPI:
-    """The cloud's read API on ``engine``; the caller owns the engine and disposes it.
+    """The cloud's API on ``engine``; the caller owns the engine and disposes it.
 
-    Raises InsecureSettingsError in production without an API token. In development without
-    one the /api/v1 routes are open to anyone who can reach the port.
+    Raises InsecureSettingsError for production settings without a JWT secret (settings
+    built by CloudSettings refuse that already; this guards ones built with model_construct).
     """
-    api_token = settings.require_api_token()
+    if settings.mode == "production" and settings.auth.jwt_secret is None:
+        raise InsecureSettingsError(
+            "mode=production needs YZ_CLOUD_AUTH__JWT_SECRET; refusing to start without it"
+        )
     app = FastAPI(title="yizhan cloud", version="1")
-    app.state.api = ApiState(engine=engine, api_token=api_token, clock=clock)
+    app.state.api = ApiState(engine=engine, auth=AuthKeys.from_settings(settings), clock=clock)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import SecretStr
 from sqlalchemy import Engine
+
+from cloud.auth.tokens import AuthKeys
 
 Clock = Callable[[], datetime]
 
@@ -15,7 +16,7 @@ Clock = Callable[[], datetime]
 @dataclass(frozen=True, slots=True)
 class ApiState:
     engine: Engine
-    # None only in development without YZ_CLOUD_API_TOKEN: the API is then open.
-    api_token: SecretStr | None
+    # Secrets that check bearer credentials (JWT key, legacy token, pseudonym key).
+    auth: AuthKeys
     # Returns an aware datetime; injected so tests fix "now" for the default time window.
     clock: Clock

@@ -13,8 +13,10 @@ from sqlalchemy import Engine, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from cloud.ingest.bulk import ReadingRow, reading_writer
 from cloud.ingest.inbound import Inbound, Rejection
-from cloud.models import Device, DeviceEvent, Reading, RejectedMessage, Venue
+from cloud.ingest.models import CONFIG_APPLIED_EVENT, DeviceConfig
+from cloud.models import Device, DeviceEvent, RejectedMessage, Venue
 from protocol.codec import DecodedBatch
 from protocol.payloads import DeviceState, Event
 from protocol.payloads import Reading as WireReading
@@ -32,12 +34,17 @@ class WriteResult:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    states: int = 0
+    newest: datetime | None = None  # the newest device timestamp among the items
     acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def merge(self, other: WriteResult) -> None:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.rejected += other.rejected
+        self.states += other.states
+        if other.newest is not None and (self.newest is None or other.newest > self.newest):
+            self.newest = other.newest
         for key, seqs in other.acks.items():
             self.acks[key].extend(seqs)
 
@@ -54,6 +61,7 @@ class IngestStore:
         self._engine = engine
         self._clock = clock
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        self._readings = reading_writer(engine.dialect.name)
         self._device_venue: dict[str, str] = {}
 
     def write(self, messages: Sequence[Inbound]) -> WriteResult:
@@ -74,6 +82,7 @@ class IngestStore:
             for message in messages:
                 if message.state is not None:
                     self._apply_state(conn, *message.state, now=now)
+                    result.states += 1
             for batch in batches:
                 for item in batch.rejected:
                     rejections.append(
@@ -163,26 +172,62 @@ class IngestStore:
     def _store_items(
         self, conn: Connection, batches: list[DecodedBatch], now: datetime, result: WriteResult
     ) -> None:
-        readings: dict[tuple[str, int], dict[str, Any]] = {}
+        readings: dict[tuple[str, int], ReadingRow] = {}
         events: dict[tuple[str, int], dict[str, Any]] = {}
+        configs: dict[str, dict[str, Any]] = {}
+        newest: datetime | None = None
         for batch in batches:
             topic = batch.topic
+            device, venue = topic.device, topic.venue
+            acks = result.acks[(venue, device)]
             for item in batch.items:
-                key = (topic.device, item.seq)
-                result.acks[(topic.venue, topic.device)].append(item.seq)
+                acks.append(item.seq)
+                if newest is None or item.ts > newest:
+                    newest = item.ts
                 if isinstance(item, WireReading):
-                    readings[key] = _reading_row(topic, item, now)
+                    readings[(device, item.seq)] = (
+                        device,
+                        item.seq,
+                        venue,
+                        item.metric,
+                        item.sensor,
+                        item.ts,
+                        item.value,
+                        now,
+                    )
                 elif isinstance(item, Event):
-                    events[key] = _event_row(topic, item, now)
+                    events[(device, item.seq)] = _event_row(topic, item, now)
+                    _note_config(configs, device, item, now)
         offered = sum(len(b.items) for b in batches)
-        stored = self._insert_ignore(
-            conn, _table(Reading), list(readings.values()), ["device_id", "seq"]
-        )
+        stored = self._readings.insert(conn, list(readings.values()))
         stored += self._insert_ignore(
             conn, _table(DeviceEvent), list(events.values()), ["device_id", "seq"]
         )
+        self._apply_configs(conn, list(configs.values()))
         result.stored += stored
         result.duplicates += offered - stored
+        if newest is not None and (result.newest is None or newest > result.newest):
+            result.newest = newest
+
+    def _apply_configs(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Upsert each device's applied config version; the newest report (by seq) wins."""
+        if not rows:
+            return
+        table = _table(DeviceConfig)
+        stmt = self._dialect.insert(table)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["device_id"],
+                set_={
+                    "version": stmt.excluded.version,
+                    "seq": stmt.excluded.seq,
+                    "applied_at": stmt.excluded.applied_at,
+                    "received_at": stmt.excluded.received_at,
+                },
+                where=table.c.seq < stmt.excluded.seq,
+            ),
+            rows,
+        )
 
     def _insert_ignore(
         self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]
@@ -248,17 +293,28 @@ def _no_nul(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def _reading_row(topic: Topic, item: WireReading, now: datetime) -> dict[str, Any]:
-    return {
-        "device_id": topic.device,
-        "seq": item.seq,
-        "venue_id": topic.venue,
-        "metric": item.metric,
-        "sensor": item.sensor,
-        "ts": item.ts,
-        "value": item.value,
-        "received_at": now,
-    }
+def _note_config(
+    configs: dict[str, dict[str, Any]], device: str, event: Event, now: datetime
+) -> None:
+    """Remember a ``config.applied`` report, keeping the newest per device.
+
+    A report without an integer ``version`` is still stored as an event; it just says
+    nothing about the device's configuration.
+    """
+    if event.type != CONFIG_APPLIED_EVENT:
+        return
+    version = event.data.get("version")
+    if type(version) is not int or not 0 <= version < 2**63:
+        return
+    known = configs.get(device)
+    if known is None or known["seq"] < event.seq:
+        configs[device] = {
+            "device_id": device,
+            "version": version,
+            "seq": event.seq,
+            "applied_at": event.ts,
+            "received_at": now,
+        }
 
 
 def _event_row(topic: Topic, item: Event, now: datetime) -> dict[str, Any]:

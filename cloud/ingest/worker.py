@@ -11,25 +11,38 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cloud.ingest.inbound import Inbound, classify, unstorable
+from cloud.ingest.metrics import IngestStats, Sample, ingest_samples
 from cloud.ingest.store import IngestStore, WriteResult
 from protocol.codec import encode
 from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
 from protocol.topics import Kind, Topic, subscription
 
+# IngestStats moved to cloud.ingest.metrics; callers have always imported it from here.
+__all__ = ["IngestStats", "IngestWorker", "MqttEndpoint"]
+
 logger = logging.getLogger(__name__)
 
 _RETRY_SECONDS: Final = 1.0  # between attempts to write a batch the database refused
 _POLL_SECONDS: Final = 0.2  # how often an idle writer checks whether it should stop
+# MQTT 5 session expiry of a group member: long enough to ride out a restart or a broker
+# blip with the session (and its unacked messages) intact; short enough that a member that
+# never comes back stops holding messages. Nothing is lost either way: devices resend
+# whatever the cloud has not confirmed (docs/protocol.md, storage ack).
+SESSION_EXPIRY_SECONDS: Final = 300
+_MAX_RECEIVE: Final = 65_535  # MQTT 5 Receive Maximum is a two-byte integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +50,9 @@ class MqttEndpoint:
     host: str
     port: int
     client_id: str
-    group: str | None = None  # MQTT shared-subscription group for several workers
+    group: str | None = None  # MQTT 5 shared-subscription group for several workers
     keepalive: int = 30
-
-
-@dataclass(slots=True)
-class IngestStats:
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    write_errors: int = 0
-    connected: bool = False
-    last_error: str | None = None
-    extra: dict[str, int] = field(default_factory=dict)
+    session_expiry: int = SESSION_EXPIRY_SECONDS  # MQTT 5 only (with a group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class _Received:
     mid: int
     topic: str
     payload: bytes
+    at: float  # time.monotonic() on receipt
 
 
 class IngestWorker:
@@ -87,29 +90,63 @@ class IngestWorker:
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._endpoint.client_id,
-            clean_session=False,  # the broker keeps our queue while we are away
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
+        if self._endpoint.group:
+            # Shared subscriptions ($share/…) are MQTT 5. clean_start=False plus a session
+            # expiry (given at connect) is v5's spelling of clean_session=False.
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self._endpoint.client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            # 3.1.1 without a group: the embedded amqtt broker speaks nothing newer.
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self._endpoint.client_id,
+                clean_session=False,  # the broker keeps our queue while we are away
+                protocol=mqtt.MQTTv311,
+                manual_ack=True,
+            )
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.max_inflight_messages_set(1000)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     @property
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def queue_size(self) -> int:
+        return self._queue.maxsize
+
+    def metrics(self) -> list[Sample]:
+        """This worker's Prometheus samples (see cloud.ingest.metrics)."""
+        return ingest_samples(self.stats, queue_depth=self.queue_depth, queue_size=self.queue_size)
+
     def start(self) -> None:
         self._writer.start()
-        self._client.connect_async(
-            self._endpoint.host, self._endpoint.port, self._endpoint.keepalive
-        )
+        endpoint = self._endpoint
+        if endpoint.group:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = endpoint.session_expiry
+            # How many unacked messages the broker may push to us. We ack only after the
+            # commit, so this is what lets a transaction hold more than mosquitto's
+            # max_inflight_messages (100); the queue holds them all, so paho never blocks.
+            properties.ReceiveMaximum = min(_MAX_RECEIVE, self.queue_size)
+            self._client.connect_async(
+                endpoint.host,
+                endpoint.port,
+                endpoint.keepalive,
+                clean_start=False,
+                properties=properties,
+            )
+        else:
+            self._client.connect_async(endpoint.host, endpoint.port, endpoint.keepalive)
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -135,8 +172,17 @@ class IngestWorker:
         client.subscribe([(f, 1) for f in self._filters()])
         logger.info("ingest connected to %s:%d", self._endpoint.host, self._endpoint.port)
 
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, reasons: Any, _p: Any) -> None:
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            self.stats.last_error = f"broker refused the ingest subscriptions: {refused}"
+            logger.error("broker refused the ingest subscriptions: %s", refused)
+            return
+        self.stats.subscribed = True
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.stats.connected = False
+        self.stats.subscribed = False
         if not self._stop.is_set():  # a disconnect we asked for is not news
             logger.warning("ingest lost the broker (%s); reconnecting", reason)
 
@@ -144,8 +190,15 @@ class IngestWorker:
         if self._stop.is_set():
             return  # not acked: the broker keeps it for the next session
         self.stats.received += 1
-        payload = bytes(message.payload)
-        self._queue.put(_Received(self._generation, message.mid, message.topic, payload))
+        self._queue.put(
+            _Received(
+                self._generation,
+                message.mid,
+                message.topic,
+                bytes(message.payload),
+                time.monotonic(),
+            )
+        )
 
     def _write_loop(self) -> None:
         while True:
@@ -173,7 +226,7 @@ class IngestWorker:
         result = self._write(inbound)
         if result is None:
             return  # stopping with the database down: unacked, the broker redelivers
-        self._account(result)
+        self._account(result, oldest=batch[0].at)
         self._ack_broker(batch)
         self._ack_devices(result)
 
@@ -222,10 +275,17 @@ class IngestWorker:
         logger.warning("ingest could not write %d messages: %s", count, exc)
         return not wait or not self._stop.wait(_RETRY_SECONDS)
 
-    def _account(self, result: WriteResult) -> None:
-        self.stats.stored += result.stored
-        self.stats.duplicates += result.duplicates
-        self.stats.rejected += result.rejected
+    def _account(self, result: WriteResult, *, oldest: float) -> None:
+        stats = self.stats
+        stats.stored += result.stored
+        stats.duplicates += result.duplicates
+        stats.rejected += result.rejected
+        stats.states += result.states
+        stats.transactions += 1
+        stats.last_commit = time.monotonic()
+        stats.lag_s = stats.last_commit - oldest
+        if result.newest is not None:
+            stats.data_age_s = max(0.0, (self._clock() - result.newest).total_seconds())
 
     def _ack_broker(self, batch: list[_Received]) -> None:
         for received in batch:

@@ -12,6 +12,10 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import cloud.access_models  # registers the door-sync tables on SQLModel.metadata too
+import cloud.aggregates.models  # registers the rollup and job tables
+import cloud.alerts.models  # the alert, rule, sensor-role and webhook tables
+import cloud.auth.models  # users and API tokens
+import cloud.ingest.models  # the device_config table of the ingest branch
 import cloud.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 

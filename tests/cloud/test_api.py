@@ -14,6 +14,7 @@ from sqlmodel import Session
 from starlette.exceptions import StarletteDeprecationWarning
 
 from cloud.api.app import create_app
+from cloud.auth.settings import AuthSettings
 from cloud.db import make_engine
 from cloud.migrate import upgrade
 from cloud.models import Reading, Venue
@@ -29,6 +30,11 @@ with warnings.catch_warnings():
 NOW = datetime(2024, 5, 2, 0, 0, tzinfo=UTC)
 TOKEN = "k3J9-x2Qm_Pz7Lw4Vn8Rt1Yb6Hc5Fd0Gs"  # 34 random-looking characters
 TELEMETRY = "/api/v1/venues/v1/telemetry"
+JWT_SECRET = SecretStr("Zr8-qT3vLx9_Np2Wm6Ks4Hd7Bf1Gy5Jc0")
+
+
+def strong_auth() -> AuthSettings:
+    return AuthSettings(jwt_secret=JWT_SECRET)
 
 
 def dev_settings(**overrides: Any) -> CloudSettings:
@@ -69,8 +75,9 @@ def seed(engine: Engine) -> None:
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     seed(engine)
-    app = create_app(settings=dev_settings(), engine=engine, clock=lambda: NOW)
-    with TestClient(app) as client:
+    settings = dev_settings(api_token=SecretStr(TOKEN))
+    app = create_app(settings=settings, engine=engine, clock=lambda: NOW)
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         yield client
 
 
@@ -155,7 +162,7 @@ def test_unknown_route_is_404_in_the_error_shape(client: TestClient) -> None:
 
 
 def test_wrong_method_is_405_in_the_error_shape(client: TestClient) -> None:
-    assert_error(client.post("/api/v1/venues"), 405, "method_not_allowed")
+    assert_error(client.put("/api/v1/venues"), 405, "method_not_allowed")
 
 
 # --- telemetry -------------------------------------------------------------------------
@@ -284,11 +291,13 @@ def test_healthz_needs_no_token(guarded_client: TestClient) -> None:
     assert guarded_client.get("/healthz").status_code == 200
 
 
-def test_production_without_a_token_refuses_to_start() -> None:
+def test_production_without_a_jwt_secret_refuses_to_start() -> None:
+    with pytest.raises(ValidationError, match="YZ_CLOUD_AUTH__JWT_SECRET"):
+        CloudSettings(mode="production", api_token=SecretStr(TOKEN))
     engine = create_engine("sqlite://")
     try:
-        with pytest.raises(InsecureSettingsError, match="YZ_CLOUD_API_TOKEN"):
-            create_app(settings=CloudSettings(mode="production"), engine=engine)
+        with pytest.raises(InsecureSettingsError, match="YZ_CLOUD_AUTH__JWT_SECRET"):
+            create_app(settings=CloudSettings.model_construct(mode="production"), engine=engine)
     finally:
         engine.dispose()
 
@@ -296,13 +305,13 @@ def test_production_without_a_token_refuses_to_start() -> None:
 @pytest.mark.parametrize("token", ["short", "changeme" * 5, "a" * 40, "my-secret-" * 4])
 def test_production_refuses_a_weak_token(token: str) -> None:
     with pytest.raises(ValidationError, match="YZ_CLOUD_API_TOKEN"):
-        CloudSettings(mode="production", api_token=SecretStr(token))
+        CloudSettings(mode="production", api_token=SecretStr(token), auth=strong_auth())
 
 
 def test_production_accepts_a_strong_token() -> None:
     engine = create_engine("sqlite://")
     try:
-        settings = CloudSettings(mode="production", api_token=SecretStr(TOKEN))
+        settings = CloudSettings(mode="production", api_token=SecretStr(TOKEN), auth=strong_auth())
         assert create_app(settings=settings, engine=engine).title == "yizhan cloud"
     finally:
         engine.dispose()

@@ -10,18 +10,23 @@ from __future__ import annotations
 import gzip
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from cloud import access_store
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
-from cloud.api.routes.venues import get_venue_or_404
+from cloud.auth.deps import ScopedVenue, require_roles
+from cloud.auth.principal import Role
 from protocol.access import MAX_DELTA_CHANGES, KeySet, MemberDelta
 from protocol.codec import encode
 from protocol.sync import MAX_BOOKING_CHANGES, MAX_SNAPSHOT_PAGE, BookingSet, MemberSnapshotPage
 
-router = APIRouter(prefix="/sync", tags=["sync"])
+# Doors (SERVICE tokens), and people who set doors up or debug them.
+SYNC_ROLES = (Role.SERVICE, Role.ADMIN, Role.TECHNICIAN)
+router = APIRouter(
+    prefix="/sync", tags=["sync"], dependencies=[Depends(require_roles(*SYNC_ROLES))]
+)
 
 # Below this, gzip's header and the CPU cost outweigh the bytes saved.
 _GZIP_MIN_BYTES: Final = 1024
@@ -109,12 +114,11 @@ def venue_bookings(
     request: Request,
     session: SessionDep,
     now: NowDep,
-    venue_id: str,
+    venue: ScopedVenue,
     from_version: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_BOOKING_CHANGES)] = MAX_BOOKING_CHANGES,
 ) -> Response:
     """Bookings of the venue changed after ``from_version``; 0 gives the current ones."""
-    venue = get_venue_or_404(session, venue_id=venue_id)
     result = access_store.bookings(
         session=session, venue_id=venue.id, from_version=from_version, limit=limit, now=now
     )

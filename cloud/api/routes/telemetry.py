@@ -5,18 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session, col, select
 
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
-from cloud.api.routes.venues import get_venue_or_404
+from cloud.api.routes.venues import VENUE_READERS
 from cloud.api.schemas import ReadingPublic, TelemetryPublic
 from cloud.api.timewindow import EXAMPLE, TimeWindow, resolve_window
+from cloud.auth.deps import ScopedVenue, require_roles
 from cloud.models import Reading
 from protocol.metrics import METRICS, Metric
 
-router = APIRouter(prefix="/venues", tags=["telemetry"])
+router = APIRouter(
+    prefix="/venues",
+    tags=["telemetry"],
+    dependencies=[Depends(require_roles(*VENUE_READERS))],
+)
 
 _TIME_HELP = f"ISO 8601 with a timezone, e.g. {EXAMPLE} (write '+' as %2B in a URL)."
 
@@ -65,7 +70,7 @@ def read_telemetry(
     *,
     session: SessionDep,
     now: NowDep,
-    venue_id: str,
+    venue: ScopedVenue,
     metric: Annotated[str, Query(description="One of protocol.metrics.METRICS.")],
     since: Annotated[str | None, Query(description=f"Start, inclusive. {_TIME_HELP}")] = None,
     until: Annotated[str | None, Query(description=f"End, exclusive. {_TIME_HELP}")] = None,
@@ -75,7 +80,6 @@ def read_telemetry(
     """Readings ordered by time; the window defaults to the last 24 h and spans at most 31 days."""
     spec = _known_metric(metric)
     window = resolve_window(since=since, until=until, now=now)
-    venue = get_venue_or_404(session, venue_id=venue_id)
     # One row more than asked tells whether the answer was cut short.
     rows = _readings(
         session, venue_id=venue.id, metric=metric, sensor=sensor, window=window, limit=limit + 1

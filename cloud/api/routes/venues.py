@@ -1,28 +1,35 @@
-"""``/api/v1/venues``: the venues a caller may see, one page at a time."""
+"""``/api/v1/venues``: the venues a caller may see; admins create, change and delete them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from sqlmodel import Session, col, func, select
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, func, select
 
 from cloud.api.deps import SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.schemas import VenuesPublic
-from cloud.models import Venue, VenuePublic
+from cloud.auth.deps import ScopedVenue, require_roles, venue_not_found
+from cloud.auth.models import ApiTokenVenue, UserVenue
+from cloud.auth.principal import Principal, Role
+from cloud.models import Device, Venue, VenueCreate, VenuePublic, VenueUpdate
 
 router = APIRouter(prefix="/venues", tags=["venues"])
 
+# Who may read venue data at all; each then sees only the venues in their scope.
+VENUE_READERS = (Role.ADMIN, Role.MANAGER, Role.TECHNICIAN, Role.SERVICE)
+VenueReader = Annotated[Principal, Depends(require_roles(*VENUE_READERS))]
+_admin = [Depends(require_roles(Role.ADMIN))]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+
 
 def get_venue_or_404(session: Session, *, venue_id: str) -> Venue:
+    """Any venue, unscoped: for callers that checked the principal's scope already."""
     venue = session.get(Venue, venue_id)
     if venue is None:
-        raise ApiError(
-            404,
-            code="venue_not_found",
-            message=f"there is no venue {venue_id[:40]!r}; GET /api/v1/venues lists the venue ids",
-        )
+        raise venue_not_found(venue_id)
     return venue
 
 
@@ -30,14 +37,71 @@ def get_venue_or_404(session: Session, *, venue_id: str) -> Venue:
 def list_venues(
     *,
     session: SessionDep,
+    principal: VenueReader,
     limit: Annotated[int, Query(ge=1, le=1000, description="Venues per page.")] = 100,
     offset: Annotated[int, Query(ge=0, description="Venues to skip.")] = 0,
 ) -> VenuesPublic:
-    count = session.exec(select(func.count()).select_from(Venue)).one()
-    venues = session.exec(select(Venue).order_by(col(Venue.id)).offset(offset).limit(limit))
+    """The venues in the caller's scope; ``count`` is all of those, not only this page."""
+    scope = principal.venue_filter()
+    count_query = select(func.count()).select_from(Venue)
+    query = select(Venue)
+    if scope is not None:
+        count_query = count_query.where(col(Venue.id).in_(scope))
+        query = query.where(col(Venue.id).in_(scope))
+    count = session.exec(count_query).one()
+    venues = session.exec(query.order_by(col(Venue.id)).offset(offset).limit(limit))
     return VenuesPublic(data=[VenuePublic.model_validate(v) for v in venues], count=count)
 
 
-@router.get("/{venue_id}", responses={404: {"model": ErrorResponse}})
-def read_venue(*, session: SessionDep, venue_id: str) -> VenuePublic:
-    return VenuePublic.model_validate(get_venue_or_404(session, venue_id=venue_id))
+@router.post("", status_code=201, dependencies=_admin, responses={409: {"model": ErrorResponse}})
+def create_venue(*, session: SessionDep, venue_in: VenueCreate) -> VenuePublic:
+    if session.get(Venue, venue_in.id) is not None:
+        raise ApiError(409, code="conflict", message=f"venue {venue_in.id!r} exists already")
+    venue = Venue.model_validate(venue_in)
+    session.add(venue)
+    session.commit()
+    session.refresh(venue)
+    return VenuePublic.model_validate(venue)
+
+
+@router.get(
+    "/{venue_id}",
+    dependencies=[Depends(require_roles(*VENUE_READERS))],
+    responses=_NOT_FOUND,
+)
+def read_venue(*, venue: ScopedVenue) -> VenuePublic:
+    return VenuePublic.model_validate(venue)
+
+
+@router.patch("/{venue_id}", dependencies=_admin, responses=_NOT_FOUND)
+def update_venue(*, session: SessionDep, venue: ScopedVenue, venue_in: VenueUpdate) -> VenuePublic:
+    venue.sqlmodel_update(venue_in.model_dump(exclude_unset=True))
+    session.add(venue)
+    session.commit()
+    session.refresh(venue)
+    return VenuePublic.model_validate(venue)
+
+
+@router.delete(
+    "/{venue_id}",
+    status_code=204,
+    dependencies=_admin,
+    responses={**_NOT_FOUND, 409: {"model": ErrorResponse}},
+)
+def delete_venue(*, session: SessionDep, venue: ScopedVenue) -> None:
+    """Only a venue without devices or bookings: its history must not lose its venue."""
+    in_use = ApiError(
+        409,
+        code="venue_in_use",
+        message=f"venue {venue.id!r} has devices or bookings; move or remove them first",
+    )
+    if session.exec(select(Device.id).where(Device.venue_id == venue.id).limit(1)).first():
+        raise in_use
+    session.exec(delete(UserVenue).where(col(UserVenue.venue_id) == venue.id))
+    session.exec(delete(ApiTokenVenue).where(col(ApiTokenVenue.venue_id) == venue.id))
+    session.delete(venue)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise in_use from exc

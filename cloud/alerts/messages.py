@@ -1,0 +1,74 @@
+"""What an alert says to a person, in zh-CN and en."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from cloud.alerts.models import AlertKind
+
+if TYPE_CHECKING:
+    from cloud.alerts.rules import Subject
+
+# str.format templates; fields: venue, device, sensor, value, threshold.
+_TEMPLATES: Final[dict[AlertKind, tuple[str, str]]] = {
+    AlertKind.FRIDGE_WARM: (
+        (
+            "{venue} 冰箱温度 {value} °C，持续高于 {threshold} °C（探头 {device}/{sensor}）；"
+            "请检查冰箱门和制冷"
+        ),
+        (
+            "{venue}: fridge at {value} °C, above {threshold} °C for too long "
+            "(probe {device}/{sensor}); check the fridge door and cooling"
+        ),
+    ),
+    AlertKind.HEAT: (
+        "{venue} 室内温度 {value} °C，高于 {threshold} °C；请检查空调，保障户外劳动者防暑降温",
+        (
+            "{venue}: station at {value} °C, above {threshold} °C; check the air conditioning "
+            "so outdoor workers can cool down"
+        ),
+    ),
+    AlertKind.DOOR_HELD_OPEN: (
+        "{venue} 门 {device} 已开启 {value} 秒（超过 {threshold} 秒）；请确认门已关好",
+        "{venue}: door {device} open for {value} s (over {threshold} s); check that it closes",
+    ),
+    AlertKind.DOOR_FORCED: (
+        "{venue} 门 {device} 被强行打开；请查看监控并到场确认",
+        "{venue}: door {device} was forced open; check the camera and send someone",
+    ),
+    AlertKind.DEVICE_OFFLINE: (
+        "{venue} 设备 {device} 已离线 {value} 分钟；请检查电源和网络",
+        "{venue}: device {device} offline for {value} min; check its power and network",
+    ),
+    AlertKind.OVER_CAPACITY: (
+        "{venue} 在场 {value} 人，超过容量 {threshold} 人；请疏导人员",
+        "{venue}: {value} people inside, over the capacity of {threshold}; ask people to wait",
+    ),
+    AlertKind.ENERGY_SPIKE: (
+        (
+            "{venue} 电表 {device} 上一小时用电 {value} kWh，远高于平常的 {threshold} kWh；"
+            "请检查是否有设备异常"
+        ),
+        (
+            "{venue}: meter {device} used {value} kWh last hour, far above the usual "
+            "{threshold} kWh; check for a faulty appliance"
+        ),
+    ),
+}
+
+
+def _num(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def describe(subject: Subject, *, value: float | None, threshold: float | None) -> tuple[str, str]:
+    """The (zh-CN, en) message of an alert about ``subject``."""
+    fields = {
+        "venue": subject.venue_id,
+        "device": subject.device_id or "-",
+        "sensor": subject.sensor or "-",
+        "value": _num(value),
+        "threshold": _num(threshold),
+    }
+    zh, en = _TEMPLATES[subject.kind]
+    return zh.format(**fields), en.format(**fields)

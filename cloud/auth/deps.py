@@ -1,0 +1,134 @@
+"""Who is calling: the ``CurrentPrincipal`` dependency and the role and venue-scope checks.
+
+A bearer credential is one of three kinds, told apart by its shape: the legacy
+YZ_CLOUD_API_TOKEN (a SERVICE principal seeing every venue), an API token ``yzt_<id>.<secret>``,
+or a person's JWT from ``POST /api/v1/auth/token``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from cloud.api.deps import NowDep, SessionDep, StateDep
+from cloud.api.errors import ApiError
+from cloud.auth import store
+from cloud.auth.principal import Principal, Role
+from cloud.auth.tokens import InvalidTokenError, verify_access_token
+from cloud.models import Venue
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A JWT from POST /api/v1/auth/token, or an API token an admin created.",
+)
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(
+        401, code="unauthorized", message=message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def forbidden(principal: Principal) -> ApiError:
+    return ApiError(
+        403,
+        code="forbidden",
+        message=f"a {principal.role.value} may not do this; ask an admin if you need to",
+    )
+
+
+def _is_legacy_token(given: str, state: StateDep) -> bool:
+    expected = state.auth.legacy_api_token
+    if expected is None:
+        return False
+    # Constant-time on bytes: a str compare leaks the matching prefix length through timing,
+    # and compare_digest refuses non-ASCII str.
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+def _person(session: Session, token: str, state: StateDep, now: NowDep) -> Principal:
+    try:
+        claimed = verify_access_token(token, keys=state.auth, now=now)
+    except InvalidTokenError as exc:
+        raise unauthorized(f"{exc}; get a new one from POST /api/v1/auth/token") from exc
+    # The database, not the token, decides the role and venues: a disabled account or a
+    # changed scope takes effect at once instead of when the token expires.
+    user = store.get_user_by_username(session=session, username=claimed.subject)
+    if user is None or user.disabled:
+        raise unauthorized("this account no longer exists or is disabled; ask an admin")
+    return store.principal_for_user(session=session, user=user)
+
+
+def current_principal(
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind ``Authorization: Bearer …``, or 401."""
+    if credentials is None:
+        raise unauthorized(
+            "this API needs an 'Authorization: Bearer <token>' header: log in at "
+            "POST /api/v1/auth/token, or use an API token from an admin"
+        )
+    given = credentials.credentials
+    if _is_legacy_token(given, state):
+        return Principal(subject="token:legacy", role=Role.SERVICE, venue_ids=None)
+    if given.startswith(store.TOKEN_PREFIX):
+        token = store.find_api_token(session=session, presented=given, now=now)
+        if token is None:
+            raise unauthorized("this API token is unknown, revoked or expired; ask an admin")
+        return store.principal_for_token(session=session, token=token)
+    return _person(session, given, state, now)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency letting only ``roles`` through (403 otherwise); it returns the principal.
+
+    Use as ``dependencies=[Depends(require_roles(Role.ADMIN))]`` on a router or route, or
+    ``principal: Annotated[Principal, Depends(require_roles(...))]`` in a signature.
+    """
+    allowed = frozenset(roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise forbidden(principal)
+        return principal
+
+    return check
+
+
+def venue_not_found(venue_id: str) -> ApiError:
+    return ApiError(
+        404,
+        code="venue_not_found",
+        message=f"there is no venue {venue_id[:40]!r}; GET /api/v1/venues lists the venue ids",
+    )
+
+
+def scoped_venue(*, session: Session, principal: Principal, venue_id: str) -> Venue:
+    """The venue if it exists and ``principal`` may see it; 404 alike otherwise.
+
+    Not 403 for another manager's venue: the answer must not tell which ids exist.
+    """
+    venue = session.get(Venue, venue_id)
+    if venue is None or not principal.sees_venue(venue.id):
+        raise venue_not_found(venue_id)
+    return venue
+
+
+def get_scoped_venue(venue_id: str, session: SessionDep, principal: CurrentPrincipal) -> Venue:
+    return scoped_venue(session=session, principal=principal, venue_id=venue_id)
+
+
+# For routes with a ``{venue_id}`` path parameter. As a dependency it runs before the
+# route's query parameters are validated, so a venue out of scope is 404 even with a bad query.
+ScopedVenue = Annotated[Venue, Depends(get_scoped_venue)]

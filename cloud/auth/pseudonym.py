@@ -1,0 +1,19 @@
+"""Member pseudonyms: what a manager sees instead of a member id."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+# 16 hex characters (64 bits): no collision in any realistic member count, short on screen.
+_PSEUDONYM_HEX = 16
+
+
+def pseudonymize(member_id: str, *, key: bytes) -> str:
+    """A stable, keyed, one-way name for ``member_id``.
+
+    Keyed (HMAC) rather than a plain hash: member ids are short and structured, so anyone
+    could hash every possible id and reverse an unkeyed hash in minutes.
+    """
+    digest = hmac.new(key, member_id.encode(), hashlib.sha256).hexdigest()
+    return f"p-{digest[:_PSEUDONYM_HEX]}"

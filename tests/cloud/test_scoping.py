@@ -1,0 +1,235 @@
+"""The role matrix: every /api/v1 route, every role, read from the app's own OpenAPI schema.
+
+Routes other features add later are covered without touching this file. Only what the path
+cannot tell goes in the small tables below: which routes a member may use, which are admin
+only, and example query parameters a route needs before it can answer at all.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from cloud.auth.principal import Role
+from tests.cloud.auth_world import (
+    ALICE,
+    BOB,
+    DEVICE_A,
+    DEVICE_B,
+    VENUE_A,
+    VENUE_B,
+    World,
+    open_world,
+)
+
+LOGIN = ("POST", "/api/v1/auth/token")
+ADMIN, MANAGER, TECH, SERVICE = Role.ADMIN, Role.MANAGER, Role.TECHNICIAN, Role.SERVICE
+# Who may use a route when it is not the staff default (every role but member).
+STAFF = frozenset({ADMIN, MANAGER, TECH, SERVICE})
+ROLES_BY_PREFIX: dict[str, frozenset[Role]] = {
+    "/api/v1/auth/users": frozenset({ADMIN}),
+    "/api/v1/auth/tokens": frozenset({ADMIN}),
+    "/api/v1/sync/": frozenset({SERVICE, ADMIN, TECH}),
+}
+ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/api/v1/auth/me"): STAFF | {Role.MEMBER},
+    ("GET", "/api/v1/access-events"): STAFF | {Role.MEMBER},
+    ("POST", "/api/v1/venues"): frozenset({ADMIN}),
+    ("PATCH", "/api/v1/venues/{venue_id}"): frozenset({ADMIN}),
+    ("DELETE", "/api/v1/venues/{venue_id}"): frozenset({ADMIN}),
+    ("PUT", "/api/v1/venues/{venue_id}/occupancy"): frozenset({ADMIN, MANAGER}),
+    ("PUT", "/api/v1/venues/{venue_id}/occupancy/settings"): frozenset({ADMIN, MANAGER}),
+    ("GET", "/api/v1/alert-rules"): frozenset({ADMIN, MANAGER, TECH}),
+    ("PUT", "/api/v1/alert-rules/{rule_id}"): frozenset({ADMIN, MANAGER}),
+    ("PUT", "/api/v1/venues/{venue_id}/alert-rules/{kind}"): frozenset({ADMIN, MANAGER}),
+    ("DELETE", "/api/v1/venues/{venue_id}/alert-rules/{kind}"): frozenset({ADMIN, MANAGER}),
+    ("GET", "/api/v1/venues/{venue_id}/sensor-roles"): frozenset({ADMIN, MANAGER, TECH}),
+    ("PUT", "/api/v1/venues/{venue_id}/sensor-roles/{device_id}/{sensor}"): frozenset(
+        {ADMIN, MANAGER, TECH}
+    ),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): frozenset({ADMIN, MANAGER, TECH}),
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): frozenset({ADMIN, MANAGER, TECH}),
+}
+# Query parameters a route refuses to answer without (else 422 hides the real status).
+QUERY_EXAMPLES: dict[str, dict[str, str]] = {
+    "/api/v1/venues/{venue_id}/telemetry": {"metric": "temperature_c"},
+    "/api/v1/sync/members/delta": {"from_version": "0"},
+}
+# What a manager of venue A must never find in any answer.
+SECRETS_OF_B = (VENUE_B, DEVICE_B, ALICE, BOB)
+WHO = {"mia": MANAGER, "tom": TECH, "legacy": SERVICE}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+    def url(self, **values: str) -> str:
+        return re.sub(r"{(\w+)}", lambda m: values.get(m.group(1), "unknown-id"), self.path)
+
+    def roles(self) -> frozenset[Role]:
+        if self.key in ROLES_BY_ROUTE:
+            return ROLES_BY_ROUTE[self.key]
+        for prefix, roles in ROLES_BY_PREFIX.items():
+            if self.path.startswith(prefix):
+                return roles
+        return STAFF
+
+
+def api_routes(world: World) -> list[Route]:
+    paths = world.client.get("/openapi.json").json()["paths"]
+    routes = [
+        Route(method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/api/v1/")
+        for method in operations
+    ]
+    return [r for r in routes if r.key != LOGIN]
+
+
+def call(world: World, who: str, route: Route, **values: str) -> httpx.Response:
+    response: httpx.Response = world.client.request(
+        route.method,
+        route.url(**values),
+        params=QUERY_EXAMPLES.get(route.path, {}),
+        headers=world.headers(who),
+    )
+    return response
+
+
+def ids_of_a(world: World) -> dict[str, str]:
+    return {"venue_id": VENUE_A, "device_id": DEVICE_A, "user_id": str(world.user_ids["mia"])}
+
+
+def ids_of_b() -> dict[str, str]:
+    return {"venue_id": VENUE_B, "device_id": DEVICE_B}
+
+
+@pytest.fixture
+def world(db_url: str) -> Iterator[World]:
+    with open_world(db_url) as world:
+        yield world
+
+
+def test_the_matrix_sees_the_known_routes(world: World) -> None:
+    keys = {r.key for r in api_routes(world)}
+
+    assert {
+        ("GET", "/api/v1/venues"),
+        ("GET", "/api/v1/devices/{device_id}"),
+        ("GET", "/api/v1/access-events"),
+        ("GET", "/api/v1/sync/keys"),
+        ("POST", "/api/v1/auth/users"),
+    } <= keys
+
+
+def test_no_credentials_is_401_everywhere(world: World) -> None:
+    wrong = {
+        f"{r.method} {r.path}: {status}"
+        for r in api_routes(world)
+        if (status := call(world, "nobody", r, **ids_of_a(world)).status_code) != 401
+    }
+
+    assert wrong == set()
+
+
+def test_a_member_is_403_except_on_their_own_data(world: World) -> None:
+    wrong = []
+    for route in api_routes(world):
+        response = call(world, "mel", route, **ids_of_a(world))
+        if Role.MEMBER in route.roles():
+            if response.status_code != 200 or BOB in response.text:
+                wrong.append(f"{route.key}: {response.status_code} {response.text[:200]}")
+        elif response.status_code != 403:
+            wrong.append(f"{route.key}: {response.status_code}, expected 403")
+
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_a_manager_never_reaches_another_venue(world: World) -> None:
+    wrong = []
+    for route in api_routes(world):
+        if MANAGER not in route.roles():
+            continue  # 403 whatever the venue: see test_each_role_gets_403_off_its_routes
+        if {"venue_id", "device_id"} & set(route.params):
+            theirs = call(world, "mia", route, **ids_of_b())
+            # Venue B must look like no venue at all: 404 (or 403), or at least the very
+            # answer a venue that does not exist gets (a 422 for a missing body, say).
+            missing = call(world, "mia", route, venue_id="no-such-venue", device_id="no-such")
+            hidden = theirs.status_code in (403, 404) or (
+                theirs.status_code == missing.status_code and theirs.text == missing.text
+            )
+            if not hidden:
+                wrong.append(
+                    f"{route.key} on venue B: {theirs.status_code}; scope it with "
+                    "cloud.auth.deps.ScopedVenue, or add the query it needs to QUERY_EXAMPLES"
+                )
+        response = call(world, "mia", route, **ids_of_a(world))
+        leaked = [s for s in SECRETS_OF_B if s in response.text]
+        if response.status_code in (401, 403) or response.status_code >= 500 or leaked:
+            wrong.append(f"{route.key} on venue A: {response.status_code}, leaks {leaked}")
+
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_a_manager_lists_only_their_venues(world: World) -> None:
+    body = world.client.get("/api/v1/venues", headers=world.headers("mia")).json()
+
+    assert [v["id"] for v in body["data"]] == [VENUE_A]
+    assert body["count"] == 1
+
+
+@pytest.mark.parametrize("who", sorted(WHO))
+def test_each_role_gets_403_off_its_routes(world: World, who: str) -> None:
+    wrong = []
+    for route in api_routes(world):
+        status = call(world, who, route, **ids_of_a(world)).status_code
+        allowed = WHO[who] in route.roles()
+        if status == 401 or (status == 403) == allowed:
+            wrong.append(f"{route.key}: {status}, expected {'not ' if allowed else ''}403")
+
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_an_admin_is_never_refused(world: World) -> None:
+    wrong = []
+    for route in api_routes(world):
+        # Deletes aim at ids that do not exist, so the walk does not remove its own world.
+        ids = {} if route.method == "DELETE" else ids_of_a(world)
+        status = call(world, "ada", route, **ids).status_code
+        if status in (401, 403) or status >= 500:
+            wrong.append(f"{route.key}: {status}")
+
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_a_scoped_api_token_is_scoped_like_a_manager(world: World) -> None:
+    token = world.api_token(venues=[VENUE_A])
+    headers = {"Authorization": f"Bearer {token}"}
+
+    venues = world.client.get("/api/v1/venues", headers=headers).json()
+    other = world.client.get(f"/api/v1/venues/{VENUE_B}", headers=headers)
+    bookings = world.client.get(f"/api/v1/sync/venues/{VENUE_B}/bookings", headers=headers)
+
+    assert [v["id"] for v in venues["data"]] == [VENUE_A]
+    assert other.status_code == 404
+    assert bookings.status_code == 404
+
+
+def test_another_managers_venue_looks_like_no_venue(world: World) -> None:
+    theirs = world.client.get(f"/api/v1/venues/{VENUE_B}", headers=world.headers("mia"))
+    missing = world.client.get("/api/v1/venues/no-such-venue", headers=world.headers("mia"))
+
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["error"]["code"] == missing.json()["error"]["code"]

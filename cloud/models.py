@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import field_validator
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
+from cloud.partial import NoNulls
 from protocol.ids import ID_PATTERN
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def check_timezone(value: str) -> str:
+    """An IANA zone name the server knows, or a ValueError saying what to write."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value[:64]!r} is not a known time zone; write an IANA name like Asia/Shanghai"
+        ) from None
+    return value
 
 
 class VenueBase(SQLModel):
@@ -30,11 +44,23 @@ class VenueCreate(VenueBase):
     # The id the venue's boxes publish under: protocol.ids rules, so topics accept it.
     id: str = Field(max_length=32, schema_extra={"pattern": ID_PATTERN})
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
 
-class VenueUpdate(SQLModel):
+
+class VenueUpdate(NoNulls, SQLModel):
+    """A partial update: a field left out keeps its value; null is not a value."""
+
     name: str | None = Field(default=None, max_length=120)
     kind: str | None = Field(default=None, max_length=40)
     timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
 
 
 class VenuePublic(VenueBase):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -39,6 +39,17 @@ def get_session(state: StateDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# A row id in a path: the database's signed 64-bit range, so an absurd id is a 422
+# rather than an integer overflow in the driver.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's numeric id.")]
+
+# Far past any real list; the bound keeps an absurd offset a 422 instead of an integer
+# overflow in the database driver.
+MAX_OFFSET = 10_000_000
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip (pagination).")
+]
 
 
 def get_now(state: StateDep) -> datetime:

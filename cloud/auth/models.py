@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Dialect, String, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from cloud.auth.principal import Role
 from cloud.models import utcnow
+from cloud.partial import NoNulls
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 
@@ -52,7 +53,9 @@ class UserCreate(UserBase):
     venue_ids: list[str] = []
 
 
-class UserUpdate(SQLModel):
+class UserUpdate(NoNulls, SQLModel):
+    nullable: ClassVar[frozenset[str]] = frozenset({"member_id"})  # null clears it
+
     role: Role | None = None
     member_id: str | None = Field(default=None, max_length=24)
     disabled: bool | None = None

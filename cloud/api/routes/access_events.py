@@ -9,7 +9,7 @@ from sqlmodel import SQLModel, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cloud.api.csv import FormatQuery, csv_response
-from cloud.api.deps import NowDep, SessionDep, StateDep
+from cloud.api.deps import NowDep, Offset, SessionDep, StateDep
 from cloud.api.errors import ApiError
 from cloud.api.schemas import UtcDatetime
 from cloud.api.timewindow import EXAMPLE, TimeWindow, resolve_window
@@ -114,7 +114,7 @@ def list_access_events(
         str | None, Query(max_length=24, description="Admins only: one member's decisions.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     output: FormatQuery = "json",
 ) -> AccessEventsPublic | Response:
     """Newest first. Managers see only their venues, members only their own decisions."""

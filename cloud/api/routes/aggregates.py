@@ -18,7 +18,7 @@ from cloud.aggregates.models import (
 )
 from cloud.aggregates.timezones import as_utc, local_iso, venue_zone
 from cloud.aggregates.views import Resolution, Window
-from cloud.api.deps import EngineDep, NowDep
+from cloud.api.deps import EngineDep, NowDep, Offset
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.api.routes.venues import VENUE_READERS
 from cloud.api.timewindow import EXAMPLE, parse_instant
@@ -38,7 +38,6 @@ _TIME = f"ISO 8601 with a timezone, e.g. {EXAMPLE} (write '+' as %2B in a URL)."
 Since = Annotated[str | None, Query(description=f"Start, inclusive. {_TIME}")]
 Until = Annotated[str | None, Query(description=f"End, exclusive; default now. {_TIME}")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page.")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 # Hourly answers span at most a quarter, daily ones ten years: the pages stay small anyway.
 _MAX_SPAN = {"hour": timedelta(days=93), "day": timedelta(days=3660), "raw": timedelta(days=31)}
 _DEFAULT_SPAN = {"hour": timedelta(hours=24), "day": timedelta(days=30), "raw": timedelta(hours=24)}

@@ -22,7 +22,7 @@ from cloud.alerts.schemas import (
     SensorRolesPublic,
     SensorRoleUpdate,
 )
-from cloud.api.deps import NowDep, SessionDep
+from cloud.api.deps import NowDep, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth.deps import forbidden, require_roles, scoped_venue
 from cloud.auth.principal import Principal, Role
@@ -99,7 +99,7 @@ def update_alert_rule(
     session: SessionDep,
     principal: RuleWriter,
     now: NowDep,
-    rule_id: int,
+    rule_id: RowId,
     update: AlertRuleUpdate,
 ) -> AlertRulePublic:
     """Replace a rule: a district default (admins only) or a venue override."""

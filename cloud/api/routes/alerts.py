@@ -16,7 +16,7 @@ from cloud.alerts import lifecycle
 from cloud.alerts.errors import IllegalTransitionError
 from cloud.alerts.models import Alert, AlertKind, AlertStatus
 from cloud.alerts.schemas import AlertPublic, AlertsPublic
-from cloud.api.deps import NowDep, SessionDep
+from cloud.api.deps import NowDep, Offset, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.routes import alert_rules
 from cloud.api.timewindow import parse_instant
@@ -69,7 +69,7 @@ def list_alerts(
         str | None, Query(description="Opened at or after, ISO 8601 with a timezone.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AlertsPublic:
     """Newest first; a manager sees only their venues' alerts (another venue's id: empty)."""
     where = _filters(principal, venue=venue, status=status, kind=kind, since=since)
@@ -116,7 +116,7 @@ _TRANSITION_RESPONSES: dict[int | str, dict[str, object]] = {
 
 @router.post("/alerts/{alert_id}/ack", responses=_TRANSITION_RESPONSES)
 def acknowledge_alert(
-    *, session: SessionDep, principal: Responder, now: NowDep, alert_id: int
+    *, session: SessionDep, principal: Responder, now: NowDep, alert_id: RowId
 ) -> AlertPublic:
     """open → acknowledged, recording who and when; anything else is 409."""
     alert = _scoped_alert(session, principal, alert_id)
@@ -131,7 +131,7 @@ def acknowledge_alert(
 
 @router.post("/alerts/{alert_id}/resolve", responses=_TRANSITION_RESPONSES)
 def resolve_alert(
-    *, session: SessionDep, principal: Responder, now: NowDep, alert_id: int
+    *, session: SessionDep, principal: Responder, now: NowDep, alert_id: RowId
 ) -> AlertPublic:
     """open or acknowledged → resolved, recording who and when; resolved again is 409.
 

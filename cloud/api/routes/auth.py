@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
-from cloud.api.deps import NowDep, SessionDep, StateDep
+from cloud.api.deps import NowDep, Offset, RowId, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth import store
 from cloud.auth.deps import CurrentPrincipal, require_roles, unauthorized
@@ -105,7 +105,7 @@ def list_users(
     *,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> UsersPublic:
     count = session.exec(select(func.count()).select_from(User)).one()
     users = session.exec(select(User).order_by(col(User.id)).offset(offset).limit(limit))
@@ -122,12 +122,12 @@ def create_user(*, session: SessionDep, user_in: UserCreate) -> UserPublic:
 
 
 @router.get("/users/{user_id}", dependencies=_admin, responses=_NOT_FOUND)
-def read_user(*, session: SessionDep, user_id: int) -> UserPublic:
+def read_user(*, session: SessionDep, user_id: RowId) -> UserPublic:
     return _user_public(session, _user_or_404(session, user_id))
 
 
 @router.patch("/users/{user_id}", dependencies=_admin, responses=_NOT_FOUND)
-def update_user(*, session: SessionDep, user_id: int, user_in: UserUpdate) -> UserPublic:
+def update_user(*, session: SessionDep, user_id: RowId, user_in: UserUpdate) -> UserPublic:
     user = _user_or_404(session, user_id)
     try:
         user = store.update_user(session=session, user=user, user_in=user_in)
@@ -137,7 +137,7 @@ def update_user(*, session: SessionDep, user_id: int, user_in: UserUpdate) -> Us
 
 
 @router.delete("/users/{user_id}", status_code=204, dependencies=_admin, responses=_NOT_FOUND)
-def delete_user(*, session: SessionDep, user_id: int, principal: CurrentPrincipal) -> None:
+def delete_user(*, session: SessionDep, user_id: RowId, principal: CurrentPrincipal) -> None:
     user = _user_or_404(session, user_id)
     if user.username == principal.subject:
         raise ApiError(409, code="conflict", message="you cannot delete your own account")
@@ -154,7 +154,7 @@ def list_api_tokens(
     *,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ApiTokensPublic:
     count = session.exec(select(func.count()).select_from(ApiToken)).one()
     query = select(ApiToken).order_by(col(ApiToken.created_at), col(ApiToken.id))

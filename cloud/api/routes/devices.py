@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session, SQLModel, col, func, select
 
 from cloud.api.csv import FormatQuery, csv_response
-from cloud.api.deps import SessionDep
+from cloud.api.deps import Offset, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.routes.venues import VENUE_READERS, VenueReader
 from cloud.api.schemas import UtcDatetime
@@ -58,7 +58,7 @@ def list_devices(
     venue_id: Annotated[str | None, Query(max_length=32)] = None,
     online: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     output: FormatQuery = "json",
 ) -> DevicesPublic | Response:
     """Devices ordered by id, in the caller's venues; ``?format=csv`` for a spreadsheet."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from cloud.aggregates.docking import SCHEMA, count_venues, daily_stats
 from cloud.aggregates.timezones import DEFAULT_ZONE, as_utc, local_date
-from cloud.api.deps import EngineDep, NowDep
+from cloud.api.deps import EngineDep, NowDep, Offset
 from cloud.api.errors import ErrorResponse
 from cloud.api.routes.venues import VENUE_READERS
 from cloud.auth.deps import CurrentPrincipal, require_roles
@@ -65,7 +65,7 @@ def read_daily(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DockingDailyPublic:
     """visits, unique_members, open_hours and energy_kwh of each venue the caller may see."""
     chosen = day or local_date(now, ZoneInfo(DEFAULT_ZONE)) - timedelta(days=1)

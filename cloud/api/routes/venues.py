@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select
 
-from cloud.api.deps import SessionDep
+from cloud.api.deps import Offset, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.schemas import VenuesPublic
 from cloud.auth.deps import ScopedVenue, require_roles, venue_not_found
@@ -39,7 +39,7 @@ def list_venues(
     session: SessionDep,
     principal: VenueReader,
     limit: Annotated[int, Query(ge=1, le=1000, description="Venues per page.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Venues to skip.")] = 0,
+    offset: Offset = 0,
 ) -> VenuesPublic:
     """The venues in the caller's scope; ``count`` is all of those, not only this page."""
     scope = principal.venue_filter()

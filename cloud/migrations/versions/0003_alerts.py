@@ -36,7 +36,7 @@ def _utc_datetime() -> sa.DateTime:
 
 
 def _create_alert_rule() -> sa.Table:
-    rule = op.create_table(
+    return op.create_table(
         "alert_rule",
         sa.Column("threshold", sa.Float(), nullable=True),
         sa.Column("duration_s", sa.Integer(), nullable=False),
@@ -52,7 +52,6 @@ def _create_alert_rule() -> sa.Table:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("venue_id", "kind", name="uq_alert_rule_venue_kind"),
     )
-    return rule
 
 
 def upgrade() -> None:

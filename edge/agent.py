@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from edge.door.beams import BeamTee
 from edge.door.runtime import DoorParts, DoorRuntime
 from edge.hardware.interfaces import HardwareError
+from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
 from edge.outbox import NewEvent, Outbox, OutboxStats
 from edge.sampler import Sampler, Sensors
 from edge.scan.camera import OpenCvCamera
+from edge.scan.settings import ScannerSettings
 from edge.settings import EdgeSettings, RealHardware
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
 
@@ -29,6 +31,7 @@ class BoxHardware:
 
     sensors: Sensors
     door: DoorParts | None = None
+    kiosk: KioskBoxParts | None = None
 
 
 HardwareFactory = Callable[[EdgeSettings, ExitStack], BoxHardware]
@@ -43,15 +46,20 @@ class AgentReport:
 
 def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     """The real drivers named in the settings: sensors, and the camera of a door box."""
-    door = None
+    door = kiosk = None
     if settings.door is not None:
-        scanner = settings.door.scanner
-        camera = OpenCvCamera(
-            scanner.source, width=scanner.width, height=scanner.height, fps=scanner.fps
-        )
-        resources.callback(camera.close)
-        door = DoorParts(frame_source=camera)
-    return BoxHardware(real_sensors(settings, resources), door)
+        door = DoorParts(frame_source=_camera(settings.door.scanner, resources))
+    if settings.kiosk is not None:
+        kiosk = KioskBoxParts(frame_source=_camera(settings.kiosk.scanner, resources))
+    return BoxHardware(real_sensors(settings, resources), door, kiosk)
+
+
+def _camera(scanner: ScannerSettings, resources: ExitStack) -> OpenCvCamera:
+    camera = OpenCvCamera(
+        scanner.source, width=scanner.width, height=scanner.height, fps=scanner.fps
+    )
+    resources.callback(camera.close)
+    return camera
 
 
 def real_sensors(settings: EdgeSettings, resources: ExitStack) -> Sensors:
@@ -112,6 +120,7 @@ class EdgeAgent:
         self.sampler = Sampler(self.outbox, box.sensors, clock=clock)
         self._on_tick = on_tick
         self.door = self._door(settings, box)
+        self.kiosk = self._kiosk(settings, box)
         self.uplink = Uplink(
             self.outbox,
             venue=settings.venue,
@@ -145,6 +154,15 @@ class EdgeAgent:
         self._resources.callback(door.close)
         return door
 
+    def _kiosk(self, settings: EdgeSettings, box: BoxHardware) -> KioskRuntime | None:
+        if settings.role != "kiosk":
+            return None
+        if box.kiosk is None:
+            raise HardwareError("a kiosk box needs a camera and GPIO pins; none were given")
+        kiosk = KioskRuntime(settings, parts=box.kiosk, events=self._emit, clock=self._clock)
+        self._resources.callback(kiosk.close)
+        return kiosk
+
     def _emit(self, events: Sequence[NewEvent]) -> None:
         self.outbox.append(list(events))
         self.uplink.wake()
@@ -165,6 +183,8 @@ class EdgeAgent:
         self.uplink.start()
         if self.door is not None:
             self.door.start(stop)
+        if self.kiosk is not None:
+            self.kiosk.start(stop)
         try:
             while not stop.is_set():
                 if self._sampling.is_set():

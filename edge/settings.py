@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.access.policy_config import DoorPolicyConfig, describe_errors
 from edge.door.hardware import DoorPins
+from edge.kiosk.settings import KioskSettings
+from edge.scan.settings import ScannerSettings
 from protocol.ids import Identifier
 
 
@@ -45,17 +47,6 @@ class RealHardware(BaseModel):
     w1_root: Path = Path("/sys/bus/w1/devices")
     thermometers: tuple[str, ...] = ()
     i2c_bus: int | None = Field(default=None, ge=0)
-
-
-class ScannerSettings(BaseModel):
-    """The door camera: a V4L2 index, a video file or an rtsp:// URL ("sim" in simulation)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    source: int | str = 0
-    decoder: Literal["zxing", "opencv", "opencv-aruco"] = "zxing"
-    fps: float = Field(default=10.0, gt=0, le=60)
-    width: int = Field(default=1280, ge=160, le=3840)
-    height: int = Field(default=720, ge=120, le=2160)
 
 
 class AccessSettings(BaseModel):
@@ -100,11 +91,16 @@ class EdgeSettings(BaseSettings):
     # On a clean stop, wait this long for the cloud to confirm what is queued.
     drain_on_stop_s: float = Field(default=5.0, ge=0, le=300)
     hardware: SimHardware | RealHardware = Field(default_factory=SimHardware, discriminator="kind")
-    role: Literal["sensor-hub", "door"] = "sensor-hub"
+    role: Literal["sensor-hub", "door", "kiosk"] = "sensor-hub"
     door: DoorSettings | None = None
+    kiosk: KioskSettings | None = None
 
     @model_validator(mode="after")
-    def _door_needs_its_section(self) -> EdgeSettings:
+    def _role_needs_its_section(self) -> EdgeSettings:
+        if self.role == "kiosk" and self.kiosk is None:
+            raise ValueError(
+                "role is 'kiosk' but there is no [kiosk] section; add [kiosk] and [kiosk.pins]"
+            )
         if self.role == "door" and self.door is None:
             raise ValueError(
                 "role is 'door' but there is no [door] section; add [door.policy] and [door.pins]"

@@ -16,6 +16,9 @@ from cloud.db import make_engine
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 from cloud.migrate import upgrade
+from cloud.points.earning import award_checkins
+from cloud.points.expiry import expire_points
+from cloud.points.redemption import expire_job
 from cloud.settings import CloudSettings
 
 
@@ -51,7 +54,14 @@ def start_cloud_jobs(settings: CloudSettings, engine: Engine) -> JobScheduler | 
     Every cloud process calls this; a database lock lets exactly one of them (the
     leader) do the work. Returns None when jobs are disabled in the settings.
     """
-    evaluators: list[AlertEvaluator] = [evaluate_alerts]
+    # The scheduler runs these every alert interval (a minute); each is idempotent, so the
+    # daily ones (points expiry) simply find nothing more to do on later runs.
+    evaluators: list[AlertEvaluator] = [
+        evaluate_alerts,
+        expire_job,
+        award_checkins,
+        expire_points,
+    ]
     webhook = make_webhook_job(settings)
     if webhook is not None:
         evaluators.append(webhook)

@@ -42,4 +42,5 @@ SEVERITY: Final[dict[AlertKind, Severity]] = {
     AlertKind.DEVICE_OFFLINE: Severity.WARNING,
     AlertKind.OVER_CAPACITY: Severity.WARNING,
     AlertKind.ENERGY_SPIKE: Severity.INFO,
+    AlertKind.LOW_STOCK: Severity.INFO,
 }

@@ -54,6 +54,14 @@ _TEMPLATES: Final[dict[AlertKind, tuple[str, str]]] = {
             "{threshold} kWh; check for a faulty appliance"
         ),
     ),
+    # Opened by cloud.points.low_stock, not by a rule here: device is the kiosk, sensor the slot.
+    AlertKind.LOW_STOCK: (
+        "{venue} 兑换机 {device} 货道 {sensor} 仅剩 {value} 件（不高于 {threshold} 件）；请补货",
+        (
+            "{venue}: kiosk {device} slot {sensor} has {value} left (at or below {threshold}); "
+            "restock it"
+        ),
+    ),
 }
 
 

@@ -20,6 +20,7 @@ class AlertKind(StrEnum):
     DEVICE_OFFLINE = "device_offline"  # no word from a device for duration_s
     OVER_CAPACITY = "over_capacity"  # occupancy above threshold x capacity
     ENERGY_SPIKE = "energy_spike"  # last hour's kWh above threshold x the usual for that hour
+    LOW_STOCK = "low_stock"  # a kiosk slot at or below its low-stock threshold (cloud.points)
 
 
 class Severity(StrEnum):

@@ -14,10 +14,12 @@ from cloud.api.routes import (
     aggregates,
     alerts,
     auth,
+    catalog,
     devices,
     docking,
     health,
     metrics,
+    points,
     sync,
     telemetry,
     venues,
@@ -57,6 +59,8 @@ def _api_v1_router() -> APIRouter:
         aggregates,
         docking,
         alerts,
+        points,
+        catalog,
     ):
         guarded.include_router(module.router)
     router = APIRouter()

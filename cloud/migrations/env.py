@@ -16,7 +16,10 @@ import cloud.aggregates.models  # registers the rollup and job tables
 import cloud.alerts.models  # the alert, rule, sensor-role and webhook tables
 import cloud.auth.models  # users and API tokens
 import cloud.ingest.models  # the device_config table of the ingest branch
-import cloud.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import cloud.models  # registers the venue, device, reading and event tables
+import cloud.points.catalog_models  # products, kiosk slots and the stock log
+import cloud.points.earning_models  # earning rules, attendance and the job cursor
+import cloud.points.models  # noqa: F401  (the points ledger; these imports register the tables)
 
 
 def run_migrations_online() -> None:

@@ -51,6 +51,25 @@ ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): frozenset({ADMIN, MANAGER, TECH}),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): frozenset({ADMIN, MANAGER, TECH}),
+    # Points: kiosks (a service token) and admins redeem; a member reads their own balance.
+    ("POST", "/api/v1/kiosk/redemptions"): frozenset({ADMIN, SERVICE}),
+    ("POST", "/api/v1/kiosk/redemptions/{txn}/commit"): frozenset({ADMIN, SERVICE}),
+    ("POST", "/api/v1/kiosk/redemptions/{txn}/cancel"): frozenset({ADMIN, SERVICE}),
+    ("GET", "/api/v1/kiosk/redemptions/{txn}"): frozenset({ADMIN, SERVICE}),
+    ("GET", "/api/v1/members/{member_id}/balance"): frozenset({ADMIN, SERVICE, Role.MEMBER}),
+    ("GET", "/api/v1/members/{member_id}/entries"): frozenset({ADMIN, SERVICE, Role.MEMBER}),
+    # Catalog and earning: admins own products, rules and grants; staff keep the slots.
+    ("POST", "/api/v1/products"): frozenset({ADMIN}),
+    ("PATCH", "/api/v1/products/{product_id}"): frozenset({ADMIN}),
+    ("DELETE", "/api/v1/products/{product_id}"): frozenset({ADMIN}),
+    ("GET", "/api/v1/kiosks/{kiosk_id}/slots"): frozenset({ADMIN, MANAGER, TECH}),
+    ("PUT", "/api/v1/kiosks/{kiosk_id}/slots/{slot}"): frozenset({ADMIN, MANAGER, TECH}),
+    ("POST", "/api/v1/kiosks/{kiosk_id}/slots/{slot}/restock"): frozenset({ADMIN, MANAGER, TECH}),
+    ("GET", "/api/v1/kiosks/{kiosk_id}/stock-movements"): frozenset({ADMIN, MANAGER, TECH}),
+    ("GET", "/api/v1/points/earning-rules"): frozenset({ADMIN}),
+    ("PUT", "/api/v1/points/earning-rules"): frozenset({ADMIN}),
+    ("POST", "/api/v1/points/grants"): frozenset({ADMIN}),
+    ("POST", "/api/v1/activities/{activity_id}/attendance"): frozenset({ADMIN, MANAGER}),
 }
 # Query parameters a route refuses to answer without (else 422 hides the real status).
 QUERY_EXAMPLES: dict[str, dict[str, str]] = {
@@ -109,7 +128,12 @@ def call(world: World, who: str, route: Route, **values: str) -> httpx.Response:
 
 
 def ids_of_a(world: World) -> dict[str, str]:
-    return {"venue_id": VENUE_A, "device_id": DEVICE_A, "user_id": str(world.user_ids["mia"])}
+    return {
+        "venue_id": VENUE_A,
+        "device_id": DEVICE_A,
+        "user_id": str(world.user_ids["mia"]),
+        "member_id": ALICE,  # the member mel is: /members/{member_id} routes answer her
+    }
 
 
 def ids_of_b() -> dict[str, str]:

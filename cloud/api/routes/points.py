@@ -1,0 +1,258 @@
+"""``/api/v1/kiosk/redemptions`` and ``/api/v1/members/{member_id}/balance|entries``.
+
+Kiosks call the redemption routes over HTTPS with a SERVICE API token (per-device
+credentials come with the technician's provisioning work) and retry every step with the
+same transaction id until they get an answer: each step is idempotent (docs/protocol.md,
+"Points and redemption"). Insufficient points is 409 ``insufficient_points``, not 402:
+402 is reserved by HTTP and the answer is a conflict with the account's current state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, func, select
+
+from cloud.api.deps import NowDep, Offset, SessionDep
+from cloud.api.errors import ApiError, ErrorResponse, field_error
+from cloud.auth.deps import forbidden, require_roles
+from cloud.auth.principal import Principal, Role
+from cloud.models import Device
+from cloud.points import ledger, redemption
+from cloud.points.errors import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidRedemptionError,
+    InvalidTransitionError,
+    LedgerError,
+    RedemptionNotFoundError,
+)
+from cloud.points.models import LedgerEntry, RedemptionState, Settlement
+from protocol.ids import ID_PATTERN
+
+router = APIRouter(tags=["points"])
+
+Kiosk = Annotated[Principal, Depends(require_roles(Role.SERVICE, Role.ADMIN))]
+Reader = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SERVICE, Role.MEMBER))]
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+TransactionId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=_NAME_PATTERN, description="The kiosk's id."),
+]
+MemberId = Annotated[str, Path(min_length=1, max_length=64, pattern=_NAME_PATTERN)]
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+}
+
+
+class ReserveIn(BaseModel):
+    transaction_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=_NAME_PATTERN,
+        description="Chosen by the kiosk, unique per purchase; retries reuse it.",
+    )
+    member_id: str = Field(min_length=1, max_length=64, pattern=_NAME_PATTERN)
+    kiosk_id: str = Field(max_length=32, pattern=ID_PATTERN)
+    slot: str = Field(min_length=1, max_length=32, pattern=_NAME_PATTERN)
+    price: int = Field(ge=1, le=redemption.MAX_PRICE, description="Points for the item.")
+    ttl_s: int = Field(
+        default=int(redemption.DEFAULT_TTL.total_seconds()),
+        ge=int(redemption.MIN_TTL.total_seconds()),
+        le=int(redemption.MAX_TTL.total_seconds()),
+        description="Seconds the points stay held before they go back to the member.",
+    )
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(default="", max_length=200)
+
+
+class RedemptionPublic(BaseModel):
+    transaction_id: str
+    member_id: str
+    kiosk_id: str
+    slot: str
+    price: int
+    state: RedemptionState
+    reserved_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None
+    settlement: Settlement | None
+    needs_review: bool
+    balance: int = Field(description="The member's balance after this step.")
+
+    @classmethod
+    def of(cls, result: redemption.RedemptionResult) -> RedemptionPublic:
+        return cls.model_validate(result, from_attributes=True)
+
+
+class BalancePublic(BaseModel):
+    member_id: str
+    balance: int
+
+
+class EntryPublic(BaseModel):
+    posting_id: int
+    at: datetime
+    kind: str
+    memo: str
+    amount: int = Field(description="Points credited (> 0) or debited (< 0) to the member.")
+
+
+class EntriesPublic(BaseModel):
+    data: list[EntryPublic]
+    count: int
+
+
+def _ledger_error(exc: LedgerError) -> ApiError:
+    """The one translation of the ledger's errors into HTTP answers."""
+    if isinstance(exc, InsufficientPoints):
+        detail = field_error("body.price", str(exc), balance=exc.balance, needed=exc.needed)
+        return ApiError(409, code="insufficient_points", message=str(exc), details=[detail])
+    if isinstance(exc, IdempotencyConflict):
+        return ApiError(409, code="idempotency_conflict", message=str(exc))
+    if isinstance(exc, InvalidTransitionError):
+        details = [field_error("state", "the redemption's current state", state=exc.state)]
+        return ApiError(409, code="invalid_transition", message=str(exc), details=details)
+    if isinstance(exc, RedemptionNotFoundError):
+        return ApiError(404, code="redemption_not_found", message=str(exc))
+    if isinstance(exc, InvalidRedemptionError):
+        return ApiError(422, code="invalid_request", message=str(exc))
+    return ApiError(409, code="ledger_refused", message=str(exc))
+
+
+def _check_kiosk(session: Session, principal: Principal, kiosk_id: str) -> None:
+    """A venue-scoped token may act only for a registered kiosk of its venues (else 404)."""
+    if principal.venue_filter() is None:
+        return
+    device = session.get(Device, kiosk_id)
+    if device is None or not principal.sees_venue(device.venue_id):
+        raise ApiError(
+            404,
+            code="kiosk_not_found",
+            message=f"there is no kiosk {kiosk_id!r} in your venues; check the device id",
+        )
+
+
+def _scoped(session: Session, principal: Principal, txn: str) -> redemption.RedemptionResult:
+    try:
+        found = redemption.get(session=session, transaction_id=txn)
+    except LedgerError as exc:
+        raise _ledger_error(exc) from exc
+    try:
+        _check_kiosk(session, principal, found.kiosk_id)
+    except ApiError:
+        raise _ledger_error(RedemptionNotFoundError(f"there is no redemption {txn!r}")) from None
+    return found
+
+
+@router.post("/kiosk/redemptions", responses=_ERRORS)
+def reserve(
+    *, session: SessionDep, principal: Kiosk, now: NowDep, body: ReserveIn
+) -> RedemptionPublic:
+    """Hold the price of an item; the same transaction id again answers the same."""
+    _check_kiosk(session, principal, body.kiosk_id)
+    try:
+        result = redemption.reserve(
+            session=session,
+            transaction_id=body.transaction_id,
+            member_id=body.member_id,
+            kiosk_id=body.kiosk_id,
+            slot=body.slot,
+            price=body.price,
+            now=now,
+            ttl=timedelta(seconds=body.ttl_s),
+        )
+    except LedgerError as exc:
+        raise _ledger_error(exc) from exc
+    return RedemptionPublic.of(result)
+
+
+@router.post("/kiosk/redemptions/{txn}/commit", responses=_ERRORS)
+def commit(
+    *, session: SessionDep, principal: Kiosk, now: NowDep, txn: TransactionId
+) -> RedemptionPublic:
+    """The item was dispensed: settle it (also after expiry; see cloud.points.redemption)."""
+    _scoped(session, principal, txn)
+    try:
+        result = redemption.commit(session=session, transaction_id=txn, now=now)
+    except LedgerError as exc:
+        raise _ledger_error(exc) from exc
+    return RedemptionPublic.of(result)
+
+
+@router.post("/kiosk/redemptions/{txn}/cancel", responses=_ERRORS)
+def cancel(
+    *,
+    session: SessionDep,
+    principal: Kiosk,
+    now: NowDep,
+    txn: TransactionId,
+    body: CancelIn | None = None,
+) -> RedemptionPublic:
+    """Nothing was dispensed: give the points back."""
+    _scoped(session, principal, txn)
+    reason = "" if body is None else body.reason
+    try:
+        result = redemption.cancel(session=session, transaction_id=txn, now=now, reason=reason)
+    except LedgerError as exc:
+        raise _ledger_error(exc) from exc
+    return RedemptionPublic.of(result)
+
+
+@router.get("/kiosk/redemptions/{txn}", responses=_ERRORS)
+def get_redemption(
+    *, session: SessionDep, principal: Kiosk, txn: TransactionId
+) -> RedemptionPublic:
+    """Where a redemption stands: what a kiosk asks after a restart."""
+    return RedemptionPublic.of(_scoped(session, principal, txn))
+
+
+def _own(principal: Principal, member_id: str) -> None:
+    if principal.role == Role.MEMBER and principal.member_id != member_id:
+        raise forbidden(principal)
+
+
+@router.get("/members/{member_id}/balance")
+def member_balance(*, session: SessionDep, principal: Reader, member_id: MemberId) -> BalancePublic:
+    """An admin, a service, or the member themself."""
+    _own(principal, member_id)
+    account = ledger.member_account(member_id)
+    return BalancePublic(
+        member_id=member_id, balance=ledger.balance(session=session, account=account)
+    )
+
+
+@router.get("/members/{member_id}/entries")
+def member_entries(
+    *,
+    session: SessionDep,
+    principal: Reader,
+    member_id: MemberId,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Offset = 0,
+) -> EntriesPublic:
+    """The member's statement, newest first."""
+    _own(principal, member_id)
+    account = ledger.member_account(member_id)
+    rows = ledger.statement(session=session, account=account, offset=offset, limit=limit)
+    count = session.exec(
+        select(func.count()).select_from(LedgerEntry).where(col(LedgerEntry.account) == account)
+    ).one()
+    data = [
+        EntryPublic(
+            posting_id=posting.id or 0,
+            at=posting.at if posting.at.tzinfo else posting.at.replace(tzinfo=UTC),
+            kind=posting.kind,
+            memo=posting.memo,
+            amount=amount,
+        )
+        for posting, amount in rows
+    ]
+    return EntriesPublic(data=data, count=count)

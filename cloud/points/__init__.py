@@ -1,0 +1,1 @@
+"""Points: the authoritative double-entry ledger and the kiosk redemption protocol."""

@@ -1,0 +1,411 @@
+"""Kiosk redemption on the ledger: reserve → dispense → commit, or cancel; stale holds expire.
+
+Every step is one database transaction and idempotent on the transaction id the kiosk
+chose, so a kiosk retries any step until it gets an answer:
+
+- ``reserve`` moves the price ``member:<m>`` → ``hold:<txn>`` and stores the redemption
+  (state ``reserved``, ``expires_at = now + ttl``). The same id again with the same member,
+  kiosk, slot and price returns the stored result; with anything different it is an
+  IdempotencyConflict. Two kiosks reserving for one member race on the member's balance
+  row (see cloud.points.ledger): exactly one of them gets the points.
+- ``commit`` (after the dispense was confirmed) moves ``hold:<txn>`` → ``goods:<kiosk>``.
+- ``cancel`` (the dispense failed) moves ``hold:<txn>`` → ``member:<m>``.
+- ``expire_due`` (a scheduled job) does what cancel does for every reservation past its
+  ``expires_at``: a kiosk that crashed or lost its uplink never keeps points locked.
+
+State changes are conditional updates (``… WHERE state = 'reserved'``), and a redemption's
+postings have fixed keys (``redeem:<txn>:reserve|commit|release``), so a commit racing a
+cancel or the expiry job ends in exactly one of them, and the unique key index makes a
+second commit or release posting impossible even if the state logic were wrong.
+
+Late commits. The TTL bounds how long points stay held; it is not a deadline for the
+kiosk. A commit that arrives while the redemption is still ``reserved`` (even past its
+``expires_at``, before the job ran) is an ordinary commit. A commit that arrives after the
+expiry job already gave the points back means the item left the machine but was not paid
+for, so it must still be recorded — never silently lost, never charged twice:
+
+- if the member's balance covers the price now, the member is debited again
+  (``member`` → ``goods:<kiosk>``, settlement ``late_debit``);
+- otherwise the union absorbs it (``expired:union`` → ``goods:<kiosk>``, settlement
+  ``goods_loss``) and the redemption is flagged ``needs_review`` for the venue manager.
+
+All or nothing: a partial debit would leave both the member and the manager a puzzle. Both
+use the single commit key ``redeem:<txn>:commit``, so a redemption is paid at most once.
+Committing a *cancelled* redemption is refused (the kiosk itself said nothing was
+dispensed); cancelling an expired one answers with the expired state (the points are back
+already); cancelling a committed one is refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import CursorResult, Engine, Table, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from cloud.points import ledger
+from cloud.points.errors import (
+    IdempotencyConflict,
+    InvalidRedemptionError,
+    InvalidTransitionError,
+    RedemptionNotFoundError,
+)
+from cloud.points.models import Redemption, RedemptionState, Settlement
+
+_T = TypeVar("_T")
+
+# Dispensing takes seconds and a kiosk retries a lost commit with backoff for about a
+# minute; two minutes leaves room for both without locking a member's points for long.
+DEFAULT_TTL = timedelta(minutes=2)
+MIN_TTL = timedelta(seconds=10)
+MAX_TTL = timedelta(minutes=30)
+# Reservations the expiry job releases per transaction batch; keeps one run's reads small.
+EXPIRE_BATCH = 200
+MAX_PRICE = 100_000
+_TXN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SLOT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+_KIOSK_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")  # protocol.ids.ID_PATTERN
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionResult:
+    """A redemption as the kiosk sees it, with the member's balance after it."""
+
+    transaction_id: str
+    member_id: str
+    kiosk_id: str
+    slot: str
+    price: int
+    state: RedemptionState
+    reserved_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None
+    settlement: Settlement | None
+    needs_review: bool
+    balance: int
+
+
+def _utc(ts: datetime) -> datetime:
+    """SQLite hands back naive times; every stored time is UTC."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise InvalidRedemptionError("the time of a redemption step must be timezone-aware")
+    return now.astimezone(UTC)
+
+
+def _redemptions() -> Table:
+    table: Table = Redemption.__table__  # type: ignore[attr-defined]  # SQLModel's table
+    return table
+
+
+def _result(session: Session, row: Redemption) -> RedemptionResult:
+    account = ledger.member_account(row.member_id)
+    return RedemptionResult(
+        transaction_id=row.transaction_id,
+        member_id=row.member_id,
+        kiosk_id=row.kiosk_id,
+        slot=row.slot,
+        price=row.price,
+        state=RedemptionState(row.state),
+        reserved_at=_utc(row.reserved_at),
+        expires_at=_utc(row.expires_at),
+        settled_at=None if row.settled_at is None else _utc(row.settled_at),
+        settlement=None if row.settlement is None else Settlement(row.settlement),
+        needs_review=row.needs_review,
+        balance=ledger.balance(session=session, account=account),
+    )
+
+
+def _find(session: Session, transaction_id: str) -> Redemption | None:
+    query = (
+        select(Redemption)
+        .where(Redemption.transaction_id == transaction_id)
+        .execution_options(populate_existing=True)  # state may have changed under us
+    )
+    return session.exec(query).first()
+
+
+def _get(session: Session, transaction_id: str) -> Redemption:
+    row = _find(session, transaction_id)
+    if row is None:
+        raise RedemptionNotFoundError(
+            f"there is no redemption {transaction_id[:64]!r}; reserve it first"
+        )
+    return row
+
+
+def get(*, session: Session, transaction_id: str) -> RedemptionResult:
+    """The redemption's current state, or RedemptionNotFoundError."""
+    return _result(session, _get(session, transaction_id))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    state: RedemptionState
+    now: datetime
+    settlement: Settlement | None = None
+    reason: str | None = None
+    needs_review: bool = False
+
+
+def _transition(
+    session: Session, transaction_id: str, *, source: RedemptionState, outcome: _Outcome
+) -> bool:
+    """Move the redemption from ``source`` to the outcome; False if it was not in ``source``."""
+    table = _redemptions()
+    statement = (
+        update(table)
+        .where(table.c.transaction_id == transaction_id, table.c.state == source.value)
+        .values(
+            state=outcome.state.value,
+            settled_at=outcome.now,
+            settlement=None if outcome.settlement is None else outcome.settlement.value,
+            reason=outcome.reason,
+            needs_review=outcome.needs_review,
+        )
+    )
+    result = session.connection().execute(statement)
+    return isinstance(result, CursorResult) and result.rowcount == 1
+
+
+def _in_one_transaction(session: Session, step: Callable[[], _T]) -> _T:
+    try:
+        value = step()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return value
+
+
+def _check_reservation(
+    transaction_id: str, member_id: str, kiosk_id: str, slot: str, price: int
+) -> None:
+    if not _TXN_RE.fullmatch(transaction_id):
+        raise InvalidRedemptionError(
+            "a transaction id is 1-64 letters, digits, dots, dashes or underscores"
+        )
+    if not _TXN_RE.fullmatch(member_id):
+        raise InvalidRedemptionError(
+            "a member id is 1-64 letters, digits, dots, dashes or underscores"
+        )
+    if not _KIOSK_RE.fullmatch(kiosk_id):
+        raise InvalidRedemptionError("a kiosk id is 1-32 lowercase letters, digits or dashes")
+    if not _SLOT_RE.fullmatch(slot):
+        raise InvalidRedemptionError("a slot is 1-32 letters, digits, dots, dashes or underscores")
+    if isinstance(price, bool) or not 1 <= price <= MAX_PRICE:
+        raise InvalidRedemptionError(f"a price is 1-{MAX_PRICE} points")
+
+
+def _same_reservation(existing: Redemption, wanted: Redemption) -> None:
+    fields: Sequence[str] = ("member_id", "kiosk_id", "slot", "price")
+    if any(getattr(existing, name) != getattr(wanted, name) for name in fields):
+        raise IdempotencyConflict(
+            f"transaction {existing.transaction_id!r} was reserved with a different member, "
+            "kiosk, slot or price; a new purchase needs a new transaction id"
+        )
+
+
+def _reserve_step(session: Session, wanted: Redemption) -> Redemption:
+    existing = _find(session, wanted.transaction_id)
+    if existing is not None:
+        _same_reservation(existing, wanted)
+        return existing
+    session.add(wanted)
+    session.flush()  # the first write: SQLite's write lock, and the unique transaction id
+    ledger.post_within(
+        session=session,
+        key=f"redeem:{wanted.transaction_id}:reserve",
+        kind="redeem_reserve",
+        lines=[
+            (ledger.member_account(wanted.member_id), -wanted.price),
+            (ledger.hold_account(wanted.transaction_id), wanted.price),
+        ],
+        memo=f"{wanted.kiosk_id} slot {wanted.slot}",
+        created_by=f"kiosk:{wanted.kiosk_id}",
+        at=wanted.reserved_at,
+    )
+    return wanted
+
+
+def reserve(
+    *,
+    session: Session,
+    transaction_id: str,
+    member_id: str,
+    kiosk_id: str,
+    slot: str,
+    price: int,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+) -> RedemptionResult:
+    """Hold ``price`` of the member's points for ``transaction_id``; idempotent on the id.
+
+    Raises InsufficientPoints (nothing is stored: a retry after earning may succeed),
+    IdempotencyConflict, InvalidRedemptionError.
+    """
+    _check_reservation(transaction_id, member_id, kiosk_id, slot, price)
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise InvalidRedemptionError(f"a TTL is {MIN_TTL} to {MAX_TTL}")
+    now = _aware(now)
+    wanted = Redemption(
+        transaction_id=transaction_id,
+        member_id=member_id,
+        kiosk_id=kiosk_id,
+        slot=slot,
+        price=price,
+        state=RedemptionState.RESERVED.value,
+        reserved_at=now,
+        expires_at=now + ttl,
+    )
+    try:
+        row = _in_one_transaction(session, lambda: _reserve_step(session, wanted))
+    except IntegrityError:
+        # The same id reserved by a concurrent retry that committed first.
+        existing = _get(session, transaction_id)
+        _same_reservation(existing, wanted)
+        row = existing
+    return _result(session, _get(session, row.transaction_id))
+
+
+def _post_commit(session: Session, row: Redemption, source: str, at: datetime) -> None:
+    ledger.post_within(
+        session=session,
+        key=f"redeem:{row.transaction_id}:commit",
+        kind="redeem_commit",
+        lines=[(source, -row.price), (ledger.goods_account(row.kiosk_id), row.price)],
+        memo=f"{row.kiosk_id} slot {row.slot}",
+        created_by=f"kiosk:{row.kiosk_id}",
+        at=at,
+    )
+
+
+def _late_commit(session: Session, row: Redemption, now: datetime) -> Redemption:
+    member = ledger.member_account(row.member_id)
+    # Locked before deciding, so the balance cannot change between the check and the debit.
+    if ledger.lock_balance(session=session, account=member, at=now) >= row.price:
+        outcome = _Outcome(RedemptionState.COMMITTED, now, Settlement.LATE_DEBIT)
+        source = member
+    else:
+        outcome = _Outcome(
+            RedemptionState.COMMITTED,
+            now,
+            Settlement.GOODS_LOSS,
+            reason="dispensed after the reservation expired; the member could not pay",
+            needs_review=True,
+        )
+        source = ledger.EXPIRED
+    if _transition(session, row.transaction_id, source=RedemptionState.EXPIRED, outcome=outcome):
+        _post_commit(session, row, source, now)
+    return _get(session, row.transaction_id)
+
+
+def _commit_step(session: Session, transaction_id: str, now: datetime) -> Redemption:
+    outcome = _Outcome(RedemptionState.COMMITTED, now, Settlement.HOLD)
+    if _transition(session, transaction_id, source=RedemptionState.RESERVED, outcome=outcome):
+        row = _get(session, transaction_id)
+        _post_commit(session, row, ledger.hold_account(transaction_id), now)
+        return row
+    row = _get(session, transaction_id)
+    if row.state == RedemptionState.EXPIRED:
+        return _late_commit(session, row, now)
+    if row.state == RedemptionState.CANCELLED:
+        raise InvalidTransitionError(
+            f"transaction {transaction_id!r} was cancelled, so nothing may be dispensed for "
+            "it; if the item did come out, report the kiosk to the venue manager",
+            state=row.state,
+        )
+    return row  # committed already: the answer to a retried commit
+
+
+def commit(*, session: Session, transaction_id: str, now: datetime) -> RedemptionResult:
+    """Settle a dispensed redemption; idempotent. See the module docstring on late commits.
+
+    Raises RedemptionNotFoundError, InvalidTransitionError (it was cancelled).
+    """
+    now = _aware(now)
+    row = _in_one_transaction(session, lambda: _commit_step(session, transaction_id, now))
+    return _result(session, row)
+
+
+def _release(session: Session, transaction_id: str, outcome: _Outcome) -> bool:
+    """Give a reserved redemption's points back; False if it was not reserved."""
+    if not _transition(session, transaction_id, source=RedemptionState.RESERVED, outcome=outcome):
+        return False
+    row = _get(session, transaction_id)
+    ledger.post_within(
+        session=session,
+        key=f"redeem:{transaction_id}:release",
+        kind=f"redeem_{outcome.state.value}",
+        lines=[
+            (ledger.hold_account(transaction_id), -row.price),
+            (ledger.member_account(row.member_id), row.price),
+        ],
+        memo=outcome.reason or "",
+        created_by=f"kiosk:{row.kiosk_id}",
+        at=outcome.now,
+    )
+    return True
+
+
+def _cancel_step(session: Session, transaction_id: str, outcome: _Outcome) -> Redemption:
+    _release(session, transaction_id, outcome)
+    row = _get(session, transaction_id)
+    if row.state == RedemptionState.COMMITTED:
+        raise InvalidTransitionError(
+            f"transaction {transaction_id!r} is committed: the item was dispensed and paid "
+            "for; a refund is a correction by a venue manager",
+            state=row.state,
+        )
+    return row  # cancelled (now or before) or expired: the points are back either way
+
+
+def cancel(
+    *, session: Session, transaction_id: str, now: datetime, reason: str = ""
+) -> RedemptionResult:
+    """Give the held points back (nothing was dispensed); idempotent.
+
+    Raises RedemptionNotFoundError, InvalidTransitionError (it was committed).
+    """
+    outcome = _Outcome(RedemptionState.CANCELLED, _aware(now), reason=reason[:200] or None)
+    row = _in_one_transaction(session, lambda: _cancel_step(session, transaction_id, outcome))
+    return _result(session, row)
+
+
+def expire_due(*, session: Session, now: datetime) -> int:
+    """Release every reservation past its TTL back to its member; returns how many."""
+    now = _aware(now)
+    outcome = _Outcome(
+        RedemptionState.EXPIRED, now, reason="not committed or cancelled within the TTL"
+    )
+    released = 0
+    while True:
+        query = (
+            select(Redemption.transaction_id)
+            .where(Redemption.state == RedemptionState.RESERVED.value)
+            .where(col(Redemption.expires_at) <= now)
+            .order_by(col(Redemption.expires_at))
+            .limit(EXPIRE_BATCH)
+        )
+        due = list(session.exec(query))
+        for transaction_id in due:
+            # One transaction each: a kiosk's commit racing the job loses only its own row.
+            step = functools.partial(_release, session, transaction_id, outcome)
+            released += _in_one_transaction(session, step)
+        if len(due) < EXPIRE_BATCH:
+            return released
+
+
+def expire_job(engine: Engine, now: datetime) -> int:
+    """The scheduler's entry point: :func:`expire_due` on a session of its own."""
+    with Session(engine) as session:
+        return expire_due(session=session, now=now)

@@ -418,6 +418,19 @@ def bench_ingest(
     )
 
 
+@bench_app.command("kiosk")
+def bench_kiosk(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    redemptions: Annotated[int, typer.Option(min=1, help="Redemptions to attempt.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the faults and the members' choices.")] = 1,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Redemptions under random faults (kiosk killed, cloud killed, lost messages, jams)."""
+    from yizhan.bench.kiosk import main as kiosk_main  # noqa: PLC0415
+
+    kiosk_main(json, redemptions, seed, database_url)
+
+
 @bench_app.command("access")
 def bench_access(
     json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,

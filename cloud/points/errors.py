@@ -46,3 +46,14 @@ class InvalidTransitionError(LedgerError):
     def __init__(self, message: str, *, state: str) -> None:
         super().__init__(message)
         self.state = state
+
+
+class ItemUnavailableError(LedgerError):
+    """The kiosk's menu no longer sells this slot at this price (changed, sold out, removed).
+
+    ``code`` is the API's error code: ``not_on_menu``, ``price_changed`` or ``out_of_stock``.
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -34,6 +34,20 @@ use the single commit key ``redeem:<txn>:commit``, so a redemption is paid at mo
 Committing a *cancelled* redemption is refused (the kiosk itself said nothing was
 dispensed); cancelling an expired one answers with the expired state (the points are back
 already); cancelling a committed one is refused.
+
+Cancel before reserve. A kiosk that timed out on a reserve cancels the id, and that cancel
+may overtake the reserve in the network. The cancel must win, or a delayed reserve would
+hold (and a later commit spend) points for an item never dispensed: cancelling an unknown
+id stores a *tombstone* (state ``cancelled``, no member, price 0), and a reserve that
+arrives later with that id is refused as ``invalid_transition``.
+
+The catalog. A new reservation must match the kiosk's menu (cloud.points.catalog): the slot
+sells an active product at exactly ``price`` and has stock; a reservation for an item the
+kiosk already dispensed offline (``dispensed``) is not checked, because the goods are gone
+and must be paid at the price the member saw. A commit takes the item from the slot's stock
+in the same transaction as its commit posting; if the counted stock says the slot is empty
+(or has no such slot), the points are still taken and the redemption is flagged
+``needs_review`` so a person recounts the slot.
 """
 
 from __future__ import annotations
@@ -49,11 +63,12 @@ from sqlalchemy import CursorResult, Engine, Table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from cloud.points import ledger
+from cloud.points import catalog, ledger
 from cloud.points.errors import (
     IdempotencyConflict,
     InvalidRedemptionError,
     InvalidTransitionError,
+    ItemUnavailableError,
     RedemptionNotFoundError,
 )
 from cloud.points.models import Redemption, RedemptionState, Settlement
@@ -71,6 +86,8 @@ MAX_PRICE = 100_000
 _TXN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SLOT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _KIOSK_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")  # protocol.ids.ID_PATTERN
+# A tombstone (a cancel that came before its reserve) has no member: no reserve makes one.
+TOMBSTONE_MEMBER = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +224,12 @@ def _check_reservation(
 
 
 def _same_reservation(existing: Redemption, wanted: Redemption) -> None:
+    if existing.member_id == TOMBSTONE_MEMBER:
+        raise InvalidTransitionError(
+            f"transaction {existing.transaction_id!r} was cancelled before its reservation "
+            "arrived; a new purchase needs a new transaction id",
+            state=existing.state,
+        )
     fields: Sequence[str] = ("member_id", "kiosk_id", "slot", "price")
     if any(getattr(existing, name) != getattr(wanted, name) for name in fields):
         raise IdempotencyConflict(
@@ -215,11 +238,37 @@ def _same_reservation(existing: Redemption, wanted: Redemption) -> None:
         )
 
 
-def _reserve_step(session: Session, wanted: Redemption) -> Redemption:
+def _check_menu(session: Session, wanted: Redemption) -> None:
+    """The slot sells an active product at exactly the price, and has stock (as counted)."""
+    try:
+        item = catalog.menu_item(session=session, kiosk_id=wanted.kiosk_id, slot=wanted.slot)
+    except catalog.SlotNotFoundError:
+        item = None
+    if item is None:
+        raise ItemUnavailableError(
+            f"kiosk {wanted.kiosk_id!r} sells nothing in slot {wanted.slot!r}; refresh the menu",
+            code="not_on_menu",
+        )
+    if item.price != wanted.price:
+        raise ItemUnavailableError(
+            f"slot {wanted.slot!r} costs {item.price} points now, not {wanted.price}; "
+            "refresh the menu",
+            code="price_changed",
+        )
+    if not item.in_stock:
+        raise ItemUnavailableError(
+            f"kiosk {wanted.kiosk_id!r} slot {wanted.slot!r} is sold out; pick another item",
+            code="out_of_stock",
+        )
+
+
+def _reserve_step(session: Session, wanted: Redemption, *, dispensed: bool) -> Redemption:
     existing = _find(session, wanted.transaction_id)
     if existing is not None:
         _same_reservation(existing, wanted)
         return existing
+    if not dispensed:
+        _check_menu(session, wanted)
     session.add(wanted)
     session.flush()  # the first write: SQLite's write lock, and the unique transaction id
     ledger.post_within(
@@ -247,11 +296,14 @@ def reserve(
     price: int,
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
+    dispensed: bool = False,
 ) -> RedemptionResult:
     """Hold ``price`` of the member's points for ``transaction_id``; idempotent on the id.
 
+    ``dispensed``: the kiosk already gave the item (offline), so the menu is not checked.
     Raises InsufficientPoints (nothing is stored: a retry after earning may succeed),
-    IdempotencyConflict, InvalidRedemptionError.
+    ItemUnavailableError (the menu does not match), IdempotencyConflict,
+    InvalidTransitionError (the id was cancelled first), InvalidRedemptionError.
     """
     _check_reservation(transaction_id, member_id, kiosk_id, slot, price)
     if not MIN_TTL <= ttl <= MAX_TTL:
@@ -268,7 +320,9 @@ def reserve(
         expires_at=now + ttl,
     )
     try:
-        row = _in_one_transaction(session, lambda: _reserve_step(session, wanted))
+        row = _in_one_transaction(
+            session, lambda: _reserve_step(session, wanted, dispensed=dispensed)
+        )
     except IntegrityError:
         # The same id reserved by a concurrent retry that committed first.
         existing = _get(session, transaction_id)
@@ -277,7 +331,30 @@ def reserve(
     return _result(session, _get(session, row.transaction_id))
 
 
+def _take_stock(session: Session, row: Redemption, at: datetime) -> None:
+    """The item leaves the slot's counted stock with the commit; a miscount is flagged."""
+    try:
+        catalog.take_from_slot(
+            session=session,
+            kiosk_id=row.kiosk_id,
+            slot=row.slot,
+            transaction_id=row.transaction_id,
+            at=at,
+            by=f"kiosk:{row.kiosk_id}",
+        )
+    except catalog.CatalogError as exc:
+        # The item did leave the machine: the points are taken all the same, and a person
+        # recounts the slot. take_from_slot refuses before it changes anything.
+        table = _redemptions()
+        session.connection().execute(
+            update(table)
+            .where(table.c.transaction_id == row.transaction_id)
+            .values(needs_review=True, reason=f"stock not taken: {exc}"[:200])
+        )
+
+
 def _post_commit(session: Session, row: Redemption, source: str, at: datetime) -> None:
+    _take_stock(session, row, at)
     ledger.post_within(
         session=session,
         key=f"redeem:{row.transaction_id}:commit",
@@ -357,9 +434,31 @@ def _release(session: Session, transaction_id: str, outcome: _Outcome) -> bool:
     return True
 
 
+def _tombstone(session: Session, transaction_id: str, outcome: _Outcome) -> Redemption:
+    if not _TXN_RE.fullmatch(transaction_id):
+        raise InvalidRedemptionError(
+            "a transaction id is 1-64 letters, digits, dots, dashes or underscores"
+        )
+    row = Redemption(
+        transaction_id=transaction_id,
+        member_id=TOMBSTONE_MEMBER,
+        kiosk_id="",
+        slot="",
+        price=0,
+        state=RedemptionState.CANCELLED.value,
+        reserved_at=outcome.now,
+        expires_at=outcome.now,
+        settled_at=outcome.now,
+        reason=outcome.reason or "cancelled before it was reserved",
+    )
+    session.add(row)
+    session.flush()  # the unique transaction id: a reserve that got in first wins here
+    return row
+
+
 def _cancel_step(session: Session, transaction_id: str, outcome: _Outcome) -> Redemption:
     _release(session, transaction_id, outcome)
-    row = _get(session, transaction_id)
+    row = _find(session, transaction_id) or _tombstone(session, transaction_id, outcome)
     if row.state == RedemptionState.COMMITTED:
         raise InvalidTransitionError(
             f"transaction {transaction_id!r} is committed: the item was dispensed and paid "
@@ -374,10 +473,16 @@ def cancel(
 ) -> RedemptionResult:
     """Give the held points back (nothing was dispensed); idempotent.
 
-    Raises RedemptionNotFoundError, InvalidTransitionError (it was committed).
+    An unknown id leaves a tombstone, so its reserve, should it still arrive, is refused.
+    Raises InvalidTransitionError (it was committed), InvalidRedemptionError (a bad id).
     """
     outcome = _Outcome(RedemptionState.CANCELLED, _aware(now), reason=reason[:200] or None)
-    row = _in_one_transaction(session, lambda: _cancel_step(session, transaction_id, outcome))
+    step = functools.partial(_cancel_step, session, transaction_id, outcome)
+    try:
+        row = _in_one_transaction(session, step)
+    except IntegrityError:
+        # The reserve stored the id between our look-up and the tombstone: cancel that.
+        row = _in_one_transaction(session, step)
     return _result(session, row)
 
 

@@ -56,6 +56,9 @@ class Redemption:
     kiosk_id: str
     slot: str
     price: int
+    # The item already left the machine (an offline redemption being reconciled): the
+    # cloud must not refuse it for a menu that changed since.
+    dispensed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,7 @@ class HttpKioskCloud:
             return CloudResult(Outcome.UNAVAILABLE, "bad_body", response.text[:200]), {}
         if not isinstance(body, dict):
             body = {"items": body} if isinstance(body, list) else {}
-        status = body.get("status")
+        status = body.get("state", body.get("status"))  # the ledger says ``state``
         return CloudResult(
             Outcome.OK,
             status=status if isinstance(status, str) else None,
@@ -204,13 +207,15 @@ class HttpKioskCloud:
         ), body
 
     def reserve(self, redemption: Redemption) -> CloudResult:
-        body = {
+        body: dict[str, Any] = {
             "transaction_id": redemption.transaction_id,
             "member_id": redemption.member_id,
             "kiosk_id": redemption.kiosk_id,
             "slot": redemption.slot,
             "price": redemption.price,
         }
+        if redemption.dispensed:
+            body["dispensed"] = True
         return self._call("POST", "/kiosk/redemptions", body)[0]
 
     def commit(self, transaction_id: str) -> CloudResult:

@@ -101,7 +101,9 @@ class Settler:
         """The member has the item: take the points (reserving first if it was offline)."""
         if txn.offline:
             reserve = self._cloud.reserve(
-                Redemption(txn.txn_id, txn.member_id, self.kiosk_id, txn.slot, txn.price)
+                Redemption(
+                    txn.txn_id, txn.member_id, self.kiosk_id, txn.slot, txn.price, dispensed=True
+                )
             )
             if reserve.outcome is Outcome.UNAVAILABLE:
                 return txn

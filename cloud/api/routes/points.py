@@ -27,6 +27,7 @@ from cloud.points.errors import (
     InsufficientPoints,
     InvalidRedemptionError,
     InvalidTransitionError,
+    ItemUnavailableError,
     LedgerError,
     RedemptionNotFoundError,
 )
@@ -66,6 +67,11 @@ class ReserveIn(BaseModel):
         ge=int(redemption.MIN_TTL.total_seconds()),
         le=int(redemption.MAX_TTL.total_seconds()),
         description="Seconds the points stay held before they go back to the member.",
+    )
+    dispensed: bool = Field(
+        default=False,
+        description="The kiosk already gave the item (an offline redemption being "
+        "reconciled): the price is not checked against the menu.",
     )
 
 
@@ -110,20 +116,27 @@ class EntriesPublic(BaseModel):
     count: int
 
 
+# (status, code) of the ledger's errors that carry nothing but their message.
+_PLAIN: tuple[tuple[type[LedgerError], int, str], ...] = (
+    (IdempotencyConflict, 409, "idempotency_conflict"),
+    (RedemptionNotFoundError, 404, "redemption_not_found"),
+    (InvalidRedemptionError, 422, "invalid_request"),
+)
+
+
 def _ledger_error(exc: LedgerError) -> ApiError:
     """The one translation of the ledger's errors into HTTP answers."""
     if isinstance(exc, InsufficientPoints):
         detail = field_error("body.price", str(exc), balance=exc.balance, needed=exc.needed)
         return ApiError(409, code="insufficient_points", message=str(exc), details=[detail])
-    if isinstance(exc, IdempotencyConflict):
-        return ApiError(409, code="idempotency_conflict", message=str(exc))
     if isinstance(exc, InvalidTransitionError):
         details = [field_error("state", "the redemption's current state", state=exc.state)]
         return ApiError(409, code="invalid_transition", message=str(exc), details=details)
-    if isinstance(exc, RedemptionNotFoundError):
-        return ApiError(404, code="redemption_not_found", message=str(exc))
-    if isinstance(exc, InvalidRedemptionError):
-        return ApiError(422, code="invalid_request", message=str(exc))
+    if isinstance(exc, ItemUnavailableError):
+        return ApiError(409, code=exc.code, message=str(exc))
+    for kind, status, code in _PLAIN:
+        if isinstance(exc, kind):
+            return ApiError(status, code=code, message=str(exc))
     return ApiError(409, code="ledger_refused", message=str(exc))
 
 
@@ -145,6 +158,8 @@ def _scoped(session: Session, principal: Principal, txn: str) -> redemption.Rede
         found = redemption.get(session=session, transaction_id=txn)
     except LedgerError as exc:
         raise _ledger_error(exc) from exc
+    if found.member_id == redemption.TOMBSTONE_MEMBER:
+        return found  # a cancel that came first: no member, no kiosk, nothing to scope
     try:
         _check_kiosk(session, principal, found.kiosk_id)
     except ApiError:
@@ -168,6 +183,7 @@ def reserve(
             price=body.price,
             now=now,
             ttl=timedelta(seconds=body.ttl_s),
+            dispensed=body.dispensed,
         )
     except LedgerError as exc:
         raise _ledger_error(exc) from exc
@@ -196,8 +212,17 @@ def cancel(
     txn: TransactionId,
     body: CancelIn | None = None,
 ) -> RedemptionPublic:
-    """Nothing was dispensed: give the points back."""
-    _scoped(session, principal, txn)
+    """Nothing was dispensed: give the points back.
+
+    An unknown id is cancelled too (a tombstone): a reserve that arrives after its cancel
+    is then refused instead of holding points for an item that never came out.
+    """
+    try:
+        redemption.get(session=session, transaction_id=txn)
+    except RedemptionNotFoundError:
+        pass  # unknown: redemption.cancel leaves the tombstone
+    else:
+        _scoped(session, principal, txn)  # another venue's redemption is not found
     reason = "" if body is None else body.reason
     try:
         result = redemption.cancel(session=session, transaction_id=txn, now=now, reason=reason)

@@ -9,15 +9,42 @@ from sqlmodel import Session
 
 from cloud.db import make_engine
 from cloud.migrate import upgrade
+from cloud.models import Venue
 from cloud.points import ledger
+from cloud.points.catalog_models import KioskSlot, Product
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+SLOT = "1"  # what every test kiosk sells in slot 1
+PRICE = 10
+
+
+def sell(engine: Engine, *kiosk_ids: str, venue_id: str = "v-points", stock: int = 100) -> None:
+    """Each kiosk sells one product for PRICE points in slot 1 (redemptions check the menu)."""
+    with Session(engine) as session:
+        if session.get(Venue, venue_id) is None:
+            session.add(Venue(id=venue_id, name="Points test venue"))
+        product = Product(name_zh="水", name_en="Water", price=PRICE)
+        session.add(product)
+        session.flush()
+        for kiosk_id in kiosk_ids:
+            session.add(
+                KioskSlot(
+                    kiosk_id=kiosk_id,
+                    slot=int(SLOT),
+                    venue_id=venue_id,
+                    product_id=product.id,
+                    stock=stock,
+                    capacity=max(stock, 1),
+                )
+            )
+        session.commit()
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     upgrade(engine)
+    sell(engine, "kiosk-1", "kiosk-2")
     yield engine
     engine.dispose()
 

@@ -9,8 +9,8 @@ from sqlmodel import Session
 
 from cloud.auth.principal import Role
 from cloud.points import redemption
-from tests.cloud.auth_world import ALICE, BOB, DEVICE_A, VENUE_B, World, open_world
-from tests.cloud.points.conftest import grant
+from tests.cloud.auth_world import ALICE, BOB, DEVICE_A, VENUE_A, VENUE_B, World, open_world
+from tests.cloud.points.conftest import SLOT, grant, sell
 
 RESERVE = "/api/v1/kiosk/redemptions"
 
@@ -18,6 +18,7 @@ RESERVE = "/api/v1/kiosk/redemptions"
 @pytest.fixture
 def world(db_url: str) -> Iterator[World]:
     with open_world(db_url) as world:
+        sell(world.engine, DEVICE_A, venue_id=VENUE_A)
         with Session(world.engine) as session:
             grant(session, ALICE, 10)
         yield world
@@ -30,7 +31,7 @@ def reserve(
         "transaction_id": txn,
         "member_id": ALICE,
         "kiosk_id": DEVICE_A,
-        "slot": "a1",
+        "slot": SLOT,
         "price": 10,
     }
     response: httpx.Response = world.client.post(
@@ -114,7 +115,7 @@ def test_a_venue_scoped_token_cannot_use_another_venues_kiosk(world: World) -> N
             "transaction_id": "t1",
             "member_id": ALICE,
             "kiosk_id": DEVICE_A,
-            "slot": "a1",
+            "slot": SLOT,
             "price": 1,
         },
         headers={"Authorization": f"Bearer {token}"},
@@ -140,3 +141,15 @@ def test_members_see_their_own_balance_and_statement(world: World) -> None:
     for who in ("mia", "tom"):
         refused = world.client.get(f"/api/v1/members/{ALICE}/balance", headers=world.headers(who))
         assert_error(refused, 403, "forbidden")
+
+
+def test_a_cancel_of_an_unknown_id_refuses_its_late_reserve(world: World) -> None:
+    cancelled = world.client.post(
+        f"{RESERVE}/late/cancel", json={"reason": "timeout"}, headers=world.headers("legacy")
+    )
+
+    assert (cancelled.status_code, cancelled.json()["state"]) == (200, "cancelled")
+    assert step(world, "late", "cancel").json()["state"] == "cancelled"
+    assert_error(reserve(world, "late"), 409, "invalid_transition")
+    assert_error(reserve(world, "t9", price=9), 409, "price_changed")
+    assert_error(reserve(world, "t9", slot="7"), 409, "not_on_menu")

@@ -8,17 +8,18 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from cloud.points import ledger, redemption
+from cloud.points import catalog, ledger, redemption
 from cloud.points.errors import (
     IdempotencyConflict,
     InsufficientPoints,
     InvalidRedemptionError,
     InvalidTransitionError,
+    ItemUnavailableError,
     LedgerError,
     RedemptionNotFoundError,
 )
 from cloud.points.models import RedemptionState, Settlement
-from tests.cloud.points.conftest import NOW, grant
+from tests.cloud.points.conftest import NOW, SLOT, grant, sell
 
 TTL = timedelta(minutes=2)
 
@@ -30,16 +31,18 @@ def reserve(
     member: str = "m1",
     price: int = 10,
     kiosk: str = "kiosk-1",
+    dispensed: bool = False,
 ) -> redemption.RedemptionResult:
     return redemption.reserve(
         session=session,
         transaction_id=txn,
         member_id=member,
         kiosk_id=kiosk,
-        slot="a1",
+        slot=SLOT,
         price=price,
         now=NOW,
         ttl=TTL,
+        dispensed=dispensed,
     )
 
 
@@ -115,8 +118,6 @@ def test_refused_transitions(session: Session) -> None:
         redemption.commit(session=session, transaction_id="void", now=NOW)
     with pytest.raises(RedemptionNotFoundError):
         redemption.commit(session=session, transaction_id="nope", now=NOW)
-    with pytest.raises(RedemptionNotFoundError):
-        redemption.cancel(session=session, transaction_id="nope", now=NOW)
     assert balances(session, "member:m1", "goods:kiosk-1") == [15, 10]
 
 
@@ -140,7 +141,7 @@ def test_invalid_reservations_are_refused(session: Session, field: str, value: o
         "transaction_id": "t1",
         "member_id": "m1",
         "kiosk_id": "k1",
-        "slot": "a1",
+        "slot": SLOT,
         "price": 1,
     }
     args[field] = value
@@ -156,7 +157,7 @@ def test_expiry_releases_only_what_is_due(session: Session) -> None:
         transaction_id="new",
         member_id="m1",
         kiosk_id="kiosk-1",
-        slot="a1",
+        slot=SLOT,
         price=10,
         now=NOW + timedelta(minutes=1),
         ttl=TTL,
@@ -297,3 +298,55 @@ def test_commit_racing_cancel_settles_once(engine: Engine) -> None:
     with Session(engine) as session:
         member, hold, goods = balances(session, "member:m1", "hold:t1", "goods:kiosk-1")
         assert (hold, member + goods) == (0, 10)
+
+
+def test_a_cancel_before_its_reserve_wins(session: Session) -> None:
+    grant(session, "m1", 10)
+
+    first = redemption.cancel(session=session, transaction_id="t1", now=NOW, reason="timeout")
+    again = redemption.cancel(session=session, transaction_id="t1", now=NOW)
+
+    assert first == again
+    assert (first.state, first.price, first.member_id) == (RedemptionState.CANCELLED, 0, "")
+    with pytest.raises(InvalidTransitionError):
+        reserve(session)  # the reserve delayed in the network arrives after its cancel
+    with pytest.raises(InvalidTransitionError):
+        redemption.commit(session=session, transaction_id="t1", now=NOW)
+    assert balances(session, "member:m1", "hold:t1") == [10, 0]
+
+
+def test_a_reservation_must_match_the_menu(session: Session) -> None:
+    grant(session, "m1", 100)
+
+    for slot, price, code in [("2", 10, "not_on_menu"), (SLOT, 9, "price_changed")]:
+        with pytest.raises(ItemUnavailableError) as refused:
+            redemption.reserve(
+                session=session, transaction_id="t1", member_id="m1", kiosk_id="kiosk-1",
+                slot=slot, price=price, now=NOW,
+            )  # fmt: skip
+        assert refused.value.code == code
+    offline = redemption.reserve(
+        session=session, transaction_id="t1", member_id="m1", kiosk_id="kiosk-1",
+        slot=SLOT, price=9, now=NOW, dispensed=True,
+    )  # fmt: skip
+    assert offline.state == RedemptionState.RESERVED  # the item is gone: it is paid as sold
+    assert balances(session, "member:m1") == [91]
+
+
+def test_commit_takes_the_item_from_the_slot_once(engine: Engine) -> None:
+    sell(engine, "kiosk-3", stock=1)
+    with Session(engine) as session:
+        grant(session, "m1", 30)
+        reserve(session, "t1", kiosk="kiosk-3")
+        redemption.commit(session=session, transaction_id="t1", now=NOW)
+        redemption.commit(session=session, transaction_id="t1", now=NOW)
+        assert catalog.get_slot(session=session, kiosk_id="kiosk-3", slot=SLOT).stock == 0
+
+        with pytest.raises(ItemUnavailableError) as sold_out:
+            reserve(session, "t2", kiosk="kiosk-3")
+        assert sold_out.value.code == "out_of_stock"
+        # A miscounted slot: the item came out, so the commit stands and a person recounts.
+        reserve(session, "t3", kiosk="kiosk-3", dispensed=True)
+        done = redemption.commit(session=session, transaction_id="t3", now=NOW)
+        assert (done.state, done.needs_review) == (RedemptionState.COMMITTED, True)
+        assert balances(session, "member:m1", "goods:kiosk-3") == [10, 20]

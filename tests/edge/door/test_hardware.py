@@ -14,9 +14,8 @@ from edge.door.hardware import (
     DoorHardwareError,
     DoorPins,
     PowerLoss,
-    Step,
-    signal_steps,
 )
+from edge.door.signals import Step, signal_steps
 from firmware_sim.door import SimDoor
 from tests.helpers import wait_for
 

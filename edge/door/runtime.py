@@ -27,6 +27,7 @@ from edge.door.beams import BeamTee
 from edge.door.controller import DoorController, DoorTiming, EventSink
 from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
+from edge.loops import Loop, every, start_loops
 from edge.scan.camera import FrameSource
 from edge.scan.decoders import make_decoder
 from edge.scan.scanner import Scanner
@@ -150,33 +151,13 @@ class DoorRuntime:
         self.keys.save(self.keys_path)
 
     def start(self, stop: threading.Event) -> None:
-        loops = [
+        loops: list[Loop] = [
             ("scan", lambda: self.scanner.run(self.controller.present, stop)),
-            ("door-tick", lambda: self._every(_TICK_S, self._tick, stop)),
+            ("tick", lambda: every(_TICK_S, self._tick, stop, what="door tick")),
         ]
         if self.sync is not None:
             loops.append(("sync", lambda: self._sync_loop(stop)))
-        for name, target in loops:
-            thread = threading.Thread(
-                target=self._guarded(name, target), name=f"door-{name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    @staticmethod
-    def _guarded(name: str, target: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                target()
-            except Exception:  # a dead loop is logged loudly; the agent keeps the rest alive
-                logger.exception("door %s loop stopped", name)
-
-        return run
-
-    @staticmethod
-    def _every(period_s: float, action: Callable[[], object], stop: threading.Event) -> None:
-        while not stop.wait(period_s):
-            action()
+        self._threads += start_loops("door", loops)
 
     def _tick(self) -> None:
         if self._beams is not None:

@@ -28,6 +28,7 @@ from edge.kiosk.menu import MenuCache
 from edge.kiosk.screen import ScreenServer
 from edge.kiosk.settings import KioskSettings
 from edge.kiosk.settle import EventSink
+from edge.loops import Loop, every, start_loops
 from edge.scan.camera import FrameSource
 from edge.scan.decoders import make_decoder
 from edge.scan.scanner import Scanner
@@ -168,36 +169,13 @@ class KioskRuntime:
         self.controller.recover()
         self.screen.start()
         interval = self.kiosk_settings.reconcile_interval_s
-        loops: list[tuple[str, Callable[[], object]]] = [
+        loops: list[Loop] = [
             ("scan", lambda: self.scanner.run(self.controller.present, stop)),
-            ("settle", lambda: self._every(interval, self.controller.tick, stop)),
+            ("settle", lambda: every(interval, self.controller.tick, stop, what="kiosk settle")),
         ]
         if self.sync is not None:
             loops.append(("sync", lambda: self._sync_loop(stop)))
-        for name, target in loops:
-            thread = threading.Thread(
-                target=self._guarded(name, target), name=f"kiosk-{name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    @staticmethod
-    def _guarded(name: str, target: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                target()
-            except Exception:  # a dead loop is logged loudly; the agent keeps the rest alive
-                logger.exception("kiosk %s loop stopped", name)
-
-        return run
-
-    @staticmethod
-    def _every(period_s: float, action: Callable[[], object], stop: threading.Event) -> None:
-        while not stop.wait(period_s):
-            try:
-                action()
-            except Exception:  # one failed pass; the next one retries
-                logger.exception("kiosk settle pass failed")
+        self._threads += start_loops("kiosk", loops)
 
     def _sync_loop(self, stop: threading.Event) -> None:
         interval = self.kiosk_settings.access.sync_interval_s

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from edge.access.policy_config import DoorPolicyConfig, describe_errors
+from protocol.door_policy import DoorPolicyConfig, describe_errors
 from edge.door.hardware import DoorPins
 from edge.kiosk.settings import KioskSettings
 from edge.scan.settings import ScannerSettings

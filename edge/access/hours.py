@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from edge.access.policy_config import DoorPolicyConfig, TimeRange
+    from protocol.door_policy import DoorPolicyConfig, TimeRange
 
 
 @dataclass(frozen=True, slots=True)

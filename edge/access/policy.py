@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from edge.access.model import Credential
     from edge.access.occupancy import Occupancy
     from edge.access.passback import Passback, VenueDirection
-    from edge.access.policy_config import DoorPolicyConfig
+    from protocol.door_policy import DoorPolicyConfig
 
 Clock = Callable[[], datetime]
 Outcome = tuple[Reason, str]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.access.hours import Schedule
-from edge.access.policy_config import DoorPolicyConfig
+from protocol.door_policy import DoorPolicyConfig
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

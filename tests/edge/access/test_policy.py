@@ -14,7 +14,7 @@ from edge.access.model import Credential
 from edge.access.occupancy import Occupancy
 from edge.access.passback import Passback
 from edge.access.policy import DoorPolicy, PolicyError
-from edge.access.policy_config import DoorPolicyConfig
+from protocol.door_policy import DoorPolicyConfig
 from edge.access.reasons import Reason
 from protocol.membercode import Mode
 

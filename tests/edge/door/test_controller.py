@@ -15,7 +15,7 @@ from edge.access.members import MemberCache
 from edge.access.occupancy import Occupancy
 from edge.access.passback import Passback
 from edge.access.policy import DoorPolicy
-from edge.access.policy_config import DoorPolicyConfig
+from protocol.door_policy import DoorPolicyConfig
 from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier

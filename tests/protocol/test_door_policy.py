@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from edge.access.policy_config import (
+from protocol.door_policy import (
     DoorPolicyConfig,
     TimeRange,
     describe_errors,

@@ -9,10 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from protocol.door_policy import DoorPolicyConfig, describe_errors
 from edge.door.hardware import DoorPins
 from edge.kiosk.settings import KioskSettings
 from edge.scan.settings import ScannerSettings
+from protocol.door_policy import DoorPolicyConfig, describe_errors
 from protocol.ids import Identifier
 
 

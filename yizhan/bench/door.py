@@ -17,7 +17,6 @@ from edge.access.members import MemberCache
 from edge.access.occupancy import Occupancy
 from edge.access.passback import Passback
 from edge.access.policy import DoorPolicy
-from protocol.door_policy import DoorPolicyConfig
 from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
@@ -26,6 +25,7 @@ from edge.door.hardware import DoorHardware, DoorPins
 from edge.door.monitor import DoorMonitor
 from edge.outbox import Outbox
 from protocol.access import MemberRecord, MemberStatus
+from protocol.door_policy import DoorPolicyConfig
 from protocol.membercode import IssuerKey, issue
 
 _PINS = DoorPins(relay=5, green_led=6, red_led=13, buzzer=19, door_contact=26, exit_button=20)

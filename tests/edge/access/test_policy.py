@@ -14,8 +14,8 @@ from edge.access.model import Credential
 from edge.access.occupancy import Occupancy
 from edge.access.passback import Passback
 from edge.access.policy import DoorPolicy, PolicyError
-from protocol.door_policy import DoorPolicyConfig
 from edge.access.reasons import Reason
+from protocol.door_policy import DoorPolicyConfig
 from protocol.membercode import Mode
 
 T0 = datetime(2025, 1, 6, 4, 0, tzinfo=UTC)  # Monday 12:00 in Shanghai

@@ -15,7 +15,6 @@ from edge.access.members import MemberCache
 from edge.access.occupancy import Occupancy
 from edge.access.passback import Passback
 from edge.access.policy import DoorPolicy
-from protocol.door_policy import DoorPolicyConfig
 from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
@@ -27,6 +26,7 @@ from firmware_sim.door import SimDoor
 from protocol.access import MemberRecord, MemberStatus
 from protocol.codec import encode
 from protocol.commands import UnlockCommand
+from protocol.door_policy import DoorPolicyConfig
 from protocol.membercode import IssuerKey, issue
 from protocol.topics import Kind, Topic
 

@@ -23,12 +23,13 @@ class Kind(StrEnum):
     TELEMETRY = "telemetry"  # device -> cloud, QoS 1 batches of readings
     EVENT = "event"  # device -> cloud, QoS 1 batches of events
     STATE = "state"  # device -> cloud, retained; last will publishes "offline"
+    DIAG = "diag"  # device -> cloud, a diagnostics report answering a command
     CONFIG = "config"  # cloud -> device, retained desired config
     ACK = "ack"  # cloud -> device, the sequence numbers the cloud has stored
     CMD = "cmd"  # cloud -> device, cmd/{name}
 
 
-UPLINK_KINDS: Final = frozenset({Kind.TELEMETRY, Kind.EVENT, Kind.STATE})
+UPLINK_KINDS: Final = frozenset({Kind.TELEMETRY, Kind.EVENT, Kind.STATE, Kind.DIAG})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,131 @@
+"""Desired configuration pushed to one device: versioned, retained, validated on both sides.
+
+The cloud publishes it retained on ``yz/v1/{venue}/{device}/config``, so a box that was off
+gets the newest one as soon as it connects. ``settings`` is a fragment of the box's own TOML
+settings (``sample_interval_s``, ``[door.policy]``, ``[kiosk]`` …) laid over the local file;
+what says *who* the box is or *where* it connects (its ids, data folder, broker, hardware
+wiring) is not pushable, so a config cannot move a box or point it at another broker.
+
+The cloud checks what it can before publishing (the door policy with the very model the box
+uses, see ``protocol/door_policy.py``); the box validates the whole result again, applies it
+in one step, and reports ``config.applied`` or ``config.rejected`` with the reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from protocol.codec import check_envelope, parse_json, validate_payload
+from protocol.commands import IssuedBy
+from protocol.door_policy import DoorPolicyConfig, describe_errors
+from protocol.errors import PayloadError
+from protocol.ids import Identifier
+from protocol.payloads import SCHEMA_VERSION, Timestamp
+from protocol.topics import Kind, Topic
+
+CONFIG_QOS: Final = 1
+APPLIED_EVENT: Final = "config.applied"
+REJECTED_EVENT: Final = "config.rejected"
+MAX_SETTINGS_BYTES: Final = 64 * 1024
+# Identity, connection and wiring stay with the box (its TOML file and its claim bundle).
+NOT_PUSHABLE: Final = frozenset(
+    {
+        "venue",
+        "device",
+        "role",
+        "data_dir",
+        "mqtt_host",
+        "mqtt_port",
+        "mqtt_username",
+        "mqtt_password",
+        "mqtt_tls",
+        "mqtt_ca_file",
+        "hardware",
+        "provision",
+    }
+)
+# Inside a section: pins are wiring, tokens are credentials.
+NOT_PUSHABLE_IN_SECTION: Final = frozenset({"pins", "sync_token", "api_token"})
+# How many reasons a config.rejected event carries (event values are short texts).
+MAX_REPORTED_ERRORS: Final = 5
+
+
+class DesiredConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = SCHEMA_VERSION
+    device: Identifier
+    version: Annotated[int, Field(ge=1, lt=2**62, strict=True)]
+    issued_at: Timestamp
+    issued_by: IssuedBy
+    settings: dict[str, Any]
+
+    @field_validator("settings")
+    @classmethod
+    def _pushable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problems = config_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
+def config_problems(settings: dict[str, Any]) -> list[str]:
+    """Every reason ``settings`` cannot be pushed, each with where and what to do; [] if none.
+
+    The box checks everything again against its full settings model; this is what can be
+    known without the box: size, keys that are not pushable, and the door policy.
+    """
+    size = len(json.dumps(settings, default=str))
+    if size > MAX_SETTINGS_BYTES:
+        return [f"settings are {size} bytes as JSON; at most {MAX_SETTINGS_BYTES} can be pushed"]
+    problems = [
+        f"{key}: is the box's own (identity, broker or wiring) and cannot be pushed; "
+        "change it in the box's TOML file or re-claim the box"
+        for key in sorted(settings.keys() & NOT_PUSHABLE)
+    ]
+    for section, body in settings.items():
+        if isinstance(body, dict):
+            problems += [
+                f"{section}.{key}: is the box's own and cannot be pushed"
+                for key in sorted(body.keys() & NOT_PUSHABLE_IN_SECTION)
+            ]
+    door = settings.get("door")
+    if isinstance(door, dict) and "policy" in door:
+        try:
+            DoorPolicyConfig.model_validate(door["policy"])
+        except ValidationError as exc:
+            problems += [f"door.policy.{line}" for line in describe_errors(exc)]
+    return problems
+
+
+def config_topic(venue: str, device: str) -> Topic:
+    return Topic(venue, device, Kind.CONFIG)
+
+
+def decode_config(topic: Topic, payload: bytes) -> DesiredConfig:
+    """A desired config as the box receives it; :class:`PayloadError` says what is wrong."""
+    if topic.kind is not Kind.CONFIG:
+        raise PayloadError("$", f"topic {topic} does not carry configs")
+    data = parse_json(payload)
+    check_envelope(data, topic)
+    return validate_payload(DesiredConfig, data)
+
+
+def rejected_event_data(version: int, problems: list[str]) -> dict[str, Any]:
+    """A ``config.rejected`` event's data: the version and the first reasons, each short."""
+    data: dict[str, Any] = {"version": version, "errors": len(problems)}
+    for index, problem in enumerate(problems[:MAX_REPORTED_ERRORS], start=1):
+        data[f"error_{index}"] = problem[:200]
+    return data
+
+
+def rejected_reasons(data: dict[str, Any]) -> list[str]:
+    """The reasons a ``config.rejected`` event carries, in order."""
+    return [
+        str(data[f"error_{i}"])
+        for i in range(1, MAX_REPORTED_ERRORS + 1)
+        if isinstance(data.get(f"error_{i}"), str)
+    ]

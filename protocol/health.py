@@ -32,6 +32,9 @@ class Heartbeat(BaseModel):
     outbox_depth: Annotated[int, Field(ge=0)]
     config_version: Annotated[int, Field(ge=0)] = 0
     credential_generation: Annotated[int, Field(ge=0)] = 0
+    # The issuer key ids a door or kiosk holds, comma-separated ("u-2025,u-2026"): how the
+    # cloud knows a new key reached every box before codes are signed with it.
+    issuer_keys: ShortText | None = None
 
     def event_data(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

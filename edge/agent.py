@@ -1,4 +1,4 @@
-"""The edge agent's composition root: outbox, uplink, sensors and the sampling loop."""
+"""The edge agent's composition root: outbox, uplink, sensors, runtimes and the control plane."""
 
 from __future__ import annotations
 
@@ -8,17 +8,28 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from edge.control.heartbeat import THERMAL_ZONE, key_ids
+from edge.control.lifecycle import Ending, Outcome
+from edge.control.logs import LogRing
+from edge.control.plane import BoxInfo, ControlParts, ControlPlane
+from edge.control.ports import ClaimedIdentity, SettingsLayers
+from edge.control.seen import open_seen_store
+from edge.control.wipe import box_folders
 from edge.door.beams import BeamTee
 from edge.door.runtime import DoorParts, DoorRuntime
 from edge.hardware.interfaces import HardwareError
 from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
+from edge.loops import start_loops
 from edge.outbox import NewEvent, Outbox, OutboxStats
 from edge.sampler import Sampler, Sensors
 from edge.scan.camera import OpenCvCamera
 from edge.scan.settings import ScannerSettings
-from edge.settings import EdgeSettings, RealHardware
+from edge.settings import AppliedConfig, EdgeSettings, RealHardware, write_applied
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
+from protocol.topics import Kind
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +53,9 @@ class AgentReport:
     sampled: int
     confirmed: int
     outbox: OutboxStats
+    # Why run() returned: its caller's stop, a restart command or applied config (the
+    # runner builds a new agent), or a wipe (the runner must not start this box claimed).
+    outcome: Outcome = "stopped"
 
 
 def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
@@ -100,7 +114,12 @@ def _share_beams(box: BoxHardware) -> BoxHardware:
 
 
 class EdgeAgent:
-    """Samples on a fixed interval into the outbox; the uplink drains it to the cloud."""
+    """Samples on a fixed interval into the outbox; the uplink drains it to the cloud.
+
+    ``identity`` (the box's claim) and ``layers`` (its settings sources) come from the
+    runner; without them the agent runs as before on plain settings and refuses pushed
+    config and credential rotation with a reason.
+    """
 
     def __init__(
         self,
@@ -110,10 +129,15 @@ class EdgeAgent:
         hardware: HardwareFactory,
         software: str | None = None,
         on_tick: Callable[[datetime], None] | None = None,
+        identity: ClaimedIdentity | None = None,
+        layers: SettingsLayers | None = None,
+        config_version: int = 0,
+        thermal_path: Path = THERMAL_ZONE,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._resources = ExitStack()
+        self.logs = self._install_log_ring()
         self.outbox = Outbox(settings.outbox_path, clock=clock, max_rows=settings.outbox_max_rows)
         self._resources.callback(self.outbox.close)
         box = _share_beams(hardware(settings, self._resources))
@@ -121,7 +145,19 @@ class EdgeAgent:
         self._on_tick = on_tick
         self.door = self._door(settings, box)
         self.kiosk = self._kiosk(settings, box)
-        self.uplink = Uplink(
+        self._halt = threading.Event()  # ends the runtimes' and the heartbeat's loops
+        self._threads: list[threading.Thread] = []
+        self.control = self._control(software, identity, layers, config_version, thermal_path)
+        self.uplink = self._uplink(software, identity)
+        self.sampled = 0
+        self._sampling = threading.Event()
+        self._sampling.set()
+        self._outcome: Outcome = "stopped"
+
+    def _uplink(self, software: str | None, identity: ClaimedIdentity | None) -> Uplink:
+        settings = self.settings
+        password = settings.mqtt_password
+        return Uplink(
             self.outbox,
             venue=settings.venue,
             device=settings.device,
@@ -129,21 +165,64 @@ class EdgeAgent:
                 settings.mqtt_host,
                 settings.mqtt_port,
                 username=settings.mqtt_username,
-                password=settings.mqtt_password.get_secret_value()
-                if settings.mqtt_password
-                else None,
+                password=password.get_secret_value() if password else None,
+                tls=settings.mqtt_tls,
+                ca_file=settings.mqtt_ca_file,
             ),
-            clock=clock,
+            clock=self._clock,
             policy=SendPolicy(
                 batch_size=settings.batch_size,
                 resend_after=timedelta(seconds=settings.resend_after_s),
             ),
             software=software,
-            on_command=self.door.controller.command if self.door else None,
+            credentials=identity,  # the claim's password, or a staged one the broker wants
+            on_command=self.control.commands,
+            on_config=self.control.config,
         )
-        self.sampled = 0
-        self._sampling = threading.Event()
-        self._sampling.set()
+
+    def _install_log_ring(self) -> LogRing:
+        ring = LogRing()
+        root = logging.getLogger()
+        root.addHandler(ring)
+        self._resources.callback(root.removeHandler, ring)
+        return ring
+
+    def _control(
+        self,
+        software: str | None,
+        identity: ClaimedIdentity | None,
+        layers: SettingsLayers | None,
+        config_version: int,
+        thermal_path: Path,
+    ) -> ControlPlane:
+        settings = self.settings
+        seen = open_seen_store(settings.data_dir, settings.device, clock=self._clock)
+        self._resources.callback(seen.close)
+        parts = ControlParts(
+            events=self._emit,
+            publish=self._publish_direct,
+            seen_store=seen,
+            store_applied=self._store_applied,
+            outbox_depth=lambda: self.outbox.stats().depth,
+            issuer_keys=self._issuer_keys,
+            logs=self.logs,
+            unlock=self.door.controller.remote_unlock if self.door else None,
+            identity=identity,
+            layers=layers,
+        )
+        box = BoxInfo(settings.venue, settings.device, settings.role, settings.data_dir,
+                      software, thermal_path)  # fmt: skip
+        return ControlPlane(box, parts=parts, clock=self._clock, config_version=config_version)
+
+    def _publish_direct(self, kind: Kind, payload: bytes) -> bool:
+        return self.uplink.publish_direct(kind, payload)
+
+    def _store_applied(self, version: int, pushed: dict[str, Any]) -> None:
+        write_applied(self.settings.data_dir, AppliedConfig(version, pushed))
+
+    def _issuer_keys(self) -> str | None:
+        runtime = self.door or self.kiosk
+        return key_ids(runtime.keys.keys) if runtime is not None else None
 
     def _door(self, settings: EdgeSettings, box: BoxHardware) -> DoorRuntime | None:
         if settings.role != "door":
@@ -176,27 +255,51 @@ class EdgeAgent:
         self.uplink.wake()
 
     def run(self, stop: threading.Event) -> AgentReport:
-        """Sample until ``stop`` is set, then flush what the connection allows and stop.
+        """Sample until ``stop`` is set or a command or pushed config ends the run.
 
-        Whatever is not confirmed by then stays in the outbox for the next start.
+        Then carry out a wipe if one was asked for, and flush what the connection allows;
+        whatever is not confirmed by then stays in the outbox for the next start.
         """
         self.uplink.start()
-        if self.door is not None:
-            self.door.start(stop)
-        if self.kiosk is not None:
-            self.kiosk.start(stop)
+        self._start_loops()
         try:
-            while not stop.is_set():
+            lifecycle = self.control.lifecycle
+            while not stop.is_set() and not lifecycle.asked:
                 if self._sampling.is_set():
                     try:
                         self.tick()
                     except Exception:  # a sampling round failed; the next one may not
                         logger.exception("sampling failed on %s", self.settings.device)
-                stop.wait(self.settings.sample_interval_s)
+                lifecycle.wait(stop, self.settings.sample_interval_s)
+            self._outcome = self._end(stopped=stop.is_set()).outcome
             self._drain()
         finally:
+            self._halt.set()
+            for thread in self._threads:
+                thread.join(timeout=5)
             self.uplink.stop()
         return self.report()
+
+    def _start_loops(self) -> None:
+        if self.door is not None:
+            self.door.start(self._halt)
+        if self.kiosk is not None:
+            self.kiosk.start(self._halt)
+        interval = self.settings.heartbeat_interval_s
+        beats = lambda: self.control.heartbeats(self._halt, interval_s=interval)  # noqa: E731
+        self._threads += start_loops("agent", [("heartbeat", beats)])
+
+    def _end(self, *, stopped: bool) -> Ending:
+        """Stop the runtimes; a wipe is carried out once their files are closed."""
+        self._halt.set()
+        ending = self.control.lifecycle.close(stopped=stopped)
+        if ending.wipe is not None:
+            for runtime in (self.door, self.kiosk):
+                if runtime is not None:
+                    runtime.close()
+            folders = box_folders(self.settings.data_dir, self.settings.device)
+            self.control.wipe(ending.wipe, folders)
+        return ending
 
     def _drain(self) -> None:
         deadline = self._clock() + timedelta(seconds=self.settings.drain_on_stop_s)
@@ -209,7 +312,7 @@ class EdgeAgent:
         self._sampling.clear()
 
     def report(self) -> AgentReport:
-        return AgentReport(self.sampled, self.uplink.confirmed, self.outbox.stats())
+        return AgentReport(self.sampled, self.uplink.confirmed, self.outbox.stats(), self._outcome)
 
     def close(self) -> None:
         self._resources.close()

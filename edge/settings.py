@@ -1,19 +1,61 @@
-"""Edge agent settings: a TOML file, YZ_EDGE_* variables and flags, validated in one place."""
+"""Edge agent settings: a TOML file, YZ_EDGE_* variables and flags, validated in one place.
+
+A box's effective settings are layers, each over the one before: its TOML file (over
+YZ_EDGE_* variables), its identity from the claim, the config the cloud pushed, and
+command-line flags. They are merged first and validated once, so every problem is listed
+together with the layer it came from.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.config_report import Layers, describe, report
 from edge.door.hardware import DoorPins
 from edge.kiosk.settings import KioskSettings
+from edge.provision.applied import AppliedConfig, read_applied, write_applied
+from edge.provision.errors import ProvisionError
+from edge.provision.identity import Identity
 from edge.scan.settings import ScannerSettings
-from protocol.door_policy import DoorPolicyConfig, describe_errors
+from protocol.device_config import config_problems
+from protocol.door_policy import DoorPolicyConfig
 from protocol.ids import Identifier
+
+__all__ = [  # AppliedConfig and its file functions live with the box's other files
+    "AccessSettings",
+    "AppliedConfig",
+    "ConfigError",
+    "DoorSettings",
+    "EdgeSettings",
+    "ProvisionSettings",
+    "RealHardware",
+    "SettingsLayers",
+    "SimHardware",
+    "UnclaimedBox",
+    "identity_layer",
+    "load_layers",
+    "load_settings",
+    "read_applied",
+    "write_applied",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR: Final = Path(".yizhan/edge")
+_ENV_PREFIX: Final = "YZ_EDGE_"
+_NOT_CLAIMED: Final = (
+    "this box is not claimed yet and has no [provision] section: add [provision] with the "
+    "broker address and the provisioning password, see deploy/examples/box.toml (or set "
+    "venue and device in the file to run it without claiming)"
+)
 
 
 class ConfigError(ValueError):
@@ -72,18 +114,36 @@ class DoorSettings(BaseModel):
     held_open_s: float = Field(default=60.0, gt=0, le=3600)
 
 
+class ProvisionSettings(BaseModel):
+    """``[provision]``: where an unclaimed box says hello, with the shared provisioning
+    account (the broker lets it do nothing else)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mqtt_host: str = Field(min_length=1)
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    username: str = Field(default="yz-provision", min_length=1)
+    password: SecretStr
+    tls: bool = False
+    ca_file: Path | None = Field(default=None, description="trust this CA; default: the system's")
+    hello_interval_s: float = Field(default=5.0, ge=1, le=300)
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="YZ_EDGE_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=_ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
     )
 
     venue: Identifier
     device: Identifier
-    data_dir: Path = Path(".yizhan/edge")
+    data_dir: Path = DEFAULT_DATA_DIR
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    heartbeat_interval_s: float = Field(default=60.0, ge=5, le=3600)
+    provision: ProvisionSettings | None = None
     sample_interval_s: float = Field(default=60.0, ge=0.05, le=3600)
     outbox_max_rows: int = Field(default=500_000, ge=100)
     batch_size: int = Field(default=200, ge=1, le=500)
@@ -112,27 +172,208 @@ class EdgeSettings(BaseSettings):
         return self.data_dir / f"{self.device}-outbox.db"
 
 
-def _describe(exc: ValidationError, source: str) -> str:
-    lines = [f"{source} is not a valid edge configuration:"]
-    lines += [f"  - {line}" for line in describe_errors(exc)]
-    lines.append("Fix these and start again; see `yizhan edge run --help` for every setting.")
-    return "\n".join(lines)
+@dataclass(frozen=True, slots=True)
+class UnclaimedBox:
+    """What a box that is not claimed yet needs: where its files are, where to say hello."""
+
+    data_dir: Path
+    provision: ProvisionSettings
+
+
+@dataclass(frozen=True)
+class SettingsLayers:
+    """A box's settings before they are merged: each layer overrides the one before it."""
+
+    file: dict[str, Any]
+    identity: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    source: str = "the edge settings"
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Set by load_layers when nothing says who the box is: it has to be claimed first.
+    unclaimed: UnclaimedBox | None = None
+
+    def build(self, pushed: dict[str, Any] | None = None) -> EdgeSettings:
+        """File < identity < ``pushed`` (the cloud's config) < flags, validated once."""
+        if pushed:
+            problems = config_problems(pushed)
+            if problems:
+                raise ConfigError(report("the config the cloud pushed", problems))
+        named = [
+            ("", self.file),
+            ("from the claim", self.identity),
+            ("from the cloud config", pushed or {}),
+            ("from the command line", self.overrides),
+        ]
+        return _validate(named, self.source)
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> EdgeSettings:
-    """Settings from YZ_EDGE_* variables, overridden by the TOML file, overridden by flags."""
-    values: dict[str, Any] = {}
-    source = "the edge settings"
-    if config is not None:
-        source = str(config)
-        try:
-            values = tomllib.loads(config.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {config}: {exc.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{config} is not valid TOML: {exc}") from None
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    """Settings from YZ_EDGE_* variables, overridden by the TOML file, overridden by flags.
+
+    The file alone; :func:`load_layers` adds a box's claim and its pushed config.
+    """
+    file, source = _read_file(config)
+    return SettingsLayers(file, {}, _given(overrides), source=source).build()
+
+
+def load_layers(config: Path | None, **overrides: Any) -> SettingsLayers:
+    """A box's layers: its file, its identity if it was claimed, its flags.
+
+    A box that is not claimed (no identity, no venue and device) is checked here, as far
+    as it can be before the claim says what it is; :attr:`SettingsLayers.unclaimed` is set.
+    """
+    file, source = _read_file(config)
+    given = _given(overrides)
+    who = _who(file, given, source)
     try:
-        return EdgeSettings(**values)
+        identity = Identity.load(who.data_dir)
+    except ProvisionError as exc:
+        raise ConfigError(str(exc)) from None
+    if identity is not None:
+        layer = identity_layer(identity, via=_provision(who.provision))
+        return SettingsLayers(file, layer, given, source=source, data_dir=who.data_dir)
+    if who.venue is not None and who.device is not None:
+        return SettingsLayers(file, {}, given, source=source, data_dir=who.data_dir)
+    box = _check_unclaimed(file, given, who, source)
+    return SettingsLayers(file, {}, given, source=source, data_dir=box.data_dir, unclaimed=box)
+
+
+def identity_layer(identity: Identity, *, via: ProvisionSettings | None = None) -> dict[str, Any]:
+    """The settings a claim decides: who the box is, its credentials, broker and cloud API.
+
+    ``via``: the endpoint the box was claimed through, kept when the bundle names none.
+    """
+    record = identity.record
+    layer: dict[str, Any] = {
+        "venue": record.venue,
+        "device": record.device,
+        "role": record.role,
+        "mqtt_username": record.mqtt_username,
+        "mqtt_password": record.mqtt_password,
+    }
+    if record.mqtt_host is None and via is not None:
+        layer |= {"mqtt_host": via.mqtt_host, "mqtt_port": via.mqtt_port, "mqtt_tls": via.tls}
+        if via.ca_file is not None:
+            layer["mqtt_ca_file"] = via.ca_file
+    elif record.mqtt_host is not None:
+        layer["mqtt_host"] = record.mqtt_host
+    if record.mqtt_port is not None:
+        layer["mqtt_port"] = record.mqtt_port
+    if record.mqtt_tls:
+        layer["mqtt_tls"] = True
+    if identity.ca_file is not None:
+        layer["mqtt_ca_file"] = identity.ca_file
+    api = {"url": record.api_url, "token": record.api_token}
+    api = {key: value for key, value in api.items() if value is not None}
+    if api and record.role == "door":
+        layer["door"] = {"access": {f"sync_{key}": value for key, value in api.items()}}
+    elif api and record.role == "kiosk":
+        layer["kiosk"] = {f"cloud_{key}": value for key, value in api.items()}
+    return layer
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in overrides.items() if value is not None}
+
+
+def _read_file(config: Path | None) -> tuple[dict[str, Any], str]:
+    if config is None:
+        return {}, "the edge settings"
+    try:
+        return tomllib.loads(config.read_text(encoding="utf-8")), str(config)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {config}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config} is not valid TOML: {exc}") from None
+
+
+class _Who(BaseSettings):
+    """Just enough to find the box's files and tell whether it is claimed (env included)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=_ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
+    )
+    venue: str | None = None
+    device: str | None = None
+    data_dir: Path = DEFAULT_DATA_DIR
+    provision: dict[str, Any] | None = None
+
+
+def _who(file: dict[str, Any], given: dict[str, Any], source: str) -> _Who:
+    merged = _deep_merge(file, given)
+    try:
+        return _Who(**{key: merged[key] for key in _Who.model_fields if key in merged})
+    except ValidationError:
+        # One of these has the wrong type: the full check names it with everything else.
+        _validate([("", file), ("from the command line", given)], source)
+        raise
+
+
+def _provision(section: dict[str, Any] | None) -> ProvisionSettings | None:
+    try:
+        return None if section is None else ProvisionSettings.model_validate(section)
+    except ValidationError:
+        return None  # the full check reports it
+
+
+def _check_unclaimed(
+    file: dict[str, Any], given: dict[str, Any], who: _Who, source: str
+) -> UnclaimedBox:
+    """Check everything the file can say before the claim says who the box is."""
+    # Stand-ins for the ids the claim will bring, so the rest is checked now, not later.
+    stand_in = {"venue": "unclaimed", "device": "unclaimed"}
+    settings, problems = _problems([("", stand_in), ("", file), ("from the command line", given)])
+    if who.provision is None:
+        problems.insert(0, _NOT_CLAIMED)
+    if settings is None or settings.provision is None or problems:
+        raise ConfigError(report(source, problems))
+    return UnclaimedBox(settings.data_dir, settings.provision)
+
+
+def _validate(named: Layers, source: str) -> EdgeSettings:
+    settings, problems = _problems(named)
+    if settings is None:
+        raise ConfigError(report(source, problems))
+    return settings
+
+
+def _problems(named: Layers) -> tuple[EdgeSettings | None, list[str]]:
+    """The merged layers as settings, or every problem with where it is and who set it."""
+    merged: dict[str, Any] = {}
+    for _, layer in named:
+        merged = _deep_merge(merged, layer)
+    try:
+        return EdgeSettings(**merged), []
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        return None, [describe(error, named, known=_KNOWN_KEYS) for error in exc.errors()]
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``; tables merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            merged[key] = _deep_merge(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# Every key a settings table may hold: a misspelt key is matched against these.
+_KNOWN_KEYS: Final = frozenset(field.name for field in dataclasses.fields(DoorPins)).union(
+    *(
+        model.model_fields
+        for model in (
+            EdgeSettings,
+            ProvisionSettings,
+            SimHardware,
+            RealHardware,
+            DoorSettings,
+            AccessSettings,
+            DoorPolicyConfig,
+            ScannerSettings,
+            KioskSettings,
+        )
+    )
+)

@@ -1,31 +1,42 @@
-"""The device's MQTT connection: presence with a last will, outbox batches out, acks in."""
+"""The device's MQTT connection: presence with a last will, outbox batches out; acks, commands
+and pushed config in; credentials that can be switched when the broker refuses them."""
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.outbox import Outbox, Row
+from edge.provision.identity import Credentials
 from protocol.codec import decode_ack, encode, encode_prevalidated_batch
 from protocol.errors import ProtocolError
 from protocol.payloads import MAX_BATCH_ITEMS, MAX_PAYLOAD_BYTES, SCHEMA_VERSION, DeviceState
-from protocol.topics import Kind, Topic, subscription
+from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 CommandHandler = Callable[[Topic, bytes], None]
+ConfigHandler = Callable[[Topic, bytes], None]
 # Room for the envelope around the items when packing a batch under the payload limit.
 _ENVELOPE_BYTES: Final = 200
 _IDLE_WAIT: Final = 1.0  # seconds the sender sleeps when there is nothing to send
 _MAX_EARLY_ACKS: Final = 10_000  # PUBACKs of mids from before a reconnect would pile up
+# paho's names for MQTT 3.1.1 CONNACK 4 and 5: the broker refused who we said we are.
+_AUTH_REFUSALS: Final = frozenset({"Bad user name or password", "Not authorized"})
+
+
+class UplinkError(RuntimeError):
+    """The uplink cannot be set up as configured; the message says what to fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,8 @@ class BrokerEndpoint:
     keepalive: int = 30
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    ca_file: Path | None = None  # None with tls: the system's CAs
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +76,15 @@ class Uplink:
         policy: SendPolicy = SendPolicy(),
         software: str | None = None,
         on_command: CommandHandler | None = None,
+        credentials: Credentials | None = None,
+        on_config: ConfigHandler | None = None,
     ) -> None:
         self._outbox = outbox
         self._venue, self._device = venue, device
         self._endpoint, self._clock, self._policy = endpoint, clock, policy
         self._software = software
-        self._on_command = on_command
+        self._on_command, self._on_config = on_command, on_config
+        self._credentials = credentials
         self._lock = threading.Lock()
         self._inflight: dict[int, list[int]] = {}  # mid -> seqs
         self._early_acks: set[int] = set()
@@ -91,8 +107,12 @@ class Uplink:
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )
-        if self._endpoint.username:
+        if self._credentials is not None:
+            _use(client, self._credentials.current())
+        elif self._endpoint.username:
             client.username_pw_set(self._endpoint.username, self._endpoint.password)
+        if self._endpoint.tls:
+            self._use_tls(client)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(50)
         client.on_connect = self._on_connect
@@ -102,6 +122,16 @@ class Uplink:
         self._stamp = self._clock()
         self._set_will(client)
         return client
+
+    def _use_tls(self, client: mqtt.Client) -> None:
+        ca_file = self._endpoint.ca_file
+        try:
+            client.tls_set(ca_certs=str(ca_file) if ca_file is not None else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise UplinkError(
+                f"cannot use {ca_file or 'the system CAs'} to check the broker's TLS "
+                f"certificate ({exc}); fix mqtt_ca_file or claim the box again"
+            ) from None
 
     def _state(self, status: Literal["online", "offline"]) -> bytes:
         state = DeviceState(
@@ -142,12 +172,15 @@ class Uplink:
                 self._topic(Kind.STATE), self._state("offline"), qos=1, retain=True
             ).wait_for_publish(2)
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             logger.error("broker refused device %s: %s", self._device, reason)
+            if str(reason) in _AUTH_REFUSALS:
+                self._try_other_credentials(client)
             return
+        self._accepted()
         self._outbox.requeue()
         with self._lock:
             self._inflight.clear()
@@ -155,12 +188,40 @@ class Uplink:
         client.subscribe(self._topic(Kind.ACK), qos=1)
         if self._on_command is not None:  # only this device's own command topics
             client.subscribe(subscription(Kind.CMD, venue=self._venue, device=self._device), qos=1)
+        if self._on_config is not None:  # retained: the newest config arrives right away
+            client.subscribe(self._topic(Kind.CONFIG), qos=1)
         client.publish(self._topic(Kind.STATE), self._state("online"), qos=1, retain=True)
         self._connected.set()
         self._wake.set()
         logger.info(
             "device %s connected to %s:%d", self._device, self._endpoint.host, self._endpoint.port
         )
+
+    def _try_other_credentials(self, client: mqtt.Client) -> None:
+        """Switch to the other password for paho's next automatic reconnect, if there is one."""
+        if self._credentials is None:
+            return
+        try:
+            switched = self._credentials.refused()
+            if switched:
+                _use(client, self._credentials.current())
+        except Exception:  # a credential store failing must not stop the reconnects
+            logger.exception("device %s: could not switch credentials", self._device)
+            return
+        if not switched:
+            logger.error(
+                "device %s has no other password to try; rotate its credentials from the "
+                "cloud or claim the box again",
+                self._device,
+            )
+
+    def _accepted(self) -> None:
+        if self._credentials is None:
+            return
+        try:
+            self._credentials.accepted()
+        except Exception:  # the connection is up either way
+            logger.exception("device %s: could not record the accepted credentials", self._device)
 
     def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected.clear()
@@ -184,7 +245,10 @@ class Uplink:
             logger.warning("ignored a message on %s: %s", message.topic[:120], exc)
             return
         if topic.kind is Kind.CMD:
-            self._command(topic, bytes(message.payload))
+            self._hand_over(self._on_command, topic, bytes(message.payload))
+            return
+        if topic.kind is Kind.CONFIG:
+            self._hand_over(self._on_config, topic, bytes(message.payload))
             return
         try:
             ack = decode_ack(topic, bytes(message.payload))
@@ -196,14 +260,30 @@ class Uplink:
         self._resend_after = self._policy.resend_after
         self._wake.set()
 
-    def _command(self, topic: Topic, payload: bytes) -> None:
-        if self._on_command is None or (topic.venue, topic.device) != (self._venue, self._device):
-            logger.warning("ignored a command for another device on %s", topic)
+    def _hand_over(self, handler: CommandHandler | None, topic: Topic, payload: bytes) -> None:
+        """A command or a config for this device goes to its handler, whatever it does."""
+        if handler is None or (topic.venue, topic.device) != (self._venue, self._device):
+            logger.warning("ignored a %s message for another device on %s", topic.kind, topic)
             return
         try:
-            self._on_command(topic, payload)
-        except Exception:  # a command must never take the uplink down
-            logger.exception("command on %s failed", topic)
+            handler(topic, payload)
+        except Exception:  # a command or config must never take the uplink down
+            logger.exception("%s on %s failed", topic.kind, topic)
+
+    def publish_direct(self, kind: Kind, payload: bytes, *, qos: int = 1) -> bool:
+        """Publish on this device's own ``kind`` topic, outside the outbox; False when not
+        connected. For what is not sequenced and is asked for again when lost (``diag``)."""
+        if kind not in UPLINK_KINDS:
+            raise ValueError(f"a device publishes only {sorted(UPLINK_KINDS)}, not {kind}")
+        if not self.connected:
+            return False
+        info = self._client.publish(self._topic(kind), payload, qos=qos)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            logger.warning("device %s: %s publish failed (%s)", self._device, kind, info.rc)
+            return False
+        if qos:
+            self._track(info.mid, [])  # its PUBACK must not be taken for a batch's
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -247,14 +327,25 @@ class Uplink:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             logger.warning("device %s: publish failed (%s); will resend", self._device, info.rc)
             return  # rows stay inflight; the reconnect puts them back to pending
-        with self._lock:
-            acked_already = info.mid in self._early_acks
-            if acked_already:
-                self._early_acks.discard(info.mid)
-            else:
-                self._inflight[info.mid] = seqs
-        if acked_already:
+        if self._track(info.mid, seqs) and seqs:
             self._outbox.mark_sent(seqs)
+
+    def _track(self, mid: int, seqs: list[int]) -> bool:
+        """Wait for ``mid``'s PUBACK; True when it came already."""
+        with self._lock:
+            acked_already = mid in self._early_acks
+            if acked_already:
+                self._early_acks.discard(mid)
+            else:
+                self._inflight[mid] = seqs
+        return acked_already
+
+
+def _use(client: mqtt.Client, credentials: tuple[str, str] | None) -> None:
+    if credentials is None:
+        client.username_pw_set(None)
+    else:
+        client.username_pw_set(*credentials)
 
 
 def _pack(rows: list[Row]) -> list[list[Row]]:
@@ -272,3 +363,16 @@ def _pack(rows: list[Row]) -> list[list[Row]]:
         chunks[-1].append(row)
         size += len(row.body) + 1
     return chunks
+
+
+def stop_loop(client: mqtt.Client) -> None:
+    """``loop_stop()``, then close the wake-up socket pair ``loop_start()`` opened.
+
+    paho 2.1 closes that pair only in ``Client.__del__``; when the client dies in a
+    reference cycle the garbage collector may finalize the sockets first and warn about
+    them (an error under the tests' ``filterwarnings = error``), and a long-running box
+    that restarts its agent would hold two descriptors per restart until then.
+    """
+    client.loop_stop()
+    client._reset_sockets(sockpair_only=True)  # private, see the docstring
+

@@ -1,9 +1,12 @@
-"""Start and stop a local MQTT broker: mosquitto when installed, else an embedded amqtt child."""
+"""Start and stop a local MQTT broker: mosquitto when installed, else an embedded amqtt child.
+
+With :class:`BrokerSecurity` it is always mosquitto, with per-device accounts, ACLs and
+optionally TLS (see yizhan/broker_security.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -15,12 +18,30 @@ import subprocess
 import sys
 import threading
 import time
-import types
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Literal, Self
+
+from yizhan.broker_errors import BrokerError, BrokerStartError
+from yizhan.broker_security import (
+    DEFAULT_TLS_PORT,
+    BrokerSecurity,
+    load_security,
+    prepare_security,
+)
+
+__all__ = [
+    "BrokerError",
+    "BrokerOptions",
+    "BrokerProcess",
+    "BrokerSecurity",
+    "BrokerStartError",
+    "MosquittoConfig",
+    "find_mosquitto",
+    "free_port",
+    "render_mosquitto_conf",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +61,6 @@ MAX_INFLIGHT_MESSAGES = 100
 # (devices resend anything the cloud has not acknowledged, so this bounds work, not data).
 AUTOSAVE_SECONDS = 10
 _LOG_TAIL_LINES = 20
-# A module that exists only inside the embedded child; see _install_auth_plugin.
-_AUTH_PLUGIN_MODULE = "yizhan_embedded_broker_auth"
-
-
-class BrokerError(Exception):
-    """A local broker could not be found, started or stopped."""
-
-
-class BrokerStartError(BrokerError):
-    """The broker process exited or never accepted connections."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +71,8 @@ class BrokerOptions:
     port: int
     data_dir: Path
     prefer: Preference = "auto"
+    # None: anonymous and open, for development and tests.
+    security: BrokerSecurity | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +86,8 @@ class MosquittoConfig:
     allow_anonymous: bool = True
     password_file: Path | None = None
     acl_file: Path | None = None
+    # Dynamic security and TLS, from broker_security.security_conf_lines.
+    security_lines: tuple[str, ...] = ()
 
 
 def render_mosquitto_conf(config: MosquittoConfig) -> str:
@@ -105,36 +120,8 @@ def render_mosquitto_conf(config: MosquittoConfig) -> str:
         lines.append(f"password_file {config.password_file}")
     if config.acl_file is not None:
         lines.append(f"acl_file {config.acl_file}")
+    lines += config.security_lines
     return "\n".join(lines) + "\n"
-
-
-def amqtt_config(*, host: str, port: int) -> dict[str, Any]:
-    """Return the embedded broker's config: one TCP listener, anonymous, no $SYS or file plugins."""
-    return {
-        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}},
-        "timeout_disconnect_delay": 0,
-        "plugins": {f"{_AUTH_PLUGIN_MODULE}.KeepSessionsAuthPlugin": {}},
-    }
-
-
-def _install_auth_plugin() -> None:
-    """Register the embedded broker's auth plugin under a module name amqtt can import.
-
-    amqtt's AnonymousAuthPlugin marks every client anonymous, and amqtt then discards an
-    anonymous client's persistent session and never queues QoS 1 messages for it while it is
-    offline. This plugin admits everyone without that mark, so clean_session=False behaves as on
-    mosquitto. It is built here, in the child, because importing amqtt in the parent is slow and
-    noisy with deprecation warnings.
-    """
-    from amqtt.plugins.authentication import AnonymousAuthPlugin  # noqa: PLC0415
-
-    class KeepSessionsAuthPlugin(AnonymousAuthPlugin):  # type: ignore[misc]
-        async def authenticate(self, *, session: object) -> bool:  # noqa: ARG002
-            return True
-
-    module = types.ModuleType(_AUTH_PLUGIN_MODULE)
-    module.KeepSessionsAuthPlugin = KeepSessionsAuthPlugin  # type: ignore[attr-defined]
-    sys.modules[_AUTH_PLUGIN_MODULE] = module
 
 
 def find_mosquitto() -> Path | None:
@@ -169,7 +156,12 @@ def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _resolve_kind(prefer: Preference, binary: Path | None) -> BrokerKind:
+def _resolve_kind(prefer: Preference, binary: Path | None, *, secure: bool) -> BrokerKind:
+    if secure and (prefer == "embedded" or binary is None):
+        raise BrokerError(
+            "per-device security needs Mosquitto; install it (apt-get install mosquitto) "
+            "or run the broker without security"
+        )
     if prefer == "embedded":
         return "embedded"
     if binary is not None:
@@ -188,7 +180,9 @@ class BrokerProcess:
     def __init__(self, options: BrokerOptions) -> None:
         self.options = options
         self._binary = find_mosquitto()
-        self.kind: BrokerKind = _resolve_kind(options.prefer, self._binary)
+        self.kind: BrokerKind = _resolve_kind(
+            options.prefer, self._binary, secure=options.security is not None
+        )
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -277,17 +271,26 @@ class BrokerProcess:
     def _argv(self) -> list[str]:
         if self.kind == "embedded":
             return [
-                sys.executable, "-m", "yizhan.broker", "--embedded",
+                sys.executable, "-m", "yizhan.embedded_broker",
                 "--host", self.host, "--port", str(self.port),
                 "--data-dir", str(self.options.data_dir),
             ]  # fmt: skip
         assert self._binary is not None  # _resolve_kind only picks mosquitto when found
         conf_path = self.options.data_dir / "mosquitto.conf"
+        data_dir = self.options.data_dir.resolve()
+        security = self.options.security
+        secure_lines: list[str] = []
+        if security is not None:
+            secure_lines = prepare_security(
+                security, binary=self._binary, data_dir=data_dir, host=self.host
+            )
         config = MosquittoConfig(
             host=self.host,
             port=self.port,
-            data_dir=self.options.data_dir.resolve(),
+            data_dir=data_dir,
             run_as=pwd.getpwuid(os.geteuid()).pw_name,
+            allow_anonymous=security is None,
+            security_lines=tuple(secure_lines),
         )
         conf_path.write_text(render_mosquitto_conf(config), encoding="utf-8")
         return [str(self._binary), "-c", str(conf_path)]
@@ -311,38 +314,16 @@ class BrokerProcess:
             time.sleep(0.02)
 
 
-async def _serve_embedded(*, host: str, port: int) -> None:
-    from amqtt.broker import Broker  # noqa: PLC0415 - heavy, and only the child needs it
-
-    _install_auth_plugin()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    broker = Broker(amqtt_config(host=host, port=port), loop=loop)
-    await broker.start()
-    await stop.wait()
-    await broker.shutdown()
-
-
-def _run_embedded(*, host: str, port: int, data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    # amqtt 0.12 warns about its own deprecated internals; that is noise for our users.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.basicConfig(
-        filename=data_dir / "amqtt.log",
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("transitions").setLevel(logging.WARNING)
-    asyncio.run(_serve_embedded(host=host, port=port))
-
-
 def _run_foreground(options: BrokerOptions) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with BrokerProcess(options) as broker:
         logger.info("%s broker at %s, files in %s", broker.kind, broker.url, options.data_dir)
+        tls = options.security.tls if options.security else None
+        if tls is not None:
+            logger.info(
+                "MQTT over TLS on %s:%d (clients trust %s)", broker.host, tls.port, tls.cafile
+            )
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.wait(0.5):
                 if not broker.running:
@@ -357,20 +338,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=Path(".yizhan/broker"))
     parser.add_argument("--prefer", choices=["auto", "mosquitto", "embedded"], default="auto")
     parser.add_argument(
-        "--embedded", action="store_true", help="run amqtt in this process (child entry point)"
+        "--secure", action="store_true", help="per-device accounts and ACLs (needs mosquitto)"
     )
+    parser.add_argument("--tls-dir", type=Path, help="ca.pem, server.pem, server.key (--secure)")
+    parser.add_argument("--tls-port", type=int, default=DEFAULT_TLS_PORT)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run a broker in the foreground until Ctrl-C or SIGTERM."""
     args = _parse(argv)
-    if args.embedded:
-        _run_embedded(host=args.host, port=args.port, data_dir=args.data_dir)
-        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.tls_dir is not None and not args.secure:
+        raise SystemExit("--tls-dir needs --secure: TLS comes with per-device accounts")
+    security = None
+    if args.secure:
+        security = load_security(
+            data_dir=args.data_dir, tls_dir=args.tls_dir, tls_port=args.tls_port
+        )
     options = BrokerOptions(
-        host=args.host, port=args.port, data_dir=args.data_dir, prefer=args.prefer
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        prefer=args.prefer,
+        security=security,
     )
     _run_foreground(options)
 

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from yizhan.cli_device import device_app
+
 app = typer.Typer(
     help="yizhan (驿站): self-running union venues — QR doors, points kiosks, telemetry.",
     no_args_is_help=True,
@@ -36,6 +38,9 @@ app.add_typer(member_app, name="member")
 app.add_typer(bench_app, name="bench")
 user_app = typer.Typer(help="People who log in to the cloud API.", no_args_is_help=True)
 cloud_app.add_typer(user_app, name="user")
+pki_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)
+app.add_typer(pki_app, name="pki")
+app.add_typer(device_app, name="device")
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
 DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
@@ -76,12 +81,51 @@ def broker(
     port: Annotated[int, typer.Option(help="MQTT port.")] = 1883,
     data_dir: DataDir = Path(".yizhan/broker"),
     prefer: Annotated[str, typer.Option(help="auto | mosquitto | embedded")] = "auto",
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Per-device credentials and ACLs (Mosquitto dynamic security); no anonymous.",
+        ),
+    ] = False,
+    tls_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder from `yizhan pki init` (ca.pem, server.pem, server.key)."),
+    ] = None,
+    tls_port: Annotated[int, typer.Option(help="MQTT over TLS port (with --tls-dir).")] = 8883,
 ) -> None:
     """Start a local MQTT broker: mosquitto when installed, the embedded one otherwise."""
     from yizhan.broker import main as broker_main  # noqa: PLC0415 - keep startup light
 
     argv = ["--host", host, "--port", str(port), "--data-dir", str(data_dir), "--prefer", prefer]
+    if secure:
+        argv.append("--secure")
+    if tls_dir is not None:
+        argv += ["--tls-dir", str(tls_dir), "--tls-port", str(tls_port)]
     broker_main(argv)
+
+
+@pki_app.command("init")
+def pki_init(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the files.")] = Path(
+        ".yizhan/pki"
+    ),
+    name: Annotated[
+        list[str] | None,
+        typer.Option(help="A host name or IP the broker is reached by (repeatable)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+) -> None:
+    """Create a DEVELOPMENT CA and a broker server certificate signed by it."""
+    from yizhan.pki import PkiError, init_pki  # noqa: PLC0415
+
+    names = tuple(name or ("localhost", "127.0.0.1"))
+    try:
+        files = init_pki(directory, server_names=names, force=force)
+    except PkiError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"[green]ok[/green]: CA {files.ca_cert}, server certificate for {', '.join(names)}")
+    err.print(f"boxes trust {files.ca_cert}; keep {files.ca_key} off the boxes and offline")
 
 
 @edge_app.command("run")
@@ -354,16 +398,13 @@ def member_code(
         err.print(f"wrote {out}")
 
 
-def _write_qr_png(matrix: list[list[bool]], out: Path, *, scale: int = 8) -> None:
-    """Render with OpenCV (already a dependency) instead of pulling in Pillow."""
-    import cv2  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
+def _write_qr_png(matrix: list[list[bool]], out: Path) -> None:
+    from yizhan.cli_render import write_qr_png  # noqa: PLC0415
 
-    dark = np.array(matrix, dtype=bool)
-    image = np.where(dark, 0, 255).astype(np.uint8)
-    image = np.kron(image, np.ones((scale, scale), dtype=np.uint8))
-    if not cv2.imwrite(str(out), image):
-        raise _fail(f"cannot write {out}; check the folder exists and is writable")
+    try:
+        write_qr_png(matrix, out)
+    except OSError as exc:
+        raise _fail(str(exc)) from None
 
 
 @member_app.command("keys")

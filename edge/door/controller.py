@@ -1,4 +1,4 @@
-"""One door's decisions: a presented code, a remote command or an alarm becomes exactly
+"""One door's decisions: a presented code, a remote unlock or an alarm becomes exactly
 one relay action, one signal to the person, and one event in the outbox."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from edge.access.commands import CommandHandler
 from edge.access.model import Decision, Verification
 from edge.access.policy import DoorPolicy
 from edge.access.reasons import Reason
@@ -17,7 +16,7 @@ from edge.access.verifier import Verifier
 from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
 from edge.outbox import NewEvent
-from protocol.topics import Topic
+from protocol.commands import UnlockCommand
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +24,14 @@ Clock = Callable[[], datetime]
 EventSink = Callable[[Sequence[NewEvent]], object]
 
 DECISION_EVENT = "access.decision"
-COMMAND_REFUSED_EVENT = "command.refused"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteUnlock:
+    """What became of a remote unlock: opened, or why not."""
+
+    opened: bool
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +56,12 @@ class DoorController:
         monitor: DoorMonitor,
         events: EventSink,
         clock: Clock,
-        commands: CommandHandler | None = None,
         timing: DoorTiming = DoorTiming(),
     ) -> None:
         self.door_id = door_id
         self._verifier, self._policy = verifier, policy
         self._hardware, self._monitor = hardware, monitor
-        self._events, self._clock, self._commands = events, clock, commands
+        self._events, self._clock = events, clock
         self._timing = timing
         self._lock = threading.Lock()  # one decision at a time: replay commits race otherwise
         self.decisions: dict[Reason, int] = {}
@@ -93,7 +98,6 @@ class DoorController:
         *,
         mode: int | None = None,
     ) -> Decision:
-        self.decisions[reason] = self.decisions.get(reason, 0) + 1
         return Decision(reason, detail, self.door_id, now, member, mode)
 
     def _act(self, decision: Decision) -> None:
@@ -110,50 +114,24 @@ class DoorController:
         if decision.mode is not None:
             data["mode"] = decision.mode
         self._emit([NewEvent(decision.at, DECISION_EVENT, data)])
+        # Counted last: whoever watches the count sees the relay and the event already done.
+        self.decisions[decision.reason] = self.decisions.get(decision.reason, 0) + 1
 
-    def command(self, topic: Topic, payload: bytes) -> None:
-        """A message on this device's own command topic (wired to the uplink)."""
-        if self._commands is None:
-            return
-        outcome = self._commands.handle(topic, payload)
-        now = self._clock()
-        command = outcome.command
-        if not outcome.accepted or command is None:
-            logger.warning("refused command on %s: %s", topic, outcome.detail)
-            self._emit(
-                [
-                    NewEvent(
-                        now,
-                        COMMAND_REFUSED_EVENT,
-                        {
-                            "topic": str(topic)[:200],
-                            "reason": str(outcome.reason),
-                            "detail": outcome.detail[:200],
-                        },
-                    )
-                ]
-            )
-            return
+    def remote_unlock(self, command: UnlockCommand) -> RemoteUnlock:
+        """An admitted remote unlock (``edge.control`` checked topic, expiry and replay)."""
         if command.door != self.door_id:
-            self._emit(
-                [
-                    NewEvent(
-                        now,
-                        COMMAND_REFUSED_EVENT,
-                        {
-                            "command": command.command_id,
-                            "reason": "wrong_door",
-                            "detail": f"this box runs door {self.door_id!r}, not {command.door!r}",
-                        },
-                    )
-                ]
+            return RemoteUnlock(
+                opened=False,
+                detail=f"this box runs door {self.door_id!r}, not {command.door!r}",
             )
-            return
         with self._lock:
             decision = self._decision(
-                Reason.REMOTE_UNLOCK, f"command {command.command_id} by {command.issued_by}", now
+                Reason.REMOTE_UNLOCK,
+                f"command {command.command_id} by {command.issued_by}",
+                self._clock(),
             )
             self._act(decision)
+        return RemoteUnlock(opened=True, detail=f"door {self.door_id} opened")
 
     def tick(self) -> None:
         """Turn the door monitor's findings (held open, forced, emergency) into events."""

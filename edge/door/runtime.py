@@ -1,4 +1,4 @@
-"""A door box's composition: caches, verifier, policy, hardware, scanner, sync, commands."""
+"""A door box's composition: caches, verifier, policy, hardware, scanner, sync."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any, Final
 import httpx
 
 from edge.access.bookings import Bookings
-from edge.access.commands import CommandHandler, SqliteSeenStore
 from edge.access.keys import KeyRing
 from edge.access.members import MemberCache
 from edge.access.occupancy import Occupancy
@@ -103,12 +102,6 @@ class DoorRuntime:
             events=events,
             clock=clock,
             timing=DoorTiming(pulse_s=self._door.pulse_s),
-            commands=CommandHandler(
-                settings.device,
-                venue=settings.venue,
-                clock=clock,
-                seen_store=self._closing(SqliteSeenStore(self.folder / "commands.db", clock=clock)),
-            ),
         )
         self.scanner = Scanner(
             parts.frame_source, make_decoder(self._door.scanner.decoder), fps=self._door.scanner.fps

@@ -108,7 +108,11 @@ def test_an_unlock_is_accepted_once(tmp_path: Path) -> None:
     again = h.handle(Topic.parse(OWN_TOPIC), payload())
 
     assert first == CommandOutcome(
-        CommandReason.ACCEPTED, "ok", UnlockCommand.model_validate(command())
+        CommandReason.ACCEPTED,
+        "ok",
+        UnlockCommand.model_validate(command()),
+        command_id="c0ffee00c0ffee00",
+        name="unlock",
     )
     assert again.reason is CommandReason.REPLAYED
     assert "executed already" in again.detail

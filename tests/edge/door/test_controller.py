@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.access.commands import CommandHandler, SqliteSeenStore
 from edge.access.keys import KeyRing
 from edge.access.members import MemberCache
 from edge.access.occupancy import Occupancy
@@ -18,14 +17,20 @@ from edge.access.policy import DoorPolicy
 from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
-from edge.door.controller import COMMAND_REFUSED_EVENT, DECISION_EVENT, DoorController
+from edge.control.actions import BoxActions
+from edge.control.admission import CommandGate
+from edge.control.commands import Dispatcher
+from edge.control.lifecycle import Lifecycle
+from edge.control.seen import SqliteSeenStore
+from edge.control.verdict import Status, Verdict
+from edge.door.controller import DECISION_EVENT, DoorController
 from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
 from edge.outbox import NewEvent, Outbox
 from firmware_sim.door import SimDoor
 from protocol.access import MemberRecord, MemberStatus
 from protocol.codec import encode
-from protocol.commands import UnlockCommand
+from protocol.commands import RESULT_EVENT, UnlockCommand
 from protocol.door_policy import DoorPolicyConfig
 from protocol.membercode import IssuerKey, issue
 from protocol.topics import Kind, Topic
@@ -36,6 +41,7 @@ from .fakes import FakeTime
 @dataclass
 class Door:
     controller: DoorController
+    commands: Dispatcher
     outbox: Outbox
     sim: SimDoor
     time: FakeTime
@@ -81,9 +87,17 @@ def station(
         monitor=DoorMonitor(held_open_s=60).attach(door),
         events=outbox.append,
         clock=fake_time,
-        commands=CommandHandler("door-01", venue="station-07", clock=fake_time, seen_store=seen),
     )
-    yield Door(controller, outbox, sim, fake_time, key)
+    # The agent's command path (edge.control) in front of this controller's remote unlock.
+    gate = CommandGate("door-01", venue="station-07", clock=fake_time, seen_store=seen)
+    actions = BoxActions(
+        role="door",
+        lifecycle=Lifecycle(),
+        diagnostics=lambda _command: Verdict(Status.FAILED, "not in this test"),
+        unlock=controller.remote_unlock,
+    )
+    commands = Dispatcher(gate, run=actions.run, events=outbox.append, clock=fake_time)
+    yield Door(controller, commands, outbox, sim, fake_time, key)
     for closable in (members, replay, passback, outbox, seen):
         closable.close()
 
@@ -161,12 +175,19 @@ def test_fire_alarm_opens_and_every_scan_is_an_emergency(station: Door) -> None:
     assert DECISION_EVENT in kinds
 
 
-def _unlock(station: Door, *, command_id: str, expires_in: float, device: str = "door-01") -> bytes:
+def _unlock(
+    station: Door,
+    *,
+    command_id: str,
+    expires_in: float,
+    device: str = "door-01",
+    door: str = "main",
+) -> bytes:
     now = station.time()
     command = UnlockCommand(
         device=device,
         command_id=command_id,
-        door="main",
+        door=door,
         issued_at=now,
         expires_at=now + timedelta(seconds=expires_in),
         issued_by="tech-li",
@@ -176,18 +197,23 @@ def _unlock(station: Door, *, command_id: str, expires_in: float, device: str = 
 
 def test_remote_unlock_once_and_only_before_expiry(station: Door) -> None:
     topic = Topic("station-07", "door-01", Kind.CMD, "unlock")
-    station.controller.command(topic, _unlock(station, command_id="cmd-0001", expires_in=60))
+    station.commands(topic, _unlock(station, command_id="cmd-0001", expires_in=60))
     assert station.sim.relay_unlocked
     station.time.advance(10)
-    station.controller.command(topic, _unlock(station, command_id="cmd-0001", expires_in=60))
+    station.commands(topic, _unlock(station, command_id="cmd-0001", expires_in=60))
     assert not station.sim.relay_unlocked  # a replayed command id does nothing
     expired = _unlock(station, command_id="cmd-0002", expires_in=1)
     station.time.advance(5)
-    station.controller.command(topic, expired)
+    station.commands(topic, expired)
     assert not station.sim.relay_unlocked
     events = station.events()
     assert [e.data["reason"] for e in events if e.type == DECISION_EVENT] == ["remote_unlock"]
-    assert len([e for e in events if e.type == COMMAND_REFUSED_EVENT]) == 2
+    results = [e.data for e in events if e.type == RESULT_EVENT]
+    assert [(r["command"], r["status"]) for r in results] == [
+        ("cmd-0001", "done"),
+        ("cmd-0001", "replayed"),
+        ("cmd-0002", "expired"),
+    ]
 
 
 def test_commands_for_another_device_or_garbage_never_open(station: Door) -> None:
@@ -198,9 +224,23 @@ def test_commands_for_another_device_or_garbage_never_open(station: Door) -> Non
         b"\xff",
         _unlock(station, command_id="cmd-0003", expires_in=60, device="door-02"),
     ):
-        station.controller.command(topic, payload)
-    station.controller.command(
+        station.commands(topic, payload)
+    station.commands(
         Topic("station-07", "door-02", Kind.CMD, "unlock"),
         _unlock(station, command_id="cmd-0004", expires_in=60),
     )
     assert not station.sim.relay_unlocked
+    events = station.events()
+    results = [e.data for e in events if e.type == RESULT_EVENT]
+    assert [r["status"] for r in results] == ["refused"] * 5
+    assert not any(e.type == DECISION_EVENT for e in events)
+
+
+def test_an_unlock_for_another_door_of_this_box_is_refused(station: Door) -> None:
+    topic = Topic("station-07", "door-01", Kind.CMD, "unlock")
+    station.commands(topic, _unlock(station, command_id="cmd-0005", expires_in=60, door="back"))
+
+    assert not station.sim.relay_unlocked
+    [result] = [e.data for e in station.events() if e.type == RESULT_EVENT]
+    assert result["status"] == "refused"
+    assert "not 'back'" in str(result["detail"])

@@ -1,0 +1,1 @@
+"""Devices in the field: claiming boxes, their credentials, commands, config and health."""

@@ -1,0 +1,1 @@
+"""The box's control plane: remote commands, pushed config, heartbeat, diagnostics, wipe."""

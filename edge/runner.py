@@ -1,0 +1,185 @@
+"""A box's main loop: get claimed if it is not, run the agent, start it again when asked.
+
+``yizhan edge run`` calls :func:`run_box`. Each round reads everything afresh (the file,
+the identity, the applied cloud config), so a restart command, a pushed config and a wipe
+all take effect the same way: the agent returns, and the loop builds the box again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from edge.provision.claim import DEVICE_TREE_MODEL, hardware_model, wait_for_claim
+from edge.provision.errors import ProvisionError
+from edge.provision.factory import load_or_create
+from edge.provision.identity import Identity
+from edge.settings import (
+    ConfigError,
+    EdgeSettings,
+    SettingsLayers,
+    UnclaimedBox,
+    load_layers,
+    read_applied,
+)
+
+if TYPE_CHECKING:
+    from edge.agent import HardwareFactory
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class AgentLike(Protocol):
+    """What the loop needs of an agent (``edge.agent.EdgeAgent``)."""
+
+    def run(self, stop: threading.Event) -> object: ...
+
+    def close(self) -> None: ...
+
+
+AgentBuilder = Callable[..., AgentLike]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How the loop ended: stopped as asked, or a problem a person has to fix."""
+
+    status: Literal["stopped", "config_error", "error"]
+    message: str = ""
+    report: object | None = None  # the agent's last report, when it ran
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "stopped"
+
+
+@dataclass(frozen=True)
+class _Box:
+    """What stays the same for every round of the loop."""
+
+    clock: Clock
+    hardware_for: Callable[[EdgeSettings], HardwareFactory]
+    software: str | None
+    build_agent: AgentBuilder
+    model_file: Path
+
+
+def run_box(
+    config: Path | None,
+    *,
+    overrides: dict[str, Any],
+    stop: threading.Event,
+    clock: Clock,
+    hardware_for: Callable[[EdgeSettings], HardwareFactory],
+    software: str | None,
+    build_agent: AgentBuilder | None = None,
+    model_file: Path = DEVICE_TREE_MODEL,
+) -> RunOutcome:
+    """Run the box until ``stop`` is set; claim it first when nothing says who it is."""
+    box = _Box(clock, hardware_for, software, build_agent or _edge_agent, model_file)
+    report: object | None = None
+    while not stop.is_set():
+        try:
+            layers = load_layers(config, **overrides)
+            if layers.unclaimed is not None:
+                if not _claim(layers.unclaimed, box, stop):
+                    break
+                continue  # claimed: read everything again, now with the identity
+            agent = _start(layers, box)
+        except ConfigError as exc:
+            return RunOutcome("config_error", str(exc))
+        except ProvisionError as exc:
+            return RunOutcome("error", str(exc))
+        outcome, report = _run(agent, stop)
+        if outcome == "stopped":
+            break
+        logger.info("the agent ended with %r; starting the box again", outcome)
+    return RunOutcome("stopped", report=report)
+
+
+def _claim(unclaimed: UnclaimedBox, box: _Box, stop: threading.Event) -> bool:
+    """Wait for the claim and keep its bundle; False when stopped first."""
+    code = load_or_create(unclaimed.data_dir)
+    provision = unclaimed.provision
+    logger.info("box %s is not claimed; its label reads %s", code.serial, code.text())
+    logger.info("waiting to be claimed through %s:%d", provision.mqtt_host, provision.mqtt_port)
+    bundle = wait_for_claim(
+        provision,
+        code,
+        stop=stop,
+        clock=box.clock,
+        software=box.software,
+        hardware=hardware_model(box.model_file),
+    )
+    if bundle is None:
+        return False
+    Identity.save_bundle(unclaimed.data_dir, bundle)
+    return True
+
+
+def _start(layers: SettingsLayers, box: _Box) -> AgentLike:
+    """Build the agent on the applied cloud config, or without it when that one fails.
+
+    A pushed config must never brick a box: whatever it breaks, the box comes up on its
+    file and its claim, and says why in its log.
+    """
+    applied = read_applied(layers.data_dir)
+    identity = Identity.load(layers.data_dir)
+    if applied is not None:
+        try:
+            return _build(layers, box, identity, applied.settings, applied.version)
+        except ConfigError as exc:
+            logger.warning(
+                "cloud config version %d does not fit this box; running without it:\n%s",
+                applied.version,
+                exc,
+            )
+        except Exception:  # a boundary: whatever it broke, fall back to the file and claim
+            logger.exception(
+                "cloud config version %d broke the start; running without it", applied.version
+            )
+    return _build(layers, box, identity, None, 0)
+
+
+def _build(
+    layers: SettingsLayers,
+    box: _Box,
+    identity: Identity | None,
+    pushed: dict[str, Any] | None,
+    version: int,
+) -> AgentLike:
+    settings = layers.build(pushed)
+    extras = {"identity": identity, "layers": layers, "config_version": version}
+    return box.build_agent(
+        settings,
+        clock=box.clock,
+        hardware=box.hardware_for(settings),
+        software=box.software,
+        **{key: value for key, value in extras.items() if value is not None},
+    )
+
+
+def _run(agent: AgentLike, stop: threading.Event) -> tuple[str, object | None]:
+    """Run until the agent returns; what it asks for next, and its report."""
+    try:
+        report = agent.run(stop)
+    finally:
+        agent.close()
+    outcome = "stopped" if stop.is_set() else str(getattr(report, "outcome", "stopped"))
+    return outcome, report
+
+
+def _edge_agent(settings: EdgeSettings, **kwargs: Any) -> AgentLike:
+    from edge.agent import EdgeAgent  # noqa: PLC0415 - cameras and GPIO load with it
+
+    # Pass only what this EdgeAgent takes (identity, layers and config_version are new).
+    accepted = inspect.signature(EdgeAgent).parameters
+    return EdgeAgent(settings, **{key: kwargs[key] for key in kwargs if key in accepted})

@@ -1,0 +1,361 @@
+"""`yizhan device …`: a technician's fleet commands, over the cloud's HTTP API.
+
+Everything except `label` talks to the cloud (`--cloud`, `YIZHAN_CLOUD_URL`) as the person
+logged in (`--user`, or an API token in `YIZHAN_TOKEN`), so the cloud decides what they may
+do: a manager can unlock a door of their own venue, not claim a box into someone else's.
+`label` runs on the box itself and needs no cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from yizhan.cli_render import (
+    console,
+    render_device,
+    render_devices,
+    render_pending,
+)
+from yizhan.cloud_client import CloudClient, CloudError, CloudLogin
+
+device_app = typer.Typer(
+    help="Technicians: claim, list, configure, command and retire boxes.", no_args_is_help=True
+)
+config_app = typer.Typer(help="A device's desired configuration.", no_args_is_help=True)
+device_app.add_typer(config_app, name="config")
+
+ClientFactory = Callable[[], CloudClient]
+DeviceId = Annotated[str, typer.Argument(help="The device id, e.g. station-07-door-1.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the cloud's JSON instead.")]
+Wait = Annotated[
+    float, typer.Option(help="Wait up to S seconds for the box to answer (0: do not wait).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@device_app.callback()
+def _login(
+    ctx: typer.Context,
+    cloud: Annotated[
+        str, typer.Option(envvar="YIZHAN_CLOUD_URL", help="The cloud's base URL.")
+    ] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="YIZHAN_TOKEN", help="An API token (yzt_…) or access token."),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(envvar="YIZHAN_USER", help="Log in as this user.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Remember how to reach the cloud; the login itself happens on first use."""
+    if isinstance(ctx.obj, dict) and "client_factory" in ctx.obj:
+        return  # tests hand in a client bound to an in-process app
+
+    def factory() -> CloudClient:
+        password = None
+        if user is not None and token is None:
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = typer.prompt(f"password for {user}", hide_input=True)
+        return CloudClient(CloudLogin(url=cloud, token=token, username=user, password=password))
+
+    ctx.obj = {"client_factory": factory}
+
+
+@contextmanager
+def _cloud(ctx: typer.Context) -> Iterator[CloudClient]:
+    client: CloudClient | None = None
+    try:
+        client = ctx.obj["client_factory"]()
+        yield client
+    except CloudError as exc:
+        detail = _details(exc.details)
+        raise _fail(f"{exc}{detail}") from None
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _details(details: Any) -> str:
+    if isinstance(details, list) and details:
+        return "".join(f"\n  - {item}" for item in details[:10])
+    return ""
+
+
+def _print_json(body: Any) -> None:
+    typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+@device_app.command("list")
+def device_list(
+    ctx: typer.Context,
+    venue: Annotated[str | None, typer.Option(help="Only this venue's devices.")] = None,
+    online: Annotated[bool | None, typer.Option(help="Only online (or --no-online).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """The fleet as a table: state, version, last seen, health, config."""
+    with _cloud(ctx) as cloud:
+        body = cloud.get("/devices", venue_id=venue, online=online, limit=1000)
+    if as_json:
+        _print_json(body)
+    else:
+        render_devices(body["data"], total=body["count"])
+
+
+@device_app.command("show")
+def device_show(ctx: typer.Context, device: DeviceId, as_json: AsJson = False) -> None:
+    """One device: identity, health, config applied or refused, recent commands."""
+    with _cloud(ctx) as cloud:
+        body = cloud.get(f"/devices/{device}")
+    if as_json:
+        _print_json(body)
+    else:
+        render_device(body)
+
+
+@device_app.command("pending")
+def device_pending(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """Unclaimed boxes that are powered on and saying hello."""
+    with _cloud(ctx) as cloud:
+        body = cloud.get("/devices/pending")
+    if as_json:
+        _print_json(body)
+    else:
+        render_pending(body["data"])
+
+
+@device_app.command("label")
+def device_label(
+    data_dir: Annotated[Path, typer.Option(help="The box's data folder.")] = Path(".yizhan/edge"),
+    out: Annotated[Path | None, typer.Option(help="Also write the label's QR as a PNG.")] = None,
+    renew: Annotated[
+        bool, typer.Option("--renew", help="New claim secret (same serial): a lapsed code.")
+    ] = False,
+) -> None:
+    """Print this box's factory claim code as a QR label (run on the box)."""
+    import qrcode  # noqa: PLC0415
+
+    from edge.provision.factory import load_or_create  # noqa: PLC0415
+    from edge.provision.identity import ProvisionError  # noqa: PLC0415
+    from yizhan.cli_render import write_qr_png  # noqa: PLC0415
+
+    try:
+        code = load_or_create(data_dir, renew=renew)
+    except ProvisionError as exc:
+        raise _fail(str(exc)) from None
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    qr.add_data(code.qr_text())
+    qr.make(fit=True)
+    qr.print_ascii(out=sys.stdout, invert=True)
+    typer.echo(code.text())
+    console.print(f"serial {code.serial} — claim it with: yizhan device claim CODE --venue …")
+    if out is not None:
+        write_qr_png(qr.get_matrix(), out)
+        console.print(f"wrote {out}")
+
+
+@device_app.command("claim")
+def device_claim(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The code on the box's label (YZC1-…).")],
+    venue: Annotated[str, typer.Option(help="The venue the box goes to.")],
+    role: Annotated[str, typer.Option(help="door | kiosk | sensor-hub")],
+    device_id: Annotated[
+        str | None, typer.Option("--device-id", help="Its id (default: made from venue+role).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="A TOML file: its first desired configuration.")
+    ] = None,
+    wait: Wait = 0.0,
+    as_json: AsJson = False,
+) -> None:
+    """Claim a new box into a venue: its identity, credentials and config, in one step."""
+    from protocol.provisioning import ROLES, ClaimCode, ClaimCodeError  # noqa: PLC0415
+
+    try:
+        ClaimCode.parse(code)  # a typo is caught here, without spending a cloud attempt
+    except ClaimCodeError as exc:
+        raise _fail(str(exc)) from None
+    if role not in ROLES:
+        raise _fail(f"role {role!r} is not one of {', '.join(ROLES)}")
+    body: dict[str, Any] = {"code": code, "venue_id": venue, "role": role}
+    if device_id is not None:
+        body["device_id"] = device_id
+    if config is not None:
+        body["settings"] = _read_toml(config)
+    with _cloud(ctx) as cloud:
+        device = cloud.post("/devices/claim", body)
+        console.print(
+            f"[green]claimed[/green]: box {device.get('serial')} is now {device['id']} "
+            f"({role}) at {device['venue_id']}"
+        )
+        if wait > 0:
+            device = _wait_for(
+                cloud, device["id"], wait, lambda d: bool(d.get("online")), what="online"
+            )
+    if as_json:
+        _print_json(device)
+
+
+@device_app.command("unlock")
+def device_unlock(
+    ctx: typer.Context,
+    device: DeviceId,
+    door: Annotated[str, typer.Option(help="Which door of the box.")] = "main",
+    expires_in: Annotated[int, typer.Option(help="Seconds the command stays valid.")] = 120,
+    wait: Wait = 15.0,
+) -> None:
+    """Open a door once, now (the box refuses it after --expires-in seconds)."""
+    _command(ctx, device, "unlock", {"door": door, "expires_in_s": expires_in}, wait=wait)
+
+
+@device_app.command("restart")
+def device_restart(ctx: typer.Context, device: DeviceId, wait: Wait = 15.0) -> None:
+    """Restart the box's agent (it re-reads its config and identity)."""
+    _command(ctx, device, "restart", {}, wait=wait)
+
+
+@device_app.command("diagnostics")
+def device_diagnostics(ctx: typer.Context, device: DeviceId, wait: Wait = 30.0) -> None:
+    """Ask the box for a diagnostics bundle: versions, uptime, disk, temperature, logs."""
+    _command(ctx, device, "diagnostics", {}, wait=wait)
+    if wait <= 0:
+        return
+    with _cloud(ctx) as cloud:
+        _print_json(cloud.get(f"/devices/{device}/diagnostics"))
+
+
+@device_app.command("rotate-credentials")
+def device_rotate(ctx: typer.Context, device: DeviceId, wait: Wait = 30.0) -> None:
+    """Give the box a new broker password; the old one stops working once it has it."""
+    _command(ctx, device, "rotate-credentials", {}, wait=wait)
+
+
+@device_app.command("decommission")
+def device_decommission(
+    ctx: typer.Context,
+    device: DeviceId,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Retire a box: revoke its credentials and tell it to wipe its member cache."""
+    if not yes:
+        typer.confirm(f"decommission {device}? It stops working at once", abort=True)
+    with _cloud(ctx) as cloud:
+        body = cloud.post(f"/devices/{device}/decommission")
+    console.print(f"[yellow]decommissioned[/yellow]: {body['id']} ({body['status']})")
+
+
+@config_app.command("push")
+def config_push(
+    ctx: typer.Context,
+    device: DeviceId,
+    file: Annotated[Path, typer.Argument(help="A TOML file with the settings to push.")],
+    wait: Wait = 30.0,
+) -> None:
+    """Push a new desired config; the box applies it or says why not (the old one stays)."""
+    settings = _read_toml(file)
+    with _cloud(ctx) as cloud:
+        pushed = cloud.put(f"/devices/{device}/config", {"settings": settings})
+        version = int(pushed["version"])
+        console.print(f"config version {version} queued for {device}")
+        if wait <= 0:
+            return
+        done = _wait_for(cloud, device, wait, lambda d: _config_settled(d, version), what="config")
+    state = done.get("config") or {}
+    if state.get("applied_version") == version:
+        console.print(f"[green]applied[/green]: {device} runs config version {version}")
+        return
+    reasons = "".join(f"\n  - {r}" for r in state.get("rejected_errors") or [])
+    raise _fail(f"{device} refused config version {version}; it keeps its old one:{reasons}")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, device: DeviceId) -> None:
+    """The desired, applied and last refused configuration of a device."""
+    with _cloud(ctx) as cloud:
+        _print_json(cloud.get(f"/devices/{device}/config"))
+
+
+def _config_settled(device: dict[str, Any], version: int) -> bool:
+    state = device.get("config") or {}
+    return version in (state.get("applied_version"), state.get("rejected_version"))
+
+
+def _command(
+    ctx: typer.Context, device: str, name: str, body: dict[str, Any], *, wait: float
+) -> None:
+    with _cloud(ctx) as cloud:
+        sent = cloud.post(f"/devices/{device}/commands/{name}", body)
+        command_id = sent["command_id"]
+        console.print(f"{name} {command_id} sent to {device}, valid until {sent['expires_at']}")
+        if wait <= 0:
+            return
+        done = _wait_for(
+            cloud, device, wait, lambda d: _command_status(d, command_id) in _FINAL, what=name
+        )
+    status = _command_status(done, command_id)
+    detail = next(
+        (c.get("detail") or "" for c in done.get("commands", []) if c["command_id"] == command_id),
+        "",
+    )
+    if status != "done":
+        raise _fail(f"{name} on {device}: {status} {detail}".rstrip())
+    console.print(f"[green]done[/green]: {name} on {device} {detail}".rstrip())
+
+
+_FINAL = frozenset({"done", "failed", "refused", "expired"})
+
+
+def _command_status(device: dict[str, Any], command_id: str) -> str | None:
+    for command in device.get("commands", []):
+        if command["command_id"] == command_id:
+            return str(command["status"])
+    return None
+
+
+def _wait_for(
+    cloud: CloudClient,
+    device: str,
+    seconds: float,
+    done: Callable[[dict[str, Any]], bool],
+    *,
+    what: str,
+) -> dict[str, Any]:
+    """Poll the device until ``done`` holds; a timeout is an error naming what to check."""
+    deadline = time.monotonic() + seconds
+    while True:
+        body: dict[str, Any] = cloud.get(f"/devices/{device}")
+        if done(body):
+            return body
+        if time.monotonic() > deadline:
+            raise _fail(
+                f"no answer from {device} ({what}) within {seconds:.0f} s; it may be offline — "
+                f"`yizhan device show {device}` tells when it was last seen"
+            )
+        time.sleep(0.5)  # polling a remote API: there is no condition to wait on locally
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise _fail(f"{path} is not valid TOML: {exc}") from None

@@ -1,0 +1,184 @@
+"""How the fleet looks in a terminal: tables of devices, one device in detail, QR PNGs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+# stderr: tables are for people; --json output on stdout stays clean for scripts.
+console = Console(stderr=True, soft_wrap=True)
+# Stored in UTC, shown in the venue's zone; most venues are in China.
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def ago(value: str | None, *, now: datetime | None = None) -> str:
+    """ "12 s ago", "3 min ago", "2 h ago", "5 d ago" or "never"."""
+    moment = _parse(value)
+    if moment is None:
+        return "never"
+    seconds = max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
+    for size, unit in ((86_400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def local(value: str | None, zone: str = DEFAULT_ZONE) -> str:
+    moment = _parse(value)
+    if moment is None:
+        return "—"
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _health(device: dict[str, Any]) -> dict[str, Any]:
+    health = device.get("health")
+    return health if isinstance(health, dict) else {}
+
+
+def _uptime(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return "—"
+    days, rest = divmod(int(seconds), 86_400)
+    return f"{days}d{rest // 3600:02d}h" if days else f"{rest // 3600}h{rest % 3600 // 60:02d}m"
+
+
+def _config(device: dict[str, Any]) -> str:
+    state = device.get("config") or {}
+    desired, applied = state.get("desired_version"), state.get("applied_version")
+    rejected = state.get("rejected_version")
+    if desired is None and applied is None:
+        return "—"
+    text = f"v{applied if applied is not None else '—'}"
+    if desired is not None and desired != applied:
+        text += f" → v{desired}"
+    if rejected is not None and rejected == desired:
+        text += " [red]refused[/red]"
+    return text
+
+
+def _state(device: dict[str, Any]) -> str:
+    status = str(device.get("status") or "active")
+    if status == "decommissioned":
+        return "[dim]decommissioned[/dim]"
+    online = "[green]online[/green]" if device.get("online") else "[red]offline[/red]"
+    return online if status == "active" else f"{online} ({status})"
+
+
+def render_devices(devices: list[dict[str, Any]], *, total: int) -> None:
+    table = Table(title=f"devices ({len(devices)} of {total})", title_justify="left")
+    for column in ("device", "venue", "role", "state", "last seen", "version", "uptime"):
+        table.add_column(column)
+    for column in ("disk free", "CPU °C", "outbox", "config"):
+        table.add_column(column, justify="right")
+    for device in devices:
+        health = _health(device)
+        disk = health.get("disk_free_mb")
+        temp = health.get("cpu_temp_c")
+        table.add_row(
+            device["id"],
+            device["venue_id"],
+            device.get("role") or "—",
+            _state(device),
+            ago(device.get("last_seen_at")),
+            health.get("software") or device.get("software") or "—",
+            _uptime(health.get("uptime_s")),
+            f"{disk} MB" if disk is not None else "—",
+            f"{temp:.1f}" if isinstance(temp, int | float) else "—",
+            str(health.get("outbox_depth", "—")),
+            _config(device),
+        )
+    console.print(table)
+
+
+def render_device(device: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> None:
+    health = _health(device)
+    rows = [
+        ("device", device["id"]),
+        ("venue", device["venue_id"]),
+        ("role", device.get("role") or "—"),
+        ("serial", device.get("serial") or "—"),
+        ("state", _state(device)),
+        (
+            "last seen",
+            f"{ago(device.get('last_seen_at'))} ({local(device.get('last_seen_at'), zone)})",
+        ),
+        ("software", health.get("software") or device.get("software") or "—"),
+        ("uptime", _uptime(health.get("uptime_s"))),
+        (
+            "disk free",
+            f"{health.get('disk_free_mb', '—')} of {health.get('disk_total_mb', '—')} MB",
+        ),
+        ("CPU temperature", f"{health['cpu_temp_c']:.1f} °C" if "cpu_temp_c" in health else "—"),
+        ("outbox depth", str(health.get("outbox_depth", "—"))),
+        ("issuer keys", health.get("issuer_keys") or "—"),
+        ("credentials", f"generation {device.get('credential_generation', 0)}"),
+        ("config", _config(device)),
+    ]
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    reasons = (device.get("config") or {}).get("rejected_errors") or []
+    for reason in reasons:
+        console.print(f"  [red]config refused:[/red] {reason}")
+    _render_commands(device.get("commands") or [], zone=zone)
+
+
+def _render_commands(commands: list[dict[str, Any]], *, zone: str) -> None:
+    if not commands:
+        return
+    table = Table(title="recent commands", title_justify="left")
+    for column in ("issued", "command", "by", "status", "detail"):
+        table.add_column(column)
+    for command in commands:
+        table.add_row(
+            local(command.get("issued_at"), zone),
+            command["name"],
+            command.get("issued_by") or "—",
+            command["status"],
+            command.get("detail") or "",
+        )
+    console.print(table)
+
+
+def render_pending(boxes: list[dict[str, Any]]) -> None:
+    if not boxes:
+        console.print("no unclaimed box is saying hello; power one on and connect it")
+        return
+    table = Table(title="unclaimed boxes saying hello", title_justify="left")
+    for column in ("serial", "first seen", "last seen", "software", "hardware"):
+        table.add_column(column)
+    for box in boxes:
+        table.add_row(
+            box["serial"],
+            local(box.get("first_seen_at")),
+            ago(box.get("last_seen_at")),
+            box.get("software") or "—",
+            box.get("hardware") or "—",
+        )
+    console.print(table)
+
+
+def write_qr_png(matrix: list[list[bool]], out: Path, *, scale: int = 8) -> None:
+    """Render with OpenCV (already a dependency) instead of pulling in Pillow."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    dark = np.array(matrix, dtype=bool)
+    image = np.where(dark, 0, 255).astype(np.uint8)
+    image = np.kron(image, np.ones((scale, scale), dtype=np.uint8))
+    if not cv2.imwrite(str(out), image):
+        raise OSError(f"cannot write {out}; check the folder exists and is writable")

@@ -133,6 +133,7 @@ class EdgeAgent:
         layers: SettingsLayers | None = None,
         config_version: int = 0,
         thermal_path: Path = THERMAL_ZONE,
+        notes: Sequence[NewEvent] = (),
     ) -> None:
         self.settings = settings
         self._clock = clock
@@ -140,6 +141,8 @@ class EdgeAgent:
         self.logs = self._install_log_ring()
         self.outbox = Outbox(settings.outbox_path, clock=clock, max_rows=settings.outbox_max_rows)
         self._resources.callback(self.outbox.close)
+        if notes:  # what the runner found before this agent existed (a config that broke)
+            self.outbox.append(list(notes))
         box = _share_beams(hardware(settings, self._resources))
         self.sampler = Sampler(self.outbox, box.sensors, clock=clock)
         self._on_tick = on_tick

@@ -7,7 +7,6 @@ all take effect the same way: the agent returns, and the loop builds the box aga
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -16,18 +15,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from edge.outbox import NewEvent
 from edge.provision.claim import DEVICE_TREE_MODEL, hardware_model, wait_for_claim
 from edge.provision.errors import ProvisionError
 from edge.provision.factory import load_or_create
 from edge.provision.identity import Identity
 from edge.settings import (
+    AppliedConfig,
     ConfigError,
     EdgeSettings,
     SettingsLayers,
     UnclaimedBox,
     load_layers,
     read_applied,
+    write_applied,
 )
+from protocol.device_config import REJECTED_EVENT, rejected_event_data
 
 if TYPE_CHECKING:
     from edge.agent import HardwareFactory
@@ -129,41 +132,54 @@ def _start(layers: SettingsLayers, box: _Box) -> AgentLike:
     """Build the agent on the applied cloud config, or without it when that one fails.
 
     A pushed config must never brick a box: whatever it breaks, the box comes up on its
-    file and its claim, and says why in its log.
+    file and its claim, says why in its log and to the cloud (``config.rejected``), and
+    keeps the version as handled with no settings, so the retained copy of the same
+    version is not applied again on every start (that would loop: apply, break, restart).
     """
     applied = read_applied(layers.data_dir)
     identity = Identity.load(layers.data_dir)
-    if applied is not None:
-        try:
-            return _build(layers, box, identity, applied.settings, applied.version)
-        except ConfigError as exc:
-            logger.warning(
-                "cloud config version %d does not fit this box; running without it:\n%s",
-                applied.version,
-                exc,
-            )
-        except Exception:  # a boundary: whatever it broke, fall back to the file and claim
-            logger.exception(
-                "cloud config version %d broke the start; running without it", applied.version
-            )
-    return _build(layers, box, identity, None, 0)
+    if applied is None or not applied.settings:
+        return _build(layers, box, identity, version=applied.version if applied else 0)
+    try:
+        return _build(layers, box, identity, pushed=applied.settings, version=applied.version)
+    except ConfigError as exc:
+        reason = str(exc).splitlines()[1:] or [str(exc)]
+    except Exception as exc:  # a boundary: whatever it broke, fall back to the file and claim
+        logger.exception("cloud config version %d broke the start", applied.version)
+        reason = [f"the box could not start on it: {exc}"]
+    logger.warning(
+        "cloud config version %d does not fit this box; running without it: %s",
+        applied.version,
+        "; ".join(reason),
+    )
+    write_applied(layers.data_dir, AppliedConfig(applied.version, {}))
+    note = NewEvent(
+        box.clock(),
+        REJECTED_EVENT,
+        rejected_event_data(applied.version, [r.strip(" -") for r in reason]),
+    )
+    return _build(layers, box, identity, version=applied.version, notes=(note,))
 
 
 def _build(
     layers: SettingsLayers,
     box: _Box,
     identity: Identity | None,
-    pushed: dict[str, Any] | None,
+    *,
+    pushed: dict[str, Any] | None = None,
     version: int,
+    notes: tuple[NewEvent, ...] = (),
 ) -> AgentLike:
     settings = layers.build(pushed)
-    extras = {"identity": identity, "layers": layers, "config_version": version}
     return box.build_agent(
         settings,
         clock=box.clock,
         hardware=box.hardware_for(settings),
         software=box.software,
-        **{key: value for key, value in extras.items() if value is not None},
+        identity=identity,
+        layers=layers,
+        config_version=version,
+        notes=notes,
     )
 
 
@@ -180,6 +196,4 @@ def _run(agent: AgentLike, stop: threading.Event) -> tuple[str, object | None]:
 def _edge_agent(settings: EdgeSettings, **kwargs: Any) -> AgentLike:
     from edge.agent import EdgeAgent  # noqa: PLC0415 - cameras and GPIO load with it
 
-    # Pass only what this EdgeAgent takes (identity, layers and config_version are new).
-    accepted = inspect.signature(EdgeAgent).parameters
-    return EdgeAgent(settings, **{key: kwargs[key] for key in kwargs if key in accepted})
+    return EdgeAgent(settings, **kwargs)

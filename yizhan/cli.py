@@ -6,7 +6,6 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +13,9 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from yizhan.cli_bench import bench_app
 from yizhan.cli_device import device_app
+from yizhan.cli_member import member_app
 
 app = typer.Typer(
     help="yizhan (驿站): self-running union venues — QR doors, points kiosks, telemetry.",
@@ -26,11 +27,6 @@ edge_app = typer.Typer(
 )
 cloud_app = typer.Typer(
     help="Run the cloud: database migrations, ingest, HTTP API.", no_args_is_help=True
-)
-member_app = typer.Typer(help="Member codes (development issuer).", no_args_is_help=True)
-bench_app = typer.Typer(
-    help="Benchmarks: contenders side by side in one run, JSON on the last line.",
-    no_args_is_help=True,
 )
 app.add_typer(edge_app, name="edge")
 app.add_typer(cloud_app, name="cloud")
@@ -151,48 +147,58 @@ def edge_run(
     duration: Annotated[float | None, typer.Option(help="Stop after S seconds.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Sample sensors into the durable outbox and send it to the cloud until stopped."""
+    """Run a box until stopped: get it claimed if it is new, then sample, decide and send.
+
+    A box with no venue and device (in its file, flags or claim) is unclaimed: it prints
+    its claim code and waits, saying hello through the [provision] broker account, until a
+    technician runs `yizhan device claim`. Restart commands, pushed configs and a wipe at
+    decommissioning all restart the box in this process.
+    """
     from edge.access.keys import KeyFileError  # noqa: PLC0415
-    from edge.agent import EdgeAgent, real_hardware  # noqa: PLC0415
+    from edge.agent import real_hardware  # noqa: PLC0415
     from edge.hardware.interfaces import HardwareError  # noqa: PLC0415
     from edge.outbox import OutboxError, utc_now  # noqa: PLC0415
+    from edge.runner import run_box  # noqa: PLC0415
     from edge.scan import ScanError  # noqa: PLC0415
-    from edge.settings import ConfigError, load_settings  # noqa: PLC0415
+    from edge.settings import EdgeSettings  # noqa: PLC0415
+    from edge.uplink import UplinkError  # noqa: PLC0415
+    from yizhan.simhw import sim_hardware  # noqa: PLC0415
 
     _logging(verbose)
     hardware = None
     if sim_profile is not None:
         hardware = {"kind": "sim", "profile": sim_profile, "speed": sim_speed, "seed": sim_seed}
-    try:
-        settings = load_settings(
-            config,
-            venue=venue,
-            device=device,
-            data_dir=data_dir,
-            mqtt_host=mqtt_host,
-            mqtt_port=mqtt_port,
-            sample_interval_s=sample_interval,
-            resend_after_s=resend_after,
-            hardware=hardware,
-        )
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-    if settings.hardware.kind == "sim":
-        from yizhan.simhw import sim_hardware as box  # noqa: PLC0415
-    else:
-        box = real_hardware
+    overrides = {
+        "venue": venue,
+        "device": device,
+        "data_dir": data_dir,
+        "mqtt_host": mqtt_host,
+        "mqtt_port": mqtt_port,
+        "sample_interval_s": sample_interval,
+        "resend_after_s": resend_after,
+        "hardware": hardware,
+    }
+
+    def hardware_for(settings: EdgeSettings) -> Any:
+        return sim_hardware if settings.hardware.kind == "sim" else real_hardware
+
     stop = _stop_on_signals()
     if duration is not None:
         threading.Timer(duration, stop.set).start()
     try:
-        agent = EdgeAgent(settings, clock=utc_now, hardware=box, software=_version())
-    except (OutboxError, HardwareError, ScanError, KeyFileError) as exc:
+        outcome = run_box(
+            config,
+            overrides={k: v for k, v in overrides.items() if v is not None},
+            stop=stop,
+            clock=utc_now,
+            hardware_for=hardware_for,
+            software=_version(),
+        )
+    except (OutboxError, HardwareError, ScanError, KeyFileError, UplinkError) as exc:
         raise _fail(str(exc)) from None
-    try:
-        report = agent.run(stop)
-    finally:
-        agent.close()
-    err.print(f"edge {settings.device}: sampled {report.sampled}, outbox {report.outbox}")
+    if not outcome.ok:
+        raise _fail(outcome.message)
+    err.print(f"edge stopped: {outcome.report}")
 
 
 @edge_app.command("check-config")
@@ -200,10 +206,15 @@ def edge_check_config(
     config: Annotated[Path, typer.Argument(help="The TOML settings file to check.")],
 ) -> None:
     """Validate an edge config; name each error with its location and a fix."""
-    from edge.settings import ConfigError, load_settings  # noqa: PLC0415
+    from edge.settings import ConfigError, load_layers  # noqa: PLC0415
 
     try:
-        settings = load_settings(config)
+        layers = load_layers(config)
+        if layers.unclaimed is not None:
+            where = f"{layers.unclaimed.provision.mqtt_host}:{layers.unclaimed.provision.mqtt_port}"
+            err.print(f"[green]ok[/green]: {config} — an unclaimed box; it says hello via {where}")
+            return
+        settings = layers.build()
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     role: str = settings.role
@@ -357,135 +368,6 @@ def _cloud_settings(**values: Any) -> Any:
     except (ValidationError, DatabaseUrlError) as exc:
         raise _fail(str(exc)) from None
     return settings
-
-
-@member_app.command("code")
-def member_code(
-    member_id: Annotated[str, typer.Argument(help="Member id: 1-24 of A-Z a-z 0-9 . _ -")],
-    out: Annotated[Path | None, typer.Option(help="Also write the QR code as a PNG.")] = None,
-    group: Annotated[list[str] | None, typer.Option(help="Member group (repeatable).")] = None,
-    lifetime: Annotated[int, typer.Option(help="Seconds the code stays valid (1-3600).")] = 60,
-    key_file: Annotated[Path, typer.Option(help="Dev issuer key; created on first use.")] = Path(
-        ".yizhan/dev-issuer.json"
-    ),
-) -> None:
-    """Issue a member code with the DEVELOPMENT issuer key and show it as a QR code."""
-    import qrcode  # noqa: PLC0415
-
-    from cloud.issuer import IssuerKeyError, load_or_create, public_keyset  # noqa: PLC0415
-    from protocol.membercode import MemberCodeError, issue  # noqa: PLC0415
-
-    try:
-        key = load_or_create(key_file)
-        text = issue(
-            member_id,
-            key=key,
-            now=datetime.now(UTC),
-            lifetime=timedelta(seconds=lifetime),
-            groups=tuple(group or ()),
-        )
-    except (IssuerKeyError, MemberCodeError) as exc:
-        raise _fail(str(exc)) from None
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
-    qr.add_data(text)
-    qr.make(fit=True)
-    qr.print_ascii(out=sys.stdout, invert=True)
-    typer.echo(text)
-    err.print(f"QR version {qr.version}-M, {len(text)} chars, valid {lifetime}s")
-    err.print(f"issuer public key (what a door needs): {public_keyset(key)}")
-    if out is not None:
-        _write_qr_png(qr.get_matrix(), out)
-        err.print(f"wrote {out}")
-
-
-def _write_qr_png(matrix: list[list[bool]], out: Path) -> None:
-    from yizhan.cli_render import write_qr_png  # noqa: PLC0415
-
-    try:
-        write_qr_png(matrix, out)
-    except OSError as exc:
-        raise _fail(str(exc)) from None
-
-
-@member_app.command("keys")
-def member_keys(
-    key_file: Annotated[Path, typer.Option(help="Dev issuer key; created on first use.")] = Path(
-        ".yizhan/dev-issuer.json"
-    ),
-    out: Annotated[
-        Path | None, typer.Option(help="Write the key set here (a door's keys.json).")
-    ] = None,
-) -> None:
-    """Print the development issuer's PUBLIC key set: all a door needs to verify codes."""
-    from cloud.issuer import IssuerKeyError, keyset_json, load_or_create  # noqa: PLC0415
-
-    try:
-        text = keyset_json(load_or_create(key_file))
-    except IssuerKeyError as exc:
-        raise _fail(str(exc)) from None
-    if out is None:
-        typer.echo(text)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
-        err.print(f"wrote {out}")
-
-
-@bench_app.command("scan")
-def bench_scan(
-    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
-    frames: Annotated[int, typer.Option(min=2, help="Phone-screen frames (both sizes).")] = 200,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic set.")] = 1,
-) -> None:
-    """QR decoders side by side on synthetic phone screens, and scan -> relay end to end."""
-    from yizhan.bench.scan import main as scan_main  # noqa: PLC0415
-
-    scan_main(json=json, frames=frames, seed=seed)
-
-
-@bench_app.command("ingest")
-def bench_ingest(
-    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
-    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 10.0,
-    devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 20,
-    database_url: DatabaseUrl = None,
-    workers: Annotated[int, typer.Option(min=1, help="Ingest workers sharing the stream.")] = 2,
-) -> None:
-    """Readings stored per second end to end, beside what a bare subscriber receives."""
-    from yizhan.bench.ingest import main as ingest_main  # noqa: PLC0415
-
-    ingest_main(
-        json=json, seconds=seconds, devices=devices, database_url=database_url, workers=workers
-    )
-
-
-@bench_app.command("kiosk")
-def bench_kiosk(
-    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
-    redemptions: Annotated[int, typer.Option(min=1, help="Redemptions to attempt.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the faults and the members' choices.")] = 1,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Redemptions under random faults (kiosk killed, cloud killed, lost messages, jams)."""
-    from yizhan.bench.kiosk import main as kiosk_main  # noqa: PLC0415
-
-    kiosk_main(json, redemptions, seed, database_url)
-
-
-@bench_app.command("access")
-def bench_access(
-    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
-    members: Annotated[int, typer.Option(min=1, help="Members in the door's cache.")] = 1_000_000,
-    revoked: Annotated[int, typer.Option(min=0, help="How many of them are revoked.")] = 100_000,
-    decisions: Annotated[int, typer.Option(min=1, help="Decisions to time.")] = 20_000,
-    seed: Annotated[int, typer.Option()] = 1,
-) -> None:
-    """Door decisions per second against a large member cache (verify + revocation + replay)."""
-    from yizhan.bench.access import main as access_main  # noqa: PLC0415
-
-    if revoked > members:
-        raise _fail("--revoked cannot exceed --members")
-    access_main(json, members, revoked, decisions=decisions, seed=seed)
 
 
 @app.command()

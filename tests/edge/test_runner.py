@@ -16,12 +16,13 @@ import pytest
 
 from edge.agent import BoxHardware
 from edge.outbox import utc_now
-from edge.provision.applied import AppliedConfig, write_applied
+from edge.provision.applied import AppliedConfig, read_applied, write_applied
 from edge.provision.factory import factory_path, load_or_create
 from edge.provision.identity import IDENTITY_FILE, Identity
 from edge.runner import RunOutcome, run_box
 from edge.sampler import Sensors
 from edge.settings import EdgeSettings, SettingsLayers
+from protocol.device_config import REJECTED_EVENT, rejected_reasons
 from protocol.provisioning import ClaimCode
 from tests.edge.provision.fakes import TIMEOUT, FakeCloud, make_bundle
 from tests.helpers import wait_for
@@ -203,7 +204,8 @@ def test_the_applied_cloud_config_is_laid_over_the_file(
     (agent,) = builder.built
     assert agent.settings.sample_interval_s == 15
     assert agent.kwargs["config_version"] == 3
-    assert "identity" not in agent.kwargs  # a box configured by its file has no claim
+    assert agent.kwargs["identity"] is None  # a box configured by its file has no claim
+    assert agent.kwargs["notes"] == ()
 
 
 def test_a_bad_applied_config_never_bricks_the_box(
@@ -218,22 +220,32 @@ def test_a_bad_applied_config_never_bricks_the_box(
 
     assert outcome.ok
     (agent,) = builder.built
-    assert (agent.settings.sample_interval_s, agent.kwargs["config_version"]) == (5, 0)
+    # It runs on its file, keeps version 4 as handled (the retained copy is not applied
+    # again on the next start) and tells the cloud why.
+    assert (agent.settings.sample_interval_s, agent.kwargs["config_version"]) == (5, 4)
     assert "cloud config version 4 does not fit this box; running without it" in caplog.text
     assert "sample_interval_s" in caplog.text
+    (note,) = agent.kwargs["notes"]
+    assert note.type == REJECTED_EVENT
+    assert note.data["version"] == 4
+    assert "sample_interval_s" in rejected_reasons(note.data)[0]
+    assert read_applied(tmp_path / "data") == AppliedConfig(4, {})
 
 
 def test_an_applied_config_that_breaks_the_start_is_dropped(
     tmp_path: Path, pool: ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
 ) -> None:
     write_applied(tmp_path / "data", AppliedConfig(5, {"sample_interval_s": 15}))
-    builder = Builder([], fail_when=lambda kwargs: kwargs["config_version"] == 5)
+    builder = Builder([], fail_when=lambda kwargs: not kwargs["notes"])
 
     config = _box(tmp_path, 'venue = "v1"\ndevice = "d1"\n')
     outcome = _run(pool, config, builder, threading.Event()).result(timeout=TIMEOUT)
 
     assert outcome.ok
-    assert builder.built[0].kwargs["config_version"] == 0
+    (agent,) = builder.built
+    assert agent.kwargs["config_version"] == 5
+    assert agent.settings.sample_interval_s != 15
+    assert "no camera" in rejected_reasons(agent.kwargs["notes"][0].data)[0]
     assert "cloud config version 5 broke the start" in caplog.text
 
 

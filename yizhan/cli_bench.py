@@ -1,0 +1,80 @@
+"""`yizhan bench …`: contenders side by side in one run, JSON on the last line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+bench_app = typer.Typer(
+    help="Benchmarks: contenders side by side in one run, JSON on the last line.",
+    no_args_is_help=True,
+)
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="sqlite:///path.db (default: a temporary file) or postgresql://user@host/db."
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+@bench_app.command("scan")
+def bench_scan(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    frames: Annotated[int, typer.Option(min=2, help="Phone-screen frames (both sizes).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic set.")] = 1,
+) -> None:
+    """QR decoders side by side on synthetic phone screens, and scan -> relay end to end."""
+    from yizhan.bench.scan import main as scan_main  # noqa: PLC0415
+
+    scan_main(json=json, frames=frames, seed=seed)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 10.0,
+    devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 20,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(min=1, help="Ingest workers sharing the stream.")] = 2,
+) -> None:
+    """Readings stored per second end to end, beside what a bare subscriber receives."""
+    from yizhan.bench.ingest import main as ingest_main  # noqa: PLC0415
+
+    ingest_main(
+        json=json, seconds=seconds, devices=devices, database_url=database_url, workers=workers
+    )
+
+
+@bench_app.command("kiosk")
+def bench_kiosk(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    redemptions: Annotated[int, typer.Option(min=1, help="Redemptions to attempt.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the faults and the members' choices.")] = 1,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Redemptions under random faults (kiosk killed, cloud killed, lost messages, jams)."""
+    from yizhan.bench.kiosk import main as kiosk_main  # noqa: PLC0415
+
+    kiosk_main(json, redemptions, seed, database_url)
+
+
+@bench_app.command("access")
+def bench_access(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    members: Annotated[int, typer.Option(min=1, help="Members in the door's cache.")] = 1_000_000,
+    revoked: Annotated[int, typer.Option(min=0, help="How many of them are revoked.")] = 100_000,
+    decisions: Annotated[int, typer.Option(min=1, help="Decisions to time.")] = 20_000,
+    seed: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Door decisions per second against a large member cache (verify + revocation + replay)."""
+    from yizhan.bench.access import main as access_main  # noqa: PLC0415
+
+    if revoked > members:
+        raise _fail("--revoked cannot exceed --members")
+    access_main(json, members, revoked, decisions=decisions, seed=seed)

@@ -1,0 +1,190 @@
+"""A stolen box's credentials against the broker: every cross-device publish and subscribe.
+
+Counted by observation, not by what the attacker is told: the legitimate reader of each
+target topic listens, and a forged message counts as accepted if it reaches anyone. Each
+forged publish uses a fresh connection, because Mosquitto drops a client after a refused
+publish. A marker sent on an allowed path afterwards proves the readers were listening.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yizhan.bench.probe import Login, Probe
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    username: str | None
+    password: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """A device the attack is aimed at (or made from), with the account it logs in with."""
+
+    venue: str
+    device: str
+    account: Account
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Battlefield:
+    """One broker, the attacker's stolen box, two victims and the cloud's own accounts."""
+
+    host: str
+    port: int
+    ca_file: Path | None
+    attacker: Target
+    victim: Target  # same venue as the attacker
+    stranger: Target  # another venue
+    ingest: Account
+    control: Account
+    provision: Account
+    serial: str  # some box's serial, for the provisioning topics
+
+
+@dataclass(slots=True)
+class AttackReport:
+    publish_attempts: int = 0
+    subscribe_attempts: int = 0
+    accepted_publishes: list[str] = field(default_factory=list)
+    accepted_subscribes: list[str] = field(default_factory=list)
+
+
+def _topic(target: Target, kind: str, *, venue: str | None = None) -> str:
+    return f"yz/v1/{venue or target.venue}/{target.device}/{kind}"
+
+
+class _Field:
+    def __init__(self, battlefield: Battlefield, stack: ExitStack) -> None:
+        self.b = battlefield
+        self._stack = stack
+        self._count = 0
+
+    def probe(self, account: Account, *, listen: Sequence[str] = ()) -> Probe:
+        self._count += 1
+        login = Login(
+            host=self.b.host,
+            port=self.b.port,
+            username=account.username,
+            password=account.password,
+            ca_file=self.b.ca_file,
+            client_id=f"yz-attack-{self._count}-{secrets.token_hex(3)}",
+        )
+        probe = Probe(login)
+        self._stack.callback(probe.close)
+        probe.connect()
+        for topic_filter in listen:
+            probe.subscribe(topic_filter)
+        return probe
+
+
+def _publish_targets(b: Battlefield) -> list[tuple[str, str]]:
+    """(topic, which observer must never see it)."""
+    a, v, s = b.attacker, b.victim, b.stranger
+    return [
+        *[(_topic(v, kind), "ingest") for kind in ("telemetry", "event", "state", "diag")],
+        (_topic(s, "telemetry"), "ingest"),
+        (_topic(a, "telemetry", venue=s.venue), "ingest"),  # its own id, another venue
+        *[(_topic(v, kind), "victim") for kind in ("cmd/unlock", "config", "ack")],
+        *[(_topic(a, kind), "self") for kind in ("cmd/unlock", "config", "ack")],
+        (f"yz/prov/{b.serial}/bundle", "provision"),
+        (f"yz/prov/{b.serial}/hello", "control"),
+        ("$CONTROL/dynamic-security/v1", "control"),
+    ]
+
+
+def _subscribe_targets(b: Battlefield) -> list[str]:
+    v, s = b.victim, b.stranger
+    return [
+        _topic(v, "cmd/+"),
+        _topic(v, "config"),
+        _topic(v, "ack"),
+        _topic(v, "#"),
+        _topic(s, "cmd/+"),
+        f"yz/v1/{v.venue}/+/telemetry",
+        "yz/v1/+/+/cmd/+",
+        "yz/v1/#",
+        "#",
+        "$share/g/yz/v1/+/+/telemetry",
+        "yz/prov/+/hello",
+        "yz/prov/+/bundle",
+        "$CONTROL/#",
+        "$SYS/#",
+    ]
+
+
+@contextmanager
+def _observers(f: _Field) -> Iterator[dict[str, Probe]]:
+    b = f.b
+    yield {
+        "ingest": f.probe(
+            b.ingest, listen=[f"yz/v1/+/+/{k}" for k in ("telemetry", "event", "state", "diag")]
+        ),
+        "victim": f.probe(
+            b.victim.account, listen=[_topic(b.victim, k) for k in ("cmd/+", "config", "ack")]
+        ),
+        "self": f.probe(
+            b.attacker.account, listen=[_topic(b.attacker, k) for k in ("cmd/+", "config", "ack")]
+        ),
+        "provision": f.probe(b.provision, listen=["yz/prov/+/bundle"]),
+        "control": f.probe(
+            b.control, listen=["yz/prov/+/hello", "$CONTROL/dynamic-security/v1/response"]
+        ),
+    }
+
+
+def _forged(token: str) -> bytes:
+    # Valid dynsec JSON too, so a $CONTROL publish that got through would be answered
+    # (with this token echoed as correlation data) and seen by the control observer.
+    return (
+        '{"commands": [{"command": "listClients", "correlationData": "' + token + '"}], '
+        '"note": "' + token + '"}'
+    ).encode()
+
+
+def _markers(f: _Field, seen: dict[str, Probe]) -> None:
+    """Something each observer is allowed to get, sent last: proof they were listening."""
+    b = f.b
+    token = secrets.token_hex(8).encode()
+    f.probe(b.attacker.account).publish(_topic(b.attacker, "telemetry"), token)
+    control = f.probe(b.control)
+    control.publish(_topic(b.victim, "cmd/unlock"), token)
+    control.publish(_topic(b.attacker, "cmd/unlock"), token)
+    control.publish(f"yz/prov/{b.serial}/bundle", token)
+    f.probe(b.provision).publish(f"yz/prov/{b.serial}/hello", token)
+    for observer in seen.values():
+        observer.wait_for_message(token)
+
+
+def run_attacks(battlefield: Battlefield) -> AttackReport:
+    """Try every cross-device publish and subscribe with the attacker's credentials."""
+    report = AttackReport()
+    with ExitStack() as stack:
+        f = _Field(battlefield, stack)
+        with _observers(f) as seen:
+            forged: list[tuple[str, str, bytes]] = []
+            for topic, observer in _publish_targets(battlefield):
+                token = secrets.token_hex(8)
+                payload = _forged(token)
+                f.probe(battlefield.attacker.account).try_publish(topic, payload)
+                forged.append((topic, observer, token.encode()))
+                report.publish_attempts += 1
+            _markers(f, seen)
+            for topic, _observer, sent in forged:
+                if any(_saw(probe, sent) for probe in seen.values()):
+                    report.accepted_publishes.append(topic)
+        for topic_filter in _subscribe_targets(battlefield):
+            report.subscribe_attempts += 1
+            if not f.probe(battlefield.attacker.account).subscribe(topic_filter).is_failure:
+                report.accepted_subscribes.append(topic_filter)
+    return report
+
+
+def _saw(probe: Probe, token: bytes) -> bool:
+    return any(token in payload for _topic, payload in list(probe.messages))

@@ -1,4 +1,5 @@
-"""Composition root for cloud processes: the database, the ingest worker, the HTTP API."""
+"""Composition root for cloud processes: the database, the ingest worker, the HTTP API and
+the device control that lives in it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from cloud.alerts.engine import evaluate as evaluate_alerts
 from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
 from cloud.db import make_engine
+from cloud.devices.broker_admin import BrokerAdmin, DynsecAdmin, OpenBrokerAdmin
+from cloud.devices.control import ControlEndpoint, DeviceControl
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 from cloud.migrate import upgrade
@@ -40,7 +43,13 @@ def build_ingest(
     return IngestWorker(
         IngestStore(engine, clock=utc_now),
         endpoint=MqttEndpoint(
-            settings.mqtt_host, settings.mqtt_port, settings.ingest_client_id, group=group
+            settings.mqtt_host,
+            settings.mqtt_port,
+            settings.ingest_client_id,
+            group=group,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            ca_file=settings.mqtt_ca_file,
         ),
         batch_size=settings.ingest_batch_size,
         queue_size=settings.ingest_queue_size,
@@ -68,11 +77,52 @@ def start_cloud_jobs(settings: CloudSettings, engine: Engine) -> JobScheduler | 
     return start_jobs(engine, settings.jobs, alert_evaluators=evaluators)
 
 
+def build_broker_admin(settings: CloudSettings) -> BrokerAdmin:
+    """The broker's account manager: none on the anonymous development broker."""
+    broker = settings.broker
+    if broker.security == "open":
+        return OpenBrokerAdmin()
+    password = broker.control_password.get_secret_value() if broker.control_password else ""
+    return DynsecAdmin(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        username=broker.control_username,
+        password=password,
+        ca_file=broker.ca_file,
+    )
+
+
+def build_device_control(settings: CloudSettings, engine: Engine) -> DeviceControl:
+    """Hellos, bundles, commands and configs; the API app starts and stops it."""
+    broker = settings.broker
+    open_broker = broker.security == "open"
+    password = broker.control_password
+    return DeviceControl(
+        engine,
+        admin=build_broker_admin(settings),
+        endpoint=ControlEndpoint(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            # The development broker is anonymous; a control login there would be refused.
+            username=None if open_broker else broker.control_username,
+            password=None if open_broker or password is None else password.get_secret_value(),
+            ca_file=broker.ca_file,
+        ),
+        clock=utc_now,
+        wipe_grace=broker.wipe_grace,
+    )
+
+
 def build_api(settings: CloudSettings, engine: Engine) -> FastAPI:
-    return create_app(settings=settings, engine=engine, clock=utc_now)
+    """The API with its device control; the control runs while the app runs (its lifespan)."""
+    control = build_device_control(settings, engine)
+    return create_app(settings=settings, engine=engine, clock=utc_now, control=control)
 
 
 def api_server(app: FastAPI, *, host: str, port: int) -> uvicorn.Server:
-    """A uvicorn server the caller runs (``.run()``) and stops (``.should_exit = True``)."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    """A uvicorn server the caller runs (``.run()``) and stops (``.should_exit = True``).
+
+    The lifespan is on: it starts and stops the app's device control.
+    """
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     return uvicorn.Server(config)

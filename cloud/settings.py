@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cloud.aggregates.settings import JobSettings
 from cloud.alerts.settings import AlertSettings
 from cloud.auth.settings import AuthSettings
+from cloud.devices.settings import BrokerSettings
 
 # Words that mark a token somebody copied from a README instead of generating one.
 _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "password", "example")
@@ -56,6 +57,11 @@ class CloudSettings(BaseSettings):
     )
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    # Ingest's broker account; None logs in anonymously (the development broker).
+    mqtt_username: str | None = Field(default=None, max_length=64)
+    mqtt_password: SecretStr | None = None
+    # The CA of the broker's TLS listener; None: plain MQTT.
+    mqtt_ca_file: Path | None = None
     ingest_client_id: str = Field(default="yz-ingest-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_queue_size: int = Field(default=10_000, ge=10)
@@ -65,8 +71,9 @@ class CloudSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
 
-    @field_validator("api_token", mode="before")
+    @field_validator("api_token", "mqtt_password", mode="before")
     @classmethod
     def _empty_token_is_no_token(cls, value: object) -> object:
         # YZ_CLOUD_API_TOKEN= (set but empty) is how shells and compose files say "unset".
@@ -98,6 +105,32 @@ class CloudSettings(BaseSettings):
                     f"{weakness}; set YZ_CLOUD_AUTH__{name} to at least 32 random characters, "
                     f"e.g. the output of {_GENERATE_COMMAND}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_open_broker(self) -> Self:
+        if self.mode != "production":
+            return self
+        broker = self.broker
+        if broker.security == "open":
+            raise ValueError(
+                "mode=production needs per-device broker accounts, but broker.security is "
+                "'open' (anyone may publish as any device); run Mosquitto with dynamic security "
+                "and set YZ_CLOUD_BROKER__SECURITY=dynsec"
+            )
+        weakness = (
+            "mode=production needs the broker control password, none is set"
+            if broker.control_password is None
+            else secret_weakness(
+                broker.control_password.get_secret_value(), what="the broker control password"
+            )
+        )
+        if weakness:
+            raise ValueError(
+                f"{weakness}; set YZ_CLOUD_BROKER__CONTROL_PASSWORD to at least 32 random "
+                f"characters, e.g. the output of {_GENERATE_COMMAND}, and give the broker's "
+                f"{broker.control_username!r} account the same password"
+            )
         return self
 
     def resolved_database_url(self) -> str:

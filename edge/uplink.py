@@ -375,4 +375,3 @@ def stop_loop(client: mqtt.Client) -> None:
     """
     client.loop_stop()
     client._reset_sockets(sockpair_only=True)  # private, see the docstring
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +17,11 @@ from cloud.api.routes import (
     alerts,
     auth,
     catalog,
+    device_actions,
     devices,
     docking,
     health,
+    issuer_keys,
     metrics,
     points,
     sync,
@@ -27,6 +31,8 @@ from cloud.api.routes import (
 from cloud.api.state import ApiState, Clock
 from cloud.auth.deps import current_principal
 from cloud.auth.tokens import AuthKeys
+from cloud.devices.control import DeviceControl
+from cloud.devices.services import device_services
 from cloud.settings import CloudSettings, InsecureSettingsError
 
 API_PREFIX = "/api/v1"
@@ -55,6 +61,8 @@ def _api_v1_router() -> APIRouter:
         sync,
         auth,
         devices,
+        device_actions,
+        issuer_keys,
         access_events,
         aggregates,
         docking,
@@ -69,8 +77,32 @@ def _api_v1_router() -> APIRouter:
     return router
 
 
-def create_app(*, settings: CloudSettings, engine: Engine, clock: Clock = _utc_now) -> FastAPI:
+def _lifespan(control: DeviceControl | None) -> Any:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if control is not None:
+            control.start()
+        try:
+            yield
+        finally:
+            if control is not None:
+                control.stop()
+
+    return lifespan
+
+
+def create_app(
+    *,
+    settings: CloudSettings,
+    engine: Engine,
+    clock: Clock = _utc_now,
+    control: DeviceControl | None = None,
+) -> FastAPI:
     """The cloud's API on ``engine``; the caller owns the engine and disposes it.
+
+    ``control`` (cloud.service.build_api makes one) runs while the app runs: it publishes
+    what the device routes store. Without it the routes still store commands and configs
+    (another process's control publishes them) and claims use an open broker's no-op admin.
 
     Raises InsecureSettingsError for production settings without a JWT secret (settings
     built by CloudSettings refuse that already; this guards ones built with model_construct).
@@ -79,8 +111,13 @@ def create_app(*, settings: CloudSettings, engine: Engine, clock: Clock = _utc_n
         raise InsecureSettingsError(
             "mode=production needs YZ_CLOUD_AUTH__JWT_SECRET; refusing to start without it"
         )
-    app = FastAPI(title="yizhan cloud", version="1")
-    app.state.api = ApiState(engine=engine, auth=AuthKeys.from_settings(settings), clock=clock)
+    app = FastAPI(title="yizhan cloud", version="1", lifespan=_lifespan(control))
+    app.state.api = ApiState(
+        engine=engine,
+        auth=AuthKeys.from_settings(settings),
+        clock=clock,
+        devices=device_services(settings, control=control),
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

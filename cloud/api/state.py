@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from cloud.auth.tokens import AuthKeys
+from cloud.devices.services import DeviceServices
 
 Clock = Callable[[], datetime]
 
@@ -20,3 +21,5 @@ class ApiState:
     auth: AuthKeys
     # Returns an aware datetime; injected so tests fix "now" for the default time window.
     clock: Clock
+    # The broker admin, the rotation vault and the claim policy of the device routes.
+    devices: DeviceServices

@@ -175,6 +175,16 @@ def create_api_token(
     *, session: Session, token_in: ApiTokenCreate, created_by: str
 ) -> tuple[ApiToken, str]:
     """The stored token and the bearer string to hand over once: ``yzt_<id>.<secret>``."""
+    token, bearer = add_api_token(session=session, token_in=token_in, created_by=created_by)
+    session.commit()
+    session.refresh(token)
+    return token, bearer
+
+
+def add_api_token(
+    *, session: Session, token_in: ApiTokenCreate, created_by: str
+) -> tuple[ApiToken, str]:
+    """Like :func:`create_api_token`, inside the caller's transaction (it commits)."""
     if token_in.role is Role.MEMBER:
         raise AuthStoreError("an API token cannot act as a member; give a member a login")
     venues = _known_venues(session, token_in.venue_ids)
@@ -191,8 +201,7 @@ def create_api_token(
     session.add(token)
     session.flush()
     session.add_all(ApiTokenVenue(token_id=token_id, venue_id=v) for v in venues)
-    session.commit()
-    session.refresh(token)
+    session.flush()
     return token, f"{TOKEN_PREFIX}{token_id}.{secret}"
 
 

@@ -1,4 +1,4 @@
-"""What ingest makes of one MQTT message: a decoded batch, a state, or a rejection."""
+"""What ingest makes of one MQTT message: a batch, a state, a diagnostics report, or a rejection."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from protocol.codec import DecodedBatch, decode_batch, decode_state
 from protocol.errors import PayloadError, ProtocolError
+from protocol.health import Diagnostics, decode_diagnostics
 from protocol.payloads import DeviceState
 from protocol.topics import UPLINK_KINDS, Kind, Topic
 
@@ -25,12 +26,21 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One received message, classified. Exactly one of batch/state/rejection is set."""
+    """One received message, classified. Exactly one of batch/state/diag/rejection is set."""
 
     mid: int
     batch: DecodedBatch | None = None
     state: tuple[Topic, DeviceState] | None = None
+    diag: tuple[Topic, Diagnostics] | None = None
     rejection: Rejection | None = None
+
+    @property
+    def topic(self) -> Topic | None:
+        """The device topic of a decoded message; None for a rejection."""
+        if self.batch is not None:
+            return self.batch.topic
+        found = self.state or self.diag
+        return found[0] if found else None
 
 
 def _reject(
@@ -56,6 +66,8 @@ def classify(mid: int, topic_text: str, payload: bytes) -> Inbound:
             )
         if topic.kind is Kind.STATE:
             return Inbound(mid, state=(topic, decode_state(topic, payload)))
+        if topic.kind is Kind.DIAG:
+            return Inbound(mid, diag=(topic, decode_diagnostics(topic, payload)))
         return Inbound(mid, batch=decode_batch(topic, payload))
     except ProtocolError as exc:
         return _reject(mid, topic_text, payload, exc, device)
@@ -78,7 +90,7 @@ def unstorable(message: Inbound, error: Exception) -> Inbound:
                 "",
             ),
         )
-    topic = message.batch.topic if message.batch else message.state[0] if message.state else None
+    topic = message.topic
     return Inbound(
         message.mid,
         rejection=Rejection(

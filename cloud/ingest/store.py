@@ -13,11 +13,13 @@ from sqlalchemy import Engine, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from cloud.devices.models import DeviceStatus
+from cloud.ingest import notes
 from cloud.ingest.bulk import ReadingRow, reading_writer
 from cloud.ingest.inbound import Inbound, Rejection
-from cloud.ingest.models import CONFIG_APPLIED_EVENT, DeviceConfig
 from cloud.models import Device, DeviceEvent, RejectedMessage, Venue
 from protocol.codec import DecodedBatch
+from protocol.health import Diagnostics
 from protocol.payloads import DeviceState, Event
 from protocol.payloads import Reading as WireReading
 from protocol.topics import Topic
@@ -35,6 +37,7 @@ class WriteResult:
     duplicates: int = 0
     rejected: int = 0
     states: int = 0
+    diagnostics: int = 0
     newest: datetime | None = None  # the newest device timestamp among the items
     acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
 
@@ -43,10 +46,43 @@ class WriteResult:
         self.duplicates += other.duplicates
         self.rejected += other.rejected
         self.states += other.states
+        self.diagnostics += other.diagnostics
         if other.newest is not None and (self.newest is None or other.newest > self.newest):
             self.newest = other.newest
         for key, seqs in other.acks.items():
             self.acks[key].extend(seqs)
+
+
+@dataclass(slots=True)
+class _Txn:
+    """What one write transaction collects on its way."""
+
+    conn: Connection
+    now: datetime
+    rejections: list[Rejection]
+    retired: set[str]  # decommissioned devices among the messages' senders
+    result: WriteResult = field(default_factory=WriteResult)
+    notes: notes.EventNotes = field(default_factory=notes.EventNotes)
+
+
+def _item_rejections(batch: DecodedBatch, result: WriteResult) -> list[Rejection]:
+    """The refused items of an admitted batch; each one's seq is acked (it is kept)."""
+    rejections = []
+    for item in batch.rejected:
+        rejections.append(
+            Rejection(
+                str(batch.topic),
+                batch.topic.device,
+                item.seq,
+                item.error.field,
+                item.error.problem,
+                len(item.raw),
+                item.raw,
+            )
+        )
+        if item.seq is not None:  # kept in rejected_message: the device may forget it
+            result.acks[(batch.topic.venue, batch.topic.device)].append(item.seq)
+    return rejections
 
 
 def _table(model: Any) -> Table:
@@ -73,60 +109,60 @@ class IngestStore:
             raise
 
     def _write(self, messages: Sequence[Inbound]) -> WriteResult:
-        result = WriteResult()
-        now = self._clock()
         with self._engine.begin() as conn:
-            rejections = [m.rejection for m in messages if m.rejection is not None]
-            batches = self._admit(conn, [m.batch for m in messages if m.batch], rejections)
-            self._store_items(conn, batches, now, result)
+            devices = {m.topic.device for m in messages if m.topic is not None}
+            txn = _Txn(
+                conn,
+                self._clock(),
+                rejections=[m.rejection for m in messages if m.rejection is not None],
+                retired=notes.decommissioned(conn, devices),
+            )
+            batches = self._admit(txn, [m.batch for m in messages if m.batch])
+            self._store_items(txn, batches)
+            online = {b.topic.device for b in batches}
             for message in messages:
-                if message.state is not None:
-                    self._apply_state(conn, *message.state, now=now)
-                    result.states += 1
+                if message.state is not None and message.state[0].device not in txn.retired:
+                    if self._apply_state(conn, *message.state, now=txn.now):
+                        online.add(message.state[0].device)
+                    txn.result.states += 1
+            online |= self._store_diagnostics(txn, [m.diag for m in messages if m.diag])
+            notes.write_notes(conn, self._dialect, txn.notes)
             for batch in batches:
-                for item in batch.rejected:
-                    rejections.append(
-                        Rejection(
-                            str(batch.topic),
-                            batch.topic.device,
-                            item.seq,
-                            item.error.field,
-                            item.error.problem,
-                            len(item.raw),
-                            item.raw,
-                        )
-                    )
-                    if item.seq is not None:  # kept in rejected_message: the device may forget it
-                        result.acks[(batch.topic.venue, batch.topic.device)].append(item.seq)
-            self._store_rejections(conn, rejections, now)
-            result.rejected = len(rejections)
-            self._touch(conn, {b.topic.device for b in batches}, now)
-        return result
+                txn.rejections.extend(_item_rejections(batch, txn.result))
+            self._store_rejections(conn, txn.rejections, txn.now)
+            txn.result.rejected = len(txn.rejections)
+            self._touch(conn, {b.topic.device for b in batches}, txn.now)
+            notes.activate(conn, online, txn.now)
+        return txn.result
 
-    def _admit(
-        self, conn: Connection, batches: list[DecodedBatch], rejections: list[Rejection]
-    ) -> list[DecodedBatch]:
-        """Register first-seen devices; refuse a device speaking for another venue."""
+    def _admit(self, txn: _Txn, batches: list[DecodedBatch]) -> list[DecodedBatch]:
+        """Register first-seen devices; refuse a device speaking for another venue, and a
+        decommissioned one (whose answer to its wipe is still noted: it ends the wait)."""
         admitted: list[DecodedBatch] = []
         for batch in batches:
             topic = batch.topic
-            venue = self._venue_of(conn, topic)
-            if venue != topic.venue:
-                rejections.append(
-                    Rejection(
-                        str(topic),
-                        topic.device,
-                        None,
-                        "topic",
-                        f"device {topic.device!r} belongs to venue {venue!r}, not {topic.venue!r}; "
-                        "re-provision it to move it",
-                        0,
-                        "",
-                    )
-                )
-                continue
-            admitted.append(batch)
+            if not self._refused(txn, topic):
+                admitted.append(batch)
+            elif topic.device in txn.retired:
+                for item in batch.items:
+                    if isinstance(item, Event):
+                        txn.notes.note_result(topic.device, item, txn.now)
         return admitted
+
+    def _refused(self, txn: _Txn, topic: Topic) -> bool:
+        """Whether messages on ``topic`` are refused; if so, the refusal is noted in ``txn``."""
+        if topic.device in txn.retired:
+            reason = notes.refusal_reason(topic.device)
+        else:
+            venue = self._venue_of(txn.conn, topic)
+            if venue == topic.venue:
+                return False
+            reason = (
+                f"device {topic.device!r} belongs to venue {venue!r}, not {topic.venue!r}; "
+                "re-provision it to move it"
+            )
+        txn.rejections.append(Rejection(str(topic), topic.device, None, "topic", reason, 0, ""))
+        return True
 
     def _venue_of(self, conn: Connection, topic: Topic) -> str:
         known = self._device_venue.get(topic.device)
@@ -159,6 +195,10 @@ class IngestStore:
                         "venue_id": topic.venue,
                         "online": False,
                         "created_at": self._clock(),
+                        # Only the anonymous development broker lets an unknown device in;
+                        # with per-device accounts every device was claimed first.
+                        "status": DeviceStatus.ACTIVE.value,
+                        "credential_generation": 0,
                     }
                 ],
                 ["id"],
@@ -169,12 +209,10 @@ class IngestStore:
         self._device_venue[topic.device] = venue
         return str(venue)
 
-    def _store_items(
-        self, conn: Connection, batches: list[DecodedBatch], now: datetime, result: WriteResult
-    ) -> None:
+    def _store_items(self, txn: _Txn, batches: list[DecodedBatch]) -> None:
+        conn, now, result = txn.conn, txn.now, txn.result
         readings: dict[tuple[str, int], ReadingRow] = {}
         events: dict[tuple[str, int], dict[str, Any]] = {}
-        configs: dict[str, dict[str, Any]] = {}
         newest: datetime | None = None
         for batch in batches:
             topic = batch.topic
@@ -197,37 +235,16 @@ class IngestStore:
                     )
                 elif isinstance(item, Event):
                     events[(device, item.seq)] = _event_row(topic, item, now)
-                    _note_config(configs, device, item, now)
+                    txn.notes.note(device, item, now)
         offered = sum(len(b.items) for b in batches)
         stored = self._readings.insert(conn, list(readings.values()))
         stored += self._insert_ignore(
             conn, _table(DeviceEvent), list(events.values()), ["device_id", "seq"]
         )
-        self._apply_configs(conn, list(configs.values()))
         result.stored += stored
         result.duplicates += offered - stored
         if newest is not None and (result.newest is None or newest > result.newest):
             result.newest = newest
-
-    def _apply_configs(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Upsert each device's applied config version; the newest report (by seq) wins."""
-        if not rows:
-            return
-        table = _table(DeviceConfig)
-        stmt = self._dialect.insert(table)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["device_id"],
-                set_={
-                    "version": stmt.excluded.version,
-                    "seq": stmt.excluded.seq,
-                    "applied_at": stmt.excluded.applied_at,
-                    "received_at": stmt.excluded.received_at,
-                },
-                where=table.c.seq < stmt.excluded.seq,
-            ),
-            rows,
-        )
 
     def _insert_ignore(
         self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]
@@ -241,12 +258,14 @@ class IngestStore:
 
     def _apply_state(
         self, conn: Connection, topic: Topic, state: DeviceState, *, now: datetime
-    ) -> None:
+    ) -> bool:
         """Newest connection wins. A device stamps its online state and the last will of
         the same connection with one time, so at equal times "offline" is the later news;
-        a late will from an older connection carries an older time and changes nothing."""
+        a late will from an older connection carries an older time and changes nothing.
+
+        Returns whether the state says the device is online (as itself, on its own topic)."""
         if self._venue_of(conn, topic) != topic.venue:
-            return
+            return False
         device = _table(Device)
         newer = or_(device.c.state_at.is_(None), device.c.state_at < state.ts)
         if state.status == "offline":
@@ -261,6 +280,19 @@ class IngestStore:
                 last_seen_at=now,
             )
         )
+        return state.status == "online"
+
+    def _store_diagnostics(self, txn: _Txn, diags: list[tuple[Topic, Diagnostics]]) -> set[str]:
+        """Store each report of a device in good standing; returns the devices that sent one."""
+        rows, senders = [], set()
+        for topic, report in diags:
+            if self._refused(txn, topic):
+                continue
+            rows.append(notes.diagnostics_row(topic, report, txn.now))
+            senders.add(topic.device)
+        notes.store_diagnostics(txn.conn, rows)
+        txn.result.diagnostics += len(rows)
+        return senders
 
     def _store_rejections(
         self, conn: Connection, rejections: Iterable[Rejection], now: datetime
@@ -291,30 +323,6 @@ def _no_nul(text: str) -> str:
     # PostgreSQL text cannot hold U+0000; one refused payload carrying it would make the
     # whole transaction fail on every retry and stall ingest for every device.
     return text.replace("\x00", "\ufffd")
-
-
-def _note_config(
-    configs: dict[str, dict[str, Any]], device: str, event: Event, now: datetime
-) -> None:
-    """Remember a ``config.applied`` report, keeping the newest per device.
-
-    A report without an integer ``version`` is still stored as an event; it just says
-    nothing about the device's configuration.
-    """
-    if event.type != CONFIG_APPLIED_EVENT:
-        return
-    version = event.data.get("version")
-    if type(version) is not int or not 0 <= version < 2**63:
-        return
-    known = configs.get(device)
-    if known is None or known["seq"] < event.seq:
-        configs[device] = {
-            "device_id": device,
-            "version": version,
-            "seq": event.seq,
-            "applied_at": event.ts,
-            "received_at": now,
-        }
 
 
 def _event_row(topic: Topic, item: Event, now: datetime) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -28,7 +29,7 @@ from cloud.ingest.metrics import IngestStats, Sample, ingest_samples
 from cloud.ingest.store import IngestStore, WriteResult
 from protocol.codec import encode
 from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
-from protocol.topics import Kind, Topic, subscription
+from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
 
 # IngestStats moved to cloud.ingest.metrics; callers have always imported it from here.
 __all__ = ["IngestStats", "IngestWorker", "MqttEndpoint"]
@@ -53,6 +54,10 @@ class MqttEndpoint:
     group: str | None = None  # MQTT 5 shared-subscription group for several workers
     keepalive: int = 30
     session_expiry: int = SESSION_EXPIRY_SECONDS  # MQTT 5 only (with a group)
+    # The broker account; None logs in anonymously (the development broker).
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None  # the CA of the broker's TLS listener; None: plain MQTT
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,10 @@ class IngestWorker:
                 protocol=mqtt.MQTTv311,
                 manual_ack=True,
             )
+        if self._endpoint.username is not None:
+            client.username_pw_set(self._endpoint.username, self._endpoint.password)
+        if self._endpoint.ca_file is not None:
+            client.tls_set(ca_certs=str(self._endpoint.ca_file))
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.max_inflight_messages_set(1000)
         client.on_connect = self._on_connect
@@ -157,7 +166,7 @@ class IngestWorker:
         self._client.loop_stop()
 
     def _filters(self) -> list[str]:
-        filters = [subscription(kind) for kind in (Kind.TELEMETRY, Kind.EVENT, Kind.STATE)]
+        filters = [subscription(kind) for kind in sorted(UPLINK_KINDS)]
         if self._endpoint.group:
             filters = [f"$share/{self._endpoint.group}/{f}" for f in filters]
         return filters

@@ -15,6 +15,7 @@ import cloud.access_models  # registers the door-sync tables on SQLModel.metadat
 import cloud.aggregates.models  # registers the rollup and job tables
 import cloud.alerts.models  # the alert, rule, sensor-role and webhook tables
 import cloud.auth.models  # users and API tokens
+import cloud.devices.models  # pending boxes, commands, desired configs, health
 import cloud.ingest.models  # the device_config table of the ingest branch
 import cloud.models  # registers the venue, device, reading and event tables
 import cloud.points.catalog_models  # products, kiosk slots and the stock log

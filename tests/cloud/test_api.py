@@ -16,6 +16,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from cloud.api.app import create_app
 from cloud.auth.settings import AuthSettings
 from cloud.db import make_engine
+from cloud.devices.settings import BrokerSettings
 from cloud.migrate import upgrade
 from cloud.models import Reading, Venue
 from cloud.settings import CloudSettings, InsecureSettingsError
@@ -35,6 +36,10 @@ JWT_SECRET = SecretStr("Zr8-qT3vLx9_Np2Wm6Ks4Hd7Bf1Gy5Jc0")
 
 def strong_auth() -> AuthSettings:
     return AuthSettings(jwt_secret=JWT_SECRET)
+
+
+def strong_broker() -> BrokerSettings:
+    return BrokerSettings(security="dynsec", control_password=SecretStr(TOKEN))
 
 
 def dev_settings(**overrides: Any) -> CloudSettings:
@@ -311,7 +316,12 @@ def test_production_refuses_a_weak_token(token: str) -> None:
 def test_production_accepts_a_strong_token() -> None:
     engine = create_engine("sqlite://")
     try:
-        settings = CloudSettings(mode="production", api_token=SecretStr(TOKEN), auth=strong_auth())
+        settings = CloudSettings(
+            mode="production",
+            api_token=SecretStr(TOKEN),
+            auth=strong_auth(),
+            broker=strong_broker(),
+        )
         assert create_app(settings=settings, engine=engine).title == "yizhan cloud"
     finally:
         engine.dispose()

@@ -221,11 +221,14 @@ def test_production_takes_the_jwt_secret_from_the_environment(
 ) -> None:
     monkeypatch.setenv("YZ_CLOUD_MODE", "production")
     monkeypatch.setenv("YZ_CLOUD_AUTH__JWT_SECRET", JWT_SECRET)
+    monkeypatch.setenv("YZ_CLOUD_BROKER__SECURITY", "dynsec")
+    monkeypatch.setenv("YZ_CLOUD_BROKER__CONTROL_PASSWORD", LEGACY_TOKEN)
 
     settings = CloudSettings()
 
     assert settings.auth.jwt_secret is not None
     assert settings.auth.jwt_secret.get_secret_value() == JWT_SECRET
+    assert settings.broker.security == "dynsec"
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -389,7 +392,17 @@ def test_devices_export_as_csv(world: World) -> None:
     )
 
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == ["id", "venue_id", "online", "last_seen_at", "state_at", "software"]
+    assert rows[0] == [
+        "id",
+        "venue_id",
+        "online",
+        "last_seen_at",
+        "state_at",
+        "software",
+        "role",
+        "status",
+        "serial",
+    ]
     assert [r[0] for r in rows[1:]] == [DEVICE_A, "door-bravo"]
 
 
@@ -403,4 +416,18 @@ def test_devices_show_their_state(world: World) -> None:
         "software": "1.2",
         "last_seen_at": None,
         "state_at": None,
+        # Registered before claiming existed: no role or serial, active, no own account.
+        "role": None,
+        "status": "active",
+        "serial": None,
+        "credential_generation": 0,
+        "health": None,
+        "config": {
+            "desired_version": None,
+            "applied_version": None,
+            "applied_at": None,
+            "rejected_version": None,
+            "rejected_errors": [],
+        },
+        "commands": [],
     }

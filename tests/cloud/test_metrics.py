@@ -14,6 +14,7 @@ from cloud.api.app import create_app
 from cloud.api.routes.metrics import install_metrics
 from cloud.auth.settings import AuthSettings
 from cloud.db import make_engine
+from cloud.devices.settings import BrokerSettings
 from cloud.ingest.metrics import (
     CONTENT_TYPE,
     IngestStats,
@@ -80,7 +81,10 @@ def test_api_serves_registered_ingest_metrics_without_a_token(engine: Engine) ->
     registry = MetricsRegistry()
     registry.add(lambda: ingest_samples(stats, queue_depth=0, queue_size=10))
     settings = CloudSettings(
-        mode="production", api_token=SecretStr(TOKEN), auth=AuthSettings(jwt_secret=SECRET)
+        mode="production",
+        api_token=SecretStr(TOKEN),
+        auth=AuthSettings(jwt_secret=SECRET),
+        broker=BrokerSettings(security="dynsec", control_password=SecretStr(TOKEN)),
     )
     app = create_app(settings=settings, engine=engine)
     install_metrics(app, registry)

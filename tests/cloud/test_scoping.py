@@ -70,6 +70,19 @@ ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/api/v1/points/earning-rules"): frozenset({ADMIN}),
     ("POST", "/api/v1/points/grants"): frozenset({ADMIN}),
     ("POST", "/api/v1/activities/{activity_id}/attendance"): frozenset({ADMIN, MANAGER}),
+    # Devices: technicians run the fleet; managers claim boxes and send everyday commands
+    # for their own venues; admins do everything; a device's own token does none of it.
+    ("GET", "/api/v1/devices/pending"): frozenset({ADMIN, TECH}),
+    ("POST", "/api/v1/devices/claim"): frozenset({ADMIN, TECH, MANAGER}),
+    ("POST", "/api/v1/devices/{device_id}/commands/{name}"): frozenset({ADMIN, TECH, MANAGER}),
+    ("GET", "/api/v1/devices/{device_id}/commands"): frozenset({ADMIN, TECH, MANAGER}),
+    ("PUT", "/api/v1/devices/{device_id}/config"): frozenset({ADMIN, TECH}),
+    ("GET", "/api/v1/devices/{device_id}/config"): frozenset({ADMIN, TECH, MANAGER}),
+    ("POST", "/api/v1/devices/{device_id}/decommission"): frozenset({ADMIN, TECH}),
+    ("GET", "/api/v1/devices/{device_id}/diagnostics"): frozenset({ADMIN, TECH}),
+    ("GET", "/api/v1/issuer-keys"): frozenset({ADMIN, TECH}),
+    ("POST", "/api/v1/issuer-keys"): frozenset({ADMIN}),
+    ("POST", "/api/v1/issuer-keys/{kid}/retire"): frozenset({ADMIN}),
 }
 # Query parameters a route refuses to answer without (else 422 hides the real status).
 QUERY_EXAMPLES: dict[str, dict[str, str]] = {

@@ -1,0 +1,252 @@
+"""The API process's hand on the boxes: hellos in, bundles, commands and configs out.
+
+One paho client and one thread. Hellos are queued by paho's network thread and handled by
+the control thread, which also polls the database every ``poll_s`` for commands and
+configs the API stored, for rotations whose boxes answered, and for decommissioned devices
+whose broker accounts can go. Nothing here is needed for a request to succeed: what the API
+stores waits in the database until this loop (in any replica) gets to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from cloud.devices.broker_admin import BrokerAdmin
+from cloud.devices.broker_sync import remove_decommissioned, settle_rotations
+from cloud.devices.hello import note_hello
+from cloud.devices.outbound import Outgoing, expire_commands, take_commands, take_configs
+from cloud.devices.vault import RotationVault
+from protocol.codec import encode
+from protocol.device_config import CONFIG_QOS, config_topic
+from protocol.errors import ProtocolError
+from protocol.provisioning import BUNDLE_QOS, HELLO_FILTER, HELLO_QOS, bundle_topic, decode_hello
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# Fast enough that an unlock feels immediate to the person at the door; slow enough that a
+# few replicas polling cost the database nothing worth measuring.
+POLL_SECONDS: Final = 0.5
+# Hellos waiting for the control thread; past this, hellos are dropped (each box repeats
+# its hello every few seconds, so a dropped one is only a delay).
+HELLO_QUEUE: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ControlEndpoint:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    keepalive: int = 30
+
+
+@dataclass(slots=True)
+class ControlStats:
+    connected: bool = False
+    polls: int = 0  # database polls done: a test waits for some to pass
+    hellos: int = 0
+    malformed_hellos: int = 0
+    dropped_hellos: int = 0
+    bundles_sent: int = 0
+    commands_published: int = 0
+    configs_published: int = 0
+    commands_expired: int = 0
+    rotations_applied: int = 0
+    accounts_removed: int = 0
+    errors: int = 0
+    last_error: str | None = None
+
+
+class DeviceControl:
+    """Owns its MQTT client and the broker admin it is given (closed on :meth:`stop`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        admin: BrokerAdmin,
+        endpoint: ControlEndpoint,
+        clock: Clock,
+        vault: RotationVault | None = None,
+        wipe_grace: timedelta = timedelta(minutes=2),
+        poll_s: float = POLL_SECONDS,
+    ) -> None:
+        self.stats = ControlStats()
+        self.admin = admin
+        self.vault = vault or RotationVault()
+        self._engine = engine
+        self._endpoint = endpoint
+        self._clock = clock
+        self._wipe_grace = wipe_grace
+        self._poll_s = poll_s
+        self._hellos: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=HELLO_QUEUE)
+        self._stop = threading.Event()
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._run, name="device-control", daemon=True)
+
+    def _make_client(self) -> mqtt.Client:
+        # Unique per process: two API replicas must not take each other's session.
+        client_id = f"yz-control-{secrets.token_hex(4)}"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+        )
+        endpoint = self._endpoint
+        if endpoint.username is not None:
+            client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.ca_file is not None:
+            client.tls_set(ca_certs=str(endpoint.ca_file))
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+        endpoint = self._endpoint
+        self._client.connect_async(endpoint.host, endpoint.port, endpoint.keepalive)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.admin.close()
+
+    # --- paho's thread -------------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            self.stats.last_error = f"broker refused device control: {reason}"
+            logger.error("the broker refused the device control login: %s", reason)
+            return
+        self.stats.connected = True
+        client.subscribe(HELLO_FILTER, qos=HELLO_QOS)
+        logger.info("device control connected to %s:%d", self._endpoint.host, self._endpoint.port)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.stats.connected = False
+        if not self._stop.is_set():
+            logger.warning("device control lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._hellos.put_nowait((message.topic, bytes(message.payload)))
+        except queue.Full:
+            self.stats.dropped_hellos += 1
+
+    # --- the control thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_poll = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                topic, payload = self._hellos.get(timeout=max(0.0, next_poll - time.monotonic()))
+            except queue.Empty:
+                pass
+            else:
+                self._guarded("hello", self.handle_hello, topic, payload)
+            if time.monotonic() >= next_poll:
+                self.tick()
+                next_poll = time.monotonic() + self._poll_s
+
+    def _guarded(self, what: str, step: Callable[..., object], *args: Any) -> None:
+        """One step of the loop; whatever it raises is logged and counted, never fatal."""
+        try:
+            step(*args)
+        except Exception as exc:
+            self.stats.errors += 1
+            self.stats.last_error = f"{what}: {exc}"
+            logger.exception("device control failed at %s", what)
+
+    def handle_hello(self, topic: str, payload: bytes) -> None:
+        try:
+            hello = decode_hello(topic, payload)
+        except ProtocolError as exc:
+            self.stats.malformed_hellos += 1
+            logger.warning("ignoring a malformed hello on %.120s: %s", topic, exc)
+            return
+        self.stats.hellos += 1
+        with Session(self._engine) as session:
+            sealed = note_hello(session=session, hello=hello, now=self._clock())
+        if sealed is not None:
+            self._client.publish(
+                bundle_topic(hello.serial), encode(sealed), qos=BUNDLE_QOS, retain=False
+            )
+            self.stats.bundles_sent += 1
+            logger.info("sent the sealed bundle to box %s", hello.serial)
+
+    def tick(self) -> None:
+        """One poll of the database: expire, publish, settle rotations, remove accounts."""
+        self._guarded("expiring commands", self._expire)
+        if self.stats.connected:
+            self._guarded("publishing commands", self._publish_commands)
+            self._guarded("publishing configs", self._publish_configs)
+        self._guarded("rotating credentials", self._settle_rotations)
+        self._guarded("removing accounts", self._remove_accounts)
+        self.stats.polls += 1
+
+    def _expire(self) -> None:
+        with Session(self._engine) as session:
+            self.stats.commands_expired += expire_commands(session=session, now=self._clock())
+
+    def _publish_commands(self) -> None:
+        with Session(self._engine) as session:
+            sent = take_commands(session=session, now=self._clock(), vault=self.vault)
+        self._publish(sent)
+        self.stats.commands_published += len(sent)
+
+    def _publish_configs(self) -> None:
+        with Session(self._engine) as session:
+            sent = take_configs(session=session, now=self._clock())
+        self._publish(sent)
+        self.stats.configs_published += len(sent)
+
+    def _publish(self, messages: list[Outgoing]) -> None:
+        for message in messages:
+            # While disconnected paho keeps QoS 1 messages and sends them on reconnect.
+            self._client.publish(message.topic, message.payload, message.qos, message.retain)
+            logger.info("published %s", message.what)
+
+    def _settle_rotations(self) -> None:
+        if not self.vault.command_ids():
+            return
+        with Session(self._engine) as session:
+            self.stats.rotations_applied += settle_rotations(
+                session=session, admin=self.admin, vault=self.vault, now=self._clock()
+            )
+
+    def _remove_accounts(self) -> None:
+        with Session(self._engine) as session:
+            removed = remove_decommissioned(
+                session=session, admin=self.admin, now=self._clock(), grace=self._wipe_grace
+            )
+        for gone in removed:
+            # An empty retained message deletes the retained config: a new device that
+            # reuses the id one day must not receive this one's settings.
+            topic = config_topic(gone.venue_id, gone.device_id)
+            self._client.publish(str(topic), b"", qos=CONFIG_QOS, retain=True)
+        self.stats.accounts_removed += len(removed)

@@ -1,0 +1,141 @@
+"""Tables of device management: boxes waiting to be claimed, commands, configs and health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+class DeviceStatus(StrEnum):
+    CLAIMED = "claimed"  # created by a claim; its box has not come online as itself yet
+    ACTIVE = "active"
+    DECOMMISSIONED = "decommissioned"
+
+
+class CommandStatus(StrEnum):
+    PENDING = "pending"  # stored by the API, not yet on the broker
+    PUBLISHED = "published"
+    DONE = "done"  # the device answered ok
+    FAILED = "failed"
+    REFUSED = "refused"  # the device would not run it (replayed, unknown, …)
+    EXPIRED = "expired"
+
+
+# Statuses a command.result may still move a command out of.
+OPEN_COMMAND_STATUSES = (CommandStatus.PENDING.value, CommandStatus.PUBLISHED.value)
+
+
+def _utc() -> DateTime:
+    return DateTime(timezone=True)
+
+
+class PendingBox(SQLModel, table=True):
+    """A box that said hello on the provisioning topic: unclaimed, or claimed and waiting for
+    its sealed bundle. Removed when its device is decommissioned, so the wiped box must say
+    hello again before anyone can claim it."""
+
+    __tablename__ = "pending_box"
+
+    serial: str = Field(primary_key=True, max_length=10)
+    # protocol.provisioning.claim_check of the label's secret; a new one (a renewed label)
+    # restarts the claim window.
+    check: str = Field(max_length=64)
+    first_seen_at: datetime = Field(sa_type=_utc())
+    last_seen_at: datetime = Field(sa_type=_utc())
+    software: str | None = Field(default=None, max_length=200)
+    hardware: str | None = Field(default=None, max_length=200)
+    failed_attempts: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=_utc())
+    device_id: str | None = Field(default=None, foreign_key="device.id", max_length=32)
+    claimed_at: datetime | None = Field(default=None, sa_type=_utc())
+    # The SealedBundle as JSON until the device comes online as itself; only the label's
+    # secret opens it, so keeping it here leaks nothing.
+    sealed_bundle: str | None = Field(default=None, sa_type=Text)
+    delivered_at: datetime | None = Field(default=None, sa_type=_utc())
+
+
+class DeviceDesiredConfig(SQLModel, table=True):
+    """One version of the settings pushed to a device; the newest is retained on its topic."""
+
+    __tablename__ = "device_desired_config"
+
+    device_id: str = Field(primary_key=True, foreign_key="device.id", max_length=32)
+    version: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    issued_at: datetime = Field(sa_type=_utc())
+    issued_by: str = Field(max_length=80)
+    published_at: datetime | None = Field(default=None, sa_type=_utc())
+
+
+class DeviceCommand(SQLModel, table=True):
+    """A command for one device. ``args`` never holds a secret: a rotation's new password
+    lives only in the memory of the process that issued it (cloud/devices/vault.py)."""
+
+    __tablename__ = "device_command"
+    __table_args__ = (Index("ix_device_command_device_issued", "device_id", "issued_at"),)
+
+    command_id: str = Field(primary_key=True, max_length=64)
+    device_id: str = Field(foreign_key="device.id", max_length=32)
+    venue_id: str = Field(max_length=32)
+    name: str = Field(max_length=32)
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    issued_by: str = Field(max_length=80)
+    issued_at: datetime = Field(sa_type=_utc())
+    expires_at: datetime = Field(sa_type=_utc())
+    status: str = Field(default=CommandStatus.PENDING.value, max_length=16, index=True)
+    published_at: datetime | None = Field(default=None, sa_type=_utc())
+    result_at: datetime | None = Field(default=None, sa_type=_utc())
+    detail: str | None = Field(default=None, max_length=300)
+
+
+class DeviceHealth(SQLModel, table=True):
+    """The newest heartbeat of a device (by sequence number)."""
+
+    __tablename__ = "device_health"
+
+    device_id: str = Field(primary_key=True, foreign_key="device.id", max_length=32)
+    seq: int = Field(sa_type=BigInteger)
+    ts: datetime = Field(sa_type=_utc())
+    software: str | None = Field(default=None, max_length=200)
+    uptime_s: int = Field(sa_type=BigInteger)
+    disk_free_mb: int | None = Field(default=None, sa_type=BigInteger)
+    disk_total_mb: int | None = Field(default=None, sa_type=BigInteger)
+    cpu_temp_c: float | None = None
+    outbox_depth: int = Field(sa_type=BigInteger)
+    config_version: int = Field(default=0, sa_type=BigInteger)
+    credential_generation: int = Field(default=0, sa_type=BigInteger)
+    # Comma-separated issuer key ids the box holds (doors and kiosks).
+    issuer_keys: str | None = Field(default=None, max_length=200)
+    received_at: datetime = Field(sa_type=_utc())
+
+
+class DeviceConfigRejection(SQLModel, table=True):
+    """The newest config version a device refused, with its reasons."""
+
+    __tablename__ = "device_config_rejection"
+
+    device_id: str = Field(primary_key=True, foreign_key="device.id", max_length=32)
+    version: int = Field(sa_type=BigInteger)
+    errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seq: int = Field(sa_type=BigInteger)
+    ts: datetime = Field(sa_type=_utc())
+    received_at: datetime = Field(sa_type=_utc())
+
+
+class DeviceDiagnostics(SQLModel, table=True):
+    """A diagnostics report a device published answering a diagnostics command."""
+
+    __tablename__ = "device_diagnostics"
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", max_length=32, index=True)
+    command_id: str = Field(max_length=64)
+    ts: datetime = Field(sa_type=_utc())
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(sa_type=_utc())

@@ -1,0 +1,249 @@
+"""What ingest learns from device messages besides storing them, written in the same transaction.
+
+Every event is stored as an event first; some also update a device's current picture:
+``config.applied``/``config.rejected`` (which config it runs), ``device.heartbeat`` (its
+health), ``command.result`` (what became of a command). The newest report by sequence number
+wins, so a late resend of an older one changes nothing. Also here: diagnostics reports, the
+first sight of a claimed device (it is now active and its bundle delivered), and which
+devices are decommissioned (their messages are refused).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Table, and_, select, update
+from sqlalchemy.engine import Connection
+
+from cloud.devices.models import (
+    OPEN_COMMAND_STATUSES,
+    CommandStatus,
+    DeviceCommand,
+    DeviceConfigRejection,
+    DeviceDiagnostics,
+    DeviceHealth,
+    DeviceStatus,
+    PendingBox,
+)
+from cloud.ingest.models import CONFIG_APPLIED_EVENT, DeviceConfig
+from cloud.models import Device
+from protocol.commands import RESULT_EVENT, CommandResult
+from protocol.device_config import REJECTED_EVENT, rejected_reasons
+from protocol.health import HEARTBEAT_EVENT, Diagnostics, Heartbeat
+from protocol.payloads import Event
+from protocol.topics import Topic
+
+logger = logging.getLogger(__name__)
+
+_MAX_VERSION = 2**63
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def _text(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold U+0000 (see store._no_nul).
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def _version(event: Event) -> int | None:
+    version = event.data.get("version")
+    if type(version) is not int or not 0 <= version < _MAX_VERSION:
+        return None  # still stored as an event; it just says nothing about the config
+    return version
+
+
+@dataclass(slots=True)
+class EventNotes:
+    """The notes of one transaction, newest per device; written by :func:`write_notes`."""
+
+    applied: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejected: dict[str, dict[str, Any]] = field(default_factory=dict)
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, device: str, event: Event, now: datetime) -> None:
+        if event.type == CONFIG_APPLIED_EVENT:
+            self._applied(device, event, now)
+        elif event.type == REJECTED_EVENT:
+            self._rejected(device, event, now)
+        elif event.type == HEARTBEAT_EVENT:
+            self._heartbeat(device, event, now)
+        elif event.type == RESULT_EVENT:
+            self.note_result(device, event, now)
+
+    @staticmethod
+    def _keep(notes: dict[str, dict[str, Any]], device: str, row: dict[str, Any]) -> None:
+        known = notes.get(device)
+        if known is None or known["seq"] < row["seq"]:
+            notes[device] = row
+
+    def _applied(self, device: str, event: Event, now: datetime) -> None:
+        version = _version(event)
+        if version is None:
+            return
+        row = {"version": version, "seq": event.seq, "applied_at": event.ts}
+        self._keep(self.applied, device, {"device_id": device, **row, "received_at": now})
+
+    def _rejected(self, device: str, event: Event, now: datetime) -> None:
+        version = _version(event)
+        if version is None:
+            return
+        row = {
+            "device_id": device,
+            "version": version,
+            "errors": rejected_reasons(dict(event.data)),
+            "seq": event.seq,
+            "ts": event.ts,
+            "received_at": now,
+        }
+        self._keep(self.rejected, device, row)
+
+    def _heartbeat(self, device: str, event: Event, now: datetime) -> None:
+        try:
+            beat = Heartbeat.model_validate(dict(event.data))
+        except ValidationError as exc:
+            logger.info("heartbeat %d of %s says nothing usable: %s", event.seq, device, exc)
+            return
+        row = {"device_id": device, "seq": event.seq, "ts": event.ts, "received_at": now}
+        fields = beat.model_dump()
+        fields["software"] = _text(beat.software)
+        fields["issuer_keys"] = _text(beat.issuer_keys)
+        self._keep(self.health, device, {**row, **fields})
+
+    def note_result(self, device: str, event: Event, now: datetime) -> None:
+        if event.type != RESULT_EVENT:
+            return
+        try:
+            result = CommandResult.model_validate(dict(event.data))
+        except ValidationError as exc:
+            logger.info("command.result %d of %s is not one: %s", event.seq, device, exc)
+            return
+        detail = _text(f"{result.status}: {result.detail}" if result.detail else result.status)
+        self.results.append(
+            {
+                "command_id": result.command,
+                "device_id": device,
+                "status": _command_status(result),
+                "detail": (detail or "")[:300],
+                "result_at": now,
+            }
+        )
+
+
+def _command_status(result: CommandResult) -> str:
+    if result.ok:
+        return CommandStatus.DONE.value  # done, accepted, staged: it did what was asked
+    if result.status == "failed":
+        return CommandStatus.FAILED.value
+    if result.status == "expired":
+        return CommandStatus.EXPIRED.value
+    return CommandStatus.REFUSED.value  # replayed, refused, unknown_command …
+
+
+def write_notes(conn: Connection, dialect: ModuleType, notes: EventNotes) -> None:
+    _newest_wins(conn, dialect, _table(DeviceConfig), list(notes.applied.values()))
+    _newest_wins(conn, dialect, _table(DeviceConfigRejection), list(notes.rejected.values()))
+    _newest_wins(conn, dialect, _table(DeviceHealth), list(notes.health.values()))
+    table = _table(DeviceCommand)
+    for row in notes.results:
+        # Only an open command moves: a duplicate delivery answered "replayed" must not
+        # turn the done command it repeats into a refused one.
+        conn.execute(
+            update(table)
+            .where(
+                and_(
+                    table.c.command_id == row["command_id"],
+                    table.c.device_id == row["device_id"],  # no device answers for another
+                    table.c.status.in_(OPEN_COMMAND_STATUSES),
+                )
+            )
+            .values(status=row["status"], detail=row["detail"], result_at=row["result_at"])
+        )
+
+
+def _newest_wins(
+    conn: Connection, dialect: ModuleType, table: Table, rows: list[dict[str, Any]]
+) -> None:
+    """Upsert per device; a row replaces the stored one only with a higher seq."""
+    if not rows:
+        return
+    stmt = dialect.insert(table)
+    columns = [c for c in rows[0] if c != "device_id"]
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["device_id"],
+            set_={c: stmt.excluded[c] for c in columns},
+            where=table.c.seq < stmt.excluded.seq,
+        ),
+        rows,
+    )
+
+
+def decommissioned(conn: Connection, devices: set[str]) -> set[str]:
+    """Which of ``devices`` are decommissioned: their messages are refused."""
+    if not devices:
+        return set()
+    table = _table(Device)
+    query = select(table.c.id).where(
+        table.c.id.in_(devices), table.c.status == DeviceStatus.DECOMMISSIONED.value
+    )
+    return set(conn.execute(query).scalars())
+
+
+def refusal_reason(device: str) -> str:
+    return (
+        f"device {device!r} is decommissioned, so its messages are not stored; to use the box "
+        "again, let it wipe itself and claim it anew once it says hello"
+    )
+
+
+def activate(conn: Connection, devices: set[str], now: datetime) -> None:
+    """Claimed devices seen online as themselves are active, and their bundles delivered."""
+    if not devices:
+        return
+    device = _table(Device)
+    claimed = list(
+        conn.execute(
+            select(device.c.id).where(
+                device.c.id.in_(devices), device.c.status == DeviceStatus.CLAIMED.value
+            )
+        ).scalars()
+    )
+    if not claimed:
+        return
+    conn.execute(
+        update(device)
+        .where(device.c.id.in_(claimed), device.c.status == DeviceStatus.CLAIMED.value)
+        .values(status=DeviceStatus.ACTIVE.value)
+    )
+    box = _table(PendingBox)
+    # The box has its credentials: the sealed copy has done its job.
+    conn.execute(
+        update(box)
+        .where(box.c.device_id.in_(claimed), box.c.delivered_at.is_(None))
+        .values(delivered_at=now, sealed_bundle=None)
+    )
+    logger.info("claimed devices online as themselves: %s", ", ".join(sorted(claimed)))
+
+
+def diagnostics_row(topic: Topic, report: Diagnostics, now: datetime) -> dict[str, Any]:
+    return {
+        "device_id": topic.device,
+        "command_id": report.command_id,
+        "ts": report.ts,
+        "report": report.model_dump(mode="json"),
+        "received_at": now,
+    }
+
+
+def store_diagnostics(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_table(DeviceDiagnostics).insert(), rows)

@@ -1,0 +1,133 @@
+"""DynsecAdmin against a real Mosquitto: accounts created, changed, dropped and removed."""
+
+import json
+
+import pytest
+
+from cloud.devices.broker_admin import BrokerAdminError, DynsecAdmin, OpenBrokerAdmin, device_acls
+from tests.fixtures.broker import BrokerFactory
+from tests.fixtures.secure_broker import TIMEOUT, Fleet, SecureBroker, device_topic
+from tests.helpers import wait_for
+from yizhan.broker import free_port
+
+
+@pytest.mark.parametrize(("venue", "device"), [("+", "dev-a"), ("v1", "#"), ("v1", "a/b")])
+def test_device_acls_refuse_ids_that_would_widen_them(venue: str, device: str) -> None:
+    with pytest.raises(BrokerAdminError, match="is not valid"):
+        device_acls(venue=venue, device=device)
+
+
+def test_open_admin_does_nothing() -> None:
+    admin = OpenBrokerAdmin()
+    admin.add_device(username="dev-a", password="pw", venue="v1", device="dev-a")
+    admin.set_password(username="dev-a", password="pw")
+    admin.disconnect(username="dev-a")
+    admin.remove_device(username="dev-a")
+    admin.close()
+
+
+def test_admin_says_when_no_broker_answers() -> None:
+    admin = DynsecAdmin(host="127.0.0.1", port=free_port(), username="c", password="p", timeout=0.3)
+    try:
+        with pytest.raises(BrokerAdminError, match="is it running with the dynamic security"):
+            admin.set_password(username="dev-a", password="pw")
+    finally:
+        admin.close()
+
+
+@pytest.mark.mosquitto
+def test_a_removed_device_is_dropped_and_locked_out(fleet: Fleet) -> None:
+    dev_b = fleet.device("dev-b")
+    fleet.admin.remove_device(username="dev-b")
+
+    wait_for(lambda: dev_b.disconnects > 0, timeout=TIMEOUT, message="dev-b was not dropped")
+    reason = fleet.probes("dev-b", fleet.passwords["dev-b"]).connect()
+    assert reason.getName() == "Not authorized"
+    fleet.admin.remove_device(username="dev-b")  # already gone: not an error
+    config = json.loads(fleet.broker.dynsec_file.read_text(encoding="utf-8"))
+    assert "device-dev-b" not in {role["rolename"] for role in config["roles"]}
+    assert "dev-b" not in {client["username"] for client in config["clients"]}
+
+
+@pytest.mark.mosquitto
+def test_a_new_password_replaces_the_old(fleet: Fleet) -> None:
+    fleet.admin.set_password(username="dev-a", password="new-password")
+
+    assert fleet.probes("dev-a", fleet.passwords["dev-a"]).connect().getName() == "Not authorized"
+    assert not fleet.probes("dev-a", "new-password").connect().is_failure
+    with pytest.raises(BrokerAdminError, match="no account nobody; add the device"):
+        fleet.admin.set_password(username="nobody", password="x")
+
+
+@pytest.mark.mosquitto
+def test_service_accounts_cannot_be_taken_over_as_devices(fleet: Fleet) -> None:
+    ingest = fleet.broker.accounts.ingest
+    with pytest.raises(BrokerAdminError, match="yz-ingest is not a device account"):
+        fleet.admin.add_device(username="yz-ingest", password="mine", venue="v1", device="x")
+    for change in (fleet.admin.remove_device, fleet.admin.disconnect):
+        with pytest.raises(BrokerAdminError, match="yz-control is not a device account"):
+            change(username="yz-control")
+
+    assert not fleet.probes(ingest.username, ingest.password).connect().is_failure
+
+
+@pytest.mark.mosquitto
+def test_the_plugins_own_error_text_is_passed_on(fleet: Fleet) -> None:
+    with pytest.raises(BrokerAdminError, match="the broker refused nonsense: Unknown command"):
+        fleet.admin._run([{"command": "nonsense"}])
+
+
+@pytest.mark.mosquitto
+def test_adding_a_device_again_resets_its_password_and_venue(fleet: Fleet) -> None:
+    fleet.admin.add_device(username="dev-a", password="moved", venue="v9", device="dev-a")
+
+    assert fleet.probes("dev-a", fleet.passwords["dev-a"]).connect().getName() == "Not authorized"
+    moved = fleet.probes("dev-a", "moved")
+    assert not moved.connect().is_failure
+    assert not moved.subscribe(device_topic("dev-a", "cmd/+", "v9")).is_failure
+    assert moved.subscribe(device_topic("dev-a", "cmd/+")).is_failure  # the old venue is gone
+
+    fleet.admin.add_device(username="dev-a", password="renamed", venue="v9", device="dev-z")
+    config = json.loads(fleet.broker.dynsec_file.read_text(encoding="utf-8"))
+    roles = {role["rolename"] for role in config["roles"]}
+    assert "device-dev-z" in roles
+    assert "device-dev-a" not in roles  # nothing else uses it
+
+
+@pytest.mark.mosquitto
+def test_disconnect_drops_the_device_which_may_come_back(fleet: Fleet) -> None:
+    dev_a = fleet.device("dev-a")
+    fleet.admin.disconnect(username="dev-a")
+
+    wait_for(lambda: dev_a.disconnects > 0, timeout=TIMEOUT, message="dev-a was not dropped")
+    wait_for(
+        lambda: len(dev_a.connacks) > 1 and not dev_a.connacks[-1].is_failure,
+        timeout=TIMEOUT,
+        message="dev-a could not log in again",
+    )
+
+
+@pytest.mark.mosquitto
+def test_admin_reports_a_refused_login(secure_broker: SecureBroker) -> None:
+    admin = DynsecAdmin(
+        host=secure_broker.host, port=secure_broker.port, username="yz-control",
+        password="wrong", timeout=2.0,
+    )  # fmt: skip
+    try:
+        with pytest.raises(BrokerAdminError, match="refused yz-control: Not authorized"):
+            admin.remove_device(username="dev-a")
+    finally:
+        admin.close()
+
+
+@pytest.mark.mosquitto
+def test_admin_reports_a_broker_without_the_plugin(broker_factory: BrokerFactory) -> None:
+    broker = broker_factory("mosquitto")  # anonymous: it takes the login, nobody answers
+    admin = DynsecAdmin(
+        host=broker.host, port=broker.port, username="yz-control", password="x", timeout=1.0
+    )
+    try:
+        with pytest.raises(BrokerAdminError, match="did not answer getClient in 1 s"):
+            admin.remove_device(username="dev-a")
+    finally:
+        admin.close()

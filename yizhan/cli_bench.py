@@ -78,3 +78,16 @@ def bench_access(
     if revoked > members:
         raise _fail("--revoked cannot exceed --members")
     access_main(json, members, revoked, decisions=decisions, seed=seed)
+
+
+@bench_app.command("provision")
+def bench_provision(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """New boxes from claim to first stored reading, and a stolen box against the ACLs."""
+    from yizhan.bench.provision import main as provision_main  # noqa: PLC0415
+
+    figures = provision_main(json=json, database_url=database_url)
+    if not figures["meets_target"]:
+        raise typer.Exit(code=1)

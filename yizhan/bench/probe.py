@@ -25,7 +25,9 @@ V311 = MQTTProtocolVersion.MQTTv311
 TIMEOUT_S = 10.0
 
 
-def poll_until(predicate: Callable[[], T | None], *, timeout: float, what: str) -> T:
+def poll_until(
+    predicate: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.02
+) -> T:
     """Poll ``predicate`` until it is truthy and return it; TimeoutError naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -34,7 +36,7 @@ def poll_until(predicate: Callable[[], T | None], *, timeout: float, what: str) 
             return value
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what} (waited {timeout:.1f} s)")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

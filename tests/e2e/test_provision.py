@@ -1,0 +1,183 @@
+"""A technician's day with a new box, for real: secure Mosquitto, the cloud, the box's runner.
+
+Through the `yizhan device` command line, as a technician types it: claim from the label,
+see it in the fleet, push a good and a bad config, restart it, ask for diagnostics, rotate
+its password, and decommission it — after which the broker refuses its old password and
+the box, wiped, says hello again as an unclaimed box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.fixtures import missing_service
+from tests.helpers import wait_for
+from yizhan.bench.probe import Login, Probe
+from yizhan.bench.provision_world import Box, SecureCloud, new_box, secure_cloud, wait_pending
+from yizhan.broker import BrokerError, find_mosquitto
+from yizhan.broker_security import find_dynsec_plugin
+from yizhan.cli import app
+
+TIMEOUT = 90.0
+VENUE = "station-07"
+DEVICE = "station-07-hub-1"
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, db_url: str) -> Iterator[SecureCloud]:
+    binary = find_mosquitto()
+    if binary is None:
+        missing_service("mosquitto is not installed (apt-get install mosquitto)")
+    try:
+        find_dynsec_plugin(binary)
+    except BrokerError as exc:
+        missing_service(str(exc))
+    with secure_cloud(tmp_path, database_url=db_url) as running:
+        yield running
+
+
+@pytest.fixture
+def box(cloud: SecureCloud) -> Iterator[Box]:
+    made = new_box(cloud, "box-1")
+    made.power_on()
+    yield made
+    made.power_off()
+
+
+def yizhan(cloud: SecureCloud, *args: str) -> tuple[int, str]:
+    """Run `yizhan device …` in this process as the technician; (exit code, all output)."""
+    env = {"YIZHAN_CLOUD_URL": cloud.api_url, "YIZHAN_TOKEN": cloud.token, "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["device", *args], env=env)
+    return result.exit_code, result.output
+
+
+def device(cloud: SecureCloud) -> dict[str, object]:
+    with cloud.client() as client:
+        body: dict[str, object] = client.get(f"/devices/{DEVICE}")
+        return body
+
+
+def connects(cloud: SecureCloud, username: str, password: str) -> bool:
+    probe = Probe(
+        Login(
+            host="127.0.0.1",
+            port=cloud.tls_port,
+            username=username,
+            password=password,
+            ca_file=cloud.pki.ca_cert,
+            client_id="yz-probe",
+        )
+    )
+    try:
+        return not probe.connect().is_failure
+    finally:
+        probe.close()
+
+
+def _generation(box: Box) -> int:
+    identity = box.identity()
+    return 0 if identity is None else identity.generation
+
+
+def test_claim_configure_command_rotate_and_decommission(
+    cloud: SecureCloud, box: Box, tmp_path: Path
+) -> None:
+    wait_pending(cloud, box.code.serial, timeout=TIMEOUT)
+    code, out = yizhan(
+        cloud,
+        "claim",
+        box.code.text(),
+        "--venue",
+        VENUE,
+        "--role",
+        "sensor-hub",
+        "--device-id",
+        DEVICE,
+        "--wait",
+        str(TIMEOUT),
+    )
+    assert code == 0, out
+    assert f"is now {DEVICE}" in out
+    wait_for(lambda: cloud.readings_of(DEVICE) > 0, timeout=TIMEOUT, message="no reading stored")
+    code, out = yizhan(cloud, "list")
+    assert code == 0, out
+    assert DEVICE in out
+    assert "online" in out
+
+    good = tmp_path / "good.toml"
+    good.write_text("sample_interval_s = 30\n", encoding="utf-8")
+    code, out = yizhan(cloud, "config", "push", DEVICE, str(good), "--wait", str(TIMEOUT))
+    assert code == 0, out
+    assert "applied" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("sample_interval_s = 0.001\n", encoding="utf-8")
+    code, out = yizhan(cloud, "config", "push", DEVICE, str(bad), "--wait", str(TIMEOUT))
+    assert code == 2
+    assert "refused config version 2" in out
+    assert "sample_interval_s" in out
+    config = device(cloud)["config"]
+    assert isinstance(config, dict)
+    assert config["applied_version"] == 1  # the old one stays
+
+    for command in ("restart", "diagnostics"):
+        code, out = yizhan(cloud, command, DEVICE, "--wait", str(TIMEOUT))
+        assert code == 0, out
+    assert '"uptime_s"' in out  # the diagnostics report is printed
+
+    identity = box.identity()
+    assert identity is not None
+    first = identity.current()
+    assert first is not None
+    code, out = yizhan(cloud, "rotate-credentials", DEVICE, "--wait", str(TIMEOUT))
+    assert code == 0, out
+    wait_for(
+        lambda: device(cloud)["credential_generation"] == 2,
+        timeout=TIMEOUT,
+        message="the broker password was never switched",
+    )
+    # The box is kicked, the old password is refused, it switches to the staged one.
+    wait_for(lambda: _generation(box) == 2, timeout=TIMEOUT, message="the box kept generation 1")
+    assert not connects(cloud, *first)
+    rotated = box.identity()
+    assert rotated is not None
+    second = rotated.current()
+    assert second is not None
+    assert connects(cloud, *second)
+    code, out = yizhan(cloud, "decommission", DEVICE, "--yes")
+    assert code == 0, out
+    wait_for(lambda: box.identity() is None, timeout=TIMEOUT, message="the box never wiped")
+    wait_for(
+        lambda: not connects(cloud, *second),
+        timeout=TIMEOUT,
+        message="the decommissioned password still works",
+    )
+    wait_pending(cloud, box.code.serial, timeout=TIMEOUT)  # unclaimed again, saying hello
+
+
+def test_claim_refusals_change_nothing(cloud: SecureCloud, box: Box) -> None:
+    wait_pending(cloud, box.code.serial, timeout=TIMEOUT)
+    label = box.code
+    wrong = type(label)(label.serial, "a" * 20)
+
+    code, out = yizhan(cloud, "claim", wrong.text(), "--venue", VENUE, "--role", "door")
+    assert code == 2
+    assert "is not the claim code" in out
+    assert "4 tries left" in out
+    code, out = yizhan(cloud, "claim", label.text()[:-1] + "Q", "--venue", VENUE, "--role", "door")
+    assert code == 2
+    assert "typo" in out or "characters" in out
+    code, out = yizhan(cloud, "claim", label.text(), "--venue", "no-such-venue", "--role", "door")
+    assert code == 2
+    assert "venue" in out
+    with cloud.client() as client:
+        assert client.get("/devices")["count"] == 0
+
+    code, out = yizhan(cloud, "claim", label.text(), "--venue", VENUE, "--role", "sensor-hub")
+    assert code == 0, out
+    code, out = yizhan(cloud, "claim", label.text(), "--venue", VENUE, "--role", "sensor-hub")
+    assert code == 2
+    assert "already" in out

@@ -144,3 +144,52 @@ def test_check_config_names_every_door_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "door.policy.hours[0]: '25:00' is not a time" in result.stderr
     assert "GPIO5" in result.stderr
+
+
+def test_device_label_prints_a_code_that_parses_and_renew_keeps_the_serial(
+    tmp_path: Path,
+) -> None:
+    from protocol.provisioning import ClaimCode  # noqa: PLC0415
+
+    first = yizhan("device", "label", "--data-dir", "box", "--out", "label.png", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    code = ClaimCode.parse(next(x for x in first.stdout.splitlines() if x.startswith("YZC1-")))
+    assert (tmp_path / "label.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "box" / "factory.json").stat().st_mode & 0o077 == 0
+    again = yizhan("device", "label", "--data-dir", "box", cwd=tmp_path)
+    assert code.text() in again.stdout  # the same box keeps its label
+    renewed = yizhan("device", "label", "--data-dir", "box", "--renew", cwd=tmp_path)
+    new = ClaimCode.parse(next(x for x in renewed.stdout.splitlines() if x.startswith("YZC1-")))
+    assert (new.serial, new.secret == code.secret) == (code.serial, False)
+
+
+def test_device_claim_refuses_a_typo_before_asking_the_cloud(tmp_path: Path) -> None:
+    # No cloud runs at this URL: the typo must be caught locally, with what to do.
+    result = yizhan(
+        "device", "--cloud", "http://127.0.0.1:9", "claim", "YZC1-ABCDEFGH23-AAAAA",
+        "--venue", "station-07", "--role", "door", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "characters after YZC1" in result.stderr
+
+
+def test_device_commands_say_when_the_cloud_is_unreachable(tmp_path: Path) -> None:
+    result = yizhan("device", "--cloud", "http://127.0.0.1:9", "--token", "x", "list", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cannot reach the cloud at http://127.0.0.1:9" in result.stderr
+
+
+def test_pki_init_writes_private_keys_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    made = yizhan("pki", "init", "--dir", "pki", "--name", "broker.example.org", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "pki" / "ca.key").stat().st_mode & 0o077 == 0
+    again = yizhan("pki", "init", "--dir", "pki", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "--force" in again.stderr or "exists" in again.stderr
+
+
+def test_check_config_accepts_the_factory_box_file() -> None:
+    root = Path(__file__).resolve().parents[1]
+    result = yizhan("edge", "check-config", "deploy/examples/box.toml", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "unclaimed box" in result.stderr

@@ -241,7 +241,7 @@ def load_layers(config: Path | None, **overrides: Any) -> SettingsLayers:
 def identity_layer(identity: Identity, *, via: ProvisionSettings | None = None) -> dict[str, Any]:
     """The settings a claim decides: who the box is, its credentials, broker and cloud API.
 
-    ``via``: the endpoint the box was claimed through, kept when the bundle names none.
+    ``via``: the endpoint the box was claimed through, kept for what the bundle leaves out.
     """
     record = identity.record
     layer: dict[str, Any] = {
@@ -250,19 +250,8 @@ def identity_layer(identity: Identity, *, via: ProvisionSettings | None = None) 
         "role": record.role,
         "mqtt_username": record.mqtt_username,
         "mqtt_password": record.mqtt_password,
+        **_broker_layer(identity, via),
     }
-    if record.mqtt_host is None and via is not None:
-        layer |= {"mqtt_host": via.mqtt_host, "mqtt_port": via.mqtt_port, "mqtt_tls": via.tls}
-        if via.ca_file is not None:
-            layer["mqtt_ca_file"] = via.ca_file
-    elif record.mqtt_host is not None:
-        layer["mqtt_host"] = record.mqtt_host
-    if record.mqtt_port is not None:
-        layer["mqtt_port"] = record.mqtt_port
-    if record.mqtt_tls:
-        layer["mqtt_tls"] = True
-    if identity.ca_file is not None:
-        layer["mqtt_ca_file"] = identity.ca_file
     api = {"url": record.api_url, "token": record.api_token}
     api = {key: value for key, value in api.items() if value is not None}
     if api and record.role == "door":
@@ -270,6 +259,32 @@ def identity_layer(identity: Identity, *, via: ProvisionSettings | None = None) 
     elif api and record.role == "kiosk":
         layer["kiosk"] = {f"cloud_{key}": value for key, value in api.items()}
     return layer
+
+
+def _broker_layer(identity: Identity, via: ProvisionSettings | None) -> dict[str, Any]:
+    """Where the claimed box connects: what the bundle named, else what it provisioned with.
+
+    The address (host with its port) and the TLS setting are kept or replaced each on their
+    own. The provisioning CA goes with whichever is kept, as it is that endpoint's; a CA in
+    the bundle replaces it.
+    """
+    record = identity.record
+    layer: dict[str, Any] = {}
+    same_host, same_tls = record.mqtt_host is None, record.mqtt_tls is None
+    if via is not None:
+        if same_host:
+            layer |= {"mqtt_host": via.mqtt_host, "mqtt_port": via.mqtt_port}
+        if same_tls:
+            layer["mqtt_tls"] = via.tls
+        if (same_host or same_tls) and via.ca_file is not None:
+            layer["mqtt_ca_file"] = via.ca_file
+    named = {
+        "mqtt_host": record.mqtt_host,
+        "mqtt_port": record.mqtt_port,
+        "mqtt_tls": record.mqtt_tls,
+        "mqtt_ca_file": identity.ca_file,
+    }
+    return layer | {key: value for key, value in named.items() if value is not None}
 
 
 def _given(overrides: dict[str, Any]) -> dict[str, Any]:

@@ -140,7 +140,7 @@ class CommandResult(BaseModel):
     command: CommandId
     name: Annotated[str, StringConstraints(max_length=32)]
     ok: bool
-    # accepted | done | expired | replayed | refused | failed | unknown_command
+    # accepted | done | staged | expired | replayed | refused | failed | unknown_command
     status: Annotated[str, StringConstraints(max_length=32)]
     detail: Annotated[str, StringConstraints(max_length=200)] = ""
 

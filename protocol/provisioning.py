@@ -190,7 +190,7 @@ class Hello(_Model):
 class Bundle(_Model):
     """What a claimed box needs to be itself; sealed with :func:`bundle_key`.
 
-    ``mqtt_host``/``mqtt_port`` left out: keep using the endpoint the box provisioned
+    ``mqtt_host``/``mqtt_port``/``mqtt_tls`` left out (None): keep what the box provisioned
     through. ``ca_pem``: trust this CA for the broker's TLS listener.
     """
 
@@ -204,7 +204,7 @@ class Bundle(_Model):
     credential_generation: int = Field(default=1, ge=1)
     mqtt_host: ShortText | None = None
     mqtt_port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    mqtt_tls: bool = False
+    mqtt_tls: bool | None = None
     ca_pem: Annotated[str, StringConstraints(max_length=16_384)] | None = None
     api_url: ShortText | None = None
     api_token: Annotated[str, StringConstraints(max_length=200)] | None = None

@@ -295,8 +295,13 @@ def cloud_serve(
     database_url: DatabaseUrl = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    mqtt_host: Annotated[
+        str | None, typer.Option(help="The broker the device control talks to.")
+    ] = None,
+    mqtt_port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs). Set YZ_CLOUD_API_TOKEN to require a token."""
+    """Serve the HTTP API (OpenAPI at /docs) and the device control (claims, commands,
+    config). Broker accounts: YZ_CLOUD_BROKER__SECURITY=dynsec and its control password."""
     from cloud.service import (  # noqa: PLC0415
         api_server,
         build_api,
@@ -304,7 +309,9 @@ def cloud_serve(
         start_cloud_jobs,
     )
 
-    settings = _cloud_settings(data_dir=data_dir, database_url=database_url)
+    settings = _cloud_settings(
+        data_dir=data_dir, database_url=database_url, mqtt_host=mqtt_host, mqtt_port=mqtt_port
+    )
     engine = open_database(settings)
     jobs = start_cloud_jobs(settings, engine)
     try:

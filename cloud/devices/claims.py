@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, delete, select
 
 from cloud.api.schemas import as_utc
 from cloud.auth.principal import Principal
@@ -29,7 +29,7 @@ from cloud.devices.credentials import (
     new_mqtt_password,
 )
 from cloud.devices.errors import DeviceError
-from cloud.devices.models import DeviceStatus, PendingBox
+from cloud.devices.models import DeviceStatus, PendingBox, PendingBoxCheck
 from cloud.models import Device, Venue
 from protocol.codec import encode
 from protocol.errors import TopicError
@@ -107,8 +107,8 @@ def claim_box(
             message=f"box {serial} has not said hello yet: power it on and connect it to the "
             "network; an unclaimed box says hello every few seconds",
         )
-    _check_code(session, box, request.code, now)
-    _check_claimable(session, box, now, policy.claim_window)
+    check = _check_code(session, box, request.code, now)
+    _check_claimable(session, box, check, now, policy.claim_window)
     device_id = device_id or _free_id(session, venue.id, request.role)
     if session.get(Device, device_id) is not None:
         raise _id_taken(device_id)
@@ -125,11 +125,15 @@ def _wanted_id(request: ClaimRequest) -> str | None:
         raise DeviceError(422, code="device_id_invalid", message=str(exc)) from None
 
 
-def _check_code(session: Session, box: PendingBox, code: ClaimCode, now: datetime) -> None:
+def _check_code(
+    session: Session, box: PendingBox, code: ClaimCode, now: datetime
+) -> PendingBoxCheck:
+    """The box's check ``code`` matches; a wrong code counts towards the lock."""
     if box.locked_until is not None and as_utc(box.locked_until) > now:
         raise _locked(box.serial, as_utc(box.locked_until))
-    if hmac.compare_digest(code.check.encode(), box.check.encode()):
-        return
+    matched = _matching(session, box.serial, code.check)
+    if matched is not None:
+        return matched
     # One statement: concurrent wrong guesses each count.
     session.exec(
         update(PendingBox)
@@ -156,6 +160,18 @@ def _check_code(session: Session, box: PendingBox, code: ClaimCode, now: datetim
     )
 
 
+def _matching(session: Session, serial: str, wanted: str) -> PendingBoxCheck | None:
+    """The stored check equal to ``wanted``: any of them, since forged hellos add their own."""
+    checks = session.exec(
+        select(PendingBoxCheck).where(col(PendingBoxCheck.serial) == serial)
+    ).all()
+    found: PendingBoxCheck | None = None
+    for check in checks:  # every one compared, so the time taken does not say which matched
+        if hmac.compare_digest(check.check.encode(), wanted.encode()):
+            found = check
+    return found
+
+
 def _locked(serial: str, until: datetime) -> DeviceError:
     return DeviceError(
         429,
@@ -166,14 +182,18 @@ def _locked(serial: str, until: datetime) -> DeviceError:
     )
 
 
-def _check_claimable(session: Session, box: PendingBox, now: datetime, window: timedelta) -> None:
-    if now - as_utc(box.first_seen_at) > window:
+def _check_claimable(
+    session: Session, box: PendingBox, check: PendingBoxCheck, now: datetime, window: timedelta
+) -> None:
+    # From the first hello with this label's check: a forged hello for the serial, before or
+    # after, neither shortens nor prolongs it.
+    if now - as_utc(check.first_seen_at) > window:
         days = window.total_seconds() / 86400
         raise DeviceError(
             410,
             code="claim_code_expired",
             message=f"the claim code of box {box.serial} expired {days:g} days after the box "
-            f"first said hello; to renew it, {_RENEW_HINT}",
+            f"first said hello with it; to renew it, {_RENEW_HINT}",
         )
     if box.claimed_at is not None:
         device = session.get(Device, box.device_id) if box.device_id else None
@@ -223,6 +243,13 @@ def _claim(claim: _Claim, *, admin: BrokerAdmin, box: PendingBox, device_id: str
     if won.rowcount != 1:
         session.rollback()
         raise _already_claimed(serial, "another device a moment ago")
+    # The box is known now: the checks other hellos brought were not its label's.
+    session.exec(
+        delete(PendingBoxCheck).where(
+            col(PendingBoxCheck.serial) == serial,
+            col(PendingBoxCheck.check) != claim.request.code.check,
+        )
+    )
     # A decommissioned device keeps its history but gives its box's serial back.
     session.exec(update(Device).where(col(Device.serial) == serial).values(serial=None))
     password = new_mqtt_password()

@@ -28,7 +28,13 @@ from sqlmodel import Session
 from cloud.devices.broker_admin import BrokerAdmin
 from cloud.devices.broker_sync import remove_decommissioned, settle_rotations
 from cloud.devices.hello import note_hello
-from cloud.devices.outbound import Outgoing, expire_commands, take_commands, take_configs
+from cloud.devices.outbound import (
+    Outgoing,
+    expire_commands,
+    expire_unanswered,
+    take_commands,
+    take_configs,
+)
 from cloud.devices.vault import RotationVault
 from protocol.codec import encode
 from protocol.device_config import CONFIG_QOS, config_topic
@@ -67,7 +73,8 @@ class ControlStats:
     bundles_sent: int = 0
     commands_published: int = 0
     configs_published: int = 0
-    commands_expired: int = 0
+    commands_expired: int = 0  # never sent
+    commands_unanswered: int = 0  # sent, not answered by their expiry
     rotations_applied: int = 0
     accounts_removed: int = 0
     errors: int = 0
@@ -211,7 +218,9 @@ class DeviceControl:
 
     def _expire(self) -> None:
         with Session(self._engine) as session:
-            self.stats.commands_expired += expire_commands(session=session, now=self._clock())
+            now = self._clock()
+            self.stats.commands_expired += expire_commands(session=session, now=now)
+            self.stats.commands_unanswered += expire_unanswered(session=session, now=now)
 
     def _publish_commands(self) -> None:
         with Session(self._engine) as session:

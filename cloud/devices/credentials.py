@@ -32,14 +32,14 @@ class BundleEndpoint:
 
     mqtt_host: str | None = None
     mqtt_port: int | None = None
-    mqtt_tls: bool = False
+    mqtt_tls: bool | None = None
     ca_pem: str | None = None
     api_url: str | None = None
 
     @classmethod
     def from_settings(cls, broker: BrokerSettings) -> BundleEndpoint:
         """Reads the CA file now, so a missing file fails at start and not at a claim."""
-        tls = bool(broker.public_tls)
+        tls = broker.public_tls  # None: the box keeps the TLS setting it provisioned with
         ca_pem = broker.ca_file.read_text() if tls and broker.ca_file is not None else None
         return cls(
             mqtt_host=broker.public_host,

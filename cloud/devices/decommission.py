@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col, delete
+from sqlmodel import Session, col, delete, select
 
 from cloud.devices.commands import max_lifetime, new_command_row
 from cloud.devices.credentials import revoke_device_token
@@ -21,6 +21,7 @@ from cloud.devices.models import (
     DeviceCommand,
     DeviceStatus,
     PendingBox,
+    PendingBoxCheck,
 )
 from cloud.models import Device
 from protocol.commands import WIPE
@@ -51,7 +52,10 @@ def decommission(*, session: Session, device: Device, by: str, now: datetime) ->
         session=session, device=device, name=WIPE, by=by, now=now, lifetime=max_lifetime(WIPE)
     )
     # Forgetting the box means the next claim needs a fresh hello from it: the wiped box,
-    # not a stale record of it.
+    # not a stale record of it. Its check first: the claim window of the box's next claim
+    # runs from that fresh hello (and SQLite may run without the cascade).
+    serials = select(PendingBox.serial).where(col(PendingBox.device_id) == device.id)
+    session.exec(delete(PendingBoxCheck).where(col(PendingBoxCheck.serial).in_(serials)))
     session.exec(delete(PendingBox).where(col(PendingBox.device_id) == device.id))
     session.add_all([device, wipe])
     session.commit()

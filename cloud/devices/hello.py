@@ -1,17 +1,32 @@
-"""Boxes saying hello on the provisioning topic: who is waiting to be claimed, and their bundles."""
+"""Boxes saying hello on the provisioning topic: who is waiting to be claimed, and their bundles.
+
+Every unclaimed box shares one provisioning account, so a hello proves nothing: anyone
+holding that account can say hello for any serial with a made-up check. A serial therefore
+keeps every distinct check it recently heard (:class:`PendingBoxCheck`), a bounded few, and
+a claim succeeds when the label's check is among them (cloud/devices/claims.py).
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from cloud.devices.models import PendingBox
+from cloud.api.schemas import as_utc
+from cloud.devices.models import PendingBox, PendingBoxCheck
 from protocol.provisioning import Hello, SealedBundle
 
 logger = logging.getLogger(__name__)
+
+# Checks kept per serial. The real box is one; a renewed label adds another; the rest room is
+# for forgeries, which are bounded by this instead of by the database's size.
+MAX_CHECKS: Final = 16
+# A check not heard for this long is no longer a box saying hello: twice the longest hello
+# interval a box may be set to (edge.settings.ProvisionSettings.hello_interval_s, 300 s).
+ACTIVE: Final = timedelta(minutes=10)
 
 
 def note_hello(*, session: Session, hello: Hello, now: datetime) -> SealedBundle | None:
@@ -21,12 +36,15 @@ def note_hello(*, session: Session, hello: Hello, now: datetime) -> SealedBundle
     Times are the cloud's: a box fresh from the factory may not know the time yet.
     """
     try:
-        box = _upsert(session, hello, now)
+        box = _note(session, hello, now)
     except IntegrityError:
-        # Another API replica inserted the same new box between our read and our insert.
+        # Another API replica inserted the same new box or check between our read and our
+        # insert.
         session.rollback()
-        box = _upsert(session, hello, now)
-    if box.device_id is None or box.delivered_at is not None or box.sealed_bundle is None:
+        box = _note(session, hello, now)
+    if box is None or box.device_id is None or box.delivered_at is not None:
+        return None
+    if box.sealed_bundle is None:
         return None
     try:
         return SealedBundle.model_validate_json(box.sealed_bundle)
@@ -35,26 +53,66 @@ def note_hello(*, session: Session, hello: Hello, now: datetime) -> SealedBundle
         return None
 
 
-def _upsert(session: Session, hello: Hello, now: datetime) -> PendingBox:
+def _note(session: Session, hello: Hello, now: datetime) -> PendingBox | None:
+    """The box after ``hello``; None (nothing stored) for a claimed box's forged hello."""
     box = session.get(PendingBox, hello.serial, populate_existing=True)
+    key = (hello.serial, hello.check)
+    check = session.get(PendingBoxCheck, key, populate_existing=True)
+    if check is None and box is not None and box.claimed_at is not None:
+        # A claimed box keeps only the check its label was claimed with: any other hello is
+        # not from it, and gets neither a row nor the bundle.
+        return None
     if box is None:
-        box = PendingBox(
+        box = PendingBox(serial=hello.serial, first_seen_at=now, last_seen_at=now)
+        session.add(box)
+        session.flush()  # the check's row refers to it
+    if check is None:
+        check = PendingBoxCheck(
             serial=hello.serial, check=hello.check, first_seen_at=now, last_seen_at=now
         )
-    elif box.check != hello.check:
-        # A renewed label (`yizhan device label --renew`): a new secret, a new claim window,
-        # and the wrong guesses made against the old secret no longer count.
-        box.check = hello.check
-        box.first_seen_at = now
-        box.failed_attempts = 0
-        box.locked_until = None
+    check.last_seen_at = now
     box.last_seen_at = now
     box.software = hello.software
     box.hardware = hello.hardware
-    session.add(box)
+    session.add_all([box, check])
+    session.flush()
+    _keep_the_likeliest(session, hello.serial, now)
     session.commit()
     session.refresh(box)
     return box
+
+
+def _keep_the_likeliest(session: Session, serial: str, now: datetime) -> None:
+    """Drop all but :data:`MAX_CHECKS` of the serial's checks, the least likely real first."""
+    checks = session.exec(
+        select(PendingBoxCheck).where(col(PendingBoxCheck.serial) == serial)
+    ).all()
+    if len(checks) <= MAX_CHECKS:
+        return
+    ranked = sorted(checks, key=lambda c: _likelihood(c, now), reverse=True)
+    for gone in ranked[MAX_CHECKS:]:
+        session.delete(gone)
+    # info, not warning: a flood of forgeries would otherwise flood the log as well.
+    logger.info(
+        "box %s was said hello for with %d different checks; someone may be forging its "
+        "hellos (the %d least likely real ones were dropped)",
+        serial,
+        len(checks),
+        len(checks) - MAX_CHECKS,
+    )
+
+
+def _likelihood(check: PendingBoxCheck, now: datetime) -> tuple[bool, timedelta, datetime]:
+    """How likely ``check`` is a real box's, as a sort key.
+
+    Heard lately beats not; then the longest run of hellos: a real box has repeated its
+    hello since it was powered on, so a forgery begun after it has a shorter run however
+    often it is repeated. Evicting by last hello alone would let a burst of forgeries
+    between two of the box's hellos push the box out.
+    """
+    first, last = as_utc(check.first_seen_at), as_utc(check.last_seen_at)
+    active = now - last <= ACTIVE
+    return (active, last - first if active else timedelta(0), last)
 
 
 def pending_boxes(*, session: Session, now: datetime, window: timedelta) -> list[PendingBox]:

@@ -22,10 +22,13 @@ class CommandStatus(StrEnum):
     DONE = "done"  # the device answered ok
     FAILED = "failed"
     REFUSED = "refused"  # the device would not run it (replayed, unknown, …)
+    # Never sent in time, or sent and not answered by its expiry (a late answer still moves
+    # it: cloud/ingest/notes.py), or cancelled by decommissioning, or the box said so.
     EXPIRED = "expired"
 
 
-# Statuses a command.result may still move a command out of.
+# Statuses a command.result may still move a command out of (and a sent command that
+# expired unanswered: cloud/ingest/notes.py).
 OPEN_COMMAND_STATUSES = (CommandStatus.PENDING.value, CommandStatus.PUBLISHED.value)
 
 
@@ -41,9 +44,7 @@ class PendingBox(SQLModel, table=True):
     __tablename__ = "pending_box"
 
     serial: str = Field(primary_key=True, max_length=10)
-    # protocol.provisioning.claim_check of the label's secret; a new one (a renewed label)
-    # restarts the claim window.
-    check: str = Field(max_length=64)
+    # Of the serial's first hello, whatever its check; each check has its own (PendingBoxCheck).
     first_seen_at: datetime = Field(sa_type=_utc())
     last_seen_at: datetime = Field(sa_type=_utc())
     software: str | None = Field(default=None, max_length=200)
@@ -56,6 +57,27 @@ class PendingBox(SQLModel, table=True):
     # secret opens it, so keeping it here leaks nothing.
     sealed_bundle: str | None = Field(default=None, sa_type=Text)
     delivered_at: datetime | None = Field(default=None, sa_type=_utc())
+
+
+class PendingBoxCheck(SQLModel, table=True):
+    """One claim check a hello for ``serial`` carried, and when it was first and last heard.
+
+    Anyone holding the shared provisioning account can say hello for any serial with a
+    made-up check, so a serial keeps every distinct check recently heard (a few: see
+    cloud/devices/hello.py) and a claim succeeds when the label's check is among them. The
+    claim window runs from the first hello with *that* check, so a forged one neither
+    refuses nor prolongs the real label. Once claimed, only the matching check is kept.
+    """
+
+    __tablename__ = "pending_box_check"
+
+    serial: str = Field(
+        primary_key=True, foreign_key="pending_box.serial", ondelete="CASCADE", max_length=10
+    )
+    # protocol.provisioning.claim_check of a label's secret, as the hello said it.
+    check: str = Field(primary_key=True, max_length=64)
+    first_seen_at: datetime = Field(sa_type=_utc())
+    last_seen_at: datetime = Field(sa_type=_utc())
 
 
 class DeviceDesiredConfig(SQLModel, table=True):

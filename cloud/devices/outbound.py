@@ -1,4 +1,5 @@
-"""What the control loop publishes: stored commands and configs, each taken by one replica only.
+"""What the control loop publishes: stored commands and configs, each taken by one replica only;
+and the commands it stops waiting for, unsent or unanswered by their expiry.
 
 A row is taken with a conditional UPDATE (``… WHERE status = 'pending'``) and committed before
 it is published: of two API replicas polling the same table exactly one sees its UPDATE
@@ -14,10 +15,11 @@ from datetime import datetime
 from typing import Final
 
 from pydantic import ValidationError
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, and_, or_, update
 from sqlmodel import Session, col, select
 
 from cloud.api.schemas import as_utc
+from cloud.devices.broker_sync import RESULT_GRACE
 from cloud.devices.commands import wire_command
 from cloud.devices.models import (
     CommandStatus,
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Per poll: bounds one transaction; a backlog drains over the next polls.
 BATCH: Final = 100
+UNANSWERED: Final = "the box did not answer before the command expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,33 @@ def expire_commands(*, session: Session, now: datetime) -> int:
             status=CommandStatus.EXPIRED.value,
             detail="expired before it could be sent (was the broker unreachable?)",
         )
+    )
+    session.commit()
+    return _changed(result)
+
+
+def expire_unanswered(*, session: Session, now: datetime) -> int:
+    """Published commands the box has not answered by their expiry: the cloud stops waiting.
+
+    One conditional UPDATE, so a result ingest notes in the meantime is never overwritten.
+    A late result still wins afterwards (cloud/ingest/notes.py): it is what the box did.
+    A rotation is waited for RESULT_GRACE longer, as broker_sync keeps its password that
+    long to apply it when the box's late "staged" arrives; while it is published no second
+    rotation starts, so the broker and the box cannot end up on different passwords.
+    """
+    result = session.exec(
+        update(DeviceCommand)
+        .where(
+            col(DeviceCommand.status) == CommandStatus.PUBLISHED.value,
+            or_(
+                and_(
+                    col(DeviceCommand.name) != ROTATE_CREDENTIALS,
+                    col(DeviceCommand.expires_at) <= now,
+                ),
+                col(DeviceCommand.expires_at) <= now - RESULT_GRACE,
+            ),
+        )
+        .values(status=CommandStatus.EXPIRED.value, detail=UNANSWERED)
     )
     session.commit()
     return _changed(result)

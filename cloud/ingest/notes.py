@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, and_, select, update
+from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from cloud.devices.models import (
@@ -32,7 +32,7 @@ from cloud.devices.models import (
 )
 from cloud.ingest.models import CONFIG_APPLIED_EVENT, DeviceConfig
 from cloud.models import Device
-from protocol.commands import RESULT_EVENT, CommandResult
+from protocol.commands import RESULT_EVENT, ROTATE_CREDENTIALS, CommandResult
 from protocol.device_config import REJECTED_EVENT, rejected_reasons
 from protocol.health import HEARTBEAT_EVENT, Diagnostics, Heartbeat
 from protocol.payloads import Event
@@ -154,19 +154,36 @@ def write_notes(conn: Connection, dialect: ModuleType, notes: EventNotes) -> Non
     _newest_wins(conn, dialect, _table(DeviceHealth), list(notes.health.values()))
     table = _table(DeviceCommand)
     for row in notes.results:
-        # Only an open command moves: a duplicate delivery answered "replayed" must not
-        # turn the done command it repeats into a refused one.
         conn.execute(
             update(table)
             .where(
                 and_(
                     table.c.command_id == row["command_id"],
                     table.c.device_id == row["device_id"],  # no device answers for another
-                    table.c.status.in_(OPEN_COMMAND_STATUSES),
+                    _awaits_result(table),
                 )
             )
             .values(status=row["status"], detail=row["detail"], result_at=row["result_at"])
         )
+
+
+def _awaits_result(table: Table) -> ColumnElement[bool]:
+    """Commands a ``command.result`` may still move.
+
+    An open one; and one that was sent but expired unanswered (the control loop or a
+    decommissioning gave up on it): a late result wins, because it is what the box did.
+    Not a command that already has a result: a duplicate delivery answered "replayed" must
+    not turn the done command it repeats into a refused one. Not an expired rotation
+    either: its password is forgotten, so "done" would claim a rotation the broker never got.
+    """
+    c = table.c
+    unanswered = and_(
+        c.status == CommandStatus.EXPIRED.value,
+        c.result_at.is_(None),
+        c.published_at.is_not(None),
+        c.name != ROTATE_CREDENTIALS,
+    )
+    return or_(c.status.in_(OPEN_COMMAND_STATUSES), unanswered)
 
 
 def _newest_wins(

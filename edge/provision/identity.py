@@ -70,7 +70,8 @@ class IdentityRecord(BaseModel):
     next_generation: int | None = None
     mqtt_host: str | None = None
     mqtt_port: int | None = Field(default=None, ge=1, le=65535)
-    mqtt_tls: bool = False
+    # None: what the bundle left out, so the box keeps the endpoint it provisioned through.
+    mqtt_tls: bool | None = None
     has_ca: bool = False
     api_url: str | None = None
     api_token: str | None = None

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from cloud.auth.models import ApiToken
 from cloud.devices.broker_admin import BrokerAdminError
 from cloud.devices.hello import note_hello
-from cloud.devices.models import DeviceCommand, DeviceDesiredConfig, PendingBox
+from cloud.devices.models import DeviceCommand, DeviceDesiredConfig, PendingBox, PendingBoxCheck
 from cloud.models import Device
 from protocol.provisioning import ClaimCode, Hello
 
@@ -37,6 +37,13 @@ def new_box(engine: Engine, now: datetime) -> ClaimCode:
     return code
 
 
+def checks_of(engine: Engine, serial: str) -> set[str]:
+    """The claim checks the cloud keeps for ``serial``."""
+    with Session(engine) as session:
+        query = select(PendingBoxCheck.check).where(PendingBoxCheck.serial == serial)
+        return set(session.exec(query))
+
+
 def claim_body(code: ClaimCode | str, venue: str, **extra: Any) -> dict[str, Any]:
     text = code.text() if isinstance(code, ClaimCode) else code
     return {"code": text, "venue_id": venue, "role": "door", **extra}
@@ -45,7 +52,7 @@ def claim_body(code: ClaimCode | str, venue: str, **extra: Any) -> dict[str, Any
 def counts(engine: Engine) -> dict[str, int]:
     """Rows of every table a claim writes, and the box's claim state: a refusal changes none."""
     with Session(engine) as session:
-        tables = (Device, ApiToken, DeviceDesiredConfig, DeviceCommand)
+        tables = (Device, ApiToken, DeviceDesiredConfig, DeviceCommand, PendingBoxCheck)
         found = {
             model.__name__: session.exec(select(func.count()).select_from(model)).one()
             for model in tables

@@ -163,8 +163,8 @@ def test_an_expired_code_says_how_to_renew_it_and_a_renewed_label_works(
     assert "yizhan device label --renew" in error["message"]
     assert counts(world.engine) == before
     renewed = ClaimCode(code.serial, ClaimCode.generate().secret)
-    say_hello(world.engine, renewed, NOW)  # the renewed label's new check restarts the window
-    error_of(claim(world, "tom", claim_body(code, VENUE_A)), 403, "claim_code_wrong")
+    say_hello(world.engine, renewed, NOW)  # the renewed label's new check has its own window
+    error_of(claim(world, "tom", claim_body(code, VENUE_A)), 410, "claim_code_expired")
     assert claim(world, "tom", claim_body(renewed, VENUE_A)).status_code == 201
     assert [call for call, _ in admin.calls] == ["add"]
 

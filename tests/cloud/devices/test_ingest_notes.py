@@ -213,7 +213,6 @@ def test_a_claimed_device_online_as_itself_is_active_and_its_bundle_delivered(
         session.add(
             PendingBox(
                 serial="abcdefghij",
-                check="0" * 64,
                 first_seen_at=NOW,
                 last_seen_at=NOW,
                 device_id="d1",

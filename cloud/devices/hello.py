@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from cloud.api.schemas import as_utc
 from cloud.devices.models import PendingBox, PendingBoxCheck
@@ -90,8 +90,13 @@ def _keep_the_likeliest(session: Session, serial: str, now: datetime) -> None:
     if len(checks) <= MAX_CHECKS:
         return
     ranked = sorted(checks, key=lambda c: _likelihood(c, now), reverse=True)
-    for gone in ranked[MAX_CHECKS:]:
-        session.delete(gone)
+    gone = [c.check for c in ranked[MAX_CHECKS:]]
+    # A statement, not session.delete: another replica may drop the same rows meanwhile.
+    session.exec(
+        delete(PendingBoxCheck).where(
+            col(PendingBoxCheck.serial) == serial, col(PendingBoxCheck.check).in_(gone)
+        )
+    )
     # info, not warning: a flood of forgeries would otherwise flood the log as well.
     logger.info(
         "box %s was said hello for with %d different checks; someone may be forging its "

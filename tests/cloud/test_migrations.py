@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
@@ -14,6 +15,7 @@ from sqlmodel import Session, SQLModel, select
 
 from cloud.db import make_engine
 from cloud.migrate import (
+    alembic_config,
     current_revision,
     head_revision,
     lock_against_concurrent_upgrades,
@@ -116,3 +118,43 @@ def test_concurrent_upgrades_on_postgres_wait_for_each_other(pg_url: str) -> Non
                 process.kill()
                 process.wait()
         engine.dispose()
+
+
+def _boxes_and_checks(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    with engine.connect() as connection:
+        boxes = connection.execute(text("SELECT serial FROM pending_box ORDER BY serial")).all()
+        checks = connection.execute(
+            text('SELECT serial, "check" FROM pending_box_check ORDER BY serial')
+        ).all()
+    return [tuple(r) for r in boxes], [tuple(r) for r in checks]
+
+
+def test_0005_moves_each_boxs_check_into_its_own_table(engine: Engine) -> None:
+    upgrade(engine, revision="0004_devices")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO pending_box (serial, "check", first_seen_at, last_seen_at, '
+                "failed_attempts) VALUES (:serial, :check, :at, :at, 0)"
+            ),
+            [
+                {"serial": "aaaaaaaaaa", "check": "a" * 64, "at": "2026-01-01 00:00:00+00:00"},
+                {"serial": "bbbbbbbbbb", "check": "b" * 64, "at": "2026-01-02 00:00:00+00:00"},
+            ],
+        )
+
+    upgrade(engine)
+
+    assert schema_differences(engine) == []
+    # On SQLite, rebuilding pending_box must not have taken the moved checks with it.
+    assert _boxes_and_checks(engine) == (
+        [("aaaaaaaaaa",), ("bbbbbbbbbb",)],
+        [("aaaaaaaaaa", "a" * 64), ("bbbbbbbbbb", "b" * 64)],
+    )
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0004_devices")
+    with engine.connect() as connection:
+        back = connection.execute(
+            text('SELECT serial, "check" FROM pending_box ORDER BY serial')
+        ).all()
+    assert [tuple(r) for r in back] == [("aaaaaaaaaa", "a" * 64), ("bbbbbbbbbb", "b" * 64)]

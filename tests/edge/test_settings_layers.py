@@ -166,6 +166,46 @@ def test_the_claim_can_name_its_broker_and_ca(tmp_path: Path) -> None:
     assert settings.mqtt_ca_file == tmp_path / "data" / "broker-ca.pem"
 
 
+def test_a_claim_naming_its_broker_but_not_tls_keeps_the_provisioning_tls(
+    tmp_path: Path,
+) -> None:
+    _claim(tmp_path, mqtt_host="mqtt.example", mqtt_port=8884)  # mqtt_tls left out
+    ca = tmp_path / "prov-ca.pem"
+    config = _box_file(tmp_path, PROVISION + f'ca_file = "{ca}"\n')
+
+    settings = load_layers(config).build()
+
+    assert (settings.mqtt_host, settings.mqtt_port, settings.mqtt_tls) == (
+        "mqtt.example",
+        8884,
+        True,
+    )
+    assert settings.mqtt_ca_file == ca  # the TLS setting kept with its CA
+
+
+def test_a_claim_may_turn_tls_off_explicitly(tmp_path: Path) -> None:
+    _claim(tmp_path, mqtt_tls=False)
+
+    settings = load_layers(_box_file(tmp_path, PROVISION)).build()
+
+    assert (settings.mqtt_host, settings.mqtt_port, settings.mqtt_tls) == (
+        "prov.example",
+        8883,
+        False,
+    )
+
+
+def test_without_a_provision_section_the_file_decides_what_the_claim_left_out(
+    tmp_path: Path,
+) -> None:
+    _claim(tmp_path)
+    config = _box_file(tmp_path, 'mqtt_host = "file.example"\nmqtt_tls = true\n')
+
+    settings = load_layers(config).build()
+
+    assert (settings.mqtt_host, settings.mqtt_tls) == ("file.example", True)
+
+
 def test_a_kiosk_gets_its_cloud_url_and_token(tmp_path: Path) -> None:
     identity = _claim(tmp_path, role="kiosk", api_url="https://cloud/", api_token="t" * 40)
 

@@ -102,6 +102,18 @@ def test_sealed_bundle_opens_only_with_its_own_code() -> None:
         open_sealed(sealed, same_serial)
 
 
+@pytest.mark.parametrize("tls", [None, False, True])
+def test_a_bundle_may_leave_the_tls_setting_out(tls: bool | None) -> None:
+    code = ClaimCode.generate()
+    bundle = _bundle(code).model_copy(update={"mqtt_tls": tls})
+
+    opened = open_sealed(seal(bundle, code), code)
+
+    # None is kept as None: "keep what the box provisioned through", not "plain MQTT".
+    assert opened.mqtt_tls is tls
+    assert _bundle(code).mqtt_tls is None
+
+
 def test_a_tampered_bundle_does_not_open() -> None:
     code = ClaimCode.generate()
     sealed = seal(_bundle(code), code)

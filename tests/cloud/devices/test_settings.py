@@ -67,12 +67,15 @@ def test_the_bundle_carries_the_ca_only_for_a_tls_endpoint(tmp_path: Path) -> No
             public_host="mqtt.example.org", public_port=8883, public_tls=True, ca_file=ca
         )
     )
-    plain = BundleEndpoint.from_settings(BrokerSettings(ca_file=ca))
+    unsaid = BundleEndpoint.from_settings(BrokerSettings(ca_file=ca))
+    plain = BundleEndpoint.from_settings(BrokerSettings(public_tls=False, ca_file=ca))
 
     assert (tls.mqtt_host, tls.mqtt_port, tls.mqtt_tls) == ("mqtt.example.org", 8883, True)
     assert tls.ca_pem is not None
     assert "BEGIN CERTIFICATE" in tls.ca_pem
-    assert (plain.mqtt_host, plain.mqtt_tls, plain.ca_pem) == (None, False, None)
+    # Not configured: None, so each box keeps the TLS setting it provisioned with.
+    assert (unsaid.mqtt_host, unsaid.mqtt_tls, unsaid.ca_pem) == (None, None, None)
+    assert (plain.mqtt_tls, plain.ca_pem) == (False, None)
 
 
 def test_the_api_runs_its_device_control_while_it_runs(

@@ -45,6 +45,16 @@ def test_the_bundle_is_kept_privately_with_its_ca(tmp_path: Path, identity: Iden
     assert loaded.generation == 1
 
 
+@pytest.mark.parametrize("tls", [None, False, True])
+def test_the_bundles_tls_setting_is_kept_as_said(tmp_path: Path, tls: bool | None) -> None:
+    Identity.save_bundle(tmp_path, make_bundle(ClaimCode.generate(), mqtt_tls=tls))
+
+    loaded = Identity.load(tmp_path)
+
+    assert loaded is not None
+    assert loaded.record.mqtt_tls is tls  # None: keep the provisioning endpoint's
+
+
 def test_a_bundle_without_ca_removes_an_old_one(tmp_path: Path, identity: Identity) -> None:
     Identity.save_bundle(tmp_path, make_bundle(ClaimCode.generate()))
 

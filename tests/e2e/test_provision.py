@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.fixtures import missing_service
+from tests.fixtures.secure_broker import require_secure_mosquitto
 from tests.helpers import wait_for
 from yizhan.bench.probe import Login, Probe
 from yizhan.bench.provision_world import Box, SecureCloud, new_box, secure_cloud, wait_pending
-from yizhan.broker import BrokerError, find_mosquitto
-from yizhan.broker_security import find_dynsec_plugin
 from yizhan.cli import app
 
 TIMEOUT = 90.0
@@ -29,13 +27,7 @@ DEVICE = "station-07-hub-1"
 
 @pytest.fixture
 def cloud(tmp_path: Path, db_url: str) -> Iterator[SecureCloud]:
-    binary = find_mosquitto()
-    if binary is None:
-        missing_service("mosquitto is not installed (apt-get install mosquitto)")
-    try:
-        find_dynsec_plugin(binary)
-    except BrokerError as exc:
-        missing_service(str(exc))
+    require_secure_mosquitto()
     with secure_cloud(tmp_path, database_url=db_url) as running:
         yield running
 

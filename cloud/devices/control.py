@@ -39,7 +39,14 @@ from cloud.devices.vault import RotationVault
 from protocol.codec import encode
 from protocol.device_config import CONFIG_QOS, config_topic
 from protocol.errors import ProtocolError
-from protocol.provisioning import BUNDLE_QOS, HELLO_FILTER, HELLO_QOS, bundle_topic, decode_hello
+from protocol.provisioning import (
+    BUNDLE_QOS,
+    HELLO_FILTER,
+    HELLO_QOS,
+    SealedBundle,
+    bundle_topic,
+    decode_hello,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +212,17 @@ class DeviceControl:
             )
             self.stats.bundles_sent += 1
             logger.info("sent the sealed bundle to box %s", hello.serial)
+
+    def deliver_bundle(self, serial: str, sealed: SealedBundle) -> None:
+        """Send a just-claimed box its bundle now instead of at its next hello (up to 5 s).
+
+        Called from the API's request thread; paho's publish is thread-safe. If the box is
+        not listening yet, its next hello gets the stored copy as usual.
+        """
+        if not self.stats.connected:
+            return
+        self._client.publish(bundle_topic(serial), encode(sealed), qos=BUNDLE_QOS, retain=False)
+        self.stats.bundles_sent += 1
 
     def tick(self) -> None:
         """One poll of the database: expire, publish, settle rotations, remove accounts."""

@@ -18,8 +18,10 @@ from cloud.api.routes.venues import VENUE_READERS, VenueReader
 from cloud.auth.deps import require_roles
 from cloud.auth.principal import Principal, Role
 from cloud.devices.claims import ClaimRequest, claim_box
+from cloud.devices.control import DeviceControl
 from cloud.devices.errors import DeviceError, device_not_found
 from cloud.devices.hello import pending_boxes
+from cloud.devices.models import PendingBox
 from cloud.devices.views import (
     DeviceDetail,
     DevicesPublic,
@@ -30,7 +32,7 @@ from cloud.devices.views import (
 )
 from cloud.models import Device
 from protocol.ids import ID_PATTERN
-from protocol.provisioning import ClaimCode, ClaimCodeError
+from protocol.provisioning import ClaimCode, ClaimCodeError, SealedBundle
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 _COLUMNS = (
@@ -169,7 +171,16 @@ def claim_device(
         )
     except DeviceError as exc:
         raise api_error(exc) from None
+    _deliver_now(session, devices.control, code.serial)
     return device_detail(session=session, device=device)
+
+
+def _deliver_now(session: Session, control: DeviceControl | None, serial: str) -> None:
+    """Hand the bundle to the box at once; it is also sent again at the box's next hello."""
+    box = session.get(PendingBox, serial)
+    if control is None or box is None or box.sealed_bundle is None:
+        return
+    control.deliver_bundle(serial, SealedBundle.model_validate_json(box.sealed_bundle))
 
 
 @router.get("/{device_id}", dependencies=_readers, responses={404: {"model": ErrorResponse}})

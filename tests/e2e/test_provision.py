@@ -12,13 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 from typer.testing import CliRunner
 
+from cloud.access_store import put_key
+from cloud.issuer import load_or_create, public_keyset
 from tests.fixtures.secure_broker import require_secure_mosquitto
 from tests.helpers import wait_for
 from yizhan.bench.probe import Login, Probe
 from yizhan.bench.provision_world import Box, SecureCloud, new_box, secure_cloud, wait_pending
 from yizhan.cli import app
+from yizhan.cloud_client import CloudClient, CloudError, CloudLogin
 
 TIMEOUT = 90.0
 VENUE = "station-07"
@@ -159,7 +163,9 @@ def test_claim_refusals_change_nothing(cloud: SecureCloud, box: Box) -> None:
     assert code == 2
     assert "is not the claim code" in out
     assert "4 tries left" in out
-    code, out = yizhan(cloud, "claim", label.text()[:-1] + "Q", "--venue", VENUE, "--role", "door")
+    last = label.text()[-1]
+    typo = label.text()[:-1] + ("Q" if last != "Q" else "R")  # a checksum it cannot have
+    code, out = yizhan(cloud, "claim", typo, "--venue", VENUE, "--role", "door")
     assert code == 2
     assert "typo" in out or "characters" in out
     code, out = yizhan(cloud, "claim", label.text(), "--venue", "no-such-venue", "--role", "door")
@@ -173,3 +179,54 @@ def test_claim_refusals_change_nothing(cloud: SecureCloud, box: Box) -> None:
     code, out = yizhan(cloud, "claim", label.text(), "--venue", VENUE, "--role", "sensor-hub")
     assert code == 2
     assert "already" in out
+
+
+DOOR = "station-07-door-1"
+DOOR_WIRING = """
+[door.policy]
+door_id = "main"
+
+[door.pins]
+relay = 5
+green_led = 6
+red_led = 13
+buzzer = 19
+door_contact = 26
+exit_button = 20
+fire_alarm = 21
+"""
+
+
+def test_a_claimed_door_syncs_with_its_own_token_and_obeys_an_unlock(cloud: SecureCloud) -> None:
+    issuer = load_or_create(cloud.root / "issuer.json")
+    with Session(cloud.engine) as session:
+        for kid, public in public_keyset(issuer).items():
+            put_key(session=session, kid=kid, public_key=public)
+        session.commit()
+    hardware = f'kind = "sim"\nissuer_key_file = "{cloud.root}/issuer.json"\ncrowd_gap_s = 3600'
+    door = new_box(cloud, "door-box", hardware=hardware, wiring=DOOR_WIRING)
+    door.power_on()
+    try:
+        wait_pending(cloud, door.code.serial, timeout=TIMEOUT)
+        code, out = yizhan(cloud, "claim", door.code.text(), "--venue", VENUE, "--role", "door",
+                           "--device-id", DOOR, "--wait", str(TIMEOUT))  # fmt: skip
+        assert code == 0, out
+
+        # The door pulled the issuer keys over HTTPS with the API token from its bundle.
+        keys = door.data_dir / f"{DOOR}-access" / "keys.json"
+        wait_for(lambda: keys.exists() and "dev-1" in keys.read_text(encoding="utf-8"),
+                 timeout=TIMEOUT, message="the door never synced its keys")  # fmt: skip
+        identity = door.identity()
+        assert identity is not None
+        token = identity.record.api_token
+        assert token is not None
+        own = CloudClient(CloudLogin(url=cloud.api_url, token=token))
+        with own, pytest.raises(CloudError) as other_venue:
+            own.get("/venues/home-03")
+        assert other_venue.value.status == 404  # its token sees its own venue only
+
+        code, out = yizhan(cloud, "unlock", DOOR, "--wait", str(TIMEOUT))
+        assert code == 0, out
+        assert "door main opened" in out
+    finally:
+        door.power_off()

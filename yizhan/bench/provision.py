@@ -147,8 +147,8 @@ def open_attacks(root: Path) -> AttackReport:
 def run(root: Path, *, database_url: str | None = None) -> dict[str, Any]:
     venue = "station-07"
     with secure_cloud(root, database_url=database_url) as cloud:
-        tls_box = new_box(cloud, "box-tls", tls=True, seed=1)
-        plain_box = new_box(cloud, "box-plain", tls=False, seed=2)
+        tls_box = new_box(cloud, "box-tls", tls=True)
+        plain_box = new_box(cloud, "box-plain", tls=False)
         try:
             tls = claim_and_time(cloud, tls_box, venue=venue, device="station-07-hub-1")
             plain = claim_and_time(cloud, plain_box, venue=venue, device="station-07-hub-2")

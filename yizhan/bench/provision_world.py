@@ -204,8 +204,19 @@ def _hardware_for(_settings: EdgeSettings) -> Any:
     return sim_hardware
 
 
-def new_box(cloud: SecureCloud, name: str, *, tls: bool = True, seed: int = 0) -> Box:
-    """A factory-fresh box: a label, and a file that only knows how to say hello."""
+def new_box(
+    cloud: SecureCloud,
+    name: str,
+    *,
+    tls: bool = True,
+    hardware: str = 'kind = "sim"\nprofile = "outdoor-station"\nspeed = 60',
+    wiring: str = "",
+) -> Box:
+    """A factory-fresh box: a label, and a file that only knows how to say hello.
+
+    ``hardware`` is the body of its ``[hardware]`` table; ``wiring`` is TOML appended to the
+    file (a door box's ``[door]`` sections, for example).
+    """
     data_dir = cloud.root / name
     data_dir.mkdir(parents=True)
     load_or_create(data_dir)  # the factory printed its label
@@ -215,10 +226,10 @@ def new_box(cloud: SecureCloud, name: str, *, tls: bool = True, seed: int = 0) -
     config = data_dir / "box.toml"
     config.write_text(
         f'data_dir = "{data_dir}"\ndrain_on_stop_s = 1\n\n'
-        f'[hardware]\nkind = "sim"\nprofile = "outdoor-station"\nseed = {seed}\nspeed = 60\n\n'
+        f"[hardware]\n{hardware}\n\n"
         f'[provision]\nmqtt_host = "127.0.0.1"\nmqtt_port = {port}\n'
         f'username = "{provision.username}"\npassword = "{provision.password}"\n'
-        f"{tls_lines}",
+        f"{tls_lines}\n{wiring}",
         encoding="utf-8",
     )
     config.chmod(0o600)

@@ -22,6 +22,7 @@ from typing import Any, Final, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud.mqtt import stop_loop
 from protocol.errors import TopicError
 from protocol.ids import check_id
 from protocol.topics import PREFIX, UPLINK_KINDS, Kind, Topic
@@ -220,7 +221,7 @@ class DynsecAdmin:
 
     def close(self) -> None:
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
     def _device_client(self, username: str) -> Command | None:
         """The account as the plugin lists it, None if missing; refuses a service account."""

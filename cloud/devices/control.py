@@ -36,6 +36,7 @@ from cloud.devices.outbound import (
     take_configs,
 )
 from cloud.devices.vault import RotationVault
+from cloud.mqtt import stop_loop
 from protocol.codec import encode
 from protocol.device_config import CONFIG_QOS, config_topic
 from protocol.errors import ProtocolError
@@ -147,7 +148,7 @@ class DeviceControl:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
         self.admin.close()
 
     # --- paho's thread -------------------------------------------------------------------

@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from cloud.ingest.inbound import Inbound, classify, unstorable
 from cloud.ingest.metrics import IngestStats, Sample, ingest_samples
 from cloud.ingest.store import IngestStore, WriteResult
+from cloud.mqtt import stop_loop
 from protocol.codec import encode
 from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
 from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
@@ -163,7 +164,7 @@ class IngestWorker:
         self._stop.set()
         self._writer.join(timeout=30)
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
     def _filters(self) -> list[str]:
         filters = [subscription(kind) for kind in sorted(UPLINK_KINDS)]

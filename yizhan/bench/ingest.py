@@ -29,6 +29,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from edge.uplink import stop_loop
 from yizhan.broker import BrokerOptions, BrokerProcess, free_port
 
 VENUE: Final = "bench"
@@ -106,7 +107,7 @@ def _publish(load: _Load, start: MpEvent, results: mp.Queue[dict[str, int]]) -> 
         window.acquire()
     for client in clients:
         client.disconnect()
-        client.loop_stop()
+        stop_loop(client)
     results.put(sent)
 
 
@@ -132,7 +133,7 @@ def _raw_subscribe(host: str, port: int, stop: MpEvent, shared: Any) -> None:
     client.loop_start()
     stop.wait()
     client.disconnect()
-    client.loop_stop()
+    stop_loop(client)
 
 
 def _ingest(  # noqa: PLR0917 - multiprocessing hands args over positionally

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from yizhan.cli_render import (
+    DEFAULT_ZONE,
     console,
     render_device,
     render_devices,
@@ -121,13 +122,25 @@ def device_list(
 
 @device_app.command("show")
 def device_show(ctx: typer.Context, device: DeviceId, as_json: AsJson = False) -> None:
-    """One device: identity, health, config applied or refused, recent commands."""
+    """One device: identity, health, config applied or refused, recent commands.
+
+    Times are shown in the venue's time zone (stored in UTC).
+    """
     with _cloud(ctx) as cloud:
         body = cloud.get(f"/devices/{device}")
+        zone = _venue_zone(cloud, str(body["venue_id"]))
     if as_json:
         _print_json(body)
     else:
-        render_device(body)
+        render_device(body, zone=zone)
+
+
+def _venue_zone(cloud: CloudClient, venue: str) -> str:
+    """The venue's IANA zone; the default when the caller may not read the venue."""
+    try:
+        return str(cloud.get(f"/venues/{venue}").get("timezone") or DEFAULT_ZONE)
+    except CloudError:
+        return DEFAULT_ZONE
 
 
 @device_app.command("pending")

@@ -46,6 +46,15 @@ def _health(device: dict[str, Any]) -> dict[str, Any]:
     return health if isinstance(health, dict) else {}
 
 
+def _or_dash(value: Any) -> str:
+    # The API sends null for what a box did not report (no thermal sensor, no heartbeat yet).
+    return "—" if value is None else str(value)
+
+
+def _celsius(value: Any) -> str:
+    return f"{value:.1f} °C" if isinstance(value, int | float) else "—"
+
+
 def _uptime(seconds: Any) -> str:
     if not isinstance(seconds, int | float):
         return "—"
@@ -84,7 +93,6 @@ def render_devices(devices: list[dict[str, Any]], *, total: int) -> None:
     for device in devices:
         health = _health(device)
         disk = health.get("disk_free_mb")
-        temp = health.get("cpu_temp_c")
         table.add_row(
             device["id"],
             device["venue_id"],
@@ -94,8 +102,8 @@ def render_devices(devices: list[dict[str, Any]], *, total: int) -> None:
             health.get("software") or device.get("software") or "—",
             _uptime(health.get("uptime_s")),
             f"{disk} MB" if disk is not None else "—",
-            f"{temp:.1f}" if isinstance(temp, int | float) else "—",
-            str(health.get("outbox_depth", "—")),
+            _celsius(health.get("cpu_temp_c")).removesuffix(" °C"),
+            _or_dash(health.get("outbox_depth")),
             _config(device),
         )
     console.print(table)
@@ -117,10 +125,10 @@ def render_device(device: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> None:
         ("uptime", _uptime(health.get("uptime_s"))),
         (
             "disk free",
-            f"{health.get('disk_free_mb', '—')} of {health.get('disk_total_mb', '—')} MB",
+            f"{_or_dash(health.get('disk_free_mb'))} of {_or_dash(health.get('disk_total_mb'))} MB",
         ),
-        ("CPU temperature", f"{health['cpu_temp_c']:.1f} °C" if "cpu_temp_c" in health else "—"),
-        ("outbox depth", str(health.get("outbox_depth", "—"))),
+        ("CPU temperature", _celsius(health.get("cpu_temp_c"))),
+        ("outbox depth", _or_dash(health.get("outbox_depth"))),
         ("issuer keys", health.get("issuer_keys") or "—"),
         ("credentials", f"generation {device.get('credential_generation', 0)}"),
         ("config", _config(device)),

@@ -48,6 +48,8 @@ def yizhan(cloud: SecureCloud, *args: str) -> tuple[int, str]:
     """Run `yizhan device …` in this process as the technician; (exit code, all output)."""
     env = {"YIZHAN_CLOUD_URL": cloud.api_url, "YIZHAN_TOKEN": cloud.token, "COLUMNS": "200"}
     result = CliRunner().invoke(app, ["device", *args], env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash, not an error the CLI reported
     return result.exit_code, result.output
 
 
@@ -103,6 +105,9 @@ def test_claim_configure_command_rotate_and_decommission(
     assert code == 0, out
     assert DEVICE in out
     assert "online" in out
+    code, out = yizhan(cloud, "show", DEVICE)
+    assert code == 0, out
+    assert "CST" in out  # last seen, in the venue's zone (Asia/Shanghai)
 
     good = tmp_path / "good.toml"
     good.write_text("sample_interval_s = 30\n", encoding="utf-8")

@@ -1,0 +1,40 @@
+"""The fleet tables render whatever a box did or did not report (nulls, no heartbeat yet)."""
+
+import pytest
+
+from yizhan import cli_render
+from yizhan.cli_render import ago, local, render_device, render_devices
+
+NULL_HEALTH = {
+    "software": None, "uptime_s": None, "disk_free_mb": None, "disk_total_mb": None,
+    "cpu_temp_c": None, "outbox_depth": None, "issuer_keys": None, "at": None,
+}  # fmt: skip
+DEVICE = {
+    "id": "station-07-door-1", "venue_id": "station-07", "role": "door", "status": "active",
+    "online": True, "serial": "abcdefgh23", "credential_generation": 1,
+    "last_seen_at": "2026-11-21T01:00:00Z", "health": NULL_HEALTH,
+    "config": {"desired_version": 2, "applied_version": 1, "rejected_version": 2,
+               "rejected_errors": ["door.policy.hours[0]: '25:00' is not a time"]},
+    "commands": [{"command_id": "c1", "name": "unlock", "status": "done", "issued_by": "tom",
+                  "issued_at": "2026-11-21T01:00:00Z", "detail": "door main opened"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("health", [NULL_HEALTH, None, {"cpu_temp_c": 48.25, "uptime_s": 90061}])
+def test_a_device_renders_with_missing_or_partial_health(
+    health: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    render_device({**DEVICE, "health": health}, zone="Asia/Shanghai")
+    render_devices([{**DEVICE, "health": health}], total=1)
+    out = capsys.readouterr().err
+    assert "station-07-door-1" in out
+    assert "refused" in out
+    assert "'25:00' is not a time" in out
+    assert "2026-11-21 09:00:00 CST" in out  # 01:00 UTC, shown in the venue's zone
+
+
+def test_times_read_for_people() -> None:
+    assert local("2026-11-21T01:00:00Z", "Asia/Shanghai") == "2026-11-21 09:00:00 CST"
+    assert local(None) == "—"
+    assert ago(None) == "never"
+    assert cli_render.DEFAULT_ZONE == "Asia/Shanghai"

@@ -69,10 +69,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     # The most recently heard check of each box is the one a single column can keep.
-    newest: dict[str, str] = {}
+    # Ordered oldest first, so the later (newer) check of a serial wins in the dict.
     query = sa.select(_check.c.serial, _check.c.check).order_by(_check.c.last_seen_at)
-    for serial, check in bind.execute(query):
-        newest[serial] = check
+    newest: dict[str, str] = {serial: check for serial, check in bind.execute(query)}
     op.drop_table("pending_box_check")
     with op.batch_alter_table("pending_box") as batch:
         batch.add_column(sa.Column("check", sa.String(length=64), nullable=True))

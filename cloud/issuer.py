@@ -22,6 +22,15 @@ class IssuerKeyError(ValueError):
     """The key file is missing, unreadable or not a key."""
 
 
+def load_existing(path: Path) -> IssuerKey:
+    """The issuer key at ``path``; a missing file is an error (nothing is created)."""
+    if not path.exists():
+        raise IssuerKeyError(
+            f"no issuer key at {path}; create one with `yizhan member keys` or fix the path"
+        )
+    return load_or_create(path)
+
+
 def load_or_create(path: Path, *, kid: str = "dev-1") -> IssuerKey:
     """Load the dev issuer key at ``path``; create it (mode 0600) on first use."""
     if not KID_RE.fullmatch(kid):

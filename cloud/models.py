@@ -33,6 +33,8 @@ class VenueBase(SQLModel):
     name: str = Field(max_length=120)
     kind: str = Field(default="station", max_length=40)
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    # The district union the venue belongs to ("徐汇区"); the dashboard filters by it.
+    district: str | None = Field(default=None, max_length=60, index=True)
 
 
 class Venue(VenueBase, table=True):
@@ -56,6 +58,7 @@ class VenueUpdate(NoNulls, SQLModel):
     name: str | None = Field(default=None, max_length=120)
     kind: str | None = Field(default=None, max_length=40)
     timezone: str | None = Field(default=None, max_length=64)
+    district: str | None = Field(default=None, max_length=60)
 
     @field_validator("timezone")
     @classmethod

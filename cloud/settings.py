@@ -12,6 +12,7 @@ from cloud.aggregates.settings import JobSettings
 from cloud.alerts.settings import AlertSettings
 from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
+from cloud.web.settings import WebSettings
 
 # Words that mark a token somebody copied from a README instead of generating one.
 _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "password", "example")
@@ -72,6 +73,7 @@ class CloudSettings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("api_token", "mqtt_password", mode="before")
     @classmethod

@@ -33,7 +33,9 @@ from cloud.auth.deps import current_principal
 from cloud.auth.tokens import AuthKeys
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
+from cloud.issuer import load_existing as load_issuer_key
 from cloud.settings import CloudSettings, InsecureSettingsError
+from cloud.web.app import install_web
 
 API_PREFIX = "/api/v1"
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -79,12 +81,13 @@ def _api_v1_router() -> APIRouter:
 
 def _lifespan(control: DeviceControl | None) -> Any:
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if control is not None:
             control.start()
         try:
             yield
         finally:
+            await app.state.web.live.stop()
             if control is not None:
                 control.stop()
 
@@ -122,4 +125,14 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(_api_v1_router())
+    web = settings.web
+    install_web(
+        app,
+        engine=engine,
+        clock=clock,
+        secure_cookies=settings.mode == "production" or web.secure_cookies,
+        issuer=None if web.issuer_key_file is None else load_issuer_key(web.issuer_key_file),
+        quiet_hour=settings.jobs.occupancy_quiet_hour,
+        live_interval_s=web.live_interval_s,
+    )
     return app

@@ -11,13 +11,14 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.api.errors import ApiError
 from cloud.auth import store
+from cloud.auth.cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 from cloud.auth.principal import Principal, Role
 from cloud.auth.tokens import InvalidTokenError, verify_access_token
 from cloud.models import Venue
@@ -64,14 +65,32 @@ def _person(session: Session, token: str, state: StateDep, now: NowDep) -> Princ
     return store.principal_for_user(session=session, user=user)
 
 
+def _from_cookie(request: Request, session: Session, state: StateDep, now: NowDep) -> Principal:
+    """A dashboard page calling the API with the sign-in cookie the browser holds."""
+    token = request.cookies[SESSION_COOKIE]
+    if request.method not in SAFE_METHODS and not csrf_ok(
+        token, request.headers.get(CSRF_HEADER), keys=state.auth
+    ):
+        raise ApiError(
+            403,
+            code="csrf_failed",
+            message=f"a change made with the sign-in cookie needs the {CSRF_HEADER} header "
+            "of the page that made it; reload the page and try again",
+        )
+    return _person(session, token, state, now)
+
+
 def current_principal(
+    request: Request,
     state: StateDep,
     session: SessionDep,
     now: NowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller behind ``Authorization: Bearer …``, or 401."""
+    """The caller behind ``Authorization: Bearer …`` (or the dashboard's cookie), or 401."""
     if credentials is None:
+        if SESSION_COOKIE in request.cookies:
+            return _from_cookie(request, session, state, now)
         raise unauthorized(
             "this API needs an 'Authorization: Bearer <token>' header: log in at "
             "POST /api/v1/auth/token, or use an API token from an admin"

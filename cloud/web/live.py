@@ -1,0 +1,179 @@
+"""The live feed: what changed in the database, told to every open dashboard over SSE.
+
+One poller per API process looks about once a second at small per-venue signatures (newest
+stored reading/event per device, alerts, devices, occupancy), and only while someone is
+watching. It names what changed as topics (``venue:{id}``, ``alerts:{id}``,
+``devices:{id}``, ``occupancy:{id}``); each subscriber gets the topics of its own venues, and
+the page re-renders the parts that listen to them. Polling the database rather than the
+broker works with any number of ingest workers and API replicas, and needs no new service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import Engine, Integer, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from cloud.aggregates import raw
+from cloud.aggregates.models import Occupancy
+from cloud.alerts.models import Alert
+from cloud.devices.models import DeviceHealth
+from cloud.models import Device, DeviceEvent, Reading
+
+logger = logging.getLogger(__name__)
+
+# A row's received_at is set before its transaction commits, so a row can become visible
+# after a newer one: the scan looks back this far and compares per-device signatures.
+LOOKBACK: Final = timedelta(seconds=10)
+DEFAULT_INTERVAL_S: Final = 1.0
+_QUEUE_SIZE: Final = 64  # topic sets waiting for one slow browser; past that, older ones go
+
+Signatures = dict[Hashable, tuple[Any, ...]]
+Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class _Watch:
+    """The signatures of the last scan; a topic fires when its signature moved forward."""
+
+    arrivals: Signatures = field(default_factory=dict)
+    tables: Signatures = field(default_factory=dict)
+    primed: bool = False
+
+
+def _arrivals(conn: Any, since: datetime) -> Signatures:
+    out: Signatures = {}
+    for model in (Reading, DeviceEvent):
+        t = raw.table(model)
+        rows = conn.execute(
+            select(t.c.venue_id, t.c.device_id, func.max(t.c.seq), func.count())
+            .where(t.c.received_at > since)
+            .group_by(t.c.venue_id, t.c.device_id)
+        )
+        for venue, device, seq, count in rows:
+            out[(model.__name__, venue, device)] = (seq, count)
+    return out
+
+
+def _tables(conn: Any) -> Signatures:
+    a, d, h, o = (raw.table(m).c for m in (Alert, Device, DeviceHealth, Occupancy))
+    out: Signatures = {}
+    for venue, *sig in conn.execute(
+        select(
+            a.venue_id,
+            func.count(),
+            func.max(a.id),
+            func.max(a.last_seen_at),
+            func.max(a.acknowledged_at),
+            func.max(a.resolved_at),
+        ).group_by(a.venue_id)
+    ):
+        out[("alerts", venue)] = tuple(sig)
+    for venue, *sig in conn.execute(
+        select(
+            d.venue_id,
+            func.count(),
+            func.sum(func.cast(d.online, Integer)),
+            func.max(d.last_seen_at),
+            func.max(d.claimed_at),
+            func.max(d.decommissioned_at),
+            func.max(d.credential_generation),
+        ).group_by(d.venue_id)
+    ):
+        out[("devices", venue)] = tuple(sig)
+    for venue, *sig in conn.execute(
+        select(d.venue_id, func.max(h.received_at), func.count())
+        .join(d, d.id == h.device_id)
+        .group_by(d.venue_id)
+    ):
+        out[("devices-health", venue)] = tuple(sig)
+    for venue, updated in conn.execute(select(o.venue_id, o.updated_at)):
+        out[("occupancy", venue)] = (updated,)
+    return out
+
+
+def scan(engine: Engine, watch: _Watch, *, now: datetime) -> set[tuple[str, str]]:
+    """(kind, venue) pairs that changed since the previous scan; the first scan primes."""
+    with engine.connect() as conn:
+        arrivals = _arrivals(conn, now - LOOKBACK)
+        tables = _tables(conn)
+    changed: set[tuple[str, str]] = set()
+    if watch.primed:
+        for key, (seq, count) in arrivals.items():
+            before = watch.arrivals.get(key)
+            # A row leaving the look-back window lowers the count; only growth is news.
+            if before is None or seq > before[0] or (seq == before[0] and count > before[1]):
+                changed.add(("venue", str(key[1])))  # type: ignore[index]
+        for key, sig in tables.items():
+            if watch.tables.get(key) != sig:
+                kind, venue = key  # type: ignore[misc]
+                changed.add(("devices" if kind == "devices-health" else kind, venue))
+        for key in watch.tables.keys() - tables.keys():
+            kind, venue = key  # type: ignore[misc]
+            changed.add(("devices" if kind == "devices-health" else kind, venue))
+    watch.arrivals, watch.tables, watch.primed = arrivals, tables, True
+    return changed
+
+
+class LiveFeed:
+    """Fans the scans out to subscribers; polls only while at least one is connected."""
+
+    def __init__(self, engine: Engine, *, clock: Clock, interval_s: float = DEFAULT_INTERVAL_S):
+        self._engine = engine
+        self._clock = clock
+        self._interval_s = interval_s
+        self._queues: set[asyncio.Queue[set[tuple[str, str]]]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._queues)
+
+    async def _poll(self) -> None:
+        watch = _Watch()
+        while self._queues:
+            try:
+                changed = await asyncio.to_thread(scan, self._engine, watch, now=self._clock())
+            except SQLAlchemyError:
+                # The database being away for a moment must not end the feed; the next
+                # scan tries again, and pages keep what they show meanwhile.
+                logger.exception("live feed: scan failed; trying again")
+                changed = set()
+            for queue in list(self._queues):
+                if changed:
+                    if queue.full():
+                        with contextlib.suppress(asyncio.QueueEmpty):
+                            queue.get_nowait()
+                    queue.put_nowait(changed)
+            await asyncio.sleep(self._interval_s)
+
+    @contextlib.asynccontextmanager
+    async def subscription(self) -> AsyncIterator[asyncio.Queue[set[tuple[str, str]]]]:
+        queue: asyncio.Queue[set[tuple[str, str]]] = asyncio.Queue(maxsize=_QUEUE_SIZE)
+        self._queues.add(queue)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    async def stop(self) -> None:
+        self._queues.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def topics_for(changed: set[tuple[str, str]], scope: frozenset[str] | None) -> list[str]:
+    """``kind:venue`` for the changes in ``scope`` (None: every venue), sorted."""
+    return sorted(f"{kind}:{venue}" for kind, venue in changed if scope is None or venue in scope)

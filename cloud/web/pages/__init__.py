@@ -1,0 +1,10 @@
+"""One module per dashboard page: its route, its data and its words (zh-CN and en)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from cloud.web.pages import alerts, fleet, member, overview, points, venue
+
+# Each has ``router`` (its routes) and ``TEXT`` (its zh-CN/en messages, keys prefixed).
+PAGES: Final = (overview, venue, alerts, fleet, points, member)

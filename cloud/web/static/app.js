@@ -1,0 +1,179 @@
+// The dashboard's only always-loaded script: live refresh over SSE, API actions, toasts.
+// Pages stay server-rendered; this swaps in a fresh <main> when the live feed says
+// something the page shows has changed, and sends buttons' actions to /api/v1.
+"use strict";
+(function () {
+  const FRAGMENT = { "X-Yizhan-Fragment": "1" };
+  const MIN_GAP_MS = 1000;  // at most one refresh a second, however busy the feed
+  const afterRender = [];
+  let lastRefresh = 0, timer = null, inFlight = false, again = false;
+
+  function meta(name) {
+    const el = document.querySelector(`meta[name="${name}"]`);
+    return el ? el.content : "";
+  }
+
+  function toast(text, isError) {
+    const box = document.getElementById("toast");
+    if (!box) return;
+    box.textContent = text;
+    box.className = isError ? "toast error" : "toast";
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(() => { box.hidden = true; }, isError ? 8000 : 3000);
+  }
+
+  function runAfterRender() {
+    for (const hook of afterRender) {
+      try { hook(document.getElementById("live-root")); } catch (err) { console.error(err); }
+    }
+  }
+
+  function busyTyping(root) {
+    const el = document.activeElement;
+    return el && root.contains(el) && ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName);
+  }
+
+  async function refresh() {
+    const root = document.getElementById("live-root");
+    if (!root) return;
+    if (inFlight) { again = true; return; }
+    if (busyTyping(root)) { schedule(2000); return; }  // never pull a form from under a hand
+    inFlight = true;
+    lastRefresh = Date.now();
+    try {
+      const res = await fetch(location.href, { headers: FRAGMENT, credentials: "same-origin" });
+      if (res.status === 401) { location.reload(); return; }
+      if (!res.ok) return;
+      const html = await res.text();
+      root.innerHTML = html;
+      root.dataset.refreshed = String(Number(root.dataset.refreshed || "0") + 1);
+      runAfterRender();
+    } catch (err) {
+      console.warn("refresh failed", err);
+    } finally {
+      inFlight = false;
+      if (again) { again = false; schedule(0); }
+    }
+  }
+
+  function schedule(delay) {
+    if (timer) return;
+    const wait = Math.max(delay, MIN_GAP_MS - (Date.now() - lastRefresh));
+    timer = setTimeout(() => { timer = null; refresh(); }, Math.max(0, wait));
+  }
+
+  function wants(topics) {
+    const root = document.getElementById("live-root");
+    const tokens = (root && root.dataset.live || "").split(/\s+/).filter(Boolean);
+    return topics.some((topic) => tokens.some((token) =>
+      token === topic || (!token.includes(":") && topic.startsWith(token + ":"))));
+  }
+
+  function connect() {
+    const root = document.getElementById("live-root");
+    if (!root || !root.dataset.live || !meta("csrf-token") || !window.EventSource) return;
+    const dot = document.getElementById("live-state");
+    const banner = document.getElementById("offline-banner");
+    const source = new EventSource("/live");
+    source.addEventListener("open", () => {
+      if (dot) dot.hidden = false;
+      if (banner && !banner.hidden) { banner.hidden = true; schedule(0); }  // catch up
+    });
+    source.addEventListener("error", () => {
+      if (dot) dot.hidden = true;
+      if (banner) banner.hidden = false;
+    });
+    source.addEventListener("change", (event) => {
+      let topics = [];
+      try { topics = JSON.parse(event.data).topics || []; } catch (err) { return; }
+      if (wants(topics)) schedule(0);
+    });
+  }
+
+  async function callApi(method, url, body) {
+    const headers = { Accept: "application/json" };
+    headers[meta("csrf-header") || "X-CSRF-Token"] = meta("csrf-token");
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(url, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await res.json(); } catch (err) { data = null; }
+    if (!res.ok) {
+      const message = data && data.error ? data.error.message : `HTTP ${res.status}`;
+      throw Object.assign(new Error(message), { status: res.status, data });
+    }
+    return data;
+  }
+
+  function formBody(form) {
+    const body = {};
+    for (const el of form.elements) {
+      if (!el.name || el.disabled || el.dataset.skip !== undefined) continue;
+      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) continue;
+      let value = el.value;
+      if (value === "" && el.dataset.optional !== undefined) continue;
+      if (el.type === "number") value = Number(value);
+      if (el.dataset.json !== undefined) value = value.trim() ? JSON.parse(value) : {};
+      body[el.name] = value;
+    }
+    return body;
+  }
+
+  function showResult(scope, text, isError) {
+    const slot = scope && scope.querySelector("[data-result]");
+    if (slot) {
+      slot.textContent = text;
+      slot.className = isError ? "result error" : "result ok";
+    }
+    toast(text, isError);
+  }
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-api]");
+    if (!button) return;
+    event.preventDefault();
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    try {
+      const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
+      const data = await callApi(button.dataset.method || "POST", button.dataset.api, body);
+      showResult(button.closest("[data-action-scope]"), button.dataset.done || "OK", false);
+      document.dispatchEvent(new CustomEvent("yz:done", { detail: { button, data } }));
+      schedule(0);
+    } catch (err) {
+      showResult(button.closest("[data-action-scope]"), err.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form[data-api-form]");
+    if (!form) return;
+    event.preventDefault();
+    let body;
+    try { body = formBody(form); } catch (err) { showResult(form, err.message, true); return; }
+    const submit = form.querySelector("[type=submit]");
+    if (submit) submit.disabled = true;
+    try {
+      const url = form.dataset.apiForm.replace(/\{(\w+)\}/g, (_, name) =>
+        encodeURIComponent(body[name] === undefined ? "" : body[name]));
+      const data = await callApi(form.dataset.method || "POST", url, body);
+      const done = form.dataset.done || "OK";
+      showResult(form, done.replace(/\{(\w+)\}/g, (_, name) => (data && data[name]) ?? ""), false);
+      form.dispatchEvent(new CustomEvent("yz:done", { bubbles: true, detail: { form, data } }));
+      if (form.dataset.reset !== undefined) form.reset();
+      schedule(0);
+    } catch (err) {
+      showResult(form, err.message, true);
+    } finally {
+      if (submit) submit.disabled = false;
+    }
+  });
+
+  window.yz = { afterRender, callApi, toast, refresh: () => schedule(0) };
+  document.addEventListener("DOMContentLoaded", () => { runAfterRender(); connect(); });
+})();

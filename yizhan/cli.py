@@ -384,14 +384,33 @@ def demo(
     data_dir: DataDir = Path(".yizhan/demo"),
     port: Annotated[int, typer.Option(help="HTTP port of the cloud API.")] = 8000,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 60.0,
+    keep_open: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-open/--no-keep-open",
+            help="After --duration keep the fleet and dashboard up until Ctrl-C. "
+            "Default: on when run in a terminal, off in scripts.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Broker + cloud + a simulated fleet; prints one JSON line of sent vs stored at the end."""
+    """Broker + cloud + dashboard + a simulated fleet; prints one JSON line of sent vs stored.
+
+    The dashboard's address and the demo sign-ins (admin, manager, tech, member) are printed
+    at the start.
+    """
     from yizhan.demo import DemoOptions, run_demo  # noqa: PLC0415
 
     _logging(verbose)
+    if keep_open is None:
+        keep_open = sys.stdin.isatty() and sys.stdout.isatty()
     options = DemoOptions(
-        duration_s=duration, venues=venues, data_dir=data_dir, http_port=port, speed=speed
+        duration_s=duration,
+        venues=venues,
+        data_dir=data_dir,
+        http_port=port,
+        speed=speed,
+        keep_open=keep_open,
     )
     summary = run_demo(options, stop=_stop_on_signals(), console=err)
     typer.echo(summary)

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
 from cloud.access_store import put_key, upsert_members
+from cloud.aggregates.occupancy import set_venue_settings
 from cloud.api.routes.metrics import install_metrics
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
@@ -38,6 +39,7 @@ from cloud.service import (
     utc_now,
 )
 from cloud.settings import CloudSettings
+from cloud.web.settings import WebSettings
 from edge.agent import EdgeAgent
 from edge.door.hardware import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
@@ -51,11 +53,25 @@ _API_START_S: Final = 20.0
 _CROWD: Final = 50  # members who visit the station's door
 _REVOKED: Final = frozenset({7, 13})
 
-# (profile, venue id, name): zh-CN first, English after, as a manager's screen shows them.
+# (profile, venue id, name, district): zh-CN first, English after, as a manager's screen
+# shows them.
 _VENUES: Final = (
-    ("outdoor-station", "xuhui-riders", "徐汇区户外劳动者驿站 Xuhui outdoor workers' station"),
-    ("worker-home", "pudong-home", "浦东职工之家 Pudong workers' home"),
-    ("library", "jingan-library", "静安职工书屋 Jing'an workers' library"),
+    (
+        "outdoor-station",
+        "xuhui-riders",
+        "徐汇区户外劳动者驿站 Xuhui outdoor workers' station",
+        "徐汇区",
+    ),
+    ("worker-home", "pudong-home", "浦东职工之家 Pudong workers' home", "浦东新区"),
+    ("library", "jingan-library", "静安职工书屋 Jing'an workers' library", "静安区"),
+)
+_CAPACITY: Final = 30  # people a demo venue holds: the overview's bars and the over-capacity rule
+# The demo's sign-ins: one per kind of person the dashboard serves.
+_LOGINS: Final = (
+    ("admin", Role.ADMIN, None),
+    ("manager", Role.MANAGER, "xuhui-riders"),
+    ("tech", Role.TECHNICIAN, None),
+    ("member", Role.MEMBER, "M00000001"),
 )
 
 
@@ -66,6 +82,8 @@ class DemoOptions:
     data_dir: Path
     http_port: int
     speed: float
+    # After duration_s, keep the fleet and the dashboard running until Ctrl-C.
+    keep_open: bool = False
 
 
 def _fresh_dir(path: Path) -> None:
@@ -80,7 +98,7 @@ def _fresh_dir(path: Path) -> None:
 def _fleet(options: DemoOptions, mqtt_port: int) -> list[EdgeSettings]:
     fleet = []
     for index in range(options.venues):
-        profile, venue, _name = _VENUES[index % len(_VENUES)]
+        profile, venue, _name, _district = _VENUES[index % len(_VENUES)]
         venue_id = venue if index < len(_VENUES) else f"{venue}-{index}"
         fleet.append(
             EdgeSettings(
@@ -96,12 +114,18 @@ def _fleet(options: DemoOptions, mqtt_port: int) -> list[EdgeSettings]:
     return fleet
 
 
-def _add_admin(engine: Engine, password: str) -> None:
+def _add_people(engine: Engine, password: str) -> None:
+    """An admin, a manager of the station, a technician and a member, sharing one password."""
     with Session(engine) as session:
-        create_user(
-            session=session,
-            user_in=UserCreate(username="admin", password=password, role=Role.ADMIN),
-        )
+        for username, role, scope in _LOGINS:
+            user_in = UserCreate(
+                username=username,
+                password=password,
+                role=role,
+                venue_ids=[scope] if role is Role.MANAGER and scope else [],
+                member_id=scope if role is Role.MEMBER else None,
+            )
+            create_user(session=session, user_in=user_in)
 
 
 def _door(options: DemoOptions, mqtt_port: int, service_token: str) -> EdgeSettings:
@@ -147,10 +171,13 @@ def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
     """Venues, the issuer's public key, and members (two of them revoked)."""
     with Session(engine) as session:
         for index, edge in enumerate(fleet):
-            profile, _venue, name = _VENUES[index % len(_VENUES)]
+            profile, _venue, name, district = _VENUES[index % len(_VENUES)]
             if session.get(Venue, edge.venue) is None:
-                session.add(Venue(id=edge.venue, name=name, kind=profile))
+                session.add(Venue(id=edge.venue, name=name, kind=profile, district=district))
         session.commit()
+    for venue_id in sorted({edge.venue for edge in fleet}):
+        set_venue_settings(engine, venue_id, now=utc_now(), capacity=_CAPACITY)
+    with Session(engine) as session:
         key = load_or_create(issuer)
         for kid, public in public_keyset(key).items():
             put_key(session=session, kid=kid, public_key=public)
@@ -197,19 +224,21 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         )
         broker.start()
         stack.callback(broker.stop)
-        # The door syncs with a service token; people log in as "admin" (printed below).
+        # The door syncs with a service token; people sign in as _LOGINS (printed below).
         service_token = secrets.token_urlsafe(32)
-        admin_password = secrets.token_urlsafe(12)
+        password = secrets.token_urlsafe(12)
         settings = CloudSettings(
             data_dir=options.data_dir / "cloud",
             mqtt_port=broker.port,
             api_token=SecretStr(service_token),
+            # The member page's rotating code, signed by the demo's own issuer key.
+            web=WebSettings(issuer_key_file=options.data_dir / "issuer.json"),
         )
         engine = open_database(settings)
         stack.callback(engine.dispose)
         fleet = [*_fleet(options, broker.port), _door(options, broker.port, service_token)]
         _seed(engine, fleet, options.data_dir / "issuer.json")
-        _add_admin(engine, admin_password)
+        _add_people(engine, password)
         ingest = build_ingest(settings, engine)
         ingest.start()
         stack.callback(ingest.stop)
@@ -232,27 +261,35 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         ]
         for agent in agents:
             stack.callback(agent.close)
-        console.print(f"yizhan demo login: admin / {admin_password}  (/docs → Authorize)")
-        _announce(console, broker, options, fleet)
+        _announce(console, broker, options, fleet, password)
         _run_fleet(agents, options, stop, console, ingest)
         return _tally(engine, agents)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
 
 def _announce(
-    console: Console, broker: BrokerProcess, options: DemoOptions, fleet: list[EdgeSettings]
+    console: Console,
+    broker: BrokerProcess,
+    options: DemoOptions,
+    fleet: list[EdgeSettings],
+    password: str,
 ) -> None:
     base = f"http://127.0.0.1:{options.http_port}"
     console.print(
         f"[bold]yizhan demo[/bold] — {len(fleet)} venues, broker {broker.kind} at {broker.url}"
     )
-    console.print(f"  API docs   {base}/docs")
+    names = ", ".join(username for username, _role, _scope in _LOGINS)
+    console.print(f"  [bold]dashboard  {base}/[/bold]  sign in as {names}; password {password}")
+    console.print(f"  API docs   {base}/docs  (Authorize with the same sign-in)")
     console.print(f"  venues     {base}/api/v1/venues")
     console.print(
         f"  telemetry  {base}/api/v1/venues/{fleet[0].venue}/telemetry?metric=temperature_c"
     )
     console.print(f"  health     {base}/healthz")
-    console.print(f"Running {options.duration_s:g}s (Ctrl-C ends early) …")
+    if options.keep_open:
+        console.print(f"Running until Ctrl-C (tally after {options.duration_s:g}s) …")
+    else:
+        console.print(f"Running {options.duration_s:g}s (Ctrl-C ends early) …")
 
 
 def _run_fleet(
@@ -269,13 +306,23 @@ def _run_fleet(
     ]
     for thread in threads:
         thread.start()
-    timer = threading.Timer(options.duration_s, stop.set)
+    elapsed = threading.Event()
+    timer = threading.Timer(options.duration_s, elapsed.set)
     timer.start()
+    told = False
     with Live(
         _table(agents, ingest), console=console, refresh_per_second=2, transient=True
     ) as live:
         while not stop.wait(0.5):
             live.update(_table(agents, ingest))
+            if elapsed.is_set() and not options.keep_open:
+                break
+            if elapsed.is_set() and not told:
+                told = True
+                console.print(
+                    f"{options.duration_s:g}s done; the fleet and the dashboard keep running. "
+                    "Ctrl-C stops them and prints the tally."
+                )
         timer.cancel()
         # Stop sampling, then give the uplinks time to deliver what is still queued.
         for agent in agents:

@@ -238,7 +238,9 @@ def live_occupancy(
     )
     row = conn.execute(select(OCCUPANCY).where(OCCUPANCY.c.venue_id == venue_id)).one_or_none()
     if row is not None and as_utc(row.baseline_at) == baseline.at:
-        start, since = row.count, as_utc(row.updated_at)
+        # row.count would be the tuple's count() to a type checker; the mapping is the column.
+        start: int = row._mapping["count"]
+        since = as_utc(row.updated_at)
     else:  # nothing refreshed since the baseline (a new day, a new venue)
         start, since = baseline.count, baseline.at
     until = now + LIVE_CLOCK_SKEW

@@ -48,6 +48,7 @@ def login_page(request: Request, next: str = "/", expired: bool = False) -> Resp
 
 @router.post("/login", response_class=HTMLResponse)
 def login(
+    *,
     request: Request,
     session: SessionDep,
     state: StateDep,

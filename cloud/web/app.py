@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +42,7 @@ def _on_forbidden(request: Request, _exc: Exception) -> Response:
     return render(request, None, "error.html", status_code=403, title="error.forbidden", detail="")
 
 
-JsonHandler = Callable[[Request, Exception], Awaitable[Response]]
+JsonHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def _people_first(json_handler: JsonHandler) -> JsonHandler:
@@ -50,7 +50,8 @@ def _people_first(json_handler: JsonHandler) -> JsonHandler:
 
     async def handle(request: Request, exc: Exception) -> Response:
         if not _for_people(request):
-            return await json_handler(request, exc)
+            answer = json_handler(request, exc)
+            return answer if isinstance(answer, Response) else await answer
         if isinstance(exc, ApiError):
             status, detail = exc.status_code, exc.message
         else:

@@ -41,7 +41,10 @@ COMMON: Final[Messages] = {
     "common.all": ("全部", "All"),
     "common.prev": ("上一页", "Previous"),
     "common.next": ("下一页", "Next"),
-    "common.page": ("第 {page} / {pages} 页，共 {count} 条", "Page {page} of {pages}, {count} in all"),
+    "common.page": (
+        "第 {page} / {pages} 页，共 {count} 条",
+        "Page {page} of {pages}, {count} in all",
+    ),
     "common.empty": ("暂无数据", "Nothing here yet"),
     "common.updated": ("更新于 {at}", "updated {at}"),
     "common.timezone": ("时区 {tz}", "time zone {tz}"),

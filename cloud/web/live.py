@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import Engine, Integer, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,7 +63,9 @@ def _arrivals(conn: Any, since: datetime) -> Signatures:
 
 
 def _tables(conn: Any) -> Signatures:
-    a, d, h, o = (raw.table(m).c for m in (Alert, Device, DeviceHealth, Occupancy))
+    a, d, o = (raw.table(m).c for m in (Alert, Device, Occupancy))
+    health = raw.table(DeviceHealth)
+    h, device = health.c, raw.table(Device)
     out: Signatures = {}
     for venue, *sig in conn.execute(
         select(
@@ -90,13 +92,18 @@ def _tables(conn: Any) -> Signatures:
         out[("devices", venue)] = tuple(sig)
     for venue, *sig in conn.execute(
         select(d.venue_id, func.max(h.received_at), func.count())
-        .join(d, d.id == h.device_id)
+        .select_from(health.join(device, d.id == h.device_id))
         .group_by(d.venue_id)
     ):
         out[("devices-health", venue)] = tuple(sig)
     for venue, updated in conn.execute(select(o.venue_id, o.updated_at)):
         out[("occupancy", venue)] = (updated,)
     return out
+
+
+def _topic(key: Hashable) -> tuple[str, str]:
+    kind, venue = cast("tuple[str, str]", key)
+    return ("devices" if kind == "devices-health" else kind, venue)
 
 
 def scan(engine: Engine, watch: _Watch, *, now: datetime) -> set[tuple[str, str]]:
@@ -113,11 +120,9 @@ def scan(engine: Engine, watch: _Watch, *, now: datetime) -> set[tuple[str, str]
                 changed.add(("venue", str(key[1])))  # type: ignore[index]
         for key, sig in tables.items():
             if watch.tables.get(key) != sig:
-                kind, venue = key  # type: ignore[misc]
-                changed.add(("devices" if kind == "devices-health" else kind, venue))
+                changed.add(_topic(key))
         for key in watch.tables.keys() - tables.keys():
-            kind, venue = key  # type: ignore[misc]
-            changed.add(("devices" if kind == "devices-health" else kind, venue))
+            changed.add(_topic(key))
     watch.arrivals, watch.tables, watch.primed = arrivals, tables, True
     return changed
 
@@ -131,6 +136,7 @@ class LiveFeed:
         self._interval_s = interval_s
         self._queues: set[asyncio.Queue[set[tuple[str, str]]]] = set()
         self._task: asyncio.Task[None] | None = None
+        self.scans = 0  # scans completed: how a test knows the first one has primed
 
     @property
     def subscribers(self) -> int:
@@ -146,6 +152,7 @@ class LiveFeed:
                 # scan tries again, and pages keep what they show meanwhile.
                 logger.exception("live feed: scan failed; trying again")
                 changed = set()
+            self.scans += 1
             for queue in list(self._queues):
                 if changed:
                     if queue.full():

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth.cookie import CSRF_HEADER
-from cloud.web.i18n import LANGS
+from cloud.web.i18n import LANG_COOKIE, LANGS, pick_lang
 from cloud.web.session import WebSession
 from cloud.web.state import web_state
 from cloud.web.timefmt import local
@@ -47,7 +47,7 @@ def render(
     """``template`` with the shared context; ``live`` names the feed topics that refresh it
     (space-separated, e.g. ``"alerts venue:xuhui-riders"``)."""
     state = web_state(request)
-    lang = viewer.lang if viewer else "zh-CN"
+    lang = viewer.lang if viewer else pick_lang(request.cookies.get(LANG_COOKIE))
 
     def t(key: str, **values: object) -> str:
         return state.catalog.text(lang, key, **values)

@@ -13,7 +13,9 @@ def local(value: datetime | str | None, tz: str | None, *, fmt: str = "%Y-%m-%d 
         return "—"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return as_utc(value).astimezone(venue_zone(tz)).strftime(fmt)
+    else:
+        parsed = value
+    return as_utc(parsed).astimezone(venue_zone(tz)).strftime(fmt)

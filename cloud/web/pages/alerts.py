@@ -10,6 +10,7 @@ from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import ColumnElement
 from sqlmodel import col, func, select
 
 from cloud.alerts.models import Alert, AlertKind, AlertStatus, Severity
@@ -67,6 +68,7 @@ _STATES: Final[dict[str, tuple[str, ...]]] = {
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(
+    *,
     request: Request,
     viewer: Staff,
     session: SessionDep,
@@ -77,7 +79,7 @@ def alerts_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     scope = viewer.principal.venue_filter()
-    where = [col(Alert.status).in_(_STATES[state])]
+    where: list[ColumnElement[bool]] = [col(Alert.status).in_(_STATES[state])]
     if scope is not None:
         where.append(col(Alert.venue_id).in_(scope))
     if venue:

@@ -159,6 +159,7 @@ def _totals(conn: Connection, scope: frozenset[str] | None) -> dict[str, int]:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(
+    *,
     request: Request,
     viewer: Staff,
     engine: EngineDep,

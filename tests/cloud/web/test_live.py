@@ -1,0 +1,148 @@
+"""The live feed: which venues' topics move when rows arrive, and who hears of them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from cloud.alerts.models import Alert, AlertStatus
+from cloud.models import Device, DeviceEvent, Reading, Venue
+from cloud.service import open_database
+from cloud.settings import CloudSettings
+from cloud.web.live import LiveFeed, _Watch, scan, topics_for
+
+NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    made = open_database(CloudSettings(data_dir=tmp_path))
+    with Session(made) as session:
+        session.add_all([Venue(id="v1", name="one"), Venue(id="v2", name="two")])
+        session.commit()
+        session.add(Device(id="v1-door-1", venue_id="v1"))
+        session.commit()
+    yield made
+    made.dispose()
+
+
+def _event(engine: Engine, seq: int, *, venue: str = "v1", at: datetime = NOW) -> None:
+    with Session(engine) as session:
+        session.add(
+            DeviceEvent(
+                device_id=f"{venue}-door-1",
+                seq=seq,
+                venue_id=venue,
+                type="access.decision",
+                ts=at,
+                data={"reason": "accepted"},
+                received_at=at,
+            )
+        )
+        session.commit()
+
+
+def test_the_first_scan_primes_and_a_quiet_database_says_nothing(engine: Engine) -> None:
+    watch = _Watch()
+    _event(engine, 1)
+    assert scan(engine, watch, now=NOW) == set()
+    assert scan(engine, watch, now=NOW + timedelta(seconds=1)) == set()
+
+
+def test_new_rows_name_their_venue(engine: Engine) -> None:
+    watch = _Watch()
+    scan(engine, watch, now=NOW)
+    _event(engine, 1, venue="v2")
+    with Session(engine) as session:
+        session.add(
+            Reading(
+                device_id="v1-hub-1",
+                seq=1,
+                venue_id="v1",
+                metric="temperature_c",
+                ts=NOW,
+                value=21.0,
+                received_at=NOW,
+            )
+        )
+        session.commit()
+    assert scan(engine, watch, now=NOW) == {("venue", "v1"), ("venue", "v2")}
+
+
+def test_a_row_committed_late_with_an_older_arrival_time_is_still_seen(engine: Engine) -> None:
+    watch = _Watch()
+    _event(engine, 5)
+    scan(engine, watch, now=NOW)
+    # Another ingest worker's transaction commits after the scan, with an earlier stamp.
+    _event(engine, 4, at=NOW - timedelta(seconds=2))
+    assert ("venue", "v1") in scan(engine, watch, now=NOW)
+
+
+def test_rows_leaving_the_look_back_window_are_not_news(engine: Engine) -> None:
+    watch = _Watch()
+    _event(engine, 1)
+    scan(engine, watch, now=NOW)
+    assert scan(engine, watch, now=NOW + timedelta(minutes=5)) == set()
+
+
+def test_alert_and_device_changes_are_their_own_topics(engine: Engine) -> None:
+    watch = _Watch()
+    scan(engine, watch, now=NOW)
+    with Session(engine) as session:
+        alert = Alert(
+            venue_id="v1",
+            kind="door_forced",
+            severity="critical",
+            dedupe_key="k",
+            active_key="k",
+            opened_at=NOW,
+            last_seen_at=NOW,
+            message_zh="门",
+            message_en="door",
+        )
+        session.add(alert)
+        session.commit()
+        assert scan(engine, watch, now=NOW) == {("alerts", "v1")}
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.acknowledged_at = NOW + timedelta(seconds=1)
+        session.add(alert)
+        device = session.get(Device, "v1-door-1")
+        assert device is not None
+        device.online = True
+        session.add(device)
+        session.commit()
+    assert scan(engine, watch, now=NOW) == {("alerts", "v1"), ("devices", "v1")}
+
+
+def test_each_viewer_hears_only_of_their_venues() -> None:
+    changed = {("venue", "v1"), ("alerts", "v2"), ("devices", "v2")}
+    assert topics_for(changed, None) == ["alerts:v2", "devices:v2", "venue:v1"]
+    assert topics_for(changed, frozenset({"v1"})) == ["venue:v1"]
+    assert topics_for(changed, frozenset()) == []
+
+
+def test_the_feed_polls_only_while_someone_listens(engine: Engine) -> None:
+    clock = [NOW]
+
+    async def run() -> set[tuple[str, str]]:
+        feed = LiveFeed(engine, clock=lambda: clock[0], interval_s=0.01)
+        async with feed.subscription() as queue:
+            assert feed.subscribers == 1
+            # The first scan primes; what arrives after it is news.
+            deadline = asyncio.get_running_loop().time() + 10
+            while feed.scans < 1:
+                assert asyncio.get_running_loop().time() < deadline, "the feed never scanned"
+                await asyncio.sleep(0.01)
+            await asyncio.to_thread(_event, engine, 1)
+            got = await asyncio.wait_for(queue.get(), timeout=10)
+        assert feed.subscribers == 0
+        await feed.stop()
+        return got
+
+    assert asyncio.run(run()) == {("venue", "v1")}

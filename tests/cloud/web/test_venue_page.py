@@ -1,0 +1,263 @@
+"""The venue page: scope, live occupancy, door decisions with pseudonyms, kiosk stock, charts."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from cloud.aggregates.occupancy import set_venue_settings
+from cloud.api.app import create_app
+from cloud.api.state import ApiState
+from cloud.auth.models import UserCreate
+from cloud.auth.principal import Role
+from cloud.auth.pseudonym import pseudonymize
+from cloud.auth.store import create_user
+from cloud.models import Device, DeviceEvent, Venue
+from cloud.points.catalog import SlotSetting, create_product, set_slot
+from cloud.points.catalog_models import ProductCreate
+from cloud.service import open_database
+from cloud.settings import CloudSettings
+from cloud.web.render import STATIC_DIR, TEMPLATES_DIR
+
+PASSWORD = "a long enough password"
+NOW = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+MEMBER = "M-ZHANG-0042"
+_seq = count(1)
+
+
+def decision(reason: str, *, minutes_ago: int = 10, venue: str = "v1") -> DeviceEvent:
+    """What edge/door/controller.py publishes for one decision at a door."""
+    return DeviceEvent(
+        device_id="door1" if venue == "v1" else "door2",
+        seq=next(_seq),
+        venue_id=venue,
+        type="access.decision",
+        ts=NOW - timedelta(minutes=minutes_ago),
+        data={"door": "main", "reason": reason, "detail": "test", "member": MEMBER, "mode": 1},
+    )
+
+
+def add(engine: Engine, *rows: object) -> None:
+    with Session(engine) as session:
+        session.add_all(rows)
+        session.commit()
+
+
+def _seed_kiosk(session: Session, kiosk: Device) -> None:
+    water = create_product(
+        session=session,
+        product_in=ProductCreate(name_zh="矿泉水", name_en="Water", price=10),
+        by="test",
+        now=NOW,
+    )
+    soap = create_product(
+        session=session,
+        product_in=ProductCreate(name_zh="香皂", name_en="Soap", price=20),
+        by="test",
+        now=NOW,
+    )
+    for slot, product, stock in ((1, water.id, 12), (2, soap.id, 1)):
+        setting = SlotSetting(product_id=product, capacity=20, low_stock_threshold=2, stock=stock)
+        set_slot(session=session, kiosk=kiosk, slot=slot, setting=setting, by="test", now=NOW)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    made = open_database(CloudSettings(data_dir=tmp_path))
+    with Session(made) as session:
+        session.add(Venue(id="v1", name="徐汇驿站", district="徐汇区", kind="outdoor-station"))
+        session.add(Venue(id="v2", name="浦东之家", district="浦东新区", kind="worker-home"))
+        session.commit()
+        kiosk = Device(id="kiosk1", venue_id="v1", role="kiosk", online=True)
+        session.add_all(
+            [
+                Device(id="door1", venue_id="v1", role="door", online=True),
+                Device(id="door2", venue_id="v2", role="door", online=True),
+                kiosk,
+            ]
+        )
+        session.commit()
+        _seed_kiosk(session, kiosk)
+        for username, role, venues in (
+            ("root", Role.ADMIN, []),
+            ("boss", Role.MANAGER, ["v1"]),
+            ("other", Role.MANAGER, ["v2"]),
+        ):
+            user_in = UserCreate(username=username, password=PASSWORD, role=role, venue_ids=venues)
+            create_user(session=session, user_in=user_in)
+    set_venue_settings(made, "v1", now=NOW, capacity=30)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path, engine: Engine) -> FastAPI:
+    return create_app(settings=CloudSettings(data_dir=tmp_path), engine=engine, clock=lambda: NOW)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as made:
+        yield made
+
+
+def sign_in(client: TestClient, username: str) -> None:
+    answer = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "next": "/"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def page(client: TestClient, venue_id: str = "v1") -> str:
+    answer = client.get(f"/venues/{venue_id}")
+    assert answer.status_code == 200, answer.text
+    text: str = answer.text
+    return text
+
+
+def inside(text: str, venue_id: str = "v1") -> int:
+    found = re.search(rf'<strong data-occupancy="{venue_id}">(\d+)</strong>', text)
+    assert found is not None, "the page shows no occupancy"
+    return int(found.group(1))
+
+
+def access_rows(text: str) -> list[str]:
+    return re.findall(r"<tr data-access-event.*?</tr>", text, flags=re.DOTALL)
+
+
+def test_an_admin_sees_the_venue_with_member_ids(engine: Engine, client: TestClient) -> None:
+    add(engine, decision("accepted"))
+    sign_in(client, "root")
+    text = page(client)
+    assert "徐汇驿站" in text
+    assert "徐汇区" in text
+    assert "Asia/Shanghai" in text
+    assert 'data-live="venue:v1 occupancy:v1 alerts:v1 devices:v1"' in text
+    assert re.search(r'data-kpi="capacity">30<', text)
+    assert 'href="/alerts?venue=v1"' in text
+    (row,) = access_rows(text)
+    assert MEMBER in row
+    assert "06-01 11:50:00" in row  # 03:50 UTC, shown on the venue's Shanghai clock
+    assert "data-pseudonymized" not in text
+
+
+def test_a_manager_sees_pseudonyms_and_translated_reasons(
+    app: FastAPI, engine: Engine, client: TestClient
+) -> None:
+    add(engine, decision("expired", minutes_ago=5), decision("accepted", minutes_ago=30))
+    add(engine, decision("accepted", venue="v2"))
+    sign_in(client, "boss")
+    text = page(client)
+    state = app.state.api
+    assert isinstance(state, ApiState)
+    pseudonym = pseudonymize(MEMBER, key=state.auth.pseudonym_key)
+    assert MEMBER not in text
+    newest, older = access_rows(text)  # only v1's two decisions, newest first
+    assert pseudonym in newest
+    assert pseudonym in older
+    assert "会员码已过期" in newest
+    assert "验证通过" in older
+    assert "data-pseudonymized" in text
+
+    client.cookies.set("yz_lang", "en")
+    newest_en = access_rows(page(client))[0]
+    assert "code expired" in newest_en
+    assert "Refused" in newest_en
+
+
+def test_an_unknown_reason_shows_as_its_code(engine: Engine, client: TestClient) -> None:
+    add(engine, decision("lunar_eclipse"))
+    sign_in(client, "boss")
+    (row,) = access_rows(page(client))
+    assert "<td data-reason-text>lunar_eclipse</td>" in row
+
+
+@pytest.mark.parametrize("venue_id", ["v1", "nowhere"])
+def test_a_venue_outside_the_scope_is_not_found(client: TestClient, venue_id: str) -> None:
+    sign_in(client, "other")
+    answer = client.get(f"/venues/{venue_id}")
+    assert answer.status_code == 404
+    assert "data-error-page" in answer.text
+    assert "徐汇驿站" not in answer.text
+
+
+def test_a_page_without_a_sign_in_goes_to_the_login(client: TestClient) -> None:
+    answer = client.get("/venues/v1", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login?next=/venues/v1")
+
+
+def test_occupancy_counts_a_member_let_in_before_any_rollup(
+    engine: Engine, client: TestClient
+) -> None:
+    sign_in(client, "boss")
+    assert inside(page(client)) == 0
+    add(engine, decision("accepted", minutes_ago=1))
+    add(engine, decision("revoked", minutes_ago=1))  # a refused member is not inside
+    text = page(client)
+    assert inside(text) == 1
+    assert re.search(r'data-kpi="visits">1<', text)
+
+
+def test_over_capacity_is_marked(engine: Engine, client: TestClient) -> None:
+    set_venue_settings(engine, "v1", now=NOW, capacity=1)
+    add(engine, decision("accepted", minutes_ago=3), decision("accepted", minutes_ago=2))
+    sign_in(client, "root")
+    text = page(client)
+    assert inside(text) == 2
+    assert "data-over-capacity" in text
+
+
+def test_kiosk_slots_show_stock_and_low_marks(client: TestClient) -> None:
+    sign_in(client, "boss")
+    text = page(client)
+    water = re.search(
+        r'<tr data-stock-slot="kiosk1:1" data-stock-state="(\w+)">(.*?)</tr>', text, re.S
+    )
+    soap = re.search(
+        r'<tr data-stock-slot="kiosk1:2" data-stock-state="(\w+)">(.*?)</tr>', text, re.S
+    )
+    assert water is not None
+    assert soap is not None
+    assert water.group(1) == "ok"
+    assert "矿泉水" in water.group(2)
+    assert "12 / 20" in water.group(2)
+    assert soap.group(1) == "low"
+    assert "库存不足" in soap.group(2)
+
+
+def test_every_chart_address_answers_with_the_sign_in_cookie(client: TestClient) -> None:
+    sign_in(client, "boss")
+    text = page(client)
+    kinds = re.findall(r'data-chart="(\w+)" data-src="([^"]+)"', text)
+    assert [kind for kind, _ in kinds] == ["occupancy", "traffic", "energy", "temperature"]
+    for kind, src in kinds:
+        answer = client.get(html.unescape(src))
+        assert answer.status_code == 200, (kind, answer.text)
+        assert answer.json()["venue_id"] == "v1"
+    occupancy = client.get(html.unescape(kinds[0][1])).json()
+    assert occupancy["since"] == "2025-05-31T16:00:00+00:00"  # midnight in Shanghai
+
+
+def test_charts_load_from_this_site_only(client: TestClient) -> None:
+    for path in ("/static/charts.js", "/static/vendor/echarts/echarts.min.js"):
+        assert client.get(path).status_code == 200, path
+    template = (TEMPLATES_DIR / "venue.html").read_text(encoding="utf-8")
+    assert '<script src="/static/vendor/echarts/echarts.min.js" defer></script>' in template
+    assert '<script src="/static/charts.js" defer></script>' in template
+    assert not re.search(r"https?://", template)
+    assert not re.search(r"https?://", (STATIC_DIR / "charts.js").read_text(encoding="utf-8"))
+    sign_in(client, "root")
+    assert '<script src="/static/charts.js" defer></script>' in page(client)

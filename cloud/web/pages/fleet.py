@@ -1,12 +1,293 @@
-"""The fleet page (being built)."""
+"""The fleet: every box a technician looks after, the boxes waiting to be claimed, claiming.
+
+Rows are the API's own device views (health, config versions) for one page of 100; the
+buttons and forms call the device API with the sign-in cookie, so who may unlock, push a
+config or decommission is decided in one place (cloud/api/routes/device_actions.py).
+"""
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, col, func, or_, select
 
+from cloud.api.deps import NowDep, SessionDep, StateDep
+from cloud.api.routes.devices import list_pending_boxes
+from cloud.devices.models import DeviceDesiredConfig, DeviceStatus
+from cloud.devices.views import DevicePublic, device_views
+from cloud.models import Device, Venue
 from cloud.web.i18n import Messages
+from cloud.web.render import render
+from cloud.web.session import Technician
+from protocol.provisioning import CODE_PREFIX, ROLES, SECRET_CHARS, SERIAL_CHARS
 
 router = APIRouter(include_in_schema=False)
-TEXT: Final[Messages] = {}
+PAGE_SIZE: Final = 100
+StateFilter = Literal["active", "online", "offline", "decommissioned"]
+# What the label looks like, for the placeholder: YZC1-XXXXXXXXXX-XXXXX-…-XX.
+CODE_FORMAT: Final = "-".join(
+    [CODE_PREFIX, "X" * SERIAL_CHARS, *(["X" * 5] * (SECRET_CHARS // 5)), "XX"]
+)
+
+TEXT: Final[Messages] = {
+    "fleet.title": ("设备管理", "Fleet"),
+    "fleet.active": ("在用设备", "Devices in use"),
+    "fleet.online": ("在线", "Online"),
+    "fleet.offline": ("离线", "Offline"),
+    "fleet.pending": ("待认领", "Waiting to be claimed"),
+    "fleet.venue": ("阵地", "Venue"),
+    "fleet.state": ("状态", "State"),
+    "fleet.search": ("设备编号或序列号", "Device id or serial"),
+    "fleet.device": ("设备", "Device"),
+    "fleet.software": ("软件版本", "Software"),
+    "fleet.last_seen": ("最近在线", "Last seen"),
+    "fleet.outbox": ("待发消息", "Outbox"),
+    "fleet.health": ("运行状况", "Health"),
+    "fleet.config": ("配置 已应用/目标", "Config applied/desired"),
+    "fleet.actions": ("操作", "Actions"),
+    "fleet.none": ("没有符合条件的设备", "No device matches"),
+    "fleet.serial": ("序列号 {serial}", "serial {serial}"),
+    "fleet.uptime": ("已运行 {hours} 小时", "up {hours} h"),
+    "fleet.cpu": ("CPU {temp}°C", "CPU {temp}°C"),
+    "fleet.disk": ("磁盘剩余 {free} MB", "{free} MB disk free"),
+    "fleet.credentials": ("凭据第 {n} 代", "credentials gen. {n}"),
+    "fleet.never_seen": ("从未上线", "never seen"),
+    "fleet.filter.active": ("全部在用", "All in use"),
+    "fleet.filter.online": ("在线", "Online"),
+    "fleet.filter.offline": ("离线", "Offline"),
+    "fleet.filter.decommissioned": ("已停用", "Decommissioned"),
+    "fleet.badge.online": ("在线", "online"),
+    "fleet.badge.offline": ("离线", "offline"),
+    "fleet.badge.claimed": ("已认领，等待上线", "claimed, waiting for the box"),
+    "fleet.badge.decommissioned": ("已停用", "decommissioned"),
+    "fleet.devrole.door": ("门禁", "door"),
+    "fleet.devrole.kiosk": ("自助终端", "kiosk"),
+    "fleet.devrole.sensor-hub": ("传感器集线器", "sensor hub"),
+    "fleet.config.pending": ("等待设备应用", "not applied yet"),
+    "fleet.config.rejected": ("设备拒绝了 v{version}", "the box refused v{version}"),
+    "fleet.unlock": ("开门", "Unlock"),
+    "fleet.unlock_confirm": (
+        "确定远程打开 {id} 的门吗？",
+        "Unlock the door of {id} from here?",
+    ),
+    "fleet.unlock_done": ("开门指令已发送", "Unlock sent"),
+    "fleet.restart": ("重启", "Restart"),
+    "fleet.restart_confirm": ("确定重启 {id} 吗？", "Restart {id}?"),
+    "fleet.restart_done": ("重启指令已发送", "Restart sent"),
+    "fleet.diagnostics": ("诊断", "Diagnostics"),
+    "fleet.diagnostics_done": (
+        "已请求诊断报告，稍后点“最新报告”查看",
+        "Report requested; open “newest report” in a few seconds",
+    ),
+    "fleet.diagnostics_report": ("最新报告", "Newest report"),
+    "fleet.decommission": ("停用", "Decommission"),
+    "fleet.decommission_confirm": (
+        "确定停用设备 {id} 吗？它的凭据将被吊销，设备将被清空，需重新认领才能再用。",
+        (
+            "Decommission {id}? Its credentials are revoked and the box is wiped; "
+            "it must be claimed again to be used."
+        ),
+    ),
+    "fleet.decommission_done": ("已停用", "Decommissioned"),
+    "fleet.waiting_box": (
+        "设备上线后才能发送指令",
+        "Commands work once the box has come online",
+    ),
+    "fleet.push_config": ("推送配置", "Push config"),
+    "fleet.settings": (
+        "配置（JSON，设备 TOML 设置的片段）",
+        "Settings (JSON, part of the box's TOML)",
+    ),
+    "fleet.push": ("推送为新版本", "Push as a new version"),
+    "fleet.config_saved": (
+        "已保存为 v{version}，等待设备应用",
+        "Saved as v{version}; waiting for the box",
+    ),
+    "fleet.claim.title": ("认领新设备", "Claim a new box"),
+    "fleet.claim.code": ("标签上的认领码", "Claim code from the label"),
+    "fleet.claim.scan": ("扫描标签", "Scan its label"),
+    "fleet.claim.scan_stop": ("停止扫描", "Stop scanning"),
+    "fleet.claim.scan_failed": (
+        "无法打开摄像头，请手动输入认领码",
+        "The camera could not be opened; type the code instead",
+    ),
+    "fleet.claim.role": ("设备类型", "Kind of box"),
+    "fleet.claim.device_id": ("设备编号（可选）", "Device id (optional)"),
+    "fleet.claim.device_id_hint": ("默认：阵地-类型-序号", "default: venue-kind-n"),
+    "fleet.claim.submit": ("认领", "Claim"),
+    "fleet.claim.done": ("已认领为 {id}", "Claimed as {id}"),
+    "fleet.claim.help": (
+        "设备通电联网后会出现在“待认领”列表中。认领码只印在设备标签上，云端不知道，必须输入或扫描。",
+        (
+            "A powered box on the network shows under “waiting to be claimed”. The code is "
+            "only on the box's label (the cloud never knows it): type or scan it."
+        ),
+    ),
+    "fleet.pending.serial": ("序列号", "Serial"),
+    "fleet.pending.first": ("首次上报", "First hello"),
+    "fleet.pending.last": ("最近上报", "Last hello"),
+    "fleet.pending.software": ("软件", "Software"),
+    "fleet.pending.claim": ("认领", "Claim"),
+    "fleet.pending.none": ("没有等待认领的设备", "No box is waiting to be claimed"),
+}
+_ACTIVE: Final = (DeviceStatus.CLAIMED.value, DeviceStatus.ACTIVE.value)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    device: DevicePublic
+    venue: Venue | None
+    settings_json: str  # the newest desired settings, pretty, for the push form
+
+    @property
+    def state(self) -> str:
+        """online, offline, claimed or decommissioned: what the badge says."""
+        if self.device.status in (DeviceStatus.DECOMMISSIONED, DeviceStatus.CLAIMED):
+            return self.device.status
+        return "online" if self.device.online else "offline"
+
+    @property
+    def active(self) -> bool:
+        return self.device.status != DeviceStatus.DECOMMISSIONED
+
+    @property
+    def takes_commands(self) -> bool:
+        # The API refuses commands to a box never seen (409 device_never_online).
+        return self.active and self.device.last_seen_at is not None
+
+    @property
+    def config_state(self) -> str:
+        """none, ok, pending (desired not applied yet) or rejected (the box refused it)."""
+        config = self.device.config
+        if config.rejected_version is not None and (
+            config.applied_version is None or config.rejected_version > config.applied_version
+        ):
+            return "rejected"
+        if config.desired_version is None and config.applied_version is None:
+            return "none"
+        return "ok" if config.desired_version == config.applied_version else "pending"
+
+
+def _device_filters(
+    *, scope: frozenset[str] | None, venue: str, state: StateFilter, q: str
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if scope is not None:
+        where.append(col(Device.venue_id).in_(scope))
+    if venue:
+        where.append(col(Device.venue_id) == venue)
+    if state == "decommissioned":
+        where.append(col(Device.status) == DeviceStatus.DECOMMISSIONED.value)
+    else:
+        where.append(col(Device.status).in_(_ACTIVE))
+    if state in ("online", "offline"):
+        where.append(col(Device.online).is_(state == "online"))
+    text = q.strip().lower()
+    if text:
+        where.append(
+            or_(
+                func.lower(col(Device.id)).contains(text, autoescape=True),
+                func.lower(col(Device.serial)).contains(text, autoescape=True),
+            )
+        )
+    return where
+
+
+def _desired_settings(session: Session, views: list[DevicePublic]) -> dict[str, dict[str, Any]]:
+    """The newest desired settings of each device shown that has any: one query."""
+    newest = {v.id: v.config.desired_version for v in views if v.config.desired_version}
+    if not newest:
+        return {}
+    rows = session.exec(
+        select(DeviceDesiredConfig).where(
+            col(DeviceDesiredConfig.device_id).in_(newest),
+            col(DeviceDesiredConfig.version).in_(set(newest.values())),
+        )
+    )
+    return {r.device_id: r.settings for r in rows if newest[r.device_id] == r.version}
+
+
+def _pretty(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _state_counts(session: Session, scope: frozenset[str] | None) -> dict[str, int]:
+    query = (
+        select(col(Device.status), col(Device.online), func.count())
+        .where(col(Device.status).in_(_ACTIVE))
+        .group_by(col(Device.status), col(Device.online))
+    )
+    if scope is not None:
+        query = query.where(col(Device.venue_id).in_(scope))
+    counts = {"active": 0, "online": 0, "offline": 0}
+    for _status, online, n in session.exec(query):
+        counts["active"] += n
+        counts["online" if online else "offline"] += n
+    return counts
+
+
+def _venues(session: Session, scope: frozenset[str] | None) -> dict[str, Venue]:
+    query = select(Venue).order_by(col(Venue.id))
+    if scope is not None:
+        query = query.where(col(Venue.id).in_(scope))
+    return {v.id: v for v in session.exec(query)}
+
+
+@router.get("/fleet", response_class=HTMLResponse)
+def fleet_page(
+    request: Request,
+    *,
+    viewer: Technician,
+    session: SessionDep,
+    api: StateDep,
+    now: NowDep,
+    state: StateFilter = "active",
+    venue: Annotated[str, Query(max_length=32)] = "",
+    q: Annotated[str, Query(max_length=40)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    scope = viewer.principal.venue_filter()
+    where = _device_filters(scope=scope, venue=venue, state=state, q=q)
+    count = session.exec(select(func.count()).select_from(Device).where(*where)).one()
+    devices = session.exec(
+        select(Device)
+        .where(*where)
+        .order_by(col(Device.id))
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    views = device_views(session=session, devices=devices)
+    settings = _desired_settings(session, views)
+    venues = _venues(session, scope)
+    rows = [
+        FleetRow(
+            device=v, venue=venues.get(v.venue_id), settings_json=_pretty(settings.get(v.id, {}))
+        )
+        for v in views
+    ]
+    # Unclaimed boxes belong to no venue yet; the API shows them to every technician.
+    pending = list_pending_boxes(session=session, state=api, now=now).data
+    return render(
+        request,
+        viewer,
+        "fleet.html",
+        live="devices",
+        rows=rows,
+        count=count,
+        page=page,
+        pages=max(1, -(-count // PAGE_SIZE)),
+        state=state,
+        venue=venue,
+        q=q,
+        states=["active", "online", "offline", "decommissioned"],
+        venues=venues,
+        roles=ROLES,
+        pending=pending,
+        counts=_state_counts(session, scope),
+        code_format=CODE_FORMAT,
+    )

@@ -1,0 +1,315 @@
+"""The fleet page: devices and their state, waiting boxes, the claim and config forms."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from cloud.api.app import create_app
+from cloud.auth.models import UserCreate
+from cloud.auth.principal import Role
+from cloud.auth.store import create_user
+from cloud.devices.models import DeviceCommand, DeviceDesiredConfig, DeviceHealth, PendingBox
+from cloud.models import Device, Venue
+from cloud.service import open_database
+from cloud.settings import CloudSettings
+
+NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+PASSWORD = "pw-123456789-fleet"
+DESIRED = {"sample_interval_s": 30, "kiosk": {"greeting": "欢迎光临"}}
+SERIAL = "abcdefgh23"
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str | None]
+    text: str = ""
+
+
+class Page(HTMLParser):
+    """Every start tag of a page with its attributes; textareas keep their text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[Element] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append(Element(tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        if self.elements and self.elements[-1].tag == "textarea":
+            self.elements[-1].text += data
+
+    def find(self, tag: str, **attrs: str | None) -> list[Element]:
+        """Elements named ``tag`` with these attributes (``data_x`` for ``data-x``)."""
+        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [
+            e
+            for e in self.elements
+            if e.tag == tag and all(k in e.attrs and e.attrs[k] == v for k, v in wanted.items())
+        ]
+
+    def one(self, tag: str, **attrs: str | None) -> Element:
+        (found,) = self.find(tag, **attrs)
+        return found
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    return page
+
+
+def _add_devices(session: Session) -> None:
+    seen = NOW - timedelta(minutes=2)
+    session.add_all(
+        [
+            Venue(id="v1", name="徐汇驿站", district="徐汇区"),
+            Venue(id="v2", name="静安驿站", district="静安区"),
+        ]
+    )
+    session.flush()
+    session.add_all(
+        [
+            Device(
+                id="v1-door-1",
+                venue_id="v1",
+                role="door",
+                serial="qqqqqqqqq2",
+                online=True,
+                last_seen_at=seen,
+            ),
+            Device(id="v1-hub-1", venue_id="v1", role="sensor-hub", last_seen_at=seen),
+            Device(id="v1-kiosk-1", venue_id="v1", role="kiosk", status="claimed"),
+            Device(id="v2-door-1", venue_id="v2", role="door", online=True, last_seen_at=seen),
+            Device(id="v2-hub-old", venue_id="v2", role="sensor-hub", status="decommissioned"),
+        ]
+    )
+    session.flush()
+    for version, settings in ((1, {"sample_interval_s": 60}), (2, DESIRED)):
+        session.add(
+            DeviceDesiredConfig(
+                device_id="v1-door-1",
+                version=version,
+                settings=settings,
+                issued_at=NOW,
+                issued_by="tech",
+            )
+        )
+    session.add(
+        DeviceHealth(
+            device_id="v1-door-1",
+            seq=9,
+            ts=seen,
+            uptime_s=7200,
+            outbox_depth=17,
+            received_at=seen,
+        )
+    )
+    session.add(
+        PendingBox(serial=SERIAL, first_seen_at=NOW - timedelta(minutes=5), last_seen_at=NOW)
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = open_database(CloudSettings(data_dir=tmp_path))
+    with Session(engine) as session:
+        _add_devices(session)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(tmp_path: Path, engine: Engine) -> Iterator[TestClient]:
+    app = create_app(settings=CloudSettings(data_dir=tmp_path), engine=engine, clock=lambda: NOW)
+    with TestClient(app) as client:
+        yield client
+
+
+# Each test makes only the account it signs in with: hashing a password is slow on purpose.
+USERS: dict[str, tuple[Role, list[str]]] = {
+    "tech": (Role.TECHNICIAN, []),
+    "tech-v1": (Role.TECHNICIAN, ["v1"]),
+    "boss": (Role.MANAGER, ["v1"]),
+}
+
+
+SignIn = Callable[[str], TestClient]
+
+
+@pytest.fixture
+def sign_in(client: TestClient, engine: Engine) -> SignIn:
+    def as_user(username: str) -> TestClient:
+        role, venues = USERS[username]
+        user = UserCreate(username=username, password=PASSWORD, role=role, venue_ids=venues)
+        with Session(engine) as session:
+            create_user(session=session, user_in=user)
+        form = {"username": username, "password": PASSWORD, "next": "/fleet"}
+        response = client.post("/login", data=form, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return client
+
+    return as_user
+
+
+def fleet(client: TestClient, query: str = "") -> Page:
+    response = client.get(f"/fleet{query}")
+    assert response.status_code == 200, response.text
+    return parse(response.text)
+
+
+def device_ids(page: Page) -> list[str]:
+    return [str(e.attrs["data-device"]) for e in page.find("tr") if "data-device" in e.attrs]
+
+
+def test_technician_sees_every_active_device_with_its_state(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    page = fleet(client)
+    assert device_ids(page) == ["v1-door-1", "v1-hub-1", "v1-kiosk-1", "v2-door-1"]
+    assert page.one("tr", data_device="v1-door-1").attrs["data-device-online"] == "true"
+    assert page.one("tr", data_device="v1-hub-1").attrs["data-device-online"] == "false"
+    assert page.one("tr", data_device="v1-kiosk-1").attrs["data-device-state"] == "claimed"
+    assert page.one("main").attrs["data-live"] == "devices"
+    # The desired v2 is not applied: the config cell warns.
+    assert page.one("td", data_config_state="pending")
+
+
+def test_actions_match_what_each_device_can_take(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    page = fleet(client)
+    unlock = page.find("button", data_action="unlock")
+    assert [b.attrs["data-api"] for b in unlock] == [
+        "/api/v1/devices/v1-door-1/commands/unlock",
+        "/api/v1/devices/v2-door-1/commands/unlock",
+    ]
+    assert all(b.attrs["data-confirm"] for b in unlock)
+    restarts = {b.attrs["data-api"] for b in page.find("button", data_action="restart")}
+    # The claimed kiosk was never online: the API would refuse it a command.
+    assert "/api/v1/devices/v1-kiosk-1/commands/restart" not in restarts
+    decommission = page.one(
+        "button", data_action="decommission", data_api="/api/v1/devices/v1-kiosk-1/decommission"
+    )
+    assert "v1-kiosk-1" in str(decommission.attrs["data-confirm"])
+
+
+def test_scoped_technician_sees_only_their_venues(sign_in: SignIn) -> None:
+    client = sign_in("tech-v1")
+    page = fleet(client)
+    assert device_ids(page) == ["v1-door-1", "v1-hub-1", "v1-kiosk-1"]
+    assert [o.attrs["value"] for o in page.find("option") if o.attrs.get("value") == "v2"] == []
+
+
+def test_manager_gets_the_not_for_your_role_page(sign_in: SignIn) -> None:
+    client = sign_in("boss")
+    response = client.get("/fleet")
+    assert response.status_code == 403
+    assert "您的角色无权查看此页面" in response.text
+    assert "data-device=" not in response.text
+
+
+def test_filters_by_state_venue_and_search(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    assert device_ids(fleet(client, "?state=decommissioned")) == ["v2-hub-old"]
+    assert device_ids(fleet(client, "?state=online")) == ["v1-door-1", "v2-door-1"]
+    assert device_ids(fleet(client, "?state=offline&venue=v1")) == ["v1-hub-1", "v1-kiosk-1"]
+    assert device_ids(fleet(client, "?q=QQQQ")) == ["v1-door-1"]  # the serial, as on the label
+    assert device_ids(fleet(client, "?q=hub")) == ["v1-hub-1"]
+    decommissioned = fleet(client, "?state=decommissioned")
+    assert decommissioned.find("button", data_action="restart") == []
+    assert decommissioned.find("form", data_config_form="v2-hub-old") == []
+
+
+def test_a_box_waiting_to_be_claimed_is_listed(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    page = fleet(client)
+    assert page.one("tr", data_pending=SERIAL)
+    assert page.one("a", data_claim_serial=SERIAL).attrs["href"] == "#claim-form"
+
+
+def test_the_claim_form_posts_to_the_claim_api(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    page = fleet(client)
+    form = page.one("form", id="claim-form")
+    assert form.attrs["data-api-form"] == "/api/v1/devices/claim"
+    assert form.attrs["data-method"] == "POST"
+    assert "{id}" in str(form.attrs["data-done"])
+    code = page.one("input", id="claim-code")
+    assert code.attrs["name"] == "code"
+    assert str(code.attrs["placeholder"]).startswith("YZC1-")
+    assert "data-optional" in page.one("input", name="device_id").attrs
+    assert [o.attrs["value"] for o in page.elements if o.tag == "option"][:2] == ["v1", "v2"]
+    # Shown by scan.js only where the browser can read a QR code from a camera.
+    scan = page.one("button", data_scan_label=None)
+    assert "hidden" in scan.attrs
+    roles = {e.attrs["value"] for e in page.find("option") if e.attrs["value"] in ("door", "kiosk")}
+    assert roles == {"door", "kiosk"}
+    assert page.one("option", value="sensor-hub")
+
+
+def test_config_form_is_prefilled_with_the_desired_settings(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    page = fleet(client)
+    form = page.one("form", data_config_form="v1-door-1")
+    assert form.attrs["data-api-form"] == "/api/v1/devices/v1-door-1/config"
+    assert form.attrs["data-method"] == "PUT"
+    start = page.elements.index(form)
+    textarea = next(e for e in page.elements[start:] if e.tag == "textarea")
+    assert textarea.attrs["name"] == "settings"
+    assert "data-json" in textarea.attrs
+    assert json.loads(textarea.text) == DESIRED  # the newest version, not v1
+    hub = page.one("form", data_config_form="v1-hub-1")
+    hub_text = next(e for e in page.elements[page.elements.index(hub) :] if e.tag == "textarea")
+    assert json.loads(hub_text.text) == {}
+
+
+def test_chinese_by_default_and_english_with_the_cookie(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    chinese = client.get("/fleet").text
+    assert "认领新设备" in chinese
+    assert "Claim a new box" not in chinese
+    client.cookies.set("yz_lang", "en")
+    english = client.get("/fleet").text
+    assert "Claim a new box" in english
+    assert "认领新设备" not in english
+
+
+def test_cookie_api_calls_need_the_pages_csrf_token(sign_in: SignIn, engine: Engine) -> None:
+    client = sign_in("tech")
+    url = "/api/v1/devices/v1-door-1/commands/restart"
+    refused = client.post(url)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "csrf_failed"
+    token = fleet(client).one("meta", name="csrf-token").attrs["content"]
+    assert token
+    accepted = client.post(url, headers={"X-CSRF-Token": token})
+    assert accepted.status_code == 202, accepted.text
+    with Session(engine) as session:
+        (command,) = session.exec(select(DeviceCommand)).all()
+    assert (command.device_id, command.name, command.status) == ("v1-door-1", "restart", "pending")
+
+
+def test_a_refused_config_says_why_in_the_message_the_form_shows(sign_in: SignIn) -> None:
+    client = sign_in("tech")
+    token = str(fleet(client).one("meta", name="csrf-token").attrs["content"])
+    response = client.put(
+        "/api/v1/devices/v1-door-1/config",
+        json={"settings": {"mqtt_host": "evil.example"}},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == 422
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == "config_invalid"
+    assert "mqtt_host" in error["message"]  # app.js puts this message in [data-result]

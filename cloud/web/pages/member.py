@@ -1,12 +1,247 @@
-"""The member page (being built)."""
+"""The member page: my rotating door code, my points and my bookings; nobody else's.
+
+Every read is keyed by the signed-in member's own ``member_id``; no parameter names a
+member. The code is minted by ``GET /member/code`` (JSON, never cached) with the dashboard's
+issuer key, and member.js fetches a fresh one before the last one expires.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Final
 
-from fastapi import APIRouter
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlmodel import Session, col, select
 
-from cloud.web.i18n import Messages
+from cloud.access_models import Booking
+from cloud.access_models import Member as MemberRow
+from cloud.aggregates.timezones import DEFAULT_ZONE, as_utc
+from cloud.api.deps import NowDep, SessionDep
+from cloud.api.errors import error_response
+from cloud.api.routes.points import EntryPublic, member_balance, member_entries
+from cloud.models import Venue
+from cloud.web.i18n import Lang, Messages
+from cloud.web.render import render
+from cloud.web.session import Member, PageForbidden
+from cloud.web.state import web_state
+from protocol.access import MemberStatus
+from protocol.membercode import DEFAULT_LIFETIME, MemberCodeError, issue
 
 router = APIRouter(include_in_schema=False)
-TEXT: Final[Messages] = {}
+# Fetch the next code this long before the current one expires: a slow phone network
+# still has the new code on screen while the old one is valid.
+REFRESH_MARGIN: Final = timedelta(seconds=15)
+RECENT_ENTRIES: Final = 20
+UPCOMING_BOOKINGS: Final = 20
+PAST_BOOKINGS: Final = 10
+# Points are the union's, not a venue's: the statement is shown in China time.
+STATEMENT_ZONE: Final = DEFAULT_ZONE
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+# Ledger posting kinds a member's statement shows (cloud.points); others show as they are.
+ENTRY_KINDS: Final = frozenset(
+    {
+        "checkin",
+        "activity",
+        "grant",
+        "expiry",
+        "redeem_reserve",
+        "redeem_commit",
+        "redeem_cancelled",
+        "redeem_expired",
+    }
+)
+
+TEXT: Final[Messages] = {
+    "member.title": ("我的会员卡", "My member card"),
+    "member.code": ("入场码", "Door code"),
+    "member.code_hint": (
+        "在驿站门口扫码入场。码会自动更新，请勿截图。",
+        "Show this at the venue door. It renews itself; a screenshot stops working.",
+    ),
+    "member.code_loading": ("正在生成入场码…", "Making your code…"),
+    "member.code_expires": ("{s} 秒后更新", "renews in {s} s"),
+    "member.code_failed": ("入场码暂时无法更新，正在重试", "Could not renew the code; retrying"),
+    "member.code_noscript": ("入场码需要开启 JavaScript", "The door code needs JavaScript"),
+    "member.code_app": (
+        "入场码请在工会 App 中出示。",
+        "Your door code is in the union app: open it there.",
+    ),
+    "member.no_issuer": (
+        "此网站不发放入场码，请使用工会 App。",
+        "This site does not issue door codes; use the union app.",
+    ),
+    "member.revoked": (
+        "您的会员资格已暂停，无法生成入场码。如有疑问请联系工会。",
+        "Your membership is suspended, so no door code can be issued. Ask the union.",
+    ),
+    "member.unknown": (
+        "工会会员名单中还没有您的记录，暂时无法生成入场码。请联系工会。",
+        "The union's member list does not have you yet, so no code can be issued. Ask the union.",
+    ),
+    "member.code_error": ("无法生成入场码：{detail}", "No door code could be made: {detail}"),
+    "member.balance": ("积分余额", "Points balance"),
+    "member.points": ("{n} 分", "{n} points"),
+    "member.entries": ("最近积分记录", "Recent points"),
+    "member.when": ("时间", "When"),
+    "member.what": ("事项", "What"),
+    "member.amount": ("积分", "Points"),
+    "member.no_entries": ("还没有积分记录", "No points yet"),
+    "member.bookings": ("我的预约", "My bookings"),
+    "member.venue": ("阵地", "Venue"),
+    "member.room": ("房间", "Room"),
+    "member.starts": ("开始", "Starts"),
+    "member.ends": ("结束", "Ends"),
+    "member.state": ("状态", "State"),
+    "member.upcoming": ("即将开始", "Upcoming"),
+    "member.past": ("已结束", "Past"),
+    "member.cancelled": ("已取消", "Cancelled"),
+    "member.no_bookings": ("没有预约", "No bookings"),
+    "member.entry.checkin": ("签到", "Check-in"),
+    "member.entry.activity": ("参加活动", "Activity"),
+    "member.entry.grant": ("工会发放", "Granted by the union"),
+    "member.entry.expiry": ("积分过期", "Points expired"),
+    "member.entry.redeem_reserve": ("兑换商品", "Kiosk redemption"),
+    "member.entry.redeem_commit": ("兑换商品（补扣）", "Kiosk redemption (settled late)"),
+    "member.entry.redeem_cancelled": ("兑换取消，积分退回", "Redemption cancelled, points back"),
+    "member.entry.redeem_expired": ("兑换超时，积分退回", "Redemption timed out, points back"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRow:
+    booking: Booking
+    venue: Venue | None
+    upcoming: bool
+
+    @property
+    def timezone(self) -> str | None:
+        return self.venue.timezone if self.venue else None
+
+
+class CodeRefused(Exception):  # noqa: N818  (an answer for the member, not a fault)
+    """No code for this member: ``key`` names the message, ``status`` the HTTP answer."""
+
+    def __init__(self, status: int, code: str, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.status, self.code, self.key, self.values = status, code, key, values
+
+
+def own_member_id(viewer: Member) -> str:
+    member_id = viewer.principal.member_id
+    if not member_id:  # a member account always has one (cloud.auth.store checks it)
+        raise PageForbidden
+    return member_id
+
+
+def code_refusal(session: Session, member_id: str) -> CodeRefused | None:
+    """Why the door would refuse this member's code anyway, or None when it may be minted."""
+    row = session.get(MemberRow, member_id)
+    if row is None:
+        return CodeRefused(409, "member_unknown", "member.unknown")
+    if row.status != MemberStatus.ACTIVE:
+        return CodeRefused(409, "member_revoked", "member.revoked")
+    return None
+
+
+def qr_svg(text: str) -> str:
+    """The code as an inline SVG (paths only, no file): scales to any screen."""
+    qr = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        border=4,  # the quiet zone QR readers need
+        image_factory=qrcode.image.svg.SvgPathImage,
+    )
+    qr.add_data(text)
+    qr.make(fit=True)
+    svg: str = qr.make_image().to_string(encoding="unicode")
+    return svg
+
+
+def _entries(session: Session, viewer: Member, member_id: str) -> list[EntryPublic]:
+    page = member_entries(
+        session=session,
+        principal=viewer.principal,
+        member_id=member_id,
+        limit=RECENT_ENTRIES,
+        offset=0,
+    )
+    return page.data
+
+
+def _bookings(session: Session, member_id: str, now: datetime) -> list[BookingRow]:
+    """Upcoming (soonest first), then the latest past ones."""
+    mine = col(Booking.member_id) == member_id
+    upcoming = session.exec(
+        select(Booking)
+        .where(mine, col(Booking.ends_at) >= as_utc(now))
+        .order_by(col(Booking.starts_at), col(Booking.id))
+        .limit(UPCOMING_BOOKINGS)
+    ).all()
+    past = session.exec(
+        select(Booking)
+        .where(mine, col(Booking.ends_at) < as_utc(now))
+        .order_by(col(Booking.starts_at).desc(), col(Booking.id))
+        .limit(PAST_BOOKINGS)
+    ).all()
+    venue_ids = {b.venue_id for b in (*upcoming, *past)}
+    venues = {v.id: v for v in session.exec(select(Venue).where(col(Venue.id).in_(venue_ids)))}
+    return [
+        BookingRow(b, venues.get(b.venue_id), upcoming=is_upcoming)
+        for rows, is_upcoming in ((upcoming, True), (past, False))
+        for b in rows
+    ]
+
+
+@router.get("/member", response_class=HTMLResponse)
+def member_page(request: Request, viewer: Member, session: SessionDep, now: NowDep) -> HTMLResponse:
+    member_id = own_member_id(viewer)
+    issuer = web_state(request).issuer
+    refusal = None if issuer is None else code_refusal(session, member_id)
+    balance = member_balance(session=session, principal=viewer.principal, member_id=member_id)
+    return render(
+        request,
+        viewer,
+        "member.html",
+        has_issuer=issuer is not None,
+        refusal=refusal,
+        balance=balance.balance,
+        entries=_entries(session, viewer, member_id),
+        entry_kinds=ENTRY_KINDS,
+        statement_zone=STATEMENT_ZONE,
+        bookings=_bookings(session, member_id, now),
+    )
+
+
+def _refused(request: Request, lang: Lang, refusal: CodeRefused) -> JSONResponse:
+    message = web_state(request).catalog.text(lang, refusal.key, **refusal.values)
+    return error_response(refusal.status, code=refusal.code, message=message, headers=_NO_STORE)
+
+
+@router.get("/member/code")
+def member_code(request: Request, viewer: Member, session: SessionDep, now: NowDep) -> JSONResponse:
+    """A fresh signed code for the signed-in member, with its QR code as SVG."""
+    member_id = own_member_id(viewer)
+    issuer = web_state(request).issuer
+    if issuer is None:
+        return _refused(request, viewer.lang, CodeRefused(404, "no_issuer", "member.no_issuer"))
+    refusal = code_refusal(session, member_id)
+    if refusal is not None:
+        return _refused(request, viewer.lang, refusal)
+    row = session.get(MemberRow, member_id)
+    groups = tuple(row.groups) if row else ()
+    try:
+        text = issue(member_id, key=issuer, now=now, lifetime=DEFAULT_LIFETIME, groups=groups)
+    except MemberCodeError as exc:
+        refused = CodeRefused(409, "code_refused", "member.code_error", detail=exc.detail)
+        return _refused(request, viewer.lang, refused)
+    expires_at = as_utc(now).replace(microsecond=0) + DEFAULT_LIFETIME
+    body = {
+        "code": text,
+        "svg": qr_svg(text),
+        "expires_at": expires_at.isoformat(),
+        "refresh_in_s": int((DEFAULT_LIFETIME - REFRESH_MARGIN).total_seconds()),
+    }
+    return JSONResponse(body, headers=_NO_STORE)

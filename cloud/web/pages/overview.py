@@ -7,7 +7,7 @@ the per-venue figures are a handful of grouped queries for the page shown, not p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
@@ -81,9 +81,11 @@ def _scoped(query: Any, scope: frozenset[str] | None) -> Any:
 
 
 def _local_midnight(now: datetime, tz: str) -> datetime:
+    """The start of the venue's local day, in UTC: SQLite compares stored UTC times as text,
+    so an aware local time would be read as UTC and land 8 hours late in Shanghai."""
     zone = venue_zone(tz)
     local_day = as_utc(now).astimezone(zone).date()
-    return datetime.combine(local_day, time(0), tzinfo=zone)
+    return datetime.combine(local_day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _grouped(conn: Connection, query: Any) -> dict[str, Any]:

@@ -249,3 +249,23 @@ def test_a_key_defined_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="defined twice"):
         Catalog.merged([{"a.b": ("一", "one")}, {"a.b": ("二", "two")}])
     assert Catalog.merged([]).text("en", "no.such.key") == "no.such.key"
+
+
+def test_visits_today_start_at_the_venues_local_midnight(engine: Engine) -> None:
+    from cloud.aggregates.models import TrafficHourly  # noqa: PLC0415
+    from cloud.web.pages.overview import venue_rows  # noqa: PLC0415
+
+    now = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    with Session(engine) as session:
+        # 23:00 on the 20th in Shanghai (yesterday) and 00:00 on the 21st (today).
+        for hour, visits in (
+            (datetime(2026, 11, 20, 15, tzinfo=UTC), 5),
+            (datetime(2026, 11, 20, 16, tzinfo=UTC), 3),
+        ):
+            session.add(TrafficHourly(venue_id="v1", hour_utc=hour, visits=visits))
+        session.commit()
+        venue = session.get(Venue, "v1")
+        assert venue is not None
+    with engine.connect() as conn:
+        (row,) = venue_rows(conn, [venue], now=now, quiet_hour=4)
+    assert row.visits_today == 3

@@ -31,6 +31,7 @@ from cloud.devices.settings import BrokerSettings
 from cloud.models import Reading, Venue
 from cloud.service import api_server, build_api, build_ingest, open_database
 from cloud.settings import CloudSettings
+from cloud.web.settings import WebSettings
 from edge.outbox import utc_now
 from edge.provision.factory import load_or_create
 from edge.provision.identity import Identity
@@ -80,6 +81,7 @@ def _settings(
     accounts: ServiceAccounts,
     ca: Path,
     database_url: str | None,
+    web: WebSettings,
 ) -> CloudSettings:
     return CloudSettings(
         mode="development",
@@ -99,6 +101,7 @@ def _settings(
             ca_file=ca,
             api_url=f"http://127.0.0.1:{http_port}",
         ),
+        web=web,
     )
 
 
@@ -126,8 +129,13 @@ def _serve(stack: ExitStack, settings: CloudSettings, engine: Engine, port: int)
 
 
 @contextmanager
-def secure_cloud(root: Path, *, database_url: str | None = None) -> Iterator[SecureCloud]:
-    """Broker (plain + TLS listeners), API with device control, ingest; torn down after."""
+def secure_cloud(
+    root: Path, *, database_url: str | None = None, web: WebSettings | None = None
+) -> Iterator[SecureCloud]:
+    """Broker (plain + TLS listeners), API with device control, ingest; torn down after.
+
+    ``web`` sets the dashboard (an issuer key file for the member page's code, say).
+    """
     with ExitStack() as stack:
         pki = init_pki(root / "pki")
         accounts = ServiceAccounts.generate()
@@ -149,6 +157,7 @@ def secure_cloud(root: Path, *, database_url: str | None = None) -> Iterator[Sec
             accounts=accounts,
             ca=pki.ca_cert,
             database_url=database_url,
+            web=web or WebSettings(),
         )
         engine = open_database(settings)
         stack.callback(engine.dispose)

@@ -5,6 +5,10 @@
 (function () {
   const FRAGMENT = { "X-Yizhan-Fragment": "1" };
   const MIN_GAP_MS = 1000;  // at most one refresh a second, however busy the feed
+  const RESULT_KEEP_MS = 15000;  // an action's answer outlives the refreshes it causes
+  const SCOPES = ["data-config-form", "data-device", "data-alert", "data-stock-slot",
+    "data-action-scope"];
+  const results = new Map();  // scope selector -> {text, className, at}
   const afterRender = [];
   let lastRefresh = 0, timer = null, inFlight = false, again = false;
 
@@ -47,6 +51,7 @@
       if (!res.ok) return;
       const html = await res.text();
       root.innerHTML = html;
+      restoreResults(root);
       root.dataset.refreshed = String(Number(root.dataset.refreshed || "0") + 1);
       runAfterRender();
     } catch (err) {
@@ -122,11 +127,36 @@
     return body;
   }
 
+  // The selector that finds ``el`` again in a freshly rendered <main>: its id, or the first
+  // identifying data-* attribute of it or an ancestor.
+  function scopeKey(el) {
+    for (let node = el; node && node.id !== "live-root"; node = node.parentElement) {
+      if (node.id) return `#${CSS.escape(node.id)}`;
+      for (const name of SCOPES) {
+        const value = node.getAttribute(name);
+        if (value) return `[${name}="${CSS.escape(value)}"]`;
+      }
+    }
+    return null;
+  }
+
+  function restoreResults(root) {
+    const now = Date.now();
+    for (const [key, saved] of results) {
+      if (now - saved.at > RESULT_KEEP_MS) { results.delete(key); continue; }
+      const scope = root.querySelector(key);
+      const slot = scope && scope.querySelector("[data-result]");
+      if (slot) { slot.textContent = saved.text; slot.className = saved.className; }
+    }
+  }
+
   function showResult(scope, text, isError) {
     const slot = scope && scope.querySelector("[data-result]");
     if (slot) {
       slot.textContent = text;
       slot.className = isError ? "result error" : "result ok";
+      const key = scopeKey(scope);
+      if (key) results.set(key, { text, className: slot.className, at: Date.now() });
     }
     toast(text, isError);
   }

@@ -85,6 +85,18 @@ def _baseline(
     return Baseline(0, floor_hour(now) - NO_QUIET_HOUR_WINDOW, None, None)
 
 
+def _venue_baseline(
+    conn: Connection, venue_id: str, *, zone: ZoneInfo, now: datetime, quiet_hour: int | None
+) -> Baseline:
+    """The baseline under the venue's own quiet hour, else the district's ``quiet_hour``."""
+    own = conn.execute(
+        select(VENUE_SETTINGS.c.quiet_hour).where(VENUE_SETTINGS.c.venue_id == venue_id)
+    ).scalar_one_or_none()
+    return _baseline(
+        conn, venue_id, zone=zone, now=now, quiet_hour=quiet_hour if own is None else own
+    )
+
+
 def _nets(
     conn: Connection, venue_id: str, baseline: Baseline, now: datetime
 ) -> list[tuple[datetime, int]]:
@@ -122,12 +134,7 @@ def refresh_venue(
 ) -> int:
     """Recompute and store one venue's occupancy and its hourly history; returns the count."""
     now = as_utc(now)
-    settings = conn.execute(
-        select(VENUE_SETTINGS.c.quiet_hour).where(VENUE_SETTINGS.c.venue_id == venue_id)
-    ).scalar_one_or_none()
-    baseline = _baseline(
-        conn, venue_id, zone=zone, now=now, quiet_hour=quiet_hour if settings is None else settings
-    )
+    baseline = _venue_baseline(conn, venue_id, zone=zone, now=now, quiet_hour=quiet_hour)
     history = walk(baseline.count, _nets(conn, venue_id, baseline, now))
     count = history[-1][1] if history else max(0, baseline.count)
     conn.execute(delete(OCCUPANCY).where(OCCUPANCY.c.venue_id == venue_id))
@@ -230,12 +237,7 @@ def live_occupancy(
     lets a dashboard show a member walking in within a second instead of a rollup later.
     """
     now = as_utc(now)
-    settings = conn.execute(
-        select(VENUE_SETTINGS.c.quiet_hour).where(VENUE_SETTINGS.c.venue_id == venue_id)
-    ).scalar_one_or_none()
-    baseline = _baseline(
-        conn, venue_id, zone=zone, now=now, quiet_hour=quiet_hour if settings is None else settings
-    )
+    baseline = _venue_baseline(conn, venue_id, zone=zone, now=now, quiet_hour=quiet_hour)
     row = conn.execute(select(OCCUPANCY).where(OCCUPANCY.c.venue_id == venue_id)).one_or_none()
     if row is not None and as_utc(row.baseline_at) == baseline.at:
         # row.count would be the tuple's count() to a type checker; the mapping is the column.

@@ -23,8 +23,7 @@ from cloud.settings import CloudSettings
 from cloud.web.i18n import COMMON, Catalog
 from cloud.web.pages import PAGES
 from cloud.web.render import TEMPLATES_DIR
-
-PASSWORD = "a long enough password"
+from tests.cloud.web.helpers import PASSWORD, csrf_of, sign_in
 
 
 @pytest.fixture
@@ -54,21 +53,6 @@ def client(tmp_path: Path, engine: Engine) -> Iterator[TestClient]:
     app = create_app(settings=CloudSettings(data_dir=tmp_path), engine=engine)
     with TestClient(app) as made:
         yield made
-
-
-def sign_in(client: TestClient, username: str, *, next_path: str = "/") -> None:
-    answer = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "next": next_path},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', html)
-    assert found is not None, "the page carries no CSRF token"
-    return found.group(1)
 
 
 def test_a_page_without_a_sign_in_goes_to_the_login_and_comes_back(client: TestClient) -> None:

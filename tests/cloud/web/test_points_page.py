@@ -21,8 +21,8 @@ from cloud.points.catalog_models import KioskSlot, MovementKind, Product, StockM
 from cloud.points.models import Redemption, RedemptionState
 from cloud.service import open_database
 from cloud.settings import CloudSettings
+from tests.cloud.web.helpers import PASSWORD, sign_in
 
-PASSWORD = "a long enough password"
 # 12:00 in Shanghai: "today" there began at 16:00 UTC the day before.
 NOW = datetime(2025, 6, 10, 4, 0, tzinfo=UTC)
 LOCAL_MIDNIGHT = datetime(2025, 6, 9, 16, 0, tzinfo=UTC)
@@ -122,15 +122,6 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     with TestClient(app) as made:
         yield made
     engine.dispose()
-
-
-def sign_in(client: TestClient, username: str) -> None:
-    answer = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "next": "/points"},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
 
 
 def row(html: str, attribute: str) -> str:

@@ -28,8 +28,8 @@ from cloud.points.catalog_models import ProductCreate
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.render import STATIC_DIR, TEMPLATES_DIR
+from tests.cloud.web.helpers import PASSWORD, sign_in
 
-PASSWORD = "a long enough password"
 NOW = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 MEMBER = "M-ZHANG-0042"
 _seq = count(1)
@@ -109,15 +109,6 @@ def app(tmp_path: Path, engine: Engine) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as made:
         yield made
-
-
-def sign_in(client: TestClient, username: str) -> None:
-    answer = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "next": "/"},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
 
 
 def page(client: TestClient, venue_id: str = "v1") -> str:

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text
 from sqlmodel import Session
 
 from cloud.access_store import put_key, upsert_members
@@ -44,7 +44,9 @@ from edge.agent import EdgeAgent
 from edge.door.hardware import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
 from protocol.access import MemberEntry, MemberStatus
+from protocol.provisioning import ClaimCode
 from yizhan.broker import BrokerOptions, BrokerProcess, free_port
+from yizhan.demo_box import start_unclaimed_box
 from yizhan.simhw import sim_hardware
 
 _MARKER: Final = ".yizhan-demo"  # only a folder carrying this is wiped on the next run
@@ -73,6 +75,12 @@ _LOGINS: Final = (
     ("tech", Role.TECHNICIAN, None),
     ("member", Role.MEMBER, "M00000001"),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Logins:
+    password: str  # every demo sign-in's
+    new_box: ClaimCode  # the label of the box waiting to be claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +269,10 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         ]
         for agent in agents:
             stack.callback(agent.close)
-        _announce(console, broker, options, fleet, password)
+        label = start_unclaimed_box(
+            stack, data_dir=options.data_dir / "new-box", mqtt_port=broker.port, clock=utc_now
+        )
+        _announce(console, broker, options, fleet, _Logins(password, label))
         _run_fleet(agents, options, stop, console, ingest)
         return _tally(engine, agents)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
@@ -272,14 +283,19 @@ def _announce(
     broker: BrokerProcess,
     options: DemoOptions,
     fleet: list[EdgeSettings],
-    password: str,
+    logins: _Logins,
 ) -> None:
     base = f"http://127.0.0.1:{options.http_port}"
     console.print(
         f"[bold]yizhan demo[/bold] — {len(fleet)} venues, broker {broker.kind} at {broker.url}"
     )
     names = ", ".join(username for username, _role, _scope in _LOGINS)
-    console.print(f"  [bold]dashboard  {base}/[/bold]  sign in as {names}; password {password}")
+    console.print(
+        f"  [bold]dashboard  {base}/[/bold]  sign in as {names}; password {logins.password}"
+    )
+    console.print(
+        f"  new box    {logins.new_box.text()}  (as tech: Fleet → claim it with this label)"
+    )
     console.print(f"  API docs   {base}/docs  (Authorize with the same sign-in)")
     console.print(f"  venues     {base}/api/v1/venues")
     console.print(
@@ -364,12 +380,17 @@ def _tally(engine: Engine, agents: list[EdgeAgent]) -> str:
     for agent in agents:
         stats = agent.outbox.stats()
         sent += stats.next_seq - stats.first_seq - stats.dropped
+    # Only the fleet's own rows: a box claimed from the dashboard sends readings it did not
+    # count as sent here.
+    devices = sorted({a.settings.device for a in agents})
     with engine.connect() as conn:
         stored = duplicates = 0
         for table in ("reading", "device_event"):
             pairs = "count(DISTINCT device_id || ':' || CAST(seq AS TEXT))"
-            query = f"SELECT count(*), {pairs} FROM {table}"  # noqa: S608 - fixed names
-            row = conn.execute(text(query)).one()
+            query = text(
+                f"SELECT count(*), {pairs} FROM {table} WHERE device_id IN :ids"  # noqa: S608 - fixed names
+            ).bindparams(bindparam("ids", expanding=True))
+            row = conn.execute(query, {"ids": devices}).one()
             stored += row[1]
             duplicates += row[0] - row[1]
         rejected = conn.execute(select(func.count()).select_from(RejectedMessage)).scalar_one()

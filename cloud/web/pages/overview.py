@@ -175,8 +175,14 @@ def overview(
     v = raw.table(Venue).c
     where = []
     if q.strip():
-        pattern = f"%{q.strip().lower()}%"
-        where.append(or_(func.lower(v.id).like(pattern), func.lower(v.name).like(pattern)))
+        # autoescape: a "%" or "_" typed in the box is looked for, not a wildcard.
+        text = q.strip().lower()
+        where.append(
+            or_(
+                func.lower(v.id).contains(text, autoescape=True),
+                func.lower(v.name).contains(text, autoescape=True),
+            )
+        )
     if district:
         where.append(v.district == district)
     if kind:

@@ -165,6 +165,7 @@ def test_search_and_district_filter_the_overview(client: TestClient) -> None:
     by_name = client.get("/", params={"q": "浦东"}).text
     assert 'data-venue-row="v2"' in by_name
     assert 'data-venue-row="v1"' not in by_name
+    assert "data-venue-row" not in client.get("/", params={"q": "%"}).text
     by_district = client.get("/", params={"district": "徐汇区"}).text
     assert 'data-venue-row="v1"' in by_district
     assert 'data-venue-row="v2"' not in by_district

@@ -51,6 +51,19 @@ def bench_ingest(
     )
 
 
+@bench_app.command("dashboard")
+def bench_dashboard(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    venues: Annotated[int, typer.Option(min=1, max=20_000, help="Venues in the database.")] = 500,
+    rounds: Annotated[int, typer.Option(min=1, help="Requests of each page.")] = 30,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Dashboard pages with hundreds of venues, beside the bare API venue list."""
+    from yizhan.bench.dashboard import main as dashboard_main  # noqa: PLC0415
+
+    dashboard_main(json=json, venues=venues, rounds=rounds, database_url=database_url)
+
+
 @bench_app.command("kiosk")
 def bench_kiosk(
     json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,

@@ -40,7 +40,7 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(slots=True)
-class _Watch:
+class Watch:
     """The signatures of the last scan; a topic fires when its signature moved forward."""
 
     arrivals: Signatures = field(default_factory=dict)
@@ -106,7 +106,7 @@ def _topic(key: Hashable) -> tuple[str, str]:
     return ("devices" if kind == "devices-health" else kind, venue)
 
 
-def scan(engine: Engine, watch: _Watch, *, now: datetime) -> set[tuple[str, str]]:
+def scan(engine: Engine, watch: Watch, *, now: datetime) -> set[tuple[str, str]]:
     """(kind, venue) pairs that changed since the previous scan; the first scan primes."""
     with engine.connect() as conn:
         arrivals = _arrivals(conn, now - LOOKBACK)
@@ -143,7 +143,7 @@ class LiveFeed:
         return len(self._queues)
 
     async def _poll(self) -> None:
-        watch = _Watch()
+        watch = Watch()
         while self._queues:
             try:
                 changed = await asyncio.to_thread(scan, self._engine, watch, now=self._clock())

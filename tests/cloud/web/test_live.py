@@ -15,7 +15,7 @@ from cloud.alerts.models import Alert, AlertStatus
 from cloud.models import Device, DeviceEvent, Reading, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
-from cloud.web.live import LiveFeed, _Watch, scan, topics_for
+from cloud.web.live import LiveFeed, Watch, scan, topics_for
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 
@@ -49,14 +49,14 @@ def _event(engine: Engine, seq: int, *, venue: str = "v1", at: datetime = NOW) -
 
 
 def test_the_first_scan_primes_and_a_quiet_database_says_nothing(engine: Engine) -> None:
-    watch = _Watch()
+    watch = Watch()
     _event(engine, 1)
     assert scan(engine, watch, now=NOW) == set()
     assert scan(engine, watch, now=NOW + timedelta(seconds=1)) == set()
 
 
 def test_new_rows_name_their_venue(engine: Engine) -> None:
-    watch = _Watch()
+    watch = Watch()
     scan(engine, watch, now=NOW)
     _event(engine, 1, venue="v2")
     with Session(engine) as session:
@@ -76,7 +76,7 @@ def test_new_rows_name_their_venue(engine: Engine) -> None:
 
 
 def test_a_row_committed_late_with_an_older_arrival_time_is_still_seen(engine: Engine) -> None:
-    watch = _Watch()
+    watch = Watch()
     _event(engine, 5)
     scan(engine, watch, now=NOW)
     # Another ingest worker's transaction commits after the scan, with an earlier stamp.
@@ -85,14 +85,14 @@ def test_a_row_committed_late_with_an_older_arrival_time_is_still_seen(engine: E
 
 
 def test_rows_leaving_the_look_back_window_are_not_news(engine: Engine) -> None:
-    watch = _Watch()
+    watch = Watch()
     _event(engine, 1)
     scan(engine, watch, now=NOW)
     assert scan(engine, watch, now=NOW + timedelta(minutes=5)) == set()
 
 
 def test_alert_and_device_changes_are_their_own_topics(engine: Engine) -> None:
-    watch = _Watch()
+    watch = Watch()
     scan(engine, watch, now=NOW)
     with Session(engine) as session:
         alert = Alert(

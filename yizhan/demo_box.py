@@ -6,6 +6,7 @@ a person trying the dashboard can claim it from /fleet with the label printed at
 
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,8 +34,9 @@ def start_unclaimed_box(
     data_dir.mkdir(parents=True, exist_ok=True)
     code = load_or_create(data_dir)
     config = data_dir / "box.toml"
+    # json.dumps makes a valid TOML basic string of any path (quotes, backslashes).
     config.write_text(
-        f'data_dir = "{data_dir}"\ndrain_on_stop_s = 1\n\n'
+        f"data_dir = {json.dumps(str(data_dir))}\ndrain_on_stop_s = 1\n\n"
         '[hardware]\nkind = "sim"\nprofile = "worker-home"\nspeed = 60\n\n'
         f'[provision]\nmqtt_host = "127.0.0.1"\nmqtt_port = {mqtt_port}\n'
         f'password = "{_DEV_PROVISION_PASSWORD}"\nhello_interval_s = 2\n',

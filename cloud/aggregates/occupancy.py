@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from cloud.aggregates import raw
 from cloud.aggregates.models import Occupancy, OccupancyHourly, TrafficHourly, VenueSettings
@@ -222,33 +222,67 @@ LIVE_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 @dataclass(frozen=True, slots=True)
 class LiveOccupancy:
-    count: int
-    # Traffic stored since the last refresh (what the live figure added to the stored one).
-    since: datetime
-    recent: TrafficCounts
+    count: int  # people inside now
+    visits_today: int  # accepted door decisions since ``day_start``
+
+
+def _closed_hours(conn: Connection, venue_id: str, since: datetime) -> set[datetime]:
+    """Hours whose traffic rollup ran after the hour had ended: complete but for late rows."""
+    t = TRAFFIC_HOURLY.c
+    rows = conn.execute(
+        select(t.hour_utc, t.updated_at).where(t.venue_id == venue_id, t.hour_utc >= since)
+    )
+    return {as_utc(r.hour_utc) for r in rows if as_utc(r.updated_at) >= as_utc(r.hour_utc) + HOUR}
 
 
 def live_occupancy(
-    conn: Connection, venue_id: str, *, zone: ZoneInfo, now: datetime, quiet_hour: int | None
+    conn: Connection,
+    venue_id: str,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    quiet_hour: int | None,
+    day_start: datetime,
 ) -> LiveOccupancy:
-    """The stored count plus the raw traffic stored since it was refreshed; writes nothing.
+    """People inside now and today's visits, from rollups and the raw rows after them.
 
-    The scheduled refresh stays the reconciler (late readings, a manager's head count); this
-    lets a dashboard show a member walking in within a second instead of a rollup later.
+    The same walk as :func:`refresh_venue` (baseline, then each hour's net), except that
+    every hour no rollup has closed yet (the current one, and the last one just after the
+    hour turns) is counted from the raw rows stored so far. Each row is counted once: a
+    closed hour by its rollup, an open one raw. Nothing is written; the scheduled refresh
+    stays the reconciler (late rows, a manager's head count), and a dashboard shows a member
+    walking in within a second rather than a rollup later.
     """
-    now = as_utc(now)
+    now, day_start = as_utc(now), as_utc(day_start)
     baseline = _venue_baseline(conn, venue_id, zone=zone, now=now, quiet_hour=quiet_hour)
-    row = conn.execute(select(OCCUPANCY).where(OCCUPANCY.c.venue_id == venue_id)).one_or_none()
-    if row is not None and as_utc(row.baseline_at) == baseline.at:
-        # row.count would be the tuple's count() to a type checker; the mapping is the column.
-        start: int = row._mapping["count"]
-        since = as_utc(row.updated_at)
-    else:  # nothing refreshed since the baseline (a new day, a new venue)
-        start, since = baseline.count, baseline.at
+    hour = floor_hour(now)
+    nets = _nets(conn, venue_id, baseline, now)
+    closed = _closed_hours(conn, venue_id, min(nets[0][0], floor_hour(day_start)))
+    open_from = next((h for h, _net in nets if h not in closed), hour)
+    raw_from = min(open_from, floor_hour(day_start))
     until = now + LIVE_CLOCK_SKEW
-    recent = count_traffic(
-        raw.counters(conn, venue_id, since, until),
-        raw.door_events(conn, venue_id, since, until),
-        lambda _ts: 0,
+    counters = raw.counters(conn, venue_id, raw_from, until)
+    events = raw.door_events(conn, venue_id, raw_from, until)
+    # A door clock a little ahead lands in this hour, not in one that has not begun.
+    by_hour = count_traffic(
+        [c for c in counters if c.ts >= max(open_from, baseline.at)],
+        [e for e in events if e.ts >= max(open_from, baseline.at)],
+        lambda ts: min(floor_hour(ts), hour),
+    )
+    walked = walk(
+        baseline.count,
+        [
+            (h, by_hour[h].net() if h in by_hour else 0) if h >= open_from else (h, net)
+            for h, net in nets
+        ],
+    )
+    t = TRAFFIC_HOURLY.c
+    rolled_visits = conn.execute(
+        select(func.coalesce(func.sum(t.visits), 0)).where(
+            t.venue_id == venue_id, t.hour_utc >= day_start, t.hour_utc < open_from
+        )
+    ).scalar_one()
+    raw_visits = count_traffic(
+        [], [e for e in events if e.ts >= max(open_from, day_start)], lambda _ts: 0
     ).get(0, TrafficCounts())
-    return LiveOccupancy(count=max(0, start + recent.net()), since=since, recent=recent)
+    return LiveOccupancy(count=walked[-1][1], visits_today=int(rolled_visits) + raw_visits.visits)

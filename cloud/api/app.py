@@ -134,5 +134,6 @@ def create_app(
         issuer=None if web.issuer_key_file is None else load_issuer_key(web.issuer_key_file),
         quiet_hour=settings.jobs.occupancy_quiet_hour,
         live_interval_s=web.live_interval_s,
+        session_minutes=round(web.session_hours * 60),
     )
     return app

@@ -22,7 +22,8 @@ FormatQuery = Annotated[
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """One spreadsheet-safe cell: a value that would start a formula is quoted as text."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -38,7 +39,7 @@ def csv_response(rows: Iterable[BaseModel], *, columns: Sequence[str], filename:
     writer.writerow(columns)
     for row in rows:
         values = row.model_dump(mode="json")
-        writer.writerow([_cell(values.get(name)) for name in columns])
+        writer.writerow([csv_cell(values.get(name)) for name in columns])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -62,7 +62,10 @@ class AuthKeys:
         )
 
 
-def issue_access_token(principal: Principal, *, keys: AuthKeys, now: datetime) -> str:
+def issue_access_token(
+    principal: Principal, *, keys: AuthKeys, now: datetime, minutes: int | None = None
+) -> str:
+    """A signed JWT for ``principal``, valid ``minutes`` (default: the API's jwt_minutes)."""
     venues = None if principal.venue_ids is None else sorted(principal.venue_ids)
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -70,7 +73,7 @@ def issue_access_token(principal: Principal, *, keys: AuthKeys, now: datetime) -
         "role": principal.role.value,
         "venues": venues,
         "iat": now,
-        "exp": now + timedelta(minutes=keys.jwt_minutes),
+        "exp": now + timedelta(minutes=keys.jwt_minutes if minutes is None else minutes),
     }
     if principal.member_id is not None:
         claims["member_id"] = principal.member_id

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.auth import store
-from cloud.auth.cookie import SESSION_COOKIE
+from cloud.auth.cookie import SESSION_COOKIE, csrf_ok
 from cloud.auth.principal import Role
 from cloud.auth.tokens import issue_access_token
 from cloud.web.i18n import LANG_COOKIE, LANGS, pick_lang
@@ -70,7 +70,8 @@ def login(
             username=username,
         )
     principal = store.principal_for_user(session=session, user=user)
-    token = issue_access_token(principal, keys=state.auth, now=now)
+    web = web_state(request)
+    token = issue_access_token(principal, keys=state.auth, now=now, minutes=web.session_minutes)
     target = safe_next(next, home_for(principal.role))
     if target == "/" and principal.role is Role.MEMBER:
         target = "/member"
@@ -78,17 +79,23 @@ def login(
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=state.auth.jwt_minutes * 60,
+        max_age=web.session_minutes * 60,
         httponly=True,
         samesite="lax",
-        secure=web_state(request).secure_cookies,
+        secure=web.secure_cookies,
         path="/",
     )
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(
+    request: Request, state: StateDep, csrf: Annotated[str, Form(max_length=64)] = ""
+) -> Response:
+    """Forget the sign-in; only from our own page (another site cannot sign a desk out)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and not csrf_ok(token, csrf, keys=state.auth):
+        return RedirectResponse("/", status_code=303)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud.api.errors import ApiError
 from cloud.api.state import Clock
@@ -45,18 +46,27 @@ def _on_forbidden(request: Request, _exc: Exception) -> Response:
 JsonHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
+async def _answer(handler: JsonHandler, request: Request, exc: Exception) -> Response:
+    answer = handler(request, exc)
+    return answer if isinstance(answer, Response) else await answer
+
+
 def _people_first(json_handler: JsonHandler) -> JsonHandler:
     """An API error on a page is an error page; on /api it stays the API's JSON."""
 
     async def handle(request: Request, exc: Exception) -> Response:
         if not _for_people(request):
-            answer = json_handler(request, exc)
-            return answer if isinstance(answer, Response) else await answer
+            return await _answer(json_handler, request, exc)
         if isinstance(exc, ApiError):
             status, detail = exc.status_code, exc.message
-        else:
+        elif isinstance(exc, RequestValidationError):
             status, detail = 422, "the address has a value this page cannot use"
-        title = "error.not_found" if status == 404 else "common.error"
+        elif isinstance(exc, StarletteHTTPException):
+            status, detail = exc.status_code, ""
+        else:  # the API's catch-all logs it; a person gets a page, not a traceback
+            await _answer(json_handler, request, exc)
+            status, detail = 500, ""
+        title = "error.not_found" if status in (404, 405) else "common.error"
         return render(request, None, "error.html", status_code=status, title=title, detail=detail)
 
     return handle
@@ -71,6 +81,7 @@ def install_web(
     issuer: IssuerKey | None = None,
     quiet_hour: int | None = 4,
     live_interval_s: float = 1.0,
+    session_minutes: int = 12 * 60,
 ) -> WebState:
     """Mount the dashboard on ``app`` (after the API's error handlers are installed)."""
     messages: list[Messages] = [COMMON, *(page.TEXT for page in PAGES)]
@@ -81,6 +92,7 @@ def install_web(
         secure_cookies=secure_cookies,
         issuer=issuer,
         quiet_hour=quiet_hour,
+        session_minutes=session_minutes,
     )
     app.state.web = state
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -89,7 +101,7 @@ def install_web(
         app.include_router(page.router)
     app.add_exception_handler(SignInRequired, _on_sign_in_required)
     app.add_exception_handler(PageForbidden, _on_forbidden)
-    for exc_type in (ApiError, RequestValidationError):
+    for exc_type in (ApiError, RequestValidationError, StarletteHTTPException, Exception):
         handler = app.exception_handlers[exc_type]
         app.add_exception_handler(exc_type, _people_first(handler))
     return state

@@ -2,10 +2,17 @@
 
 One poller per API process looks about once a second at small per-venue signatures (newest
 stored reading/event per device, alerts, devices, occupancy), and only while someone is
-watching. It names what changed as topics (``venue:{id}``, ``alerts:{id}``,
-``devices:{id}``, ``occupancy:{id}``); each subscriber gets the topics of its own venues, and
-the page re-renders the parts that listen to them. Polling the database rather than the
-broker works with any number of ingest workers and API replicas, and needs no new service.
+watching. It names what changed as topics; each subscriber gets the topics of its own
+venues, and the page re-renders the parts that listen to them:
+
+- ``traffic:{id}``: people counted in or out, door decisions and openings arrived;
+- ``venue:{id}``: any other reading or event arrived (temperatures, energy, kiosk events);
+- ``alerts:{id}``, ``devices:{id}`` (claimed, online, decommissioned), ``health:{id}``
+  (a heartbeat or diagnostics), ``occupancy:{id}`` (the scheduled refresh);
+- ``pending:all``: the boxes waiting to be claimed changed (only for whole-fleet viewers).
+
+Polling the database rather than the broker works with any number of ingest workers and API
+replicas, and needs no new service.
 """
 
 from __future__ import annotations
@@ -18,13 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import Engine, Integer, func, select
+from sqlalchemy import Engine, Integer, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.aggregates import raw
 from cloud.aggregates.models import Occupancy
-from cloud.alerts.models import Alert
-from cloud.devices.models import DeviceHealth
+from cloud.aggregates.traffic import COUNTER_METRICS, TRAFFIC_EVENTS
+from cloud.alerts.models import Alert, AlertStatus
+from cloud.devices.models import DeviceHealth, PendingBox
 from cloud.models import Device, DeviceEvent, Reading
 
 logger = logging.getLogger(__name__)
@@ -33,6 +41,9 @@ logger = logging.getLogger(__name__)
 # after a newer one: the scan looks back this far and compares per-device signatures.
 LOOKBACK: Final = timedelta(seconds=10)
 DEFAULT_INTERVAL_S: Final = 1.0
+# A resolved alert stays in the alert signature this long, so resolving it is news.
+_RESOLVED_NEWS: Final = timedelta(minutes=10)
+PENDING_ALL: Final = "all"  # the pending topic's "venue": unclaimed boxes have none
 _QUEUE_SIZE: Final = 64  # topic sets waiting for one slow browser; past that, older ones go
 
 Signatures = dict[Hashable, tuple[Any, ...]]
@@ -49,20 +60,30 @@ class Watch:
 
 
 def _arrivals(conn: Any, since: datetime) -> Signatures:
+    """Per (kind, venue, device): the newest seq and the rows that arrived since ``since``.
+
+    kind is ``traffic`` for what moves occupancy (the overview listens to that alone: a
+    temperature every few seconds in hundreds of venues must not re-render it) or ``venue``.
+    """
     out: Signatures = {}
-    for model in (Reading, DeviceEvent):
-        t = raw.table(model)
+    reading, event = raw.table(Reading).c, raw.table(DeviceEvent).c
+    for t, traffic in (
+        (reading, reading.metric.in_(COUNTER_METRICS)),
+        (event, event.type.in_(TRAFFIC_EVENTS)),
+    ):
+        kind = case((traffic, "traffic"), else_="venue")
         rows = conn.execute(
-            select(t.c.venue_id, t.c.device_id, func.max(t.c.seq), func.count())
-            .where(t.c.received_at > since)
-            .group_by(t.c.venue_id, t.c.device_id)
+            select(kind, t.venue_id, t.device_id, func.max(t.seq), func.count())
+            .where(t.received_at > since)
+            .group_by(kind, t.venue_id, t.device_id)
         )
-        for venue, device, seq, count in rows:
-            out[(model.__name__, venue, device)] = (seq, count)
+        for topic, venue, device, seq, count in rows:
+            key = (topic, venue, device, "reading" if t is reading else "event")
+            out[key] = (seq, count)
     return out
 
 
-def _tables(conn: Any) -> Signatures:
+def _tables(conn: Any, now: datetime) -> Signatures:
     a, d, o = (raw.table(m).c for m in (Alert, Device, Occupancy))
     health = raw.table(DeviceHealth)
     h, device = health.c, raw.table(Device)
@@ -75,7 +96,11 @@ def _tables(conn: Any) -> Signatures:
             func.max(a.last_seen_at),
             func.max(a.acknowledged_at),
             func.max(a.resolved_at),
-        ).group_by(a.venue_id)
+        )
+        # Not the whole history: what is open, and what was resolved lately (so resolving
+        # is news once); an alert leaving that window changes a count once, harmlessly.
+        .where(or_(a.status != AlertStatus.RESOLVED.value, a.resolved_at >= now - _RESOLVED_NEWS))
+        .group_by(a.venue_id)
     ):
         out[("alerts", venue)] = tuple(sig)
     for venue, *sig in conn.execute(
@@ -95,29 +120,35 @@ def _tables(conn: Any) -> Signatures:
         .select_from(health.join(device, d.id == h.device_id))
         .group_by(d.venue_id)
     ):
-        out[("devices-health", venue)] = tuple(sig)
+        out[("health", venue)] = tuple(sig)
     for venue, updated in conn.execute(select(o.venue_id, o.updated_at)):
         out[("occupancy", venue)] = (updated,)
+    p = raw.table(PendingBox).c
+    # A waiting box says hello every few seconds; only arrivals and departures are news.
+    out[("pending", PENDING_ALL)] = tuple(
+        conn.execute(select(func.count(), func.max(p.first_seen_at))).one()
+    )
     return out
 
 
 def _topic(key: Hashable) -> tuple[str, str]:
     kind, venue = cast("tuple[str, str]", key)
-    return ("devices" if kind == "devices-health" else kind, venue)
+    return kind, venue
 
 
 def scan(engine: Engine, watch: Watch, *, now: datetime) -> set[tuple[str, str]]:
     """(kind, venue) pairs that changed since the previous scan; the first scan primes."""
     with engine.connect() as conn:
         arrivals = _arrivals(conn, now - LOOKBACK)
-        tables = _tables(conn)
+        tables = _tables(conn, now)
     changed: set[tuple[str, str]] = set()
     if watch.primed:
         for key, (seq, count) in arrivals.items():
             before = watch.arrivals.get(key)
             # A row leaving the look-back window lowers the count; only growth is news.
             if before is None or seq > before[0] or (seq == before[0] and count > before[1]):
-                changed.add(("venue", str(key[1])))  # type: ignore[index]
+                kind, venue, _device, _table = cast("tuple[str, str, str, str]", key)
+                changed.add((kind, venue))
         for key, sig in tables.items():
             if watch.tables.get(key) != sig:
                 changed.add(_topic(key))
@@ -182,5 +213,12 @@ class LiveFeed:
 
 
 def topics_for(changed: set[tuple[str, str]], scope: frozenset[str] | None) -> list[str]:
-    """``kind:venue`` for the changes in ``scope`` (None: every venue), sorted."""
-    return sorted(f"{kind}:{venue}" for kind, venue in changed if scope is None or venue in scope)
+    """``kind:venue`` for the changes in ``scope`` (None: every venue), sorted.
+
+    ``pending:all`` goes only to whole-fleet viewers: unclaimed boxes belong to no venue.
+    """
+    return sorted(
+        f"{kind}:{venue}"
+        for kind, venue in changed
+        if scope is None or (venue in scope and venue != PENDING_ALL)
+    )

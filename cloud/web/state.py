@@ -21,6 +21,8 @@ class WebState:
     secure_cookies: bool
     # Mints the member page's rotating code; None when member codes come from the union app.
     issuer: IssuerKey | None
+    # Lifetime of a dashboard sign-in (its cookie and the JWT in it), in minutes.
+    session_minutes: int
     # The local hour occupancy resets (JobSettings.occupancy_quiet_hour) for live counts.
     quiet_hour: int | None
 

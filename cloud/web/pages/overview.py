@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Integer, func, or_, select
 from sqlmodel import col
 
 from cloud.aggregates import raw
-from cloud.aggregates.models import TrafficHourly, VenueSettings
+from cloud.aggregates.models import VenueSettings
 from cloud.aggregates.occupancy import live_occupancy
 from cloud.aggregates.timezones import as_utc, venue_zone
 from cloud.alerts.models import Alert, AlertStatus
@@ -46,6 +46,7 @@ TEXT: Final[Messages] = {
     "overview.search": ("名称或编号", "Name or id"),
     "overview.no_match": ("没有符合条件的阵地", "No venue matches"),
     "overview.over": ("超员", "over capacity"),
+    "overview.this_page": ("本页 {page}/{pages}", "page {page} of {pages}"),
     "kind.station": ("户外劳动者驿站", "outdoor workers' station"),
     "kind.outdoor-station": ("户外劳动者驿站", "outdoor workers' station"),
     "kind.worker-home": ("职工之家", "workers' home"),
@@ -112,18 +113,16 @@ def venue_rows(
         .group_by(a.venue_id),
     )
     capacity = _grouped(conn, select(s.venue_id, s.capacity).where(s.venue_id.in_(ids)))
-    h = raw.table(TrafficHourly).c
     rows = []
     for venue in venues:
-        midnight = _local_midnight(now, venue.timezone)
         live = live_occupancy(
-            conn, venue.id, zone=venue_zone(venue.timezone), now=now, quiet_hour=quiet_hour
+            conn,
+            venue.id,
+            zone=venue_zone(venue.timezone),
+            now=now,
+            quiet_hour=quiet_hour,
+            day_start=_local_midnight(now, venue.timezone),
         )
-        rolled = conn.execute(
-            select(func.coalesce(func.sum(h.visits), 0)).where(
-                h.venue_id == venue.id, h.hour_utc >= midnight, h.hour_utc < live.since
-            )
-        ).scalar_one()
         total, online = devices.get(venue.id, (0, 0))
         rows.append(
             VenueRow(
@@ -133,29 +132,28 @@ def venue_rows(
                 online=int(online or 0),
                 devices=int(total),
                 open_alerts=int(alerts.get(venue.id, (0,))[0]),
-                visits_today=int(rolled) + live.recent.visits,
+                visits_today=live.visits_today,
             )
         )
     return rows
 
 
-def _totals(conn: Connection, scope: frozenset[str] | None) -> dict[str, int]:
+def _totals(conn: Connection, venues: Any) -> dict[str, int]:
+    """Venues, devices and open alerts over every venue the filters select (all pages)."""
     d, a = raw.table(Device).c, raw.table(Alert).c
-    device_q = select(func.count(), func.sum(func.cast(d.online, Integer))).where(
-        d.status != "decommissioned"
+    total, online = conn.execute(
+        select(func.count(), func.sum(func.cast(d.online, Integer))).where(
+            d.status != "decommissioned", d.venue_id.in_(venues)
+        )
+    ).one()
+    alerts = select(func.count()).where(
+        a.status != AlertStatus.RESOLVED.value, a.venue_id.in_(venues)
     )
-    alert_q = select(func.count()).where(a.status != AlertStatus.RESOLVED.value)
-    venue_q = select(func.count()).select_from(raw.table(Venue))
-    if scope is not None:
-        device_q = device_q.where(d.venue_id.in_(scope))
-        alert_q = alert_q.where(a.venue_id.in_(scope))
-        venue_q = venue_q.where(raw.table(Venue).c.id.in_(scope))
-    total, online = conn.execute(device_q).one()
     return {
-        "venues": conn.execute(venue_q).scalar_one(),
+        "venues": conn.execute(select(func.count()).select_from(venues.subquery())).scalar_one(),
         "devices": int(total or 0),
         "online": int(online or 0),
-        "alerts": conn.execute(alert_q).scalar_one(),
+        "alerts": conn.execute(alerts).scalar_one(),
     }
 
 
@@ -203,13 +201,20 @@ def overview(
         )
         kinds = sorted(k for (k,) in conn.execute(_scoped(select(v.kind).distinct(), scope)))
         rows = venue_rows(conn, found, now=now, quiet_hour=web_state(request).quiet_hour)
-        totals = _totals(conn, scope)
+        totals = _totals(conn, _scoped(select(v.id), scope).where(*where))
     pages = max(1, -(-count // PAGE_SIZE))
     return render(
         request,
         viewer,
         "overview.html",
-        live="venue occupancy alerts devices",
+        # Only this page's venues, and only what its rows show: with hundreds of venues
+        # reporting temperatures every few seconds, "venue" news would re-render it nonstop.
+        live=" ".join(
+            f"{kind}:{row.venue.id}"
+            for row in rows
+            for kind in ("traffic", "occupancy", "alerts", "devices")
+        ),
+        live_gap_ms=3000,
         rows=rows,
         totals=totals | {"inside": sum(r.inside for r in rows)},
         count=count,

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from cloud.aggregates import raw
 from cloud.aggregates.timezones import DEFAULT_ZONE, as_utc, venue_zone
+from cloud.api.csv import csv_cell
 from cloud.api.deps import NowDep, SessionDep
 from cloud.models import Device, Venue
 from cloud.points import catalog, low_stock
@@ -290,6 +291,7 @@ def points_page(
         viewer,
         "points.html",
         live="venue devices",
+        live_gap_ms=3000,
         venues=venues,
         venue=venue,
         period=period,
@@ -326,17 +328,8 @@ def redemptions_csv(
     )
     for venue_id, tally in sorted(report.by_venue.items()):
         name = venues[venue_id].name if venue_id in venues else ""
-        writer.writerow(
-            [
-                venue_id,
-                name,
-                tally.committed,
-                tally.points,
-                tally.cancelled,
-                tally.expired,
-                tally.review,
-            ]
-        )
+        row = (venue_id, name, tally.committed, tally.points, tally.cancelled, tally.expired)
+        writer.writerow([csv_cell(value) for value in (*row, tally.review)])
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",

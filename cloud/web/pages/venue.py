@@ -233,12 +233,15 @@ def venue_page(
         output="json",
     )
     assert isinstance(access, AccessEventsPublic)  # output="json" never answers CSV
-    topics = " ".join(f"{t}:{venue.id}" for t in ("venue", "occupancy", "alerts", "devices"))
+    # traffic: door decisions and counters; venue: temperatures, energy, kiosk events.
+    kinds = ("traffic", "venue", "occupancy", "alerts", "devices")
+    topics = " ".join(f"{kind}:{venue.id}" for kind in kinds)
     return render(
         request,
         viewer,
         "venue.html",
         live=topics,
+        live_gap_ms=2000,
         venue=venue,
         row=row,
         charts=chart_sources(venue, now=now),

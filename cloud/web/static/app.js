@@ -4,7 +4,7 @@
 "use strict";
 (function () {
   const FRAGMENT = { "X-Yizhan-Fragment": "1" };
-  const MIN_GAP_MS = 1000;  // at most one refresh a second, however busy the feed
+  const MIN_GAP_MS = 1000;  // at most one refresh a second (a page may ask for a longer gap)
   const RESULT_KEEP_MS = 15000;  // an action's answer outlives the refreshes it causes
   const SCOPES = ["data-config-form", "data-device", "data-alert", "data-stock-slot",
     "data-action-scope"];
@@ -62,9 +62,14 @@
     }
   }
 
+  function gap() {
+    const root = document.getElementById("live-root");
+    return Math.max(MIN_GAP_MS, Number(root && root.dataset.liveGap) || 0);
+  }
+
   function schedule(delay) {
     if (timer) return;
-    const wait = Math.max(delay, MIN_GAP_MS - (Date.now() - lastRefresh));
+    const wait = Math.max(delay, gap() - (Date.now() - lastRefresh));
     timer = setTimeout(() => { timer = null; refresh(); }, Math.max(0, wait));
   }
 
@@ -75,6 +80,8 @@
       token === topic || (!token.includes(":") && topic.startsWith(token + ":"))));
   }
 
+  let backoff = 1000;  // after the stream is given up: 1 s, 2 s, … up to 30 s
+
   function connect() {
     const root = document.getElementById("live-root");
     if (!root || !root.dataset.live || !meta("csrf-token") || !window.EventSource) return;
@@ -82,12 +89,22 @@
     const banner = document.getElementById("offline-banner");
     const source = new EventSource("/live");
     source.addEventListener("open", () => {
+      backoff = 1000;
       if (dot) dot.hidden = false;
-      if (banner && !banner.hidden) { banner.hidden = true; schedule(0); }  // catch up
+      if (banner) banner.hidden = true;
+      // What changed between rendering this page and the feed's first scan is caught here.
+      schedule(0);
     });
     source.addEventListener("error", () => {
       if (dot) dot.hidden = true;
       if (banner) banner.hidden = false;
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gives up on an HTTP error (a lapsed sign-in's 401, a proxy's 502):
+        // a refresh finds out which (it reloads into the login on 401); then try again.
+        schedule(0);
+        setTimeout(connect, backoff);
+        backoff = Math.min(backoff * 2, 30000);
+      }
     });
     source.addEventListener("change", (event) => {
       let topics = [];
@@ -106,6 +123,9 @@
     });
     let data = null;
     try { data = await res.json(); } catch (err) { data = null; }
+    if (res.status === 401) {  // the sign-in lapsed: the login page, then back here
+      location.reload();
+    }
     if (!res.ok) {
       const message = data && data.error ? data.error.message : `HTTP ${res.status}`;
       throw Object.assign(new Error(message), { status: res.status, data });

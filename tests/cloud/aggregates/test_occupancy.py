@@ -1,12 +1,13 @@
 """Live occupancy: never negative, counters preferred to door events, reset at the quiet hour."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.aggregates.models import Occupancy, OccupancyHourly
-from cloud.aggregates.occupancy import set_occupancy, walk
+from cloud.aggregates.occupancy import live_occupancy, set_occupancy, walk
 from cloud.aggregates.rollups import run_rollups
 from tests.cloud.aggregates.conftest import OPTIONS, add, event, reading, shanghai, visit
 
@@ -82,3 +83,51 @@ def test_a_managers_count_is_the_new_baseline(engine: Engine) -> None:
     assert (row.count, row.reconciled_by) == (3, "manager:li")
     run_rollups(engine, now=shanghai(2024, 5, 1, 9, 50) + timedelta(seconds=1), options=OPTIONS)
     assert _count(engine).count == 3
+
+
+def _live(engine: Engine, at: datetime) -> int:
+    with engine.connect() as conn:
+        return live_occupancy(
+            conn,
+            "v1",
+            zone=ZoneInfo("Asia/Shanghai"),
+            now=at,
+            quiet_hour=QUIET,
+            day_start=shanghai(2024, 5, 1, 0, 0),
+        ).count
+
+
+def test_the_live_count_adds_this_hours_rows_once(engine: Engine) -> None:
+    add(engine, visit(shanghai(2024, 5, 1, 9, 10), "m1"))
+    # A door clock a minute ahead: the rollup at 9:20 already counts this 9:21 visit.
+    add(engine, visit(shanghai(2024, 5, 1, 9, 21), "m2"))
+    run_rollups(engine, now=shanghai(2024, 5, 1, 9, 20), options=OPTIONS)
+    assert _count(engine).count == 2
+    assert _live(engine, shanghai(2024, 5, 1, 9, 20)) == 2  # not 3
+    add(engine, visit(shanghai(2024, 5, 1, 9, 25), "m3"))
+    assert _live(engine, shanghai(2024, 5, 1, 9, 26)) == 3  # before any rollup
+    add(engine, event("door.opened", shanghai(2024, 5, 1, 9, 30), cause="exit_button"))
+    assert _live(engine, shanghai(2024, 5, 1, 9, 31)) == 2
+    assert _count(engine).count == 2  # nothing was written
+
+
+def test_the_live_count_takes_earlier_hours_from_their_rollups(engine: Engine) -> None:
+    add(engine, visit(shanghai(2024, 5, 1, 8, 10), "m1"))
+    run_rollups(engine, now=shanghai(2024, 5, 1, 8, 50), options=OPTIONS)
+    assert _live(engine, shanghai(2024, 5, 1, 9, 5)) == 1
+    add(engine, visit(shanghai(2024, 5, 1, 9, 6), "m2"))
+    assert _live(engine, shanghai(2024, 5, 1, 9, 7)) == 2
+
+
+def test_an_hour_no_rollup_has_closed_is_counted_from_raw_rows(engine: Engine) -> None:
+    add(engine, visit(shanghai(2024, 5, 1, 8, 58), "m1"))
+    # 9:02: the 8 o'clock hour was last rolled up at 8:50, before this visit arrived.
+    run_rollups(engine, now=shanghai(2024, 5, 1, 8, 50), options=OPTIONS)
+    assert _live(engine, shanghai(2024, 5, 1, 9, 2)) == 1
+
+
+def test_the_live_count_starts_again_at_the_quiet_hour(engine: Engine) -> None:
+    add(engine, visit(shanghai(2024, 5, 1, 3, 10), "m1"))
+    run_rollups(engine, now=shanghai(2024, 5, 1, 3, 50), options=OPTIONS)
+    assert _live(engine, shanghai(2024, 5, 1, 3, 55)) == 1
+    assert _live(engine, shanghai(2024, 5, 1, 4, 30)) == 0

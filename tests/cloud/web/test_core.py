@@ -123,10 +123,21 @@ def test_a_disabled_account_is_sent_back_to_the_login(client: TestClient, engine
     assert client.get("/", headers={"X-Yizhan-Fragment": "1"}).status_code == 401
 
 
-def test_signing_out_forgets_the_cookie(client: TestClient) -> None:
+def test_signing_out_forgets_the_cookie_but_only_from_our_page(client: TestClient) -> None:
     sign_in(client, "boss")
+    token = csrf_of(client.get("/").text)
+    # Another site's form posting to /logout carries no token: the desk stays signed in.
     client.post("/logout", follow_redirects=False)
+    assert client.get("/", follow_redirects=False).status_code == 200
+    client.post("/logout", data={"csrf": token}, follow_redirects=False)
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_dashboard_sign_in_lasts_a_shift(client: TestClient) -> None:
+    answer = client.post(
+        "/login", data={"username": "boss", "password": PASSWORD}, follow_redirects=False
+    )
+    assert "Max-Age=43200" in answer.headers["set-cookie"]  # 12 hours
 
 
 def test_zh_cn_is_the_default_and_the_switch_is_remembered(client: TestClient) -> None:
@@ -151,6 +162,25 @@ def test_a_fragment_is_the_main_alone(client: TestClient) -> None:
     assert fragment.headers["cache-control"] == "no-store"
 
 
+def test_pages_refuse_framing_and_inline_scripts(client: TestClient) -> None:
+    sign_in(client, "boss")
+    page = client.get("/")
+    assert page.headers["x-frame-options"] == "DENY"
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_an_unknown_address_is_a_page_for_people_and_json_for_programs(
+    client: TestClient,
+) -> None:
+    sign_in(client, "boss")
+    page = client.get("/venue/x")
+    assert page.status_code == 404
+    assert "<html" in page.text
+    assert client.get("/api/v1/nothing-here").json()["error"]
+
+
 def test_a_manager_sees_only_their_venues(client: TestClient) -> None:
     sign_in(client, "boss")
     page = client.get("/").text
@@ -167,6 +197,7 @@ def test_search_and_district_filter_the_overview(client: TestClient) -> None:
     assert 'data-venue-row="v1"' not in by_name
     assert "data-venue-row" not in client.get("/", params={"q": "%"}).text
     by_district = client.get("/", params={"district": "徐汇区"}).text
+    assert 'data-kpi="venues">1<' in by_district  # the figures follow the filters too
     assert 'data-venue-row="v1"' in by_district
     assert 'data-venue-row="v2"' not in by_district
 

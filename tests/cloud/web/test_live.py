@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.alerts.models import Alert, AlertStatus
+from cloud.devices.models import DeviceHealth, PendingBox
 from cloud.models import Device, DeviceEvent, Reading, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
@@ -72,7 +73,8 @@ def test_new_rows_name_their_venue(engine: Engine) -> None:
             )
         )
         session.commit()
-    assert scan(engine, watch, now=NOW) == {("venue", "v1"), ("venue", "v2")}
+    # A door decision moves occupancy (traffic); a temperature is other news of the venue.
+    assert scan(engine, watch, now=NOW) == {("venue", "v1"), ("traffic", "v2")}
 
 
 def test_a_row_committed_late_with_an_older_arrival_time_is_still_seen(engine: Engine) -> None:
@@ -81,7 +83,7 @@ def test_a_row_committed_late_with_an_older_arrival_time_is_still_seen(engine: E
     scan(engine, watch, now=NOW)
     # Another ingest worker's transaction commits after the scan, with an earlier stamp.
     _event(engine, 4, at=NOW - timedelta(seconds=2))
-    assert ("venue", "v1") in scan(engine, watch, now=NOW)
+    assert ("traffic", "v1") in scan(engine, watch, now=NOW)
 
 
 def test_rows_leaving_the_look_back_window_are_not_news(engine: Engine) -> None:
@@ -121,10 +123,32 @@ def test_alert_and_device_changes_are_their_own_topics(engine: Engine) -> None:
 
 
 def test_each_viewer_hears_only_of_their_venues() -> None:
-    changed = {("venue", "v1"), ("alerts", "v2"), ("devices", "v2")}
-    assert topics_for(changed, None) == ["alerts:v2", "devices:v2", "venue:v1"]
+    changed = {("venue", "v1"), ("alerts", "v2"), ("devices", "v2"), ("pending", "all")}
+    assert topics_for(changed, None) == ["alerts:v2", "devices:v2", "pending:all", "venue:v1"]
     assert topics_for(changed, frozenset({"v1"})) == ["venue:v1"]
+    assert topics_for(changed, frozenset({"v1", "all"})) == ["venue:v1"]
     assert topics_for(changed, frozenset()) == []
+
+
+def test_a_box_saying_hello_is_news_once_and_its_heartbeats_are_health(engine: Engine) -> None:
+    watch = Watch()
+    scan(engine, watch, now=NOW)
+    with Session(engine) as session:
+        session.add(PendingBox(serial="abcde12345", first_seen_at=NOW, last_seen_at=NOW))
+        session.commit()
+    assert scan(engine, watch, now=NOW) == {("pending", "all")}
+    with Session(engine) as session:
+        box = session.get(PendingBox, "abcde12345")
+        assert box is not None
+        box.last_seen_at = NOW + timedelta(seconds=5)  # its next hello
+        session.add(box)
+        session.add(
+            DeviceHealth(
+                device_id="v1-door-1", seq=1, ts=NOW, uptime_s=60, outbox_depth=0, received_at=NOW
+            )
+        )
+        session.commit()
+    assert scan(engine, watch, now=NOW) == {("health", "v1")}
 
 
 def test_the_feed_polls_only_while_someone_listens(engine: Engine) -> None:
@@ -145,4 +169,4 @@ def test_the_feed_polls_only_while_someone_listens(engine: Engine) -> None:
         await feed.stop()
         return got
 
-    assert asyncio.run(run()) == {("venue", "v1")}
+    assert asyncio.run(run()) == {("traffic", "v1")}

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.api.app import create_app
+from cloud.api.csv import csv_cell
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
@@ -249,3 +250,9 @@ def test_english_with_the_language_cookie(client: TestClient) -> None:
     assert "Points and kiosks" in html
     assert "Water" in row(html, 'data-stock-slot="kiosk-1:1"')
     assert "积分与兑换" not in html
+
+
+@pytest.mark.parametrize("hostile", ['=HYPERLINK("x")', "+1", "-1+2", "@SUM(A1)"])
+def test_a_venue_name_in_the_report_never_starts_a_formula(hostile: str) -> None:
+    assert csv_cell(hostile) == f"'{hostile}"
+    assert csv_cell("徐汇驿站") == "徐汇驿站"

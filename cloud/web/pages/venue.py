@@ -233,8 +233,9 @@ def venue_page(
         output="json",
     )
     assert isinstance(access, AccessEventsPublic)  # output="json" never answers CSV
-    # traffic: door decisions and counters; venue: temperatures, energy, kiosk events.
-    kinds = ("traffic", "venue", "occupancy", "alerts", "devices")
+    # traffic: door decisions and counters. Not "venue" (every temperature sample): the
+    # charts are hourly and daily, and redrawing them every few seconds would flicker.
+    kinds = ("traffic", "occupancy", "alerts", "devices")
     topics = " ".join(f"{kind}:{venue.id}" for kind in kinds)
     return render(
         request,

@@ -135,7 +135,7 @@ def test_an_admin_sees_the_venue_with_member_ids(engine: Engine, client: TestCli
     assert "徐汇驿站" in text
     assert "徐汇区" in text
     assert "Asia/Shanghai" in text
-    assert 'data-live="traffic:v1 venue:v1 occupancy:v1 alerts:v1 devices:v1"' in text
+    assert 'data-live="traffic:v1 occupancy:v1 alerts:v1 devices:v1"' in text
     assert re.search(r'data-kpi="capacity">30<', text)
     assert 'href="/alerts?venue=v1"' in text
     (row,) = access_rows(text)

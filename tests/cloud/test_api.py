@@ -131,6 +131,7 @@ def test_venues_are_listed_with_their_timezone(client: TestClient) -> None:
         "name": "Riders' station",
         "kind": "station",
         "timezone": "Asia/Shanghai",
+        "district": None,
     }
 
 
@@ -153,7 +154,13 @@ def test_bad_pagination_is_422(client: TestClient, param: str, value: int) -> No
 def test_one_venue(client: TestClient) -> None:
     body = client.get("/api/v1/venues/v3").json()
 
-    assert body == {"id": "v3", "name": "Library", "kind": "library", "timezone": "Asia/Urumqi"}
+    assert body == {
+        "id": "v3",
+        "name": "Library",
+        "kind": "library",
+        "timezone": "Asia/Urumqi",
+        "district": None,
+    }
 
 
 def test_unknown_venue_is_404(client: TestClient) -> None:

@@ -297,9 +297,12 @@ def test_admin_creates_changes_and_deletes_a_venue(world: World) -> None:
     )
     assert created.status_code == 201, created.text
     changed = world.client.patch(
-        "/api/v1/venues/library-3", json={"timezone": "Asia/Urumqi"}, headers=admin
+        "/api/v1/venues/library-3",
+        json={"timezone": "Asia/Urumqi", "district": "天山区"},
+        headers=admin,
     )
     assert changed.json()["timezone"] == "Asia/Urumqi"
+    assert changed.json()["district"] == "天山区"  # the dashboard filters by it
     assert world.client.delete("/api/v1/venues/library-3", headers=admin).status_code == 204
     assert world.client.get("/api/v1/venues/library-3", headers=admin).status_code == 404
 

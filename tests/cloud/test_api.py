@@ -341,13 +341,13 @@ def test_unexpected_error_is_500_in_the_error_shape() -> None:
     engine = create_engine("sqlite://")
     app = create_app(settings=dev_settings(), engine=engine)
 
-    @app.get("/boom")
+    @app.get("/api/v1/boom")
     def boom() -> None:
         raise RuntimeError("bug")
 
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
-            error = assert_error(client.get("/boom"), 500, "internal_error")
+            error = assert_error(client.get("/api/v1/boom"), 500, "internal_error")
     finally:
         engine.dispose()
     assert "bug" not in error["message"]

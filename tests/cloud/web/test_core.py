@@ -171,6 +171,22 @@ def test_pages_refuse_framing_and_inline_scripts(client: TestClient) -> None:
     assert "frame-ancestors 'none'" in policy
 
 
+def test_a_server_error_on_a_page_is_a_page_without_the_cause(
+    tmp_path: Path, engine: Engine
+) -> None:
+    app = create_app(settings=CloudSettings(data_dir=tmp_path), engine=engine)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom")
+    assert answer.status_code == 500
+    assert "<html" in answer.text
+    assert "secret detail" not in answer.text
+
+
 def test_an_unknown_address_is_a_page_for_people_and_json_for_programs(
     client: TestClient,
 ) -> None:

@@ -26,7 +26,7 @@ edge_app = typer.Typer(
     help="Run an edge agent on a box (or against firmware_sim).", no_args_is_help=True
 )
 cloud_app = typer.Typer(
-    help="Run the cloud: database migrations, ingest, HTTP API.", no_args_is_help=True
+    help="Run the cloud: database migrations, ingest, HTTP API and dashboard.", no_args_is_help=True
 )
 app.add_typer(edge_app, name="edge")
 app.add_typer(cloud_app, name="cloud")
@@ -300,8 +300,9 @@ def cloud_serve(
     ] = None,
     mqtt_port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) and the device control (claims, commands,
-    config). Broker accounts: YZ_CLOUD_BROKER__SECURITY=dynsec and its control password."""
+    """Serve the HTTP API (OpenAPI at /docs), the web dashboard (at /) and the device
+    control (claims, commands, config). Broker accounts: YZ_CLOUD_BROKER__SECURITY=dynsec
+    and its control password."""
     from cloud.service import (  # noqa: PLC0415
         api_server,
         build_api,

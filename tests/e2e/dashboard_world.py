@@ -48,7 +48,14 @@ from firmware_sim.door import SimDoor
 from protocol.access import MemberEntry, MemberStatus
 from protocol.membercode import IssuerKey, issue
 from tests.helpers import wait_for
-from yizhan.bench.provision_world import Box, SecureCloud, new_box, secure_cloud, wait_pending
+from yizhan.bench.provision_world import (
+    DOOR_WIRING,
+    Box,
+    SecureCloud,
+    new_box,
+    secure_cloud,
+    wait_pending,
+)
 
 VENUE: Final = "station-07"  # the manager's venue, with the door
 OTHER_VENUE: Final = "home-03"  # a venue the manager must not see
@@ -65,20 +72,6 @@ _NAMES: Final = {
     VENUE: ("徐汇区户外劳动者驿站", "徐汇区", "outdoor-station"),
     OTHER_VENUE: ("闵行区职工之家", "闵行区", "worker-home"),
 }
-# A door box's [door] wiring, as the installer writes it into the box's file.
-_DOOR_WIRING: Final = """
-[door.policy]
-door_id = "main"
-
-[door.pins]
-relay = 5
-green_led = 6
-red_led = 13
-buzzer = 19
-door_contact = 26
-exit_button = 20
-fire_alarm = 21
-"""
 
 
 def utc_now() -> datetime:
@@ -284,7 +277,7 @@ def _trust_issuer(cloud: SecureCloud) -> IssuerKey:
 
 def _claim_door(cloud: SecureCloud, stack: ExitStack) -> DoorBox:
     """Power on a door box and claim it; it syncs and starts in the background."""
-    door = DoorBox(new_box(cloud, "door-box", hardware='kind = "sim"', wiring=_DOOR_WIRING))
+    door = DoorBox(new_box(cloud, "door-box", hardware='kind = "sim"', wiring=DOOR_WIRING))
     door.power_on()
     stack.callback(door.power_off)
     wait_pending(cloud, door.box.code.serial, timeout=DEADLINE_S)

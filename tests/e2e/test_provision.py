@@ -20,7 +20,14 @@ from cloud.issuer import load_or_create, public_keyset
 from tests.fixtures.secure_broker import require_secure_mosquitto
 from tests.helpers import wait_for
 from yizhan.bench.probe import Login, Probe
-from yizhan.bench.provision_world import Box, SecureCloud, new_box, secure_cloud, wait_pending
+from yizhan.bench.provision_world import (
+    DOOR_WIRING,
+    Box,
+    SecureCloud,
+    new_box,
+    secure_cloud,
+    wait_pending,
+)
 from yizhan.cli import app
 from yizhan.cloud_client import CloudClient, CloudError, CloudLogin
 
@@ -187,19 +194,6 @@ def test_claim_refusals_change_nothing(cloud: SecureCloud, box: Box) -> None:
 
 
 DOOR = "station-07-door-1"
-DOOR_WIRING = """
-[door.policy]
-door_id = "main"
-
-[door.pins]
-relay = 5
-green_led = 6
-red_led = 13
-buzzer = 19
-door_contact = 26
-exit_button = 20
-fire_alarm = 21
-"""
 
 
 def test_a_claimed_door_syncs_with_its_own_token_and_obeys_an_unlock(cloud: SecureCloud) -> None:

@@ -171,6 +171,23 @@ def secure_cloud(
         )
 
 
+# A door box's [door] wiring, as the installer writes it into the box's file (new_box's
+# ``wiring``).
+DOOR_WIRING: Final = """
+[door.policy]
+door_id = "main"
+
+[door.pins]
+relay = 5
+green_led = 6
+red_led = 13
+buzzer = 19
+door_contact = 26
+exit_button = 20
+fire_alarm = 21
+"""
+
+
 @dataclass
 class Box:
     """A new box on firmware_sim, run by the real runner in a thread until stopped."""

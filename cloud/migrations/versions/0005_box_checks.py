@@ -71,7 +71,7 @@ def downgrade() -> None:
     # The most recently heard check of each box is the one a single column can keep.
     # Ordered oldest first, so the later (newer) check of a serial wins in the dict.
     query = sa.select(_check.c.serial, _check.c.check).order_by(_check.c.last_seen_at)
-    newest: dict[str, str] = {serial: check for serial, check in bind.execute(query)}
+    newest: dict[str, str] = dict(bind.execute(query).all())
     op.drop_table("pending_box_check")
     with op.batch_alter_table("pending_box") as batch:
         batch.add_column(sa.Column("check", sa.String(length=64), nullable=True))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from edge.control.heartbeat import THERMAL_ZONE, key_ids
 from edge.control.lifecycle import Ending, Outcome
@@ -34,6 +35,11 @@ from protocol.topics import Kind
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# The watchdog's patience (edge/systemd.py): the main loop waits a sample interval between
+# rounds, so it is stuck only past two of them and this grace; a camera gives ~10 frames
+# a second, so one read that has waited half a minute is a hung camera.
+_MAIN_LOOP_GRACE_S: Final = 60.0
+_SCAN_STALL_S: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +162,7 @@ class EdgeAgent:
         self._sampling = threading.Event()
         self._sampling.set()
         self._outcome: Outcome = "stopped"
+        self._turned: float | None = None  # time.monotonic() when run() last came round
 
     def _uplink(self, software: str | None, identity: ClaimedIdentity | None) -> Uplink:
         settings = self.settings
@@ -268,6 +275,7 @@ class EdgeAgent:
         try:
             lifecycle = self.control.lifecycle
             while not stop.is_set() and not lifecycle.asked:
+                self._turned = time.monotonic()
                 if self._sampling.is_set():
                     try:
                         self.tick()
@@ -309,6 +317,28 @@ class EdgeAgent:
         idle = threading.Event()  # never set: a bounded wait between checks
         while self.uplink.connected and self.outbox.stats().depth and self._clock() < deadline:
             idle.wait(0.1)
+
+    def problems(self) -> list[str]:
+        """What keeps the box from its job right now; the systemd watchdog asks before a ping."""
+        if self._turned is None or self._halt.is_set():
+            return []  # not running yet, or ending: neither is a hang
+        found = []
+        idle = time.monotonic() - self._turned
+        if idle > 2 * self.settings.sample_interval_s + _MAIN_LOOP_GRACE_S:
+            found.append(f"the main loop has not come round for {idle:.0f} s")
+        found += [f"{name} stopped" for name in self._stopped_loops()]
+        for runtime in (self.door, self.kiosk):
+            stalled = runtime.scanner.stalled_s() if runtime is not None else 0.0
+            if stalled > _SCAN_STALL_S:
+                found.append(f"a camera read has hung for {stalled:.0f} s")
+        return found
+
+    def _stopped_loops(self) -> list[str]:
+        names = [thread.name for thread in self._threads if not thread.is_alive()]
+        for runtime in (self.door, self.kiosk):
+            if runtime is not None:
+                names += runtime.stopped_loops()
+        return names
 
     def stop_sampling(self) -> None:
         """Take no more readings; the uplink keeps sending what is queued."""

@@ -30,6 +30,7 @@ from edge.settings import (
     read_applied,
     write_applied,
 )
+from edge.systemd import NoService, ServiceHooks
 from protocol.device_config import REJECTED_EVENT, rejected_event_data
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class _Box:
     software: str | None
     build_agent: AgentBuilder
     model_file: Path
+    service: ServiceHooks
 
 
 def run_box(
@@ -85,9 +87,23 @@ def run_box(
     software: str | None,
     build_agent: AgentBuilder | None = None,
     model_file: Path = DEVICE_TREE_MODEL,
+    service: ServiceHooks | None = None,
 ) -> RunOutcome:
-    """Run the box until ``stop`` is set; claim it first when nothing says who it is."""
-    box = _Box(clock, hardware_for, software, build_agent or _edge_agent, model_file)
+    """Run the box until ``stop`` is set; claim it first when nothing says who it is.
+
+    ``service`` hears how the box is (systemd's ready, status and watchdog, edge/systemd.py).
+    """
+    hooks = service or NoService()
+    box = _Box(clock, hardware_for, software, build_agent or _edge_agent, model_file, hooks)
+    try:
+        return _loop(config, overrides=overrides, stop=stop, box=box)
+    finally:
+        hooks.stopping()
+
+
+def _loop(
+    config: Path | None, *, overrides: dict[str, Any], stop: threading.Event, box: _Box
+) -> RunOutcome:
     report: object | None = None
     while not stop.is_set():
         try:
@@ -102,6 +118,7 @@ def run_box(
         except ProvisionError as exc:
             return RunOutcome("error", str(exc))
         outcome, report = _run(agent, stop)
+        box.service.watch(None)
         if outcome == "stopped":
             break
         logger.info("the agent ended with %r; starting the box again", outcome)
@@ -112,6 +129,7 @@ def _claim(unclaimed: UnclaimedBox, box: _Box, stop: threading.Event) -> bool:
     """Wait for the claim and keep its bundle; False when stopped first."""
     code = load_or_create(unclaimed.data_dir)
     provision = unclaimed.provision
+    box.service.ready(f"waiting to be claimed: label {code.text()}")
     logger.info("box %s is not claimed; its label reads %s", code.serial, code.text())
     logger.info("waiting to be claimed through %s:%d", provision.mqtt_host, provision.mqtt_port)
     bundle = wait_for_claim(
@@ -171,7 +189,7 @@ def _build(
     notes: tuple[NewEvent, ...] = (),
 ) -> AgentLike:
     settings = layers.build(pushed)
-    return box.build_agent(
+    agent = box.build_agent(
         settings,
         clock=box.clock,
         hardware=box.hardware_for(settings),
@@ -181,6 +199,11 @@ def _build(
         config_version=version,
         notes=notes,
     )
+    # A test's stand-in agent may have no health to report; the process being alive is then
+    # all the watchdog checks.
+    box.service.watch(getattr(agent, "problems", None))
+    box.service.ready(f"{settings.role} {settings.device} at {settings.venue}")
+    return agent
 
 
 def _run(agent: AgentLike, stop: threading.Event) -> tuple[str, object | None]:

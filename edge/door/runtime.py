@@ -162,6 +162,10 @@ class DoorRuntime:
             ok = all(result.ok for result in self.sync_now())
             stop.wait(self._door.access.sync_interval_s if ok else _SYNC_RETRY_S)
 
+    def stopped_loops(self) -> list[str]:
+        """Names of this runtime's loops that ended (only its stop should end them)."""
+        return [thread.name for thread in self._threads if not thread.is_alive()]
+
     def close(self) -> None:
         for thread in self._threads:
             thread.join(timeout=5)

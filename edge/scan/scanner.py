@@ -53,10 +53,24 @@ class Scanner:
         self.hold_s = hold_s
         self._last_seen: dict[str, float] = {}
         self.missed_frames = 0
+        self._reading_since: float | None = None  # clock() when a camera read began
+
+    def stalled_s(self) -> float:
+        """Seconds the current camera read has been waiting for a frame (0 between reads).
+
+        Only the read counts: handling a code (a kiosk's redemption waits on the cloud)
+        is the door working, not the camera hanging.
+        """
+        started = self._reading_since
+        return 0.0 if started is None else max(0.0, self._clock() - started)
 
     def poll(self) -> list[str]:
         """Read and decode one frame; return the texts that newly came into view."""
-        frame = self._source.read()
+        self._reading_since = self._clock()
+        try:
+            frame = self._source.read()
+        finally:
+            self._reading_since = None
         now = self._clock()
         if frame is None:
             self.missed_frames += 1

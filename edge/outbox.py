@@ -3,6 +3,15 @@
 Rows move pending -> inflight (published, no PUBACK yet) -> sent (broker has it) and are
 deleted only when the cloud acks that it stored them. Anything not confirmed goes back to
 pending after a restart, a reconnect, or a resend timeout; the cloud absorbs duplicates.
+So only the rows are on the card; in flight or sent is kept in memory (a restart forgets it,
+which is the same as requeueing), and a row costs the card two commits: its insert and its
+delete (`yizhan bench sdcard`).
+
+SD cards wear out, so commits use WAL with ``synchronous=NORMAL``: a process crash loses
+nothing, a power cut can lose the last moments' commits. What it must never do is hand out
+a sequence number twice, or the cloud would drop new readings as duplicates of old ones.
+So nothing is published past a *reservation* synced to the card, and an outbox opened
+after a power cut (another boot id, no clean close) numbers on from that reservation.
 """
 
 from __future__ import annotations
@@ -10,12 +19,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import IntEnum
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from protocol.payloads import Event, Reading, Scalar
 from protocol.topics import Kind
@@ -24,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DEFAULT_MAX_ROWS: Final = 500_000  # ~100 MB on disk: a week of a busy box's readings
+# Sequence numbers reserved per synced write: one fsync per this many published items
+# (hours of a box at default rates), and at most this many numbers skipped after a power cut.
+RESERVE_BLOCK: Final = 4096
+BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
+Synchronous = Literal["NORMAL", "FULL"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -31,18 +45,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     body TEXT NOT NULL,
-    state INTEGER NOT NULL DEFAULT 0,
+    state INTEGER NOT NULL DEFAULT 0,  -- unused since in-flight state lives in memory
     sent_at REAL
 );
-CREATE INDEX IF NOT EXISTS ix_outbox_state_seq ON outbox (state, seq);
+DROP INDEX IF EXISTS ix_outbox_state_seq;
 CREATE INDEX IF NOT EXISTS ix_outbox_kind_seq ON outbox (kind, seq);
 """
-
-
-class State(IntEnum):
-    PENDING = 0
-    INFLIGHT = 1
-    SENT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +80,9 @@ class OutboxStats:
     depth: int
     unconfirmed: int
     dropped: int
-    first_seq: int  # every seq in [first_seq, next_seq) was issued by this outbox
+    first_seq: int  # every seq in [first_seq, next_seq) was issued by this outbox …
     next_seq: int
+    skipped: int = 0  # … but these, jumped over after power cuts (never sent, never stored)
 
 
 class OutboxError(RuntimeError):
@@ -91,19 +100,40 @@ def _validated(seq: int, item: NewReading | NewEvent) -> tuple[Kind, str]:
     return Kind.EVENT, event.model_dump_json(exclude_none=True)
 
 
+def read_boot_id() -> str:
+    """This boot's id (Linux); a different one means the page cache did not survive."""
+    try:
+        return BOOT_ID.read_text(encoding="ascii").strip()
+    except OSError:
+        return ""  # not Linux: every open counts as a new boot, which is only cautious
+
+
 class Outbox:
     """A bounded, crash-safe queue of sequenced items, shared by sampler and sender."""
 
-    def __init__(self, path: Path, *, clock: Clock, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        synchronous: Synchronous = "NORMAL",
+        boot_id: Callable[[], str] = read_boot_id,
+    ) -> None:
         self._clock = clock
         self._max_rows = max_rows
+        self._synchronous = synchronous
         self._lock = threading.Lock()
+        # seq -> when the broker took it (None: published, no PUBACK yet).
+        self._inflight: dict[int, float | None] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            # FULL: a reading the box says it has is on the card, even across a power cut.
-            self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" + _SCHEMA)
+            self._db.executescript(f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};")
+            self._db.executescript(_SCHEMA)
             self._seed_sequence()
+            self._recover(boot_id())
+            self._reserved = self._meta("reserved_seq")
             self._depth = self._count()
         except sqlite3.Error as exc:
             raise OutboxError(
@@ -119,6 +149,51 @@ class Outbox:
             "INSERT OR IGNORE INTO meta VALUES ('first_seq', ?), ('next_seq', ?), ('dropped', 0)",
             (seed, seed),
         )
+        # An outbox from before reservations starts with none beyond what it issued.
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta SELECT 'reserved_seq', value FROM meta "
+            "WHERE key = 'next_seq'"
+        )
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('skipped', 0), ('clean', 1)")
+
+    def _recover(self, boot: str) -> None:
+        """After a power cut, number on from the synced reservation; mark this open."""
+        stored = self._db.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
+        # No boot id to compare (not Linux, /proc hidden): assume the worst after an
+        # unclean close, since skipping numbers is cheap and reissuing them loses data.
+        rolled_back = (
+            stored is not None and not self._meta("clean") and (not boot or stored[0] != boot)
+        )
+        next_seq, reserved = self._meta("next_seq"), self._meta("reserved_seq")
+        with self._synced():
+            if rolled_back and next_seq < reserved:
+                # Numbers in [next_seq, reserved) may have been published and then lost
+                # from the card: never issue them again.
+                logger.warning(
+                    "outbox opened after a power cut: skipping seq %d..%d", next_seq, reserved - 1
+                )
+                skipped = reserved - next_seq
+                self._db.execute(
+                    "UPDATE meta SET value = value + ? WHERE key = 'skipped'", (skipped,)
+                )
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (reserved,))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('boot', ?)", (boot,))
+            self._db.execute("UPDATE meta SET value = 0 WHERE key = 'clean'")
+
+    @contextmanager
+    def _synced(self) -> Iterator[None]:
+        """One transaction that is on the card when it returns, whatever the default."""
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        finally:
+            self._db.execute(f"PRAGMA synchronous={self._synchronous}")
 
     def _count(self, where: str = "1") -> int:
         row = self._db.execute(f"SELECT count(*) FROM outbox WHERE {where}").fetchone()  # noqa: S608
@@ -155,12 +230,13 @@ class Outbox:
         # more temperature sample. Events go only when nothing else is left.
         dropped = 0
         for kind in (Kind.TELEMETRY, Kind.EVENT):
-            cursor = self._db.execute(
+            gone = self._db.execute(
                 "DELETE FROM outbox WHERE seq IN "
-                "(SELECT seq FROM outbox WHERE kind = ? ORDER BY seq LIMIT ?)",
+                "(SELECT seq FROM outbox WHERE kind = ? ORDER BY seq LIMIT ?) RETURNING seq",
                 (str(kind), excess - dropped),
-            )
-            dropped += cursor.rowcount
+            ).fetchall()
+            self._forget(seq for (seq,) in gone)
+            dropped += len(gone)
             if dropped >= excess:
                 break
         self._depth -= dropped
@@ -170,30 +246,41 @@ class Outbox:
     def claim(self, *, limit: int, window: int) -> list[Row]:
         """Take up to ``limit`` pending rows for sending, keeping at most ``window`` unconfirmed."""
         with self._lock:
-            room = window - self._count(f"state != {State.PENDING:d}")
-            take = min(limit, room)
+            take = min(limit, window - len(self._inflight))
             if take <= 0:
                 return []
-            rows = self._db.execute(
-                "SELECT seq, kind, body FROM outbox WHERE state = ? ORDER BY seq LIMIT ?",
-                (State.PENDING, take),
+            # The oldest rows that are not in flight: reads only, nothing written.
+            candidates = self._db.execute(
+                "SELECT seq FROM outbox ORDER BY seq LIMIT ?", (take + len(self._inflight),)
             ).fetchall()
-            self._set_state([r[0] for r in rows], State.INFLIGHT)
+            seqs = [seq for (seq,) in candidates if seq not in self._inflight][:take]
+            if not seqs:
+                return []
+            marks = ",".join("?" * len(seqs))
+            rows = self._db.execute(
+                f"SELECT seq, kind, body FROM outbox WHERE seq IN ({marks}) ORDER BY seq",  # noqa: S608
+                seqs,
+            ).fetchall()
+            self._reserve_through(seqs[-1])
+            self._inflight.update(dict.fromkeys(seqs))
         return [Row(seq, Kind(kind), body) for seq, kind, body in rows]
 
-    def _set_state(
-        self, seqs: Iterable[int], state: State, *, sent_at: float | None = None
-    ) -> None:
-        self._db.executemany(
-            "UPDATE outbox SET state = ?, sent_at = ? WHERE seq = ?",
-            [(state, sent_at, seq) for seq in seqs],
-        )
+    def _reserve_through(self, seq: int) -> None:
+        """Before ``seq`` leaves the box, make sure no later open can issue it again."""
+        if seq < self._reserved:
+            return
+        reserved = max(seq + 1, self._meta("next_seq")) + RESERVE_BLOCK
+        with self._synced():
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'reserved_seq'", (reserved,))
+        self._reserved = reserved
 
     def mark_sent(self, seqs: Iterable[int]) -> None:
         """The broker acknowledged these (PUBACK)."""
         now = self._clock().timestamp()
         with self._lock:
-            self._set_state(seqs, State.SENT, sent_at=now)
+            for seq in seqs:
+                if seq in self._inflight:
+                    self._inflight[seq] = now
 
     def confirm(self, ranges: Iterable[tuple[int, int]]) -> int:
         """The cloud stored these: delete them. Returns how many rows went."""
@@ -204,35 +291,50 @@ class Outbox:
                     "DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last)
                 )
                 deleted += cursor.rowcount
+                self._forget(seq for seq in self._inflight if first <= seq <= last)
             self._depth -= deleted
         return deleted
+
+    def _forget(self, seqs: Iterable[int]) -> None:
+        for seq in list(seqs):
+            self._inflight.pop(seq, None)
 
     def requeue(self, *, sent_before: datetime | None = None) -> int:
         """Put unconfirmed rows back to pending: all of them, or those sent before a time."""
         with self._lock:
             if sent_before is None:
-                cursor = self._db.execute(
-                    "UPDATE outbox SET state = 0, sent_at = NULL WHERE state != 0"
-                )
-            else:
-                cursor = self._db.execute(
-                    "UPDATE outbox SET state = 0, sent_at = NULL WHERE state = ? AND sent_at < ?",
-                    (State.SENT, sent_before.timestamp()),
-                )
-            return cursor.rowcount
+                count = len(self._inflight)
+                self._inflight.clear()
+                return count
+            cutoff = sent_before.timestamp()
+            stale = [s for s, at in self._inflight.items() if at is not None and at < cutoff]
+            self._forget(stale)
+            return len(stale)
+
+    def sent(self) -> int:
+        """Rows the broker took (PUBACK) that the cloud has not confirmed yet."""
+        with self._lock:
+            return sum(1 for at in self._inflight.values() if at is not None)
 
     def stats(self) -> OutboxStats:
         with self._lock:
             return OutboxStats(
                 depth=self._depth,
-                unconfirmed=self._count(f"state != {State.PENDING:d}"),
+                unconfirmed=len(self._inflight),
                 dropped=self._meta("dropped"),
                 first_seq=self._meta("first_seq"),
                 next_seq=self._meta("next_seq"),
+                skipped=self._meta("skipped"),
             )
 
     def close(self) -> None:
+        """Mark a clean close (synced), so the next open needs to skip nothing."""
         with self._lock:
+            try:
+                with self._synced():
+                    self._db.execute("UPDATE meta SET value = 1 WHERE key = 'clean'")
+            except sqlite3.Error as exc:  # closing anyway; the next open is only cautious
+                logger.warning("outbox: could not mark a clean close: %s", exc)
             self._db.close()
 
 

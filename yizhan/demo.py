@@ -379,7 +379,7 @@ def _tally(engine: Engine, agents: list[EdgeAgent]) -> str:
     sent = 0
     for agent in agents:
         stats = agent.outbox.stats()
-        sent += stats.next_seq - stats.first_seq - stats.dropped
+        sent += stats.next_seq - stats.first_seq - stats.dropped - stats.skipped
     # Only the fleet's own rows: a box claimed from the dashboard sends readings it did not
     # count as sent here.
     devices = sorted({a.settings.device for a in agents})

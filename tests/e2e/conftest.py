@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -224,11 +222,9 @@ class Edge:
         stats = self.outbox.stats()
         return list(range(stats.first_seq, stats.next_seq))
 
-    def count_state(self, state: int) -> int:
-        """Rows in the given outbox state, read from the file as another process would."""
-        with contextlib.closing(sqlite3.connect(self.path)) as db:
-            row = db.execute("SELECT count(*) FROM outbox WHERE state = ?", (state,)).fetchone()
-        return int(row[0])
+    def count_sent(self) -> int:
+        """Rows the broker PUBACKed that the cloud has not confirmed (kept in memory)."""
+        return self.outbox.sent()
 
 
 EdgeFactory = Callable[..., Edge]

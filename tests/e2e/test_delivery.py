@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from edge.outbox import State
 from protocol.payloads import seq_ranges
 from tests.e2e.conftest import (
     TIMEOUT,
@@ -47,7 +46,7 @@ def test_outbox_rows_leave_only_on_storage_ack(idle_cloud: Cloud, edge: EdgeFact
     device.append_readings(N)
 
     wait_for(
-        lambda: device.count_state(State.SENT) == N,
+        lambda: device.count_sent() == N,
         timeout=TIMEOUT,
         message="the broker never PUBACKed every row",
     )

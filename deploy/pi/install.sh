@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Install the yizhan edge agent on Raspberry Pi OS (64-bit, Bookworm or newer) as a
+# hardened systemd service. Run as root on the box:
+#
+#   sudo deploy/pi/install.sh --source yizhan-0.1.0-py3-none-any.whl
+#   sudo deploy/pi/install.sh --source 'yizhan==0.1.0'        # from the package index
+#
+# What it does (each step is safe to run again; nothing existing is overwritten but the
+# unit, the udev rules and the journald limits, which belong to yizhan):
+#   1. checks the system: 64-bit ARM (or --force), Python >= 3.11, systemd
+#   2. apt: python3-venv, python3-lgpio (GPIO on every Pi, including the Pi 5), a time
+#      sync service if none is installed
+#   3. user `yizhan` (system, no login) in the groups gpio, video, dialout, i2c
+#   4. /opt/yizhan/venv (root-owned: the agent cannot change its own code),
+#      /etc/yizhan (config, root:yizhan 0750), /var/lib/yizhan (state, yizhan 0750)
+#   5. the package into the venv; /etc/yizhan/edge.toml from deploy/examples/box.toml
+#      when there is none (an unclaimed box: set its [provision] broker and password)
+#   6. udev rules, journald limits, time sync on, the unit verified, enabled and started
+#
+# --root DIR stages the files under DIR instead (no apt, users, venv or systemctl): how CI
+# checks this script and the unit without a Pi.
+set -euo pipefail
+
+PREFIX=/opt/yizhan
+VENV=$PREFIX/venv
+CONF_DIR=/etc/yizhan
+STATE_DIR=/var/lib/yizhan
+UNIT=yizhan-edge.service
+SERVICE_USER=yizhan
+GROUPS_WANTED=(gpio video dialout i2c)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+ROOT=""
+SOURCE=""
+FORCE=0
+START=1
+
+usage() {
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    echo "options: --source WHEEL|DIR|SPEC  --root DIR  --no-start  --force  --help"
+}
+
+die() {
+    echo "install.sh: $*" >&2
+    exit 1
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --source) SOURCE=${2:?--source needs a wheel, a folder or a package spec}; shift 2 ;;
+        --root) ROOT=${2:?--root needs a folder}; shift 2 ;;
+        --no-start) START=0; shift ;;
+        --force) FORCE=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown option '$1' (try --help)" ;;
+    esac
+done
+
+staging() { [ -n "$ROOT" ]; }
+
+check_system() {
+    staging && return 0
+    [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 …)"
+    [ -n "$SOURCE" ] || die "say what to install: --source yizhan-X.whl, a source folder, or 'yizhan==X'"
+    command -v systemctl >/dev/null || die "systemd is required"
+    local arch
+    arch=$(uname -m)
+    if [ "$arch" != aarch64 ] && [ "$FORCE" -eq 0 ]; then
+        die "this is $arch, not 64-bit Raspberry Pi OS (aarch64); --force to install anyway"
+    fi
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+        die "Python 3.11 or newer is required (Raspberry Pi OS Bookworm has it)"
+}
+
+install_packages() {
+    staging && return 0
+    local packages=(python3-venv python3-lgpio)
+    # A door decides on its own clock (member codes live a minute): keep it synced.
+    if ! dpkg -s chrony >/dev/null 2>&1 && ! dpkg -s systemd-timesyncd >/dev/null 2>&1; then
+        packages+=(systemd-timesyncd)
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
+}
+
+create_user() {
+    staging && return 0
+    getent group "$SERVICE_USER" >/dev/null || groupadd --system "$SERVICE_USER"
+    id -u "$SERVICE_USER" >/dev/null 2>&1 ||
+        useradd --system --gid "$SERVICE_USER" --home-dir "$STATE_DIR" --no-create-home \
+            --shell /usr/sbin/nologin --comment "yizhan edge agent" "$SERVICE_USER"
+    local group
+    for group in "${GROUPS_WANTED[@]}"; do
+        getent group "$group" >/dev/null || groupadd --system "$group"
+        usermod --append --groups "$group" "$SERVICE_USER"
+    done
+}
+
+# install -d with owner and mode; ownership only outside staging (the stage has no users).
+make_dir() {
+    local mode=$1 owner=$2 dir=$3
+    if staging; then
+        install -d -m "$mode" "$ROOT$dir"
+    else
+        install -d -m "$mode" -o "${owner%:*}" -g "${owner#*:}" "$dir"
+    fi
+}
+
+put_file() {
+    local mode=$1 source=$2 target=$3
+    install -D -m "$mode" "$source" "$ROOT$target"
+}
+
+make_layout() {
+    make_dir 0755 root:root "$PREFIX"
+    make_dir 0750 "root:$SERVICE_USER" "$CONF_DIR"
+    make_dir 0750 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
+}
+
+install_venv() {
+    staging && return 0
+    # System site packages: the GPIO library (lgpio) comes from apt, built for this kernel.
+    [ -x "$VENV/bin/python" ] || python3 -m venv --system-site-packages "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --upgrade "$SOURCE"
+    "$VENV/bin/yizhan" --help >/dev/null || die "the installed yizhan does not run"
+}
+
+install_config() {
+    local target=$CONF_DIR/edge.toml
+    if [ -e "$ROOT$target" ]; then
+        echo "keeping $target"
+        return 0
+    fi
+    # 0640 root:yizhan: the agent reads its provisioning password, and cannot change it.
+    put_file 0640 "$HERE/../examples/box.toml" "$target"
+    staging || chgrp "$SERVICE_USER" "$target"
+    echo "wrote $target: set [provision] mqtt_host and password, and [hardware] kind = \"real\""
+}
+
+install_system_files() {
+    put_file 0644 "$HERE/$UNIT" "/etc/systemd/system/$UNIT"
+    put_file 0644 "$HERE/60-yizhan.rules" /etc/udev/rules.d/60-yizhan.rules
+    put_file 0644 "$HERE/journald-yizhan.conf" /etc/systemd/journald.conf.d/60-yizhan.conf
+}
+
+enable_time_sync() {
+    staging && return 0
+    timedatectl set-ntp true || echo "warning: could not turn on time sync (timedatectl)" >&2
+    if [ ! -e /dev/rtc0 ]; then
+        echo "warning: no real-time clock (/dev/rtc0). A door that boots without network" \
+            "has the wrong time until it syncs, and refuses member codes meanwhile:" \
+            "fit an RTC (the Pi 5 has one; add its battery)." >&2
+    fi
+}
+
+activate() {
+    staging && return 0
+    udevadm control --reload-rules && udevadm trigger
+    systemctl restart systemd-journald
+    systemd-analyze verify "/etc/systemd/system/$UNIT"
+    systemctl daemon-reload
+    systemctl enable "$UNIT"
+    if [ "$START" -eq 1 ]; then
+        systemctl restart "$UNIT"
+        echo "started: systemctl status $UNIT shows its state (an unclaimed box: its label);"
+        echo "  print the label: sudo -u $SERVICE_USER $VENV/bin/yizhan device label --data-dir $STATE_DIR"
+    fi
+}
+
+check_system
+install_packages
+create_user
+make_layout
+install_venv
+install_config
+install_system_files
+enable_time_sync
+activate
+echo "yizhan edge installed${ROOT:+ under $ROOT}"

@@ -119,10 +119,23 @@ def build_api(settings: CloudSettings, engine: Engine) -> FastAPI:
     return create_app(settings=settings, engine=engine, clock=utc_now, control=control)
 
 
-def api_server(app: FastAPI, *, host: str, port: int) -> uvicorn.Server:
+def api_server(
+    app: FastAPI, *, host: str, port: int, forwarded_allow_ips: str | None = None
+) -> uvicorn.Server:
     """A uvicorn server the caller runs (``.run()``) and stops (``.should_exit = True``).
 
-    The lifespan is on: it starts and stops the app's device control.
+    The lifespan is on: it starts and stops the app's device control. Behind a reverse
+    proxy, ``forwarded_allow_ips`` names the proxy's addresses or networks, whose
+    X-Forwarded-For and X-Forwarded-Proto uvicorn then believes; None leaves uvicorn's
+    default (the FORWARDED_ALLOW_IPS variable, else the loopback addresses).
     """
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
     return uvicorn.Server(config)

@@ -7,6 +7,8 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from cloud.aggregates.settings import JobSettings
 from cloud.alerts.settings import AlertSettings
@@ -41,6 +43,16 @@ def secret_weakness(secret: str, *, what: str = "the API token") -> str | None:
 def api_token_weakness(token: str) -> str | None:
     """Why ``token`` is not fit to guard a production API, or ``None`` when it is."""
     return secret_weakness(token, what="the API token")
+
+
+def _url_password(url: str | None) -> str | None:
+    """The password in a database URL, if it has one (peer or trust auth has none)."""
+    if not url:
+        return None
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None  # not a URL at all: normalize_url says so with a better message
 
 
 class CloudSettings(BaseSettings):
@@ -132,6 +144,31 @@ class CloudSettings(BaseSettings):
                 f"{weakness}; set YZ_CLOUD_BROKER__CONTROL_PASSWORD to at least 32 random "
                 f"characters, e.g. the output of {_GENERATE_COMMAND}, and give the broker's "
                 f"{broker.control_username!r} account the same password"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_service_passwords(self) -> Self:
+        """Ingest's broker password and the database password guard every reading too."""
+        if self.mode != "production":
+            return self
+        weakness = None
+        if self.mqtt_username is not None and self.mqtt_password is None:
+            weakness = ("YZ_CLOUD_MQTT_PASSWORD", "mode=production needs ingest's broker password")
+        elif self.mqtt_password is not None:
+            found = secret_weakness(
+                self.mqtt_password.get_secret_value(), what="ingest's broker password"
+            )
+            weakness = ("YZ_CLOUD_MQTT_PASSWORD", found) if found else None
+        database_password = _url_password(self.database_url)
+        if weakness is None and database_password is not None:
+            found = secret_weakness(database_password, what="the database password")
+            weakness = ("YZ_CLOUD_DATABASE_URL", found) if found else None
+        if weakness:
+            name, why = weakness
+            raise ValueError(
+                f"{why}; set {name} with at least 32 random characters, e.g. the output of "
+                f"{_GENERATE_COMMAND} (`yizhan deploy cloud` writes a site with fresh ones)"
             )
         return self
 

@@ -88,6 +88,9 @@ class MosquittoConfig:
     acl_file: Path | None = None
     # Dynamic security and TLS, from broker_security.security_conf_lines.
     security_lines: tuple[str, ...] = ()
+    # False in a container: its stdout goes to Docker's rotated logs, while a file in the
+    # data volume would grow with every box's reconnect, for ever.
+    log_to_file: bool = True
 
 
 def render_mosquitto_conf(config: MosquittoConfig) -> str:
@@ -108,7 +111,6 @@ def render_mosquitto_conf(config: MosquittoConfig) -> str:
         f"max_packet_size {MAX_PACKET_BYTES}",
         # Run as root, mosquitto drops to user "mosquitto", which cannot write into our data dir.
         f"user {config.run_as}",
-        f"log_dest file {config.data_dir / 'mosquitto.log'}",
         "log_type error",
         "log_type warning",
         "log_type notice",
@@ -116,6 +118,8 @@ def render_mosquitto_conf(config: MosquittoConfig) -> str:
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
         "connection_messages true",
     ]
+    if config.log_to_file:
+        lines.append(f"log_dest file {config.data_dir / 'mosquitto.log'}")
     if config.password_file is not None:
         lines.append(f"password_file {config.password_file}")
     if config.acl_file is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from yizhan.cli_backup import register as register_backup
 from yizhan.cli_bench import bench_app
+from yizhan.cli_deploy import deploy_app
 from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
 
@@ -32,8 +35,10 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(member_app, name="member")
 app.add_typer(bench_app, name="bench")
+app.add_typer(deploy_app, name="deploy")
 user_app = typer.Typer(help="People who log in to the cloud API.", no_args_is_help=True)
 cloud_app.add_typer(user_app, name="user")
+register_backup(cloud_app)
 pki_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)
 app.add_typer(pki_app, name="pki")
 app.add_typer(device_app, name="device")
@@ -47,10 +52,15 @@ DatabaseUrl = Annotated[
 
 
 def _logging(verbose: bool) -> None:
+    handler: logging.Handler = RichHandler(console=err, show_path=False)
+    if os.environ.get("JOURNAL_STREAM"):  # stderr is systemd's journal (a service)
+        from yizhan.journal import journal_handler  # noqa: PLC0415
+
+        handler = journal_handler()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(name)s: %(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
+        handlers=[handler],
     )
 
 
@@ -161,6 +171,7 @@ def edge_run(
     from edge.runner import run_box  # noqa: PLC0415
     from edge.scan import ScanError  # noqa: PLC0415
     from edge.settings import EdgeSettings  # noqa: PLC0415
+    from edge.systemd import service_from_environ  # noqa: PLC0415
     from edge.uplink import UplinkError  # noqa: PLC0415
     from yizhan.simhw import sim_hardware  # noqa: PLC0415
 
@@ -193,6 +204,8 @@ def edge_run(
             clock=utc_now,
             hardware_for=hardware_for,
             software=_version(),
+            # Under systemd (deploy/pi/yizhan-edge.service): ready, status and the watchdog.
+            service=service_from_environ(os.environ),
         )
     except (OutboxError, HardwareError, ScanError, KeyFileError, UplinkError) as exc:
         raise _fail(str(exc)) from None
@@ -241,11 +254,26 @@ def cloud_migrate(
 def cloud_ingest(
     data_dir: DataDir = Path(".yizhan/cloud"),
     database_url: DatabaseUrl = None,
-    mqtt_host: Annotated[str, typer.Option()] = "127.0.0.1",
-    mqtt_port: Annotated[int, typer.Option()] = 1883,
+    mqtt_host: Annotated[
+        str | None, typer.Option(help="Broker host (default: YZ_CLOUD_MQTT_HOST, else 127.0.0.1).")
+    ] = None,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="Broker port (default: YZ_CLOUD_MQTT_PORT, else 1883).")
+    ] = None,
     client_id: Annotated[
-        str, typer.Option(help="MQTT client id; unique per worker.")
-    ] = "yz-ingest-1",
+        str | None,
+        typer.Option(
+            help="MQTT client id; unique per worker "
+            "(default: YZ_CLOUD_INGEST_CLIENT_ID, else yz-ingest-1)."
+        ),
+    ] = None,
+    client_id_from_hostname: Annotated[
+        bool,
+        typer.Option(
+            "--client-id-from-hostname",
+            help="Use yz-ingest-HOSTNAME: distinct for container replicas sharing one command.",
+        ),
+    ] = False,
     group: Annotated[
         str | None, typer.Option(help="Shared-subscription group: MQTT 5, several workers.")
     ] = None,
@@ -258,6 +286,14 @@ def cloud_ingest(
     from cloud.service import build_ingest, open_database, start_cloud_jobs  # noqa: PLC0415
 
     _logging(verbose)
+    if client_id_from_hostname:
+        if client_id is not None:
+            raise _fail("give --client-id or --client-id-from-hostname, not both")
+        import socket  # noqa: PLC0415
+
+        from yizhan.deploy.replicas import replica_client_id  # noqa: PLC0415
+
+        client_id = replica_client_id("yz-ingest", socket.gethostname())
     settings = _cloud_settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -299,6 +335,14 @@ def cloud_serve(
         str | None, typer.Option(help="The broker the device control talks to.")
     ] = None,
     mqtt_port: Annotated[int | None, typer.Option()] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Addresses (or networks) of the reverse proxy whose X-Forwarded-For and "
+            "-Proto are trusted (default: this host's loopback).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs), the web dashboard (at /) and the device
     control (claims, commands, config). Broker accounts: YZ_CLOUD_BROKER__SECURITY=dynsec
@@ -316,7 +360,12 @@ def cloud_serve(
     engine = open_database(settings)
     jobs = start_cloud_jobs(settings, engine)
     try:
-        api_server(build_api(settings, engine), host=host, port=port).run()
+        api_server(
+            build_api(settings, engine),
+            host=host,
+            port=port,
+            forwarded_allow_ips=forwarded_allow_ips,
+        ).run()
     finally:
         if jobs is not None:
             jobs.stop()

@@ -51,6 +51,43 @@ def bench_ingest(
     )
 
 
+@bench_app.command("soak")
+def bench_soak(
+    database_url: Annotated[
+        str, typer.Option(help="postgresql://user@host/db (migrated, then filled).")
+    ],
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    seconds: Annotated[float, typer.Option(min=10, help="Seconds the fleet samples.")] = 600.0,
+    devices: Annotated[int, typer.Option(min=1, max=999, help="Simulated sensor hubs.")] = 24,
+    interval: Annotated[
+        float, typer.Option(min=0.05, help="Each hub's sample interval in seconds.")
+    ] = 0.5,
+) -> None:
+    """Two ingest workers under a simulated fleet: no loss, no duplicates, memory flat."""
+    from yizhan.bench.soak import main as soak_main  # noqa: PLC0415
+
+    soak_main(
+        json=json,
+        seconds=seconds,
+        database_url=database_url,
+        devices=devices,
+        interval_s=interval,
+    )
+
+
+@bench_app.command("sdcard")
+def bench_sdcard(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    hours: Annotated[float, typer.Option(min=0.1, max=24 * 7, help="Simulated hours.")] = 24.0,
+    entries: Annotated[int, typer.Option(min=0, help="Door decisions per simulated day.")] = 600,
+) -> None:
+    """A day of a box's outbox writes to its SD card: synchronous NORMAL beside FULL."""
+    from yizhan.bench.sdcard import Day  # noqa: PLC0415
+    from yizhan.bench.sdcard import main as sdcard_main  # noqa: PLC0415
+
+    sdcard_main(json=json, day=Day(hours=hours, entries=round(entries * hours / 24)))
+
+
 @bench_app.command("dashboard")
 def bench_dashboard(
     json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,

@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from edge.uplink import stop_loop
+from yizhan.bench.storage import measure_storage
 from yizhan.broker import BrokerOptions, BrokerProcess, free_port
 
 VENUE: Final = "bench"
@@ -316,7 +317,7 @@ def run_ingest_bench(
         broker.start()
         stack.callback(broker.stop)
         url = stack.enter_context(_bench_database(database_url, work))
-        _migrate(url)
+        migrate(url)
         raw = _run_phase(
             ctx, broker, consumer=_raw_subscribe, consumer_args=[(broker.host, broker.port)],
             first_seq=1, per_message=1, devices=devices, publishers=publishers, seconds=seconds,
@@ -331,6 +332,7 @@ def run_ingest_bench(
             devices=devices, publishers=publishers, seconds=seconds,
         )  # fmt: skip
         stored, duplicates, lost = _stored(url, ingest.sent, first_seq)
+        storage = measure_storage(url)  # before the bench database is dropped
         raw_rate = raw.consumed * READINGS_PER_MESSAGE / max(raw.elapsed_s, 1e-9)
         rate = stored / max(ingest.elapsed_s, 1e-9)
         return {
@@ -346,11 +348,13 @@ def run_ingest_bench(
             "ratio": round(rate / raw_rate, 3) if raw_rate else 0.0,
             "lost": lost,
             "duplicates_stored": duplicates,
+            "storage": storage,
         }
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
 
-def _migrate(url: str) -> None:
+def migrate(url: str) -> None:
+    """Bring the bench's database to the newest schema (the soak uses it too)."""
     from cloud.db import make_engine  # noqa: PLC0415
     from cloud.migrate import upgrade  # noqa: PLC0415
 
@@ -389,6 +393,13 @@ def main(
             f"lost {result['lost']}, duplicates stored {result['duplicates_stored']}"
         ),
     ]
+    storage = result["storage"]
+    if storage is not None:
+        lines.append(
+            f"  storage   {storage['rows']:,} readings in {storage['total_bytes']:,} bytes "
+            f"({storage['index_bytes']:,} of it indexes): "
+            f"{storage['bytes_per_reading']} bytes/reading"
+        )
     out = "\n".join(lines)
     if json:
         out += "\n" + jsonlib.dumps(result)

@@ -26,6 +26,20 @@ _GENERATE_HINT = (
 )
 
 
+# What each kind of cloud process holds secrets for. A process checks, in production, only
+# the secrets its role uses, so a container can be started without the others (least
+# privilege: deploy/cloud/compose.yaml blanks them). "all" is one process doing everything.
+ProcessRole = Literal["all", "api", "ingest", "database"]
+_ROLE_PARTS: dict[str, frozenset[str]] = {
+    # serve: sign-ins, pseudonyms, the device control's broker account, the database.
+    "api": frozenset({"auth", "broker_control", "database"}),
+    # ingest: its own broker account and the database (its jobs need nothing more).
+    "ingest": frozenset({"ingest_broker", "database"}),
+    # migrate, user, backup and restore: the database alone.
+    "database": frozenset({"database"}),
+}
+
+
 class InsecureSettingsError(ValueError):
     """Settings that would expose the cloud if it started with them."""
 
@@ -57,11 +71,14 @@ def _url_password(url: str | None) -> str | None:
 
 class CloudSettings(BaseSettings):
     # YZ_CLOUD_AUTH__JWT_SECRET sets auth.jwt_secret: "__" steps into the nested groups.
+    # An empty variable is an unset one: how shells and compose files say "not here".
     model_config = SettingsConfigDict(
-        env_prefix="YZ_CLOUD_", env_nested_delimiter="__", extra="forbid"
+        env_prefix="YZ_CLOUD_", env_nested_delimiter="__", extra="forbid", env_ignore_empty=True
     )
 
     mode: Literal["development", "production"] = "development"
+    # Set by the command (serve: api, ingest: ingest, migrate/user/backup: database).
+    role: ProcessRole = "all"
     data_dir: Path = Path(".yizhan/cloud")
     database_url: str | None = Field(
         default=None,
@@ -93,9 +110,13 @@ class CloudSettings(BaseSettings):
         # YZ_CLOUD_API_TOKEN= (set but empty) is how shells and compose files say "unset".
         return None if value == "" else value
 
+    def needs(self, part: str) -> bool:
+        """Whether this process's role uses ``part``'s secrets (see ``_ROLE_PARTS``)."""
+        return self.role == "all" or part in _ROLE_PARTS[self.role]
+
     @model_validator(mode="after")
     def _refuse_weak_api_token(self) -> Self:
-        if self.mode == "production" and self.api_token is not None:
+        if self.mode == "production" and self.needs("auth") and self.api_token is not None:
             weakness = api_token_weakness(self.api_token.get_secret_value())
             if weakness:
                 raise ValueError(f"{weakness}; {_GENERATE_HINT}")
@@ -103,7 +124,7 @@ class CloudSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_jwt_secret(self) -> Self:
-        if self.mode != "production":
+        if self.mode != "production" or not self.needs("auth"):
             return self
         checks = [("the JWT secret", "JWT_SECRET", self.auth.jwt_secret)]
         if self.auth.pseudonym_key is not None:
@@ -123,7 +144,7 @@ class CloudSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_open_broker(self) -> Self:
-        if self.mode != "production":
+        if self.mode != "production" or not self.needs("broker_control"):
             return self
         broker = self.broker
         if broker.security == "open":
@@ -152,14 +173,7 @@ class CloudSettings(BaseSettings):
         """Ingest's broker password and the database password guard every reading too."""
         if self.mode != "production":
             return self
-        weakness = None
-        if self.mqtt_username is not None and self.mqtt_password is None:
-            weakness = ("YZ_CLOUD_MQTT_PASSWORD", "mode=production needs ingest's broker password")
-        elif self.mqtt_password is not None:
-            found = secret_weakness(
-                self.mqtt_password.get_secret_value(), what="ingest's broker password"
-            )
-            weakness = ("YZ_CLOUD_MQTT_PASSWORD", found) if found else None
+        weakness = self._ingest_password_weakness() if self.needs("ingest_broker") else None
         database_password = _url_password(self.database_url)
         if weakness is None and database_password is not None:
             found = secret_weakness(database_password, what="the database password")
@@ -171,6 +185,16 @@ class CloudSettings(BaseSettings):
                 f"{_GENERATE_COMMAND} (`yizhan deploy cloud` writes a site with fresh ones)"
             )
         return self
+
+    def _ingest_password_weakness(self) -> tuple[str, str] | None:
+        if self.mqtt_username is not None and self.mqtt_password is None:
+            return ("YZ_CLOUD_MQTT_PASSWORD", "mode=production needs ingest's broker password")
+        if self.mqtt_password is None:
+            return None
+        found = secret_weakness(
+            self.mqtt_password.get_secret_value(), what="ingest's broker password"
+        )
+        return ("YZ_CLOUD_MQTT_PASSWORD", found) if found else None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

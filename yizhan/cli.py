@@ -245,7 +245,9 @@ def cloud_migrate(
     from cloud.migrate import current_revision  # noqa: PLC0415
     from cloud.service import open_database  # noqa: PLC0415
 
-    engine = open_database(_cloud_settings(data_dir=data_dir, database_url=database_url))
+    engine = open_database(
+        _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
+    )
     err.print(f"database at revision {current_revision(engine)}")
     engine.dispose()
 
@@ -295,6 +297,7 @@ def cloud_ingest(
 
         client_id = replica_client_id("yz-ingest", socket.gethostname())
     settings = _cloud_settings(
+        role="ingest",
         data_dir=data_dir,
         database_url=database_url,
         mqtt_host=mqtt_host,
@@ -355,7 +358,11 @@ def cloud_serve(
     )
 
     settings = _cloud_settings(
-        data_dir=data_dir, database_url=database_url, mqtt_host=mqtt_host, mqtt_port=mqtt_port
+        role="api",
+        data_dir=data_dir,
+        database_url=database_url,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
     )
     engine = open_database(settings)
     jobs = start_cloud_jobs(settings, engine)
@@ -398,7 +405,7 @@ def cloud_user_add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    settings = _cloud_settings(data_dir=data_dir, database_url=database_url)
+    settings = _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
     try:
         add_user(
             settings,
@@ -414,6 +421,8 @@ def cloud_user_add(
 
 
 def _cloud_settings(**values: Any) -> Any:
+    """Settings from the environment and the flags given; ``role`` (see cloud.settings) says
+    which secrets this command needs, so a container can run without the others."""
     from pydantic import ValidationError  # noqa: PLC0415
 
     from cloud.db import DatabaseUrlError, normalize_url  # noqa: PLC0415

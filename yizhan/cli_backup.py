@@ -54,7 +54,8 @@ def _fail(message: str) -> typer.Exit:
 def _database_url(data_dir: Path, database_url: str | None) -> str:
     from yizhan.cli import _cloud_settings  # noqa: PLC0415  (imported late: it imports us)
 
-    url: str = _cloud_settings(data_dir=data_dir, database_url=database_url).resolved_database_url()
+    settings = _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
+    url: str = settings.resolved_database_url()
     return url
 
 

@@ -18,7 +18,7 @@ from cloud.auth.models import ApiToken, ApiTokenCreate, User
 from cloud.auth.principal import Role
 from cloud.auth.pseudonym import pseudonymize
 from cloud.auth.settings import AuthSettings
-from cloud.settings import CloudSettings
+from cloud.settings import CloudSettings, ProcessRole
 from tests.cloud.auth_world import (
     ALICE,
     BOB,
@@ -229,6 +229,25 @@ def test_production_takes_the_jwt_secret_from_the_environment(
     assert settings.auth.jwt_secret is not None
     assert settings.auth.jwt_secret.get_secret_value() == JWT_SECRET
     assert settings.broker.security == "dynsec"
+
+
+@pytest.mark.parametrize("role", ["ingest", "database"])
+def test_processes_that_sign_no_one_in_need_no_jwt_secret(role: ProcessRole) -> None:
+    settings = CloudSettings(mode="production", role=role)
+
+    assert settings.auth.jwt_secret is None
+    with pytest.raises(ValidationError, match="YZ_CLOUD_AUTH__JWT_SECRET"):
+        CloudSettings(mode="production", role="api")
+
+
+def test_a_blank_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # How compose.yaml withholds a secret from a container that does not use it.
+    monkeypatch.setenv("YZ_CLOUD_MODE", "production")
+    monkeypatch.setenv("YZ_CLOUD_AUTH__JWT_SECRET", "")
+
+    assert CloudSettings(role="ingest").auth.jwt_secret is None
+    with pytest.raises(ValidationError, match="needs the JWT secret, none is set"):
+        CloudSettings(role="api")
 
 
 # --- users ---------------------------------------------------------------------------------

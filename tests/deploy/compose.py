@@ -38,3 +38,15 @@ def command(service: str) -> list[str]:
 
 def variables(text: str) -> set[str]:
     return set(VARIABLE.findall(text))
+
+
+def container_env(site_env: dict[str, str], service: str) -> dict[str, str]:
+    """The variables compose gives ``service``: the site's .env (its env_file), then its own
+    ``environment:`` on top, interpolated from the .env as compose does."""
+    own = services()[service].get("environment") or {}
+    assert isinstance(own, dict), f"{service}'s environment must be a mapping"
+    merged = dict(site_env)
+    for name, value in own.items():
+        assert value is not None, f"{service}.{name} has no value: compose would take the host's"
+        merged[str(name)] = VARIABLE.sub(lambda m: site_env.get(m.group(1), ""), str(value))
+    return merged

@@ -163,17 +163,29 @@ class Services:
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
-    def start(self, name: str, argv: list[str]) -> None:
+    def start(self, name: str, argv: list[str], *, env: Mapping[str, str] | None = None) -> None:
+        """Start a long-running service; ``env`` (default: the stack's) is its environment."""
         with self.log(name).open("wb") as out:
             self._running[name] = subprocess.Popen(
-                argv, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+                argv,
+                env=dict(self.env if env is None else env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
-    def run(self, name: str, argv: list[str], *, stdin: str = "") -> None:
+    def run(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        stdin: str = "",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         """Run a one-shot command (like compose's migrate job) and require exit code 0."""
         done = subprocess.run(
             argv,
-            env=self.env,
+            env=dict(self.env if env is None else env),
             input=stdin,
             capture_output=True,
             text=True,

@@ -27,6 +27,7 @@ from cloud.db import make_engine
 from cloud.devices.broker_admin import DynsecAdmin
 from edge.outbox import Outbox, utc_now
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
+from tests.deploy.compose import container_env
 from tests.deploy.host_stack import (
     Ports,
     Services,
@@ -99,21 +100,32 @@ def _require_nginx() -> Path:
 
 
 def _start(services: Services, site: SiteFiles, work: Path, ports: Ports, nginx: Path) -> None:
-    """Start what compose would, in its order: broker, migrate, users, replicas, proxy."""
+    """Start what compose would, in its order: broker, migrate, users, replicas, proxy.
+
+    Each yizhan service gets the environment compose would give its container: the site's
+    .env with the secrets it does not use blanked (compose.yaml's ``environment:``).
+    """
+    site_env = read_env_file(site.env)
+
+    def env(service: str) -> dict[str, str]:
+        return service_env(container_env(site_env, service))
+
     services.start("mosquitto", broker_argv(site.root))
     services.wait(lambda: accepts(ports.mqtt_tls), timeout=TIMEOUT, message="no broker")
-    services.run("migrate", yizhan_argv("migrate"))
+    services.run("migrate", yizhan_argv("migrate"), env=env("migrate"))
+    # `docker compose run --rm migrate yizhan cloud user add …`: the database alone.
     add_admin = ["cloud", "user", "add", ADMIN, "--role", "admin", "--password-stdin"]
-    services.run("user-add", [sys.executable, "-m", "yizhan", *add_admin], stdin=f"{PASSWORD}\n")
+    argv = [sys.executable, "-m", "yizhan", *add_admin]
+    services.run("user-add", argv, stdin=f"{PASSWORD}\n", env=env("migrate"))
     for number, port in enumerate(ports.api, start=1):
         argv = with_value(yizhan_argv("api"), "--host", "127.0.0.1")
-        services.start(f"api-{number}", with_value(argv, "--port", str(port)))
+        services.start(f"api-{number}", with_value(argv, "--port", str(port)), env=env("api"))
     for number, port in enumerate(ports.metrics, start=1):
         # compose's --client-id-from-hostname would give both host processes one id.
         argv = yizhan_argv("ingest")
         at = argv.index("--client-id-from-hostname")
         argv[at : at + 1] = ["--client-id", f"yz-ingest-{number}", "--metrics-port", str(port)]
-        services.start(f"ingest-{number}", argv)
+        services.start(f"ingest-{number}", argv, env=env("ingest"))
     (work / "nginx-temp").mkdir(parents=True, exist_ok=True)
     services.start("proxy", proxy_argv(site.root, work, nginx))
 

@@ -15,12 +15,14 @@ from tests.deploy.compose import (
     ENV_TEMPLATE,
     TIMESCALE,
     command,
+    container_env,
     load_compose,
     services,
     variables,
 )
-from yizhan.deploy.env_file import PLACEHOLDER, read_env_file
-from yizhan.deploy.layout import BrokerLayout, ProxyLayout, ServiceLayout
+from yizhan.deploy.env_file import PLACEHOLDER, SiteSecrets, read_env_file, site_env
+from yizhan.deploy.layout import BrokerLayout, ProxyLayout, ServiceLayout, SiteLayout, SiteOptions
+from yizhan.deploy_cloud import HostName
 
 YIZHAN_SERVICES = ("migrate", "api", "ingest")
 LONG_RUNNING = ("postgres", "mosquitto", "api", "ingest", "proxy")
@@ -61,8 +63,22 @@ def test_no_secret_is_written_into_the_compose_file() -> None:
     assert PLACEHOLDER not in text
     for name, service in services().items():
         for key, value in (service.get("environment") or {}).items():
-            if any(word in key for word in SECRET_WORDS):
+            if any(word in key for word in SECRET_WORDS) and value != "":  # "": blanked
                 assert variables(str(value)) == {key}, f"{name}.{key} must come from the env file"
+
+
+def _secrets() -> list[tuple[str, frozenset[str]]]:
+    options = SiteOptions(domain=HostName("a.example"), broker_host=HostName("b.example"))
+    entries = site_env(options, SiteLayout(), SiteSecrets.placeholders(), site=COMPOSE.parent)
+    return [(entry.name, entry.services) for entry in entries if entry.secret]
+
+
+@pytest.mark.parametrize("name", YIZHAN_SERVICES)
+def test_each_service_is_given_only_the_secrets_its_command_uses(name: str) -> None:
+    env = container_env({secret: "s3cret" for secret, _ in _secrets()}, name)
+    held = {secret for secret, _ in _secrets() if env[secret]}
+    assert held == {secret for secret, users in _secrets() if name in users}
+    assert held, f"{name} holds no secret at all? (the database URL is one)"
 
 
 def test_every_variable_it_uses_is_in_the_env_template() -> None:

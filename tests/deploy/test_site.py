@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from cloud.settings import CloudSettings
-from tests.deploy.compose import ENV_TEMPLATE
+from cloud.settings import CloudSettings, ProcessRole
+from tests.deploy.compose import ENV_TEMPLATE, container_env
 from yizhan.broker_security import (
     DYNSEC_FILE,
     ServiceAccount,
@@ -53,13 +53,15 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> CloudSettings:
+def _settings_from(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, *, role: ProcessRole = "all"
+) -> CloudSettings:
     """CloudSettings as a container with `env` as its environment would build it."""
     for name in [n for n in os.environ if n.startswith("YZ_CLOUD_")]:
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return CloudSettings()
+    return CloudSettings(role=role)
 
 
 def test_the_site_holds_every_file_the_stack_mounts(site: SiteFiles) -> None:
@@ -165,6 +167,25 @@ def test_the_written_env_is_accepted_in_production(
 def _provision_password(path: Path) -> str:
     line = next(ln for ln in path.read_text().splitlines() if ln.startswith("password = "))
     return line.split('"')[1]
+
+
+# compose.yaml's yizhan services and the role their command gives the cloud (yizhan.cli).
+SERVICE_ROLES: dict[str, ProcessRole] = {"migrate": "database", "api": "api", "ingest": "ingest"}
+
+
+@pytest.mark.parametrize(("service", "role"), SERVICE_ROLES.items())
+def test_each_container_starts_with_only_its_own_secrets(
+    site: SiteFiles, monkeypatch: pytest.MonkeyPatch, service: str, role: ProcessRole
+) -> None:
+    env = container_env(read_env_file(site.env), service)
+    settings = _settings_from(env, monkeypatch, role=role)
+    assert settings.mode == "production"
+    # The cloud's own secrets that this container is given blank.
+    blanked = [name for name in SECRETS if name.startswith("YZ_CLOUD_") and env[name] == ""]
+    assert blanked, f"{service} is given every secret"
+    # The blanks are real: a process that needed them all would refuse this environment.
+    with pytest.raises(ValidationError, match="|".join(blanked)):
+        _settings_from(env, monkeypatch)
 
 
 def test_the_env_template_is_refused_as_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:

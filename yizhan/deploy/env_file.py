@@ -25,6 +25,11 @@ POSTGRES_DB: Final = "yizhan"
 POSTGRES_SERVICE: Final = "postgres:5432"
 # CloudSettings refuses this in production twice over: "change-me" marks a placeholder.
 PLACEHOLDER: Final = "CHANGE-ME-run-yizhan-deploy-cloud"
+# compose.yaml's yizhan services, by their command: serve, ingest, migrate.
+API: Final = frozenset({"api"})
+INGEST: Final = frozenset({"ingest"})
+MIGRATE: Final = frozenset({"migrate"})
+EVERY_YIZHAN_SERVICE: Final = frozenset({"api", "ingest", "migrate"})
 # Characters that would need quoting in an env file (compose's or a shell's).
 _UNSAFE: Final = frozenset(" \t\n\"'\\$#`")
 _PRIVATE_MODE: Final = 0o600
@@ -82,6 +87,9 @@ class EnvEntry:
     value: str
     comment: str
     secret: bool = False
+    # For a secret: the yizhan services (compose.yaml) whose commands use it. The others are
+    # given it blank, which the cloud reads as unset (least privilege).
+    services: frozenset[str] = frozenset()
 
 
 def _database_url(layout: SiteLayout, password: str) -> str:
@@ -103,7 +111,9 @@ def _broker_entries(options: SiteOptions, layout: SiteLayout, keys: SiteSecrets)
         EnvEntry("YZ_CLOUD_MQTT_PORT", port, "MQTT over TLS: the listener boxes use."),
         EnvEntry("YZ_CLOUD_MQTT_CA_FILE", ca, "The CA that signed the broker's certificate."),
         EnvEntry("YZ_CLOUD_MQTT_USERNAME", ingest.username, "Ingest's broker account."),
-        EnvEntry("YZ_CLOUD_MQTT_PASSWORD", ingest.password, "Its password.", secret=True),
+        EnvEntry(
+            "YZ_CLOUD_MQTT_PASSWORD", ingest.password, "Its password.", secret=True, services=INGEST
+        ),
         EnvEntry(
             "YZ_CLOUD_BROKER__SECURITY",
             "dynsec",
@@ -115,7 +125,11 @@ def _broker_entries(options: SiteOptions, layout: SiteLayout, keys: SiteSecrets)
             "The device control's broker account: claims, commands, configs, device accounts.",
         ),
         EnvEntry(
-            "YZ_CLOUD_BROKER__CONTROL_PASSWORD", control.password, "Its password.", secret=True
+            "YZ_CLOUD_BROKER__CONTROL_PASSWORD",
+            control.password,
+            "Its password.",
+            secret=True,
+            services=API,
         ),
         EnvEntry("YZ_CLOUD_BROKER__CA_FILE", ca, "The broker's CA, for the device control."),
         EnvEntry("YZ_CLOUD_BROKER__PUBLIC_HOST", host, "Where claimed boxes connect."),
@@ -139,6 +153,9 @@ def site_env(
             keys.postgres_password,
             "PostgreSQL's password for user yizhan, set when its volume is first created.",
             secret=True,
+            # The database URL holds it anyway; migrate, the admin toolbox, uses it on its own
+            # for restores into a scratch database (deploy/cloud/BACKUP.md's drill).
+            services=MIGRATE,
         ),
         EnvEntry("YZ_CLOUD_MODE", "production", "Refuses placeholder secrets and an open broker."),
         EnvEntry(
@@ -146,6 +163,7 @@ def site_env(
             _database_url(layout, keys.postgres_password),
             "The cloud's database: the postgres service, with the password above.",
             secret=True,
+            services=EVERY_YIZHAN_SERVICE,
         ),
         *_broker_entries(options, layout, keys),
         EnvEntry(
@@ -158,12 +176,14 @@ def site_env(
             keys.jwt_secret,
             "Signs sign-ins; every API replica needs the same one.",
             secret=True,
+            services=API,
         ),
         EnvEntry(
             "YZ_CLOUD_AUTH__PSEUDONYM_KEY",
             keys.pseudonym_key,
             "Keys the member pseudonyms managers see; keep it when rotating the JWT secret.",
             secret=True,
+            services=API,
         ),
         EnvEntry(
             "FORWARDED_ALLOW_IPS",

@@ -335,6 +335,7 @@ class EdgeAgent:
 
     def _stopped_loops(self) -> list[str]:
         names = [thread.name for thread in self._threads if not thread.is_alive()]
+        names += self.uplink.stopped_loops()
         for runtime in (self.door, self.kiosk):
             if runtime is not None:
                 names += runtime.stopped_loops()

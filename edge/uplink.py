@@ -159,6 +159,23 @@ class Uplink:
         self._client.loop_start()
         self._thread.start()
 
+    def stopped_loops(self) -> list[str]:
+        """This uplink's threads that have died while it runs (the watchdog asks).
+
+        paho's network loop ends when an exception leaves one of its callbacks, say the
+        outbox failing on a worn card while it records a PUBACK; the box would then keep
+        its door working but never send again, so this names it and systemd restarts it.
+        """
+        if not self._thread.is_alive() and self._thread.ident is None:
+            return []  # not started yet
+        if self._stop.is_set():
+            return []  # stopping: threads ending is the point
+        names = [] if self._thread.is_alive() else [self._thread.name]
+        network = getattr(self._client, "_thread", None)  # paho's loop_start(); None once ended
+        if network is None or not network.is_alive():
+            names.append(f"mqtt-loop-{self._device}")
+        return names
+
     def wake(self) -> None:
         """New rows are in the outbox."""
         self._wake.set()

@@ -15,9 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.cloud_http import cloud_tls
 from edge.config_report import Layers, describe, report
 from edge.door.hardware import DoorPins
 from edge.kiosk.settings import KioskSettings
@@ -142,6 +151,9 @@ class EdgeSettings(BaseSettings):
     mqtt_password: SecretStr | None = None
     mqtt_tls: bool = False
     mqtt_ca_file: Path | None = None
+    # The CA of the cloud API's HTTPS certificate when it is the union's own (door sync and
+    # kiosk redemptions); the public CAs are trusted either way.
+    api_ca_file: Path | None = None
     heartbeat_interval_s: float = Field(default=60.0, ge=5, le=3600)
     provision: ProvisionSettings | None = None
     sample_interval_s: float = Field(default=60.0, ge=0.05, le=3600)
@@ -154,6 +166,12 @@ class EdgeSettings(BaseSettings):
     role: Literal["sensor-hub", "door", "kiosk"] = "sensor-hub"
     door: DoorSettings | None = None
     kiosk: KioskSettings | None = None
+
+    @field_validator("api_ca_file")
+    @classmethod
+    def _usable_api_ca(cls, value: Path | None) -> Path | None:
+        cloud_tls(value)  # refuse at start what would fail every sync and redemption
+        return value
 
     @model_validator(mode="after")
     def _role_needs_its_section(self) -> EdgeSettings:

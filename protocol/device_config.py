@@ -43,6 +43,7 @@ NOT_PUSHABLE: Final = frozenset(
         "mqtt_password",
         "mqtt_tls",
         "mqtt_ca_file",
+        "api_ca_file",
         "hardware",
         "provision",
     }

@@ -22,6 +22,7 @@ from edge.access.policy import DoorPolicy
 from edge.access.replay import ReplayCache
 from edge.access.sync import SyncClient, SyncResult
 from edge.access.verifier import Verifier
+from edge.cloud_http import cloud_http
 from edge.door.beams import BeamTee
 from edge.door.controller import DoorController, DoorTiming, EventSink
 from edge.door.hardware import DoorHardware
@@ -119,7 +120,7 @@ class DoorRuntime:
     def _sync_client(self, door: DoorSettings) -> SyncClient | None:
         if door.access.sync_url is None:
             return None
-        http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+        http = cloud_http(self._settings.api_ca_file, timeout=httpx.Timeout(10.0, connect=5.0))
         self._resources.callback(http.close)
         token = door.access.sync_token.get_secret_value() if door.access.sync_token else None
         return SyncClient(door.access.sync_url, token, http=http, clock=self._clock)

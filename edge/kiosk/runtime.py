@@ -20,6 +20,7 @@ from edge.access.members import MemberCache
 from edge.access.replay import ReplayCache
 from edge.access.sync import SyncClient, SyncResult
 from edge.access.verifier import Verifier
+from edge.cloud_http import cloud_http
 from edge.kiosk.cloud import HttpKioskCloud, KioskCloud, NoCloud
 from edge.kiosk.controller import KioskController, KioskParts, KioskTiming
 from edge.kiosk.hardware import KioskHardware, Waiter
@@ -51,6 +52,9 @@ class BoxSettings(Protocol):
     @property
     def kiosk(self) -> KioskSettings | None: ...
 
+    @property
+    def api_ca_file(self) -> Path | None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class KioskBoxParts:
@@ -72,6 +76,7 @@ class KioskRuntime:
             raise ValueError("KioskRuntime needs a [kiosk] section")
         kiosk = self.kiosk_settings = settings.kiosk
         self._clock = clock
+        self._api_ca_file = settings.api_ca_file
         self._resources = ExitStack()
         self._threads: list[threading.Thread] = []
         self.folder = settings.data_dir / f"{settings.device}-kiosk"
@@ -124,7 +129,8 @@ class KioskRuntime:
         return thing
 
     def _http(self, kiosk: KioskSettings) -> httpx.Client:
-        http = httpx.Client(timeout=httpx.Timeout(kiosk.cloud_timeout_s, connect=3.0))
+        timeout = httpx.Timeout(kiosk.cloud_timeout_s, connect=3.0)
+        http = cloud_http(self._api_ca_file, timeout=timeout)
         self._resources.callback(http.close)
         return http
 

@@ -66,6 +66,7 @@ class BoxSettings:
     device: str
     data_dir: Path
     kiosk: KioskSettings
+    api_ca_file: Path | None = None
 
 
 @dataclass

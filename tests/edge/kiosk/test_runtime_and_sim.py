@@ -27,6 +27,7 @@ class Box:
     device: str
     data_dir: Path
     kiosk: KioskSettings | None
+    api_ca_file: Path | None = None
 
 
 def test_the_runtime_builds_a_kiosk_and_recovers_on_start(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Final, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -29,15 +30,35 @@ _GENERATE_HINT = (
 # What each kind of cloud process holds secrets for. A process checks, in production, only
 # the secrets its role uses, so a container can be started without the others (least
 # privilege: deploy/cloud/compose.yaml blanks them). "all" is one process doing everything.
+# The scheduled jobs run in serve and ingest alike (one leader): the alert webhook's and the
+# docking secrets, when set, are checked by their own settings in every role.
 ProcessRole = Literal["all", "api", "ingest", "database"]
 _ROLE_PARTS: dict[str, frozenset[str]] = {
     # serve: sign-ins, pseudonyms, the device control's broker account, the database.
     "api": frozenset({"auth", "broker_control", "database"}),
-    # ingest: its own broker account and the database (its jobs need nothing more).
+    # ingest: its own broker account and the database.
     "ingest": frozenset({"ingest_broker", "database"}),
     # migrate, user, backup and restore: the database alone.
     "database": frozenset({"database"}),
 }
+# Set by the command that builds the settings, never by the environment: a YZ_CLOUD_ROLE in
+# an .env must not switch a server's checks off.
+_NOT_FROM_THE_ENVIRONMENT: Final = frozenset({"role"})
+
+
+class _InitOnlyFields(PydanticBaseSettingsSource):
+    """A settings source without the fields only a constructor argument may set."""
+
+    def __init__(self, source: PydanticBaseSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self._source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._source.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        found = self._source()
+        return {key: value for key, value in found.items() if key not in _NOT_FROM_THE_ENVIRONMENT}
 
 
 class InsecureSettingsError(ValueError):
@@ -71,9 +92,10 @@ def _url_password(url: str | None) -> str | None:
 
 class CloudSettings(BaseSettings):
     # YZ_CLOUD_AUTH__JWT_SECRET sets auth.jwt_secret: "__" steps into the nested groups.
-    # An empty variable is an unset one: how shells and compose files say "not here".
+    # A secret given as an empty variable is unset (each secret's own validator says so): how
+    # compose.yaml withholds one from a container. Any other empty variable is an error.
     model_config = SettingsConfigDict(
-        env_prefix="YZ_CLOUD_", env_nested_delimiter="__", extra="forbid", env_ignore_empty=True
+        env_prefix="YZ_CLOUD_", env_nested_delimiter="__", extra="forbid"
     )
 
     mode: Literal["development", "production"] = "development"
@@ -109,6 +131,22 @@ class CloudSettings(BaseSettings):
     def _empty_token_is_no_token(cls, value: object) -> object:
         # YZ_CLOUD_API_TOKEN= (set but empty) is how shells and compose files say "unset".
         return None if value == "" else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],  # noqa: ARG003  (pydantic-settings passes it)
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _InitOnlyFields(env_settings),
+            _InitOnlyFields(dotenv_settings),
+            _InitOnlyFields(file_secret_settings),
+        )
 
     def needs(self, part: str) -> bool:
         """Whether this process's role uses ``part``'s secrets (see ``_ROLE_PARTS``)."""

@@ -32,6 +32,7 @@ _ENVELOPE_BYTES: Final = 200
 _IDLE_WAIT: Final = 1.0  # seconds the sender sleeps when there is nothing to send
 _MAX_EARLY_ACKS: Final = 10_000  # PUBACKs of mids from before a reconnect would pile up
 # paho's names for MQTT 3.1.1 CONNACK 4 and 5: the broker refused who we said we are.
+_UNKNOWN: Final = object()
 _AUTH_REFUSALS: Final = frozenset({"Bad user name or password", "Not authorized"})
 
 
@@ -116,12 +117,33 @@ class Uplink:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(50)
         client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
+        client.on_disconnect = self._guarded(self._on_disconnect)
+        client.on_publish = self._guarded(self._on_publish)
+        client.on_message = self._guarded(self._on_message)
         self._stamp = self._clock()
         self._set_will(client)
         return client
+
+    def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback`` for paho, which ends its network loop when an exception leaves one.
+
+        A PUBACK or storage ack the outbox failed to record (a worn card, say) costs a resend
+        at most: the rows are still in the outbox. A failed ``_on_connect`` is not guarded:
+        without its subscriptions the box would sit connected and deaf, so the loop dies,
+        ``stopped_loops`` says so, and the watchdog restarts the box.
+        """
+
+        def guarded(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception:
+                logger.exception(
+                    "device %s: %s failed; the connection carries on",
+                    self._device,
+                    getattr(callback, "__name__", "a callback"),
+                )
+
+        return guarded
 
     def _use_tls(self, client: mqtt.Client) -> None:
         ca_file = self._endpoint.ca_file
@@ -162,17 +184,19 @@ class Uplink:
     def stopped_loops(self) -> list[str]:
         """This uplink's threads that have died while it runs (the watchdog asks).
 
-        paho's network loop ends when an exception leaves one of its callbacks, say the
-        outbox failing on a worn card while it records a PUBACK; the box would then keep
-        its door working but never send again, so this names it and systemd restarts it.
+        paho's network loop ends when an exception leaves a callback that is not guarded
+        (``_on_connect``) or paho itself fails; the box would then keep its door working but
+        never send again, so this names it and systemd restarts the box.
         """
         if not self._thread.is_alive() and self._thread.ident is None:
             return []  # not started yet
         if self._stop.is_set():
             return []  # stopping: threads ending is the point
         names = [] if self._thread.is_alive() else [self._thread.name]
-        network = getattr(self._client, "_thread", None)  # paho's loop_start(); None once ended
-        if network is None or not network.is_alive():
+        # paho's loop_start() thread, None once it has ended (paho 2.x's private name: should
+        # a later paho rename it, no answer is better than restarting every box for ever).
+        network = getattr(self._client, "_thread", _UNKNOWN)
+        if network is None or (isinstance(network, threading.Thread) and not network.is_alive()):
             names.append(f"mqtt-loop-{self._device}")
         return names
 

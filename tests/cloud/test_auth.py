@@ -250,6 +250,23 @@ def test_a_blank_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> No
         CloudSettings(role="api")
 
 
+def test_the_environment_cannot_choose_a_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the command knows what it runs; an .env line must not switch a server's checks off.
+    monkeypatch.setenv("YZ_CLOUD_MODE", "production")
+    monkeypatch.setenv("YZ_CLOUD_ROLE", "database")
+
+    with pytest.raises(ValidationError, match="needs the JWT secret, none is set"):
+        CloudSettings()
+    assert CloudSettings(role="database").role == "database"
+
+
+def test_an_empty_mode_is_an_error_not_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YZ_CLOUD_MODE", "")
+
+    with pytest.raises(ValidationError, match="mode"):
+        CloudSettings(role="database")
+
+
 # --- users ---------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -60,32 +61,71 @@ def test_a_running_box_is_well_and_a_dead_loop_or_stuck_main_loop_is_not(
     assert agent.problems() == []  # ending is not a hang
 
 
-# The dying thread's exception is the fault this test injects, not a test failure.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_network_loop_killed_by_a_failing_card_is_a_problem(
-    tmp_path: Path, broker: BrokerProcess
-) -> None:
-    agent = hub(tmp_path, broker=broker)
+def _running(agent: EdgeAgent) -> tuple[threading.Event, threading.Thread]:
     stop = threading.Event()
     runner = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     runner.start()
+    wait_for(lambda: agent.uplink.connected, timeout=TIMEOUT, message="never connected")
+    return stop, runner
+
+
+def _stop(agent: EdgeAgent, stop: threading.Event, runner: threading.Thread) -> None:
+    stop.set()
+    runner.join(timeout=30)
+    agent.close()
+
+
+def test_a_worn_card_failing_a_pubacks_record_does_not_end_the_network_loop(
+    tmp_path: Path, broker: BrokerProcess
+) -> None:
+    agent = hub(tmp_path, broker=broker)
+    stop, runner = _running(agent)
+    failed_on: list[str] = []
     try:
-        wait_for(lambda: agent.uplink.connected, timeout=TIMEOUT, message="never connected")
         assert agent.problems() == []
 
         def worn_card(_seqs: Iterable[int]) -> None:
+            failed_on.append(threading.current_thread().name)
             raise sqlite3.OperationalError("disk I/O error")
 
-        # paho runs the PUBACK callback, which records it in the outbox, on its own thread.
         agent.outbox.mark_sent = worn_card  # type: ignore[method-assign, assignment]
         agent.tick()
+        # paho records PUBACKs on its own thread (the sender only when a PUBACK beats it).
+        wait_for(
+            lambda: any(name.startswith("paho-mqtt-client") for name in failed_on),
+            timeout=TIMEOUT,
+            message="paho's thread never recorded a PUBACK",
+        )
+        assert agent.problems() == []
+        assert agent.uplink.connected
+        # Still talking: a heartbeat goes out and is PUBACKed (and fails to record) again.
+        before = len(failed_on)
+        agent.tick()
+        wait_for(lambda: len(failed_on) > before, timeout=TIMEOUT, message="the loop went deaf")
+    finally:
+        _stop(agent, stop, runner)
+
+
+# The dying thread's exception is the fault this test injects, not a test failure.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_network_loop_that_died_is_a_problem(tmp_path: Path, broker: BrokerProcess) -> None:
+    agent = hub(tmp_path, broker=broker)
+    stop, runner = _running(agent)
+    try:
+        assert agent.problems() == []
+
+        def worn_card(*, sent_before: datetime | None = None) -> int:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        # On reconnecting, the uplink requeues what was in flight: a failure there leaves the
+        # box connected but deaf, so it is not guarded and paho's loop ends.
+        agent.outbox.requeue = worn_card  # type: ignore[method-assign]
+        broker.restart()
         wait_for(
             lambda: "mqtt-loop-hub-01 stopped" in agent.problems(),
             timeout=TIMEOUT,
             message="the watchdog never heard that the network loop died",
         )
     finally:
-        stop.set()
-        runner.join(timeout=30)
-        agent.close()
+        _stop(agent, stop, runner)
     assert agent.problems() == []  # ending is not a hang

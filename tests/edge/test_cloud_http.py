@@ -7,6 +7,7 @@ import json
 import ssl
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,10 +18,14 @@ from gpiozero.pins.mock import MockFactory
 from edge.cloud_http import cloud_http
 from edge.door.hardware import DoorPins
 from edge.door.runtime import DoorParts, DoorRuntime
+from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
+from edge.kiosk.settings import KioskSettings
 from edge.outbox import utc_now
 from edge.settings import ConfigError, EdgeSettings, load_settings
 from firmware_sim.camera import VirtualCamera
 from protocol.device_config import config_problems
+from tests.edge.kiosk.conftest import PINS as KIOSK_PINS
+from tests.edge.kiosk.conftest import edge_wait
 from yizhan.pki import PkiFiles, init_pki
 
 TIMEOUT = httpx.Timeout(10.0)
@@ -108,6 +113,42 @@ def test_a_door_syncs_over_the_unions_https_only_with_its_ca(
     # Trusted: the TLS handshake succeeded and the server's 404 is what failed the sync.
     assert ("CERTIFICATE_VERIFY_FAILED" in details) is not trusted, details
     assert all(not result.ok for result in results)
+
+
+@dataclass(frozen=True)
+class _KioskBox:
+    device: str
+    data_dir: Path
+    kiosk: KioskSettings
+    api_ca_file: Path | None
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["api_ca_file", "public-cas-only"])
+def test_a_kiosk_reaches_the_unions_https_only_with_its_ca(
+    tmp_path: Path, https_url: str, pki: PkiFiles, trusted: bool
+) -> None:
+    kiosk = KioskSettings.model_validate(
+        {
+            "kiosk_id": "kiosk-1",
+            "pins": KIOSK_PINS.model_dump(),
+            "screen_port": 0,
+            "cloud_url": https_url,
+            "cloud_token": "t" * 40,
+        }
+    )
+    box = _KioskBox("kiosk-box", tmp_path, kiosk, pki.ca_cert if trusted else None)
+    factory = MockFactory()
+    camera = VirtualCamera(np.random.default_rng(0))
+    parts = KioskBoxParts(frame_source=camera, pin_factory=factory, wait=edge_wait)
+    runtime = KioskRuntime(box, parts=parts, events=lambda _events: None, clock=utc_now)
+    try:
+        results = runtime.sync_now()  # the same client carries its redemptions
+    finally:
+        runtime.close()
+        factory.close()
+    details = " ".join(result.detail for result in results)
+    assert results
+    assert ("CERTIFICATE_VERIFY_FAILED" in details) is not trusted, details
 
 
 def test_an_unusable_api_ca_file_is_refused_at_start_by_name(tmp_path: Path) -> None:

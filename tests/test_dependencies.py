@@ -43,12 +43,12 @@ def _requirements(group: str | None) -> list[Requirement]:
 
 def _locked() -> dict[str, Version]:
     pins: dict[str, Version] = {}
-    for number, line in enumerate(LOCK.read_text().splitlines(), start=1):
-        line = line.split("#", 1)[0].strip()
+    for number, raw in enumerate(LOCK.read_text().splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         name, sep, version = line.partition("==")
-        assert sep, f"constraints.txt:{number}: {line!r} is not NAME==VERSION"
+        assert sep, f"constraints.txt:{number}: {raw!r} is not NAME==VERSION"
         pins[canonicalize_name(name)] = Version(version)
     return pins
 

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, col, delete, select
 
 from cloud.api.schemas import as_utc
@@ -23,11 +21,10 @@ from cloud.auth.models import (
     UserUpdate,
     UserVenue,
 )
+from cloud.auth.passwords import PasswordCost, current_password_cost, password_hasher
 from cloud.auth.principal import Principal, Role
 from cloud.models import Venue, utcnow
 
-# argon2id with pwdlib's defaults (RFC 9106's second recommended profile: 64 MiB, t=3).
-_passwords = PasswordHash((Argon2Hasher(),))
 TOKEN_PREFIX = "yzt_"  # noqa: S105  (a marker telling API tokens from JWTs, not a secret)
 _TOKEN_ID_BYTES = 6  # 12 hex characters: an id to find the row by, not a secret
 _TOKEN_SECRET_BYTES = 32
@@ -38,13 +35,13 @@ class AuthStoreError(ValueError):
 
 
 def hash_password(password: str) -> str:
-    return _passwords.hash(password)
+    return password_hasher().hash(password)
 
 
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(cost: PasswordCost) -> str:
     """Verified against when the username is unknown, so both failures take the same time."""
-    return hash_password("not a password anyone has")
+    return cost.hasher().hash("not a password anyone has")
 
 
 def _known_venues(session: Session, venue_ids: Sequence[str]) -> list[str]:
@@ -141,9 +138,9 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
     """
     user = get_user_by_username(session=session, username=username)
     if user is None:
-        _passwords.verify(password, _dummy_hash())
+        password_hasher().verify(password, _dummy_hash(current_password_cost()))
         return None
-    valid, new_hash = _passwords.verify_and_update(password, user.password_hash)
+    valid, new_hash = password_hasher().verify_and_update(password, user.password_hash)
     if not valid or user.disabled:
         return None
     if new_hash is not None:  # the KDF parameters were raised since this hash was made

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from cloud.auth import store
 from cloud.auth.cli import AddUserError, add_user
 from cloud.auth.models import ApiToken, ApiTokenCreate, User
+from cloud.auth.passwords import PRODUCTION_COST, password_cost
 from cloud.auth.principal import Role
 from cloud.auth.pseudonym import pseudonymize
 from cloud.auth.settings import AuthSettings
@@ -38,8 +39,8 @@ EVENTS = "/api/v1/access-events"
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[World]:
-    with open_world(db_url) as world:
+def world(migrated_db_url: str) -> Iterator[World]:
+    with open_world(migrated_db_url) as world:
         yield world
 
 
@@ -55,6 +56,7 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
 # --- login and JWTs ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("production_password_cost")
 def test_login_gives_a_jwt_that_opens_the_api(world: World) -> None:
     response = world.client.post(
         "/api/v1/auth/token", data={"username": "mia", "password": PASSWORD}
@@ -76,6 +78,7 @@ def test_login_gives_a_jwt_that_opens_the_api(world: World) -> None:
     }
 
 
+@pytest.mark.usefixtures("production_password_cost")
 def test_wrong_password_and_unknown_user_get_the_same_401(world: World) -> None:
     wrong = world.client.post("/api/v1/auth/token", data={"username": "mia", "password": "no"})
     unknown = world.client.post(
@@ -86,6 +89,7 @@ def test_wrong_password_and_unknown_user_get_the_same_401(world: World) -> None:
     assert wrong.headers["WWW-Authenticate"] == "Bearer"
 
 
+@pytest.mark.usefixtures("production_password_cost")
 def test_a_disabled_account_cannot_log_in_and_its_tokens_stop(world: World) -> None:
     headers = world.headers("mia")
     with Session(world.engine) as session:
@@ -130,12 +134,28 @@ def test_an_unsigned_jwt_is_401(world: World) -> None:
     assert world.client.get(ME, headers={"Authorization": f"Bearer {unsigned}"}).status_code == 401
 
 
+@pytest.mark.usefixtures("production_password_cost")
 def test_passwords_are_stored_as_argon2id(world: World) -> None:
     with Session(world.engine) as session:
         hashes = [u.password_hash for u in session.exec(select(User))]
 
     assert hashes
     assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+    assert all("$m=65536,t=3,p=4$" in h for h in hashes)  # RFC 9106's second profile
+
+
+def test_a_hash_made_at_another_cost_is_upgraded_at_login(world: World) -> None:
+    with Session(world.engine) as session:
+        cheap = session.exec(select(User).where(User.username == "mia")).one().password_hash
+    assert "$m=8,t=1,p=1$" in cheap  # the suite seeds at the test-only cost
+
+    with password_cost(PRODUCTION_COST):
+        assert world.login("mia")
+
+    with Session(world.engine) as session:
+        upgraded = session.exec(select(User).where(User.username == "mia")).one().password_hash
+    assert "$m=65536,t=3,p=4$" in upgraded
+    assert world.login("mia")  # and the upgraded hash still lets her in
 
 
 # --- API tokens ----------------------------------------------------------------------------
@@ -310,8 +330,9 @@ def test_bad_users_are_422(world: World, body: dict[str, Any]) -> None:
     assert error_of(response, 422)["code"] == "invalid_request"
 
 
-def test_cli_adds_a_user_who_can_log_in(world: World, db_url: str) -> None:
-    settings = CloudSettings(database_url=db_url)
+@pytest.mark.usefixtures("production_password_cost")
+def test_cli_adds_a_user_who_can_log_in(world: World, migrated_db_url: str) -> None:
+    settings = CloudSettings(database_url=migrated_db_url)
 
     add_user(
         settings, "kim", role=Role.TECHNICIAN, venues=[VENUE_B], member_id=None, password=PASSWORD

@@ -17,7 +17,6 @@ from cloud.api.app import create_app
 from cloud.auth.settings import AuthSettings
 from cloud.db import make_engine
 from cloud.devices.settings import BrokerSettings
-from cloud.migrate import upgrade
 from cloud.models import Reading, Venue
 from cloud.settings import CloudSettings, InsecureSettingsError
 from protocol.metrics import METRICS
@@ -47,9 +46,8 @@ def dev_settings(**overrides: Any) -> CloudSettings:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     yield engine
     engine.dispose()
 

@@ -19,6 +19,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield world
 
 
+@pytest.mark.slow
 def test_no_input_makes_the_api_fail(world: World) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", world.client.app)
     headers = world.headers("ada")

@@ -154,8 +154,8 @@ def ids_of_b() -> dict[str, str]:
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[World]:
-    with open_world(db_url) as world:
+def world(migrated_db_url: str) -> Iterator[World]:
+    with open_world(migrated_db_url) as world:
         yield world
 
 

@@ -19,7 +19,6 @@ from cloud import access_store
 from cloud.access_models import Stream
 from cloud.api.app import create_app
 from cloud.db import make_engine
-from cloud.migrate import upgrade
 from cloud.models import Venue
 from cloud.settings import CloudSettings
 from protocol.access import KeySet, MemberDelta, MemberEntry, MemberStatus
@@ -40,9 +39,8 @@ KEY_B = base64.b64encode(bytes(range(1, 33))).decode()
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     with Session(engine) as session:
         session.add(Venue(id="v1", name="Riders' station"))
         session.add(Venue(id="v2", name="Library", kind="library"))

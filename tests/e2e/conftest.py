@@ -18,7 +18,6 @@ from sqlalchemy import Engine, text
 from cloud.db import make_engine
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestStats, IngestWorker, MqttEndpoint
-from cloud.migrate import upgrade
 from edge.outbox import NewReading, Outbox, utc_now
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
 from tests.helpers import wait_for
@@ -167,9 +166,8 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud_engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def cloud_engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     yield engine
     engine.dispose()
 

@@ -17,7 +17,6 @@ from sqlmodel import Session
 from starlette.exceptions import StarletteDeprecationWarning
 
 from cloud.db import make_engine
-from cloud.migrate import upgrade
 from cloud.points import catalog, ledger
 from edge.access.keys import KeyRing
 from edge.kiosk.cloud import HttpKioskCloud, Outcome, Redemption
@@ -89,9 +88,8 @@ class Kiosk:
 
 
 @pytest.fixture
-def site(db_url: str) -> Iterator[Site]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def site(migrated_db_url: str) -> Iterator[Site]:
+    engine = make_engine(migrated_db_url)
     token = seed_cloud(engine, WORLD, now=utc_now())
     with TestClient(cloud_app(engine)) as client:
         yield Site(engine, client, token)

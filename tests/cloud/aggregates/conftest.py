@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from cloud.aggregates.rollups import RollupOptions
 from cloud.db import make_engine
-from cloud.migrate import upgrade
 from cloud.models import Device, DeviceEvent, Reading, Venue
 
 # 2024-05-01 12:00 in Shanghai.
@@ -22,9 +21,8 @@ _seq = count(1)
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     with Session(engine) as session:
         session.add(Venue(id="v1", name="Riders' station", timezone="Asia/Shanghai"))
         session.add(Venue(id="v2", name="Workers' home", timezone="Asia/Shanghai"))

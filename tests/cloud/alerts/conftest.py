@@ -8,15 +8,13 @@ from sqlmodel import Session
 
 from cloud.alerts.models import SensorRole
 from cloud.db import make_engine
-from cloud.migrate import upgrade
 from cloud.models import Device, Venue
 from tests.cloud.alerts.factories import NOW
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     with Session(engine) as session:
         session.add(Venue(id="v1", name="Riders' station", kind="outdoor-station"))
         session.add(Venue(id="v2", name="Workers' home", kind="home"))

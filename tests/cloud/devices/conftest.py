@@ -21,8 +21,8 @@ def use_admin(world: World, admin: RecordingAdmin) -> None:
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[World]:
-    with open_world(db_url) as world:
+def world(migrated_db_url: str) -> Iterator[World]:
+    with open_world(migrated_db_url) as world:
         yield world
 
 

@@ -21,7 +21,6 @@ from cloud.devices.models import (
 )
 from cloud.ingest.inbound import Inbound, classify
 from cloud.ingest.store import IngestStore
-from cloud.migrate import upgrade
 from cloud.models import Device, DeviceEvent, Reading, RejectedMessage
 from protocol.device_config import rejected_event_data
 from protocol.health import Diagnostics, Heartbeat
@@ -31,9 +30,8 @@ TS = "2025-05-01T02:59:00Z"
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     yield engine
     engine.dispose()
 

@@ -8,7 +8,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.db import make_engine
-from cloud.migrate import upgrade
 from cloud.models import Venue
 from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product
@@ -41,9 +40,8 @@ def sell(engine: Engine, *kiosk_ids: str, venue_id: str = "v-points", stock: int
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     sell(engine, "kiosk-1", "kiosk-2")
     yield engine
     engine.dispose()

@@ -16,8 +16,8 @@ RESERVE = "/api/v1/kiosk/redemptions"
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[World]:
-    with open_world(db_url) as world:
+def world(migrated_db_url: str) -> Iterator[World]:
+    with open_world(migrated_db_url) as world:
         sell(world.engine, DEVICE_A, venue_id=VENUE_A)
         with Session(world.engine) as session:
             grant(session, ALICE, 10)

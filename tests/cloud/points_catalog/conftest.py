@@ -8,7 +8,6 @@ from sqlmodel import Session
 
 from cloud.access_models import Member
 from cloud.db import make_engine
-from cloud.migrate import upgrade
 from cloud.models import Device, Venue
 from tests.cloud.auth_world import ALICE, BOB, VENUE_A, VENUE_B, World, open_world
 from tests.cloud.points_catalog.factories import (
@@ -28,10 +27,9 @@ def add_members(engine: Engine, *member_ids: str) -> None:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
+def engine(migrated_db_url: str) -> Iterator[Engine]:
     """A migrated database with a Shanghai venue, a UTC venue and one member."""
-    engine = make_engine(db_url)
-    upgrade(engine)
+    engine = make_engine(migrated_db_url)
     with Session(engine) as session:
         session.add(Venue(id=SHANGHAI_VENUE, name="Riders' station"))
         session.add(Venue(id=UTC_VENUE, name="Abroad", timezone="UTC"))
@@ -42,9 +40,9 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[World]:
+def world(migrated_db_url: str) -> Iterator[World]:
     """The auth world plus a kiosk at each venue and Alice and Bob as members."""
-    with open_world(db_url) as world:
+    with open_world(migrated_db_url) as world:
         with Session(world.engine) as session:
             session.add(Device(id=KIOSK_A, venue_id=VENUE_A, online=True))
             session.add(Device(id=KIOSK_B, venue_id=VENUE_B, online=True))

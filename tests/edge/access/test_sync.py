@@ -17,7 +17,6 @@ from cloud import access_store
 from cloud.access_models import Member, SyncStream
 from cloud.api.app import create_app
 from cloud.db import make_engine
-from cloud.migrate import upgrade
 from cloud.models import Venue
 from cloud.settings import CloudSettings
 from edge.access.bookings import Bookings
@@ -43,9 +42,8 @@ def clock() -> datetime:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_db_url)
     with Session(engine) as session:
         session.add(Venue(id="v1", name="Riders' station"))
         session.commit()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Final, Literal, Self
 
 from yizhan.broker_errors import BrokerError, BrokerStartError
 from yizhan.broker_security import (
@@ -136,12 +137,27 @@ def find_mosquitto() -> Path | None:
     return next((p for p in _MOSQUITTO_FALLBACKS if os.access(p, os.X_OK)), None)
 
 
+# Below Linux's ephemeral range (32768-60999 by default). A port the kernel hands out for
+# bind(0) comes from that range, where any outgoing connection may take it before our
+# server binds it; the test suite's parallel workers open hundreds of those a minute.
+_FREE_PORTS: Final = range(20000, 32768)
+_FREE_PORT_TRIES: Final = 50
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that was free a moment ago (the usual bind-to-0 race applies)."""
+    """Return a TCP port that was free a moment ago (someone may still bind it first)."""
+    for _ in range(_FREE_PORT_TRIES):
+        port = random.choice(_FREE_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue  # a listener has it
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        sock.bind((host, 0))  # the range is crowded: let the kernel choose
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def _port_accepts(host: str, port: int) -> bool:

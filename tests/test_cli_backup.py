@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cloud.issuer import load_existing, load_or_create
 
 PASSPHRASE = "correct horse battery staple"
@@ -25,6 +27,7 @@ def yizhan(
     )
 
 
+@pytest.mark.slow
 def test_backup_verify_restore_round_trip(tmp_path: Path) -> None:
     assert yizhan("cloud", "migrate", "--data-dir", "live", cwd=tmp_path).returncode == 0
     original = load_or_create(tmp_path / "keys" / "dev-issuer.json")

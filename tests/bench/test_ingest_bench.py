@@ -15,6 +15,7 @@ KEYS = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_postgres_run_reports_storage_per_reading(pg_url: str) -> None:
     result = run_ingest_bench(seconds=2, devices=4, database_url=pg_url, workers=1)
     assert set(result) == KEYS

@@ -15,6 +15,7 @@ SECONDS = 20
 DEVICES = 6
 
 
+@pytest.mark.slow
 def test_short_soak_prints_the_audit_and_loses_nothing(pg_url: str, tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "yizhan", "bench", "soak", "--json",

@@ -296,6 +296,7 @@ def _telemetry_is_stored_once_by_the_two_workers(stack: Stack, tmp_path: Path) -
     assert stored == issued  # every reading, each exactly once
 
 
+@pytest.mark.slow
 def test_the_generated_stack_serves_people_and_boxes(stack: Stack, tmp_path: Path) -> None:
     _proxy_spreads_requests_over_both_replicas(stack)
     _plain_http_redirects_to_https(stack)

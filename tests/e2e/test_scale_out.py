@@ -114,6 +114,7 @@ def _stored_seqs(engine: Engine, device: str) -> list[int]:
         return [int(seq) for seq in rows.scalars()]
 
 
+@pytest.mark.slow
 def test_sigkill_one_of_two_workers_loses_nothing_and_stores_nothing_twice(
     engine: Engine,
     broker: BrokerProcess,

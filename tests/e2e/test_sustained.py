@@ -1,4 +1,8 @@
-"""Ten minutes of fleet load on two ingest workers: nothing lost, nothing twice, memory flat."""
+"""Fleet load on two ingest workers: nothing lost, nothing twice, memory flat.
+
+The suite runs 90 s of it, with the same assertions; the full ten minutes is
+`yizhan bench soak`, whose figures are in deploy/SCALING.md.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,15 @@ from yizhan.bench.soak import MAX_GROWTH, SoakOptions, run_soak
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.mosquitto]
 
-SECONDS_ENV = "YIZHAN_SOAK_SECONDS"  # CI runs the full 600; shorter while developing
+SECONDS_ENV = "YIZHAN_SOAK_SECONDS"  # 600 runs what `yizhan bench soak` runs
+SUITE_SECONDS = "90"
 ARTIFACTS_ENV = "YIZHAN_ARTIFACTS"  # where CI collects files; soak.json goes there
 
 
 def test_sustained_load_loses_nothing_duplicates_nothing_and_memory_stays_flat(
     pg_url: str,
 ) -> None:
-    seconds = int(os.environ.get(SECONDS_ENV, "600"))
+    seconds = int(os.environ.get(SECONDS_ENV, SUITE_SECONDS))
     soak = run_soak(SoakOptions(seconds=seconds, database_url=pg_url))
     artifacts = os.environ.get(ARTIFACTS_ENV)
     if artifacts:

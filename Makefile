@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 # Most tests wait on brokers, databases and subprocesses, so 4 workers beat 2 on 2 cores
 # (tests/README.md has the measurements). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 4
-# The isolated build of the editable install reads PIP_CONSTRAINT too (a -c flag would not
-# reach it), so setuptools comes from the lock as well.
+# PIP_CONSTRAINT pins what pip installs; the isolated build of the editable install ignores
+# it, and takes its setuptools from the lock through --build-constraint (pip >= 25.3, which
+# the first step installs from the lock).
 PIP_INSTALL := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/python -m pip install --quiet
 
 .PHONY: demo test lint typecheck unit lock clean
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "yizhan needs Python 3.11 or newer; set PYTHON=python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip
-	$(PIP_INSTALL) -e '.[dev]'
+	$(PIP_INSTALL) --build-constraint $(CURDIR)/$(LOCK) -e '.[dev]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

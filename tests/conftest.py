@@ -33,10 +33,41 @@ settings.register_profile(
 settings.load_profile("loaded-machine")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long tests first: xdist hands tests out in collection order, and a 100 s soak that
-    starts last is 100 s of one worker busy while the others sit idle."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+def _chunk_starts(total: int, workers: int) -> list[int]:
+    """Where xdist's worksteal scheduler cuts the collection into each worker's first share
+    (``len(pending) // nodes_remaining`` consecutive tests per worker, in turn)."""
+    starts, position, remaining = [], 0, total
+    for index in range(workers):
+        starts.append(position)
+        share = remaining // (workers - index)
+        position += share
+        remaining -= share
+    return starts
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long tests start first, one at the head of each worker's share.
+
+    Each worker runs its share from the front and others steal only from the back, so a
+    100 s soak collected last keeps one worker busy while the rest sit idle, and all the
+    long tests at the very front would queue up on the first worker.
+    """
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    rest = [item for item in items if item.get_closest_marker("slow") is None]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    starts = _chunk_starts(len(items), workers)
+    sizes = [end - start for start, end in zip(starts, [*starts[1:], len(items)], strict=True)]
+    heads: list[list[pytest.Item]] = [slow[index::workers] for index in range(workers)]
+    if any(len(head) > size for head, size in zip(heads, sizes, strict=True)):
+        items[:] = slow + rest  # a run too small to spread: long ones first
+        return
+    ordered: list[pytest.Item] = []
+    for head, size in zip(heads, sizes, strict=True):
+        ordered += head
+        fill = size - len(head)
+        ordered += rest[:fill]
+        rest = rest[fill:]
+    items[:] = ordered
 
 
 @pytest.fixture(autouse=True, scope="session")

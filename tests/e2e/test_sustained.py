@@ -1,7 +1,10 @@
 """Fleet load on two ingest workers: nothing lost, nothing twice, memory flat.
 
-The suite runs 90 s of it, with the same assertions; the full ten minutes is
-`yizhan bench soak`, whose figures are in deploy/SCALING.md.
+The suite runs 150 s of it with the same assertions, but a shorter run is a weaker memory
+check: its baseline is taken after the first minute (when the allocator and psycopg's caches
+have settled) and its final figure 75 s later, so only a fast leak crosses the 10 % bar.
+YIZHAN_SOAK_SECONDS=600 runs the full ten minutes, which is `yizhan bench soak`, whose
+figures are in deploy/SCALING.md.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from yizhan.bench.soak import MAX_GROWTH, SoakOptions, run_soak
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.mosquitto]
 
 SECONDS_ENV = "YIZHAN_SOAK_SECONDS"  # 600 runs what `yizhan bench soak` runs
-SUITE_SECONDS = "90"
+SECONDS = int(os.environ.get(SECONDS_ENV, "150"))
+# Start (up to 60 s) and drain (up to 180 s) come on top of the load; past them the soak
+# raises SoakError, which says more than the suite's 300 s timeout would.
+pytestmark.append(pytest.mark.timeout(SECONDS + 300))
 ARTIFACTS_ENV = "YIZHAN_ARTIFACTS"  # where CI collects files; soak.json goes there
 
 
 def test_sustained_load_loses_nothing_duplicates_nothing_and_memory_stays_flat(
     pg_url: str,
 ) -> None:
-    seconds = int(os.environ.get(SECONDS_ENV, SUITE_SECONDS))
-    soak = run_soak(SoakOptions(seconds=seconds, database_url=pg_url))
+    soak = run_soak(SoakOptions(seconds=SECONDS, database_url=pg_url))
     artifacts = os.environ.get(ARTIFACTS_ENV)
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)

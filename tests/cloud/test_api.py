@@ -15,7 +15,6 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from cloud.api.app import create_app
 from cloud.auth.settings import AuthSettings
-from cloud.db import make_engine
 from cloud.devices.settings import BrokerSettings
 from cloud.models import Reading, Venue
 from cloud.settings import CloudSettings, InsecureSettingsError
@@ -43,13 +42,6 @@ def strong_broker() -> BrokerSettings:
 
 def dev_settings(**overrides: Any) -> CloudSettings:
     return CloudSettings(mode="development", **overrides)
-
-
-@pytest.fixture
-def engine(migrated_db_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_db_url)
-    yield engine
-    engine.dispose()
 
 
 def reading(seq: int, *, ts: datetime, metric: str = "temperature_c", **fields: Any) -> Reading:

@@ -2,28 +2,18 @@
 
 import importlib.util
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, text
 
-from cloud.db import make_engine
 from cloud.ingest.inbound import Inbound, classify
 from cloud.ingest.store import IngestStore
 from cloud.migrate import MIGRATIONS_DIR
 
 NOW = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
 TS = "2025-05-01T02:59:00.123456Z"
-
-
-@pytest.fixture
-def engine(migrated_db_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_db_url)
-    yield engine
-    engine.dispose()
 
 
 def message(kind: str, items: list[dict[str, Any]], *, device: str = "d1") -> Inbound:

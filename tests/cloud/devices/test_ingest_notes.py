@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from cloud.db import make_engine
 from cloud.devices.models import (
     DeviceCommand,
     DeviceConfigRejection,
@@ -27,13 +25,6 @@ from protocol.health import Diagnostics, Heartbeat
 
 NOW = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
 TS = "2025-05-01T02:59:00Z"
-
-
-@pytest.fixture
-def engine(migrated_db_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_db_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ STAMP := $(VENV)/.yizhan-installed
 LOCK := constraints.txt
 DEMO_ARGS ?= --duration 30
 PYTEST_ARGS ?=
-# Most tests wait on brokers, databases and subprocesses, so 4 workers beat 2 on 2 cores
-# (tests/README.md has the measurements). PYTEST_WORKERS=0 runs in one process.
+# Most tests wait on brokers, databases and subprocesses, so twice as many workers as
+# cores keeps both busy (tests/README.md has the timings). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 4
 # PIP_CONSTRAINT pins what pip installs; the isolated build of the editable install ignores
 # it, and takes its setuptools from the lock through --build-constraint (pip >= 25.3, which

@@ -148,4 +148,10 @@ class RejectedMessage(SQLModel, table=True):
     field_path: str = Field(max_length=200)
     reason: str = Field(sa_type=Text)
     size: int
-    payload: str = Field(sa_type=Text)
+    payload: str = Field(sa_type=Text)  # the first sample; repeats only add to ``count``
+    # Repeats of one refusal (same sender, field and kind of reason) within one minute share
+    # this row: a flood of garbage costs a counter, not a row each (cloud/ingest/rejections.py).
+    count: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    last_seen_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Sender, field, kind of reason and minute, hashed; NULL on rows from before 0007.
+    dedupe_key: str | None = Field(default=None, max_length=64, unique=True, index=True)

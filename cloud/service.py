@@ -41,7 +41,7 @@ def build_ingest(
     settings: CloudSettings, engine: Engine, *, group: str | None = None
 ) -> IngestWorker:
     return IngestWorker(
-        IngestStore(engine, clock=utc_now),
+        IngestStore(engine, clock=utc_now, bounds=settings.ingest_limits.time_bounds()),
         endpoint=MqttEndpoint(
             settings.mqtt_host,
             settings.mqtt_port,
@@ -53,6 +53,7 @@ def build_ingest(
         ),
         batch_size=settings.ingest_batch_size,
         queue_size=settings.ingest_queue_size,
+        stall_after_s=settings.ingest_limits.stall_after_s,
         clock=utc_now,
     )
 

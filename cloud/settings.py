@@ -15,6 +15,7 @@ from cloud.aggregates.settings import JobSettings
 from cloud.alerts.settings import AlertSettings
 from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
+from cloud.ingest.settings import IngestLimits
 from cloud.web.settings import WebSettings
 
 # Words that mark a token somebody copied from a README instead of generating one.
@@ -117,6 +118,8 @@ class CloudSettings(BaseSettings):
     ingest_client_id: str = Field(default="yz-ingest-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_queue_size: int = Field(default=10_000, ge=10)
+    # Device clocks ingest believes, and when its /healthz calls it stalled (issue 15).
+    ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
     # The one integration token from before users and API tokens existed: still accepted as
     # a SERVICE principal seeing every venue (see cloud.auth.deps). Optional.
     api_token: SecretStr | None = None

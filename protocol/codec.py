@@ -14,6 +14,7 @@ from protocol.ids import check_id
 from protocol.payloads import (
     MAX_BATCH_ITEMS,
     MAX_PAYLOAD_BYTES,
+    MAX_SEQ,
     SCHEMA_VERSION,
     DeviceState,
     Event,
@@ -91,6 +92,17 @@ def _check_envelope(data: dict[str, Any], topic: Topic) -> None:
         )
 
 
+def valid_seq(value: object) -> int | None:
+    """``value`` if it is a sequence number a device may use (1..MAX_SEQ), else None.
+
+    Only such a seq may be kept with a refused item and acked: anything else would not fit
+    the ack model or a BIGINT column, and no real device can have sent it anyway.
+    """
+    if type(value) is int and 1 <= value <= MAX_SEQ:
+        return value
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class RejectedItem:
     """One item of an otherwise valid batch that failed validation."""
@@ -134,11 +146,9 @@ def decode_batch(topic: Topic, payload: bytes) -> DecodedBatch:
         try:
             good.append(model.model_validate(raw))
         except ValidationError as exc:
-            seq = raw.get("seq") if isinstance(raw, dict) else None
-            seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
-            rejected.append(
-                RejectedItem(seq, _error_from(exc, prefix=("items", index)), json.dumps(raw)[:2000])
-            )
+            seq = valid_seq(raw.get("seq") if isinstance(raw, dict) else None)
+            error = _error_from(exc, prefix=("items", index))
+            rejected.append(RejectedItem(seq, error, json.dumps(raw)[:2000]))
     return DecodedBatch(topic, good, rejected)
 
 

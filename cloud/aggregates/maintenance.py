@@ -1,4 +1,4 @@
-"""Retention of raw rows and detection of devices that went silent."""
+"""Retention of raw rows, refused messages and alert history; detection of silent devices."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, up
 from cloud.aggregates import raw
 from cloud.aggregates.models import DeviceOfflineMark
 from cloud.aggregates.timezones import as_utc
-from cloud.models import Device
+from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
+from cloud.models import Device, RejectedMessage
 
 DEVICE = raw.table(Device)
 MARK = raw.table(DeviceOfflineMark)
+REJECTED = raw.table(RejectedMessage)
+ALERT = raw.table(Alert)
+DELIVERY = raw.table(WebhookDelivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,43 @@ def delete_old_raw(engine: Engine, *, now: datetime, retention: timedelta) -> in
         deleted = conn.execute(delete(raw.READING).where(raw.READING.c.ts < cutoff)).rowcount
         deleted += conn.execute(delete(raw.EVENT).where(raw.EVENT.c.ts < cutoff)).rowcount
     return deleted
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRetention:
+    """How long refused messages, resolved alerts and webhook deliveries are kept."""
+
+    rejections: timedelta
+    resolved_alerts: timedelta
+    webhook_deliveries: timedelta
+
+
+def delete_old_history(engine: Engine, *, now: datetime, keep: HistoryRetention) -> dict[str, int]:
+    """Delete refused messages, resolved alerts and webhook deliveries past their age.
+
+    Open and acknowledged alerts are kept however old: their condition still holds. Returns
+    the rows deleted per table.
+    """
+    now = as_utc(now)
+    old_alerts = select(ALERT.c.id).where(
+        ALERT.c.status == AlertStatus.RESOLVED.value,
+        ALERT.c.resolved_at < now - keep.resolved_alerts,
+    )
+    with engine.begin() as conn:
+        rejected = conn.execute(
+            delete(REJECTED).where(REJECTED.c.received_at < now - keep.rejections)
+        ).rowcount
+        deliveries = conn.execute(
+            delete(DELIVERY).where(
+                or_(
+                    DELIVERY.c.created_at < now - keep.webhook_deliveries,
+                    # A delivery points at its alert: it goes first, whatever its age.
+                    DELIVERY.c.alert_id.in_(old_alerts),
+                )
+            )
+        ).rowcount
+        alerts = conn.execute(delete(ALERT).where(ALERT.c.id.in_(old_alerts))).rowcount
+    return {"rejected_message": rejected, "alert": alerts, "webhook_delivery": deliveries}
 
 
 def detect_offline(

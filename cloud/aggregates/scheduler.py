@@ -101,6 +101,16 @@ class JobScheduler:
             retention=timedelta(days=self.settings.raw_retention_days),
         )
         logger.info("retention deleted %d raw rows", deleted)
+        history = maintenance.delete_old_history(
+            self.engine,
+            now=self._clock(),
+            keep=maintenance.HistoryRetention(
+                rejections=timedelta(days=self.settings.rejection_retention_days),
+                resolved_alerts=timedelta(days=self.settings.resolved_alert_retention_days),
+                webhook_deliveries=timedelta(days=self.settings.webhook_delivery_retention_days),
+            ),
+        )
+        logger.info("retention deleted old history: %s", history)
 
     def run_offline_detection(self) -> list[PresenceChange]:
         changes = maintenance.detect_offline(

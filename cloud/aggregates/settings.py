@@ -20,6 +20,12 @@ class JobSettings(BaseModel):
     # Raw rows past this age are deleted; rollups are kept. The rollups recompute only hours
     # inside the retention window, so it must leave room for a late backlog to be rolled up.
     raw_retention_days: int = Field(default=90, ge=3, le=3650)
+    # The retention job also deletes, past these ages: refused messages (a flood of them is
+    # counted per minute, but old ones still only take room), resolved alerts, and webhook
+    # deliveries (delivered or given up long since; an alert's history is the alert itself).
+    rejection_retention_days: int = Field(default=30, ge=1, le=3650)
+    resolved_alert_retention_days: int = Field(default=180, ge=1, le=3650)
+    webhook_delivery_retention_days: int = Field(default=30, ge=1, le=3650)
     rollup_interval_s: float = Field(default=60.0, gt=0, le=3600)
     # On the first run (no watermark yet) rows received this far back are rolled up.
     rollup_backfill_hours: int = Field(default=48, ge=1, le=24 * 365)

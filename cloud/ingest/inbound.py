@@ -73,6 +73,14 @@ def classify(mid: int, topic_text: str, payload: bytes) -> Inbound:
         return _reject(mid, topic_text, payload, exc, device)
 
 
+def unclassifiable(mid: int, topic: str, payload: bytes, error: Exception) -> Inbound:
+    """A message the codec failed on (a bug, not the sender's fault) as a rejection."""
+    problem = PayloadError(
+        "$", f"ingest could not read this message ({type(error).__name__}); it is kept unstored"
+    )
+    return _reject(mid, topic, payload, problem, None)
+
+
 def unstorable(message: Inbound, error: Exception) -> Inbound:
     """The same message as a rejection, after the database refused its content."""
     if message.rejection is not None:

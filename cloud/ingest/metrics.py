@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from cloud.ingest.health import HealthSource, IngestHealth
+
 MetricType = Literal["counter", "gauge"]
 
 # https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
@@ -62,6 +64,7 @@ class IngestStats:
     states: int = 0  # device state messages applied
     transactions: int = 0  # committed write transactions
     write_errors: int = 0
+    writer_errors: int = 0  # unexpected failures the writer survived (logged with traceback)
     connected: bool = False
     subscribed: bool = False  # the broker confirmed the subscriptions of this connection
     last_error: str | None = None
@@ -76,9 +79,21 @@ class IngestStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def ingest_samples(stats: IngestStats, *, queue_depth: int, queue_size: int) -> list[Sample]:
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """Whether a worker's writer runs and keeps up (see cloud.ingest.health)."""
+
+    writer_alive: bool
+    last_commit_age_s: float
+    oldest_queued_age_s: float
+    healthy: bool
+
+
+def ingest_samples(
+    stats: IngestStats, *, queue_depth: int, queue_size: int, liveness: Liveness | None = None
+) -> list[Sample]:
     """The metric families of one worker, named ``yizhan_ingest_*``."""
-    return [
+    samples = [
         Sample("yizhan_ingest_received_total", "counter", "MQTT messages received", stats.received),
         Sample("yizhan_ingest_stored_total", "counter", "Readings and events stored", stats.stored),
         Sample(
@@ -133,6 +148,44 @@ def ingest_samples(stats: IngestStats, *, queue_depth: int, queue_size: int) -> 
             "1 while connected to the broker",
             float(stats.connected),
         ),
+        Sample(
+            "yizhan_ingest_writer_errors_total",
+            "counter",
+            "Unexpected failures the writer thread survived",
+            stats.writer_errors,
+        ),
+    ]
+    if liveness is not None:
+        samples += _liveness_samples(liveness)
+    return samples
+
+
+def _liveness_samples(liveness: Liveness) -> list[Sample]:
+    return [
+        Sample(
+            "yizhan_ingest_writer_alive",
+            "gauge",
+            "1 while the writer thread runs",
+            float(liveness.writer_alive),
+        ),
+        Sample(
+            "yizhan_ingest_last_commit_age_seconds",
+            "gauge",
+            "Seconds since the last commit (since start before the first)",
+            liveness.last_commit_age_s,
+        ),
+        Sample(
+            "yizhan_ingest_oldest_queued_age_seconds",
+            "gauge",
+            "Seconds the oldest received, not yet written message has waited",
+            liveness.oldest_queued_age_s,
+        ),
+        Sample(
+            "yizhan_ingest_healthy",
+            "gauge",
+            "1 while /healthz answers 200: the writer runs and keeps up",
+            float(liveness.healthy),
+        ),
     ]
 
 
@@ -157,3 +210,10 @@ class MetricsRegistry:
 
     def render(self) -> str:
         return render(self.samples())
+
+    def health(self) -> list[IngestHealth]:
+        """The health of every registered source that reports one (ingest workers)."""
+        with self._lock:
+            # As objects: isinstance narrows those to the protocol (a Callable it cannot).
+            sources: list[object] = list(self._sources)
+        return [source.health() for source in sources if isinstance(source, HealthSource)]

@@ -1,7 +1,9 @@
-"""A tiny HTTP server for ``/metrics`` of a process that has no API (``yizhan cloud ingest``)."""
+"""A tiny HTTP server for ``/metrics`` and ``/healthz`` of a process without an API
+(``yizhan cloud ingest``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 class MetricsServer:
-    """Serves ``registry`` at ``GET /metrics`` on ``host:port`` from a daemon thread."""
+    """Serves ``registry`` at ``GET /metrics`` on ``host:port`` from a daemon thread, and
+    ``GET /healthz``: 200 while every worker in it is well, else 503 saying why."""
 
     def __init__(self, registry: MetricsRegistry, *, host: str = "127.0.0.1", port: int) -> None:
         handler = _handler(registry)
@@ -31,6 +34,7 @@ class MetricsServer:
     def start(self) -> None:
         self._thread.start()
         logger.info("metrics at http://%s:%d/metrics", *self._server.server_address[:2])
+        logger.info("health at http://%s:%d/healthz", *self._server.server_address[:2])
 
     def close(self) -> None:
         self._server.shutdown()
@@ -41,12 +45,25 @@ class MetricsServer:
 def _handler(registry: MetricsRegistry) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] != "/metrics":
-                self.send_error(404, "only /metrics is served here")
-                return
-            body = registry.render().encode()
-            self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE)
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE, registry.render().encode())
+            elif path == "/healthz":
+                reports = registry.health()
+                failing = [r.problem for r in reports if r.problem is not None]
+                body = {
+                    "status": "failing" if failing else "ok",
+                    "workers": [r.as_json() for r in reports],
+                }
+                if failing:
+                    body["problem"] = "; ".join(failing)
+                self._send(503 if failing else 200, "application/json", json.dumps(body).encode())
+            else:
+                self.send_error(404, "only /metrics and /healthz are served here")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

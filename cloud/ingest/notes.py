@@ -49,7 +49,7 @@ def _table(model: Any) -> Table:
 
 
 def _text(value: str | None) -> str | None:
-    # PostgreSQL text cannot hold U+0000 (see store._no_nul).
+    # PostgreSQL text cannot hold U+0000 (see rejections.no_nul).
     return None if value is None else value.replace("\x00", "\ufffd")
 
 

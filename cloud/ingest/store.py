@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,10 +15,12 @@ from sqlalchemy.engine import Connection
 
 from cloud.devices.models import DeviceStatus
 from cloud.ingest import notes
+from cloud.ingest.bounds import TimeBounds, bound_batch
 from cloud.ingest.bulk import ReadingRow, reading_writer
 from cloud.ingest.inbound import Inbound, Rejection
-from cloud.models import Device, DeviceEvent, RejectedMessage, Venue
-from protocol.codec import DecodedBatch
+from cloud.ingest.rejections import RejectionLog
+from cloud.models import Device, DeviceEvent, Venue
+from protocol.codec import DecodedBatch, valid_seq
 from protocol.health import Diagnostics
 from protocol.payloads import DeviceState, Event
 from protocol.payloads import Reading as WireReading
@@ -80,8 +82,9 @@ def _item_rejections(batch: DecodedBatch, result: WriteResult) -> list[Rejection
                 item.raw,
             )
         )
-        if item.seq is not None:  # kept in rejected_message: the device may forget it
-            result.acks[(batch.topic.venue, batch.topic.device)].append(item.seq)
+        seq = valid_seq(item.seq)  # only a seq the ack model and a BIGINT column take
+        if seq is not None:  # kept in rejected_message: the device may forget it
+            result.acks[(batch.topic.venue, batch.topic.device)].append(seq)
     return rejections
 
 
@@ -93,11 +96,13 @@ def _table(model: Any) -> Table:
 class IngestStore:
     """Writes classified messages in one transaction per batch."""
 
-    def __init__(self, engine: Engine, *, clock: Clock) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock, bounds: TimeBounds | None = None) -> None:
         self._engine = engine
         self._clock = clock
+        self._bounds = bounds or TimeBounds()
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
         self._readings = reading_writer(engine.dialect.name)
+        self._rejections = RejectionLog(self._dialect)
         self._device_venue: dict[str, str] = {}
 
     def write(self, messages: Sequence[Inbound]) -> WriteResult:
@@ -117,19 +122,18 @@ class IngestStore:
                 rejections=[m.rejection for m in messages if m.rejection is not None],
                 retired=notes.decommissioned(conn, devices),
             )
-            batches = self._admit(txn, [m.batch for m in messages if m.batch])
+            batches = [
+                bound_batch(batch, now=txn.now, bounds=self._bounds)
+                for batch in self._admit(txn, [m.batch for m in messages if m.batch])
+            ]
             self._store_items(txn, batches)
             online = {b.topic.device for b in batches}
-            for message in messages:
-                if message.state is not None and message.state[0].device not in txn.retired:
-                    if self._apply_state(conn, *message.state, now=txn.now):
-                        online.add(message.state[0].device)
-                    txn.result.states += 1
+            online |= self._apply_states(txn, [m.state for m in messages if m.state])
             online |= self._store_diagnostics(txn, [m.diag for m in messages if m.diag])
             notes.write_notes(conn, self._dialect, txn.notes)
             for batch in batches:
                 txn.rejections.extend(_item_rejections(batch, txn.result))
-            self._store_rejections(conn, txn.rejections, txn.now)
+            self._rejections.store(conn, txn.rejections, txn.now)
             txn.result.rejected = len(txn.rejections)
             self._touch(conn, {b.topic.device for b in batches}, txn.now)
             notes.activate(conn, online, txn.now)
@@ -256,6 +260,29 @@ class IngestStore:
         inserted = conn.execute(stmt.returning(*(table.c[k] for k in keys)), rows).all()
         return len(inserted)
 
+    def _apply_states(self, txn: _Txn, states: list[tuple[Topic, DeviceState]]) -> set[str]:
+        """Apply each state believed; returns the devices that said they are online.
+
+        A state dated ahead of the cloud is refused: applied, it would win over every real
+        state until the cloud's clock caught up, pinning the device online. An old one is
+        harmless (the newest wins) and normal: a retained will is as old as its connection.
+        """
+        online: set[str] = set()
+        for topic, state in states:
+            if topic.device in txn.retired:
+                continue
+            problem = self._bounds.ahead(state.ts, txn.now)
+            if problem is not None:
+                payload = state.model_dump_json()
+                txn.rejections.append(
+                    Rejection(str(topic), topic.device, None, "ts", problem, len(payload), payload)
+                )
+                continue
+            if self._apply_state(txn.conn, topic, state, now=txn.now):
+                online.add(topic.device)
+            txn.result.states += 1
+        return online
+
     def _apply_state(
         self, conn: Connection, topic: Topic, state: DeviceState, *, now: datetime
     ) -> bool:
@@ -294,35 +321,10 @@ class IngestStore:
         txn.result.diagnostics += len(rows)
         return senders
 
-    def _store_rejections(
-        self, conn: Connection, rejections: Iterable[Rejection], now: datetime
-    ) -> None:
-        rows = [
-            {
-                "received_at": now,
-                "topic": r.topic,
-                "device_id": r.device_id,
-                "seq": r.seq,
-                "field_path": r.field,
-                "reason": _no_nul(r.reason),
-                "size": r.size,
-                "payload": _no_nul(r.payload),
-            }
-            for r in rejections
-        ]
-        if rows:
-            conn.execute(_table(RejectedMessage).insert(), rows)
-
     def _touch(self, conn: Connection, devices: set[str], now: datetime) -> None:
         if devices:
             device = _table(Device)
             conn.execute(update(device).where(device.c.id.in_(devices)).values(last_seen_at=now))
-
-
-def _no_nul(text: str) -> str:
-    # PostgreSQL text cannot hold U+0000; one refused payload carrying it would make the
-    # whole transaction fail on every retry and stall ingest for every device.
-    return text.replace("\x00", "\ufffd")
 
 
 def _event_row(topic: Topic, item: Event, now: datetime) -> dict[str, Any]:

@@ -22,18 +22,19 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 
-from cloud.ingest.inbound import Inbound, classify, unstorable
-from cloud.ingest.metrics import IngestStats, Sample, ingest_samples
+from cloud.ingest.health import DEFAULT_STALL_AFTER_S, IngestHealth, judge
+from cloud.ingest.inbound import Inbound, classify, unclassifiable, unstorable
+from cloud.ingest.metrics import IngestStats, Liveness, Sample, ingest_samples
 from cloud.ingest.store import IngestStore, WriteResult
 from cloud.mqtt import stop_loop
-from protocol.codec import encode
+from protocol.codec import encode, valid_seq
 from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
 from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
 
 # IngestStats moved to cloud.ingest.metrics; callers have always imported it from here.
-__all__ = ["IngestStats", "IngestWorker", "MqttEndpoint"]
+__all__ = ["IngestStats", "IngestWorker", "MqttEndpoint", "WorkerSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,11 @@ class IngestWorker:
         endpoint: MqttEndpoint,
         batch_size: int = 500,
         queue_size: int = 10_000,
+        stall_after_s: float = DEFAULT_STALL_AFTER_S,
         clock: Callable[[], datetime],
     ) -> None:
         self.stats = IngestStats()
+        self._stall_after_s = stall_after_s
         self._store = store
         self._endpoint = endpoint
         self._batch_size = batch_size
@@ -92,6 +95,9 @@ class IngestWorker:
         self._queue: queue.Queue[_Received] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._generation = 0
+        # time.monotonic() receipt of the oldest message of the batch being written; None
+        # between batches. With the queue's head, what /healthz calls waiting.
+        self._in_hand_since: float | None = None
         self._client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
@@ -134,9 +140,49 @@ class IngestWorker:
     def queue_size(self) -> int:
         return self._queue.maxsize
 
-    def metrics(self) -> list[Sample]:
+    @property
+    def metrics(self) -> WorkerSource:
+        """This worker as a metrics source: call it for its samples; it also has ``health``."""
+        return WorkerSource(self)
+
+    def samples(self) -> list[Sample]:
         """This worker's Prometheus samples (see cloud.ingest.metrics)."""
-        return ingest_samples(self.stats, queue_depth=self.queue_depth, queue_size=self.queue_size)
+        health = self.health()
+        return ingest_samples(
+            self.stats,
+            queue_depth=self.queue_depth,
+            queue_size=self.queue_size,
+            liveness=Liveness(
+                writer_alive=health.writer_alive,
+                last_commit_age_s=health.last_commit_age_s,
+                oldest_queued_age_s=health.oldest_queued_age_s,
+                healthy=health.ok,
+            ),
+        )
+
+    def health(self) -> IngestHealth:
+        """Whether the writer runs and keeps up (see cloud.ingest.health)."""
+        now = time.monotonic()
+        stats = self.stats
+        waiting = [t for t in (self._in_hand_since, self._queue_head()) if t is not None]
+        return judge(
+            # Before start() nothing is expected of the writer; after stop() it has finished.
+            writer_alive=self._writer.is_alive() or not self._running(),
+            last_commit_age_s=now - (stats.last_commit or stats.started),
+            oldest_queued_age_s=now - min(waiting) if waiting else 0.0,
+            queue_depth=self.queue_depth,
+            stall_after_s=self._stall_after_s,
+            last_error=stats.last_error,
+        )
+
+    def _running(self) -> bool:
+        return self._writer.ident is not None and not self._stop.is_set()
+
+    def _queue_head(self) -> float | None:
+        # queue.Queue keeps its items in the deque ``queue`` guarded by ``mutex`` (CPython's
+        # Lib/queue.py); peeking there is the only way to see the oldest without taking it.
+        with self._queue.mutex:
+            return self._queue.queue[0].at if self._queue.queue else None
 
     def start(self) -> None:
         self._writer.start()
@@ -211,12 +257,30 @@ class IngestWorker:
         )
 
     def _write_loop(self) -> None:
+        """Write batches until stopped. Supervised: whatever a batch raises is logged and
+        counted and the loop goes on, so the thread never ends while the process runs."""
         while True:
-            batch = self._next_batch()
-            if batch:
-                self._write_until_done(batch)
-            elif self._stop.is_set():
-                return
+            try:
+                if not self._write_next():
+                    return
+            except Exception as exc:  # the task boundary: nothing may end the writer
+                self.stats.writer_errors += 1
+                self.stats.last_error = f"ingest writer failed: {exc!r}"[:500]
+                logger.exception("ingest writer failed on a batch; it goes on with the next")
+                # Its messages stay unacked: the broker redelivers them in the next session
+                # and the devices resend what was not confirmed.
+                self._stop.wait(_RETRY_SECONDS)
+            finally:
+                self._in_hand_since = None
+
+    def _write_next(self) -> bool:
+        """Write one batch if there is one; False once stopped and drained."""
+        batch = self._next_batch()
+        if batch:
+            self._in_hand_since = batch[0].at
+            self._write_until_done(batch)
+            return True
+        return not self._stop.is_set()
 
     def _next_batch(self) -> list[_Received]:
         try:
@@ -232,7 +296,7 @@ class IngestWorker:
         return batch
 
     def _write_until_done(self, batch: list[_Received]) -> None:
-        inbound = [classify(r.mid, r.topic, r.payload) for r in batch]
+        inbound = [self._classify(r) for r in batch]
         result = self._write(inbound)
         if result is None:
             return  # stopping with the database down: unacked, the broker redelivers
@@ -240,12 +304,21 @@ class IngestWorker:
         self._ack_broker(batch)
         self._ack_devices(result)
 
+    def _classify(self, received: _Received) -> Inbound:
+        try:
+            return classify(received.mid, received.topic, received.payload)
+        except Exception as exc:  # classify never raises; if it ever does, the message is
+            # refused alone instead of taking the writer down with it
+            logger.exception("could not classify a message on %.300s", received.topic)
+            return unclassifiable(received.mid, received.topic, received.payload, exc)
+
     def _write(self, inbound: list[Inbound]) -> WriteResult | None:
         """Write a batch; if it fails, find the message that cannot be stored.
 
-        A database that is down is waited for. A message the database refuses for its
-        content (a value PostgreSQL will not take, say) is stored as a rejection instead,
-        so one poison message never stalls ingest for every device.
+        A database that is down is waited for. A message the store refuses for its content
+        (a value PostgreSQL will not take, a number SQLite cannot bind, a bug meeting an
+        input nobody thought of) is stored as a rejection instead, so one poison message
+        never stalls ingest for every device.
         """
         while True:
             try:
@@ -253,7 +326,7 @@ class IngestWorker:
             except OperationalError as exc:  # down, restarting, unreachable: wait for it
                 if not self._note_failure(exc, len(inbound)):
                     return None
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # noqa: BLE001 - content: find the message causing it
                 self._note_failure(exc, len(inbound), wait=False)
                 return self._write_one_by_one(inbound)
 
@@ -271,12 +344,17 @@ class IngestWorker:
         while True:
             try:
                 return self._store.write([attempt])
-            except SQLAlchemyError as exc:
-                if attempt is message and not isinstance(exc, OperationalError):
-                    self._note_failure(exc, 1, wait=False)
-                    attempt = unstorable(message, exc)
-                elif not self._note_failure(exc, 1):
+            except OperationalError as exc:
+                if not self._note_failure(exc, 1):
                     return None
+            except Exception as exc:
+                self._note_failure(exc, 1, wait=False)
+                if attempt is not message:
+                    # Not even its rejection can be stored: acked and dropped, so it cannot
+                    # come back after every restart. Logged with the traceback for a person.
+                    logger.exception("dropped a message whose rejection cannot be stored")
+                    return WriteResult(rejected=1)
+                attempt = unstorable(message, exc)
 
     def _note_failure(self, exc: Exception, count: int, *, wait: bool = True) -> bool:
         """Count and log a failed write; returns False when stopping instead of retrying."""
@@ -306,9 +384,32 @@ class IngestWorker:
 
     def _ack_devices(self, result: WriteResult) -> None:
         for (venue, device), seqs in result.acks.items():
-            ranges = seq_ranges(seqs)
-            for start in range(0, len(ranges), MAX_BATCH_ITEMS):
-                ack = StorageAck(
-                    v=SCHEMA_VERSION, device=device, ranges=ranges[start : start + MAX_BATCH_ITEMS]
-                )
-                self._client.publish(str(Topic(venue, device, Kind.ACK)), encode(ack), qos=1)
+            # The store acks only valid seqs; filtered again because one bad ack must not
+            # cost the others theirs.
+            ranges = seq_ranges([seq for seq in seqs if valid_seq(seq) is not None])
+            try:
+                for start in range(0, len(ranges), MAX_BATCH_ITEMS):
+                    part = ranges[start : start + MAX_BATCH_ITEMS]
+                    ack = StorageAck(v=SCHEMA_VERSION, device=device, ranges=part)
+                    self._client.publish(str(Topic(venue, device, Kind.ACK)), encode(ack), qos=1)
+            except Exception:  # stored already; the device resends and is acked next time
+                self.stats.writer_errors += 1
+                logger.exception("could not ack device %.40s", device)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSource:
+    """A worker as a :class:`MetricsRegistry` source: its samples when called, and its health.
+
+    A callable rather than a bound method, so that every process registering
+    ``worker.metrics`` (``cloud ingest --metrics-port``, the demo's API) also answers
+    ``/healthz`` for the worker without being told to.
+    """
+
+    worker: IngestWorker
+
+    def __call__(self) -> list[Sample]:
+        return self.worker.samples()
+
+    def health(self) -> IngestHealth:
+        return self.worker.health()

@@ -142,6 +142,11 @@ def test_start_order_waits_for_the_database_and_the_migration() -> None:
         assert migrate["condition"] == "service_completed_successfully"
     assert stack["proxy"]["depends_on"]["api"] == {"condition": "service_healthy", "restart": True}
     assert "/healthz" in " ".join(_strings(stack["api"]["healthcheck"]["test"]))
+    # The ingest's own /healthz (its metrics port) fails when its writer is dead or stalled.
+    ingest = stack["ingest"]
+    check = " ".join(_strings(ingest["healthcheck"]["test"]))
+    port = ingest["command"][ingest["command"].index("--metrics-port") + 1]
+    assert f"127.0.0.1:{port}/healthz" in check
 
 
 def test_all_services_share_one_private_network() -> None:

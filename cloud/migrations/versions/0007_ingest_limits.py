@@ -1,0 +1,40 @@
+"""Rejected messages are counted, not copied: repeats within a minute share one row.
+
+A flood of refused messages (one box sending 10 000 non-JSON messages a second) used to add
+a row each (issue 15, finding 5). Now one row per sender, kind of refusal and minute holds
+the first sample, a ``count`` and when the last repeat arrived; ``dedupe_key`` is that
+row's identity, so ingest adds to it with one upsert. Rows from before keep a NULL key.
+
+Revision ID: 0007_ingest_limits
+Revises: 0006_dashboard
+Create Date: 2027-03-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007_ingest_limits"
+down_revision: str | Sequence[str] | None = "0006_dashboard"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("rejected_message") as batch:
+        batch.add_column(sa.Column("count", sa.Integer(), nullable=False, server_default="1"))
+        batch.add_column(sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("dedupe_key", sa.String(length=64), nullable=True))
+        batch.create_index("ix_rejected_message_dedupe_key", ["dedupe_key"], unique=True)
+    op.execute("UPDATE rejected_message SET last_seen_at = received_at")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("rejected_message") as batch:
+        batch.drop_index("ix_rejected_message_dedupe_key")
+        batch.drop_column("dedupe_key")
+        batch.drop_column("last_seen_at")
+        batch.drop_column("count")

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 
+from cloud.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from cloud.api.errors import ErrorResponse, install_error_handlers
 from cloud.api.routes import (
     access_events,
@@ -31,6 +32,7 @@ from cloud.api.routes import (
 )
 from cloud.api.state import ApiState, Clock
 from cloud.auth.deps import current_principal
+from cloud.auth.throttle import LoginGuard
 from cloud.auth.tokens import AuthKeys
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
@@ -107,12 +109,18 @@ def create_app(
     engine: Engine,
     clock: Clock = _utc_now,
     control: DeviceControl | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    login_guard: LoginGuard | None = None,
 ) -> FastAPI:
     """The cloud's API on ``engine``; the caller owns the engine and disposes it.
 
     ``control`` (cloud.service.build_api makes one) runs while the app runs: it publishes
     what the device routes store. Without it the routes still store commands and configs
     (another process's control publishes them) and claims use an open broker's no-op admin.
+
+    A request body past ``max_body_bytes`` is refused (413) before any route reads it.
+    ``login_guard`` (tests pass one on their own clock) throttles both login routes; by
+    default one is made from ``settings.auth.login``.
 
     Raises InsecureSettingsError for production settings without a JWT secret (settings
     built by CloudSettings refuse that already; this guards ones built with model_construct).
@@ -128,6 +136,7 @@ def create_app(
         clock=clock,
         devices=device_services(settings, control=control),
     )
+    app.state.login_guard = login_guard or LoginGuard(settings.auth.login)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -143,4 +152,6 @@ def create_app(
         live_interval_s=web.live_interval_s,
         session_minutes=round(web.session_hours * 60),
     )
+    # Added last, so outermost: it wraps authentication and every body read (issue 15).
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

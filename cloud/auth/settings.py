@@ -1,8 +1,37 @@
-"""Authentication settings: the JWT signing secret, token lifetime, the member pseudonym key."""
+"""Authentication settings: the JWT signing secret, token lifetime, the member pseudonym key,
+and how hard logging in may be tried."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class LoginLimits(BaseModel):
+    """Read as YZ_CLOUD_AUTH__LOGIN__ACCOUNT_FAILURES etc.; enforced by cloud/auth/throttle.py.
+
+    Kept in each API process's memory: with N replicas behind nginx an account gets up to N
+    times the failures (nginx spreads one client's requests), which is still a few guesses a
+    minute against argon2id, and nothing to migrate or clean up.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Failed logins counted over a sliding window; at the limit, further tries are refused
+    # (429, before any hashing) until the oldest failure leaves the window. A person who
+    # mistypes a few times waits minutes; a guesser gets a handful of tries per window.
+    window_s: int = Field(default=15 * 60, ge=10, le=24 * 3600)
+    account_failures: int = Field(default=5, ge=1, le=1000)
+    # Per client address (an IPv6 /64 counts as one: one host holds a whole /64); higher than
+    # per account, since one office's NAT puts many desks behind one address.
+    address_failures: int = Field(default=30, ge=1, le=100_000)
+    # argon2id takes 64 MiB and ~0.2 s of a core per hash: 40 at once took a replica from
+    # 143 MB to 1.1 GB and slowed everything 7x. Past this many, a login waits up to
+    # hash_wait_s for a slot and is then answered 503 (try again) instead of queueing.
+    concurrent_hashes: int = Field(default=2, ge=1, le=64)
+    hash_wait_s: float = Field(default=2.0, ge=0, le=60)
+    # Accounts and addresses remembered at once; the least recently failing is forgotten
+    # first, so a spray of made-up usernames cannot grow the process without bound.
+    max_tracked: int = Field(default=10_000, ge=100, le=1_000_000)
 
 
 class AuthSettings(BaseModel):
@@ -18,6 +47,7 @@ class AuthSettings(BaseModel):
     # Keys the HMAC that turns member ids into pseudonyms for managers. Unset, it is derived
     # from jwt_secret; set it separately so rotating jwt_secret keeps pseudonyms stable.
     pseudonym_key: SecretStr | None = None
+    login: LoginLimits = Field(default_factory=LoginLimits)
 
     @field_validator("jwt_secret", "pseudonym_key", mode="before")
     @classmethod

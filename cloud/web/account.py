@@ -14,7 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.auth import store
 from cloud.auth.cookie import SESSION_COOKIE, csrf_ok
+from cloud.auth.login import LoginGuardDep
+from cloud.auth.login import authenticate as guarded_authenticate
 from cloud.auth.principal import Role
+from cloud.auth.throttle import LoginRefusedError
 from cloud.auth.tokens import issue_access_token
 from cloud.web.i18n import LANG_COOKIE, LANGS, pick_lang
 from cloud.web.live import topics_for
@@ -52,12 +55,18 @@ def login(
     request: Request,
     session: SessionDep,
     state: StateDep,
+    guard: LoginGuardDep,
     now: NowDep,
     username: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
 ) -> Response:
-    user = store.authenticate(session=session, username=username, password=password)
+    try:
+        user = guarded_authenticate(
+            request, guard=guard, session=session, username=username, password=password
+        )
+    except LoginRefusedError as exc:
+        return _refused_page(request, exc, next_path=next, username=username)
     if user is None:
         return render(
             request,
@@ -86,6 +95,25 @@ def login(
         path="/",
     )
     return response
+
+
+def _refused_page(
+    request: Request, exc: LoginRefusedError, *, next_path: str, username: str
+) -> Response:
+    """The sign-in form again, saying when to retry (429 locked, 503 busy)."""
+    page = render(
+        request,
+        None,
+        "login.html",
+        status_code=exc.status,
+        next=safe_next(next_path),
+        # Already in the reader's language; t() shows a text that is not a key as it is.
+        error=exc.text(pick_lang(request.cookies.get(LANG_COOKIE))),
+        expired=False,
+        username=username,
+    )
+    page.headers["Retry-After"] = str(exc.retry_after_s)
+    return page
 
 
 @router.post("/logout")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
@@ -13,6 +13,8 @@ from cloud.api.deps import NowDep, Offset, RowId, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth import store
 from cloud.auth.deps import CurrentPrincipal, require_roles, unauthorized
+from cloud.auth.login import LoginGuardDep
+from cloud.auth.login import authenticate as guarded_authenticate
 from cloud.auth.models import (
     ApiToken,
     ApiTokenCreate,
@@ -26,6 +28,7 @@ from cloud.auth.models import (
     UserUpdate,
 )
 from cloud.auth.principal import Role
+from cloud.auth.throttle import LoginRefusedError
 from cloud.auth.tokens import issue_access_token
 
 # Outside the guarded router: logging in is how a caller gets a credential.
@@ -48,16 +51,42 @@ class PrincipalPublic(BaseModel):
     member_id: str | None
 
 
-@login_router.post("/token", responses={401: {"model": ErrorResponse}})
+def login_refused(exc: LoginRefusedError) -> ApiError:
+    """A throttled or busy login: both languages, since a person often reads it off a tool."""
+    return ApiError(
+        exc.status,
+        code=exc.code,
+        message=f"{exc.text('en')} ({exc.text('zh-CN')})",
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
+_LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 429, 503)
+}
+
+
+@login_router.post("/token", responses=_LOGIN_ERRORS)
 def login(
     *,
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     state: StateDep,
+    guard: LoginGuardDep,
     now: NowDep,
 ) -> AccessToken:
-    """OAuth2 password flow: form fields ``username`` and ``password`` give a bearer JWT."""
-    user = store.authenticate(session=session, username=form.username, password=form.password)
+    """OAuth2 password flow: form fields ``username`` and ``password`` give a bearer JWT.
+
+    After too many failures for the account or from the address: 429 with Retry-After
+    (cloud.auth.settings.LoginLimits); when every hashing slot is busy: 503, retry shortly.
+    """
+    try:
+        user = guarded_authenticate(
+            request, guard=guard, session=session, username=form.username, password=form.password
+        )
+    except LoginRefusedError as exc:
+        raise login_refused(exc) from exc
     if user is None:
         # One message for unknown user, wrong password and disabled account alike.
         raise unauthorized("wrong username or password")

@@ -57,8 +57,9 @@ MAX_GROUP_BYTES: Final = 24  # sum of (1 + len) over groups: keeps the worst cas
 MAX_LIFETIME: Final = timedelta(hours=1)
 DEFAULT_LIFETIME: Final = timedelta(seconds=60)
 DEFAULT_SKEW: Final = timedelta(seconds=30)
-# A proof is as fresh as a mode-1 code; the u8 field caps it at a minute so a screenshot of a
-# phone code dies as fast as one of an issued code.
+# A proof is as fresh as a mode-1 code; capped at a minute (by prove() and by every parse,
+# though the u8 field could say 255 s) so a screenshot of a phone code dies as fast as one of
+# an issued code.
 DEFAULT_PROOF_LIFETIME: Final = timedelta(seconds=30)
 MAX_PROOF_LIFETIME: Final = timedelta(seconds=60)
 # Days, not seconds: the phone must reach the union online once per certificate lifetime.
@@ -329,6 +330,14 @@ def _parse_phone_proof(body: bytes, signature: bytes) -> ParsedCode:
     cert_signature = reader.take(SIGNATURE_BYTES, "certificate signature")
     cert = cert_body + cert_signature
     proof_at, lifetime = struct.unpack(">IB", reader.take(5, "proof time"))
+    if lifetime > MAX_PROOF_LIFETIME.total_seconds():
+        # The u8 field holds up to 255 s; prove() never signs past the cap, so a longer one is
+        # a phone app made to keep a screenshot of its code working for minutes.
+        raise MemberCodeError(
+            Reason.MALFORMED,
+            f"proof lifetime {lifetime} s is past the {MAX_PROOF_LIFETIME.seconds} s a phone "
+            "may give; refresh the code in the union app",
+        )
     nonce = reader.take(PROOF_NONCE_BYTES, "nonce")
     reader.end()
     proof_fields = body[-(5 + PROOF_NONCE_BYTES) :]

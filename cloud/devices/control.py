@@ -28,6 +28,12 @@ from sqlmodel import Session
 from cloud.devices.broker_admin import BrokerAdmin
 from cloud.devices.broker_sync import remove_decommissioned, settle_rotations
 from cloud.devices.hello import note_hello
+from cloud.devices.hello_limits import (
+    DEFAULT_HELLO_LIMITS,
+    HelloLimits,
+    HelloRefusedError,
+    forget_idle_boxes,
+)
 from cloud.devices.outbound import (
     Outgoing,
     expire_commands,
@@ -59,6 +65,12 @@ POLL_SECONDS: Final = 0.5
 # Hellos waiting for the control thread; past this, hellos are dropped (each box repeats
 # its hello every few seconds, so a dropped one is only a delay).
 HELLO_QUEUE: Final = 1000
+# Idle pending boxes are forgotten every this many polls (a minute at POLL_SECONDS): they
+# expire after hours, so looking every poll would only cost the database.
+FORGET_EVERY_POLLS: Final = 120
+# A refused hello is logged at warning the first time and then once per this many, so a
+# flood of forgeries is seen without flooding the log too.
+REFUSED_LOG_EVERY: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,8 @@ class ControlStats:
     hellos: int = 0
     malformed_hellos: int = 0
     dropped_hellos: int = 0
+    refused_hellos: int = 0  # new serials past a HelloLimits cap: not stored
+    boxes_forgotten: int = 0  # unclaimed pending boxes that went idle
     bundles_sent: int = 0
     commands_published: int = 0
     configs_published: int = 0
@@ -102,6 +116,7 @@ class DeviceControl:
         vault: RotationVault | None = None,
         wipe_grace: timedelta = timedelta(minutes=2),
         poll_s: float = POLL_SECONDS,
+        hello_limits: HelloLimits = DEFAULT_HELLO_LIMITS,
     ) -> None:
         self.stats = ControlStats()
         self.admin = admin
@@ -111,6 +126,7 @@ class DeviceControl:
         self._clock = clock
         self._wipe_grace = wipe_grace
         self._poll_s = poll_s
+        self._hello_limits = hello_limits
         self._hellos: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=HELLO_QUEUE)
         self._stop = threading.Event()
         self._client = self._make_client()
@@ -206,13 +222,31 @@ class DeviceControl:
             return
         self.stats.hellos += 1
         with Session(self._engine) as session:
-            sealed = note_hello(session=session, hello=hello, now=self._clock())
+            try:
+                sealed = note_hello(
+                    session=session, hello=hello, now=self._clock(), limits=self._hello_limits
+                )
+            except HelloRefusedError as exc:
+                self._refused(hello.serial, exc)
+                return
         if sealed is not None:
             self._client.publish(
                 bundle_topic(hello.serial), encode(sealed), qos=BUNDLE_QOS, retain=False
             )
             self.stats.bundles_sent += 1
             logger.info("sent the sealed bundle to box %s", hello.serial)
+
+    def _refused(self, serial: str, exc: HelloRefusedError) -> None:
+        self.stats.refused_hellos += 1
+        count = self.stats.refused_hellos
+        if count == 1 or count % REFUSED_LOG_EVERY == 0:
+            logger.warning(
+                "ignored a hello from new box %s: %s (%d hellos ignored so far; the shared "
+                "provisioning account may be abused)",
+                serial,
+                exc,
+                count,
+            )
 
     def deliver_bundle(self, serial: str, sealed: SealedBundle) -> None:
         """Send a just-claimed box its bundle now instead of at its next hello (up to 5 s).
@@ -233,6 +267,8 @@ class DeviceControl:
             self._guarded("publishing configs", self._publish_configs)
         self._guarded("rotating credentials", self._settle_rotations)
         self._guarded("removing accounts", self._remove_accounts)
+        if self.stats.polls % FORGET_EVERY_POLLS == 0:
+            self._guarded("forgetting idle boxes", self._forget_idle_boxes)
         self.stats.polls += 1
 
     def _expire(self) -> None:
@@ -240,6 +276,12 @@ class DeviceControl:
             now = self._clock()
             self.stats.commands_expired += expire_commands(session=session, now=now)
             self.stats.commands_unanswered += expire_unanswered(session=session, now=now)
+
+    def _forget_idle_boxes(self) -> None:
+        with Session(self._engine) as session:
+            self.stats.boxes_forgotten += forget_idle_boxes(
+                session=session, now=self._clock(), idle=self._hello_limits.idle
+            )
 
     def _publish_commands(self) -> None:
         with Session(self._engine) as session:

@@ -2,26 +2,31 @@
 
 A bearer credential is one of three kinds, told apart by its shape: the legacy
 YZ_CLOUD_API_TOKEN (a SERVICE principal seeing every venue), an API token ``yzt_<id>.<secret>``,
-or a person's JWT from ``POST /api/v1/auth/token``.
+or a person's JWT from ``POST /api/v1/auth/token``. An API token that is a box's own
+(``Device.api_token_id``) gives a principal that knows the box and its role; routes let it
+act only as that box (:func:`require_device_roles`).
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.api.errors import ApiError
 from cloud.auth import store
 from cloud.auth.cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
+from cloud.auth.models import ApiToken
 from cloud.auth.principal import Principal, Role
 from cloud.auth.tokens import InvalidTokenError, verify_access_token
-from cloud.models import Venue
+from cloud.devices.models import DeviceStatus
+from cloud.models import Device, Venue
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -40,6 +45,18 @@ def forbidden(principal: Principal) -> ApiError:
         403,
         code="forbidden",
         message=f"a {principal.role.value} may not do this; ask an admin if you need to",
+    )
+
+
+def device_forbidden(principal: Principal, *, allowed: tuple[str, ...], doing: str) -> ApiError:
+    """403 for a box's token asking for what only another kind of box (or a person) does."""
+    who = f"{principal.device_role or 'unclaimed device'} {principal.device_id!r}"
+    only = f"only a {' or '.join(allowed)}'s token may" if allowed else "no box's token may"
+    return ApiError(
+        403,
+        code="wrong_device",
+        message=f"this API token belongs to {who} and acts only as that box, and {only} "
+        f"{doing}; use the token of the box that does it, or ask an admin",
     )
 
 
@@ -102,8 +119,19 @@ def current_principal(
         token = store.find_api_token(session=session, presented=given, now=now)
         if token is None:
             raise unauthorized("this API token is unknown, revoked or expired; ask an admin")
-        return store.principal_for_token(session=session, token=token)
+        return _with_device(session, token, store.principal_for_token(session=session, token=token))
     return _person(session, given, state, now)
+
+
+def _with_device(session: Session, token: ApiToken, principal: Principal) -> Principal:
+    """The token's principal, bound to its box if it is a box's own token."""
+    device = session.exec(select(Device).where(Device.api_token_id == token.id)).first()
+    if device is None:
+        return principal  # an integration token: scoped by its venues and role only
+    # Decommissioning revokes the token too; this holds should the revocation be missed.
+    if device.status == DeviceStatus.DECOMMISSIONED:
+        raise unauthorized(f"device {device.id!r} was decommissioned; claim the box again")
+    return replace(principal, device_id=device.id, device_role=device.role)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -120,6 +148,21 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             raise forbidden(principal)
+        return principal
+
+    return check
+
+
+def require_device_roles(*device_roles: str, doing: str) -> Callable[[Principal], Principal]:
+    """A dependency refusing a box's own token unless the box has one of ``device_roles``.
+
+    People and integration tokens pass (their role is checked by :func:`require_roles`);
+    with no ``device_roles`` every box's token is refused.
+    """
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.acts_as(*device_roles):
+            raise device_forbidden(principal, allowed=device_roles, doing=doing)
         return principal
 
     return check

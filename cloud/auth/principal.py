@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+# The roles a box is claimed as (protocol.provisioning.ROLES): what its own token may do.
+DOOR: Final = "door"
+KIOSK: Final = "kiosk"
+SENSOR_HUB: Final = "sensor-hub"
 
 
 class Role(StrEnum):
@@ -25,6 +31,10 @@ class Principal:
     # None: every venue. A manager's (and a scoped technician's) venues otherwise.
     venue_ids: frozenset[str] | None = None
     member_id: str | None = None  # for Role.MEMBER
+    # Set when the API token is a box's own (Device.api_token_id): the token acts only as
+    # that box, in its role. None for people and for integration tokens.
+    device_id: str | None = None
+    device_role: str | None = None  # door | kiosk | sensor-hub (None: never claimed)
 
     def sees_venue(self, venue_id: str) -> bool:
         return self.venue_ids is None or venue_id in self.venue_ids
@@ -34,6 +44,17 @@ class Principal:
         return self.venue_ids
 
     @property
+    def is_device(self) -> bool:
+        return self.device_id is not None
+
+    def acts_as(self, *device_roles: str) -> bool:
+        """False for a device's token of another role; people and integrations pass."""
+        return self.device_id is None or self.device_role in device_roles
+
+    @property
     def pseudonymize_members(self) -> bool:
-        """Managers see visits, not who made them (member ids are hashed for them)."""
-        return self.role not in (Role.ADMIN, Role.SERVICE)
+        """Managers see visits, not who made them (member ids are hashed for them).
+
+        A box's own token is hashed too: no box needs to read who went where.
+        """
+        return self.role not in (Role.ADMIN, Role.SERVICE) or self.is_device

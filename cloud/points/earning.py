@@ -4,7 +4,9 @@ Every award is a ledger posting from ``pool:union`` with an idempotency key that
 earned it, so repeating any of them (a job re-run, a retried request) pays nothing twice:
 
 - check-in: ``checkin:{venue}:{member}:{local date}`` — the first accepted door decision of
-  a member at a venue on a local calendar day (the venue's time zone);
+  a member at a venue on a local calendar day (the venue's time zone), published by a door
+  of that venue and dated within that door's offline window of when it arrived (issue 15:
+  any other box's decisions, or one dated in 2099, pay nothing);
 - activity: ``activity:{activity_id}:{member}``;
 - manual grant: ``grant:{client key}`` (or ``grant:{random}`` when the client gives none).
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +29,9 @@ from sqlmodel import Session, col, select
 
 from cloud.access_models import Member
 from cloud.aggregates.timezones import as_utc, local_date, venue_zone
-from cloud.models import DeviceEvent, Venue
+from cloud.auth.principal import DOOR
+from cloud.devices.models import DeviceStatus
+from cloud.models import Device, DeviceEvent, Venue
 from cloud.points import ledger
 from cloud.points.earning_models import (
     RULES_ID,
@@ -49,6 +54,15 @@ CHECKIN_CURSOR: Final = "checkin_awards"
 CURSOR_OVERLAP: Final = timedelta(minutes=10)
 BATCH: Final = 2000
 _EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
+# A door that has not synced for this long fails secure and admits nobody (edge/settings.py
+# AccessSettings.max_offline_age_s, 7 days), so an honest check-in is never older than this
+# when it reaches the cloud; an older time is a forged or broken clock and earns nothing.
+DOOR_OFFLINE_WINDOW: Final = timedelta(days=7)
+# How far a door's clock may run ahead of the cloud's before its times are not believed.
+CLOCK_SKEW: Final = timedelta(minutes=5)
+# Why an accepted decision was not paid (AwardResult.skipped).
+NOT_A_DOOR: Final = "not_a_door"  # no door of the event's venue (a hub, a kiosk, unknown)
+OUT_OF_WINDOW: Final = "out_of_window"  # dated outside [received - window, received + skew]
 
 
 class MemberNotFoundError(LedgerError):
@@ -109,6 +123,8 @@ class CheckIn:
 class AwardResult:
     events_read: int = 0
     awarded: list[str] = field(default_factory=list)  # the posting keys paid by this run
+    # Accepted decisions first read by this run and not paid, by NOT_A_DOOR / OUT_OF_WINDOW.
+    skipped: Counter[str] = field(default_factory=Counter)
 
 
 def _check_in_of(event: DeviceEvent, venues: dict[str, Venue]) -> CheckIn | None:
@@ -123,11 +139,49 @@ def _check_in_of(event: DeviceEvent, venues: dict[str, Venue]) -> CheckIn | None
     return CheckIn(event.venue_id, member, day.isoformat(), event.device_id, event.seq)
 
 
-def _first_per_key(events: Iterable[DeviceEvent], venues: dict[str, Venue]) -> list[CheckIn]:
+def _doors(session: Session, events: Sequence[DeviceEvent]) -> dict[str, Device]:
+    ids = sorted({event.device_id for event in events})
+    query = select(Device).where(col(Device.id).in_(ids), Device.role == DOOR)
+    return {door.id: door for door in session.exec(query).all()}
+
+
+def _door_was_live(door: Device, received_at: datetime) -> bool:
+    if door.status != DeviceStatus.DECOMMISSIONED:
+        return True
+    # What it sent before it was decommissioned still counts; nothing after.
+    return door.decommissioned_at is not None and received_at < as_utc(door.decommissioned_at)
+
+
+def _why_not_paid(event: DeviceEvent, doors: dict[str, Device]) -> str | None:
+    """None if the decision may earn; else NOT_A_DOOR or OUT_OF_WINDOW."""
+    door = doors.get(event.device_id)
+    received = as_utc(event.received_at)
+    if door is None or door.venue_id != event.venue_id or not _door_was_live(door, received):
+        return NOT_A_DOOR
+    if not received - DOOR_OFFLINE_WINDOW <= as_utc(event.ts) <= received + CLOCK_SKEW:
+        return OUT_OF_WINDOW
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    venues: dict[str, Venue]
+    doors: dict[str, Device]
+    seen_until: datetime  # events received up to here were counted by an earlier run
+
+
+def _first_per_key(
+    events: Iterable[DeviceEvent], batch: _Batch, skipped: Counter[str]
+) -> list[CheckIn]:
     first: dict[str, tuple[datetime, CheckIn]] = {}
     for event in events:
-        check_in = _check_in_of(event, venues)
+        check_in = _check_in_of(event, batch.venues)
         if check_in is None:
+            continue
+        why = _why_not_paid(event, batch.doors)
+        if why is not None:
+            if as_utc(event.received_at) > batch.seen_until:  # the overlap re-reads some
+                skipped[why] += 1
             continue
         ts = as_utc(event.ts)
         if check_in.key not in first or ts < first[check_in.key][0]:
@@ -195,7 +249,9 @@ def award_checkins(engine: Engine, now: datetime) -> AwardResult:
     """Pay every member's first accepted door decision per venue and local day (the job).
 
     Reads ``access.decision`` events by received time past a cursor (less CURSOR_OVERLAP),
-    so a door that uploads a week of offline check-ins late still earns them. Postings are
+    so a door that uploads a week of offline check-ins late still earns them. Only a door's
+    decisions at its own venue, dated within DOOR_OFFLINE_WINDOW before (CLOCK_SKEW after)
+    their arrival, are paid; the rest are counted in ``skipped`` and logged. Postings are
     dated ``now`` (when the points were credited); the key carries the check-in's day.
     """
     now = as_utc(now)
@@ -204,18 +260,27 @@ def award_checkins(engine: Engine, now: datetime) -> AwardResult:
         points = current_rules(session).checkin_points
         venues = {v.id: v for v in session.exec(select(Venue)).all()}
         cursor = session.get(JobCursor, CHECKIN_CURSOR)
-        start = as_utc(cursor.position) - CURSOR_OVERLAP if cursor else _EPOCH
-        after: tuple[datetime, str, int] = (start, "", -1)
+        seen_until = as_utc(cursor.position) if cursor else _EPOCH
+        after: tuple[datetime, str, int] = (seen_until - CURSOR_OVERLAP, "", -1)
         while events := _events_after(session, after, now):
             result.events_read += len(events)
             last = events[-1]
             after = (as_utc(last.received_at), last.device_id, last.seq)
             if points > 0:
-                result.awarded += _pay(session, _first_per_key(events, venues), points, now)
+                batch = _Batch(venues, _doors(session, events), seen_until)
+                check_ins = _first_per_key(events, batch, result.skipped)
+                result.awarded += _pay(session, check_ins, points, now)
         if result.events_read:
             _advance(session, after[0])
     if result.awarded:
         logger.info("check-in awards: %d paid", len(result.awarded))
+    if result.skipped:
+        logger.warning(
+            "check-in awards: %d accepted decisions not from a door of their venue and %d "
+            "dated outside their door's offline window were not paid",
+            result.skipped[NOT_A_DOOR],
+            result.skipped[OUT_OF_WINDOW],
+        )
     return result
 
 

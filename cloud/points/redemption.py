@@ -42,9 +42,13 @@ id stores a *tombstone* (state ``cancelled``, no member, price 0), and a reserve
 arrives later with that id is refused as ``invalid_transition``.
 
 The catalog. A new reservation must match the kiosk's menu (cloud.points.catalog): the slot
-sells an active product at exactly ``price`` and has stock; a reservation for an item the
-kiosk already dispensed offline (``dispensed``) is not checked, because the goods are gone
-and must be paid at the price the member saw. A commit takes the item from the slot's stock
+sells an active product at exactly ``price`` and has stock. A reservation for an item the
+kiosk already dispensed offline (``dispensed``) skips the stock (the goods are gone; the
+count may be wrong) and is paid at the price the member saw on the kiosk's cached menu,
+but the slot must still sell an active product on that kiosk's menu and the price may not
+exceed what it costs now: a token cannot name any slot and any price and call it dispensed.
+One that does not match is refused with nothing spent; the kiosk then reports an overspend
+for the venue manager (edge/kiosk/settle.py). A commit takes the item from the slot's stock
 in the same transaction as its commit posting; if the counted stock says the slot is empty
 (or has no such slot), the points are still taken and the redemption is flagged
 ``needs_review`` so a person recounts the slot.
@@ -238,17 +242,34 @@ def _same_reservation(existing: Redemption, wanted: Redemption) -> None:
         )
 
 
-def _check_menu(session: Session, wanted: Redemption) -> None:
-    """The slot sells an active product at exactly the price, and has stock (as counted)."""
+def _menu_item(session: Session, wanted: Redemption, *, fix: str) -> catalog.MenuItem:
     try:
         item = catalog.menu_item(session=session, kiosk_id=wanted.kiosk_id, slot=wanted.slot)
     except catalog.SlotNotFoundError:
         item = None
     if item is None:
         raise ItemUnavailableError(
-            f"kiosk {wanted.kiosk_id!r} sells nothing in slot {wanted.slot!r}; refresh the menu",
+            f"kiosk {wanted.kiosk_id!r} sells nothing in slot {wanted.slot!r}; {fix}",
             code="not_on_menu",
         )
+    return item
+
+
+def _check_dispensed(session: Session, wanted: Redemption) -> None:
+    """An item dispensed offline: on this kiosk's menu, at no more than today's price."""
+    fix = "nothing was charged; the venue manager should check the kiosk and its menu"
+    item = _menu_item(session, wanted, fix=fix)
+    if wanted.price > item.price:
+        raise ItemUnavailableError(
+            f"slot {wanted.slot!r} of kiosk {wanted.kiosk_id!r} costs {item.price} points now, "
+            f"and an item dispensed offline is charged at most that, not {wanted.price}; {fix}",
+            code="price_changed",
+        )
+
+
+def _check_menu(session: Session, wanted: Redemption) -> None:
+    """The slot sells an active product at exactly the price, and has stock (as counted)."""
+    item = _menu_item(session, wanted, fix="refresh the menu")
     if item.price != wanted.price:
         raise ItemUnavailableError(
             f"slot {wanted.slot!r} costs {item.price} points now, not {wanted.price}; "
@@ -267,7 +288,9 @@ def _reserve_step(session: Session, wanted: Redemption, *, dispensed: bool) -> R
     if existing is not None:
         _same_reservation(existing, wanted)
         return existing
-    if not dispensed:
+    if dispensed:
+        _check_dispensed(session, wanted)
+    else:
         _check_menu(session, wanted)
     session.add(wanted)
     session.flush()  # the first write: SQLite's write lock, and the unique transaction id
@@ -300,7 +323,8 @@ def reserve(
 ) -> RedemptionResult:
     """Hold ``price`` of the member's points for ``transaction_id``; idempotent on the id.
 
-    ``dispensed``: the kiosk already gave the item (offline), so the menu is not checked.
+    ``dispensed``: the kiosk already gave the item (offline): the stock is not checked and
+    the price may be below today's (the kiosk's cached menu), never above it.
     Raises InsufficientPoints (nothing is stored: a retry after earning may succeed),
     ItemUnavailableError (the menu does not match), IdempotencyConflict,
     InvalidTransitionError (the id was cancelled first), InvalidRedemptionError.

@@ -1,10 +1,13 @@
 """``/api/v1/kiosk/redemptions`` and ``/api/v1/members/{member_id}/balance|entries``.
 
-Kiosks call the redemption routes over HTTPS with a SERVICE API token (per-device
-credentials come with the technician's provisioning work) and retry every step with the
-same transaction id until they get an answer: each step is idempotent (docs/protocol.md,
-"Points and redemption"). Insufficient points is 409 ``insufficient_points``, not 402:
-402 is reserved by HTTP and the answer is a conflict with the account's current state.
+Kiosks call the redemption routes over HTTPS with their own API token (or an integration's
+SERVICE token) and retry every step with the same transaction id until they get an answer:
+each step is idempotent (docs/protocol.md, "Points and redemption"). Insufficient points is
+409 ``insufficient_points``, not 402: 402 is reserved by HTTP and the answer is a conflict
+with the account's current state.
+
+A box's own token acts only as that box (issue 15): only a kiosk's token redeems, only for
+itself, and reads balances; no box's token reads a member's statement.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from sqlmodel import Session, col, func, select
 
 from cloud.api.deps import NowDep, Offset, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
-from cloud.auth.deps import forbidden, require_roles
-from cloud.auth.principal import Principal, Role
+from cloud.auth.deps import device_forbidden, forbidden, require_roles
+from cloud.auth.principal import KIOSK, Principal, Role
 from cloud.models import Device
 from cloud.points import ledger, redemption
 from cloud.points.errors import (
@@ -36,8 +39,33 @@ from protocol.ids import ID_PATTERN
 
 router = APIRouter(tags=["points"])
 
-Kiosk = Annotated[Principal, Depends(require_roles(Role.SERVICE, Role.ADMIN))]
-Reader = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SERVICE, Role.MEMBER))]
+_Service = Annotated[Principal, Depends(require_roles(Role.SERVICE, Role.ADMIN))]
+_Reader = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SERVICE, Role.MEMBER))]
+
+
+def _kiosk(principal: _Service) -> Principal:
+    if not principal.acts_as(KIOSK):
+        raise device_forbidden(principal, allowed=(KIOSK,), doing="redeem points")
+    return principal
+
+
+def _balance_reader(principal: _Reader) -> Principal:
+    # A kiosk shows the balance of the member who scanned; no other box needs one.
+    if not principal.acts_as(KIOSK):
+        raise device_forbidden(principal, allowed=(KIOSK,), doing="read a member's balance")
+    return principal
+
+
+def _statement_reader(principal: _Reader) -> Principal:
+    # A statement lists postings of every venue; no box shows one.
+    if principal.is_device:
+        raise device_forbidden(principal, allowed=(), doing="read a member's statement")
+    return principal
+
+
+Kiosk = Annotated[Principal, Depends(_kiosk)]
+BalanceReader = Annotated[Principal, Depends(_balance_reader)]
+StatementReader = Annotated[Principal, Depends(_statement_reader)]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 TransactionId = Annotated[
@@ -71,7 +99,8 @@ class ReserveIn(BaseModel):
     dispensed: bool = Field(
         default=False,
         description="The kiosk already gave the item (an offline redemption being "
-        "reconciled): the price is not checked against the menu.",
+        "reconciled): the slot must be on the kiosk's menu and the price at most today's; "
+        "stock is not checked.",
     )
 
 
@@ -140,6 +169,19 @@ def _ledger_error(exc: LedgerError) -> ApiError:
     return ApiError(409, code="ledger_refused", message=str(exc))
 
 
+def _own_kiosk(principal: Principal, kiosk_id: str) -> None:
+    """A kiosk's own token redeems only as that kiosk (403 otherwise)."""
+    if principal.device_id is None or principal.device_id == kiosk_id:
+        return
+    raise ApiError(
+        403,
+        code="wrong_kiosk",
+        message=f"this API token is kiosk {principal.device_id!r}'s and redeems only as that "
+        f"kiosk, not as {kiosk_id[:32]!r}; send kiosk_id {principal.device_id!r}, or use the "
+        "other kiosk's own token",
+    )
+
+
 def _check_kiosk(session: Session, principal: Principal, kiosk_id: str) -> None:
     """A venue-scoped token may act only for a registered kiosk of its venues (else 404)."""
     if principal.venue_filter() is None:
@@ -160,6 +202,7 @@ def _scoped(session: Session, principal: Principal, txn: str) -> redemption.Rede
         raise _ledger_error(exc) from exc
     if found.member_id == redemption.TOMBSTONE_MEMBER:
         return found  # a cancel that came first: no member, no kiosk, nothing to scope
+    _own_kiosk(principal, found.kiosk_id)
     try:
         _check_kiosk(session, principal, found.kiosk_id)
     except ApiError:
@@ -172,6 +215,7 @@ def reserve(
     *, session: SessionDep, principal: Kiosk, now: NowDep, body: ReserveIn
 ) -> RedemptionPublic:
     """Hold the price of an item; the same transaction id again answers the same."""
+    _own_kiosk(principal, body.kiosk_id)
     _check_kiosk(session, principal, body.kiosk_id)
     try:
         result = redemption.reserve(
@@ -245,8 +289,10 @@ def _own(principal: Principal, member_id: str) -> None:
 
 
 @router.get("/members/{member_id}/balance")
-def member_balance(*, session: SessionDep, principal: Reader, member_id: MemberId) -> BalancePublic:
-    """An admin, a service, or the member themself."""
+def member_balance(
+    *, session: SessionDep, principal: BalanceReader, member_id: MemberId
+) -> BalancePublic:
+    """An admin, a service (of boxes, a kiosk's own token), or the member themself."""
     _own(principal, member_id)
     account = ledger.member_account(member_id)
     return BalancePublic(
@@ -258,12 +304,12 @@ def member_balance(*, session: SessionDep, principal: Reader, member_id: MemberI
 def member_entries(
     *,
     session: SessionDep,
-    principal: Reader,
+    principal: StatementReader,
     member_id: MemberId,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> EntriesPublic:
-    """The member's statement, newest first."""
+    """The member's statement, newest first (not for a box's own token)."""
     _own(principal, member_id)
     account = ledger.member_account(member_id)
     rows = ledger.statement(session=session, account=account, offset=offset, limit=limit)

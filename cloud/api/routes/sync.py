@@ -3,6 +3,10 @@
 Bodies are the wire models of protocol/access.py and protocol/sync.py, written by the one
 codec and gzipped when the door accepts it: a page of 10 000 members is ~0.6 MB of JSON and
 a tenth of that compressed, which matters on a 4G uplink.
+
+A box's own token reads only what its role verifies with: doors and kiosks (which check
+member codes with the door's verifier, edge/kiosk/runtime.py) read members and issuer keys,
+only doors read bookings, and a sensor hub reads nothing here.
 """
 
 from __future__ import annotations
@@ -16,17 +20,23 @@ from pydantic import BaseModel
 from cloud import access_store
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
-from cloud.auth.deps import ScopedVenue, require_roles
-from cloud.auth.principal import Role
+from cloud.auth.deps import ScopedVenue, require_device_roles, require_roles
+from cloud.auth.principal import DOOR, KIOSK, Role
 from protocol.access import MAX_DELTA_CHANGES, KeySet, MemberDelta
 from protocol.codec import encode
 from protocol.sync import MAX_BOOKING_CHANGES, MAX_SNAPSHOT_PAGE, BookingSet, MemberSnapshotPage
 
-# Doors (SERVICE tokens), and people who set doors up or debug them.
+# Doors and kiosks (SERVICE tokens), and people who set doors up or debug them.
 SYNC_ROLES = (Role.SERVICE, Role.ADMIN, Role.TECHNICIAN)
 router = APIRouter(
-    prefix="/sync", tags=["sync"], dependencies=[Depends(require_roles(*SYNC_ROLES))]
+    prefix="/sync",
+    tags=["sync"],
+    dependencies=[
+        Depends(require_roles(*SYNC_ROLES)),
+        Depends(require_device_roles(DOOR, KIOSK, doing="sync members and issuer keys")),
+    ],
 )
+_DOORS_ONLY = [Depends(require_device_roles(DOOR, doing="sync a venue's bookings"))]
 
 # Below this, gzip's header and the CPU cost outweigh the bytes saved.
 _GZIP_MIN_BYTES: Final = 1024
@@ -108,6 +118,7 @@ def issuer_keys(*, request: Request, session: SessionDep, now: NowDep) -> Respon
     "/venues/{venue_id}/bookings",
     response_model=BookingSet,
     responses={**_GONE, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    dependencies=_DOORS_ONLY,
 )
 def venue_bookings(
     *,

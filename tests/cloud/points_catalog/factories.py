@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from cloud.models import DeviceEvent
+from cloud.models import Device, DeviceEvent
 from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product
 
@@ -29,11 +29,16 @@ def door_event(
     reason: str = "accepted",
     received_at: datetime | None = None,
 ) -> None:
+    """An accepted (by default) decision of the venue's door, which is registered as a door."""
     data: dict[str, Any] = {"door": "main", "reason": reason, "member": member, "mode": 1}
+    device_id = f"door-{venue}"
     with Session(engine) as session:
+        if session.get(Device, device_id) is None:
+            session.add(Device(id=device_id, venue_id=venue, role="door"))
+            session.commit()  # before the event: only a door's own decisions earn points
         session.add(
             DeviceEvent(
-                device_id=f"door-{venue}",
+                device_id=device_id,
                 seq=seq,
                 venue_id=venue,
                 type="access.decision",

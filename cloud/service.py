@@ -19,6 +19,7 @@ from cloud.devices.control import ControlEndpoint, DeviceControl
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 from cloud.migrate import upgrade
+from cloud.mqtt import lasting_client_id
 from cloud.points.earning import award_checkins
 from cloud.points.expiry import expire_points
 from cloud.points.redemption import expire_job
@@ -40,15 +41,16 @@ def open_database(settings: CloudSettings, *, migrate: bool = True) -> Engine:
 def build_ingest(
     settings: CloudSettings, engine: Engine, *, group: str | None = None
 ) -> IngestWorker:
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     return IngestWorker(
         IngestStore(engine, clock=utc_now, bounds=settings.ingest_limits.time_bounds()),
         endpoint=MqttEndpoint(
             settings.mqtt_host,
             settings.mqtt_port,
-            settings.ingest_client_id,
+            lasting_client_id(settings.ingest_client_id, password),
             group=group,
             username=settings.mqtt_username,
-            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            password=password,
             ca_file=settings.mqtt_ca_file,
         ),
         batch_size=settings.ingest_batch_size,

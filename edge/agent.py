@@ -176,6 +176,7 @@ class EdgeAgent:
                 settings.mqtt_port,
                 username=settings.mqtt_username,
                 password=password.get_secret_value() if password else None,
+                client_id=settings.mqtt_client_id,
                 tls=settings.mqtt_tls,
                 ca_file=settings.mqtt_ca_file,
             ),

@@ -149,6 +149,9 @@ class EdgeSettings(BaseSettings):
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
+    # The MQTT client id; None: "yz-{device}". A claim sets the one the broker binds the
+    # device's account to (nobody else can connect as this box, nor this box as another).
+    mqtt_client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     mqtt_tls: bool = False
     mqtt_ca_file: Path | None = None
     # The CA of the cloud API's HTTPS certificate when it is the union's own (door sync and
@@ -268,6 +271,7 @@ def identity_layer(identity: Identity, *, via: ProvisionSettings | None = None) 
         "role": record.role,
         "mqtt_username": record.mqtt_username,
         "mqtt_password": record.mqtt_password,
+        **({"mqtt_client_id": record.mqtt_client_id} if record.mqtt_client_id else {}),
         **_broker_layer(identity, via),
     }
     api = {"url": record.api_url, "token": record.api_token}

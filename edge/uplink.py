@@ -49,6 +49,7 @@ class BrokerEndpoint:
     password: str | None = None
     tls: bool = False
     ca_file: Path | None = None  # None with tls: the system's CAs
+    client_id: str | None = None  # None: "yz-{device}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ class Uplink:
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"yz-{self._device}",
+            client_id=self._endpoint.client_id or f"yz-{self._device}",
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )

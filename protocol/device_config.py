@@ -41,6 +41,7 @@ NOT_PUSHABLE: Final = frozenset(
         "mqtt_port",
         "mqtt_username",
         "mqtt_password",
+        "mqtt_client_id",
         "mqtt_tls",
         "mqtt_ca_file",
         "api_ca_file",

@@ -43,6 +43,22 @@ BUNDLE_QOS: Final = 1
 
 Role = Literal["sensor-hub", "door", "kiosk"]
 ROLES: Final[tuple[str, ...]] = ("sensor-hub", "door", "kiosk")
+# An MQTT client id the broker binds a device account to (dynamic security's ``clientid``).
+MqttClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+_CLIENT_ID_SECRET_BYTES: Final = 8  # 64 bits: the provisioning account cannot guess it
+
+
+def new_client_id(device: str) -> str:
+    """A claimed device's own MQTT client id: its name, and a part nobody else knows.
+
+    The broker lets a device account in only with this id, so a stolen box cannot take
+    another's. The secret part keeps the provisioning account (whose password is on every
+    factory box, and which cannot be bound to one id) from guessing it: a client that
+    connects with an id in use takes that session over, whoever it is.
+    """
+    return f"yz-{check_id(device, what='device')}-{secrets.token_hex(_CLIENT_ID_SECRET_BYTES)}"
+
+
 Serial = Annotated[str, StringConstraints(pattern=rf"^[a-z2-7]{{{SERIAL_CHARS}}}$")]
 ClaimCheck = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -202,6 +218,8 @@ class Bundle(_Model):
     mqtt_username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     mqtt_password: Annotated[str, StringConstraints(min_length=16, max_length=128)]
     credential_generation: int = Field(default=1, ge=1)
+    # None (a cloud older than client-id binding): the box connects as "yz-{device}".
+    mqtt_client_id: MqttClientId | None = None
     mqtt_host: ShortText | None = None
     mqtt_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     mqtt_tls: bool | None = None

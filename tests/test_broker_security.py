@@ -249,7 +249,8 @@ def test_devices_publish_and_read_their_own_topics(fleet: Fleet) -> None:
 def test_devices_cannot_publish_anywhere_else(fleet: Fleet) -> None:
     ingest, control = fleet.service("ingest"), fleet.service("control")
     _subscribe_all(ingest, *UPLINK_FILTERS)
-    observers = {name: fleet.device(name) for name in DEVICES}
+    # dev-a's account is bound to one client id: the attacker is the only dev-a connection.
+    observers = {name: fleet.device(name) for name in DEVICES if name != "dev-a"}
     for name, observer in observers.items():
         _downlink(observer, name)
     dev_a = fleet.attacker("dev-a")
@@ -262,10 +263,21 @@ def test_devices_cannot_publish_anywhere_else(fleet: Fleet) -> None:
             device_topic("dev-a", kind, "v2"),
         ):
             assert_dropped(dev_a, topic, observer=ingest, marker=marker)
-    for name, observer in observers.items():  # cloud -> device topics, its own included
+    for name, observer in observers.items():  # cloud -> device topics
         for kind in ("cmd/reboot", "config", "ack"):
             marker = (control, device_topic(name, "cmd/marker"))
             assert_dropped(dev_a, device_topic(name, kind), observer=observer, marker=marker)
+    for kind in ("cmd/reboot", "config", "ack"):  # its own downlink: one connection
+        own = dev_a()  # listens and forges; mosquitto drops it for a refused publish, and
+        _downlink(own, "dev-a")  # would have delivered a routed one before that
+        denied = unique_payload(f"dev-a -> its own {kind}")
+        own.publish(device_topic("dev-a", kind), denied)
+        wait_for(
+            lambda: own.disconnects or own.got(denied),  # noqa: B023 - used at once
+            timeout=TIMEOUT,
+            message=f"dev-a's forged {kind} was neither refused nor delivered",
+        )
+        assert not own.got(denied), f"dev-a could publish to its own {kind}"
 
 
 @pytest.mark.mosquitto
@@ -385,10 +397,12 @@ def test_tls_listener_serves_the_pki_certificate(fleet: Fleet) -> None:
 
     admin = control_admin(broker, port=broker.tls_port, ca_file=broker.pki.ca_cert)
     try:
-        admin.add_device(username="dev-d", password="over-tls", venue="v1", device="dev-d")
+        admin.add_device(
+            username="dev-d", password="over-tls", venue="v1", device="dev-d", client_id="yz-dev-d"
+        )
     finally:
         admin.close()
-    assert not fleet.probes("dev-d", "over-tls").connect().is_failure
+    assert not fleet.probes("dev-d", "over-tls", client_id="yz-dev-d").connect().is_failure
 
 
 @pytest.mark.mosquitto

@@ -331,6 +331,9 @@ def security_conf_lines(
     lines = [
         f"plugin {plugin}",
         f"plugin_opt_config_file {dynsec_file}",
+        # Device accounts are bound to their own client id; an empty id would have the
+        # broker make one up, and the plugin lets that through. No yizhan client sends one.
+        "allow_zero_length_clientid false",
     ]
     tls = security.tls
     if tls is not None:

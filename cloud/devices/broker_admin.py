@@ -1,7 +1,10 @@
 """The cloud's hand on boxes' broker accounts: Mosquitto dynamic security, or nothing at all.
 
-Each box gets a client (username = its device id) and a role ``device-{id}`` that lets it
-publish its own uplink topics and read its own ack, config and commands, nothing else. The
+Each box gets a client (username = its device id) bound to the box's own client id, and a
+role ``device-{id}`` that lets it publish its own uplink topics and read its own ack, config
+and commands, nothing else. The binding means a stolen box's password logs in only as that
+box: it cannot connect with another box's or a cloud service's client id and so take that
+session over. The
 plugin's API is JSON over MQTT: commands to ``$CONTROL/dynamic-security/v1``, answers on
 ``…/v1/response``; see https://mosquitto.org/documentation/dynamic-security/.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import secrets
 import ssl
 import threading
@@ -22,7 +26,7 @@ from typing import Any, Final, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.mqtt import stop_loop
+from cloud.mqtt import session_client_id, stop_loop
 from protocol.errors import TopicError
 from protocol.ids import check_id
 from protocol.topics import PREFIX, UPLINK_KINDS, Kind, Topic
@@ -38,6 +42,8 @@ _ROLE_EXISTS: Final = "Role already exists"
 _ROLE_NOT_FOUND: Final = "Role not found"
 _CLIENT_NOT_FOUND: Final = "Client not found"
 
+_CLIENT_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 Command = dict[str, Any]
 
 
@@ -48,8 +54,11 @@ class BrokerAdminError(Exception):
 class BrokerAdmin(Protocol):
     """Creates, changes and removes boxes' broker accounts."""
 
-    def add_device(self, *, username: str, password: str, venue: str, device: str) -> None:
-        """Create the box's account and role; if they exist, reset the password and role."""
+    def add_device(
+        self, *, username: str, password: str, venue: str, device: str, client_id: str
+    ) -> None:
+        """Create the box's account and role, bound to ``client_id``; if they exist, reset
+        the password, role and binding."""
 
     def set_password(self, *, username: str, password: str) -> None: ...
 
@@ -100,7 +109,15 @@ def device_acls(*, venue: str, device: str) -> list[Command]:
 class OpenBrokerAdmin:
     """An anonymous development broker has no accounts: every call is a no-op."""
 
-    def add_device(self, *, username: str, password: str, venue: str, device: str) -> None:  # noqa: ARG002
+    def add_device(
+        self,
+        *,
+        username: str,
+        password: str,  # noqa: ARG002
+        venue: str,
+        device: str,
+        client_id: str,  # noqa: ARG002
+    ) -> None:
         logger.debug("open broker: no account to create for %s (%s/%s)", username, venue, device)
 
     def set_password(self, *, username: str, password: str) -> None:  # noqa: ARG002
@@ -144,7 +161,7 @@ class DynsecAdmin:
         self._refusal: str | None = None
         self._answers: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         # Unique per instance: two controllers sharing the account must not kick each other.
-        client_id = f"{username}-admin-{secrets.token_hex(4)}"
+        client_id = session_client_id(f"{username}-admin")
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
         )
@@ -166,8 +183,11 @@ class DynsecAdmin:
         self._client.connect_async(host, port, keepalive=30)
         self._client.loop_start()
 
-    def add_device(self, *, username: str, password: str, venue: str, device: str) -> None:
+    def add_device(
+        self, *, username: str, password: str, venue: str, device: str, client_id: str
+    ) -> None:
         _check_password(username, password)
+        _check_client_id(client_id)
         role, acls = device_role(device), device_acls(venue=venue, device=device)
         existing = self._device_client(username)
         (created,) = self._run(
@@ -176,7 +196,12 @@ class DynsecAdmin:
         commands: list[Command] = []
         if created.get("error"):
             commands.append({"command": "modifyRole", "rolename": role, "acls": acls})
-        account = {"username": username, "password": password, "roles": [{"rolename": role}]}
+        account = {
+            "username": username,
+            "password": password,
+            "clientid": client_id,
+            "roles": [{"rolename": role}],
+        }
         if existing is None:
             commands.append({"command": "createClient", **account})
         else:
@@ -188,7 +213,10 @@ class DynsecAdmin:
                 *({"command": "deleteRole", "rolename": name} for name in sorted(stale)),
             ]
         self._run(commands)
-        logger.info("broker account %s ready for device %s in venue %s", username, device, venue)
+        logger.info(
+            "broker account %s (bound to its client id) ready for device %s in venue %s",
+            username, device, venue,
+        )  # fmt: skip
 
     def set_password(self, *, username: str, password: str) -> None:
         _check_password(username, password)
@@ -323,6 +351,15 @@ class DynsecAdmin:
 def _check_password(username: str, password: str) -> None:
     if not password:
         raise BrokerAdminError(f"refusing an empty broker password for {username}")
+
+
+def _check_client_id(client_id: str) -> None:
+    # Empty would leave the account unbound: any client id, so any box's session.
+    if not _CLIENT_ID_RE.fullmatch(client_id):
+        raise BrokerAdminError(
+            f"client id {client_id[:70]!r} is not one a device may be bound to: use 1-64 "
+            "letters, digits, dashes or underscores"
+        )
 
 
 def _parse_answers(payload: bytes) -> list[Command]:

@@ -24,6 +24,7 @@ from cloud.devices.broker_admin import BrokerAdmin, BrokerAdminError
 from cloud.devices.config import add_desired_config, check_settings
 from cloud.devices.credentials import (
     BundleEndpoint,
+    DeviceLogin,
     add_device_token,
     make_bundle,
     new_mqtt_password,
@@ -34,7 +35,7 @@ from cloud.models import Device, Venue
 from protocol.codec import encode
 from protocol.errors import TopicError
 from protocol.ids import check_id
-from protocol.provisioning import ClaimCode, Role, seal
+from protocol.provisioning import ClaimCode, Role, new_client_id, seal
 
 logger = logging.getLogger(__name__)
 
@@ -252,18 +253,18 @@ def _claim(claim: _Claim, *, admin: BrokerAdmin, box: PendingBox, device_id: str
     )
     # A decommissioned device keeps its history but gives its box's serial back.
     session.exec(update(Device).where(col(Device.serial) == serial).values(serial=None))
-    password = new_mqtt_password()
+    login = DeviceLogin(password=new_mqtt_password(), client_id=new_client_id(device_id))
     try:
-        device = _write_device(claim, box=box, device_id=device_id, password=password)
+        device = _write_device(claim, box=box, device_id=device_id, login=login)
     except IntegrityError:
         session.rollback()
         raise _id_taken(device_id) from None
-    _register_and_commit(session, admin, device, password)
+    _register_and_commit(session, admin, device, login)
     session.refresh(device)
     return device
 
 
-def _write_device(claim: _Claim, *, box: PendingBox, device_id: str, password: str) -> Device:
+def _write_device(claim: _Claim, *, box: PendingBox, device_id: str, login: DeviceLogin) -> Device:
     session, request, by, now = claim.session, claim.request, claim.by, claim.now
     device = Device(
         id=device_id,
@@ -287,7 +288,7 @@ def _write_device(claim: _Claim, *, box: PendingBox, device_id: str, password: s
     bundle = make_bundle(
         device,
         role=request.role,
-        password=password,
+        login=login,
         api_token=bearer,
         endpoint=claim.policy.endpoint,
         now=now,
@@ -301,12 +302,18 @@ def _write_device(claim: _Claim, *, box: PendingBox, device_id: str, password: s
 
 
 def _register_and_commit(
-    session: Session, admin: BrokerAdmin, device: Device, password: str
+    session: Session, admin: BrokerAdmin, device: Device, login: DeviceLogin
 ) -> None:
     """Broker first, then the commit; a failed commit takes the broker account back."""
     device_id, venue_id = device.id, device.venue_id
     try:
-        admin.add_device(username=device_id, password=password, venue=venue_id, device=device_id)
+        admin.add_device(
+            username=device_id,
+            password=login.password,
+            venue=venue_id,
+            device=device_id,
+            client_id=login.client_id,
+        )
     except BrokerAdminError as exc:
         session.rollback()
         raise DeviceError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from cloud.devices.outbound import (
     take_configs,
 )
 from cloud.devices.vault import RotationVault
-from cloud.mqtt import stop_loop
+from cloud.mqtt import session_client_id, stop_loop
 from protocol.codec import encode
 from protocol.device_config import CONFIG_QOS, config_topic
 from protocol.errors import ProtocolError
@@ -134,7 +133,7 @@ class DeviceControl:
 
     def _make_client(self) -> mqtt.Client:
         # Unique per process: two API replicas must not take each other's session.
-        client_id = f"yz-control-{secrets.token_hex(4)}"
+        client_id = session_client_id("yz-control")
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
         )

@@ -27,6 +27,14 @@ def new_mqtt_password() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceLogin:
+    """A new device's broker login: its password, and the client id its account is bound to."""
+
+    password: str
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class BundleEndpoint:
     """Where a claimed box connects, beyond its credentials (None: where it provisioned)."""
 
@@ -76,7 +84,7 @@ def make_bundle(
     device: Device,
     *,
     role: DeviceRole,
-    password: str,
+    login: DeviceLogin,
     api_token: str,
     endpoint: BundleEndpoint,
     now: datetime,
@@ -88,7 +96,8 @@ def make_bundle(
         venue=device.venue_id,
         role=role,
         mqtt_username=device.id,
-        mqtt_password=password,
+        mqtt_password=login.password,
+        mqtt_client_id=login.client_id,
         credential_generation=device.credential_generation,
         mqtt_host=endpoint.mqtt_host,
         mqtt_port=endpoint.mqtt_port,

@@ -29,7 +29,15 @@ class NoBrokerAdmin:
         "with cloud.service.build_api, which connects one"
     )
 
-    def add_device(self, *, username: str, password: str, venue: str, device: str) -> None:  # noqa: ARG002
+    def add_device(
+        self,
+        *,
+        username: str,  # noqa: ARG002
+        password: str,  # noqa: ARG002
+        venue: str,  # noqa: ARG002
+        device: str,  # noqa: ARG002
+        client_id: str,  # noqa: ARG002
+    ) -> None:
         raise BrokerAdminError(self._WHY)
 
     def set_password(self, *, username: str, password: str) -> None:  # noqa: ARG002

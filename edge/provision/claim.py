@@ -9,6 +9,7 @@ does not open is someone else's (or forged) and is ignored.
 from __future__ import annotations
 
 import logging
+import secrets
 import ssl
 import threading
 from collections.abc import Callable
@@ -109,7 +110,8 @@ class _ClaimSession:
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"yzp-{self._code.serial}",
+            # Not the bare serial: another factory box (same account) could take it over.
+            client_id=f"yzp-{self._code.serial}-{secrets.token_hex(8)}",
             clean_session=True,  # nothing to keep: a bundle is answered to a fresh hello
             protocol=mqtt.MQTTv311,
         )

@@ -64,6 +64,8 @@ class IdentityRecord(BaseModel):
     role: Role
     mqtt_username: str = Field(min_length=1)
     mqtt_password: str = Field(min_length=1)
+    # The client id the broker binds the account to; None: claimed before binding ("yz-{device}").
+    mqtt_client_id: str | None = None
     generation: int = Field(ge=1)
     next_username: str | None = None
     next_password: str | None = None
@@ -85,6 +87,7 @@ class IdentityRecord(BaseModel):
             role=bundle.role,
             mqtt_username=bundle.mqtt_username,
             mqtt_password=bundle.mqtt_password,
+            mqtt_client_id=bundle.mqtt_client_id,
             generation=bundle.credential_generation,
             mqtt_host=bundle.mqtt_host,
             mqtt_port=bundle.mqtt_port,

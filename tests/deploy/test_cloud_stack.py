@@ -237,7 +237,9 @@ def _new_device(stack: Stack, tmp_path: Path) -> Edge:
         ca_file=stack.site.broker_ca,
     )
     try:
-        admin.add_device(username=DEVICE, password=password, venue=VENUE, device=DEVICE)
+        admin.add_device(
+            username=DEVICE, password=password, venue=VENUE, device=DEVICE, client_id=f"yz-{DEVICE}"
+        )
     finally:
         admin.close()
     path = tmp_path / "box" / f"{DEVICE}-outbox.db"

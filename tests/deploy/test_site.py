@@ -254,6 +254,7 @@ def test_the_broker_refuses_anonymous_and_listens_in_clear_only_on_its_loopback(
     assert "listener 8883 0.0.0.0" in conf
     assert "plugin /usr/lib/mosquitto_dynamic_security.so" in conf
     assert "plugin_opt_config_file /mosquitto/data/dynamic-security.json" in conf
+    assert "allow_zero_length_clientid false" in conf  # else client-id binding leaks
 
 
 def test_the_live_stream_is_unbuffered_behind_the_proxy(site: SiteFiles) -> None:

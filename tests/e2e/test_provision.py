@@ -66,7 +66,10 @@ def device(cloud: SecureCloud) -> dict[str, object]:
         return body
 
 
-def connects(cloud: SecureCloud, username: str, password: str) -> bool:
+def connects(cloud: SecureCloud, login: tuple[str, str], client_id: str) -> bool:
+    """Whether the broker lets ``login`` in, with the client id its account is bound to
+    (any other id is refused whatever the password)."""
+    username, password = login
     probe = Probe(
         Login(
             host="127.0.0.1",
@@ -74,7 +77,7 @@ def connects(cloud: SecureCloud, username: str, password: str) -> bool:
             username=username,
             password=password,
             ca_file=cloud.pki.ca_cert,
-            client_id="yz-probe",
+            client_id=client_id,
         )
     )
     try:
@@ -140,6 +143,10 @@ def test_claim_configure_command_rotate_and_decommission(
     assert identity is not None
     first = identity.current()
     assert first is not None
+    bound = identity.record.mqtt_client_id
+    assert bound is not None
+    assert bound.startswith(f"yz-{DEVICE}-")  # the claim bound the account to a secret id
+    assert not connects(cloud, first, f"yz-{DEVICE}")  # the box's name alone is refused
     code, out = yizhan(cloud, "rotate-credentials", DEVICE, "--wait", str(TIMEOUT))
     assert code == 0, out
     wait_for(
@@ -149,17 +156,16 @@ def test_claim_configure_command_rotate_and_decommission(
     )
     # The box is kicked, the old password is refused, it switches to the staged one.
     wait_for(lambda: _generation(box) == 2, timeout=TIMEOUT, message="the box kept generation 1")
-    assert not connects(cloud, *first)
+    assert not connects(cloud, first, bound)
     rotated = box.identity()
     assert rotated is not None
     second = rotated.current()
-    assert second is not None
-    assert connects(cloud, *second)
+    assert second is not None  # generation 2 is promoted only once the broker took it
     code, out = yizhan(cloud, "decommission", DEVICE, "--yes")
     assert code == 0, out
     wait_for(lambda: box.identity() is None, timeout=TIMEOUT, message="the box never wiped")
     wait_for(
-        lambda: not connects(cloud, *second),
+        lambda: not connects(cloud, second, bound),
         timeout=TIMEOUT,
         message="the decommissioned password still works",
     )

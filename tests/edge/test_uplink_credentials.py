@@ -63,7 +63,9 @@ def test_the_staged_password_is_used_once_the_broker_refuses_the_old_one(
 ) -> None:
     identity.stage(ROTATED, 2)
     # The cloud switched the broker's password after the box said it had staged it.
-    admin.add_device(username="door-01", password=ROTATED, venue="v1", device="door-01")
+    admin.add_device(
+        username="door-01", password=ROTATED, venue="v1", device="door-01", client_id="yz-door-01"
+    )
     endpoint = BrokerEndpoint(
         secure_broker.host, secure_broker.tls_port, tls=True, ca_file=secure_broker.pki.ca_cert
     )
@@ -84,7 +86,9 @@ def test_the_staged_password_is_used_once_the_broker_refuses_the_old_one(
 def test_the_current_password_keeps_working_until_the_switch(
     secure_broker: SecureBroker, admin: DynsecAdmin, identity: Identity, outbox: Outbox
 ) -> None:
-    admin.add_device(username="door-01", password=PASSWORD, venue="v1", device="door-01")
+    admin.add_device(
+        username="door-01", password=PASSWORD, venue="v1", device="door-01", client_id="yz-door-01"
+    )
     identity.stage(ROTATED, 2)
     link = _uplink(outbox, BrokerEndpoint(secure_broker.host, secure_broker.port), identity)
     link.start()
@@ -104,7 +108,9 @@ def test_without_another_password_it_says_what_to_do(
     outbox: Outbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    admin.add_device(username="door-01", password=ROTATED, venue="v1", device="door-01")
+    admin.add_device(
+        username="door-01", password=ROTATED, venue="v1", device="door-01", client_id="yz-door-01"
+    )
     link = _uplink(outbox, BrokerEndpoint(secure_broker.host, secure_broker.port), identity)
     with caplog.at_level(logging.ERROR, logger="edge.uplink"):
         link.start()

@@ -79,7 +79,9 @@ def _stranger(cloud: SecureCloud) -> Target:
         password=control.password,
     )
     try:
-        admin.add_device(username=device, password=password, venue=venue, device=device)
+        admin.add_device(
+            username=device, password=password, venue=venue, device=device, client_id=f"yz-{device}"
+        )
     finally:
         admin.close()
     return Target(venue=venue, device=device, account=Account(username=device, password=password))

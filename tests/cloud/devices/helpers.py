@@ -74,6 +74,7 @@ class RecordingAdmin:
 
     calls: list[tuple[str, str]] = field(default_factory=list)
     passwords: dict[str, str] = field(default_factory=dict)
+    client_ids: dict[str, str] = field(default_factory=dict)
     down: bool = False
 
     def _call(self, what: str, username: str) -> None:
@@ -81,9 +82,12 @@ class RecordingAdmin:
             raise BrokerAdminError("the broker is down (test)")
         self.calls.append((what, username))
 
-    def add_device(self, *, username: str, password: str, venue: str, device: str) -> None:
+    def add_device(
+        self, *, username: str, password: str, venue: str, device: str, client_id: str
+    ) -> None:
         self._call("add", username)
         self.passwords[username] = password
+        self.client_ids[username] = client_id
 
     def set_password(self, *, username: str, password: str) -> None:
         self._call("set_password", username)

@@ -5,8 +5,10 @@ import json
 import pytest
 
 from cloud.devices.broker_admin import BrokerAdminError, DynsecAdmin, OpenBrokerAdmin, device_acls
+from cloud.mqtt import lasting_client_id
+from protocol.provisioning import new_client_id
 from tests.fixtures.broker import BrokerFactory
-from tests.fixtures.secure_broker import TIMEOUT, Fleet, SecureBroker, device_topic
+from tests.fixtures.secure_broker import TIMEOUT, Fleet, Probe, SecureBroker, device_topic
 from tests.helpers import wait_for
 from yizhan.broker import free_port
 
@@ -19,7 +21,9 @@ def test_device_acls_refuse_ids_that_would_widen_them(venue: str, device: str) -
 
 def test_open_admin_does_nothing() -> None:
     admin = OpenBrokerAdmin()
-    admin.add_device(username="dev-a", password="pw", venue="v1", device="dev-a")
+    admin.add_device(
+        username="dev-a", password="pw", venue="v1", device="dev-a", client_id="yz-dev-a"
+    )
     admin.set_password(username="dev-a", password="pw")
     admin.disconnect(username="dev-a")
     admin.remove_device(username="dev-a")
@@ -63,7 +67,9 @@ def test_a_new_password_replaces_the_old(fleet: Fleet) -> None:
 def test_service_accounts_cannot_be_taken_over_as_devices(fleet: Fleet) -> None:
     ingest = fleet.broker.accounts.ingest
     with pytest.raises(BrokerAdminError, match="yz-ingest is not a device account"):
-        fleet.admin.add_device(username="yz-ingest", password="mine", venue="v1", device="x")
+        fleet.admin.add_device(
+            username="yz-ingest", password="mine", venue="v1", device="x", client_id="yz-x"
+        )
     for change in (fleet.admin.remove_device, fleet.admin.disconnect):
         with pytest.raises(BrokerAdminError, match="yz-control is not a device account"):
             change(username="yz-control")
@@ -79,7 +85,9 @@ def test_the_plugins_own_error_text_is_passed_on(fleet: Fleet) -> None:
 
 @pytest.mark.mosquitto
 def test_adding_a_device_again_resets_its_password_and_venue(fleet: Fleet) -> None:
-    fleet.admin.add_device(username="dev-a", password="moved", venue="v9", device="dev-a")
+    fleet.admin.add_device(
+        username="dev-a", password="moved", venue="v9", device="dev-a", client_id="yz-dev-a"
+    )
 
     assert fleet.probes("dev-a", fleet.passwords["dev-a"]).connect().getName() == "Not authorized"
     moved = fleet.probes("dev-a", "moved")
@@ -87,7 +95,9 @@ def test_adding_a_device_again_resets_its_password_and_venue(fleet: Fleet) -> No
     assert not moved.subscribe(device_topic("dev-a", "cmd/+", "v9")).is_failure
     assert moved.subscribe(device_topic("dev-a", "cmd/+")).is_failure  # the old venue is gone
 
-    fleet.admin.add_device(username="dev-a", password="renamed", venue="v9", device="dev-z")
+    fleet.admin.add_device(
+        username="dev-a", password="renamed", venue="v9", device="dev-z", client_id="yz-dev-z"
+    )
     config = json.loads(fleet.broker.dynsec_file.read_text(encoding="utf-8"))
     roles = {role["rolename"] for role in config["roles"]}
     assert "device-dev-z" in roles
@@ -131,3 +141,64 @@ def test_admin_reports_a_broker_without_the_plugin(broker_factory: BrokerFactory
             admin.remove_device(username="dev-a")
     finally:
         admin.close()
+
+
+# --------------------------------------------- client-id takeovers (issue 15, finding 4)
+
+
+@pytest.mark.mosquitto
+def test_a_device_account_cannot_take_another_client_id(fleet: Fleet) -> None:
+    victim = fleet.device("dev-b")
+    account = fleet.broker.accounts.ingest
+    ingest = fleet.probes(account.username, account.password, client_id="yz-ingest-1")
+    assert not ingest.connect().is_failure
+    stolen = fleet.passwords["dev-a"]
+
+    # A stolen box's password is let in only with the box's own client id.
+    for target in ("yz-dev-b", "yz-ingest-1", "probe-x"):
+        thief = fleet.probes("dev-a", stolen, client_id=target)
+        assert thief.connect().getName() == "Not authorized", f"dev-a got in as {target!r}"
+    # Nor with an id the broker would make up (it refuses empty ids altogether).
+    nameless = Probe(fleet.broker, username="dev-a", password=stolen, client_id="")
+    try:
+        assert nameless.connect().is_failure
+    finally:
+        nameless.close()
+
+    assert victim.disconnects == 0
+    assert ingest.disconnects == 0
+    assert not fleet.probes("dev-a", stolen).connect().is_failure  # as itself it may
+
+
+@pytest.mark.mosquitto
+def test_the_provisioning_account_cannot_guess_a_claimed_box_or_the_cloud(
+    fleet: Fleet,
+) -> None:
+    """The provisioning account cannot be bound (every factory box shares it), so what
+    it could take over must not be guessable: claimed boxes and cloud services have ids
+    with a secret part."""
+    device_id = new_client_id("dev-c")
+    fleet.admin.add_device(
+        username="dev-c", password=fleet.passwords["dev-c"], venue="v2", device="dev-c",
+        client_id=device_id,
+    )  # fmt: skip
+    box = fleet.device("dev-c", client_id=device_id)
+    provision = fleet.broker.accounts.provision
+    cloud = lasting_client_id("yz-ingest-1", fleet.broker.accounts.ingest.password)
+    ingest = fleet.probes(
+        fleet.broker.accounts.ingest.username, fleet.broker.accounts.ingest.password,
+        client_id=cloud,
+    )  # fmt: skip
+    assert not ingest.connect().is_failure
+
+    # What an attacker with a factory image knows: ids, serials, the services' names.
+    for guess in ("yz-dev-c", "dev-c", "yz-ingest-1", "yz-ingest", "yz-control", "yzp-x"):
+        assert not fleet.probes(provision.username, provision.password, client_id=guess)\
+            .connect().is_failure  # fmt: skip
+
+    assert box.disconnects == 0
+    assert ingest.disconnects == 0
+    assert device_id.startswith("yz-dev-c-")
+    assert len(device_id) == len("yz-dev-c-") + 16
+    assert cloud != lasting_client_id("yz-ingest-1", "another password")
+    assert cloud == lasting_client_id("yz-ingest-1", fleet.broker.accounts.ingest.password)

@@ -3,7 +3,8 @@
 Every unclaimed box shares one provisioning account, so a hello proves nothing: anyone
 holding that account can say hello for any serial with a made-up check. A serial therefore
 keeps every distinct check it recently heard (:class:`PendingBoxCheck`), a bounded few, and
-a claim succeeds when the label's check is among them (cloud/devices/claims.py).
+a claim succeeds when the label's check is among them (cloud/devices/claims.py). How many
+serials, and how often, is bounded by cloud/devices/hello_limits.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from cloud.api.schemas import as_utc
+from cloud.devices.hello_limits import DEFAULT_HELLO_LIMITS, HelloLimits, admit_new_box
 from cloud.devices.models import PendingBox, PendingBoxCheck
 from protocol.provisioning import Hello, SealedBundle
 
@@ -29,19 +31,26 @@ MAX_CHECKS: Final = 16
 ACTIVE: Final = timedelta(minutes=10)
 
 
-def note_hello(*, session: Session, hello: Hello, now: datetime) -> SealedBundle | None:
+def note_hello(
+    *,
+    session: Session,
+    hello: Hello,
+    now: datetime,
+    limits: HelloLimits = DEFAULT_HELLO_LIMITS,
+) -> SealedBundle | None:
     """Record ``hello``; the sealed bundle to publish back if the box is claimed but has not
     come online as itself yet, else None.
 
-    Times are the cloud's: a box fresh from the factory may not know the time yet.
+    Times are the cloud's: a box fresh from the factory may not know the time yet. Raises
+    HelloRefusedError (nothing stored) for a new serial past one of ``limits``.
     """
     try:
-        box = _note(session, hello, now)
+        box = _note(session, hello, now, limits)
     except IntegrityError:
         # Another API replica inserted the same new box or check between our read and our
         # insert.
         session.rollback()
-        box = _note(session, hello, now)
+        box = _note(session, hello, now, limits)
     if box is None or box.device_id is None or box.delivered_at is not None:
         return None
     if box.sealed_bundle is None:
@@ -53,7 +62,7 @@ def note_hello(*, session: Session, hello: Hello, now: datetime) -> SealedBundle
         return None
 
 
-def _note(session: Session, hello: Hello, now: datetime) -> PendingBox | None:
+def _note(session: Session, hello: Hello, now: datetime, limits: HelloLimits) -> PendingBox | None:
     """The box after ``hello``; None (nothing stored) for a claimed box's forged hello."""
     box = session.get(PendingBox, hello.serial, populate_existing=True)
     key = (hello.serial, hello.check)
@@ -62,7 +71,12 @@ def _note(session: Session, hello: Hello, now: datetime) -> PendingBox | None:
         # A claimed box keeps only the check its label was claimed with: any other hello is
         # not from it, and gets neither a row nor the bundle.
         return None
+    if check is not None and box is not None and _heard_lately(check, now, limits):
+        # Per serial *and check*: throttling a serial as a whole would let a forger who
+        # repeats hellos for it keep the real box's own hellos out.
+        return box
     if box is None:
+        admit_new_box(session=session, now=now, limits=limits)
         box = PendingBox(serial=hello.serial, first_seen_at=now, last_seen_at=now)
         session.add(box)
         session.flush()  # the check's row refers to it
@@ -80,6 +94,10 @@ def _note(session: Session, hello: Hello, now: datetime) -> PendingBox | None:
     session.commit()
     session.refresh(box)
     return box
+
+
+def _heard_lately(check: PendingBoxCheck, now: datetime, limits: HelloLimits) -> bool:
+    return now - as_utc(check.last_seen_at) < limits.store_every
 
 
 def _keep_the_likeliest(session: Session, serial: str, now: datetime) -> None:
@@ -120,12 +138,21 @@ def _likelihood(check: PendingBoxCheck, now: datetime) -> tuple[bool, timedelta,
     return (active, last - first if active else timedelta(0), last)
 
 
-def pending_boxes(*, session: Session, now: datetime, window: timedelta) -> list[PendingBox]:
-    """Unclaimed boxes that said hello within the claim window, newest first."""
+def pending_boxes(
+    *,
+    session: Session,
+    now: datetime,
+    window: timedelta,
+    idle: timedelta = DEFAULT_HELLO_LIMITS.idle,
+) -> list[PendingBox]:
+    """Unclaimed boxes that said hello within the claim window and ``idle``, newest first.
+
+    At most HelloLimits.max_unclaimed of them exist (cloud/devices/hello_limits.py).
+    """
     query = (
         select(PendingBox)
         .where(col(PendingBox.claimed_at).is_(None))
-        .where(col(PendingBox.last_seen_at) >= now - window)
+        .where(col(PendingBox.last_seen_at) >= now - min(window, idle))
         .order_by(col(PendingBox.last_seen_at).desc(), col(PendingBox.serial))
     )
     return list(session.exec(query))

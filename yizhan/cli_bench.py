@@ -141,3 +141,32 @@ def bench_provision(
     figures = provision_main(json=json, database_url=database_url)
     if not figures["meets_target"]:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("attacks")
+def bench_attacks(
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per database last.")
+    ] = False,
+    database_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run against this empty database (the run fills it); repeat for several "
+            "(sqlite:///path.db or postgresql://user@host/db). Default: a temporary SQLite file."
+        ),
+    ] = None,
+    fuzz_messages: Annotated[int, typer.Option(min=1, help="Hostile payloads sent.")] = 400,
+    flood_seconds: Annotated[float, typer.Option(min=1, help="Seconds of garbage flood.")] = 20.0,
+    login_guesses: Annotated[int, typer.Option(min=1, help="Wrong passwords tried.")] = 420,
+) -> None:
+    """A stolen box's credentials against a secure broker and the real cloud: 0 accepted."""
+    from yizhan.bench.stolen_box import Options  # noqa: PLC0415
+    from yizhan.bench.stolen_box import main as attacks_main  # noqa: PLC0415
+
+    options = Options(
+        fuzz_messages=fuzz_messages, flood_seconds=flood_seconds, login_guesses=login_guesses
+    )
+    urls: list[str | None] = [*database_url] if database_url else [None]
+    results = attacks_main(json=json, database_urls=urls, options=options)
+    if not all(figures["meets_target"] for figures in results):
+        raise typer.Exit(code=1)

@@ -66,6 +66,8 @@ class IngestStats:
     write_errors: int = 0
     writer_errors: int = 0  # unexpected failures the writer survived (logged with traceback)
     connected: bool = False
+    # Connections lost; climbing fast means someone else connects with ingest's client id.
+    disconnects: int = 0
     subscribed: bool = False  # the broker confirmed the subscriptions of this connection
     last_error: str | None = None
     # Seconds from the oldest message of the last committed batch reaching this worker to
@@ -147,6 +149,12 @@ def ingest_samples(
             "gauge",
             "1 while connected to the broker",
             float(stats.connected),
+        ),
+        Sample(
+            "yizhan_ingest_disconnects_total",
+            "counter",
+            "Connections to the broker lost (a takeover of ingest's client id shows here)",
+            stats.disconnects,
         ),
         Sample(
             "yizhan_ingest_writer_errors_total",

@@ -239,6 +239,7 @@ class IngestWorker:
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.stats.connected = False
         self.stats.subscribed = False
+        self.stats.disconnects += 1
         if not self._stop.is_set():  # a disconnect we asked for is not news
             logger.warning("ingest lost the broker (%s); reconnecting", reason)
 

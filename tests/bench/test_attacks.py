@@ -31,7 +31,10 @@ def _battlefield(
 
 def test_a_stolen_box_gets_nothing_past_the_generated_acls(fleet: Fleet) -> None:
     broker = fleet.broker
-    accounts = {name: Account(username=name, password=p) for name, p in fleet.passwords.items()}
+    accounts = {
+        name: Account(username=name, password=p, client_id=f"yz-{name}")
+        for name, p in fleet.passwords.items()
+    }
     for role in ("ingest", "control", "provision"):
         service = getattr(broker.accounts, role)
         accounts[role] = Account(username=service.username, password=service.password)

@@ -84,7 +84,8 @@ def _stranger(cloud: SecureCloud) -> Target:
         )
     finally:
         admin.close()
-    return Target(venue=venue, device=device, account=Account(username=device, password=password))
+    account = Account(username=device, password=password, client_id=f"yz-{device}")
+    return Target(venue=venue, device=device, account=account)
 
 
 def _stolen(claimed: Claimed, venue: str) -> Target:
@@ -92,9 +93,10 @@ def _stolen(claimed: Claimed, venue: str) -> Target:
     if identity is None:
         raise RuntimeError(f"box {claimed.device} has no identity file after its claim")
     username, password = identity.current() or ("", "")
-    return Target(
-        venue=venue, device=claimed.device, account=Account(username=username, password=password)
+    account = Account(
+        username=username, password=password, client_id=identity.record.mqtt_client_id
     )
+    return Target(venue=venue, device=claimed.device, account=account)
 
 
 def secure_attacks(cloud: SecureCloud, thief: Target, victim: Target, serial: str) -> AttackReport:
@@ -154,6 +156,10 @@ def run(root: Path, *, database_url: str | None = None) -> dict[str, Any]:
         try:
             tls = claim_and_time(cloud, tls_box, venue=venue, device="station-07-hub-1")
             plain = claim_and_time(cloud, plain_box, venue=venue, device="station-07-hub-2")
+            # The thief holds the boxes' own client ids (their accounts take no other), so
+            # the boxes themselves go quiet rather than fight it for the session.
+            tls_box.power_off()
+            plain_box.power_off()
             attacks = secure_attacks(
                 cloud, _stolen(tls, venue), _stolen(plain, venue), plain_box.code.serial
             )

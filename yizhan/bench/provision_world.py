@@ -28,6 +28,7 @@ from cloud.auth.models import ApiTokenCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
+from cloud.ingest.worker import IngestWorker
 from cloud.models import Reading, Venue
 from cloud.service import api_server, build_api, build_ingest, open_database
 from cloud.settings import CloudSettings
@@ -61,6 +62,7 @@ class SecureCloud:
     engine: Engine
     api_url: str
     token: str  # a technician's API token
+    ingest: IngestWorker
 
     def client(self) -> CloudClient:
         return CloudClient(CloudLogin(url=self.api_url, token=self.token))
@@ -167,7 +169,15 @@ def secure_cloud(
         stack.callback(ingest.stop)
         _serve(stack, settings, engine, http_port)
         yield SecureCloud(
-            root, broker, accounts, pki, tls_port, engine, f"http://127.0.0.1:{http_port}", token
+            root,
+            broker,
+            accounts,
+            pki,
+            tls_port,
+            engine,
+            f"http://127.0.0.1:{http_port}",
+            token,
+            ingest,
         )
 
 

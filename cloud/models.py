@@ -96,7 +96,8 @@ class Device(SQLModel, table=True):
     broker_removed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     credential_generation: int = 0
     # The device's own API token (door sync, kiosk redemptions); only its id is kept here.
-    api_token_id: str | None = Field(default=None, max_length=16)
+    # Indexed: every request with a device's token looks its device up by it.
+    api_token_id: str | None = Field(default=None, max_length=16, index=True)
 
 
 class Reading(SQLModel, table=True):

@@ -393,7 +393,10 @@ def _tally(engine: Engine, agents: list[EdgeAgent]) -> str:
             row = conn.execute(query, {"ids": devices}).one()
             stored += row[1]
             duplicates += row[0] - row[1]
-        rejected = conn.execute(select(func.count()).select_from(RejectedMessage)).scalar_one()
+        # Repeats of one refusal within a minute share a row and a count (issue 15).
+        rejected = conn.execute(
+            select(func.coalesce(func.sum(RejectedMessage.count), 0))
+        ).scalar_one()
     return json.dumps(
         {
             "venues": len({a.settings.venue for a in agents}),

@@ -124,7 +124,8 @@ def _start(services: Services, site: SiteFiles, work: Path, ports: Ports, nginx:
         # compose's --client-id-from-hostname would give both host processes one id.
         argv = yizhan_argv("ingest")
         at = argv.index("--client-id-from-hostname")
-        argv[at : at + 1] = ["--client-id", f"yz-ingest-{number}", "--metrics-port", str(port)]
+        argv[at : at + 1] = ["--client-id", f"yz-ingest-{number}"]
+        argv = with_value(argv, "--metrics-port", str(port))
         services.start(f"ingest-{number}", argv, env=env("ingest"))
     (work / "nginx-temp").mkdir(parents=True, exist_ok=True)
     services.start("proxy", proxy_argv(site.root, work, nginx))

@@ -161,7 +161,8 @@ SELECT count(*) FROM (
     GROUP BY device_id, seq HAVING count(*) > 1
 ) AS twice
 """
-_REFUSED: Final = "SELECT count(*) FROM rejected_message WHERE device_id IN :ids"
+# Repeats of one refusal within a minute share a row and its count (issue 15).
+_REFUSED: Final = "SELECT coalesce(sum(count), 0) FROM rejected_message WHERE device_id IN :ids"
 
 
 def audit(database_url: str, report: FleetReport) -> dict[str, int]:

@@ -4,6 +4,7 @@ A flood of refused messages (one box sending 10 000 non-JSON messages a second) 
 a row each (issue 15, finding 5). Now one row per sender, kind of refusal and minute holds
 the first sample, a ``count`` and when the last repeat arrived; ``dedupe_key`` is that
 row's identity, so ingest adds to it with one upsert. Rows from before keep a NULL key.
+Also an index on device.api_token_id: each request with a device's API token looks it up.
 
 Revision ID: 0007_ingest_limits
 Revises: 0006_dashboard
@@ -30,9 +31,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dedupe_key", sa.String(length=64), nullable=True))
         batch.create_index("ix_rejected_message_dedupe_key", ["dedupe_key"], unique=True)
     op.execute("UPDATE rejected_message SET last_seen_at = received_at")
+    # A device's API token is looked up by its device on every request (issue 15).
+    op.create_index("ix_device_api_token_id", "device", ["api_token_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_device_api_token_id", table_name="device")
     with op.batch_alter_table("rejected_message") as batch:
         batch.drop_index("ix_rejected_message_dedupe_key")
         batch.drop_column("dedupe_key")

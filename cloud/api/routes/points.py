@@ -202,11 +202,13 @@ def _scoped(session: Session, principal: Principal, txn: str) -> redemption.Rede
         raise _ledger_error(exc) from exc
     if found.member_id == redemption.TOMBSTONE_MEMBER:
         return found  # a cancel that came first: no member, no kiosk, nothing to scope
-    _own_kiosk(principal, found.kiosk_id)
+    # Scope first: another venue's redemption is not found, as an unknown id, so the answer
+    # names no kiosk of that venue; only within one's venues does the kiosk's own 403 apply.
     try:
         _check_kiosk(session, principal, found.kiosk_id)
     except ApiError:
         raise _ledger_error(RedemptionNotFoundError(f"there is no redemption {txn!r}")) from None
+    _own_kiosk(principal, found.kiosk_id)
     return found
 
 

@@ -23,7 +23,7 @@ from cloud.points.earning import (
     award_checkins,
 )
 from cloud.points.earning_models import JobCursor
-from tests.cloud.auth_world import BOB, VENUE_A, World, open_world
+from tests.cloud.auth_world import BOB, VENUE_A, VENUE_B, World, open_world
 from tests.cloud.points.conftest import SLOT, grant, sell
 from tests.cloud.test_device_token_scopes import add_box, auth
 
@@ -236,6 +236,23 @@ def test_a_kiosk_cannot_touch_another_kiosks_redemption(
         assert_refused(step(world, kiosk, action), 403, "wrong_kiosk")
 
     still = step(world, auth(tokens[KIOSK_A2]), "get")
+    assert (still.json()["state"], bobs_balance(world)) == ("reserved", 290)
+
+
+def test_another_venues_redemption_is_not_found_and_names_no_kiosk(
+    world: World, tokens: dict[str, str]
+) -> None:
+    sell(world.engine, "kiosk-bravo", venue_id=VENUE_B)
+    bravo = auth(add_box(world, "kiosk-bravo", KIOSK, venue=VENUE_B))
+    assert reserve(world, bravo, kiosk_id="kiosk-bravo").status_code == 200
+    kiosk = auth(tokens[KIOSK_A])
+
+    for action in ("commit", "cancel", "get"):
+        refused = step(world, kiosk, action)
+        assert_refused(refused, 404, "redemption_not_found")
+        assert "kiosk-bravo" not in refused.text
+
+    still = step(world, bravo, "get")
     assert (still.json()["state"], bobs_balance(world)) == ("reserved", 290)
 
 

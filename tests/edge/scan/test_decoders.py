@@ -79,7 +79,13 @@ def test_hostile_content_is_text_and_never_raises(name: str, content: str | byte
     if name == DEFAULT_DECODER:
         assert found == [expected]
     else:  # the OpenCV detectors may miss a dense code; what they do find must be right
-        assert found in ([], [expected])
+        readings = [[expected]]
+        if isinstance(content, bytes):
+            # Byte mode without an ECI is ISO 8859-1 by the QR standard (ISO/IEC 18004),
+            # and OpenCV reads it so: each byte >= 0x80 comes back as its Latin-1 letter.
+            # Either reading is refused by the member-code parser, which takes ASCII only.
+            readings.append([content.decode("latin-1")])
+        assert found == [] or found in readings
 
 
 def test_binary_content_keeps_its_length_with_replacement_characters() -> None:

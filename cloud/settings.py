@@ -17,6 +17,7 @@ from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
 from cloud.ingest.settings import IngestLimits
 from cloud.web.settings import WebSettings
+from protocol.ids import CLIENT_ID_PATTERN
 
 # Words that mark a token somebody copied from a README instead of generating one.
 _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "password", "example")
@@ -115,7 +116,7 @@ class CloudSettings(BaseSettings):
     mqtt_password: SecretStr | None = None
     # The CA of the broker's TLS listener; None: plain MQTT.
     mqtt_ca_file: Path | None = None
-    ingest_client_id: str = Field(default="yz-ingest-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    ingest_client_id: str = Field(default="yz-ingest-1", pattern=CLIENT_ID_PATTERN)
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_queue_size: int = Field(default=10_000, ge=10)
     # Device clocks ingest believes, and when its /healthz calls it stalled (issue 15).

@@ -36,7 +36,7 @@ from edge.provision.identity import Identity
 from edge.scan.settings import ScannerSettings
 from protocol.device_config import config_problems
 from protocol.door_policy import DoorPolicyConfig
-from protocol.ids import Identifier
+from protocol.ids import CLIENT_ID_PATTERN, Identifier
 
 __all__ = [  # AppliedConfig and its file functions live with the box's other files
     "AccessSettings",
@@ -151,7 +151,7 @@ class EdgeSettings(BaseSettings):
     mqtt_password: SecretStr | None = None
     # The MQTT client id; None: "yz-{device}". A claim sets the one the broker binds the
     # device's account to (nobody else can connect as this box, nor this box as another).
-    mqtt_client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    mqtt_client_id: str | None = Field(default=None, pattern=CLIENT_ID_PATTERN)
     mqtt_tls: bool = False
     mqtt_ca_file: Path | None = None
     # The CA of the cloud API's HTTPS certificate when it is the union's own (door sync and

@@ -20,6 +20,7 @@ from edge.provision.identity import Credentials
 from protocol.codec import decode_ack, encode, encode_prevalidated_batch
 from protocol.errors import ProtocolError
 from protocol.payloads import MAX_BATCH_ITEMS, MAX_PAYLOAD_BYTES, SCHEMA_VERSION, DeviceState
+from protocol.provisioning import legacy_client_id
 from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class Uplink:
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self._endpoint.client_id or f"yz-{self._device}",
+            client_id=self._endpoint.client_id or legacy_client_id(self._device),
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )

@@ -17,6 +17,10 @@ _ID_RE = re.compile(ID_PATTERN)
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 """A venue or device id inside a pydantic model."""
 
+# An MQTT client id yizhan gives out or takes from settings: what every broker accepts.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+CLIENT_ID_RE = re.compile(CLIENT_ID_PATTERN)
+
 
 def check_id(value: str, *, what: str) -> str:
     """Return ``value`` if it is a valid id, else raise :class:`TopicError` saying why."""

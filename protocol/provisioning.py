@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from protocol.codec import encode, parse_json, validate_payload
 from protocol.errors import PayloadError, ProtocolError, TopicError
-from protocol.ids import Identifier, check_id
+from protocol.ids import CLIENT_ID_PATTERN, Identifier, check_id
 from protocol.payloads import SCHEMA_VERSION, ShortText, Timestamp
 
 PROVISION_PREFIX: Final = "yz/prov"
@@ -44,8 +44,13 @@ BUNDLE_QOS: Final = 1
 Role = Literal["sensor-hub", "door", "kiosk"]
 ROLES: Final[tuple[str, ...]] = ("sensor-hub", "door", "kiosk")
 # An MQTT client id the broker binds a device account to (dynamic security's ``clientid``).
-MqttClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MqttClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 _CLIENT_ID_SECRET_BYTES: Final = 8  # 64 bits: the provisioning account cannot guess it
+
+
+def legacy_client_id(device: str) -> str:
+    """The client id of a box whose claim named none: what boxes have always connected as."""
+    return f"yz-{check_id(device, what='device')}"
 
 
 def new_client_id(device: str) -> str:
@@ -56,7 +61,7 @@ def new_client_id(device: str) -> str:
     factory box, and which cannot be bound to one id) from guessing it: a client that
     connects with an id in use takes that session over, whoever it is.
     """
-    return f"yz-{check_id(device, what='device')}-{secrets.token_hex(_CLIENT_ID_SECRET_BYTES)}"
+    return f"{legacy_client_id(device)}-{secrets.token_hex(_CLIENT_ID_SECRET_BYTES)}"
 
 
 Serial = Annotated[str, StringConstraints(pattern=rf"^[a-z2-7]{{{SERIAL_CHARS}}}$")]

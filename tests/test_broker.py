@@ -103,6 +103,7 @@ def test_mosquitto_conf_renders_limits_and_auth_seam(tmp_path: Path) -> None:
 
     assert "listener 1884 127.0.0.1" in text
     assert "max_queued_messages 0" in text
+    assert "persistent_client_expiration 7d" in text  # unlimited queues, but not for ever
     assert f"max_packet_size {MAX_PACKET_BYTES}" in text
     assert f"persistence_location {tmp_path}/" in text
     assert "allow_anonymous true" in text

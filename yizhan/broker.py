@@ -61,6 +61,9 @@ MAX_INFLIGHT_MESSAGES = 100
 # Seconds between persistence saves; a SIGKILL loses at most this much broker-side state
 # (devices resend anything the cloud has not acknowledged, so this bounds work, not data).
 AUTOSAVE_SECONDS = 10
+# Mosquitto forgets a persistent session whose client has been away this long (see
+# render_mosquitto_conf); a week covers a box off for a long holiday.
+PERSISTENT_CLIENT_EXPIRATION = "7d"
 _LOG_TAIL_LINES = 20
 
 
@@ -108,6 +111,10 @@ def render_mosquitto_conf(config: MosquittoConfig) -> str:
         # 0 means unlimited: the default of 1000 silently drops messages for an offline ingest.
         "max_queued_messages 0",
         "max_queued_bytes 0",
+        # …so a persistent session nobody comes back for must not hold them for ever: an
+        # ingest whose client id changed, a box thrown away. A box away longer than this
+        # subscribes again when it returns; its queued commands would have expired anyway.
+        f"persistent_client_expiration {PERSISTENT_CLIENT_EXPIRATION}",
         f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
         f"max_packet_size {MAX_PACKET_BYTES}",
         # Run as root, mosquitto drops to user "mosquitto", which cannot write into our data dir.

@@ -29,7 +29,7 @@ from cloud.auth.store import create_user
 from cloud.ingest.metrics import MetricsRegistry
 from cloud.ingest.worker import IngestWorker
 from cloud.issuer import load_or_create, public_keyset
-from cloud.models import RejectedMessage, Venue
+from cloud.models import Device, RejectedMessage, Venue
 from cloud.service import (
     api_server,
     build_api,
@@ -176,12 +176,19 @@ def _door(options: DemoOptions, mqtt_port: int, service_token: str) -> EdgeSetti
 
 
 def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
-    """Venues, the issuer's public key, and members (two of them revoked)."""
+    """Venues, the boxes with their roles, the issuer's public key, and members (two of
+    them revoked)."""
     with Session(engine) as session:
         for index, edge in enumerate(fleet):
             profile, _venue, name, district = _VENUES[index % len(_VENUES)]
             if session.get(Venue, edge.venue) is None:
                 session.add(Venue(id=edge.venue, name=name, kind=profile, district=district))
+        session.commit()
+        # What a claim records; the demo's boxes are configured, not claimed. Only a door's
+        # own decisions earn check-in points, so the door must be known as one.
+        for edge in fleet:
+            if session.get(Device, edge.device) is None:
+                session.add(Device(id=edge.device, venue_id=edge.venue, role=edge.role))
         session.commit()
     for venue_id in sorted({edge.venue for edge in fleet}):
         set_venue_settings(engine, venue_id, now=utc_now(), capacity=_CAPACITY)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import re
 import secrets
 import ssl
 import threading
@@ -28,7 +27,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.mqtt import session_client_id, stop_loop
 from protocol.errors import TopicError
-from protocol.ids import check_id
+from protocol.ids import CLIENT_ID_RE, check_id
+from protocol.provisioning import legacy_client_id
 from protocol.topics import PREFIX, UPLINK_KINDS, Kind, Topic
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ ROLE_PREFIX: Final = "device-"
 _ROLE_EXISTS: Final = "Role already exists"
 _ROLE_NOT_FOUND: Final = "Role not found"
 _CLIENT_NOT_FOUND: Final = "Client not found"
-
-_CLIENT_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 Command = dict[str, Any]
 
@@ -60,7 +58,9 @@ class BrokerAdmin(Protocol):
         """Create the box's account and role, bound to ``client_id``; if they exist, reset
         the password, role and binding."""
 
-    def set_password(self, *, username: str, password: str) -> None: ...
+    def set_password(self, *, username: str, password: str) -> None:
+        """Change the password; an account still unbound is bound to the client id its box
+        has always used (it was claimed before accounts were bound)."""
 
     def disconnect(self, *, username: str) -> None:
         """Drop the box's connections; it may log in again."""
@@ -220,8 +220,15 @@ class DynsecAdmin:
 
     def set_password(self, *, username: str, password: str) -> None:
         _check_password(username, password)
-        self._require_device_client(username)
-        self._run([{"command": "setClientPassword", "username": username, "password": password}])
+        client = self._require_device_client(username)
+        commands: list[Command] = [
+            {"command": "setClientPassword", "username": username, "password": password}
+        ]
+        if not client.get("clientid"):
+            # Claimed before binding: its box connects as legacy_client_id and knows no other.
+            bound = legacy_client_id(username)
+            commands.append({"command": "modifyClient", "username": username, "clientid": bound})
+        self._run(commands)
         logger.info("broker password changed for %s", username)
 
     def disconnect(self, *, username: str) -> None:
@@ -272,11 +279,13 @@ class DynsecAdmin:
             )
         return client
 
-    def _require_device_client(self, username: str) -> None:
-        if self._device_client(username) is None:
+    def _require_device_client(self, username: str) -> Command:
+        client = self._device_client(username)
+        if client is None:
             raise BrokerAdminError(
                 f"the broker has no account {username}; add the device before changing it"
             )
+        return client
 
     def _run(self, commands: list[Command], *, tolerate: Collection[str] = ()) -> list[Command]:
         """Send one batch and return its answers; raise on an error not in `tolerate`."""
@@ -355,7 +364,7 @@ def _check_password(username: str, password: str) -> None:
 
 def _check_client_id(client_id: str) -> None:
     # Empty would leave the account unbound: any client id, so any box's session.
-    if not _CLIENT_ID_RE.fullmatch(client_id):
+    if not CLIENT_ID_RE.fullmatch(client_id):
         raise BrokerAdminError(
             f"client id {client_id[:70]!r} is not one a device may be bound to: use 1-64 "
             "letters, digits, dashes or underscores"

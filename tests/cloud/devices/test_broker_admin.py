@@ -202,3 +202,17 @@ def test_the_provisioning_account_cannot_guess_a_claimed_box_or_the_cloud(
     assert len(device_id) == len("yz-dev-c-") + 16
     assert cloud != lasting_client_id("yz-ingest-1", "another password")
     assert cloud == lasting_client_id("yz-ingest-1", fleet.broker.accounts.ingest.password)
+
+
+@pytest.mark.mosquitto
+def test_a_rotation_binds_an_account_claimed_before_binding(fleet: Fleet) -> None:
+    # An account as claims made it before client ids were bound: any id gets in.
+    fleet.admin._run([{"command": "modifyClient", "username": "dev-a", "clientid": ""}])
+    password = fleet.passwords["dev-a"]
+    assert not fleet.probes("dev-a", password, client_id="yz-dev-b").connect().is_failure
+
+    fleet.admin.set_password(username="dev-a", password="rotated-password")
+
+    assert fleet.probes("dev-a", "rotated-password", client_id="yz-dev-b").connect().is_failure
+    # Bound to the id its box has always used, so the box itself carries on.
+    assert not fleet.probes("dev-a", "rotated-password", client_id="yz-dev-a").connect().is_failure

@@ -1,23 +1,29 @@
-"""Login throttling: failed logins per account and per address, and a bound on hashing at once.
+"""Login throttling: failed logins counted three ways, and a bound on password hashes at once.
 
 Checked before a password is hashed, so a refused try costs microseconds, not argon2's
-64 MiB and 0.2 s (issue 15). State is in this process's memory (see LoginLimits for why).
+64 MiB and 0.2 s (issue 15). A guesser meets the small per-account-and-address limit; the
+owner, at another address, meets only the account-wide one, which takes many addresses to
+fill. State is in this process's memory (see LoginLimits for why).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Generic, Literal, TypeVar
 
 from cloud.auth.settings import LoginLimits
 
+logger = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
 MonotonicClock = Callable[[], float]
 Lang = Literal["zh-CN", "en"]
 
@@ -68,7 +74,7 @@ class LoginBusyError(LoginRefusedError):
         return f"the server is busy checking other sign-ins; try again in {self.retry_after_s} s"
 
 
-class FailureLog:
+class FailureLog(Generic[K]):
     """Failures per key over a sliding window; a key at ``limit`` failures is locked.
 
     A lock ends when its oldest failure leaves the window: it always expires, and tries
@@ -78,9 +84,9 @@ class FailureLog:
     def __init__(self, *, limit: int, window_s: float, max_keys: int) -> None:
         self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
         # Most recently failing last: the first is the one to forget when full.
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._failures: OrderedDict[K, deque[float]] = OrderedDict()
 
-    def retry_after(self, key: str, now: float) -> float:
+    def retry_after(self, key: K, now: float) -> float:
         """Seconds until ``key`` may try again; 0 when it may now."""
         times = self._failures.get(key)
         if times is None:
@@ -93,16 +99,19 @@ class FailureLog:
             return 0.0
         return times[0] + self.window_s - now
 
-    def fail(self, key: str, now: float) -> None:
+    def fail(self, key: K, now: float) -> bool:
+        """Count a failure of ``key``; True if it is this one that locks the key."""
         times = self._failures.pop(key, None)
         if times is None:
             times = deque(maxlen=self.limit)  # only the newest `limit` can decide a lock
         self._failures[key] = times
+        self._forget_old(times, now)
         times.append(now)
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
+        return len(times) == self.limit
 
-    def clear(self, key: str) -> None:
+    def clear(self, key: K) -> None:
         self._failures.pop(key, None)
 
     def __len__(self) -> int:
@@ -141,25 +150,36 @@ class LoginAttempt:
 
 
 class LoginGuard:
-    """One API process's login limits; thread-safe (sync routes run in a thread pool)."""
+    """One API process's login limits; thread-safe (sync routes run in a thread pool).
+
+    Three counts of failures, each with its own limit (LoginLimits): per account and address,
+    so a guesser is stopped after a handful without touching the owner elsewhere; per account,
+    so guessers spread over many addresses are stopped too; per address, so one address
+    cannot guess a little at each of many accounts.
+    """
 
     def __init__(self, limits: LoginLimits, *, clock: MonotonicClock = time.monotonic) -> None:
         self.limits = limits
         self._clock = clock
         self._lock = threading.Lock()
-        self._accounts = FailureLog(
-            limit=limits.account_failures, window_s=limits.window_s, max_keys=limits.max_tracked
+        window_s, max_keys = limits.window_s, limits.max_tracked
+        self._pairs: FailureLog[LoginAttempt] = FailureLog(
+            limit=limits.account_address_failures, window_s=window_s, max_keys=max_keys
         )
-        self._addresses = FailureLog(
-            limit=limits.address_failures, window_s=limits.window_s, max_keys=limits.max_tracked
+        self._accounts: FailureLog[str] = FailureLog(
+            limit=limits.account_failures, window_s=window_s, max_keys=max_keys
+        )
+        self._addresses: FailureLog[str] = FailureLog(
+            limit=limits.address_failures, window_s=window_s, max_keys=max_keys
         )
         self._hashing = threading.BoundedSemaphore(limits.concurrent_hashes)
 
     def check(self, attempt: LoginAttempt) -> None:
-        """Raise LoginThrottledError if the account or the address is locked now."""
+        """Raise LoginThrottledError if any count that covers ``attempt`` is locked now."""
         with self._lock:
             now = self._clock()
             wait = max(
+                self._pairs.retry_after(attempt, now),
                 self._accounts.retry_after(attempt.account, now),
                 self._addresses.retry_after(attempt.address, now),
             )
@@ -185,11 +205,25 @@ class LoginGuard:
     def failed(self, attempt: LoginAttempt) -> None:
         with self._lock:
             now = self._clock()
-            self._accounts.fail(attempt.account, now)
+            self._pairs.fail(attempt, now)
+            account_locked = self._accounts.fail(attempt.account, now)
             self._addresses.fail(attempt.address, now)
+        if account_locked:
+            # Its owner is now refused everywhere too: worth an operator's look.
+            logger.warning(
+                "login: account %r refused at every address: %d failed logins within %d s",
+                attempt.account,
+                self.limits.account_failures,
+                self.limits.window_s,
+            )
 
     def succeeded(self, attempt: LoginAttempt) -> None:
-        """Clear the account's failures; the address's stay (one's own account, logged in
-        between guesses at others, must not reset the guessing address's count)."""
+        """Clear this account-and-address's failures.
+
+        The account-wide count stays: it bounds guesses at the account whatever its owner does,
+        and a guesser must not get a fresh allowance each time the owner logs in. The
+        address's count stays: one's own account, logged in between guesses at others, must
+        not reset the guessing address's count.
+        """
         with self._lock:
-            self._accounts.clear(attempt.account)
+            self._pairs.clear(attempt)

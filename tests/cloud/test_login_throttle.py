@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from cloud.api.app import create_app
@@ -31,6 +34,8 @@ from tests.cloud.auth_world import NOW, PASSWORD, seed, settings
 
 TOKEN = "/api/v1/auth/token"
 WINDOW_S = 15 * 60
+ACCOUNT_WIDE = 50  # LoginLimits.account_failures
+HOME, ELSEWHERE = "203.0.113.9", "198.51.100.7"  # the owner's address; a guesser's
 DEADLINE_S = 10.0  # for a condition another thread brings about; never reached when all is well
 
 
@@ -44,15 +49,27 @@ class FakeClock:
 
 @dataclass
 class Site:
+    app: FastAPI
     client: TestClient
     clock: FakeClock
     guard: LoginGuard
+    closing: ExitStack
     hashes: list[str] = field(default_factory=list)  # usernames store.authenticate was asked
+    elsewhere: dict[str, TestClient] = field(default_factory=dict)
 
-    def token(self, username: str, password: str) -> httpx.Response:
+    def token(self, username: str, password: str, *, at: str | None = None) -> httpx.Response:
+        """Ask for a token from the test client's address, or from the address ``at``."""
         data = {"username": username, "password": password}
-        response: httpx.Response = self.client.post(TOKEN, data=data)
+        response: httpx.Response = self._client(at).post(TOKEN, data=data)
         return response
+
+    def _client(self, address: str | None) -> TestClient:
+        if address is None:
+            return self.client
+        if address not in self.elsewhere:
+            client = TestClient(self.app, client=(address, 50000))
+            self.elsewhere[address] = self.closing.enter_context(client)
+        return self.elsewhere[address]
 
 
 @contextmanager
@@ -72,8 +89,10 @@ def _site(db_url: str, limits: LoginLimits, monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(store, "authenticate", counted)
     try:
-        with TestClient(app) as client:
-            yield Site(client=client, clock=clock, guard=guard, hashes=hashes)
+        with TestClient(app) as client, ExitStack() as closing:
+            yield Site(
+                app=app, client=client, clock=clock, guard=guard, closing=closing, hashes=hashes
+            )
     finally:
         engine.dispose()
 
@@ -90,10 +109,12 @@ def _error(response: httpx.Response, status: int) -> dict[str, Any]:
     return error
 
 
-# --- per account -------------------------------------------------------------------------
+# --- per account and address ------------------------------------------------------------
 
 
-def test_five_failures_lock_the_account_until_the_window_passes(site: Site) -> None:
+def test_five_failures_lock_the_account_from_that_address_until_the_window_passes(
+    site: Site,
+) -> None:
     for _ in range(5):
         assert site.token("mia", "wrong").status_code == 401
 
@@ -132,12 +153,26 @@ def test_the_lock_expires_even_under_continued_guessing(site: Site) -> None:
     assert site.token("mia", PASSWORD).status_code == 200
 
 
-def test_a_success_clears_the_accounts_failures(site: Site) -> None:
+def test_a_guesser_elsewhere_cannot_lock_the_owner_out(site: Site) -> None:
+    for _ in range(5):
+        assert site.token("mia", "wrong", at=ELSEWHERE).status_code == 401
+    assert site.token("mia", PASSWORD, at=ELSEWHERE).status_code == 429
+
+    assert site.token("mia", PASSWORD, at=HOME).status_code == 200
+    assert site.token("mia", PASSWORD, at=ELSEWHERE).status_code == 429  # still locked there
+    assert len(site.hashes) == 6  # the guesser's refused tries were not hashed
+
+
+def test_a_success_clears_that_addresss_failures_only(site: Site) -> None:
     for _ in range(4):
-        site.token("mia", "wrong")
-    assert site.token("mia", PASSWORD).status_code == 200
+        site.token("mia", "wrong", at=HOME)
+        site.token("mia", "wrong", at=ELSEWHERE)
+    assert site.token("mia", PASSWORD, at=HOME).status_code == 200
     for _ in range(4):
-        assert site.token("mia", "wrong").status_code == 401
+        assert site.token("mia", "wrong", at=HOME).status_code == 401
+
+    assert site.token("mia", "wrong", at=ELSEWHERE).status_code == 401  # its fifth
+    assert site.token("mia", PASSWORD, at=ELSEWHERE).status_code == 429
 
 
 def test_one_accounts_lock_leaves_the_others_alone(site: Site) -> None:
@@ -145,6 +180,46 @@ def test_one_accounts_lock_leaves_the_others_alone(site: Site) -> None:
         site.token("mia", "wrong")
     assert site.token("mia", PASSWORD).status_code == 429
     assert site.token("ada", PASSWORD).status_code == 200
+
+
+# --- per account, from every address ------------------------------------------------------
+
+
+def test_failures_spread_over_many_addresses_lock_the_account_everywhere(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    guessers = [f"198.51.100.{n}" for n in range(ACCOUNT_WIDE // 2)]
+    for address in guessers:  # two each: no address meets its own limits
+        for _ in range(2):
+            assert site.token("mia", "wrong", at=address).status_code == 401
+        site.clock.now += 1
+    # The last failure counted locked the account; that is logged once, for an operator.
+    assert [r.levelno for r in caplog.records if "refused at every" in r.message] == [
+        logging.WARNING
+    ]
+
+    locked = site.token("mia", PASSWORD, at=HOME)
+    assert _error(locked, 429)["code"] == "login_throttled"
+    assert locked.headers["Retry-After"] == str(WINDOW_S - len(guessers))
+    assert len(site.hashes) == ACCOUNT_WIDE
+    assert site.token("ada", PASSWORD, at=HOME).status_code == 200  # only mia is locked
+
+    site.clock.now += WINDOW_S - len(guessers)  # the first two failures leave the window
+    assert site.token("mia", PASSWORD, at=HOME).status_code == 200
+
+
+def test_the_owners_success_does_not_reset_the_account_wide_count(site: Site) -> None:
+    for n in range(ACCOUNT_WIDE - 1):
+        assert site.token("mia", "wrong", at=f"198.51.100.{n % 25}").status_code == 401
+    assert site.token("mia", PASSWORD, at=HOME).status_code == 200
+
+    assert site.token("mia", "wrong", at="192.0.2.1").status_code == 401  # the 50th
+    assert site.token("mia", PASSWORD, at=HOME).status_code == 429
+
+
+def test_the_account_wide_limit_must_take_more_than_one_address() -> None:
+    with pytest.raises(ValidationError, match="raise account_failures"):
+        LoginLimits(account_failures=5, account_address_failures=5)
 
 
 # --- per address -------------------------------------------------------------------------
@@ -183,7 +258,7 @@ def test_forwarded_for_from_a_client_is_not_believed(site: Site) -> None:
 
 
 def test_the_failure_log_forgets_the_oldest_keys_when_full() -> None:
-    log = FailureLog(limit=5, window_s=60, max_keys=100)
+    log: FailureLog[str] = FailureLog(limit=5, window_s=60, max_keys=100)
     for n in range(1000):
         log.fail(f"user-{n}", now=0.0)
     assert len(log) == 100

@@ -50,6 +50,13 @@ def test_a_short_attack_run_prints_every_attack_with_none_accepted(
         assert run["attacks"]["hostile_payloads"]["attempts"] == 24
         assert run["attacks"]["login_brute_force"]["attempts"] == 9
         assert run["ingest_alive_after"] is True
+        # The same requests from the right principal pass: the refusals are the checks.
+        assert run["controls"] == {
+            "kiosk_reserves_with_its_own_token": True,
+            "user_signs_in_from_another_address": True,
+        }
+        # A stolen door's decisions are trusted, but only inside its offline window.
+        assert 0 < run["stolen_door_checkins_paid"] <= run["stolen_door_window_days"] < 30
         assert run["witness_readings"] >= len(ATTACKS) - 2  # after every step and the flood
         assert run["flood_messages_sent"] > 0
         assert run["flood_rejections_counted"] == run["flood_messages_sent"]

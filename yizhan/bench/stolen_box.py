@@ -40,13 +40,19 @@ from cloud.access_store import upsert_members
 from cloud.auth import store
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
+from cloud.auth.settings import LoginLimits
+from cloud.devices.broker_admin import DynsecAdmin
+from cloud.devices.credentials import add_device_token
 from cloud.models import Device, Reading, RejectedMessage
 from cloud.mqtt import lasting_client_id
 from cloud.points import ledger
-from cloud.points.earning import award_checkins
+from cloud.points.catalog_models import KioskSlot, Product
+from cloud.points.earning import DOOR_OFFLINE_WINDOW, award_checkins
+from cloud.points.models import Posting
 from edge.uplink import stop_loop
 from protocol.access import MemberEntry, MemberStatus
 from protocol.payloads import MAX_SEQ
+from protocol.provisioning import new_client_id
 from yizhan.bench.attacks import Account, AttackError, Target
 from yizhan.bench.probe import Login, Probe, poll_until
 from yizhan.bench.provision import Claimed, claim_and_time, secure_attacks
@@ -57,6 +63,10 @@ THIEF: Final = "station-07-hub-1"
 VICTIM: Final = "station-07-hub-2"
 KIOSK: Final = "station-07-kiosk-1"  # another venue device the thief's token aims at
 MEMBER: Final = "M-BENCH-0001"
+DOOR_MEMBER: Final = "M-BENCH-0002"  # whose check-ins the stolen door forges
+DOOR: Final = "station-07-door-1"
+SLOT: Final = "1"
+PRICE: Final = 100
 MEMBER_POINTS: Final = 300
 BRUTE_USER: Final = "bench-manager"
 FLOOD_TARGET_MB: Final = 5.0
@@ -192,7 +202,11 @@ def client_id_takeover(arena: Arena, victim: Account, rounds: int = 3) -> dict[s
     The victim box's session is held by a sentinel logged in as that box (the box itself is
     powered off); the ingest's by the real ingest worker. A stolen device account is let in
     only with its own id, so any other login it gets counts; the provisioning account (which
-    cannot be bound) counts when a holder was dropped.
+    cannot be bound) counts when a holder was dropped. Mosquitto closes the old session
+    before it answers the newcomer's CONNECT, so once that CONNACK is in, a round trip on
+    the sentinel (a SUBACK) shows whether it still holds its session; for the ingest, a
+    witness reading stored after each round shows it is connected, and its disconnect
+    count whether it was dropped on the way.
     """
     cloud = arena.cloud
     sentinel = arena.connect(victim)
@@ -210,14 +224,29 @@ def client_id_takeover(arena: Arena, victim: Account, rounds: int = 3) -> dict[s
                 got_in = bool(probe.connacks) and not probe.connacks[-1].is_failure
                 probe.close()
                 as_device.tried(got_in, f"{THIEF} logged in as {client_id!r}")
+            ingest_before = cloud_disconnects(cloud)
             for client_id in guesses:
-                before = (sentinel.disconnects, cloud_disconnects(cloud))
                 arena.connect(provision, client_id=client_id).close()
-                after = (sentinel.disconnects, cloud_disconnects(cloud))
-                as_provision.tried(after != before, f"provisioning took {client_id!r}")
+                kicked = not _holds_session(sentinel, f"yz/v1/{VENUE}/{VICTIM}/ack")
+                as_provision.tried(kicked, f"provisioning took {client_id!r} from {VICTIM}")
+                if kicked:
+                    sentinel.close()
+                    sentinel = arena.connect(victim)
+            arena.witness()
+            if cloud_disconnects(cloud) != ingest_before:
+                as_provision.accepted += 1
+                as_provision.detail.append("the ingest was dropped during the provisioning round")
     finally:
         sentinel.close()
     return {"client_id_takeover_device": as_device, "client_id_takeover_provision": as_provision}
+
+
+def _holds_session(probe: Probe, topic: str) -> bool:
+    """A round trip on ``probe``'s connection: False when the broker dropped it."""
+    try:
+        return not probe.subscribe(topic).is_failure and probe.disconnects == 0
+    except (RuntimeError, TimeoutError):
+        return False
 
 
 def cloud_disconnects(cloud: SecureCloud) -> int:
@@ -241,10 +270,17 @@ def poison_seq(arena: Arena) -> Tally:
                 {"seq": good, "ts": now, "metric": "temperature_c", "value": 20.0},
             ]
             probe.publish(arena.topic("telemetry"), _batch(items))
-            stored = _wait_or_false(partial(arena.stored, good))
-            acked = any(_acks(payload, seq) for _t, payload in list(probe.messages))
-            tally.tried(acked or not stored, f"seq {seq}: acked={acked} neighbour stored={stored}")
+            # The neighbour's ack is sent with (or after) any ack of the poison seq.
+            good_acked = _wait_or_false(partial(_acked, probe, good))
+            acked = _acked(probe, seq)
+            tally.tried(
+                acked or not good_acked, f"seq {seq}: acked={acked} neighbour acked={good_acked}"
+            )
     return tally
+
+
+def _acked(probe: Probe, seq: int) -> bool:
+    return any(_acks(payload, seq) for _topic, payload in list(probe.messages))
 
 
 def _acks(payload: bytes, seq: int) -> bool:
@@ -365,21 +401,32 @@ def forged_points(arena: Arena, days: int = 30) -> Tally:
             arena.topic("event"), jsonlib.dumps({"v": 1, "device": THIEF, "items": events}).encode()
         )
     engine = arena.cloud.engine
-    _wait_or_false(partial(_event_stored, engine, seqs[-1]))
-    before = _balance(engine)
+    stored = _wait_or_false(partial(_event_stored, engine, seqs[-1]))
     award_checkins(engine, datetime.now(UTC))
-    paid = (_balance(engine) - before) // 10 if _balance(engine) > before else 0
+    paid = _checkins_paid(engine, MEMBER)
     tally = Tally()
     for day in range(days):
         tally.tried(day < paid, "a forged check-in was paid")
+    if not stored:
+        tally.detail.append("the forged events were never stored (nothing to pay)")
     return tally
 
 
-def _event_stored(engine: Engine, seq: int) -> bool:
+def _checkins_paid(engine: Engine, member: str) -> int:
+    with Session(engine) as session:
+        paid = session.execute(
+            select(func.count())
+            .select_from(Posting)
+            .where(col(Posting.idempotency_key).like(f"checkin:{VENUE}:{member}:%"))
+        ).scalar_one()
+    return int(paid)
+
+
+def _event_stored(engine: Engine, seq: int, device: str = THIEF) -> bool:
     with engine.connect() as conn:
         row = conn.execute(
             text("SELECT 1 FROM device_event WHERE device_id = :d AND seq = :s"),
-            {"d": THIEF, "s": seq},
+            {"d": device, "s": seq},
         ).first()
     return row is not None
 
@@ -390,22 +437,19 @@ def _balance(engine: Engine) -> int:
 
 
 def cross_role_api(arena: Arena) -> dict[str, Tally]:
-    """The hub's API token spends and reads what only a kiosk or a door may."""
+    """The hub's API token spends and reads what only a kiosk or a door may.
+
+    The menu sells the item in slot 1 at the real kiosk *and* at the hub's own id, so
+    nothing but the role checks stands between the thief and the points; a control
+    reserve with the kiosk's own token shows the same request is otherwise accepted.
+    """
     spend, reads = Tally(), Tally()
     before = _balance(arena.cloud.engine)
     with arena.api(arena.loot.api_token) as api:
         for kiosk in (THIEF, KIOSK):
             for dispensed in (True, False):
                 txn = f"bench-{secrets.token_hex(8)}"
-                body = {
-                    "transaction_id": txn,
-                    "member_id": MEMBER,
-                    "kiosk_id": kiosk,
-                    "slot": "A1",
-                    "price": 100,
-                    "dispensed": dispensed,
-                }
-                answer = api.post("/api/v1/kiosk/redemptions", json=body)
+                answer = api.post("/api/v1/kiosk/redemptions", json=_reserve(txn, kiosk, dispensed))
                 ok = answer.status_code < 300
                 if ok:
                     api.post(f"/api/v1/kiosk/redemptions/{txn}/commit", json={})
@@ -425,47 +469,114 @@ def cross_role_api(arena: Arena) -> dict[str, Tally]:
     return {"cross_role_redemption": spend, "device_token_reads": reads}
 
 
+def _reserve(txn: str, kiosk: str, dispensed: bool) -> dict[str, Any]:
+    return {
+        "transaction_id": txn,
+        "member_id": MEMBER,
+        "kiosk_id": kiosk,
+        "slot": SLOT,
+        "price": PRICE,
+        "dispensed": dispensed,
+    }
+
+
+def kiosk_control(arena: Arena, kiosk_token: str) -> bool:
+    """The real kiosk's own token reserves (then cancels) the same item: the requests the
+    thief sent were well formed, refused only for who sent them."""
+    txn = f"bench-control-{secrets.token_hex(6)}"
+    with arena.api(kiosk_token) as api:
+        answer = api.post("/api/v1/kiosk/redemptions", json=_reserve(txn, KIOSK, False))
+        api.post(f"/api/v1/kiosk/redemptions/{txn}/cancel", json={"reason": "bench control"})
+    return answer.status_code < 300
+
+
 def login_brute_force(arena: Arena, password: str, guesses: int) -> Tally:
-    """``guesses`` wrong passwords, then the right one; accepted: checks past the limit."""
-    limit = 5  # LoginLimits.account_failures default; later guesses must not be checked
+    """``guesses`` wrong passwords from one address, then the right one; accepted: a
+    password checked (200 or 401, not 429) past the limit of tries."""
+    limit = LoginLimits().account_address_failures
     tally = Tally()
-    statuses: list[int] = []
     with arena.api() as api:
         for index in range(guesses + 1):
             guess = password if index == guesses else f"wrong-{index}-{secrets.token_hex(4)}"
             answer = api.post(
                 "/api/v1/auth/token", data={"username": BRUTE_USER, "password": guess}
             )
-            statuses.append(answer.status_code)
             checked = answer.status_code in (200, 401)
             tally.tried(checked and index >= limit, f"guess {index}: {answer.status_code}")
     return tally
 
 
+def login_elsewhere(arena: Arena, password: str) -> bool:
+    """The real user, at another address (127.0.0.2), signs in while the guesser is locked
+    out: the throttle must not become a way to lock people out."""
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=arena.cloud.api_url, transport=transport, timeout=60.0) as api:
+        answer = api.post("/api/v1/auth/token", data={"username": BRUTE_USER, "password": password})
+    return answer.status_code == 200
+
+
 def large_body(arena: Arena, megabytes: int = 100) -> Tally:
-    """An unauthenticated 100 MB body: refused before it is read?"""
+    """An unauthenticated 100 MB body, declared and chunked: refused (413) before it is read?
+
+    A transport error counts as refused only when the server had sent its 413 first; a
+    body the server swallowed whole and answered otherwise counts as accepted.
+    """
     tally = Tally()
     chunk = b"[" + b"1," * (512 * 1024)
+    sent = [0]
 
     def body() -> Iterator[bytes]:
         for _ in range(megabytes):
+            sent[0] += len(chunk)
             yield chunk
 
-    with arena.api() as api:
-        try:
-            answer = api.post(
-                "/api/v1/kiosk/redemptions",
-                content=body(),
-                headers={
-                    "Content-Type": "application/json",
-                    "Content-Length": str(megabytes * len(chunk)),
-                },
-            )
-            status = answer.status_code
-        except httpx.HTTPError as exc:  # the server hung up mid-body: not read either
-            status = 413 if "413" in str(exc) else 0
-    tally.tried(status not in (413, 0), f"a {megabytes} MB body answered {status}")
+    for declared in (True, False):
+        sent[0] = 0
+        headers = {"Content-Type": "application/json"}
+        if declared:
+            headers["Content-Length"] = str(megabytes * len(chunk))
+        with arena.api() as api:
+            try:
+                status = api.post("/api/v1/kiosk/redemptions", content=body(), headers=headers)
+                answered = status.status_code
+            except httpx.HTTPError:
+                answered = 0  # hung up on us mid-body
+        read_it_all = sent[0] >= megabytes * len(chunk)
+        refused = answered == 413 or (answered == 0 and not read_it_all)
+        what = "declared" if declared else "chunked"
+        tally.tried(not refused, f"a {what} {megabytes} MB body answered {answered}")
     return tally
+
+
+def stolen_door(arena: Arena, door: Account, days: int = 30) -> dict[str, Any]:
+    """A stolen *door* forging a month of check-ins: its decisions are trusted by design, so
+    some are paid, but only those inside the door's offline window."""
+    now = datetime.now(UTC)
+    seqs = [arena.next_seq() for _ in range(days)]
+    events = [
+        {
+            "seq": seqs[day],
+            "ts": _iso(now - timedelta(days=day)),
+            "type": "access.decision",
+            "data": {"door": "main", "reason": "accepted", "member": DOOR_MEMBER, "mode": 1},
+        }
+        for day in range(days)
+    ]
+    probe = arena.connect(door)
+    try:
+        probe.publish(
+            f"yz/v1/{VENUE}/{DOOR}/event",
+            jsonlib.dumps({"v": 1, "device": DOOR, "items": events}).encode(),
+        )
+    finally:
+        probe.close()
+    engine = arena.cloud.engine
+    _wait_or_false(partial(_event_stored, engine, seqs[-1], DOOR))
+    award_checkins(engine, datetime.now(UTC))
+    paid = _checkins_paid(engine, DOOR_MEMBER)
+    window = DOOR_OFFLINE_WINDOW.days + 1  # today and the days back to the window's edge
+    return {"stolen_door_checkins_forged": days, "stolen_door_checkins_paid": paid,
+            "stolen_door_window_days": window}  # fmt: skip
 
 
 # --- the flood -------------------------------------------------------------------------
@@ -545,11 +656,12 @@ def _drain(engine: Engine, before: int, sent: int, quiet_s: float = 5.0) -> int:
 
 def _seed(cloud: SecureCloud, brute_password: str) -> None:
     with Session(cloud.engine) as session:
-        session.add(Device(id=KIOSK, venue_id=VENUE, role="kiosk"))
-        session.commit()
         upsert_members(
             session=session,
-            entries=[MemberEntry(member_id=MEMBER, status=MemberStatus.ACTIVE)],
+            entries=[
+                MemberEntry(member_id=member, status=MemberStatus.ACTIVE)
+                for member in (MEMBER, DOOR_MEMBER)
+            ],
         )
         session.commit()
         ledger.post(
@@ -565,6 +677,51 @@ def _seed(cloud: SecureCloud, brute_password: str) -> None:
                 username=BRUTE_USER, role=Role.MANAGER, password=brute_password, venue_ids=[VENUE]
             ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Props:
+    """What the attacks aim at besides the two hubs: a kiosk with its token, a door."""
+
+    kiosk_token: str
+    door: Account
+
+
+def _props(cloud: SecureCloud) -> Props:
+    """A kiosk (own API token) and the thief's hub both "selling" slot 1, and a door with
+    its own bound broker account."""
+    with Session(cloud.engine) as session:
+        kiosk = Device(id=KIOSK, venue_id=VENUE, role="kiosk")
+        session.add_all([kiosk, Device(id=DOOR, venue_id=VENUE, role="door")])
+        session.flush()
+        token, bearer = add_device_token(session=session, device=kiosk, created_by="bench")
+        kiosk.api_token_id = token.id
+        product = Product(name_zh="水", name_en="Water", price=PRICE)
+        session.add(product)
+        session.flush()
+        assert product.id is not None
+        for kiosk_id in (KIOSK, THIEF):
+            session.add(
+                KioskSlot(
+                    kiosk_id=kiosk_id, slot=int(SLOT), venue_id=VENUE,
+                    product_id=product.id, stock=50, capacity=50,
+                )
+            )  # fmt: skip
+        session.commit()
+    door = Account(username=DOOR, password=secrets.token_urlsafe(24), client_id=new_client_id(DOOR))
+    control = cloud.accounts.control
+    admin = DynsecAdmin(
+        host="127.0.0.1", port=cloud.broker.port,
+        username=control.username, password=control.password,
+    )  # fmt: skip
+    try:
+        admin.add_device(
+            username=DOOR, password=door.password or "", venue=VENUE, device=DOOR,
+            client_id=door.client_id or "",
+        )  # fmt: skip
+    finally:
+        admin.close()
+    return Props(kiosk_token=bearer, door=door)
 
 
 def _loot(claimed: Claimed) -> Loot:
@@ -599,6 +756,7 @@ def run(root: Path, *, database_url: str | None, options: Options) -> dict[str, 
             victim_box.power_off()
         arena = Arena(cloud, _loot(thief))
         victim_account = _loot(victim).account
+        props = _props(cloud)
         attacks: dict[str, Tally] = {}
         steps: list[tuple[str, Callable[[], Any]]] = [
             (
@@ -630,6 +788,14 @@ def run(root: Path, *, database_url: str | None, options: Options) -> dict[str, 
             sys.stdout.flush()
             attacks.update(step())
             arena.witness()
+        # Controls: the same requests from the right principal are accepted, so a refusal
+        # above is the role check at work, not a malformed request.
+        controls = {
+            "kiosk_reserves_with_its_own_token": kiosk_control(arena, props.kiosk_token),
+            "user_signs_in_from_another_address": login_elsewhere(arena, brute_password),
+        }
+        door = stolen_door(arena, props.door)
+        arena.witness()
         flooded = flood(arena, options.flood_seconds)
         arena.witness()
         figures: dict[str, Any] = {
@@ -637,6 +803,8 @@ def run(root: Path, *, database_url: str | None, options: Options) -> dict[str, 
             "attacks": {name: tally.as_json() for name, tally in attacks.items()},
             "ingest_alive_after": all(arena.witnessed) and bool(arena.witnessed),
             "witness_readings": len(arena.witnessed),
+            "controls": controls,
+            **door,
             **flooded,
             "flood_target_mb": FLOOD_TARGET_MB,
         }
@@ -644,6 +812,8 @@ def run(root: Path, *, database_url: str | None, options: Options) -> dict[str, 
     figures["meets_target"] = (
         figures["accepted_total"] == 0
         and figures["ingest_alive_after"]
+        and all(controls.values())
+        and 0 < figures["stolen_door_checkins_paid"] <= figures["stolen_door_window_days"]
         and figures["flood_db_growth_mb"] <= FLOOD_TARGET_MB
     )
     return figures

@@ -1,4 +1,4 @@
-"""Retention of raw rows, refused messages and alert history; detection of silent devices."""
+"""Retention of raw rows, refused messages, diagnostics and alert history; silent devices."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, up
 
 from cloud.aggregates import raw
 from cloud.aggregates.models import DeviceOfflineMark
+from cloud.aggregates.settings import DEFAULT_DIAGNOSTICS_RETENTION_DAYS
 from cloud.aggregates.timezones import as_utc
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
+from cloud.devices.models import DeviceDiagnostics
 from cloud.models import Device, RejectedMessage
 
 DEVICE = raw.table(Device)
@@ -19,6 +21,9 @@ MARK = raw.table(DeviceOfflineMark)
 REJECTED = raw.table(RejectedMessage)
 ALERT = raw.table(Alert)
 DELIVERY = raw.table(WebhookDelivery)
+DIAGNOSTICS = raw.table(DeviceDiagnostics)
+# JobSettings.diagnostics_retention_days's default, for a caller that does not pass it.
+DEFAULT_DIAGNOSTICS_RETENTION = timedelta(days=DEFAULT_DIAGNOSTICS_RETENTION_DAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +48,18 @@ def delete_old_raw(engine: Engine, *, now: datetime, retention: timedelta) -> in
 
 @dataclass(frozen=True, slots=True)
 class HistoryRetention:
-    """How long refused messages, resolved alerts and webhook deliveries are kept."""
+    """How long refused messages, resolved alerts, webhook deliveries and diagnostics reports
+    are kept."""
 
     rejections: timedelta
     resolved_alerts: timedelta
     webhook_deliveries: timedelta
+    diagnostics: timedelta = DEFAULT_DIAGNOSTICS_RETENTION
 
 
 def delete_old_history(engine: Engine, *, now: datetime, keep: HistoryRetention) -> dict[str, int]:
-    """Delete refused messages, resolved alerts and webhook deliveries past their age.
+    """Delete refused messages, resolved alerts, webhook deliveries and diagnostics reports
+    past their age.
 
     Open and acknowledged alerts are kept however old: their condition still holds. Returns
     the rows deleted per table.
@@ -75,7 +83,15 @@ def delete_old_history(engine: Engine, *, now: datetime, keep: HistoryRetention)
             )
         ).rowcount
         alerts = conn.execute(delete(ALERT).where(ALERT.c.id.in_(old_alerts))).rowcount
-    return {"rejected_message": rejected, "alert": alerts, "webhook_delivery": deliveries}
+        reports = conn.execute(
+            delete(DIAGNOSTICS).where(DIAGNOSTICS.c.received_at < now - keep.diagnostics)
+        ).rowcount
+    return {
+        "rejected_message": rejected,
+        "alert": alerts,
+        "webhook_delivery": deliveries,
+        "device_diagnostics": reports,
+    }
 
 
 def detect_offline(

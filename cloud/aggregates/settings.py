@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 # Below this many characters an HMAC key is guessable by a patient attacker.
 _MIN_SECRET_CHARS = 32
+# A report answers one question a technician asked; a month covers looking back at it.
+DEFAULT_DIAGNOSTICS_RETENTION_DAYS = 30
 
 
 class JobSettings(BaseModel):
@@ -26,6 +28,10 @@ class JobSettings(BaseModel):
     rejection_retention_days: int = Field(default=30, ge=1, le=3650)
     resolved_alert_retention_days: int = Field(default=180, ge=1, le=3650)
     webhook_delivery_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Diagnostics reports (one per diagnostics command; a technician reads the newest).
+    diagnostics_retention_days: int = Field(
+        default=DEFAULT_DIAGNOSTICS_RETENTION_DAYS, ge=1, le=3650
+    )
     rollup_interval_s: float = Field(default=60.0, gt=0, le=3600)
     # On the first run (no watermark yet) rows received this far back are rolled up.
     rollup_backfill_hours: int = Field(default=48, ge=1, le=24 * 365)

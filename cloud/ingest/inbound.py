@@ -10,7 +10,7 @@ from protocol.health import Diagnostics, decode_diagnostics
 from protocol.payloads import DeviceState
 from protocol.topics import UPLINK_KINDS, Kind, Topic
 
-_PAYLOAD_KEEP = 8 * 1024  # bytes of a refused payload kept for a person to inspect
+PAYLOAD_KEEP = 8 * 1024  # bytes of a refused payload kept for a person to inspect
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ def _reject(
     mid: int, topic: str, payload: bytes, error: ProtocolError, device: str | None
 ) -> Inbound:
     field = error.field if isinstance(error, PayloadError) else "topic"
-    kept = payload[:_PAYLOAD_KEEP].decode("utf-8", errors="replace")
+    kept = payload[:PAYLOAD_KEEP].decode("utf-8", errors="replace")
     return Inbound(
         mid,
         rejection=Rejection(topic[:300], device, None, field[:200], str(error), len(payload), kept),

@@ -3,9 +3,9 @@
 Every event is stored as an event first; some also update a device's current picture:
 ``config.applied``/``config.rejected`` (which config it runs), ``device.heartbeat`` (its
 health), ``command.result`` (what became of a command). The newest report by sequence number
-wins, so a late resend of an older one changes nothing. Also here: diagnostics reports, the
-first sight of a claimed device (it is now active and its bundle delivered), and which
-devices are decommissioned (their messages are refused).
+wins, so a late resend of an older one changes nothing. Also here: the first sight of a
+claimed device (it is now active and its bundle delivered), and which devices are
+decommissioned (their messages are refused).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from cloud.devices.models import (
     CommandStatus,
     DeviceCommand,
     DeviceConfigRejection,
-    DeviceDiagnostics,
     DeviceHealth,
     DeviceStatus,
     PendingBox,
@@ -34,9 +33,8 @@ from cloud.ingest.models import CONFIG_APPLIED_EVENT, DeviceConfig
 from cloud.models import Device
 from protocol.commands import RESULT_EVENT, ROTATE_CREDENTIALS, CommandResult
 from protocol.device_config import REJECTED_EVENT, rejected_reasons
-from protocol.health import HEARTBEAT_EVENT, Diagnostics, Heartbeat
+from protocol.health import HEARTBEAT_EVENT, Heartbeat
 from protocol.payloads import Event
-from protocol.topics import Topic
 
 logger = logging.getLogger(__name__)
 
@@ -249,18 +247,3 @@ def activate(conn: Connection, devices: set[str], now: datetime) -> None:
         .values(delivered_at=now, sealed_bundle=None)
     )
     logger.info("claimed devices online as themselves: %s", ", ".join(sorted(claimed)))
-
-
-def diagnostics_row(topic: Topic, report: Diagnostics, now: datetime) -> dict[str, Any]:
-    return {
-        "device_id": topic.device,
-        "command_id": report.command_id,
-        "ts": report.ts,
-        "report": report.model_dump(mode="json"),
-        "received_at": now,
-    }
-
-
-def store_diagnostics(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(_table(DeviceDiagnostics).insert(), rows)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.ingest.bounds import DEFAULT_MAX_AGE, DEFAULT_MAX_AHEAD, TimeBounds
+from cloud.ingest.bounds import DEFAULT_MAX_AGE, DEFAULT_MAX_AHEAD, DEFAULT_MAX_HOLD, TimeBounds
 from cloud.ingest.health import DEFAULT_STALL_AFTER_S
 
 
@@ -18,6 +18,9 @@ class IngestLimits(BaseModel):
     # An item or state dated further ahead of the cloud's clock is refused (the box's clock
     # is wrong); see cloud/ingest/bounds.py.
     max_clock_ahead_s: float = Field(default=DEFAULT_MAX_AHEAD.total_seconds(), gt=0)
+    # Such an item dated at most this far ahead is not acked: the box keeps it and sends it
+    # again until the cloud's clock reaches it. Further ahead, it is acked and dropped.
+    max_hold_ahead_s: float = Field(default=DEFAULT_MAX_HOLD.total_seconds(), ge=0)
     # An item older than this is refused: longer than a box may be offline with a backlog.
     max_item_age_days: float = Field(default=DEFAULT_MAX_AGE.days, gt=0, le=3650)
     # /healthz fails when a message has waited this long and nothing was committed for as
@@ -28,4 +31,5 @@ class IngestLimits(BaseModel):
         return TimeBounds(
             max_ahead=timedelta(seconds=self.max_clock_ahead_s),
             max_age=timedelta(days=self.max_item_age_days),
+            max_hold=timedelta(seconds=self.max_hold_ahead_s),
         )

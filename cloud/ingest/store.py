@@ -14,13 +14,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from cloud.devices.models import DeviceStatus
-from cloud.ingest import notes
-from cloud.ingest.bounds import TimeBounds, bound_batch
+from cloud.ingest import diagnostics, notes
+from cloud.ingest.bounds import BoundedBatch, TimeBounds, bound_batch
 from cloud.ingest.bulk import ReadingRow, reading_writer
 from cloud.ingest.inbound import Inbound, Rejection
 from cloud.ingest.rejections import RejectionLog
 from cloud.models import Device, DeviceEvent, Venue
-from protocol.codec import DecodedBatch, valid_seq
+from protocol.codec import DecodedBatch, RejectedItem, valid_seq
 from protocol.health import Diagnostics
 from protocol.payloads import DeviceState, Event
 from protocol.payloads import Reading as WireReading
@@ -67,25 +67,25 @@ class _Txn:
     notes: notes.EventNotes = field(default_factory=notes.EventNotes)
 
 
-def _item_rejections(batch: DecodedBatch, result: WriteResult) -> list[Rejection]:
-    """The refused items of an admitted batch; each one's seq is acked (it is kept)."""
-    rejections = []
-    for item in batch.rejected:
-        rejections.append(
-            Rejection(
-                str(batch.topic),
-                batch.topic.device,
-                item.seq,
-                item.error.field,
-                item.error.problem,
-                len(item.raw),
-                item.raw,
-            )
-        )
-        seq = valid_seq(item.seq)  # only a seq the ack model and a BIGINT column take
-        if seq is not None:  # kept in rejected_message: the device may forget it
-            result.acks[(batch.topic.venue, batch.topic.device)].append(seq)
-    return rejections
+def _rejection(batch: DecodedBatch, item: RejectedItem) -> Rejection:
+    topic = batch.topic
+    error = item.error
+    return Rejection(
+        str(topic), topic.device, item.seq, error.field, error.problem, len(item.raw), item.raw
+    )
+
+
+def _item_rejections(bounded: BoundedBatch, result: WriteResult) -> list[Rejection]:
+    """The refused items of an admitted batch, counted. A refusal for its content (or for a
+    time that will never be believed) is final, so its seq is acked and the box forgets the
+    item; only the aggregated count and a sample stay in ``rejected_message``. A held item
+    (dated ahead of the cloud) is not acked: the box sends it again and it is stored later."""
+    batch = bounded.batch
+    # Only a seq the ack model and a BIGINT column take.
+    seqs = [seq for seq in (valid_seq(item.seq) for item in batch.rejected) if seq is not None]
+    if seqs:
+        result.acks[(batch.topic.venue, batch.topic.device)].extend(seqs)
+    return [_rejection(batch, item) for item in [*batch.rejected, *bounded.held]]
 
 
 def _table(model: Any) -> Table:
@@ -122,17 +122,18 @@ class IngestStore:
                 rejections=[m.rejection for m in messages if m.rejection is not None],
                 retired=notes.decommissioned(conn, devices),
             )
-            batches = [
+            bounded = [
                 bound_batch(batch, now=txn.now, bounds=self._bounds)
                 for batch in self._admit(txn, [m.batch for m in messages if m.batch])
             ]
+            batches = [b.batch for b in bounded]
             self._store_items(txn, batches)
             online = {b.topic.device for b in batches}
             online |= self._apply_states(txn, [m.state for m in messages if m.state])
             online |= self._store_diagnostics(txn, [m.diag for m in messages if m.diag])
             notes.write_notes(conn, self._dialect, txn.notes)
-            for batch in batches:
-                txn.rejections.extend(_item_rejections(batch, txn.result))
+            for checked in bounded:
+                txn.rejections.extend(_item_rejections(checked, txn.result))
             self._rejections.store(conn, txn.rejections, txn.now)
             txn.result.rejected = len(txn.rejections)
             self._touch(conn, {b.topic.device for b in batches}, txn.now)
@@ -221,6 +222,8 @@ class IngestStore:
         for batch in batches:
             topic = batch.topic
             device, venue = topic.device, topic.venue
+            if not batch.items:
+                continue
             acks = result.acks[(venue, device)]
             for item in batch.items:
                 acks.append(item.seq)
@@ -310,16 +313,14 @@ class IngestStore:
         return state.status == "online"
 
     def _store_diagnostics(self, txn: _Txn, diags: list[tuple[Topic, Diagnostics]]) -> set[str]:
-        """Store each report of a device in good standing; returns the devices that sent one."""
-        rows, senders = [], set()
-        for topic, report in diags:
-            if self._refused(txn, topic):
-                continue
-            rows.append(notes.diagnostics_row(topic, report, txn.now))
-            senders.add(topic.device)
-        notes.store_diagnostics(txn.conn, rows)
-        txn.result.diagnostics += len(rows)
-        return senders
+        """Store each report of a device in good standing that answers a diagnostics command
+        sent to it (cloud/ingest/diagnostics.py); returns the devices that sent one."""
+        reports = [(topic, report) for topic, report in diags if not self._refused(txn, topic)]
+        admitted = diagnostics.admit(txn.conn, reports, now=txn.now)
+        diagnostics.store(txn.conn, admitted.rows)
+        txn.rejections.extend(admitted.refused)
+        txn.result.diagnostics += len(admitted.rows)
+        return {topic.device for topic, _ in reports}
 
     def _touch(self, conn: Connection, devices: set[str], now: datetime) -> None:
         if devices:

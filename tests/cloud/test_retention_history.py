@@ -1,5 +1,7 @@
-"""Issue 15, finding 5: refused messages, resolved alerts and webhook deliveries expire."""
+"""Issue 15, finding 5: refused messages, resolved alerts, webhook deliveries and diagnostics
+reports expire."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +12,8 @@ from cloud.aggregates.maintenance import HistoryRetention, delete_old_history
 from cloud.aggregates.scheduler import JobScheduler
 from cloud.aggregates.settings import JobSettings
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
-from cloud.models import RejectedMessage, Venue
+from cloud.devices.models import DeviceDiagnostics
+from cloud.models import Device, RejectedMessage, Venue
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 KEEP = HistoryRetention(
@@ -50,10 +53,19 @@ def _delivery(alert_id: int | None, age: timedelta) -> WebhookDelivery:
     )
 
 
+def _report(age: timedelta) -> DeviceDiagnostics:
+    return DeviceDiagnostics(
+        device_id="d1", command_id="c" * 32, ts=NOW - age, report={}, received_at=NOW - age
+    )
+
+
 def _seed(engine: Engine) -> dict[str, Any]:
     with Session(engine) as session:
         session.add(Venue(id="v1", name="Station 1"))
         session.flush()  # no relationship tells the session the alerts need it first
+        session.add(Device(id="d1", venue_id="v1"))
+        session.flush()
+        session.add_all([_report(timedelta(days=31)), _report(timedelta(days=29))])
         session.add_all([_rejection(timedelta(days=31)), _rejection(timedelta(days=29))])
         old = _alert("old", AlertStatus.RESOLVED, resolved_ago=timedelta(days=181))
         recent = _alert("recent", AlertStatus.RESOLVED, resolved_ago=timedelta(days=179))
@@ -81,7 +93,12 @@ def test_old_history_is_deleted_and_live_alerts_are_kept(engine: Engine) -> None
 
     deleted = delete_old_history(engine, now=NOW, keep=KEEP)
 
-    assert deleted == {"rejected_message": 1, "alert": 1, "webhook_delivery": 2}
+    assert deleted == {
+        "rejected_message": 1,
+        "alert": 1,
+        "webhook_delivery": 2,
+        "device_diagnostics": 1,
+    }
     assert len(_ids(engine, "SELECT id FROM rejected_message")) == 1
     assert sorted(_ids(engine, "SELECT id FROM alert")) == sorted([ids["recent"], ids["open"]])
     assert _ids(engine, "SELECT alert_id FROM webhook_delivery") == [ids["recent"]]
@@ -99,6 +116,7 @@ def test_the_retention_job_runs_it_with_the_settings(engine: Engine) -> None:
     assert len(_ids(engine, "SELECT id FROM rejected_message")) == 2  # both younger than 40 d
     assert len(_ids(engine, "SELECT id FROM alert")) == 1  # only the open one is left
     assert _ids(engine, "SELECT count(*) FROM webhook_delivery") == [0]
+    assert _ids(engine, "SELECT count(*) FROM device_diagnostics") == [1]  # past 30 days: gone
 
 
 def test_the_defaults_are_the_documented_ones() -> None:
@@ -106,3 +124,9 @@ def test_the_defaults_are_the_documented_ones() -> None:
     assert settings.rejection_retention_days == 30
     assert settings.resolved_alert_retention_days == 180
     assert settings.webhook_delivery_retention_days == 30
+    assert settings.diagnostics_retention_days == 30
+    assert HistoryRetention(
+        rejections=KEEP.rejections,
+        resolved_alerts=KEEP.resolved_alerts,
+        webhook_deliveries=KEEP.webhook_deliveries,
+    ) == replace(KEEP, diagnostics=timedelta(days=settings.diagnostics_retention_days))

@@ -1,18 +1,20 @@
-"""Issue 15 against a live ingest: no content stops the writer, and /healthz says when it is
-stuck. Real broker, real IngestWorker, SQLite and PostgreSQL."""
+"""Issue 15 against a live ingest: no content stops the writer, /healthz says when it is
+stuck, and a box with a fast clock keeps its readings until the cloud takes them. Real broker,
+real IngestWorker, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from cloud.ingest.inbound import Inbound
@@ -20,8 +22,17 @@ from cloud.ingest.metrics import MetricsRegistry
 from cloud.ingest.metrics_http import MetricsServer
 from cloud.ingest.store import IngestStore, WriteResult
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
+from edge.outbox import NewReading, utc_now
 from protocol.payloads import MAX_SEQ
-from tests.e2e.conftest import TIMEOUT, VENUE, Cloud, RawClient, batch_payload, reading_items
+from tests.e2e.conftest import (
+    TIMEOUT,
+    VENUE,
+    Cloud,
+    EdgeFactory,
+    RawClient,
+    batch_payload,
+    reading_items,
+)
 from tests.helpers import wait_for
 
 SEQ = 1_700_000_000_000_000
@@ -344,3 +355,47 @@ def test_healthz_fails_when_the_writer_thread_is_gone(
     assert answer.status_code == 503
     assert "writer thread is not running" in answer.json()["problem"]
     assert "yizhan_ingest_writer_alive 0" in httpx.get(f"{base}/metrics", timeout=5).text
+
+
+# --- a box whose clock runs fast keeps what the cloud refuses for its time ---------------
+
+
+def _refused_for_time(cloud: Cloud, device: str) -> int:
+    query = text(
+        'SELECT coalesce(sum("count"), 0) FROM rejected_message'
+        " WHERE device_id = :d AND reason LIKE '%keeps this item%'"
+    )
+    with cloud.engine.connect() as conn:
+        return int(conn.execute(query, {"d": device}).scalar_one())
+
+
+def test_a_reading_from_a_fast_clock_is_kept_by_the_box_and_stored_later(
+    idle_cloud: Cloud, edge: EdgeFactory
+) -> None:
+    """The real outbox and uplink: a reading dated 6 minutes ahead of the cloud is refused
+    and counted but not acked, so the box resends it; once the cloud's clock has moved on
+    (injected here) it is stored, acked, and the box deletes it."""
+    offset = [timedelta(0)]
+    _start(idle_cloud, IngestStore(idle_cloud.engine, clock=lambda: _clock() + offset[0]))
+    box = edge("fast", resend_after=0.5)
+    wait_for(lambda: box.uplink.connected, timeout=TIMEOUT, message="the box never connected")
+    (seq,) = box.outbox.append(
+        [NewReading(utc_now() + timedelta(minutes=6), "temperature_c", 4.0, "fridge")]
+    )
+    box.uplink.wake()
+
+    wait_for(
+        lambda: _refused_for_time(idle_cloud, "fast") >= 2,  # refused, then resent and refused
+        timeout=TIMEOUT,
+        message="the cloud never refused the reading twice",
+    )
+    assert idle_cloud.seqs("fast") == []
+    assert box.outbox.stats().depth == 1  # not acked: the box still has it
+
+    offset[0] = timedelta(minutes=2)  # 6 minutes ahead is now 4: within what is believed
+    wait_for(
+        lambda: box.outbox.stats().depth == 0,
+        timeout=TIMEOUT,
+        message="the box never had its reading confirmed",
+    )
+    assert idle_cloud.seqs("fast") == [seq]

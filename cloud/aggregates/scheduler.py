@@ -108,6 +108,7 @@ class JobScheduler:
                 rejections=timedelta(days=self.settings.rejection_retention_days),
                 resolved_alerts=timedelta(days=self.settings.resolved_alert_retention_days),
                 webhook_deliveries=timedelta(days=self.settings.webhook_delivery_retention_days),
+                diagnostics=timedelta(days=self.settings.diagnostics_retention_days),
             ),
         )
         logger.info("retention deleted old history: %s", history)

@@ -62,7 +62,9 @@ def set_status(engine: Engine, status: str, device: str = "d1") -> None:
         session.commit()
 
 
-def add_command(engine: Engine, command_id: str, *, name: str = "unlock") -> None:
+def add_command(
+    engine: Engine, command_id: str, *, name: str = "unlock", published: bool = False
+) -> None:
     with Session(engine) as session:
         session.add(
             DeviceCommand(
@@ -75,6 +77,7 @@ def add_command(engine: Engine, command_id: str, *, name: str = "unlock") -> Non
                 issued_at=NOW,
                 expires_at=NOW + timedelta(minutes=2),
                 status="published",
+                published_at=NOW if published else None,
             )
         )
         session.commit()
@@ -154,6 +157,8 @@ def diagnostics(device: str = "d1", **extra: Any) -> Inbound:
 def test_a_diagnostics_report_is_stored_and_a_bad_one_refused(
     engine: Engine, store: IngestStore
 ) -> None:
+    # A report is stored as the answer to a diagnostics command sent to that device.
+    add_command(engine, "d" * 32, name="diagnostics", published=True)
     written = store.write([diagnostics(), diagnostics(versions="not a map")])
 
     assert (written.diagnostics, written.rejected) == (1, 1)

@@ -30,6 +30,7 @@ from cloud.devices.credentials import (
     new_mqtt_password,
 )
 from cloud.devices.errors import DeviceError
+from cloud.devices.hello_limits import box_for_claim
 from cloud.devices.models import DeviceStatus, PendingBox, PendingBoxCheck
 from cloud.models import Device, Venue
 from protocol.codec import encode
@@ -100,7 +101,7 @@ def claim_box(
             message=f"there is no venue {request.venue_id[:40]!r}; GET /api/v1/venues lists "
             "the venues you may claim boxes for",
         )
-    box = session.get(PendingBox, serial, populate_existing=True)
+    box = box_for_claim(session=session, serial=serial, now=now)  # awaits it if not heard
     if box is None:
         raise DeviceError(
             404,

@@ -241,7 +241,8 @@ class DeviceControl:
         if count == 1 or count % REFUSED_LOG_EVERY == 0:
             logger.warning(
                 "ignored a hello from new box %s: %s (%d hellos ignored so far; the shared "
-                "provisioning account may be abused)",
+                "provisioning account may be abused; a box whose code is claimed is still "
+                "heard)",
                 serial,
                 exc,
                 count,
@@ -278,9 +279,7 @@ class DeviceControl:
 
     def _forget_idle_boxes(self) -> None:
         with Session(self._engine) as session:
-            self.stats.boxes_forgotten += forget_idle_boxes(
-                session=session, now=self._clock(), idle=self._hello_limits.idle
-            )
+            self.stats.boxes_forgotten += forget_idle_boxes(session=session, now=self._clock())
 
     def _publish_commands(self) -> None:
         with Session(self._engine) as session:

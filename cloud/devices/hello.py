@@ -4,7 +4,8 @@ Every unclaimed box shares one provisioning account, so a hello proves nothing: 
 holding that account can say hello for any serial with a made-up check. A serial therefore
 keeps every distinct check it recently heard (:class:`PendingBoxCheck`), a bounded few, and
 a claim succeeds when the label's check is among them (cloud/devices/claims.py). How many
-serials, and how often, is bounded by cloud/devices/hello_limits.py.
+new serials, and how often, is bounded by cloud/devices/hello_limits.py; a serial the cloud
+knows (waiting, claimed, or awaited by a claim) is always heard.
 """
 
 from __future__ import annotations
@@ -14,10 +15,19 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, delete, select
 
 from cloud.api.schemas import as_utc
-from cloud.devices.hello_limits import DEFAULT_HELLO_LIMITS, HelloLimits, admit_new_box
+from cloud.devices.hello_limits import (
+    ACTIVE,
+    DEFAULT_HELLO_LIMITS,
+    IDLE,
+    HelloLimits,
+    admit_new_box,
+    box_heard,
+    said_hello,
+)
 from cloud.devices.models import PendingBox, PendingBoxCheck
 from protocol.provisioning import Hello, SealedBundle
 
@@ -26,9 +36,6 @@ logger = logging.getLogger(__name__)
 # Checks kept per serial. The real box is one; a renewed label adds another; the rest room is
 # for forgeries, which are bounded by this instead of by the database's size.
 MAX_CHECKS: Final = 16
-# A check not heard for this long is no longer a box saying hello: twice the longest hello
-# interval a box may be set to (edge.settings.ProvisionSettings.hello_interval_s, 300 s).
-ACTIVE: Final = timedelta(minutes=10)
 
 
 def note_hello(
@@ -46,9 +53,9 @@ def note_hello(
     """
     try:
         box = _note(session, hello, now, limits)
-    except IntegrityError:
+    except (IntegrityError, StaleDataError):
         # Another API replica inserted the same new box or check between our read and our
-        # insert.
+        # insert, or the box was forgotten meanwhile (its update matched no row).
         session.rollback()
         box = _note(session, hello, now, limits)
     if box is None or box.device_id is None or box.delivered_at is not None:
@@ -80,6 +87,8 @@ def _note(session: Session, hello: Hello, now: datetime, limits: HelloLimits) ->
         box = PendingBox(serial=hello.serial, first_seen_at=now, last_seen_at=now)
         session.add(box)
         session.flush()  # the check's row refers to it
+    elif check is None and not box_heard(session, hello.serial):
+        box.first_seen_at = now  # awaited by a claim (hello_limits.box_for_claim) until now
     if check is None:
         check = PendingBoxCheck(
             serial=hello.serial, check=hello.check, first_seen_at=now, last_seen_at=now
@@ -138,21 +147,16 @@ def _likelihood(check: PendingBoxCheck, now: datetime) -> tuple[bool, timedelta,
     return (active, last - first if active else timedelta(0), last)
 
 
-def pending_boxes(
-    *,
-    session: Session,
-    now: datetime,
-    window: timedelta,
-    idle: timedelta = DEFAULT_HELLO_LIMITS.idle,
-) -> list[PendingBox]:
-    """Unclaimed boxes that said hello within the claim window and ``idle``, newest first.
+def pending_boxes(*, session: Session, now: datetime, window: timedelta) -> list[PendingBox]:
+    """Unclaimed boxes that said hello within the claim window and IDLE, newest first.
 
-    At most HelloLimits.max_unclaimed of them exist (cloud/devices/hello_limits.py).
+    Hellos add at most HelloLimits.max_unclaimed of them (cloud/devices/hello_limits.py); a
+    serial a claim awaits is not listed until its box says hello.
     """
     query = (
         select(PendingBox)
-        .where(col(PendingBox.claimed_at).is_(None))
-        .where(col(PendingBox.last_seen_at) >= now - min(window, idle))
+        .where(col(PendingBox.claimed_at).is_(None), said_hello())
+        .where(col(PendingBox.last_seen_at) >= now - min(window, IDLE))
         .order_by(col(PendingBox.last_seen_at).desc(), col(PendingBox.serial))
     )
     return list(session.exec(query))

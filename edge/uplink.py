@@ -60,7 +60,9 @@ class SendPolicy:
     # resent after a reconnect and what piles up at the broker while ingest is down.
     window: int = 5_000
     # Rows the broker took but the cloud never confirmed are resent after this long,
-    # doubling while nothing is confirmed, up to max_resend_after.
+    # doubling while nothing is confirmed, up to max_resend_after. A row left unconfirmed
+    # while others are (the cloud holds one dated ahead of its clock) goes again after
+    # max_resend_after.
     resend_after: timedelta = timedelta(seconds=30)
     max_resend_after: timedelta = timedelta(minutes=10)
 
@@ -96,6 +98,7 @@ class Uplink:
         self._connected = threading.Event()
         self._resend_after = policy.resend_after
         self._last_confirm = clock()
+        self._last_left_check = clock()
         self.confirmed = 0
         self._client = self._make_client()
         self._thread = threading.Thread(target=self._run, name=f"uplink-{device}", daemon=True)
@@ -343,6 +346,7 @@ class Uplink:
     def _requeue_overdue(self) -> None:
         now = self._clock()
         if now - self._last_confirm < self._resend_after:
+            self._requeue_left_behind(now)
             return
         if self._outbox.requeue(sent_before=now - self._resend_after):
             logger.warning(
@@ -352,6 +356,20 @@ class Uplink:
             )
             self._resend_after = min(self._resend_after * 2, self._policy.max_resend_after)
             self._last_confirm = now
+            self._wake.set()
+
+    def _requeue_left_behind(self, now: datetime) -> None:
+        """Send again the rows the cloud keeps leaving unconfirmed while it confirms others.
+
+        The cloud does not ack a reading dated ahead of its clock (it would be lost) and
+        takes it once its time has come; without this such a row would wait for a pause
+        in the confirmations, which a busy box never has. Checked once per resend_after.
+        """
+        if now - self._last_left_check < self._policy.resend_after:
+            return
+        self._last_left_check = now
+        if self._outbox.requeue(sent_before=now - self._policy.max_resend_after):
+            logger.info("device %s: resending rows the cloud has not confirmed", self._device)
             self._wake.set()
 
     def _send_some(self) -> int:

@@ -233,7 +233,9 @@ def edge(broker: BrokerProcess, tmp_path: Path) -> Iterator[EdgeFactory]:
     """Build started in-process devices: ``edge("d1", resend_after=2.0)``."""
     made: list[Edge] = []
 
-    def make(device: str = "d1", *, resend_after: float = 2.0) -> Edge:
+    def make(
+        device: str = "d1", *, resend_after: float = 2.0, max_resend_after: float = 600.0
+    ) -> Edge:
         path = tmp_path / "edge" / f"{device}-outbox.db"
         outbox = Outbox(path, clock=utc_now)
         uplink = Uplink(
@@ -242,7 +244,10 @@ def edge(broker: BrokerProcess, tmp_path: Path) -> Iterator[EdgeFactory]:
             device=device,
             endpoint=BrokerEndpoint(broker.host, broker.port),
             clock=utc_now,
-            policy=SendPolicy(resend_after=timedelta(seconds=resend_after)),
+            policy=SendPolicy(
+                resend_after=timedelta(seconds=resend_after),
+                max_resend_after=timedelta(seconds=max_resend_after),
+            ),
         )
         node = Edge(device, path, outbox, uplink)
         made.append(node)

@@ -399,3 +399,33 @@ def test_a_reading_from_a_fast_clock_is_kept_by_the_box_and_stored_later(
         message="the box never had its reading confirmed",
     )
     assert idle_cloud.seqs("fast") == [seq]
+
+
+def test_a_busy_box_sends_a_held_reading_again_while_others_are_confirmed(
+    idle_cloud: Cloud, edge: EdgeFactory
+) -> None:
+    """Confirmations for a box's other readings keep flowing, so its plain resend timer
+    (which waits for a pause) never fires; the held reading still goes again and is stored
+    once the cloud's clock allows it."""
+    offset = [timedelta(0)]
+    _start(idle_cloud, IngestStore(idle_cloud.engine, clock=lambda: _clock() + offset[0]))
+    box = edge("busy", resend_after=0.3, max_resend_after=1.0)
+    wait_for(lambda: box.uplink.connected, timeout=TIMEOUT, message="the box never connected")
+    (held,) = box.outbox.append(
+        [NewReading(utc_now() + timedelta(minutes=6), "temperature_c", 4.0, "fridge")]
+    )
+    box.uplink.wake()
+    wait_for(
+        lambda: _refused_for_time(idle_cloud, "busy") >= 1,
+        timeout=TIMEOUT,
+        message="the cloud never refused the reading dated ahead",
+    )
+    offset[0] = timedelta(minutes=2)
+
+    def confirmed_while_busy() -> bool:
+        # A reading dated now, each round: the box is never without a confirmation.
+        box.outbox.append([NewReading(utc_now(), "temperature_c", 4.0, "room")])
+        box.uplink.wake()
+        return held in idle_cloud.seqs("busy")
+
+    wait_for(confirmed_while_busy, timeout=TIMEOUT, message="the held reading was never resent")

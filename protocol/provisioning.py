@@ -206,6 +206,10 @@ class Hello(_Model):
     ts: Timestamp
     software: ShortText | None = None
     hardware: ShortText | None = None  # e.g. "Raspberry Pi 4 Model B Rev 1.4"
+    # The box connects with the client id its bundle names (Bundle.mqtt_client_id). A box
+    # that does not say so is sent no such field (it would refuse the bundle) and is bound
+    # to the id it has always used (legacy_client_id).
+    accepts_client_id: bool = False
 
 
 class Bundle(_Model):
@@ -213,7 +217,13 @@ class Bundle(_Model):
 
     ``mqtt_host``/``mqtt_port``/``mqtt_tls`` left out (None): keep what the box provisioned
     through. ``ca_pem``: trust this CA for the broker's TLS listener.
+
+    Fields a box does not know are ignored, not refused: the bundle is sealed by the cloud
+    (authenticated), and a newer cloud must not make an older box unclaimable. What a box
+    must understand is only sent when its hello says it does (``Hello.accepts_client_id``).
     """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     v: Literal[1] = SCHEMA_VERSION
     serial: Serial

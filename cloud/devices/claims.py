@@ -36,7 +36,7 @@ from cloud.models import Device, Venue
 from protocol.codec import encode
 from protocol.errors import TopicError
 from protocol.ids import check_id
-from protocol.provisioning import ClaimCode, Role, new_client_id, seal
+from protocol.provisioning import ClaimCode, Role, legacy_client_id, new_client_id, seal
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def claim_box(
     if session.get(Device, device_id) is not None:
         raise _id_taken(device_id)
     claim = _Claim(session, request, by, now, policy)
-    return _claim(claim, admin=admin, box=box, device_id=device_id)
+    return _claim(claim, admin=admin, box=box, check=check, device_id=device_id)
 
 
 def _wanted_id(request: ClaimRequest) -> str | None:
@@ -233,7 +233,9 @@ def _free_id(session: Session, venue_id: str, role: str) -> str:
         n += 1
 
 
-def _claim(claim: _Claim, *, admin: BrokerAdmin, box: PendingBox, device_id: str) -> Device:
+def _claim(
+    claim: _Claim, *, admin: BrokerAdmin, box: PendingBox, check: PendingBoxCheck, device_id: str
+) -> Device:
     session, serial = claim.session, box.serial
     # First write of the transaction: it takes the box's row (PostgreSQL) or the database
     # (SQLite), so of two claims racing for one box exactly one finds it unclaimed.
@@ -254,7 +256,14 @@ def _claim(claim: _Claim, *, admin: BrokerAdmin, box: PendingBox, device_id: str
     )
     # A decommissioned device keeps its history but gives its box's serial back.
     session.exec(update(Device).where(col(Device.serial) == serial).values(serial=None))
-    login = DeviceLogin(password=new_mqtt_password(), client_id=new_client_id(device_id))
+    # A box whose hello did not say it takes a client id would refuse a bundle naming one:
+    # it is bound to the id it connects with anyway (guessable, but still its own).
+    accepts = check.accepts_client_id
+    login = DeviceLogin(
+        password=new_mqtt_password(),
+        client_id=new_client_id(device_id) if accepts else legacy_client_id(device_id),
+        in_bundle=accepts,
+    )
     try:
         device = _write_device(claim, box=box, device_id=device_id, login=login)
     except IntegrityError:

@@ -28,10 +28,14 @@ def new_mqtt_password() -> str:
 
 @dataclass(frozen=True, slots=True)
 class DeviceLogin:
-    """A new device's broker login: its password, and the client id its account is bound to."""
+    """A new device's broker login: its password, and the client id its account is bound to.
+
+    ``in_bundle``: the id goes to the box in its bundle (its hello said it takes one).
+    """
 
     password: str
     client_id: str
+    in_bundle: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,7 @@ def make_bundle(
         role=role,
         mqtt_username=device.id,
         mqtt_password=login.password,
-        mqtt_client_id=login.client_id,
+        mqtt_client_id=login.client_id if login.in_bundle else None,
         credential_generation=device.credential_generation,
         mqtt_host=endpoint.mqtt_host,
         mqtt_port=endpoint.mqtt_port,

@@ -94,6 +94,7 @@ def _note(session: Session, hello: Hello, now: datetime, limits: HelloLimits) ->
             serial=hello.serial, check=hello.check, first_seen_at=now, last_seen_at=now
         )
     check.last_seen_at = now
+    check.accepts_client_id = hello.accepts_client_id  # per check: the label's own box says
     box.last_seen_at = now
     box.software = hello.software
     box.hardware = hello.hardware

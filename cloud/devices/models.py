@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, false
 from sqlmodel import Field, SQLModel
 
 
@@ -78,6 +78,8 @@ class PendingBoxCheck(SQLModel, table=True):
     check: str = Field(primary_key=True, max_length=64)
     first_seen_at: datetime = Field(sa_type=_utc())
     last_seen_at: datetime = Field(sa_type=_utc())
+    # The hello said the box takes the client id its bundle names (Hello.accepts_client_id).
+    accepts_client_id: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class DeviceDesiredConfig(SQLModel, table=True):

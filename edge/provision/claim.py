@@ -159,6 +159,7 @@ class _ClaimSession:
             ts=now,
             software=self._software,
             hardware=self._hardware,
+            accepts_client_id=True,
         )
         with self._lock:
             self._last_hello = now

@@ -143,3 +143,16 @@ def test_sealed_bundle_decodes_from_its_topic() -> None:
     assert decode_sealed(bundle_topic(code.serial), encode(sealed)) == sealed
     with pytest.raises(PayloadError):
         decode_sealed(bundle_topic(code.serial), b'{"v": 1, "serial": "x"}')
+
+
+def test_a_bundle_field_a_box_does_not_know_is_ignored_not_refused() -> None:
+    # A newer cloud adds fields; an older box must still take its bundle.
+    code = ClaimCode.generate()
+    fields = {
+        "serial": code.serial, "device": "door-01", "venue": "v1", "role": "door",
+        "mqtt_username": "door-01", "mqtt_password": "p" * 24,
+        "issued_at": "2026-12-06T08:00:00Z", "from_a_later_cloud": {"x": 1},
+    }  # fmt: skip
+    bundle = Bundle.model_validate(fields)
+    assert bundle.device == "door-01"
+    assert "from_a_later_cloud" not in bundle.model_dump()

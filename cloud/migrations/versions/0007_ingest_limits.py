@@ -33,9 +33,16 @@ def upgrade() -> None:
     op.execute("UPDATE rejected_message SET last_seen_at = received_at")
     # A device's API token is looked up by its device on every request (issue 15).
     op.create_index("ix_device_api_token_id", "device", ["api_token_id"])
+    # Whether a hello's box takes the client id its bundle names (older boxes do not).
+    with op.batch_alter_table("pending_box_check") as batch:
+        batch.add_column(
+            sa.Column("accepts_client_id", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pending_box_check") as batch:
+        batch.drop_column("accepts_client_id")
     op.drop_index("ix_device_api_token_id", table_name="device")
     with op.batch_alter_table("rejected_message") as batch:
         batch.drop_index("ix_rejected_message_dedupe_key")

@@ -21,19 +21,33 @@ CLAIM = "/api/v1/devices/claim"
 IMPOSSIBLE_HOURS = {"door": {"policy": {"hours": ["mon-fri 25:00-26:00"]}}}
 
 
-def hello_of(code: ClaimCode, now: datetime, *, software: str = "yizhan 0.2") -> Hello:
-    return Hello(serial=code.serial, check=code.check, ts=now, software=software, hardware="Pi 4")
+def hello_of(
+    code: ClaimCode, now: datetime, *, software: str = "yizhan 0.2", accepts_client_id: bool = True
+) -> Hello:
+    return Hello(
+        serial=code.serial,
+        check=code.check,
+        ts=now,
+        software=software,
+        hardware="Pi 4",
+        accepts_client_id=accepts_client_id,
+    )
 
 
-def say_hello(engine: Engine, code: ClaimCode, now: datetime) -> None:
-    """The box behind ``code`` says hello at ``now``, as the control loop would note it."""
+def say_hello(
+    engine: Engine, code: ClaimCode, now: datetime, *, accepts_client_id: bool = True
+) -> None:
+    """The box behind ``code`` says hello at ``now``, as the control loop would note it.
+
+    ``accepts_client_id`` False: a box from before client-id binding."""
+    hello = hello_of(code, now, accepts_client_id=accepts_client_id)
     with Session(engine) as session:
-        note_hello(session=session, hello=hello_of(code, now), now=now)
+        note_hello(session=session, hello=hello, now=now)
 
 
-def new_box(engine: Engine, now: datetime) -> ClaimCode:
+def new_box(engine: Engine, now: datetime, *, accepts_client_id: bool = True) -> ClaimCode:
     code = ClaimCode.generate()
-    say_hello(engine, code, now)
+    say_hello(engine, code, now, accepts_client_id=accepts_client_id)
     return code
 
 

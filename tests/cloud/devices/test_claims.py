@@ -72,6 +72,9 @@ def test_a_claim_creates_the_device_its_accounts_and_a_bundle_only_the_label_ope
         device["id"],
     )
     assert bundle.mqtt_password == admin.passwords[device["id"]]
+    # Bound to an id with a secret part, which only the bundle tells the box.
+    assert bundle.mqtt_client_id == admin.client_ids[device["id"]]
+    assert bundle.mqtt_client_id.startswith(f"yz-{device['id']}-")
     # The device's token sees its venue only, and only its id is on the device row.
     assert bundle.api_token is not None
     venues = world.client.get(
@@ -301,3 +304,18 @@ def test_a_device_token_is_revoked_at_decommissioning(world: World, admin: Recor
     with Session(world.engine) as session:
         assert store.find_api_token(session=session, presented=bundle.api_token, now=NOW) is None
     assert admin.calls == [("add", bundle.device)]  # the account stays until the wipe is answered
+
+
+def test_a_box_from_before_binding_is_bound_to_the_id_it_uses_and_told_nothing_new(
+    world: World, admin: RecordingAdmin
+) -> None:
+    # Its hello does not say it takes a client id: a bundle naming one would be refused.
+    code = new_box(world.engine, NOW, accepts_client_id=False)
+
+    response = claim(world, "tom", claim_body(code, VENUE_A))
+
+    assert response.status_code == 201, response.text
+    device_id = response.json()["id"]
+    sealed = sealed_of(world.engine, code.serial)
+    assert "mqtt_client_id" not in open_sealed(sealed, code).model_dump(exclude_none=True)
+    assert admin.client_ids[device_id] == f"yz-{device_id}"  # what such a box connects as

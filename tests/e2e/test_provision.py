@@ -66,6 +66,13 @@ def device(cloud: SecureCloud) -> dict[str, object]:
         return body
 
 
+def _command_status(cloud: SecureCloud, name: str) -> str | None:
+    """The status of the device's newest command called ``name``."""
+    commands = device(cloud).get("commands")
+    assert isinstance(commands, list)
+    return next((c["status"] for c in commands if c["name"] == name), None)
+
+
 def connects(cloud: SecureCloud, login: tuple[str, str], client_id: str) -> bool:
     """Whether the broker lets ``login`` in, with the client id its account is bound to
     (any other id is refused whatever the password)."""
@@ -164,6 +171,13 @@ def test_claim_configure_command_rotate_and_decommission(
     code, out = yizhan(cloud, "decommission", DEVICE, "--yes")
     assert code == 0, out
     wait_for(lambda: box.identity() is None, timeout=TIMEOUT, message="the box never wiped")
+    # Probing with the box's own client id would take its session over: wait until its
+    # answer to the wipe is in (which is what lets the cloud remove the account at once).
+    wait_for(
+        lambda: _command_status(cloud, "wipe") == "done",
+        timeout=TIMEOUT,
+        message="the box's answer to its wipe never arrived",
+    )
     wait_for(
         lambda: not connects(cloud, second, bound),
         timeout=TIMEOUT,

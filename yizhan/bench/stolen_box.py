@@ -383,23 +383,24 @@ def _hostile(rng: random.Random, seq: int, index: int) -> bytes:
     return jsonlib.dumps({"v": 1, "device": THIEF, "items": [reading]}).encode()
 
 
-def forged_points(arena: Arena, days: int = 30) -> Tally:
-    """A hub publishes a month of accepted door decisions for a member; the job pays?"""
+def _forged_month(arena: Arena, device: str, member: str, days: int) -> tuple[list[int], bytes]:
+    """An event batch of ``device``: ``member`` admitted once a day for ``days`` days."""
     now = datetime.now(UTC)
     seqs = [arena.next_seq() for _ in range(days)]
+    decision = {"door": "main", "reason": "accepted", "member": member, "mode": 1}
     events = [
-        {
-            "seq": seqs[day],
-            "ts": _iso(now - timedelta(days=day)),
-            "type": "access.decision",
-            "data": {"door": "main", "reason": "accepted", "member": MEMBER, "mode": 1},
-        }
-        for day in range(days)
-    ]
+        {"seq": seq, "ts": _iso(now - timedelta(days=day)), "type": "access.decision",
+         "data": decision}
+        for day, seq in enumerate(seqs)
+    ]  # fmt: skip
+    return seqs, jsonlib.dumps({"v": 1, "device": device, "items": events}).encode()
+
+
+def forged_points(arena: Arena, days: int = 30) -> Tally:
+    """A hub publishes a month of accepted door decisions for a member; the job pays?"""
+    seqs, batch = _forged_month(arena, THIEF, MEMBER, days)
     with arena.thief() as probe:
-        probe.publish(
-            arena.topic("event"), jsonlib.dumps({"v": 1, "device": THIEF, "items": events}).encode()
-        )
+        probe.publish(arena.topic("event"), batch)
     engine = arena.cloud.engine
     stored = _wait_or_false(partial(_event_stored, engine, seqs[-1]))
     award_checkins(engine, datetime.now(UTC))
@@ -551,22 +552,12 @@ def large_body(arena: Arena, megabytes: int = 100) -> Tally:
 def stolen_door(arena: Arena, door: Account, days: int = 30) -> dict[str, Any]:
     """A stolen *door* forging a month of check-ins: its decisions are trusted by design, so
     some are paid, but only those inside the door's offline window."""
-    now = datetime.now(UTC)
-    seqs = [arena.next_seq() for _ in range(days)]
-    events = [
-        {
-            "seq": seqs[day],
-            "ts": _iso(now - timedelta(days=day)),
-            "type": "access.decision",
-            "data": {"door": "main", "reason": "accepted", "member": DOOR_MEMBER, "mode": 1},
-        }
-        for day in range(days)
-    ]
+    seqs, batch = _forged_month(arena, DOOR, DOOR_MEMBER, days)
     probe = arena.connect(door)
     try:
         probe.publish(
             f"yz/v1/{VENUE}/{DOOR}/event",
-            jsonlib.dumps({"v": 1, "device": DOOR, "items": events}).encode(),
+            batch,
         )
     finally:
         probe.close()

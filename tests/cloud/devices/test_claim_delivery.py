@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import pytest
 
@@ -21,11 +22,14 @@ from yizhan.broker import BrokerProcess
 
 @pytest.fixture
 def control(world: World, broker: BrokerProcess) -> Iterator[DeviceControl]:
+    # The world's time (NOW), running on: with the wall clock the control loop would find
+    # the box that said hello at NOW idle for months, and forget it before the claim.
+    started = time.monotonic()
     running = DeviceControl(
         world.engine,
         admin=OpenBrokerAdmin(),
         endpoint=ControlEndpoint(broker.host, broker.port),
-        clock=lambda: datetime.now(UTC),
+        clock=lambda: NOW + timedelta(seconds=time.monotonic() - started),
         poll_s=0.05,
     )
     running.start()

@@ -19,7 +19,13 @@ from cloud.api.app import create_app
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
-from cloud.devices.models import DeviceCommand, DeviceDesiredConfig, DeviceHealth, PendingBox
+from cloud.devices.models import (
+    DeviceCommand,
+    DeviceDesiredConfig,
+    DeviceHealth,
+    PendingBox,
+    PendingBoxCheck,
+)
 from cloud.models import Device, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
@@ -119,6 +125,13 @@ def _add_devices(session: Session) -> None:
     )
     session.add(
         PendingBox(serial=SERIAL, first_seen_at=NOW - timedelta(minutes=5), last_seen_at=NOW)
+    )
+    # What its hello noted besides: the check of its label (a box without one is only
+    # awaited by a claim, and not listed).
+    session.add(
+        PendingBoxCheck(
+            serial=SERIAL, check="ab12", first_seen_at=NOW - timedelta(minutes=5), last_seen_at=NOW
+        )
     )
 
 

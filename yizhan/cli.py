@@ -280,7 +280,11 @@ def cloud_ingest(
         str | None, typer.Option(help="Shared-subscription group: MQTT 5, several workers.")
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus /metrics on 127.0.0.1:PORT.")
+        int | None,
+        typer.Option(
+            help="Serve Prometheus /metrics and /healthz (503 when the writer is dead or "
+            "stalled) on 127.0.0.1:PORT."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:

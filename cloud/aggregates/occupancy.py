@@ -22,8 +22,10 @@ from cloud.aggregates.models import Occupancy, OccupancyHourly, TrafficHourly, V
 from cloud.aggregates.timezones import (
     HOUR,
     as_utc,
+    day_bounds,
     floor_hour,
     last_local_hour,
+    local_date,
     venue_zone,
 )
 from cloud.aggregates.traffic import TrafficCounts, count_traffic
@@ -224,6 +226,8 @@ LIVE_CLOCK_SKEW: Final = timedelta(minutes=5)
 class LiveOccupancy:
     count: int  # people inside now
     visits_today: int  # accepted door decisions since ``day_start``
+    as_of: datetime  # the ``now`` it was computed for (UTC)
+    baseline: Baseline  # the reset or head count the count starts from
 
 
 def _closed_hours(conn: Connection, venue_id: str, since: datetime) -> set[datetime]:
@@ -242,9 +246,13 @@ def live_occupancy(
     zone: ZoneInfo,
     now: datetime,
     quiet_hour: int | None,
-    day_start: datetime,
+    day_start: datetime | None = None,
 ) -> LiveOccupancy:
     """People inside now and today's visits, from rollups and the raw rows after them.
+
+    The one source of the live count: the dashboard and ``GET …/occupancy`` both call it,
+    so they cannot disagree. ``day_start`` (default: local midnight in ``zone``) starts
+    ``visits_today``.
 
     The same walk as :func:`refresh_venue` (baseline, then each hour's net), except that
     every hour no rollup has closed yet (the current one, and the last one just after the
@@ -253,7 +261,10 @@ def live_occupancy(
     stays the reconciler (late rows, a manager's head count), and a dashboard shows a member
     walking in within a second rather than a rollup later.
     """
-    now, day_start = as_utc(now), as_utc(day_start)
+    now = as_utc(now)
+    day_start = (
+        day_bounds(local_date(now, zone), zone)[0] if day_start is None else as_utc(day_start)
+    )
     baseline = _venue_baseline(conn, venue_id, zone=zone, now=now, quiet_hour=quiet_hour)
     hour = floor_hour(now)
     nets = _nets(conn, venue_id, baseline, now)
@@ -285,4 +296,9 @@ def live_occupancy(
     raw_visits = count_traffic(
         [], [e for e in events if e.ts >= max(open_from, day_start)], lambda _ts: 0
     ).get(0, TrafficCounts())
-    return LiveOccupancy(count=walked[-1][1], visits_today=int(rolled_visits) + raw_visits.visits)
+    return LiveOccupancy(
+        count=walked[-1][1],
+        visits_today=int(rolled_visits) + raw_visits.visits,
+        as_of=now,
+        baseline=baseline,
+    )

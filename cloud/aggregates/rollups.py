@@ -79,18 +79,27 @@ class RollupReport:
     skipped_hours: int  # changed hours already past raw retention: their rollups are kept
 
 
-def changed_hours(conn: Connection, *, received_since: datetime) -> dict[str, set[datetime]]:
-    """The UTC hours, per venue, holding raw rows that arrived at or after ``received_since``."""
+def changed_hours(
+    conn: Connection,
+    *,
+    received_since: datetime | None,
+    venue_id: str | None = None,
+    ts_window: tuple[datetime, datetime] | None = None,
+) -> dict[str, set[datetime]]:
+    """The UTC hours, per venue, holding raw rows that arrived at or after ``received_since``
+    (any time when None), optionally of one venue and with ``ts`` in ``ts_window``."""
     changed: dict[str, set[datetime]] = {}
-    queries = (
-        select(raw.READING.c.venue_id, raw.READING.c.ts).where(
-            raw.READING.c.received_at >= received_since,
-            raw.READING.c.metric.in_(ROLLED_METRICS),
-        ),
-        select(raw.EVENT.c.venue_id, raw.EVENT.c.ts).where(
-            raw.EVENT.c.received_at >= received_since, raw.EVENT.c.type.in_(TRAFFIC_EVENTS)
-        ),
-    )
+    r, e = raw.READING.c, raw.EVENT.c
+    queries = []
+    for cols, kind in ((r, r.metric.in_(ROLLED_METRICS)), (e, e.type.in_(TRAFFIC_EVENTS))):
+        query = select(cols.venue_id, cols.ts).where(kind)
+        if received_since is not None:
+            query = query.where(cols.received_at >= received_since)
+        if venue_id is not None:
+            query = query.where(cols.venue_id == venue_id)
+        if ts_window is not None:
+            query = query.where(cols.ts >= ts_window[0], cols.ts < ts_window[1])
+        queries.append(query)
     for query in queries:
         for row in conn.execute(query):
             changed.setdefault(row.venue_id, set()).add(floor_hour(row.ts))
@@ -103,14 +112,17 @@ def _replace(conn: Connection, table: Any, where: Any, rows: list[dict[str, Any]
         conn.execute(insert(table), rows)
 
 
-def _rollup_hours(conn: Connection, venue_id: str, hours: set[datetime], now: datetime) -> None:
+def traffic_hour_rows(
+    conn: Connection, venue_id: str, hours: set[datetime], now: datetime
+) -> list[dict[str, Any]]:
+    """The TrafficHourly rows of ``hours``, computed from raw rows."""
     since, until = min(hours), max(hours) + HOUR
     traffic = count_traffic(
         raw.counters(conn, venue_id, since, until),
         raw.door_events(conn, venue_id, since, until),
         floor_hour,
     )
-    traffic_rows = [
+    return [
         {
             "venue_id": venue_id,
             "hour_utc": hour,
@@ -125,46 +137,73 @@ def _rollup_hours(conn: Connection, venue_id: str, hours: set[datetime], now: da
         for hour, c in traffic.items()
         if hour in hours
     ]
-    t = TRAFFIC_HOURLY.c
-    _replace(conn, TRAFFIC_HOURLY, (t.venue_id == venue_id) & t.hour_utc.in_(hours), traffic_rows)
 
+
+def temperature_hour_rows(
+    conn: Connection, venue_id: str, hours: set[datetime]
+) -> list[dict[str, Any]]:
+    """The TemperatureHourly rows of ``hours``, computed from raw rows."""
+    since, until = min(hours), max(hours) + HOUR
     stats = hourly_temperature(raw.temperatures(conn, venue_id, since, until))
-    temperature_rows = [
+    return [
         {"venue_id": venue_id, "device_id": device, "sensor": sensor, "hour_utc": hour}
         | {"min_c": s.min_c, "avg_c": s.avg_c, "max_c": s.max_c, "count": s.count}
         for (device, sensor, hour), s in stats.items()
         if hour in hours
     ]
+
+
+def _rollup_hours(conn: Connection, venue_id: str, hours: set[datetime], now: datetime) -> None:
+    t = TRAFFIC_HOURLY.c
+    _replace(
+        conn,
+        TRAFFIC_HOURLY,
+        (t.venue_id == venue_id) & t.hour_utc.in_(hours),
+        traffic_hour_rows(conn, venue_id, hours, now),
+    )
     h = TEMPERATURE_HOURLY.c
     _replace(
-        conn, TEMPERATURE_HOURLY, (h.venue_id == venue_id) & h.hour_utc.in_(hours), temperature_rows
+        conn,
+        TEMPERATURE_HOURLY,
+        (h.venue_id == venue_id) & h.hour_utc.in_(hours),
+        temperature_hour_rows(conn, venue_id, hours),
     )
+
+
+def traffic_day_row(
+    conn: Connection, venue_id: str, day: date, bounds: tuple[datetime, datetime], now: datetime
+) -> dict[str, Any] | None:
+    """The TrafficDaily row of local ``day`` (UTC ``bounds``) from raw rows; None if empty."""
+    start, end = bounds
+    counters = raw.counters(conn, venue_id, start, end)
+    events = raw.door_events(conn, venue_id, start, end)
+    total = count_traffic(counters, events, lambda _ts: day).get(day)
+    if total is None:
+        return None
+    hourly = count_traffic(counters, events, floor_hour)
+    return {
+        "venue_id": venue_id,
+        "local_date": day,
+        "people_in": total.people_in,
+        "people_out": total.people_out,
+        "visits": total.visits,
+        "unique_members": total.unique_members,
+        "active_hours": sum(1 for c in hourly.values() if c.any_entry()),
+        "updated_at": now,
+    }
 
 
 def _rollup_traffic_day(
     conn: Connection, venue_id: str, day: date, bounds: tuple[datetime, datetime], now: datetime
 ) -> None:
-    start, end = bounds
-    counters = raw.counters(conn, venue_id, start, end)
-    events = raw.door_events(conn, venue_id, start, end)
-    total = count_traffic(counters, events, lambda _ts: day).get(day)
-    hourly = count_traffic(counters, events, floor_hour)
-    rows = []
-    if total is not None:
-        rows.append(
-            {
-                "venue_id": venue_id,
-                "local_date": day,
-                "people_in": total.people_in,
-                "people_out": total.people_out,
-                "visits": total.visits,
-                "unique_members": total.unique_members,
-                "active_hours": sum(1 for c in hourly.values() if c.any_entry()),
-                "updated_at": now,
-            }
-        )
+    row = traffic_day_row(conn, venue_id, day, bounds, now)
     d = TRAFFIC_DAILY.c
-    _replace(conn, TRAFFIC_DAILY, (d.venue_id == venue_id) & (d.local_date == day), rows)
+    _replace(
+        conn,
+        TRAFFIC_DAILY,
+        (d.venue_id == venue_id) & (d.local_date == day),
+        [] if row is None else [row],
+    )
 
 
 def _rollup_energy_day(
@@ -270,7 +309,8 @@ def rollup_range(
         return recompute_venue(conn, venue_id, hours, zone=zone, now=now, options=options)
 
 
-def _watermark(conn: Connection) -> datetime | None:
+def rolled_up_at(conn: Connection) -> datetime | None:
+    """When the rollup job last finished (its ``now``); None before its first run."""
     value = conn.execute(
         select(JOB_STATE.c.watermark).where(JOB_STATE.c.name == ROLLUP_JOB)
     ).scalar_one_or_none()
@@ -287,7 +327,7 @@ def run_rollups(engine: Engine, *, now: datetime, options: RollupOptions) -> Rol
     """The every-minute job: roll up what arrived since the last run, then refresh occupancy."""
     now = as_utc(now)
     with engine.begin() as conn:
-        watermark = _watermark(conn)
+        watermark = rolled_up_at(conn)
         since = watermark - ARRIVAL_MARGIN if watermark else now - options.backfill
         changed = changed_hours(conn, received_since=since)
         zones = raw.venue_zones(conn)

@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, select
 
-from cloud.aggregates import queries, raw
+from cloud.aggregates import fresh, queries, raw, rollups
 from cloud.aggregates.models import EnergyDaily, TemperatureHourly, TrafficDaily, TrafficHourly
 from cloud.aggregates.timezones import as_utc, day_bounds, local_date, local_iso, venue_zone
 from cloud.models import Venue
@@ -50,6 +50,14 @@ def plain(row: Any, *names: str) -> dict[str, Any]:
     return {name: getattr(row, name) for name in names}
 
 
+def _picked(row: fresh.Row, *names: str) -> dict[str, Any]:
+    return {name: row[name] for name in names}
+
+
+def _stored(conn: Connection, table: Table, where: Sequence[Any]) -> list[fresh.Row]:
+    return [dict(r._mapping) for r in conn.execute(select(table).where(*where))]
+
+
 def traffic(
     conn: Connection,
     venue: Venue,
@@ -59,34 +67,51 @@ def traffic(
     limit: int,
     offset: int,
 ) -> tuple[queries.Page, list[dict[str, Any]]]:
+    """Traffic rollups, with buckets holding rows stored since the last rollup computed
+    from raw rows (:mod:`cloud.aggregates.fresh`)."""
     zone = venue_zone(venue.timezone)
     if resolution == "hour":
         t = raw.table(TrafficHourly)
-        result = queries.page(
-            conn,
-            t,
-            where=[
-                t.c.venue_id == venue.id,
-                t.c.hour_utc >= window.since,
-                t.c.hour_utc < window.until,
-            ],
-            order_by=[t.c.hour_utc],
-            limit=limit,
-            offset=offset,
+        pending = fresh.pending(conn, venue.id, since=window.since, until=window.until)
+        hours = {h for h in pending.hours if window.since <= h < window.until}
+        rows = fresh.overlay(
+            _stored(
+                conn,
+                t,
+                [
+                    t.c.venue_id == venue.id,
+                    t.c.hour_utc >= window.since,
+                    t.c.hour_utc < window.until,
+                ],
+            ),
+            rollups.traffic_hour_rows(conn, venue.id, hours, window.until) if hours else [],
+            stale=lambda r: as_utc(r["hour_utc"]) in hours,
+            key=lambda r: as_utc(r["hour_utc"]),
         )
-        return result, [times(r.hour_utc, zone) | plain(r, *TRAFFIC) for r in result.rows]
+        total, chosen = fresh.window(rows, limit=limit, offset=offset)
+        data = [times(r["hour_utc"], zone) | _picked(r, *TRAFFIC) for r in chosen]
+        return queries.Page(total, []), data
     first, last = days(window, zone)
     d = raw.table(TrafficDaily)
-    result = queries.page(
-        conn,
-        d,
-        where=[d.c.venue_id == venue.id, d.c.local_date >= first, d.c.local_date <= last],
-        order_by=[d.c.local_date],
-        limit=limit,
-        offset=offset,
+    start, end = day_bounds(first, zone)[0], day_bounds(last, zone)[1]
+    stale_days = fresh.pending(conn, venue.id, since=start, until=end).days(zone)
+    stale_days = {day for day in stale_days if first <= day <= last}
+    fresh_rows = [
+        row
+        for day in sorted(stale_days)
+        if (row := rollups.traffic_day_row(conn, venue.id, day, day_bounds(day, zone), end))
+    ]
+    rows = fresh.overlay(
+        _stored(
+            conn, d, [d.c.venue_id == venue.id, d.c.local_date >= first, d.c.local_date <= last]
+        ),
+        fresh_rows,
+        stale=lambda r: r["local_date"] in stale_days,
+        key=lambda r: r["local_date"],
     )
-    data = [day_times(r.local_date, zone) | plain(r, *TRAFFIC, "active_hours") for r in result.rows]
-    return result, data
+    total, chosen = fresh.window(rows, limit=limit, offset=offset)
+    data = [day_times(r["local_date"], zone) | _picked(r, *TRAFFIC, "active_hours") for r in chosen]
+    return queries.Page(total, []), data
 
 
 def energy(
@@ -113,25 +138,29 @@ def energy(
 def temperature(
     conn: Connection, venue: Venue, window: Window, sensor: str | None, *, limit: int, offset: int
 ) -> tuple[queries.Page, list[dict[str, Any]]]:
+    """Hourly temperature rollups, with hours holding rows stored since the last rollup
+    computed from raw rows (:mod:`cloud.aggregates.fresh`)."""
     zone = venue_zone(venue.timezone)
     h = raw.table(TemperatureHourly)
     where = [h.c.venue_id == venue.id, h.c.hour_utc >= window.since, h.c.hour_utc < window.until]
     if sensor is not None:
         where.append(h.c.sensor == sensor)
-    result = queries.page(
-        conn,
-        h,
-        where=where,
-        order_by=[h.c.hour_utc, h.c.device_id, h.c.sensor],
-        limit=limit,
-        offset=offset,
+    pending = fresh.pending(conn, venue.id, since=window.since, until=window.until)
+    hours = {x for x in pending.hours if window.since <= x < window.until}
+    computed = rollups.temperature_hour_rows(conn, venue.id, hours) if hours else []
+    rows = fresh.overlay(
+        _stored(conn, h, where),
+        [r for r in computed if sensor is None or r["sensor"] == sensor],
+        stale=lambda r: as_utc(r["hour_utc"]) in hours,
+        key=lambda r: (as_utc(r["hour_utc"]), r["device_id"], r["sensor"]),
     )
+    total, chosen = fresh.window(rows, limit=limit, offset=offset)
     data = [
-        times(r.hour_utc, zone)
-        | plain(r, "device_id", "sensor", "min_c", "avg_c", "max_c", "count")
-        for r in result.rows
+        times(r["hour_utc"], zone)
+        | _picked(r, "device_id", "sensor", "min_c", "avg_c", "max_c", "count")
+        for r in chosen
     ]
-    return result, data
+    return queries.Page(total, []), data
 
 
 def raw_page(

@@ -6,16 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from cloud.aggregates import occupancy as occ
-from cloud.aggregates import queries, raw, views
-from cloud.aggregates.models import (
-    Occupancy,
-    OccupancyHourly,
-    VenueSettings,
-)
+from cloud.aggregates import queries, raw, rollups, views
+from cloud.aggregates.models import OccupancyHourly, VenueSettings
 from cloud.aggregates.timezones import as_utc, local_iso, venue_zone
 from cloud.aggregates.views import Resolution, Window
 from cloud.api.deps import EngineDep, NowDep, Offset
@@ -25,6 +22,7 @@ from cloud.api.timewindow import EXAMPLE, parse_instant
 from cloud.auth.deps import CurrentPrincipal, ScopedVenue, require_roles
 from cloud.auth.principal import Role
 from cloud.models import Venue
+from cloud.web.state import web_state
 from protocol.metrics import METRICS
 
 router = APIRouter(
@@ -53,6 +51,12 @@ class PagePublic(BaseModel):
     limit: int
     offset: int
     data: list[dict[str, Any]]
+    rolled_up_at: str | None = Field(
+        default=None,
+        description="When the rollup job last ran (None: not yet). Traffic and temperature "
+        "compute buckets with readings stored since from raw readings; energy and occupancy "
+        "history show a bucket as of this run.",
+    )
 
 
 class OccupancyPublic(BaseModel):
@@ -61,7 +65,8 @@ class OccupancyPublic(BaseModel):
     count: int
     capacity: int | None
     over_capacity: bool
-    updated_at: str | None
+    visits_today: int = Field(description="Accepted door decisions since local midnight.")
+    updated_at: str | None = Field(description="When ``count`` was computed (now, UTC).")
     local: str | None
     last_reconciled_at: str | None
     reconciled_by: str | None
@@ -75,6 +80,15 @@ class VenueAggregateSettings(BaseModel):
     capacity: int | None = Field(default=None, ge=0, le=100_000)
     quiet_hour: int | None = Field(default=None, ge=0, le=23)
     open_hours_per_day: float | None = Field(default=None, ge=0, le=24)
+
+
+def _quiet_hour(request: Request) -> int | None:
+    """The district's quiet hour, read where the dashboard reads it: the API's count and the
+    dashboard's must start from the same reset to agree."""
+    return web_state(request).quiet_hour
+
+
+QuietHour = Annotated[int | None, Depends(_quiet_hour)]
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -110,6 +124,7 @@ def _page(
     limit: int,
     offset: int,
     data: list[dict[str, Any]],
+    rolled_up_at: datetime | None = None,
 ) -> PagePublic:
     return PagePublic(
         venue_id=venue.id,
@@ -120,34 +135,37 @@ def _page(
         limit=limit,
         offset=offset,
         data=data,
+        rolled_up_at=None if rolled_up_at is None else as_utc(rolled_up_at).isoformat(),
     )
 
 
 @router.get("/{venue_id}/occupancy")
-def read_occupancy(*, venue: ScopedVenue, engine: EngineDep) -> OccupancyPublic:
-    """People inside now; ``count`` never goes below 0 and is reset at the quiet hour."""
+def read_occupancy(
+    *, venue: ScopedVenue, engine: EngineDep, now: NowDep, quiet_hour: QuietHour
+) -> OccupancyPublic:
+    """People inside now; ``count`` never goes below 0 and is reset at the quiet hour.
+
+    Computed on each request by the function the dashboard uses (rollups of closed hours,
+    raw readings of open ones), so it includes a reading stored a moment ago.
+    """
     zone = venue_zone(venue.timezone)
     with engine.connect() as conn:
-        row = conn.execute(
-            raw.table(Occupancy).select().where(occ.OCCUPANCY.c.venue_id == venue.id)
-        ).one_or_none()
-        capacity = conn.execute(
-            raw.table(VenueSettings).select().where(occ.VENUE_SETTINGS.c.venue_id == venue.id)
-        ).one_or_none()
-    count = 0 if row is None else row.count
-    cap = None if capacity is None else capacity.capacity
+        live = occ.live_occupancy(conn, venue.id, zone=zone, now=now, quiet_hour=quiet_hour)
+        cap = conn.execute(
+            select(occ.VENUE_SETTINGS.c.capacity).where(occ.VENUE_SETTINGS.c.venue_id == venue.id)
+        ).scalar_one_or_none()
+    reconciled = live.baseline.reconciled_at
     return OccupancyPublic(
         venue_id=venue.id,
         timezone=venue.timezone,
-        count=count,
+        count=live.count,
         capacity=cap,
-        over_capacity=cap is not None and count > cap,
-        updated_at=None if row is None else as_utc(row.updated_at).isoformat(),
-        local=None if row is None else local_iso(row.updated_at, zone),
-        last_reconciled_at=None
-        if row is None or row.last_reconciled_at is None
-        else as_utc(row.last_reconciled_at).isoformat(),
-        reconciled_by=None if row is None else row.reconciled_by,
+        over_capacity=cap is not None and live.count > cap,
+        visits_today=live.visits_today,
+        updated_at=live.as_of.isoformat(),
+        local=local_iso(live.as_of, zone),
+        last_reconciled_at=None if reconciled is None else as_utc(reconciled).isoformat(),
+        reconciled_by=live.baseline.reconciled_by,
     )
 
 
@@ -160,6 +178,7 @@ def set_occupancy(
     venue: ScopedVenue,
     engine: EngineDep,
     now: NowDep,
+    quiet_hour: QuietHour,
     principal: CurrentPrincipal,
     body: OccupancySet,
 ) -> OccupancyPublic:
@@ -170,9 +189,9 @@ def set_occupancy(
         count=body.count,
         now=now,
         by=f"manager:{principal.subject}",
-        quiet_hour=None,
+        quiet_hour=quiet_hour,
     )
-    return read_occupancy(venue=venue, engine=engine)
+    return read_occupancy(venue=venue, engine=engine, now=now, quiet_hour=quiet_hour)
 
 
 @router.put(
@@ -204,7 +223,8 @@ def read_occupancy_history(
     limit: Limit = 200,
     offset: Offset = 0,
 ) -> PagePublic:
-    """Occupancy at the end of each hour (the current hour: as of the last refresh)."""
+    """Occupancy at the end of each hour, as of the last rollup (``rolled_up_at``); the count
+    now is ``GET …/occupancy``."""
     window, zone = _window(since, until, now=now, kind="hour"), venue_zone(venue.timezone)
     table = raw.table(OccupancyHourly)
     with engine.connect() as conn:
@@ -220,8 +240,9 @@ def read_occupancy_history(
             limit=limit,
             offset=offset,
         )
+        at = rollups.rolled_up_at(conn)
     data = [views.times(r.hour_utc, zone) | {"count": r.count} for r in result.rows]
-    return _page(venue, window, result, limit=limit, offset=offset, data=data)
+    return _page(venue, window, result, limit=limit, offset=offset, data=data, rolled_up_at=at)
 
 
 @router.get("/{venue_id}/traffic")
@@ -241,7 +262,8 @@ def read_traffic(
     window = _window(since, until, now=now, kind=resolution)
     with engine.connect() as conn:
         result, data = views.traffic(conn, venue, window, resolution, limit=limit, offset=offset)
-    return _page(venue, window, result, limit=limit, offset=offset, data=data)
+        at = rollups.rolled_up_at(conn)
+    return _page(venue, window, result, limit=limit, offset=offset, data=data, rolled_up_at=at)
 
 
 @router.get("/{venue_id}/energy")
@@ -255,11 +277,15 @@ def read_energy(
     limit: Limit = 200,
     offset: Offset = 0,
 ) -> PagePublic:
-    """kWh per local day from the meters' cumulative registers (resets and rollovers counted)."""
+    """kWh per local day from the meters' cumulative registers (resets and rollovers counted),
+    as of the last rollup (``rolled_up_at``): a day's kWh needs the register cap of the job's
+    settings, which this process does not hold; ``/telemetry?metric=energy_kwh`` has the
+    register readings stored since."""
     window = _window(since, until, now=now, kind="day")
     with engine.connect() as conn:
         result, data = views.energy(conn, venue, window, limit=limit, offset=offset)
-    return _page(venue, window, result, limit=limit, offset=offset, data=data)
+        at = rollups.rolled_up_at(conn)
+    return _page(venue, window, result, limit=limit, offset=offset, data=data, rolled_up_at=at)
 
 
 @router.get("/{venue_id}/temperature")
@@ -278,7 +304,8 @@ def read_temperature(
     window = _window(since, until, now=now, kind="hour")
     with engine.connect() as conn:
         result, data = views.temperature(conn, venue, window, sensor, limit=limit, offset=offset)
-    return _page(venue, window, result, limit=limit, offset=offset, data=data)
+        at = rollups.rolled_up_at(conn)
+    return _page(venue, window, result, limit=limit, offset=offset, data=data, rolled_up_at=at)
 
 
 @router.get("/{venue_id}/telemetry/rollup")
@@ -350,4 +377,5 @@ def read_telemetry_rollup(
                 by_day=zone if resolution == "day" else None,
             )
             result, data = views.bucket_page(buckets, zone, limit=limit, offset=offset)
-    return _page(venue, window, result, limit=limit, offset=offset, data=data)
+        at = rollups.rolled_up_at(conn)
+    return _page(venue, window, result, limit=limit, offset=offset, data=data, rolled_up_at=at)

@@ -13,7 +13,9 @@ in one step, and reports ``config.applied`` or ``config.rejected`` with the reas
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -101,6 +103,29 @@ def config_problems(settings: dict[str, Any]) -> list[str]:
         except ValidationError as exc:
             problems += [f"door.policy.{line}" for line in describe_errors(exc)]
     return problems
+
+
+def settings_from_toml(data: dict[str, Any]) -> dict[str, Any]:
+    """A TOML file's settings as the JSON a config carries; :class:`PayloadError` if it cannot be.
+
+    TOML has dates, times and date-times that JSON has not: each becomes its ISO 8601 text,
+    which the box's models (``ExceptionDays.date`` …) parse back to the very same value, so a
+    dated exception pushed means what it means in the box's own file. ``nan`` and ``inf``
+    have no JSON form and no setting takes them: they are refused, naming the key.
+    """
+    return {key: _json_value(value, key) for key, value in data.items()}
+
+
+def _json_value(value: object, where: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_value(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v, f"{where}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, dt.date | dt.time):  # dt.datetime is a dt.date
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PayloadError(where, f"{value} cannot be pushed; write a finite number")
+    return value
 
 
 def config_topic(venue: str, device: str) -> Topic:

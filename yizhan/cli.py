@@ -19,6 +19,7 @@ from yizhan.cli_bench import bench_app
 from yizhan.cli_deploy import deploy_app
 from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
+from yizhan.cli_venue import venue_app
 
 app = typer.Typer(
     help="yizhan (驿站): self-running union venues — QR doors, points kiosks, telemetry.",
@@ -42,6 +43,7 @@ register_backup(cloud_app)
 pki_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)
 app.add_typer(pki_app, name="pki")
 app.add_typer(device_app, name="device")
+app.add_typer(venue_app, name="venue")
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
 DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]

@@ -34,6 +34,8 @@ device_app = typer.Typer(
 config_app = typer.Typer(help="A device's desired configuration.", no_args_is_help=True)
 device_app.add_typer(config_app, name="config")
 
+# Wide enough for every column of `device list` at full length (ids are at most 32).
+_PIPED_WIDTH = 400
 ClientFactory = Callable[[], CloudClient]
 DeviceId = Annotated[str, typer.Argument(help="The device id, e.g. station-07-door-1.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the cloud's JSON instead.")]
@@ -42,13 +44,13 @@ Wait = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
+def fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=2)
 
 
 @device_app.callback()
-def _login(
+def login(
     ctx: typer.Context,
     cloud: Annotated[
         str, typer.Option(envvar="YIZHAN_CLOUD_URL", help="The cloud's base URL.")
@@ -81,14 +83,18 @@ def _login(
 
 
 @contextmanager
-def _cloud(ctx: typer.Context) -> Iterator[CloudClient]:
+def cloud_session(ctx: typer.Context, *, details: bool = True) -> Iterator[CloudClient]:
+    """The logged-in client; a :class:`CloudError` becomes a person's error and exit code 2.
+
+    ``details=False``: the message alone, one line (the cloud's message names the fields).
+    """
     client: CloudClient | None = None
     try:
         client = ctx.obj["client_factory"]()
         yield client
     except CloudError as exc:
-        detail = _details(exc.details)
-        raise _fail(f"{exc}{detail}") from None
+        detail = _details(exc.details) if details else ""
+        raise fail(f"{exc}{detail}") from None
     finally:
         if client is not None:
             client.close()
@@ -100,7 +106,14 @@ def _details(details: Any) -> str:
     return ""
 
 
-def _print_json(body: Any) -> None:
+def wide_when_piped() -> None:
+    """Tables piped to a file or `grep` keep whole ids: rich would fit them into 80
+    columns and cut ``station-07-door-1`` to ``stat…``; a terminal keeps its own width."""
+    if not console.is_terminal:
+        console.width = _PIPED_WIDTH
+
+
+def print_json(body: Any) -> None:
     typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 
@@ -112,11 +125,12 @@ def device_list(
     as_json: AsJson = False,
 ) -> None:
     """The fleet as a table: state, version, last seen, health, config."""
-    with _cloud(ctx) as cloud:
+    with cloud_session(ctx) as cloud:
         body = cloud.get("/devices", venue_id=venue, online=online, limit=1000)
     if as_json:
-        _print_json(body)
+        print_json(body)
     else:
+        wide_when_piped()
         render_devices(body["data"], total=body["count"])
 
 
@@ -126,11 +140,11 @@ def device_show(ctx: typer.Context, device: DeviceId, as_json: AsJson = False) -
 
     Times are shown in the venue's time zone (stored in UTC).
     """
-    with _cloud(ctx) as cloud:
+    with cloud_session(ctx) as cloud:
         body = cloud.get(f"/devices/{device}")
         zone = _venue_zone(cloud, str(body["venue_id"]))
     if as_json:
-        _print_json(body)
+        print_json(body)
     else:
         render_device(body, zone=zone)
 
@@ -146,10 +160,10 @@ def _venue_zone(cloud: CloudClient, venue: str) -> str:
 @device_app.command("pending")
 def device_pending(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Unclaimed boxes that are powered on and saying hello."""
-    with _cloud(ctx) as cloud:
+    with cloud_session(ctx) as cloud:
         body = cloud.get("/devices/pending")
     if as_json:
-        _print_json(body)
+        print_json(body)
     else:
         render_pending(body["data"])
 
@@ -172,7 +186,7 @@ def device_label(
     try:
         code = load_or_create(data_dir, renew=renew)
     except ProvisionError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
     qr.add_data(code.qr_text())
     qr.make(fit=True)
@@ -205,15 +219,15 @@ def device_claim(
     try:
         ClaimCode.parse(code)  # a typo is caught here, without spending a cloud attempt
     except ClaimCodeError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if role not in ROLES:
-        raise _fail(f"role {role!r} is not one of {', '.join(ROLES)}")
+        raise fail(f"role {role!r} is not one of {', '.join(ROLES)}")
     body: dict[str, Any] = {"code": code, "venue_id": venue, "role": role}
     if device_id is not None:
         body["device_id"] = device_id
     if config is not None:
-        body["settings"] = _read_toml(config)
-    with _cloud(ctx) as cloud:
+        body["settings"] = _read_settings(config)
+    with cloud_session(ctx) as cloud:
         device = cloud.post("/devices/claim", body)
         console.print(
             f"[green]claimed[/green]: box {device.get('serial')} is now {device['id']} "
@@ -224,7 +238,7 @@ def device_claim(
                 cloud, device["id"], wait, lambda d: bool(d.get("online")), what="online"
             )
     if as_json:
-        _print_json(device)
+        print_json(device)
 
 
 @device_app.command("unlock")
@@ -251,8 +265,8 @@ def device_diagnostics(ctx: typer.Context, device: DeviceId, wait: Wait = 30.0) 
     _command(ctx, device, "diagnostics", {}, wait=wait)
     if wait <= 0:
         return
-    with _cloud(ctx) as cloud:
-        _print_json(cloud.get(f"/devices/{device}/diagnostics"))
+    with cloud_session(ctx) as cloud:
+        print_json(cloud.get(f"/devices/{device}/diagnostics"))
 
 
 @device_app.command("rotate-credentials")
@@ -270,7 +284,7 @@ def device_decommission(
     """Retire a box: revoke its credentials and tell it to wipe its member cache."""
     if not yes:
         typer.confirm(f"decommission {device}? It stops working at once", abort=True)
-    with _cloud(ctx) as cloud:
+    with cloud_session(ctx) as cloud:
         body = cloud.post(f"/devices/{device}/decommission")
     console.print(f"[yellow]decommissioned[/yellow]: {body['id']} ({body['status']})")
 
@@ -283,8 +297,8 @@ def config_push(
     wait: Wait = 30.0,
 ) -> None:
     """Push a new desired config; the box applies it or says why not (the old one stays)."""
-    settings = _read_toml(file)
-    with _cloud(ctx) as cloud:
+    settings = _read_settings(file)
+    with cloud_session(ctx) as cloud:
         pushed = cloud.put(f"/devices/{device}/config", {"settings": settings})
         version = int(pushed["version"])
         console.print(f"config version {version} queued for {device}")
@@ -296,14 +310,53 @@ def config_push(
         console.print(f"[green]applied[/green]: {device} runs config version {version}")
         return
     reasons = "".join(f"\n  - {r}" for r in state.get("rejected_errors") or [])
-    raise _fail(f"{device} refused config version {version}; it keeps its old one:{reasons}")
+    raise fail(f"{device} refused config version {version}; it keeps its old one:{reasons}")
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path, typer.Argument(help="A pushable TOML file (what `push` sends).")],
+    box: Annotated[
+        Path | None,
+        typer.Option(help="Also lay it over this box's own TOML file, as the box will."),
+    ] = None,
+) -> None:
+    """Check a pushable config here, without the cloud: what the cloud checks, and with
+    --box what the box checks too. A box's own file is checked with `yizhan edge check-config`.
+    """
+    from protocol.device_config import NOT_PUSHABLE, config_problems  # noqa: PLC0415
+
+    settings = _read_settings(file)
+    problems = config_problems(settings)
+    if problems:
+        hint = ""
+        if settings.keys() & NOT_PUSHABLE:
+            hint = "\n(a box's own file? check it with `yizhan edge check-config FILE`)"
+        lines = "".join(f"\n  - {p}" for p in problems)
+        raise fail(f"{file} cannot be pushed:{lines}{hint}")
+    sections = ", ".join(sorted(settings)) or "nothing"
+    if box is not None:
+        _check_on_box(settings, box)
+        console.print(f"[green]ok[/green]: {file} — pushable ({sections}); {box} takes it")
+        return
+    console.print(f"[green]ok[/green]: {file} — pushable ({sections})")
+
+
+def _check_on_box(settings: dict[str, Any], box: Path) -> None:
+    """Build the box's settings from its file and ``settings`` pushed, as the box does."""
+    from edge.settings import ConfigError, SettingsLayers  # noqa: PLC0415
+
+    try:
+        SettingsLayers(_read_toml(box), source=str(box)).build(settings)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
 
 
 @config_app.command("show")
 def config_show(ctx: typer.Context, device: DeviceId) -> None:
     """The desired, applied and last refused configuration of a device."""
-    with _cloud(ctx) as cloud:
-        _print_json(cloud.get(f"/devices/{device}/config"))
+    with cloud_session(ctx) as cloud:
+        print_json(cloud.get(f"/devices/{device}/config"))
 
 
 def _config_settled(device: dict[str, Any], version: int) -> bool:
@@ -314,7 +367,7 @@ def _config_settled(device: dict[str, Any], version: int) -> bool:
 def _command(
     ctx: typer.Context, device: str, name: str, body: dict[str, Any], *, wait: float
 ) -> None:
-    with _cloud(ctx) as cloud:
+    with cloud_session(ctx) as cloud:
         sent = cloud.post(f"/devices/{device}/commands/{name}", body)
         command_id = sent["command_id"]
         console.print(f"{name} {command_id} sent to {device}, valid until {sent['expires_at']}")
@@ -329,7 +382,7 @@ def _command(
         "",
     )
     if status != "done":
-        raise _fail(f"{name} on {device}: {status} {detail}".rstrip())
+        raise fail(f"{name} on {device}: {status} {detail}".rstrip())
     console.print(f"[green]done[/green]: {name} on {device} {detail}".rstrip())
 
 
@@ -358,17 +411,28 @@ def _wait_for(
         if done(body):
             return body
         if time.monotonic() > deadline:
-            raise _fail(
+            raise fail(
                 f"no answer from {device} ({what}) within {seconds:.0f} s; it may be offline — "
                 f"`yizhan device show {device}` tells when it was last seen"
             )
         time.sleep(0.5)  # polling a remote API: there is no condition to wait on locally
 
 
+def _read_settings(path: Path) -> dict[str, Any]:
+    """A pushable TOML file as the JSON the cloud takes (TOML dates become ISO text)."""
+    from protocol.device_config import settings_from_toml  # noqa: PLC0415
+    from protocol.errors import PayloadError  # noqa: PLC0415
+
+    try:
+        return settings_from_toml(_read_toml(path))
+    except PayloadError as exc:
+        raise fail(f"{path}: {exc}") from None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise _fail(f"cannot read {path}: {exc.strerror}") from None
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(f"{path} is not valid TOML: {exc}") from None
+        raise fail(f"{path} is not valid TOML: {exc}") from None

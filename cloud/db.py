@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 
 class DatabaseUrlError(ValueError):
     """A database URL this project cannot use."""
+
+
+class DatabaseUnreachableError(Exception):
+    """The database refused, or did not answer, a connection; the message names it."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL has no password to find
+        return "the configured database"
+
+
+def unreachable(url: str | None, exc: OperationalError) -> DatabaseUnreachableError:
+    """One line: which database (when known), the driver's own first line, what to do."""
+    # The driver's message goes on with hints over several lines ("Is the server
+    # running…"); its first line names host, port and reason.
+    said = str(exc.orig if exc.orig is not None else exc).strip()
+    reason = said.splitlines()[0] if said else type(exc).__name__
+    return DatabaseUnreachableError(
+        f"cannot use the database{f' at {shown_url(url)}' if url else ''}: {reason}; "
+        "start it, or point --database-url (YZ_CLOUD_DATABASE_URL) at one that answers"
+    )
+
+
+@contextmanager
+def reporting_unreachable(url: str) -> Iterator[None]:
+    """Turn SQLAlchemy's OperationalError inside the block into DatabaseUnreachableError."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise unreachable(url, exc) from exc
 
 
 def normalize_url(url: str) -> str:

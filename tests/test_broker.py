@@ -17,6 +17,7 @@ from yizhan.broker import (
     BrokerProcess,
     BrokerStartError,
     MosquittoConfig,
+    free_port,
     render_mosquitto_conf,
 )
 
@@ -223,3 +224,17 @@ def test_start_refuses_a_port_already_in_use(tmp_path: Path) -> None:
         with pytest.raises(BrokerStartError, match="already in use"):
             broker.start()
         assert not broker.running
+
+
+def test_a_broker_that_exits_at_start_is_summed_up_in_one_line(tmp_path: Path) -> None:
+    # 192.0.2.1 (TEST-NET-1) is on no interface: the broker cannot bind it and exits.
+    broker = BrokerProcess(BrokerOptions(host="192.0.2.1", port=free_port(), data_dir=tmp_path))
+    with pytest.raises(BrokerStartError) as caught:
+        broker.start()
+    summary = caught.value.summary
+    assert "\n" not in summary
+    assert "exited with code" in summary
+    assert "cannot assign requested address" in summary.lower()  # the broker's own words
+    assert f"see {broker.log_path}" in summary
+    assert summary in str(caught.value)  # the full message adds the logs' tails
+    assert not broker.running

@@ -15,10 +15,13 @@ from protocol.membercode import Reason, verify
 from yizhan.broker import free_port
 
 
-def yizhan(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def yizhan(
+    *args: str, cwd: Path, timeout: float = 120, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "yizhan", *args],
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -38,3 +38,16 @@ def test_times_read_for_people() -> None:
     assert local(None) == "—"
     assert ago(None) == "never"
     assert cli_render.DEFAULT_ZONE == "Asia/Shanghai"
+
+
+def test_an_error_keeps_its_square_brackets(capsys: pytest.CaptureFixture[str]) -> None:
+    cli_render.print_error(cli_render.console, "no [door] section; add [door.policy]")
+    assert capsys.readouterr().err == "error: no [door] section; add [door.policy]\n"
+
+
+def test_a_box_s_words_in_the_device_view_are_not_markup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device = {**DEVICE, "config": {"rejected_errors": ["[door] is missing"]}}
+    render_device(device, zone="Asia/Shanghai")
+    assert "config refused: [door] is missing" in capsys.readouterr().err

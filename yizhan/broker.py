@@ -19,12 +19,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal, Self
 
-from yizhan.broker_errors import BrokerError, BrokerStartError
+from yizhan.broker_errors import BrokerError, BrokerPortInUseError, BrokerStartError
 from yizhan.broker_security import (
     DEFAULT_TLS_PORT,
     BrokerSecurity,
@@ -35,12 +36,14 @@ from yizhan.broker_security import (
 __all__ = [
     "BrokerError",
     "BrokerOptions",
+    "BrokerPortInUseError",
     "BrokerProcess",
     "BrokerSecurity",
     "BrokerStartError",
     "MosquittoConfig",
     "find_mosquitto",
     "free_port",
+    "port_is_free",
     "render_mosquitto_conf",
 ]
 
@@ -167,6 +170,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return chosen
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could bind ``host:port`` now: a check that costs nothing, made
+    before starting anything that would be refused the port only after a long start."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def _port_accepts(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -181,6 +195,17 @@ def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def _last_error(tails: Iterable[str]) -> str:
+    """The last line of the broker's logs that names an error, e.g. mosquitto's
+    "Error: Address already in use", so a one-line report says why it stopped."""
+    found = ""
+    for tail in tails:
+        for line in tail.splitlines():
+            if "error" in line.lower():
+                found = line.strip()
+    return found
 
 
 def _resolve_kind(prefer: Preference, binary: Path | None, *, secure: bool) -> BrokerKind:
@@ -240,7 +265,10 @@ class BrokerProcess:
             raise BrokerError(f"the {self.kind} broker on port {self.port} is already running")
         if _port_accepts(self.host, self.port):
             # Otherwise the readiness probe would mistake the squatter for our broker.
-            raise BrokerStartError(f"{self.host}:{self.port} is already in use; pick another port")
+            raise BrokerPortInUseError(
+                f"{self.host}:{self.port} is already in use (another broker? a system mosquitto "
+                "stops with `systemctl stop mosquitto`); pick another port"
+            )
         self.options.data_dir.mkdir(parents=True, exist_ok=True)
         console = self.options.data_dir / f"{self.kind}.console.log"
         # The child keeps its own copy of the descriptor; ours is closed straight away.
@@ -333,10 +361,12 @@ class BrokerProcess:
                 else:
                     self._process = None
                 why = f"exited with code {code}" if code is not None else f"not ready in {timeout}s"
+                logs = {path: _tail(path) for path in (self.log_path, console)}
+                said = _last_error(logs.values())
                 raise BrokerStartError(
-                    f"the {self.kind} broker on {self.url} {why}.\n"
-                    f"--- {self.log_path} ---\n{_tail(self.log_path)}\n"
-                    f"--- {console} ---\n{_tail(console)}"
+                    f"the {self.kind} broker on {self.url} {why}{f' ({said})' if said else ''}; "
+                    f"see {self.log_path}",
+                    logs="\n".join(f"--- {path} ---\n{tail}" for path, tail in logs.items()),
                 )
             time.sleep(0.02)
 

@@ -13,15 +13,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from yizhan.cli_backup import register as register_backup
 from yizhan.cli_bench import bench_app
 from yizhan.cli_deploy import deploy_app
 from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
+from yizhan.cli_render import ReportingGroup, print_error
 from yizhan.cli_venue import venue_app
 
+err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
+
+
 app = typer.Typer(
+    cls=ReportingGroup,
     help="yizhan (驿站): self-running union venues — QR doors, points kiosks, telemetry.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -45,7 +51,6 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(device_app, name="device")
 app.add_typer(venue_app, name="venue")
 
-err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
 DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
 DatabaseUrl = Annotated[
     str | None,
@@ -78,9 +83,9 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=2)
+def _fail(message: str, *, code: int = 2) -> typer.Exit:
+    print_error(err, message)
+    return typer.Exit(code=code)
 
 
 @app.command()
@@ -213,7 +218,7 @@ def edge_run(
         raise _fail(str(exc)) from None
     if not outcome.ok:
         raise _fail(outcome.message)
-    err.print(f"edge stopped: {outcome.report}")
+    err.print(f"edge stopped: {outcome.report}", markup=False)
 
 
 @edge_app.command("check-config")
@@ -227,7 +232,8 @@ def edge_check_config(
         layers = load_layers(config)
         if layers.unclaimed is not None:
             where = f"{layers.unclaimed.provision.mqtt_host}:{layers.unclaimed.provision.mqtt_port}"
-            err.print(f"[green]ok[/green]: {config} — an unclaimed box; it says hello via {where}")
+            said = f"{config} — an unclaimed box; it says hello via {where}"
+            err.print(f"[green]ok[/green]: {escape(said)}")
             return
         settings = layers.build()
     except ConfigError as exc:
@@ -236,7 +242,7 @@ def edge_check_config(
     if settings.door is not None:
         role += f", door {settings.door.policy.door_id!r}"
     where = f"device {settings.device} at {settings.venue}"
-    err.print(f"[green]ok[/green]: {config} — {where} ({role})")
+    err.print(f"[green]ok[/green]: {escape(f'{config} — {where} ({role})')}")
 
 
 @cloud_app.command("migrate")
@@ -245,9 +251,8 @@ def cloud_migrate(
 ) -> None:
     """Bring the database to the newest schema (safe to run again)."""
     from cloud.migrate import current_revision  # noqa: PLC0415
-    from cloud.service import open_database  # noqa: PLC0415
 
-    engine = open_database(
+    engine = _open_database(
         _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
     )
     err.print(f"database at revision {current_revision(engine)}")
@@ -291,7 +296,7 @@ def cloud_ingest(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Store every device message idempotently until stopped."""
-    from cloud.service import build_ingest, open_database, start_cloud_jobs  # noqa: PLC0415
+    from cloud.service import build_ingest, start_cloud_jobs  # noqa: PLC0415
 
     _logging(verbose)
     if client_id_from_hostname:
@@ -310,7 +315,7 @@ def cloud_ingest(
         mqtt_port=mqtt_port,
         ingest_client_id=client_id,
     )
-    engine = open_database(settings)
+    engine = _open_database(settings)
     worker = build_ingest(settings, engine, group=group)
     stop = _stop_on_signals()
     worker.start()
@@ -331,7 +336,7 @@ def cloud_ingest(
     if metrics is not None:
         metrics.close()
     engine.dispose()
-    err.print(f"ingest stopped: {worker.stats}")
+    err.print(f"ingest stopped: {worker.stats}", markup=False)
 
 
 @cloud_app.command("serve")
@@ -356,12 +361,7 @@ def cloud_serve(
     """Serve the HTTP API (OpenAPI at /docs), the web dashboard (at /) and the device
     control (claims, commands, config). Broker accounts: YZ_CLOUD_BROKER__SECURITY=dynsec
     and its control password."""
-    from cloud.service import (  # noqa: PLC0415
-        api_server,
-        build_api,
-        open_database,
-        start_cloud_jobs,
-    )
+    from cloud.service import api_server, build_api, start_cloud_jobs  # noqa: PLC0415
 
     settings = _cloud_settings(
         role="api",
@@ -370,7 +370,7 @@ def cloud_serve(
         mqtt_host=mqtt_host,
         mqtt_port=mqtt_port,
     )
-    engine = open_database(settings)
+    engine = _open_database(settings)
     jobs = start_cloud_jobs(settings, engine)
     try:
         api_server(
@@ -402,6 +402,7 @@ def cloud_user_add(
     """Create a person who logs in to the API (the password is prompted, never a flag)."""
     from cloud.auth.cli import AddUserError, add_user  # noqa: PLC0415
     from cloud.auth.principal import Role  # noqa: PLC0415
+    from cloud.db import reporting_unreachable  # noqa: PLC0415
 
     try:
         chosen = Role(role)
@@ -413,17 +414,27 @@ def cloud_user_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     settings = _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
     try:
-        add_user(
-            settings,
-            username,
-            role=chosen,
-            venues=venue or [],
-            member_id=member_id,
-            password=password,
-        )
+        with reporting_unreachable(settings.resolved_database_url()):
+            add_user(
+                settings,
+                username,
+                role=chosen,
+                venues=venue or [],
+                member_id=member_id,
+                password=password,
+            )
     except AddUserError as exc:
         raise _fail(str(exc)) from None
-    err.print(f"[green]ok[/green]: {username} ({chosen})")
+    err.print(f"[green]ok[/green]: {escape(username)} ({chosen})")
+
+
+def _open_database(settings: Any) -> Any:
+    """The migrated engine; a database that does not answer is one line naming it."""
+    from cloud.db import reporting_unreachable  # noqa: PLC0415
+    from cloud.service import open_database  # noqa: PLC0415
+
+    with reporting_unreachable(settings.resolved_database_url()):
+        return open_database(settings)
 
 
 def _cloud_settings(**values: Any) -> Any:
@@ -464,7 +475,12 @@ def demo(
     The dashboard's address and the demo sign-ins (admin, manager, tech, member) are printed
     at the start.
     """
-    from yizhan.demo import DemoOptions, run_demo  # noqa: PLC0415
+    from yizhan.broker import port_is_free  # noqa: PLC0415
+
+    # Before the slow import and start below: a busy port is refused at once.
+    if not port_is_free(port):
+        raise _fail(f"port {port} is in use; pass --port with a free one")
+    from yizhan.demo import DemoError, DemoOptions, run_demo  # noqa: PLC0415
 
     _logging(verbose)
     if keep_open is None:
@@ -477,7 +493,10 @@ def demo(
         speed=speed,
         keep_open=keep_open,
     )
-    summary = run_demo(options, stop=_stop_on_signals(), console=err)
+    try:
+        summary = run_demo(options, stop=_stop_on_signals(), console=err)
+    except DemoError as exc:
+        raise _fail(str(exc), code=exc.exit_code) from None
     typer.echo(summary)
     if '"readings_sent": 0' in summary:
         raise typer.Exit(code=1)

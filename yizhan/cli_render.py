@@ -1,4 +1,5 @@
-"""How the fleet looks in a terminal: tables of devices, one device in detail, QR PNGs."""
+"""How the fleet and failures look in a terminal: device tables, one device in detail, QR PNGs,
+and the one-line `error: …` a failed command ends with."""
 
 from __future__ import annotations
 
@@ -7,13 +8,83 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 # stderr: tables are for people; --json output on stdout stays clean for scripts.
 console = Console(stderr=True, soft_wrap=True)
 # Stored in UTC, shown in the venue's zone; most venues are in China.
 DEFAULT_ZONE = "Asia/Shanghai"
+_VERBOSE = "yizhan.verbose"
+_VERBOSE_FLAGS = frozenset({"-v", "--verbose"})
+
+
+def print_error(out: Console, message: str) -> None:
+    """``error: …`` with the message as plain text: text from an exception or a settings
+    error keeps its ``[door]``, which rich would otherwise take for markup and drop."""
+    out.print(f"[red]error:[/red] {escape(message)}")
+
+
+class ReportingGroup(TyperGroup):
+    """The root command: a known failure of any subcommand ends as an ``error: …`` line and
+    a non-zero exit (2: fix the command or its config, 1: something failed while running),
+    never as a traceback a technician has to read from the bottom up."""
+
+    # Any: typer vendors click's Context under a private module name.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # The subcommand's -v/--verbose also asks for the traceback of a reported failure.
+        ctx.meta[_VERBOSE] = not _VERBOSE_FLAGS.isdisjoint(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            reported = failure_report(exc)
+            if reported is None:
+                raise
+            message, code = reported
+            if ctx.meta.get(_VERBOSE):
+                console.print_exception()
+            print_error(console, message)
+            raise typer.Exit(code=code) from None
+
+
+def failure_report(exc: Exception) -> tuple[str, int] | None:
+    """What to tell a person about ``exc`` and the exit code; None: an unexpected bug,
+    whose traceback is the useful report."""
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415 - only when failing
+
+    from cloud.db import DatabaseUnreachableError, unreachable  # noqa: PLC0415
+    from yizhan.broker_errors import (  # noqa: PLC0415
+        BrokerError,
+        BrokerPortInUseError,
+        BrokerStartError,
+    )
+
+    if isinstance(exc, DatabaseUnreachableError):
+        return str(exc), 1
+    if isinstance(exc, OperationalError):  # a command that did not name its database
+        return str(unreachable(None, exc)), 1
+    if isinstance(exc, BrokerStartError):
+        return exc.summary, 2 if isinstance(exc, BrokerPortInUseError) else 1
+    if isinstance(exc, BrokerError):
+        return str(exc), 1
+    if isinstance(exc, OSError):
+        return _os_error(exc)
+    return None
+
+
+def _os_error(exc: OSError) -> tuple[str, int]:
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        # A folder or file from a flag or a config: the person picks another one.
+        where = exc.filename
+        return f"cannot use {where}: {reason}; give a folder that this user may write", 2
+    return reason, 1
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -141,7 +212,7 @@ def render_device(device: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> None:
     console.print(table)
     reasons = (device.get("config") or {}).get("rejected_errors") or []
     for reason in reasons:
-        console.print(f"  [red]config refused:[/red] {reason}")
+        console.print(f"  [red]config refused:[/red] {escape(str(reason))}")
     _render_commands(device.get("commands") or [], zone=zone)
 
 
@@ -157,7 +228,7 @@ def _render_commands(commands: list[dict[str, Any]], *, zone: str) -> None:
             command["name"],
             command.get("issued_by") or "—",
             command["status"],
-            command.get("detail") or "",
+            escape(command.get("detail") or ""),  # the box's words, not markup
         )
     console.print(table)
 

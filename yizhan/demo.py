@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import socket
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from edge.door.hardware import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
 from protocol.access import MemberEntry, MemberStatus
 from protocol.provisioning import ClaimCode
-from yizhan.broker import BrokerOptions, BrokerProcess, free_port
+from yizhan.broker import BrokerOptions, BrokerProcess, free_port, port_is_free
 from yizhan.demo_box import start_unclaimed_box
 from yizhan.simhw import sim_hardware
 
@@ -77,6 +76,18 @@ _LOGINS: Final = (
 )
 
 
+class DemoError(Exception):
+    """The demo could not run; the message says what failed and what to do."""
+
+    exit_code = 1
+
+
+class DemoOptionError(DemoError):
+    """An option the demo cannot use (a busy port, a folder it may not write)."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True, slots=True)
 class _Logins:
     password: str  # every demo sign-in's
@@ -95,12 +106,20 @@ class DemoOptions:
 
 
 def _fresh_dir(path: Path) -> None:
-    if path.exists() and (path / _MARKER).exists():
-        shutil.rmtree(path)
-    if path.exists() and any(path.iterdir()):
-        raise SystemExit(f"{path} exists and is not a demo folder; pass --data-dir to another one")
-    path.mkdir(parents=True, exist_ok=True)
-    (path / _MARKER).touch()
+    try:
+        if path.exists() and (path / _MARKER).exists():
+            shutil.rmtree(path)
+        if path.exists() and any(path.iterdir()):
+            raise DemoOptionError(
+                f"{path} exists and is not a demo folder; pass --data-dir to another one"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        (path / _MARKER).touch()
+    except OSError as exc:
+        raise DemoOptionError(
+            f"cannot use {path} for the demo's files: {exc.strerror or exc}; "
+            "pass --data-dir with a folder you may write"
+        ) from exc
 
 
 def _fleet(options: DemoOptions, mqtt_port: int) -> list[EdgeSettings]:
@@ -218,15 +237,13 @@ def _wait_for_api(port: int) -> None:
         except httpx.HTTPError:
             pass
         threading.Event().wait(0.1)
-    raise SystemExit(f"the demo API did not start on port {port}")
+    raise DemoError(f"the demo API did not start on port {port}; run again with -v to see why")
 
 
 def _check_port_free(port: int) -> None:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise SystemExit(f"port {port} is in use; pass --port with a free one") from None
+    """Refuse a busy HTTP port before the broker and the fleet start, not after."""
+    if not port_is_free(port):
+        raise DemoOptionError(f"port {port} is in use; pass --port with a free one")
 
 
 def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -> str:

@@ -95,3 +95,12 @@ def test_a_duplicate_id_is_refused_in_one_line(engine: Engine) -> None:
     assert code == 2
     assert "venue 's7' exists already" in out
     assert out.count("\n") == 1, out
+
+
+def test_a_name_in_brackets_is_shown_whole(engine: Engine) -> None:
+    code, out = yizhan(engine, "add", "station-09", "--name", "驿站 [north]")
+    assert code == 0, out
+    assert "驿站 [north]" in out
+    code, out = yizhan(engine, "list")
+    assert code == 0, out
+    assert "驿站 [north]" in out

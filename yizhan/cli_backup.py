@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from yizhan.cli_render import print_error
+
 if TYPE_CHECKING:
     from cloud.backup import BackupResult, RestoreResult, VerifyResult
 
@@ -47,7 +49,7 @@ def register(cloud_app: typer.Typer) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    print_error(err, message)
     return typer.Exit(code=2)
 
 
@@ -145,7 +147,7 @@ def cloud_restore(
             for path in restore_secrets(
                 archive, passphrase=passphrase, secrets_to=secrets_to, force=force
             ):
-                err.print(f"wrote {path} (mode 0600)")
+                err.print(f"wrote {path} (mode 0600)", markup=False)
             return
         result = restore_backup(
             archive,
@@ -167,7 +169,7 @@ def _print_restore(result: RestoreResult) -> None:
         f"revision {manifest.schema_revision}); the database is now at {result.revision}"
     )
     for path in result.secrets_written:
-        err.print(f"wrote {path} (mode 0600)")
+        err.print(f"wrote {path} (mode 0600)", markup=False)
     if result.secrets_skipped:
         err.print("the backup also holds sealed secrets; --secrets-to DIR restores them")
     if not result.authenticated:
@@ -197,9 +199,12 @@ def _print_verify(result: VerifyResult) -> None:
         f"{manifest.database} database at revision {manifest.schema_revision}"
     )
     for name, digest in manifest.members.items():
-        err.print(f"  {name}: {digest.size} bytes, sha256 {digest.sha256[:16]}… matches")
+        err.print(
+            f"  {name}: {digest.size} bytes, sha256 {digest.sha256[:16]}… matches", markup=False
+        )
     if result.secret_names is not None:
-        err.print(f"  secrets open with the passphrase: {', '.join(result.secret_names)}")
+        names = ", ".join(result.secret_names)
+        err.print(f"  secrets open with the passphrase: {names}", markup=False)
     elif manifest.has_secrets:
         err.print(f"  secrets not opened (no passphrase: --passphrase-file or {PASSPHRASE_ENV})")
     if result.schema_problem is None:

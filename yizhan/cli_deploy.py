@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from yizhan.cli_render import print_error
 
 deploy_app = typer.Typer(
     help="Production deployment: write a site folder for deploy/cloud/compose.yaml.",
@@ -16,7 +19,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    print_error(err, message)
     return typer.Exit(code=2)
 
 
@@ -61,9 +64,19 @@ def deploy_cloud(
         files = write_site(site, options, force=force)
     except DeployError as exc:
         raise _fail(str(exc)) from None
-    err.print(f"[green]ok[/green]: site written to {files.root} (secrets in {files.env})")
-    err.print(f"boxes: paste {files.provision} into their files and give them {files.broker_ca}")
-    err.print(f"move {files.ca_keys} offline; replace the proxy's certificate in {files.proxy}")
     err.print(
-        f"start: docker compose --env-file {files.env} -f deploy/cloud/compose.yaml up -d --build"
+        f"[green]ok[/green]: site written to {escape(str(files.root))} "
+        f"(secrets in {escape(str(files.env))})"
+    )
+    err.print(
+        f"boxes: paste {files.provision} into their files and give them {files.broker_ca}",
+        markup=False,
+    )
+    err.print(
+        f"move {files.ca_keys} offline; replace the proxy's certificate in {files.proxy}",
+        markup=False,
+    )
+    err.print(
+        f"start: docker compose --env-file {files.env} -f deploy/cloud/compose.yaml up -d --build",
+        markup=False,
     )

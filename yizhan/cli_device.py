@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from yizhan.cli_render import (
     DEFAULT_ZONE,
     console,
+    print_error,
     render_device,
     render_devices,
     render_pending,
@@ -45,7 +47,7 @@ Wait = Annotated[
 
 
 def fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    print_error(console, message)
     return typer.Exit(code=2)
 
 
@@ -192,10 +194,12 @@ def device_label(
     qr.make(fit=True)
     qr.print_ascii(out=sys.stdout, invert=True)
     typer.echo(code.text())
-    console.print(f"serial {code.serial} — claim it with: yizhan device claim CODE --venue …")
+    console.print(
+        f"serial {code.serial} — claim it with: yizhan device claim CODE --venue …", markup=False
+    )
     if out is not None:
         write_qr_png(qr.get_matrix(), out)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", markup=False)
 
 
 @device_app.command("claim")
@@ -230,8 +234,8 @@ def device_claim(
     with cloud_session(ctx) as cloud:
         device = cloud.post("/devices/claim", body)
         console.print(
-            f"[green]claimed[/green]: box {device.get('serial')} is now {device['id']} "
-            f"({role}) at {device['venue_id']}"
+            f"[green]claimed[/green]: box {escape(str(device.get('serial')))} is now "
+            f"{escape(device['id'])} ({escape(role)}) at {escape(device['venue_id'])}"
         )
         if wait > 0:
             device = _wait_for(
@@ -286,7 +290,9 @@ def device_decommission(
         typer.confirm(f"decommission {device}? It stops working at once", abort=True)
     with cloud_session(ctx) as cloud:
         body = cloud.post(f"/devices/{device}/decommission")
-    console.print(f"[yellow]decommissioned[/yellow]: {body['id']} ({body['status']})")
+    console.print(
+        f"[yellow]decommissioned[/yellow]: {escape(body['id'])} ({escape(body['status'])})"
+    )
 
 
 @config_app.command("push")
@@ -301,13 +307,13 @@ def config_push(
     with cloud_session(ctx) as cloud:
         pushed = cloud.put(f"/devices/{device}/config", {"settings": settings})
         version = int(pushed["version"])
-        console.print(f"config version {version} queued for {device}")
+        console.print(f"config version {version} queued for {device}", markup=False)
         if wait <= 0:
             return
         done = _wait_for(cloud, device, wait, lambda d: _config_settled(d, version), what="config")
     state = done.get("config") or {}
     if state.get("applied_version") == version:
-        console.print(f"[green]applied[/green]: {device} runs config version {version}")
+        console.print(f"[green]applied[/green]: {escape(device)} runs config version {version}")
         return
     reasons = "".join(f"\n  - {r}" for r in state.get("rejected_errors") or [])
     raise fail(f"{device} refused config version {version}; it keeps its old one:{reasons}")
@@ -337,9 +343,12 @@ def config_check(
     sections = ", ".join(sorted(settings)) or "nothing"
     if box is not None:
         _check_on_box(settings, box)
-        console.print(f"[green]ok[/green]: {file} — pushable ({sections}); {box} takes it")
+        console.print(
+            f"[green]ok[/green]: {escape(str(file))} — pushable ({sections}); "
+            f"{escape(str(box))} takes it"
+        )
         return
-    console.print(f"[green]ok[/green]: {file} — pushable ({sections})")
+    console.print(f"[green]ok[/green]: {escape(str(file))} — pushable ({sections})")
 
 
 def _check_on_box(settings: dict[str, Any], box: Path) -> None:
@@ -370,7 +379,10 @@ def _command(
     with cloud_session(ctx) as cloud:
         sent = cloud.post(f"/devices/{device}/commands/{name}", body)
         command_id = sent["command_id"]
-        console.print(f"{name} {command_id} sent to {device}, valid until {sent['expires_at']}")
+        console.print(
+            f"{name} {command_id} sent to {device}, valid until {sent['expires_at']}",
+            markup=False,
+        )
         if wait <= 0:
             return
         done = _wait_for(
@@ -383,7 +395,8 @@ def _command(
     )
     if status != "done":
         raise fail(f"{name} on {device}: {status} {detail}".rstrip())
-    console.print(f"[green]done[/green]: {name} on {device} {detail}".rstrip())
+    done_text = f"{name} on {device} {detail}".rstrip()
+    console.print(f"[green]done[/green]: {escape(done_text)}")
 
 
 _FINAL = frozenset({"done", "failed", "refused", "expired"})

@@ -10,12 +10,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from yizhan.cli_render import print_error
+
 member_app = typer.Typer(help="Member codes (development issuer).", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    print_error(err, message)
     return typer.Exit(code=2)
 
 
@@ -52,10 +54,10 @@ def member_code(
     qr.print_ascii(out=sys.stdout, invert=True)
     typer.echo(text)
     err.print(f"QR version {qr.version}-M, {len(text)} chars, valid {lifetime}s")
-    err.print(f"issuer public key (what a door needs): {public_keyset(key)}")
+    err.print(f"issuer public key (what a door needs): {public_keyset(key)}", markup=False)
     if out is not None:
         _write_qr_png(qr.get_matrix(), out)
-        err.print(f"wrote {out}")
+        err.print(f"wrote {out}", markup=False)
 
 
 def _write_qr_png(matrix: list[list[bool]], out: Path) -> None:
@@ -88,4 +90,4 @@ def member_keys(
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
-        err.print(f"wrote {out}")
+        err.print(f"wrote {out}", markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from yizhan.cli_device import cloud_session, fail, login, print_json, wide_when_piped
@@ -48,7 +49,7 @@ def venue_add(  # noqa: PLR0917 - Typer maps options to parameters, none keyword
         body["district"] = district
     with cloud_session(ctx, details=False) as cloud:
         venue = cloud.post("/venues", body)
-    console.print(f"[green]created[/green]: venue {venue['id']} ({venue['name']})")
+    console.print(f"[green]created[/green]: venue {escape(venue['id'])} ({escape(venue['name'])})")
 
 
 @venue_app.command("list")
@@ -64,11 +65,10 @@ def venue_list(ctx: typer.Context, as_json: AsJson = False) -> None:
         table.add_column(column)
     for venue in body["data"]:
         table.add_row(
-            venue["id"],
-            venue["name"],
-            venue["kind"],
-            venue.get("district") or "—",
-            venue["timezone"],
+            *(
+                escape(str(venue.get(key) or "—"))
+                for key in ("id", "name", "kind", "district", "timezone")
+            )
         )
     wide_when_piped()
     console.print(table)

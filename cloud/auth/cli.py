@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlmodel import Session
 
 from cloud.auth import store
@@ -40,8 +42,9 @@ def add_user(
             password=password,
             venue_ids=list(venues),
         )
-    except ValueError as exc:  # pydantic's ValidationError, naming the bad field
-        raise AddUserError(f"cannot add user {username!r}: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(_field_problem(error) for error in exc.errors())
+        raise AddUserError(f"cannot add user {username!r}: {problems}") from exc
     engine = make_engine(settings.resolved_database_url())
     try:
         upgrade(engine)
@@ -51,3 +54,26 @@ def add_user(
         raise AddUserError(f"cannot add user {username!r}: {exc}") from exc
     finally:
         engine.dispose()
+
+
+# What each field takes, said the way a person types it (not pydantic's three-line report).
+_FIELD_RULES = {
+    "username": "use 1-64 of A-Z a-z 0-9 _ . @ -",
+    "password": "use 12 to 200 characters",
+    "member_id": "use at most 24 characters",
+    "role": "use admin, manager, technician or member",
+    "venue_ids": "give each venue's id",
+}
+
+
+def _field_problem(error: ErrorDetails) -> str:
+    """One field's refusal as "the password is too short: use at least 12 characters"."""
+    field = str(error["loc"][0]) if error["loc"] else "input"
+    what = field.replace("_ids", "s").replace("_", " ")
+    limits = error.get("ctx") or {}
+    if error["type"] == "string_too_short" and "min_length" in limits:
+        return f"the {what} is too short: use at least {limits['min_length']} characters"
+    if error["type"] == "string_too_long" and "max_length" in limits:
+        return f"the {what} is too long: use at most {limits['max_length']} characters"
+    rule = _FIELD_RULES.get(field, "check it and run the command again")
+    return f"the {what} is not allowed: {rule}"

@@ -63,6 +63,14 @@ class AgentReport:
     # runner builds a new agent), or a wipe (the runner must not start this box claimed).
     outcome: Outcome = "stopped"
 
+    def summary(self) -> str:
+        """One line for a person: what this run sampled and what is still to send."""
+        waiting = self.outbox.depth
+        return (
+            f"{self.sampled} readings taken, {self.confirmed} rows confirmed by the cloud, "
+            f"{waiting} waiting in the outbox"
+        )
+
 
 def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     """The real drivers named in the settings: sensors, and the camera of a door box."""

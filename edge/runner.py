@@ -75,6 +75,7 @@ class _Box:
     build_agent: AgentBuilder
     model_file: Path
     service: ServiceHooks
+    announce: Callable[[str], None]
 
 
 def run_box(
@@ -88,13 +89,17 @@ def run_box(
     build_agent: AgentBuilder | None = None,
     model_file: Path = DEVICE_TREE_MODEL,
     service: ServiceHooks | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Run the box until ``stop`` is set; claim it first when nothing says who it is.
 
-    ``service`` hears how the box is (systemd's ready, status and watchdog, edge/systemd.py).
+    ``service`` hears how the box is (systemd's ready, status and watchdog, edge/systemd.py);
+    ``announce`` tells the person at the box what it is doing (its claim code, then what
+    runs), whatever the log level; without it, these lines are logged.
     """
     hooks = service or NoService()
-    box = _Box(clock, hardware_for, software, build_agent or _edge_agent, model_file, hooks)
+    say = announce or logger.info
+    box = _Box(clock, hardware_for, software, build_agent or _edge_agent, model_file, hooks, say)
     try:
         return _loop(config, overrides=overrides, stop=stop, box=box)
     finally:
@@ -130,8 +135,11 @@ def _claim(unclaimed: UnclaimedBox, box: _Box, stop: threading.Event) -> bool:
     code = load_or_create(unclaimed.data_dir)
     provision = unclaimed.provision
     box.service.ready(f"waiting to be claimed: label {code.text()}")
-    logger.info("box %s is not claimed; its label reads %s", code.serial, code.text())
-    logger.info("waiting to be claimed through %s:%d", provision.mqtt_host, provision.mqtt_port)
+    box.announce(
+        f"this box is not claimed yet; its claim code is {code.text()}\n"
+        f"claim it with `yizhan device claim {code.text()} --venue VENUE --role ROLE`; "
+        f"waiting via {provision.mqtt_host}:{provision.mqtt_port} (Ctrl-C stops)"
+    )
     bundle = wait_for_claim(
         provision,
         code,
@@ -203,6 +211,7 @@ def _build(
     # all the watchdog checks.
     box.service.watch(getattr(agent, "problems", None))
     box.service.ready(f"{settings.role} {settings.device} at {settings.venue}")
+    box.announce(f"running: {settings.role} {settings.device} at {settings.venue}")
     return agent
 
 

@@ -20,7 +20,13 @@ from yizhan.cli_bench import bench_app
 from yizhan.cli_deploy import deploy_app
 from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
-from yizhan.cli_render import ReportingGroup, print_error
+from yizhan.cli_render import (
+    ReportingGroup,
+    edge_summary,
+    ingest_summary,
+    print_error,
+    serving_line,
+)
 from yizhan.cli_venue import venue_app
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
@@ -52,6 +58,17 @@ app.add_typer(device_app, name="device")
 app.add_typer(venue_app, name="venue")
 
 DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
+# None: CloudSettings decides (YZ_CLOUD_DATA_DIR, .env, else .yizhan/cloud), so a flag's
+# default never hides the environment.
+CloudDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder for the database and files (default: YZ_CLOUD_DATA_DIR, else .yizhan/cloud)."
+    ),
+]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log what happens; a failure's traceback too.")
+]
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(help="sqlite:///path.db (default: in --data-dir) or postgresql://user@host/db."),
@@ -149,8 +166,12 @@ def edge_run(
     venue: Annotated[str | None, typer.Option(help="Venue id, e.g. station-07.")] = None,
     device: Annotated[str | None, typer.Option(help="This box's device id.")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Folder for the outbox.")] = None,
-    mqtt_host: Annotated[str | None, typer.Option()] = None,
-    mqtt_port: Annotated[int | None, typer.Option()] = None,
+    mqtt_host: Annotated[
+        str | None, typer.Option(help="Broker host (default: the file's).")
+    ] = None,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="Broker port (default: the file's).")
+    ] = None,
     sample_interval: Annotated[float | None, typer.Option(help="Seconds between readings.")] = None,
     resend_after: Annotated[
         float | None, typer.Option(help="Resend unconfirmed rows after S.")
@@ -162,12 +183,12 @@ def edge_run(
     sim_speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
     sim_seed: Annotated[int, typer.Option(help="Seed of the simulated venue.")] = 0,
     duration: Annotated[float | None, typer.Option(help="Stop after S seconds.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Run a box until stopped: get it claimed if it is new, then sample, decide and send.
 
     A box with no venue and device (in its file, flags or claim) is unclaimed: it prints
-    its claim code and waits, saying hello through the [provision] broker account, until a
+    its claim code and waits, saying hello through the \\[provision] broker account, until a
     technician runs `yizhan device claim`. Restart commands, pushed configs and a wipe at
     decommissioning all restart the box in this process.
     """
@@ -213,21 +234,35 @@ def edge_run(
             software=_version(),
             # Under systemd (deploy/pi/yizhan-edge.service): ready, status and the watchdog.
             service=service_from_environ(os.environ),
+            announce=lambda line: err.print(line, markup=False),
         )
     except (OutboxError, HardwareError, ScanError, KeyFileError, UplinkError) as exc:
         raise _fail(str(exc)) from None
     if not outcome.ok:
         raise _fail(outcome.message)
-    err.print(f"edge stopped: {outcome.report}", markup=False)
+    err.print(f"edge stopped: {edge_summary(outcome.report)}", markup=False)
 
 
 @edge_app.command("check-config")
 def edge_check_config(
     config: Annotated[Path, typer.Argument(help="The TOML settings file to check.")],
+    pushable: Annotated[
+        bool,
+        typer.Option(
+            "--pushable",
+            help="FILE is a pushable config (what `yizhan device config push` sends), not a "
+            "box's own file: check it as `yizhan device config check` does.",
+        ),
+    ] = False,
 ) -> None:
     """Validate an edge config; name each error with its location and a fix."""
     from edge.settings import ConfigError, load_layers  # noqa: PLC0415
 
+    if pushable:
+        from yizhan.cli_device import config_check  # noqa: PLC0415 - the one pushable check
+
+        config_check(config, box=None)
+        return
     try:
         layers = load_layers(config)
         if layers.unclaimed is not None:
@@ -237,7 +272,7 @@ def edge_check_config(
             return
         settings = layers.build()
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc) + _pushable_hint(config)) from None
     role: str = settings.role
     if settings.door is not None:
         role += f", door {settings.door.policy.door_id!r}"
@@ -245,10 +280,24 @@ def edge_check_config(
     err.print(f"[green]ok[/green]: {escape(f'{config} — {where} ({role})')}")
 
 
+def _pushable_hint(config: Path) -> str:
+    """A hint when the refused box file would pass as a pushable one."""
+    import tomllib  # noqa: PLC0415
+
+    from protocol.device_config import config_problems, settings_from_toml  # noqa: PLC0415
+    from protocol.errors import PayloadError  # noqa: PLC0415
+
+    try:
+        settings = settings_from_toml(tomllib.loads(config.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, PayloadError):
+        return ""
+    if not settings or config_problems(settings):
+        return ""
+    return f"\n(a pushable config? check it with `yizhan edge check-config --pushable {config}`)"
+
+
 @cloud_app.command("migrate")
-def cloud_migrate(
-    data_dir: DataDir = Path(".yizhan/cloud"), database_url: DatabaseUrl = None
-) -> None:
+def cloud_migrate(data_dir: CloudDataDir = None, database_url: DatabaseUrl = None) -> None:
     """Bring the database to the newest schema (safe to run again)."""
     from cloud.migrate import current_revision  # noqa: PLC0415
 
@@ -261,7 +310,7 @@ def cloud_migrate(
 
 @cloud_app.command("ingest")
 def cloud_ingest(
-    data_dir: DataDir = Path(".yizhan/cloud"),
+    data_dir: CloudDataDir = None,
     database_url: DatabaseUrl = None,
     mqtt_host: Annotated[
         str | None, typer.Option(help="Broker host (default: YZ_CLOUD_MQTT_HOST, else 127.0.0.1).")
@@ -293,7 +342,7 @@ def cloud_ingest(
             "stalled) on 127.0.0.1:PORT."
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Store every device message idempotently until stopped."""
     from cloud.service import build_ingest, start_cloud_jobs  # noqa: PLC0415
@@ -336,19 +385,21 @@ def cloud_ingest(
     if metrics is not None:
         metrics.close()
     engine.dispose()
-    err.print(f"ingest stopped: {worker.stats}", markup=False)
+    err.print(f"ingest stopped: {ingest_summary(worker.stats)}", markup=False)
 
 
 @cloud_app.command("serve")
 def cloud_serve(
-    data_dir: DataDir = Path(".yizhan/cloud"),
+    data_dir: CloudDataDir = None,
     database_url: DatabaseUrl = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
     mqtt_host: Annotated[
         str | None, typer.Option(help="The broker the device control talks to.")
     ] = None,
-    mqtt_port: Annotated[int | None, typer.Option()] = None,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="Broker port (default: YZ_CLOUD_MQTT_PORT, else 1883).")
+    ] = None,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -373,8 +424,10 @@ def cloud_serve(
     engine = _open_database(settings)
     jobs = start_cloud_jobs(settings, engine)
     try:
+        api = build_api(settings, engine)
+        err.print(serving_line(host, port), markup=False, highlight=False)
         api_server(
-            build_api(settings, engine),
+            api,
             host=host,
             port=port,
             forwarded_allow_ips=forwarded_allow_ips,
@@ -396,7 +449,7 @@ def cloud_user_add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    data_dir: DataDir = Path(".yizhan/cloud"),
+    data_dir: CloudDataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a person who logs in to the API (the password is prompted, never a flag)."""
@@ -468,7 +521,7 @@ def demo(
             "Default: on when run in a terminal, off in scripts.",
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Broker + cloud + dashboard + a simulated fleet; prints one JSON line of sent vs stored.
 

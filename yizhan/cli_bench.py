@@ -120,7 +120,7 @@ def bench_access(
     members: Annotated[int, typer.Option(min=1, help="Members in the door's cache.")] = 1_000_000,
     revoked: Annotated[int, typer.Option(min=0, help="How many of them are revoked.")] = 100_000,
     decisions: Annotated[int, typer.Option(min=1, help="Decisions to time.")] = 20_000,
-    seed: Annotated[int, typer.Option()] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the members and their codes.")] = 1,
 ) -> None:
     """Door decisions per second against a large member cache (verify + revocation + replay)."""
     from yizhan.bench.access import main as access_main  # noqa: PLC0415

@@ -35,6 +35,7 @@ class ReportingGroup(TyperGroup):
 
     # Any: typer vendors click's Context under a private module name.
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        hide_flag_types(self, ctx)
         # The subcommand's -v/--verbose also asks for the traceback of a reported failure.
         ctx.meta[_VERBOSE] = not _VERBOSE_FLAGS.isdisjoint(args)
         return super().parse_args(ctx, args)
@@ -51,6 +52,16 @@ class ReportingGroup(TyperGroup):
                 console.print_exception()
             print_error(console, message)
             raise typer.Exit(code=code) from None
+
+
+def hide_flag_types(command: Any, ctx: Any) -> None:
+    """Show ``--json``, not ``--json <bool>``, in help: typer's rich help gives every option its
+    type, even a flag, which takes no value; an empty metavar leaves the column blank."""
+    for param in command.get_params(ctx):  # with --help, which typer adds per command
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        hide_flag_types(sub, ctx)
 
 
 def failure_report(exc: Exception) -> tuple[str, int] | None:
@@ -85,6 +96,33 @@ def _os_error(exc: OSError) -> tuple[str, int]:
         where = exc.filename
         return f"cannot use {where}: {reason}; give a folder that this user may write", 2
     return reason, 1
+
+
+def edge_summary(report: object | None) -> str:
+    """The last report of ``yizhan edge run`` in words; None: it stopped before running."""
+    summary = getattr(report, "summary", None)
+    return summary() if callable(summary) else "before the box ran (not claimed yet)"
+
+
+def ingest_summary(stats: Any) -> str:
+    """What an ingest worker stored, in one line (its full counters are on /metrics)."""
+    text = (
+        f"{stats.received} messages received, {stats.stored} items stored, "
+        f"{stats.duplicates} duplicates, {stats.rejected} rejected"
+    )
+    errors = stats.write_errors + stats.writer_errors
+    return text + (f", {errors} write errors (last: {stats.last_error})" if errors else "")
+
+
+def serving_line(host: str, port: int) -> str:
+    """Where ``cloud serve`` listens; a wildcard address is shown as this machine's."""
+    wildcards = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - shown, not bound
+    shown = wildcards.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"  # an IPv6 address in a URL
+    base = f"http://{shown}:{port}"
+    also = " (and on every address of this machine)" if host in wildcards else ""
+    return f"serving the dashboard at {base}/ and the API docs at {base}/docs{also}"
 
 
 def _parse(value: str | None) -> datetime | None:

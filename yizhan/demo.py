@@ -310,8 +310,11 @@ def _announce(
     logins: _Logins,
 ) -> None:
     base = f"http://127.0.0.1:{options.http_port}"
+    # Counted as the tally counts them: a venue's door box is a device, not another venue.
+    venues = len({settings.venue for settings in fleet})
     console.print(
-        f"[bold]yizhan demo[/bold] — {len(fleet)} venues, broker {broker.kind} at {broker.url}"
+        f"[bold]yizhan demo[/bold] — {venues} venues, {len(fleet)} boxes, "
+        f"broker {broker.kind} at {broker.url}"
     )
     names = ", ".join(username for username, _role, _scope in _LOGINS)
     console.print(

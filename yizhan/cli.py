@@ -95,6 +95,10 @@ def _stop_on_signals() -> threading.Event:
     def handler(_signum: int, _frame: Any) -> None:
         stop.set()
 
+    # Wait on it with a timeout (``while not stop.wait(1): …``): Python runs a signal handler
+    # on the main thread only, and a signal the kernel hands to another thread does not wake
+    # a main thread blocked in a bare ``wait()``; Ctrl-C or `docker stop` would then hang.
+
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return stop
@@ -378,7 +382,8 @@ def cloud_ingest(
         registry.add(worker.metrics)
         metrics = MetricsServer(registry, port=metrics_port)
         metrics.start()
-    stop.wait()
+    while not stop.wait(1.0):
+        pass  # see _stop_on_signals: wake now and then, so a signal's handler runs
     if jobs is not None:
         jobs.stop()
     worker.stop()

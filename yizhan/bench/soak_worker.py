@@ -27,9 +27,17 @@ from yizhan.broker import BrokerProcess, free_port
 
 _STOP_TIMEOUT_S: Final = 60.0  # a worker finishes its batch and disconnects well within this
 _SCRAPE_TIMEOUT_S: Final = 2.0
-# What `cloud ingest` prints on stderr when it stops: "ingest stopped: IngestStats(...)".
-_FINAL_RE: Final = re.compile(r"ingest stopped: IngestStats\((?P<fields>.*)\)")
-_COUNTERS: Final = ("received", "stored", "duplicates", "rejected", "write_errors")
+# What `cloud ingest` prints on stderr when it stops (cli_render.ingest_summary): "ingest
+# stopped: 12 messages received, 30 items stored, 0 duplicates, 0 rejected[, 2 write errors…]".
+_FINAL_RE: Final = re.compile(r"ingest stopped: (?P<summary>.*)")
+_SUMMARY_WORDS: Final = {
+    "messages received": "received",
+    "items stored": "stored",
+    "duplicates": "duplicates",
+    "rejected": "rejected",
+    "write errors": "write_errors",
+}
+_COUNTERS: Final = tuple(_SUMMARY_WORDS.values())
 PROBE: Final = "soak-probe"  # venue and device of the subscription probe (not in the fleet)
 
 
@@ -129,8 +137,12 @@ class IngestProcess:
         found = _FINAL_RE.findall(text)
         if not found:
             return {}
-        fields = dict(re.findall(r"(\w+)=(\d+)\b", found[-1]))
-        return {name: int(fields[name]) for name in _COUNTERS if name in fields}
+        counts = {}
+        for number, words in re.findall(r"(\d+) ([a-z ]+?)(?=,|$| \()", found[-1]):
+            name = _SUMMARY_WORDS.get(words.strip())
+            if name is not None:
+                counts[name] = int(number)
+        return counts
 
     def tail(self, lines: int = 20) -> str:
         """The end of the worker's log, for an error message."""

@@ -12,6 +12,8 @@ reserved           points held, the motor never ran        cancel → refunded
 approved_offline   offline approval, the motor never ran   cancel if the cloud saw the txn
                                                            → refunded
 dispensing         the motor may have run, no drop seen    jammed (alert) → refunded
+dispensing +       the beam saw the item fall; the power   dispensed → as dispensed
+  ``drop_seen``    went before ``dispensed`` was written
 dispensed          the member has the item                 commit (offline: reserve, then
                                                            commit) → committed, or
                                                            overspent if the cloud refuses
@@ -23,6 +25,13 @@ the offline limits did before anything was asked of the cloud; nothing held, not
 given) and ``overspent`` (an offline item the ledger could not cover on reconciliation,
 flagged to the manager). A ``dispensed`` row never becomes ``refunded`` and a ``jammed``
 one never ``committed``: each row ends in exactly one of them.
+
+Why ``drop_seen`` is a column and not the driver's memory: the chute beam's edge is the
+only evidence that an item fell, and between that edge and the ``dispensed`` write a power
+cut would erase it, so the member would be refunded for an item they hold. The driver
+calls :meth:`Journal.record_drop` from the beam's edge *before* it tells the controller
+(see :mod:`edge.kiosk.hardware`), so the evidence reaches the disk first; a row still in
+``dispensing`` without it is one whose item never fell, and is refunded as before.
 """
 
 from __future__ import annotations
@@ -81,14 +90,18 @@ CREATE TABLE IF NOT EXISTS txn (
     offline INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
+    detail TEXT NOT NULL DEFAULT '',
+    drop_seen INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_txn_state ON txn (state, id);
 CREATE INDEX IF NOT EXISTS ix_txn_member ON txn (member_id, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Journals written before drop evidence was kept gain the column in place (every old row
+# is 0: no evidence, which is what those kiosks had). SQLite has no ADD COLUMN IF NOT EXISTS.
+_ADD_DROP_SEEN: Final = "ALTER TABLE txn ADD COLUMN drop_seen INTEGER NOT NULL DEFAULT 0"
 _COLUMNS: Final = (
-    "txn_id, member_id, slot, price, state, cloud_touched, offline, created_at, detail"
+    "txn_id, member_id, slot, price, state, cloud_touched, offline, created_at, detail, drop_seen"
 )
 _TERMINAL_MARKS: Final = ", ".join("?" * len(TERMINAL))
 _VOID_MARKS: Final = ", ".join("?" * len(_VOID))
@@ -125,18 +138,25 @@ class Txn:
     offline: bool  # approved by the offline limits: reconciliation reserves before commit
     created_at: datetime
     detail: str = ""
+    drop_seen: bool = False  # the chute beam saw this row's item fall (see record_drop)
 
     @property
     def open(self) -> bool:
         return self.state not in TERMINAL
 
 
-def _txn(row: tuple[str, str, str, int, str, int, int, float, str]) -> Txn:
-    txn_id, member, slot, price, state, touched, offline, created, detail = row
+def _txn(row: tuple[str, str, str, int, str, int, int, float, str, int]) -> Txn:
+    txn_id, member, slot, price, state, touched, offline, created, detail, dropped = row
     return Txn(
         txn_id, member, slot, int(price), State(state), bool(touched), bool(offline),
-        datetime.fromtimestamp(created, UTC), detail,
+        datetime.fromtimestamp(created, UTC), detail, bool(dropped),
     )  # fmt: skip
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    columns = {name for _, name, *_ in db.execute("PRAGMA table_info(txn)")}
+    if "drop_seen" not in columns:
+        db.execute(_ADD_DROP_SEEN)
 
 
 class Journal:
@@ -150,6 +170,7 @@ class Journal:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             # FULL: a transition the kiosk acted on is on the card even across a power cut.
             self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" + _SCHEMA)
+            _migrate(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('reconciled_through', 0)")
         except sqlite3.Error as exc:
             raise JournalError(
@@ -190,6 +211,26 @@ class Journal:
                 ),
             )
             return self._get(txn_id)
+
+    def record_drop(self) -> str | None:
+        """The chute beam saw an item fall: mark the row being dispensed; its id, or None.
+
+        Called from the beam's edge while a motor runs. The kiosk dispenses one item at a
+        time, so the newest ``dispensing`` row is the one whose item fell (an older one
+        can only be a row recovery has not reached, and it did not turn this motor).
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT txn_id FROM txn WHERE state = ? ORDER BY id DESC LIMIT 1",
+                (State.DISPENSING,),
+            ).fetchone()
+            if row is None:
+                return None
+            self._db.execute(
+                "UPDATE txn SET drop_seen = 1, updated_at = ? WHERE txn_id = ? AND state = ?",
+                (self._clock().timestamp(), row[0], State.DISPENSING),
+            )
+            return str(row[0])
 
     def _get(self, txn_id: str) -> Txn:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM txn WHERE txn_id = ?", (txn_id,)).fetchone()  # noqa: S608

@@ -92,7 +92,12 @@ class KioskRuntime:
             clock=clock,
         )
         self.journal = self._closing(Journal(self.folder / "journal.db", clock=clock))
-        hardware_options: dict[str, Any] = {"pin_factory": parts.pin_factory}
+        # The beam's edge reaches the journal before the controller hears of it, so an item
+        # that fell just before a power cut is charged for, not refunded.
+        hardware_options: dict[str, Any] = {
+            "pin_factory": parts.pin_factory,
+            "on_drop": self.journal.record_drop,
+        }
         if parts.wait is not None:
             hardware_options["wait"] = parts.wait
         self.hardware = self._closing(KioskHardware(kiosk.pins, **hardware_options))

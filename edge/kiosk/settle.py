@@ -68,19 +68,33 @@ class Settler:
         """One step towards the end for an open row, by the journal's recovery rules.
 
         ``local_only`` (the cloud is away): only what needs no cloud answer — a dispense
-        cut short becomes a jam, and a refund of what the cloud never saw.
+        cut short becomes ``dispensed`` (the drop was recorded) or a jam, and a refund of
+        what the cloud never saw.
         """
         if txn.state is State.DISPENSING:
-            # A power cut while the motor ran: no drop was recorded, so the member is
-            # treated as having got nothing (refund) and staff check the slot.
-            txn = self._journal.advance(txn.txn_id, State.JAMMED, detail="power cut mid-dispense")
-            self.event(JAMMED_EVENT, txn, recovered=True)
+            txn = self._cut_mid_dispense(txn)
         if local_only and (txn.cloud_touched or txn.state is State.DISPENSED):
             return txn
         if txn.state in _REFUND_FROM:
             return self.refund(txn, reason="jammed" if txn.state is State.JAMMED else "abandoned")
         if txn.state is State.DISPENSED:
             return self.settle_dispensed(txn)
+        return txn
+
+    def _cut_mid_dispense(self, txn: Txn) -> Txn:
+        """A power cut while the motor ran: the journal's drop evidence decides."""
+        if txn.drop_seen:
+            # The beam saw the item fall before the power went: the member has it.
+            txn = self._journal.advance(
+                txn.txn_id, State.DISPENSED, detail="power cut after the drop"
+            )
+            if txn.offline:
+                self.event(OFFLINE_EVENT, txn, recovered=True)
+            return txn
+        # No drop on record: the member is treated as having got nothing (refund) and
+        # staff check the slot.
+        txn = self._journal.advance(txn.txn_id, State.JAMMED, detail="power cut mid-dispense")
+        self.event(JAMMED_EVENT, txn, recovered=True)
         return txn
 
     def refund(self, txn: Txn, *, reason: str) -> Txn:

@@ -69,9 +69,16 @@ class Kiosk:
         self.verifier = Verifier(
             KeyRing({"k1": self.key.public_key()}, 1), self.members, self.replay, clock=self.clock
         )
-        self.hardware = self._closing(KioskHardware(PINS, pin_factory=self.factory, wait=edge_wait))
+        # As the runtime wires it: the beam's edge reaches the journal before the controller.
+        self.hardware = self._closing(
+            KioskHardware(PINS, pin_factory=self.factory, wait=edge_wait, on_drop=self._drop)
+        )
         self.outbox = self._closing(Outbox(self.folder / "outbox.db", clock=self.clock))
         self.start()
+
+    def _drop(self) -> object:
+        # The machine outlives its journal: each restart opens a new one, record there.
+        return self.journal.record_drop()
 
     def _closing(self, thing: T) -> T:
         self.closing.append(thing)

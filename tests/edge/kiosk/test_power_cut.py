@@ -17,7 +17,8 @@ CUTS = [
     ("cloud:reserve", False, False, State.REFUNDED),
     ("journal:reserved", False, False, State.REFUNDED),
     ("journal:dispensing", False, False, State.REFUNDED),
-    ("motor:dropped", False, False, State.REFUNDED),
+    ("motor:jammed", True, False, State.REFUNDED),  # the motor ran, nothing fell
+    ("motor:dropped", False, False, State.COMMITTED),  # it fell; the journal has the drop
     ("journal:dispensed", False, False, State.COMMITTED),
     ("cloud:commit", False, False, State.COMMITTED),
     ("journal:committed", False, False, State.COMMITTED),
@@ -27,7 +28,8 @@ CUTS = [
     ("journal:started", False, True, State.REFUNDED),
     ("journal:approved_offline", False, True, State.REFUNDED),
     ("journal:dispensing", False, True, State.REFUNDED),
-    ("motor:dropped", False, True, State.REFUNDED),
+    ("motor:jammed", True, True, State.REFUNDED),
+    ("motor:dropped", False, True, State.COMMITTED),
     ("journal:dispensed", False, True, State.COMMITTED),
     ("journal:jammed", True, True, State.REFUNDED),
 ]
@@ -44,7 +46,7 @@ def _arm(kiosk: Kiosk, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
 
         def dispense_then_cut(slot: str, timeout_s: float) -> DispenseResult:
             real(slot, timeout_s)
-            raise PowerCut("after the drop, before the journal heard")
+            raise PowerCut(f"{where}, before the journal heard the result")
 
         monkeypatch.setattr(kiosk.hardware, "dispense", dispense_then_cut)
 
@@ -90,7 +92,9 @@ def test_a_power_cut_ends_in_exactly_one_of_committed_or_refunded(
         assert kiosk.cloud.balances["M1"] == 100
     assert kiosk.cloud.applied.count(("commit", txn.txn_id)) <= 1
     assert kiosk.cloud.applied.count(("reserve", txn.txn_id)) <= 1
-    if where in ("journal:dispensing", "motor:dropped"):
+    # Only what fell is charged for: the sim's count is the physical truth.
+    assert sum(kiosk.sim.stats.dropped.values()) == int(end is State.COMMITTED)
+    if where in ("journal:dispensing", "motor:jammed"):
         assert JAMMED_EVENT in [e.type for e in kiosk.events()]
 
     # Running recovery again (another restart) changes nothing.

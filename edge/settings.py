@@ -98,6 +98,9 @@ class RealHardware(BaseModel):
     w1_root: Path = Path("/sys/bus/w1/devices")
     thermometers: tuple[str, ...] = ()
     i2c_bus: int | None = Field(default=None, ge=0)
+    # A battery real-time clock (a DS3231 on I²C, `install.sh --rtc ds3231`, or the Pi 5's
+    # own with its battery) sets the time at boot: a door trusts it without a time server.
+    rtc: bool = False
 
 
 class AccessSettings(BaseModel):
@@ -109,6 +112,9 @@ class AccessSettings(BaseModel):
     sync_url: str | None = Field(default=None, description="cloud base URL, e.g. https://cloud/")
     sync_token: SecretStr | None = None
     sync_interval_s: float = Field(default=300.0, ge=5, le=86_400)
+    # With the clock unsynchronised the door knows a lower bound of the time, lagging by the
+    # length of the outage: a phone's proof may be this far ahead of it (edge/clock.py).
+    unsynced_proof_window_s: float = Field(default=86_400.0, ge=0, le=7 * 86_400)
 
 
 class DoorSettings(BaseModel):

@@ -433,8 +433,13 @@ def check(
     keys: Mapping[str, Ed25519PublicKey],
     now: datetime,
     skew: timedelta = DEFAULT_SKEW,
+    future_slack: timedelta = timedelta(0),
 ) -> Verdict:
-    """Key, signatures, then time, for an already parsed code. Never raises."""
+    """Key, signatures, then time, for an already parsed code. Never raises.
+
+    ``future_slack`` widens only "issued in the future": a door whose clock is not
+    synchronised knows a lower bound of the time, not the time (``edge.clock``).
+    """
     claims = parsed.claims
     key = keys.get(claims.kid)
     if key is None:
@@ -442,7 +447,7 @@ def check(
     refused = _signatures_hold(parsed, key) or _certificate_window(claims, now, skew)
     if refused is not None:
         return refused
-    if claims.issued_at > now + skew:
+    if claims.issued_at > now + skew + future_slack:
         return Verdict(
             Reason.NOT_YET_VALID,
             f"code is issued in the future ({claims.issued_at:%H:%M:%S} UTC); check the clocks",

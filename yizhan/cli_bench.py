@@ -170,3 +170,18 @@ def bench_attacks(
     results = attacks_main(json=json, database_urls=urls, options=options)
     if not all(figures["meets_target"] for figures in results):
         raise typer.Exit(code=1)
+
+
+@bench_app.command("clock")
+def bench_clock(
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    valid: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Valid codes shown per clock offset.")
+    ] = 200,
+) -> None:
+    """A door booted offline with its clock -2 d, -3 h, 0 and +10 min off: all valid codes
+    open, no stale or replayed one does."""
+    from yizhan.bench.clock import main as clock_main  # noqa: PLC0415
+
+    if not clock_main(json=json, valid=valid)["met"]:
+        raise typer.Exit(code=1)

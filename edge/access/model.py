@@ -40,6 +40,8 @@ class Decision:
     at: datetime
     member_id: str | None = None
     mode: int | None = None  # the member code's issuance mode, when one was verified
+    # False: judged by the lower bound of the time (edge.clock), the wall clock unsynchronised.
+    clock_synchronised: bool = True
 
     @property
     def opens(self) -> bool:

@@ -13,6 +13,7 @@ from edge.access.members import DEFAULT_MAX_OFFLINE_AGE, MemberCache
 from edge.access.model import Credential, Verification
 from edge.access.reasons import Reason, from_code
 from edge.access.replay import ReplayCache
+from edge.clock import TrustedClock
 from protocol.access import MemberStatus
 from protocol.membercode import (
     DEFAULT_SKEW,
@@ -20,9 +21,11 @@ from protocol.membercode import (
     MemberCodeError,
     Mode,
     ParsedCode,
+    Verdict,
     check,
     parse_code,
 )
+from protocol.membercode import Reason as CodeReason
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,9 @@ Clock = Callable[[], datetime]
 # Every yizhan code starts "YZ"; anything else is another app's QR code (a URL, a payment
 # code) and gets its own answer, so a member who shows the wrong screen is told so.
 _FAMILY: Final = "YZ"
+# How far a phone's proof time may run ahead of a door whose clock is not synchronised: the
+# door knows only a lower bound of the time, lagging by as long as the power was off.
+DEFAULT_UNSYNCED_PROOF_WINDOW: Final = timedelta(days=1)
 
 
 def _utc_now() -> datetime:
@@ -78,6 +84,11 @@ class Verifier:
 
     ``verify`` never raises. If the local databases fail (disk error, corruption), the door
     refuses with ``stale_cache`` and the error is logged: fail secure, and ask for staff.
+
+    With a :class:`~edge.clock.TrustedClock` whose clock is not synchronised, a code "issued
+    in the future" is judged again after the time its issuer signed (a mode-1 code's issue
+    time, a phone certificate's start) has lifted the clock's lower bound; a phone's own
+    proof time never lifts it, and may run ahead of the bound by ``unsynced_proof_window``.
     """
 
     def __init__(
@@ -89,9 +100,13 @@ class Verifier:
         skew: timedelta = DEFAULT_SKEW,
         max_offline_age: timedelta = DEFAULT_MAX_OFFLINE_AGE,
         clock: Clock = _utc_now,
+        trusted: TrustedClock | None = None,
+        unsynced_proof_window: timedelta = DEFAULT_UNSYNCED_PROOF_WINDOW,
     ) -> None:
         self.keys, self.members, self.replay = keys, members, replay
-        self.skew, self.max_offline_age, self.clock = skew, max_offline_age, clock
+        self.skew, self.max_offline_age = skew, max_offline_age
+        self.clock = trusted.now if trusted is not None else clock
+        self.trusted, self.unsynced_proof_window = trusted, unsynced_proof_window
 
     def verify(self, text: str) -> Verification:
         try:
@@ -113,13 +128,36 @@ class Verifier:
         refused = self._unready(now)
         if refused is not None:
             return refused
-        verdict = check(parsed, keys=self.keys.keys, now=now, skew=self.skew)
+        verdict, now = self._check(parsed, now)
         if verdict.claims is None:
             return Verification(from_code(verdict.reason), verdict.detail)
         credential = _credential(verdict.claims)
         if not verdict.accepted:
             return Verification(from_code(verdict.reason), verdict.detail, credential)
         return self._member_state(verdict.claims, credential, now)
+
+    def _check(self, parsed: ParsedCode, now: datetime) -> tuple[Verdict, datetime]:
+        verdict = check(parsed, keys=self.keys.keys, now=now, skew=self.skew)
+        trusted = self.trusted
+        if verdict.reason is not CodeReason.NOT_YET_VALID or trusted is None:
+            return verdict, now
+        if trusted.synchronised:
+            return verdict, now
+        # check() tests the time only after the signatures held: these times are the issuer's.
+        claims = parsed.claims
+        signed_at = claims.issued_at if claims.mode is Mode.ISSUED else claims.cert_valid_from
+        if signed_at is not None and trusted.learn(signed_at):
+            now = self.clock()
+            verdict = check(parsed, keys=self.keys.keys, now=now, skew=self.skew)
+        if verdict.reason is CodeReason.NOT_YET_VALID and claims.mode is Mode.PHONE_PROOF:
+            verdict = check(
+                parsed,
+                keys=self.keys.keys,
+                now=now,
+                skew=self.skew,
+                future_slack=self.unsynced_proof_window,
+            )
+        return verdict, now
 
     def _unready(self, now: datetime) -> Verification | None:
         """Fail secure when the door lacks what it needs to judge any code."""

@@ -98,7 +98,9 @@ class DoorController:
         *,
         mode: int | None = None,
     ) -> Decision:
-        return Decision(reason, detail, self.door_id, now, member, mode)
+        trusted = self._verifier.trusted
+        synced = trusted is None or trusted.synchronised
+        return Decision(reason, detail, self.door_id, now, member, mode, synced)
 
     def _act(self, decision: Decision) -> None:
         if decision.opens and decision.reason is not Reason.EMERGENCY:
@@ -113,6 +115,8 @@ class DoorController:
             data["member"] = decision.member_id
         if decision.mode is not None:
             data["mode"] = decision.mode
+        if not decision.clock_synchronised:
+            data["clock_synchronised"] = False
         self._emit([NewEvent(decision.at, DECISION_EVENT, data)])
         # Counted last: whoever watches the count sees the relay and the event already done.
         self.decisions[decision.reason] = self.decisions.get(decision.reason, 0) + 1

@@ -22,6 +22,7 @@ from edge.access.policy import DoorPolicy
 from edge.access.replay import ReplayCache
 from edge.access.sync import SyncClient, SyncResult
 from edge.access.verifier import Verifier
+from edge.clock import HostTimeSync, TimeSync, TrustedClock, assume_synchronised
 from edge.cloud_http import cloud_http
 from edge.door.beams import BeamTee
 from edge.door.controller import DoorController, DoorTiming, EventSink
@@ -31,7 +32,7 @@ from edge.loops import Loop, every, start_loops
 from edge.scan.camera import FrameSource
 from edge.scan.decoders import make_decoder
 from edge.scan.scanner import Scanner
-from edge.settings import DoorSettings, EdgeSettings
+from edge.settings import DoorSettings, EdgeSettings, RealHardware
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ class DoorParts:
     frame_source: FrameSource
     pin_factory: Any = None  # None: gpiozero's default (the Pi's real pins)
     beams: BeamTee | None = None  # the doorway's two-beam counter, when the box has one
+    # Whether the box's clock is synchronised. None: ask the host on real hardware; a
+    # simulated box's clock is the truth.
+    time_sync: TimeSync | None = None
+
+
+def _time_sync(settings: EdgeSettings, parts: DoorParts) -> TimeSync:
+    if parts.time_sync is not None:
+        return parts.time_sync
+    if isinstance(settings.hardware, RealHardware):
+        return HostTimeSync(rtc=settings.hardware.rtc)
+    return assume_synchronised
 
 
 class DoorRuntime:
@@ -62,11 +74,18 @@ class DoorRuntime:
     ) -> None:
         if settings.door is None:
             raise ValueError("DoorRuntime needs a [door] section")
-        self._settings, self._door, self._clock = settings, settings.door, clock
+        self._settings, self._door = settings, settings.door
         self._resources = ExitStack()
         self._threads: list[threading.Thread] = []
         self.folder = settings.data_dir / f"{settings.device}-access"
         self.folder.mkdir(parents=True, exist_ok=True)
+        # Everything the door judges runs on trusted time: codes, hours, passback, bookings.
+        self.time = self._closing(
+            TrustedClock(
+                wall=clock, sync=_time_sync(settings, parts), floor_file=self.folder / "clock.json"
+            )
+        )
+        self._clock = clock = self.time.now
         self.keys = KeyRing.load(self.keys_path)
         self.members = self._closing(MemberCache(self.folder / "members.db"))
         self.verifier = Verifier(
@@ -75,7 +94,8 @@ class DoorRuntime:
             self._closing(ReplayCache(self.folder / "replay.db")),
             skew=timedelta(seconds=self._door.access.skew_s),
             max_offline_age=timedelta(seconds=self._door.access.max_offline_age_s),
-            clock=clock,
+            trusted=self.time,
+            unsynced_proof_window=timedelta(seconds=self._door.access.unsynced_proof_window_s),
         )
         self._beams = parts.beams
         self.occupancy = Occupancy(
@@ -154,6 +174,7 @@ class DoorRuntime:
         self._threads += start_loops("door", loops)
 
     def _tick(self) -> None:
+        self.time.persist_if_due()
         if self._beams is not None:
             self._beams.pump()
         self.controller.tick()

@@ -16,6 +16,9 @@
 #   5. the package into the venv; /etc/yizhan/edge.toml from deploy/examples/box.toml
 #      when there is none (an unclaimed box: set its [provision] broker and password)
 #   6. udev rules, journald limits, time sync on, the unit verified, enabled and started
+#   7. with --rtc MODEL: the battery clock's driver in the boot config (ds3231, pcf8523,
+#      pcf85063; "builtin" for the Pi 5's own), and fake-hwclock removed, which would
+#      otherwise set the clock back to its last saved time after the RTC set it
 #
 # --root DIR stages the files under DIR instead (no apt, users, venv or systemctl): how CI
 # checks this script and the unit without a Pi.
@@ -34,10 +37,12 @@ ROOT=""
 SOURCE=""
 FORCE=0
 START=1
+RTC=""
+RTC_MODELS=(ds3231 pcf8523 pcf85063 builtin)
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
-    echo "options: --source WHEEL|DIR|SPEC  --root DIR  --no-start  --force  --help"
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+    echo "options: --source WHEEL|DIR|SPEC  --root DIR  --rtc MODEL  --no-start  --force  --help"
 }
 
 die() {
@@ -49,6 +54,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --source) SOURCE=${2:?--source needs a wheel, a folder or a package spec}; shift 2 ;;
         --root) ROOT=${2:?--root needs a folder}; shift 2 ;;
+        --rtc) RTC=${2:?--rtc needs a model: ${RTC_MODELS[*]}}; shift 2 ;;
         --no-start) START=0; shift ;;
         --force) FORCE=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -57,6 +63,15 @@ while [ $# -gt 0 ]; do
 done
 
 staging() { [ -n "$ROOT" ]; }
+
+check_rtc_model() {
+    [ -z "$RTC" ] && return 0
+    local model
+    for model in "${RTC_MODELS[@]}"; do
+        [ "$RTC" = "$model" ] && return 0
+    done
+    die "unknown RTC '$RTC'; use one of: ${RTC_MODELS[*]}"
+}
 
 check_system() {
     staging && return 0
@@ -144,13 +159,38 @@ install_system_files() {
     put_file 0644 "$HERE/journald-yizhan.conf" /etc/systemd/journald.conf.d/60-yizhan.conf
 }
 
+# The boot config's folder: /boot/firmware since Bookworm, /boot before it.
+boot_config() {
+    if [ -d "$ROOT/boot/firmware" ] || staging; then
+        echo "$ROOT/boot/firmware/config.txt"
+    else
+        echo "/boot/config.txt"
+    fi
+}
+
+enable_rtc() {
+    [ -z "$RTC" ] && return 0
+    if [ "$RTC" != builtin ]; then
+        local config line="dtoverlay=i2c-rtc,$RTC"
+        config=$(boot_config)
+        install -d "$(dirname "$config")"
+        touch "$config"
+        grep -qxF "$line" "$config" || printf '%s\n' "$line" >>"$config"
+        echo "$config: $line (the RTC is there after the next reboot)"
+    fi
+    if ! staging && dpkg -s fake-hwclock >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get purge -y fake-hwclock
+    fi
+    echo "set [hardware] rtc = true in $CONF_DIR/edge.toml: the door then trusts the RTC's time"
+}
+
 enable_time_sync() {
     staging && return 0
     timedatectl set-ntp true || echo "warning: could not turn on time sync (timedatectl)" >&2
-    if [ ! -e /dev/rtc0 ]; then
+    if [ -z "$RTC" ] && [ ! -e /dev/rtc0 ]; then
         echo "warning: no real-time clock (/dev/rtc0). A door that boots without network" \
-            "has the wrong time until it syncs, and refuses member codes meanwhile:" \
-            "fit an RTC (the Pi 5 has one; add its battery)." >&2
+            "judges codes by the last time it saved until it syncs or sees a fresh code:" \
+            "fit an RTC (--rtc ds3231; the Pi 5 has one, add its battery)." >&2
     fi
 }
 
@@ -168,6 +208,7 @@ activate() {
     fi
 }
 
+check_rtc_model
 check_system
 install_packages
 create_user
@@ -176,5 +217,6 @@ install_venv
 install_config
 install_system_files
 enable_time_sync
+enable_rtc
 activate
 echo "yizhan edge installed${ROOT:+ under $ROOT}"

@@ -156,6 +156,23 @@ def test_a_wrong_option_is_refused_with_a_hint(tmp_path: Path) -> None:
     assert "unknown option '--bogus' (try --help)" in result.stderr
 
 
+def test_an_rtc_is_loaded_at_boot_once_however_often_install_runs(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for _ in range(2):
+        result = stage(root, "--rtc", "ds3231")
+        assert result.returncode == 0, result.stderr
+    config = (root / "boot/firmware/config.txt").read_text()
+    assert config.splitlines().count("dtoverlay=i2c-rtc,ds3231") == 1
+    assert "rtc = true" in result.stdout
+
+
+def test_an_unknown_rtc_is_refused_naming_the_ones_there_are(tmp_path: Path) -> None:
+    result = stage(tmp_path / "root", "--rtc", "ds1307x")
+    assert result.returncode != 0
+    assert "unknown RTC 'ds1307x'; use one of: ds3231" in result.stderr
+    assert not (tmp_path / "root/boot").exists()
+
+
 def test_udev_rules_only_hand_devices_to_the_agents_groups() -> None:
     groups = set()
     for line in (PI / "60-yizhan.rules").read_text().splitlines():

@@ -51,3 +51,19 @@ def test_a_box_s_words_in_the_device_view_are_not_markup(
     device = {**DEVICE, "config": {"rejected_errors": ["[door] is missing"]}}
     render_device(device, zone="Asia/Shanghai")
     assert "config refused: [door] is missing" in capsys.readouterr().err
+
+
+def test_what_a_box_reports_about_itself_is_shown_not_rendered(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A box names its own software, serial and hardware: its brackets are text, not styles."""
+    said = {"software": "yizhan [0.4]", "issuer_keys": "[u2026]"}
+    device = {**DEVICE, "serial": "[bold]ab12", "health": {**NULL_HEALTH, **said}}
+    render_device(device, zone="Asia/Shanghai")
+    render_devices([device], total=1)
+    cli_render.render_pending(
+        [{"serial": "[red]x1", "software": "yz [1]", "hardware": "pi [zero]", "last_seen_at": None}]
+    )
+    out = capsys.readouterr().err
+    for text in ("yizhan [0.4]", "[u2026]", "[bold]ab12", "[red]x1", "yz [1]", "pi [zero]"):
+        assert text in out, text

@@ -193,6 +193,11 @@ def _state(device: dict[str, Any]) -> str:
     return online if status == "active" else f"{online} ({status})"
 
 
+def _said(value: Any) -> str:
+    """Text a box reported (software, serial, hardware): shown as it is, never as markup."""
+    return escape(str(value)) if value not in (None, "") else "—"
+
+
 def render_devices(devices: list[dict[str, Any]], *, total: int) -> None:
     table = Table(title=f"devices ({len(devices)} of {total})", title_justify="left")
     for column in ("device", "venue", "role", "state", "last seen", "version", "uptime"):
@@ -208,7 +213,7 @@ def render_devices(devices: list[dict[str, Any]], *, total: int) -> None:
             device.get("role") or "—",
             _state(device),
             ago(device.get("last_seen_at")),
-            health.get("software") or device.get("software") or "—",
+            _said(health.get("software") or device.get("software")),
             _uptime(health.get("uptime_s")),
             f"{disk} MB" if disk is not None else "—",
             _celsius(health.get("cpu_temp_c")).removesuffix(" °C"),
@@ -224,13 +229,13 @@ def render_device(device: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> None:
         ("device", device["id"]),
         ("venue", device["venue_id"]),
         ("role", device.get("role") or "—"),
-        ("serial", device.get("serial") or "—"),
+        ("serial", _said(device.get("serial"))),
         ("state", _state(device)),
         (
             "last seen",
             f"{ago(device.get('last_seen_at'))} ({local(device.get('last_seen_at'), zone)})",
         ),
-        ("software", health.get("software") or device.get("software") or "—"),
+        ("software", _said(health.get("software") or device.get("software"))),
         ("uptime", _uptime(health.get("uptime_s"))),
         (
             "disk free",
@@ -238,7 +243,7 @@ def render_device(device: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> None:
         ),
         ("CPU temperature", _celsius(health.get("cpu_temp_c"))),
         ("outbox depth", _or_dash(health.get("outbox_depth"))),
-        ("issuer keys", health.get("issuer_keys") or "—"),
+        ("issuer keys", _said(health.get("issuer_keys"))),
         ("credentials", f"generation {device.get('credential_generation', 0)}"),
         ("config", _config(device)),
     ]
@@ -280,11 +285,11 @@ def render_pending(boxes: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for box in boxes:
         table.add_row(
-            box["serial"],
+            _said(box["serial"]),
             local(box.get("first_seen_at")),
             ago(box.get("last_seen_at")),
-            box.get("software") or "—",
-            box.get("hardware") or "—",
+            _said(box.get("software")),
+            _said(box.get("hardware")),
         )
     console.print(table)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -27,6 +30,27 @@ def lock_against_concurrent_upgrades(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
 
 
+@contextmanager
+def _one_upgrader_per_file(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, the same guarantee through a lock file beside it.
+
+    SQLite runs Alembic's CREATE TABLEs outside a transaction, so ``cloud ingest &`` and
+    ``cloud serve &`` started together on a new file both created the tables, and one died
+    with "table … already exists". ``flock`` is released when the process ends, however.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def alembic_config(connection: Connection) -> Config:
     """An Alembic config built in code: the shipped migrations, run on ``connection``."""
     config = Config()
@@ -39,12 +63,12 @@ def alembic_config(connection: Connection) -> Config:
 def upgrade(engine: Engine, *, revision: str = "heads") -> None:
     """Migrate the database behind ``engine`` to ``revision``; a no-op when already there.
 
-    Safe to call from several processes at once on PostgreSQL (see
-    lock_against_concurrent_upgrades); the whole upgrade is one transaction there. Not
+    Safe to call from several processes at once: on PostgreSQL through an advisory lock
+    (the whole upgrade is one transaction there), on a SQLite file through a lock file. Not
     safe from two threads of one process: Alembic keeps its migration context in a
     module global.
     """
-    with engine.begin() as connection:
+    with _one_upgrader_per_file(engine), engine.begin() as connection:
         lock_against_concurrent_upgrades(connection)
         command.upgrade(alembic_config(connection), revision)
 

@@ -1,5 +1,6 @@
 """The Alembic migrations build exactly the schema of cloud.models, idempotently, concurrently."""
 
+import fcntl
 import subprocess
 import sys
 import time
@@ -118,6 +119,36 @@ def test_concurrent_upgrades_on_postgres_wait_for_each_other(pg_url: str) -> Non
                 process.kill()
                 process.wait()
         engine.dispose()
+
+
+def _blocked_on(path: Path) -> int:
+    """Processes waiting for a flock on ``path`` (``/proc/locks`` marks waiters with ->)."""
+    inode = f":{path.stat().st_ino} "
+    lines = Path("/proc/locks").read_text().splitlines()
+    return sum(1 for line in lines if "->" in line and "FLOCK" in line and inode in line)
+
+
+def test_concurrent_upgrades_of_a_new_sqlite_file_wait_for_each_other(tmp_path: Path) -> None:
+    """``cloud ingest &`` and ``cloud serve &`` on a new file: both start, neither dies."""
+    database = tmp_path / "cloud.db"
+    url = f"sqlite:///{database}"
+    lock_path = tmp_path / "cloud.db.migrate-lock"
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with lock_path.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            processes = [_start_upgrade_process(url) for _ in range(2)]
+            _wait_until(lambda: _blocked_on(lock_path) == 2, timeout=60)
+            fcntl.flock(held, fcntl.LOCK_UN)
+        assert [p.wait(timeout=60) for p in processes] == [0, 0]
+        engine = make_engine(url)
+        assert current_revision(engine) == head_revision()
+        engine.dispose()
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def _boxes_and_checks(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

@@ -2,8 +2,9 @@
 
 Several members redeem at two or more kiosks at once, through the real API (uvicorn on a
 loopback port, a migrated SQLite or PostgreSQL database) while faults land at random steps:
-the kiosk loses power after any journal transition or around any cloud call (and is rebuilt
-from its files, then recovers), the cloud is stopped and restarted, requests and replies are
+the kiosk loses power after any journal transition, around any cloud call, before the motor
+turns or after an item fell but before ``dispensed`` was written (and is rebuilt from its
+files, then recovers), the cloud is stopped and restarted, requests and replies are
 lost, whole reservations are delayed in the network until after their cancel, spirals jam.
 Afterwards SQL against the ledger and the kiosks' journals checks that points were money:
 see :func:`audit`. The JSON on the last line is what CI and the docs quote.
@@ -63,7 +64,7 @@ TICK_EVERY: Final = 8  # redemptions between a kiosk's settling passes
 SETTLE_PASSES: Final = 30
 KILL_POINTS: Final = (
     "journal:started", "journal:reserved", "journal:dispensing", "journal:dispensed",
-    "journal:jammed", "journal:committed", "journal:refunded", "motor",
+    "journal:jammed", "journal:committed", "journal:refunded", "motor", "drop",
     "before:reserve", "after:reserve", "before:commit", "after:commit",
     "before:cancel", "after:cancel",
 )  # fmt: skip
@@ -156,6 +157,8 @@ def _arm(box: Box, point: str) -> None:
         box.journal.cut_at = State(name)
     elif kind == "motor":
         box.dispenser.cut_before_motor = True
+    elif kind == "drop":  # the item fell and the driver journalled it; `dispensed` did not
+        box.dispenser.cut_after_drop = True
     else:
         box.cloud.cut_at = point
 
@@ -163,7 +166,7 @@ def _arm(box: Box, point: str) -> None:
 def _disarm(box: Box) -> None:
     box.journal.cut_at = None
     box.cloud.cut_at = None
-    box.dispenser.cut_before_motor = False
+    box.dispenser.cut_before_motor = box.dispenser.cut_after_drop = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +294,13 @@ def _stock_mismatches(engine: Engine, boxes_: list[Box]) -> int:
 
 
 def audit(engine: Engine, boxes_: list[Box], tag: str) -> dict[str, Any]:
-    """Points are money: compare the ledger with what physically fell out of each kiosk."""
+    """Points are money: compare the ledger with what physically fell out of each kiosk.
+
+    Exact agreement, both ways: every item that fell is committed exactly once (else
+    ``overspent``), and no member pays for a transaction whose item never fell (else
+    ``lost_points``) — including the ``drop`` kill point, where only the journal's drop
+    evidence lets recovery charge for an item whose ``dispensed`` was never written.
+    """
     money = _txn_money(engine, tag)
     drops: dict[str, int] = {}
     for box in boxes_:

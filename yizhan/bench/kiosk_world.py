@@ -3,9 +3,11 @@
 Shared by ``yizhan bench kiosk`` (:mod:`yizhan.bench.kiosk`) and the kiosk end-to-end tests:
 the cloud is the real FastAPI app on a real migrated database; a box is the real kiosk
 controller, journal, verifier and gpiozero driver on mock pins with
-:class:`firmware_sim.kiosk.SimKiosk` behind them. Faults are injected at the seams a real
-failure would cut: a journal transition that reached the disk, a cloud call that did or
-did not reach the cloud, the motor about to turn.
+:class:`firmware_sim.kiosk.SimKiosk` behind them, wired as :mod:`edge.kiosk.runtime` wires a
+box (the chute beam's edge reaches the journal before the controller hears of it). Faults
+are injected at the seams a real failure would cut: a journal transition that reached the
+disk, a cloud call that did or did not reach the cloud, the motor about to turn, an item
+just fallen whose ``dispensed`` was never written.
 """
 
 from __future__ import annotations
@@ -253,6 +255,10 @@ class CountingDispenser:
     def __init__(self, box: Box) -> None:
         self._box = box
         self.cut_before_motor = False
+        # The power goes once the item has fallen (and the driver has recorded it), before
+        # the controller hears the result, so ``dispensed`` never reaches the journal. A
+        # jammed spiral drops nothing, so the cut does not fire then.
+        self.cut_after_drop = False
 
     def dispense(self, slot: str, timeout_s: float) -> DispenseResult:
         box = self._box
@@ -265,7 +271,10 @@ class CountingDispenser:
             txn = box.journal.dispensing or "?"
             started = box.scan_started
             elapsed = None if started is None else (time.perf_counter() - started) * 1000
-            box.drops.add(txn, elapsed)
+            box.drops.add(txn, elapsed)  # it fell: the member has it, whatever comes next
+            if self.cut_after_drop:
+                self.cut_after_drop = False
+                raise PowerCut("mid-dispense, after the drop, before 'dispensed'")
         return result
 
 
@@ -291,7 +300,10 @@ class Box:
             self.factory, PINS, rng=random.Random(spec.seed), jam_rate=spec.jam_rate,
             stock=dict.fromkeys(PINS.motors, spec.stock),
         )  # fmt: skip
-        self.hardware = KioskHardware(PINS, pin_factory=self.factory, wait=edge_wait)
+        # As edge.kiosk.runtime wires it: the beam's edge is on disk before it is reported.
+        self.hardware = KioskHardware(
+            PINS, pin_factory=self.factory, wait=edge_wait, on_drop=self._record_drop
+        )
         self.members = MemberCache(spec.folder / "members.db")
         self.members.apply_snapshot(
             1, [MemberRecord(m, MemberStatus.ACTIVE) for m in spec.members], synced_at=utc_now()
@@ -307,6 +319,10 @@ class Box:
         self.scan_started: float | None = None
         self.boots = 0
         self.journal = self._boot()
+
+    def _record_drop(self) -> str | None:
+        # The machine outlives its journal: each boot opens a new one, so look it up now.
+        return self.journal.record_drop()
 
     def _boot(self) -> CuttingJournal:
         self.boots += 1
@@ -326,7 +342,7 @@ class Box:
         """After a power cut: a new controller on the same files, then its recovery pass."""
         self.journal.close()
         self.cloud.cut_at = None
-        self.dispenser.cut_before_motor = False
+        self.dispenser.cut_before_motor = self.dispenser.cut_after_drop = False
         self.journal = self._boot()
         self.hardware.stop_all()
         self.controller.recover()

@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import Engine
 
 from edge.kiosk.cloud import HttpKioskCloud
-from edge.kiosk.hardware import DispenseResult, KioskHardware
+from edge.kiosk.hardware import DispenseResult
 from edge.kiosk.journal import State
 from yizhan.bench import kiosk
 from yizhan.bench.kiosk_world import (
-    PINS,
     Box,
     BoxSpec,
     CloudServer,
@@ -25,7 +24,6 @@ from yizhan.bench.kiosk_world import (
     PowerCut,
     boxes,
     cloud_app,
-    edge_wait,
     issuer_key,
     seed_cloud,
     utc_now,
@@ -101,17 +99,6 @@ def cloud_and_box(cloud_engine: Engine, tmp_path: Path) -> Iterator[CloudAndBox]
     try:
         cloud = HttpKioskCloud(server.url, token, http=http, sleep=lambda _s: None)
         with boxes([spec], key=issuer_key(1), clouds=[cloud]) as [box]:
-
-            def record_drop() -> object:
-                # The machine outlives its journal: each restart opens a new one.
-                return box.journal.record_drop()
-
-            # Wired as edge.kiosk.runtime wires a box: the beam's edge reaches the journal
-            # before the controller hears of it (the bench's Box does not wire it yet).
-            box.hardware.close()
-            box.hardware = KioskHardware(
-                PINS, pin_factory=box.factory, wait=edge_wait, on_drop=record_drop
-            )
             yield CloudAndBox(cloud_engine, box, tag)
     finally:
         server.stop()

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from edge.control.heartbeat import THERMAL_ZONE, key_ids
 from edge.control.lifecycle import Ending, Outcome
@@ -20,17 +20,22 @@ from edge.control.ports import ClaimedIdentity, SettingsLayers
 from edge.control.seen import open_seen_store
 from edge.control.wipe import box_folders
 from edge.door.beams import BeamTee
-from edge.door.runtime import DoorParts, DoorRuntime
 from edge.hardware.interfaces import HardwareError
-from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
 from edge.loops import start_loops
 from edge.outbox import NewEvent, Outbox, OutboxStats
 from edge.sampler import Sampler, Sensors
-from edge.scan.camera import OpenCvCamera
-from edge.scan.settings import ScannerSettings
 from edge.settings import AppliedConfig, EdgeSettings, RealHardware, write_applied
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
 from protocol.topics import Kind
+
+if TYPE_CHECKING:
+    # A role's runtime comes in only when the box has that role (see _door and _kiosk):
+    # the door and kiosk runtimes load OpenCV, numpy and zxing-cpp, ~35 MB a sensor hub
+    # has no camera for (docs/ARCHITECTURE.md, "Per-role imports").
+    from edge.door.runtime import DoorParts, DoorRuntime
+    from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
+    from edge.scan.camera import OpenCvCamera
+    from edge.scan.settings import ScannerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +81,19 @@ def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     """The real drivers named in the settings: sensors, and the camera of a door box."""
     door = kiosk = None
     if settings.door is not None:
+        from edge.door.runtime import DoorParts  # noqa: PLC0415 - a door's parts load OpenCV
+
         door = DoorParts(frame_source=_camera(settings.door.scanner, resources))
     if settings.kiosk is not None:
+        from edge.kiosk.runtime import KioskBoxParts  # noqa: PLC0415 - so do a kiosk's
+
         kiosk = KioskBoxParts(frame_source=_camera(settings.kiosk.scanner, resources))
     return BoxHardware(real_sensors(settings, resources), door, kiosk)
 
 
 def _camera(scanner: ScannerSettings, resources: ExitStack) -> OpenCvCamera:
+    from edge.scan.camera import OpenCvCamera  # noqa: PLC0415 - OpenCV only on a box with a camera
+
     camera = OpenCvCamera(
         scanner.source, width=scanner.width, height=scanner.height, fps=scanner.fps
     )
@@ -248,6 +259,8 @@ class EdgeAgent:
             return None
         if box.door is None:
             raise HardwareError("a door box needs a camera and GPIO pins; none were given")
+        from edge.door.runtime import DoorRuntime  # noqa: PLC0415 - OpenCV and zxing: doors only
+
         door = DoorRuntime(settings, parts=box.door, events=self._emit, clock=self._clock)
         self._resources.callback(door.close)
         return door
@@ -257,6 +270,8 @@ class EdgeAgent:
             return None
         if box.kiosk is None:
             raise HardwareError("a kiosk box needs a camera and GPIO pins; none were given")
+        from edge.kiosk.runtime import KioskRuntime  # noqa: PLC0415 - OpenCV and zxing: kiosks only
+
         kiosk = KioskRuntime(settings, parts=box.kiosk, events=self._emit, clock=self._clock)
         self._resources.callback(kiosk.close)
         return kiosk

@@ -9,6 +9,7 @@ re-encode most USB cameras deliver.
 
 from __future__ import annotations
 
+import ctypes
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -69,7 +70,10 @@ class VirtualCamera:
 
     Deterministic for a given ``rng``. With ``vary_scene`` every frame gets a new
     background (a test set); without it the background is fixed like a mounted camera's
-    and only light and sensor noise change between frames.
+    and only light and sensor noise change between frames. With ``empty_exposures`` the
+    camera renders that many exposures of the empty scene once and shows them in turn
+    while no phone is held up: a real camera's frames cost the box no drawing, and
+    rendering one costs more than scanning it.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class VirtualCamera:
         size: tuple[int, int] = (640, 480),
         optics: Optics | None = None,
         vary_scene: bool = False,
+        empty_exposures: int = 0,
     ) -> None:
         self._rng = rng
         self.size = size
@@ -87,6 +92,8 @@ class VirtualCamera:
         self._showing: str | bytes | None = None
         self._matrix: Frame | None = None
         self._background = background(rng, size)
+        self._empty = [] if vary_scene else self._expose_empty(empty_exposures)
+        self._served = 0
         self._closed = False
 
     def show(self, data: str | bytes | None) -> None:
@@ -101,11 +108,31 @@ class VirtualCamera:
     def read(self) -> Frame | None:
         if self._closed:
             return None
+        if self._matrix is None and self._empty:
+            self._served += 1
+            return self._empty[self._served % len(self._empty)]
         scene = background(self._rng, self.size) if self._vary_scene else self._background
         return render(self._rng, scene, self._matrix, self.optics)
 
+    def _expose_empty(self, count: int) -> list[Frame]:
+        frames = [render(self._rng, self._background, None, self.optics) for _ in range(count)]
+        if frames:
+            _return_scratch()
+        return frames
+
     def close(self) -> None:
         self._closed = True
+
+
+def _return_scratch() -> None:
+    """Give the drawing's freed scratch back to the OS (glibc only; elsewhere a no-op).
+
+    A render allocates tens of MB of float32 frames; glibc keeps what is freed in its heap,
+    so without this a simulated box's RSS would count the simulator's drawing as the box's.
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the C library already loaded
+    if trim is not None:
+        trim(0)
 
 
 def background(rng: np.random.Generator, size: tuple[int, int]) -> Frame:

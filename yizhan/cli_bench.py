@@ -185,3 +185,20 @@ def bench_clock(
 
     if not clock_main(json=json, valid=valid)["met"]:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("footprint")
+def bench_footprint(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds measured once both run.")] = 120.0,
+) -> None:
+    """A door box's and a sensor hub's memory and idle CPU, each a real `edge run` process."""
+    from yizhan.bench.footprint import FootprintError  # noqa: PLC0415
+    from yizhan.bench.footprint import main as footprint_main  # noqa: PLC0415
+
+    try:
+        figures = footprint_main(json=json, seconds=seconds)
+    except FootprintError as exc:
+        raise _fail(str(exc)) from None
+    if not figures["meets_target"]:
+        raise typer.Exit(code=1)

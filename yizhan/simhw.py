@@ -6,20 +6,16 @@ import random
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
-import numpy as np
-from gpiozero.pins.mock import MockFactory
-
-from cloud.issuer import load_or_create
 from edge.agent import BoxHardware
-from edge.door.runtime import DoorParts
 from edge.sampler import Sensors
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
-from firmware_sim.camera import VirtualCamera
-from firmware_sim.crowd import Crowd
-from firmware_sim.door import SimDoor
-from firmware_sim.rig import Rig, build_drivers
-from protocol.membercode import issue
+
+# The door's simulated camera films no one most of the time: it renders this many exposures
+# of the empty scene once and shows them in turn, so an idle door's CPU is the box's own
+# scanning, not the simulator's drawing (the way `yizhan bench scan` replays frames).
+EMPTY_EXPOSURES: Final = 4
 
 
 def _utc_now() -> datetime:
@@ -38,6 +34,9 @@ def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
         raise TypeError("sim_hardware needs hardware.kind = 'sim'")
     if settings.door is not None:
         return _door_box(settings.door, hw, resources)
+    # The venue's simulated sensors (a Modbus server among them) are a sensor hub's only.
+    from firmware_sim.rig import Rig, build_drivers  # noqa: PLC0415
+
     base: Path = settings.data_dir / f"{settings.device}-sim"
     rig = Rig(hw.profile, seed=hw.seed, base_dir=base, clock=_utc_now)
     resources.callback(rig.close)
@@ -55,9 +54,20 @@ def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
 
 def _door_box(door_settings: DoorSettings, hw: SimHardware, resources: ExitStack) -> BoxHardware:
     """A door box: mock GPIO pins, a virtual camera, a simulated door and its visitors."""
+    # The door's simulated world (camera, OpenCV drawing, members' phones) loads only here.
+    import numpy as np  # noqa: PLC0415
+    from gpiozero.pins.mock import MockFactory  # noqa: PLC0415
+
+    from cloud.issuer import load_or_create  # noqa: PLC0415 - the phones' key, not the box's
+    from edge.door.runtime import DoorParts  # noqa: PLC0415
+    from firmware_sim.camera import VirtualCamera  # noqa: PLC0415
+    from firmware_sim.crowd import Crowd  # noqa: PLC0415
+    from firmware_sim.door import SimDoor  # noqa: PLC0415
+    from protocol.membercode import issue  # noqa: PLC0415
+
     pin_factory = MockFactory()
     resources.callback(pin_factory.close)
-    camera = VirtualCamera(np.random.default_rng(hw.seed))
+    camera = VirtualCamera(np.random.default_rng(hw.seed), empty_exposures=EMPTY_EXPOSURES)
     door = SimDoor(pin_factory, door_settings.pins)
     key = load_or_create(hw.issuer_key_file)
     crowd = Crowd(

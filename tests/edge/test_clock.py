@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
 from edge.clock import HostTimeSync, Sync, TrustedClock
+from firmware_sim.clock import BoardClock
 from protocol.access import MemberRecord, MemberStatus
 from protocol.membercode import IssuerKey, certify_phone, issue, prove
 
@@ -24,30 +24,12 @@ KEY = IssuerKey("u2026", Ed25519PrivateKey.from_private_bytes(bytes([3]) * 32))
 PHONE = Ed25519PrivateKey.from_private_bytes(bytes([9]) * 32)
 
 
-@dataclass
-class Box:
-    """True time, and the box's view of it: wall = true + offset, monotonic since boot."""
-
-    true: datetime = TRUE_START
-    offset: timedelta = timedelta(0)
-    booted_at: datetime = TRUE_START
-    sync: Sync = Sync.NTP
-
-    def wall(self) -> datetime:
-        return self.true + self.offset
-
-    def monotonic(self) -> float:
-        return (self.true - self.booted_at).total_seconds()
-
-    def advance(self, **kwargs: float) -> None:
-        self.true += timedelta(**kwargs)
-
-    def reboot(self, *, offset: timedelta, sync: Sync = Sync.NONE) -> None:
-        self.offset, self.sync, self.booted_at = offset, sync, self.true
+class Box(BoardClock):
+    """A board's clocks, and a trusted clock on them keeping its floor in ``floor``."""
 
     def clock(self, floor: Path) -> TrustedClock:
         return TrustedClock(
-            wall=self.wall, sync=lambda: self.sync, floor_file=floor, monotonic=self.monotonic
+            wall=self.wall, sync=self.synchronised, floor_file=floor, monotonic=self.monotonic
         )
 
 
@@ -59,9 +41,9 @@ def floor(tmp_path: Path) -> Path:
 def _rebooted(box: Box, floor: Path, *, offset: timedelta, outage_min: float = 10) -> TrustedClock:
     """Ran synchronised, saved its floor, lost power for ``outage_min``, booted offline."""
     before = box.clock(floor)
-    box.advance(minutes=3)
+    box.advance(3 * 60)
     before.close()
-    box.advance(minutes=outage_min)
+    box.advance(outage_min * 60)
     box.reboot(offset=offset)
     return box.clock(floor)
 
@@ -79,7 +61,7 @@ def test_an_unsynchronised_box_runs_on_its_saved_floor_not_its_wall_clock(
 ) -> None:
     box = Box()
     clock = _rebooted(box, floor, offset=offset, outage_min=10)
-    box.advance(seconds=30)
+    box.advance(30)
     now = clock.now()
     assert not clock.synchronised
     # 3 min of running before the cut were saved; the 10-min outage is the unknown lag.
@@ -127,10 +109,10 @@ def test_the_floor_is_saved_on_the_tick_every_few_minutes(floor: Path) -> None:
     clock = box.clock(floor)
     clock.persist_if_due()
     first = floor.read_text(encoding="utf-8")
-    box.advance(seconds=30)
+    box.advance(30)
     clock.persist_if_due()
     assert floor.read_text(encoding="utf-8") == first, "not due after 30 s"
-    box.advance(minutes=5)
+    box.advance(5 * 60)
     clock.persist_if_due()
     assert floor.read_text(encoding="utf-8") != first
 
@@ -179,9 +161,9 @@ class Door:
         self.replay.close()
 
     def reboot(self, *, offset: timedelta, outage_min: float = 10) -> None:
-        self.box.advance(minutes=3)
+        self.box.advance(3 * 60)
         self.close()
-        self.box.advance(minutes=outage_min)
+        self.box.advance(outage_min * 60)
         self.box.reboot(offset=offset)
         self._open()
 
@@ -220,7 +202,7 @@ def test_a_door_booted_offline_with_a_wrong_clock_admits_fresh_codes_only(
     assert door.show(fresh) is Reason.REPLAYED
     during_outage = issue("m-3", key=KEY, now=box.true - timedelta(minutes=5))
     assert door.show(during_outage) is Reason.EXPIRED, "older than the fresh code just seen"
-    box.advance(seconds=20)
+    box.advance(20)
     assert door.show(issue("m-4", key=KEY, now=box.true)) is Reason.ACCEPTED
 
 

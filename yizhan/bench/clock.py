@@ -36,11 +36,12 @@ from edge.access.policy import DoorPolicy
 from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
-from edge.clock import Sync, TrustedClock
+from edge.clock import TrustedClock
 from edge.door.controller import DECISION_EVENT, DoorController
 from edge.door.hardware import DoorHardware, DoorPins
 from edge.door.monitor import DoorMonitor
 from edge.outbox import NewEvent
+from firmware_sim.clock import BoardClock
 from protocol.access import MemberRecord, MemberStatus
 from protocol.door_policy import DoorPolicyConfig
 from protocol.membercode import IssuerKey, certify_phone, issue, prove
@@ -58,28 +59,6 @@ _PINS: Final = DoorPins(
 )
 _MEMBERS: Final = 5_000
 _PHONES: Final = 20
-
-
-@dataclass
-class TrueTime:
-    """The real time, and a box's view of it: its wall clock and its monotonic clock."""
-
-    true: datetime = TRUE_START
-    offset: timedelta = timedelta(0)
-    booted_at: datetime = TRUE_START
-    sync: Sync = Sync.NTP
-
-    def wall(self) -> datetime:
-        return self.true + self.offset
-
-    def monotonic(self) -> float:
-        return (self.true - self.booted_at).total_seconds()
-
-    def advance(self, seconds: float) -> None:
-        self.true += timedelta(seconds=seconds)
-
-    def reboot(self, offset: timedelta) -> None:
-        self.offset, self.sync, self.booted_at = offset, Sync.NONE, self.true
 
 
 @dataclass
@@ -104,7 +83,7 @@ class Tally:
 class Door:
     """One door's real stack over files in ``folder``; ``trusted=False``: the old wall clock."""
 
-    def __init__(self, folder: Path, time: TrueTime, key: IssuerKey, *, trusted: bool) -> None:
+    def __init__(self, folder: Path, time: BoardClock, key: IssuerKey, *, trusted: bool) -> None:
         self.folder, self.time, self.key, self.trusted = folder, time, key, trusted
         self.events: list[NewEvent] = []
         self._open()
@@ -114,7 +93,7 @@ class Door:
         folder, time = self.folder, self.time
         clock = TrustedClock(
             wall=time.wall,
-            sync=lambda: time.sync,
+            sync=time.synchronised,
             floor_file=folder / "clock.json",
             monotonic=time.monotonic,
         )
@@ -235,7 +214,9 @@ def _scenario(door: Door, offset: timedelta, rng: random.Random, valid: int) -> 
 def _run(offset: timedelta, *, trusted: bool, valid: int, seed: int) -> Tally:
     key = IssuerKey("bench", Ed25519PrivateKey.generate())
     with tempfile.TemporaryDirectory(prefix="yz-clock-bench-") as folder:
-        door = Door(Path(folder), TrueTime(), key, trusted=trusted)
+        door = Door(
+            Path(folder), BoardClock(true=TRUE_START, booted_at=TRUE_START), key, trusted=trusted
+        )
         try:
             return _scenario(door, offset, random.Random(seed), valid)
         finally:

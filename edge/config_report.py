@@ -22,7 +22,10 @@ def report(source: str, problems: list[str]) -> str:
     """The whole message: what is wrong, one problem per line, and what to do next."""
     lines = [f"{source} is not a valid edge configuration:"]
     lines += [f"  - {problem}" for problem in problems]
-    lines.append("Fix these and start again; see `yizhan edge run --help` for every setting.")
+    lines.append(
+        "Fix these and start again (`yizhan edge check-config FILE` checks a file first); "
+        "commented examples: deploy/examples/box.toml (a new box), door.toml (a door)."
+    )
     return "\n".join(lines)
 
 

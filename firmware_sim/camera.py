@@ -9,8 +9,10 @@ re-encode most USB cameras deliver.
 
 from __future__ import annotations
 
-import ctypes
 import math
+import pickle
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Final
 
@@ -91,8 +93,12 @@ class VirtualCamera:
         self._vary_scene = vary_scene
         self._showing: str | bytes | None = None
         self._matrix: Frame | None = None
-        self._background = background(rng, size)
-        self._empty = [] if vary_scene else self._expose_empty(empty_exposures)
+        if empty_exposures and not vary_scene:
+            self._background, *self._empty = _draw_in_a_child(
+                rng, size, self.optics, empty_exposures
+            )
+        else:
+            self._background, self._empty = background(rng, size), []
         self._served = 0
         self._closed = False
 
@@ -114,25 +120,37 @@ class VirtualCamera:
         scene = background(self._rng, self.size) if self._vary_scene else self._background
         return render(self._rng, scene, self._matrix, self.optics)
 
-    def _expose_empty(self, count: int) -> list[Frame]:
-        frames = [render(self._rng, self._background, None, self.optics) for _ in range(count)]
-        if frames:
-            _return_scratch()
-        return frames
-
     def close(self) -> None:
         self._closed = True
 
 
-def _return_scratch() -> None:
-    """Give the drawing's freed scratch back to the OS (glibc only; elsewhere a no-op).
+def _draw_in_a_child(
+    rng: np.random.Generator, size: tuple[int, int], optics: Optics, count: int
+) -> list[Frame]:
+    """The scene and ``count`` exposures of it with no one in view, drawn in a new process.
 
-    A render allocates tens of MB of float32 frames; glibc keeps what is freed in its heap,
-    so without this a simulated box's RSS would count the simulator's drawing as the box's.
+    Drawing runs OpenCV's drawing and filtering code and tens of MB of float scratch: in a
+    child, none of it stays resident in the box being measured, whose camera in the field
+    delivers frames without drawing them. A new interpreter, not a fork: a box has threads.
     """
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the C library already loaded
-    if trim is not None:
-        trim(0)
+    job = pickle.dumps((rng, size, optics, count))
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware_sim.camera"],
+        input=job,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the simulated camera could not draw its scene: {done.stderr[-300:]!r}")
+    frames: list[Frame] = pickle.loads(done.stdout)  # noqa: S301 - from our own child
+    return frames
+
+
+def _draw_empty(job: bytes) -> bytes:
+    rng, size, optics, count = pickle.loads(job)  # noqa: S301 - from our own parent
+    scene = background(rng, size)
+    return pickle.dumps([scene] + [render(rng, scene, None, optics) for _ in range(count)])
 
 
 def background(rng: np.random.Generator, size: tuple[int, int]) -> Frame:
@@ -322,3 +340,7 @@ def _blur(rng: np.random.Generator, frame: Float, optics: Optics, unit: float) -
         kernel /= max(float(kernel.sum()), 1e-6)
         frame = _f32(cv2.filter2D(frame, -1, kernel))
     return frame
+
+
+if __name__ == "__main__":  # the child of _draw_in_a_child
+    sys.stdout.buffer.write(_draw_empty(sys.stdin.buffer.read()))

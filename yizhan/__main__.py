@@ -2,4 +2,5 @@
 
 from yizhan.cli import main
 
-main()
+if __name__ == "__main__":  # not when a child process imports it as its main module
+    main()

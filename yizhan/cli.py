@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -22,12 +21,12 @@ from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
 from yizhan.cli_render import (
     ReportingGroup,
-    edge_summary,
     ingest_summary,
     print_error,
     serving_line,
 )
 from yizhan.cli_venue import venue_app
+from yizhan.lifecycle import edge_summary, stop_on_signals
 
 err = Console(stderr=True, soft_wrap=True)  # long paths and errors stay on one line
 
@@ -86,22 +85,6 @@ def _logging(verbose: bool) -> None:
         format="%(name)s: %(message)s",
         handlers=[handler],
     )
-
-
-def _stop_on_signals() -> threading.Event:
-    """An event set by Ctrl-C or SIGTERM, so every command stops cleanly."""
-    stop = threading.Event()
-
-    def handler(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    # Wait on it with a timeout (``while not stop.wait(1): …``): Python runs a signal handler
-    # on the main thread only, and a signal the kernel hands to another thread does not wake
-    # a main thread blocked in a bare ``wait()``; Ctrl-C or `docker stop` would then hang.
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
 
 
 def _fail(message: str, *, code: int = 2) -> typer.Exit:
@@ -196,16 +179,7 @@ def edge_run(
     technician runs `yizhan device claim`. Restart commands, pushed configs and a wipe at
     decommissioning all restart the box in this process.
     """
-    from edge.access.keys import KeyFileError  # noqa: PLC0415
-    from edge.agent import real_hardware  # noqa: PLC0415
-    from edge.hardware.interfaces import HardwareError  # noqa: PLC0415
-    from edge.outbox import OutboxError, utc_now  # noqa: PLC0415
-    from edge.runner import run_box  # noqa: PLC0415
-    from edge.scan import ScanError  # noqa: PLC0415
-    from edge.settings import EdgeSettings  # noqa: PLC0415
-    from edge.systemd import service_from_environ  # noqa: PLC0415
-    from edge.uplink import UplinkError  # noqa: PLC0415
-    from yizhan.simhw import sim_hardware  # noqa: PLC0415
+    from yizhan import box  # noqa: PLC0415 - the box's libraries, for this command only
 
     _logging(verbose)
     hardware = None
@@ -221,29 +195,18 @@ def edge_run(
         "resend_after_s": resend_after,
         "hardware": hardware,
     }
-
-    def hardware_for(settings: EdgeSettings) -> Any:
-        return sim_hardware if settings.hardware.kind == "sim" else real_hardware
-
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     if duration is not None:
         threading.Timer(duration, stop.set).start()
     try:
-        outcome = run_box(
+        outcome = box.run(
             config,
-            overrides={k: v for k, v in overrides.items() if v is not None},
+            overrides=overrides,
             stop=stop,
-            clock=utc_now,
-            hardware_for=hardware_for,
-            software=_version(),
-            # Under systemd (deploy/pi/yizhan-edge.service): ready, status and the watchdog.
-            service=service_from_environ(os.environ),
             announce=lambda line: err.print(line, markup=False),
         )
-    except (OutboxError, HardwareError, ScanError, KeyFileError, UplinkError) as exc:
+    except box.BoxError as exc:
         raise _fail(str(exc)) from None
-    if not outcome.ok:
-        raise _fail(outcome.message)
     err.print(f"edge stopped: {edge_summary(outcome.report)}", markup=False)
 
 
@@ -370,7 +333,7 @@ def cloud_ingest(
     )
     engine = _open_database(settings)
     worker = build_ingest(settings, engine, group=group)
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     worker.start()
     jobs = start_cloud_jobs(settings, engine)
     metrics = None
@@ -383,7 +346,7 @@ def cloud_ingest(
         metrics = MetricsServer(registry, port=metrics_port)
         metrics.start()
     while not stop.wait(1.0):
-        pass  # see _stop_on_signals: wake now and then, so a signal's handler runs
+        pass  # see stop_on_signals: wake now and then, so a signal's handler runs
     if jobs is not None:
         jobs.stop()
     worker.stop()
@@ -552,18 +515,12 @@ def demo(
         keep_open=keep_open,
     )
     try:
-        summary = run_demo(options, stop=_stop_on_signals(), console=err)
+        summary = run_demo(options, stop=stop_on_signals(), console=err)
     except DemoError as exc:
         raise _fail(str(exc), code=exc.exit_code) from None
     typer.echo(summary)
     if '"readings_sent": 0' in summary:
         raise typer.Exit(code=1)
-
-
-def _version() -> str:
-    from importlib.metadata import version  # noqa: PLC0415
-
-    return f"yizhan {version('yizhan')}"
 
 
 def main() -> None:

@@ -98,12 +98,6 @@ def _os_error(exc: OSError) -> tuple[str, int]:
     return reason, 1
 
 
-def edge_summary(report: object | None) -> str:
-    """The last report of ``yizhan edge run`` in words; None: it stopped before running."""
-    summary = getattr(report, "summary", None)
-    return summary() if callable(summary) else "before the box ran (not claimed yet)"
-
-
 def ingest_summary(stats: Any) -> str:
     """What an ingest worker stored, in one line (its full counters are on /metrics)."""
     text = (

@@ -12,10 +12,10 @@ from edge.agent import BoxHardware
 from edge.sampler import Sensors
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
 
-# The door's simulated camera films no one most of the time: it renders this many exposures
-# of the empty scene once and shows them in turn, so an idle door's CPU is the box's own
-# scanning, not the simulator's drawing (the way `yizhan bench scan` replays frames).
-EMPTY_EXPOSURES: Final = 4
+# The door's simulated camera films no one most of the time: a child interpreter draws this
+# many exposures of the empty scene once, shown in turn, so an idle door's CPU and memory
+# are the box's own scanning, not the simulator's drawing (as `yizhan bench scan` replays).
+EMPTY_EXPOSURES: Final = 1
 
 
 def _utc_now() -> datetime:

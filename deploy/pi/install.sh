@@ -139,6 +139,7 @@ install_venv() {
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet --upgrade "$SOURCE"
     "$VENV/bin/yizhan" --help >/dev/null || die "the installed yizhan does not run"
+    "$VENV/bin/yizhan-edge" --help >/dev/null || die "the installed yizhan-edge (the service) does not run"
 }
 
 install_config() {

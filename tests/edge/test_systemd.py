@@ -266,10 +266,10 @@ def test_journal_lines_carry_the_syslog_priority() -> None:
     assert formatter.format(record) == "<3>edge: a\n<3>b"  # every line keeps its priority
 
 
-def test_edge_run_under_systemd_says_ready_feeds_and_stops(
+def test_the_service_under_systemd_says_ready_feeds_and_stops(
     tmp_path: Path, notify_socket: NotifySocket
 ) -> None:
-    """The real `yizhan edge run`, started the way the unit starts it (notify + watchdog)."""
+    """The unit's `yizhan-edge --config FILE`, started the way systemd starts it."""
     environ = dict(os.environ)
     environ |= {
         "NOTIFY_SOCKET": notify_socket.address,
@@ -277,10 +277,14 @@ def test_edge_run_under_systemd_says_ready_feeds_and_stops(
         "JOURNAL_STREAM": "8:1234",
     }
     closed_port = free_port()  # nothing listens: the box runs offline, as a door must
-    argv = [sys.executable, "-m", "yizhan", "edge", "run", "--venue", "station-07"]
-    argv += ["--device", "hub-01", "--data-dir", str(tmp_path / "box")]
-    argv += ["--mqtt-port", str(closed_port), "--sim-profile", "outdoor-station"]
-    argv += ["--sample-interval", "0.5"]
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        'venue = "station-07"\ndevice = "hub-01"\n'
+        f'data_dir = "{tmp_path / "box"}"\nmqtt_port = {closed_port}\nsample_interval_s = 0.5\n'
+        '[hardware]\nkind = "sim"\nprofile = "outdoor-station"\n',
+        encoding="utf-8",
+    )
+    argv = [sys.executable, "-m", "yizhan.box", "--config", str(config)]
     with (tmp_path / "agent.log").open("wb") as log:
         process = subprocess.Popen(argv, env=environ, stdout=log, stderr=subprocess.STDOUT)
         try:

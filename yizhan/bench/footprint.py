@@ -1,7 +1,7 @@
 """`yizhan bench footprint`: a door box's and a sensor hub's memory and idle CPU, as run.
 
-Each box is a real `yizhan edge run` process on firmware_sim hardware against a local
-Mosquitto on a free port, the way a Pi runs it under systemd. Once a box's retained
+Each box is a real `yizhan-edge` process (the box's service, as the unit runs it) on
+firmware_sim hardware against a local Mosquitto on a free port. Once a box's retained
 ``online`` state reaches the broker, the window opens: its resident memory (VmRSS) is
 read every second and its CPU (utime + stime from /proc/PID/stat) at both ends.
 
@@ -100,7 +100,8 @@ def _launch(box: Box, work: Path) -> _Running:
     log = folder / "box.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI, fixed arguments
-            [sys.executable, "-m", "yizhan", "edge", "run", "--config", str(config)],
+            # As deploy/pi/yizhan-edge.service runs a box: `yizhan-edge --config FILE`.
+            [sys.executable, "-m", "yizhan.box", "--config", str(config)],
             cwd=folder,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -255,7 +256,7 @@ def run_footprint(*, seconds: float) -> dict[str, Any]:
         "hub_rss_mb_first": _mb(hub.rss_kb[0]),
         "rss_samples": len(door.rss_kb),
         "start_s": round(start_s, 1),
-        "rss": "peak VmRSS of the `yizhan edge run` process, simulated hardware included",
+        "rss": "peak VmRSS of the `yizhan-edge` process, simulated hardware included",
         "cpu": "utime + stime over the window, % of one core; idle door, empty frames pre-drawn",
         "targets": dict(TARGETS),
         "met": met,

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from edge.clock import Clock
 from edge.control.heartbeat import THERMAL_ZONE, key_ids
 from edge.control.lifecycle import Ending, Outcome
 from edge.control.logs import LogRing
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # The watchdog's patience (edge/systemd.py): the main loop waits a sample interval between
 # rounds, so it is stuck only past two of them and this grace; a camera gives ~10 frames
 # a second, so one read that has waited half a minute is a hung camera.

@@ -41,6 +41,12 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
 
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware: the default :data:`Clock` of every edge part."""
+    return datetime.now(UTC)
+
+
 # systemd-timesyncd touches this file on every synchronisation; /run is emptied at boot.
 TIMESYNCD_MARKER: Final = Path("/run/systemd/timesync/synchronized")
 RTC_DEVICE: Final = Path("/dev/rtc0")

@@ -22,16 +22,18 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
+# utc_now is re-exported for callers outside edge/ that still import it from here.
+from edge.clock import Clock
+from edge.clock import utc_now as utc_now  # noqa: PLC0414 - re-exported
 from protocol.payloads import Event, Reading, Scalar
 from protocol.topics import Kind
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 DEFAULT_MAX_ROWS: Final = 500_000  # ~100 MB on disk: a week of a busy box's readings
 # Sequence numbers reserved per synced write: one fsync per this many published items
 # (hours of a box at default rates), and at most this many numbers skipped after a power cut.
@@ -336,7 +338,3 @@ class Outbox:
             except sqlite3.Error as exc:  # closing anyway; the next open is only cautious
                 logger.warning("outbox: could not mark a clean close: %s", exc)
             self._db.close()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -11,10 +11,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from edge.clock import Clock
 from edge.outbox import NewEvent
 from edge.provision.claim import DEVICE_TREE_MODEL, hardware_model, wait_for_claim
 from edge.provision.errors import ProvisionError
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from edge.agent import HardwareFactory
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 class AgentLike(Protocol):

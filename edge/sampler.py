@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from edge.clock import Clock
 from edge.hardware.interfaces import (
     EnergyMeter,
     HardwareError,
@@ -18,8 +19,6 @@ from edge.outbox import NewEvent, NewReading, Outbox
 from protocol.metrics import check_value
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.clock import Clock
 from edge.outbox import Outbox, Row
 from edge.provision.identity import Credentials
 from protocol.codec import decode_ack, encode, encode_prevalidated_batch
@@ -25,7 +26,6 @@ from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 CommandHandler = Callable[[Topic, bytes], None]
 ConfigHandler = Callable[[Topic, bytes], None]
 # Room for the envelope around the items when packing a batch under the payload limit.

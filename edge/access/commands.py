@@ -6,9 +6,7 @@ interface (``CommandHandler.handle`` -> ``CommandOutcome``) on top of the same g
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
+from edge.clock import Clock
 from edge.control.admission import Admission, CommandGate, CommandReason
 from edge.control.seen import KEEP_AFTER_EXPIRY, SeenStore, SqliteSeenStore
 from protocol.commands import UNLOCK
@@ -23,7 +21,6 @@ __all__ = [
     "SqliteSeenStore",
 ]
 
-Clock = Callable[[], datetime]
 CommandOutcome = Admission
 
 

@@ -27,16 +27,16 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
+from edge.clock import Clock
+
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 ScanDirection = Literal["in", "out"]
 # Long enough to open a door and walk through it; short enough that a scan-and-leave frees
 # its place before the next person gives up waiting.

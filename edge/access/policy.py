@@ -20,12 +20,12 @@ a refused scan or a door that failed to open leaves no trace in passback or occu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from edge.access.hours import Schedule
 from edge.access.reasons import Reason
+from edge.clock import Clock
 
 if TYPE_CHECKING:
     from edge.access.bookings import Bookings
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from edge.access.passback import Passback, VenueDirection
     from protocol.door_policy import DoorPolicyConfig
 
-Clock = Callable[[], datetime]
 Outcome = tuple[Reason, str]
 
 EMERGENCY_DETAIL: Final = "emergency input active: door unlocked for everyone"

@@ -22,12 +22,12 @@ from pydantic import BaseModel
 
 from edge.access.bookings import Booking, BookingDelta, BookingError, BookingSnapshot
 from edge.access.members import MembersError
+from edge.clock import Clock
 from protocol.access import MAX_DELTA_CHANGES, KeySet, MemberDelta, MemberRecord
 from protocol.sync import MAX_BOOKING_CHANGES, MAX_SNAPSHOT_PAGE, BookingSet, MemberSnapshotPage
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 M = TypeVar("M", bound=BaseModel)
 
 SYNC_PATH: Final = "/api/v1/sync"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from edge.access.keys import KeyRing
@@ -13,7 +12,7 @@ from edge.access.members import DEFAULT_MAX_OFFLINE_AGE, MemberCache
 from edge.access.model import Credential, Verification
 from edge.access.reasons import Reason, from_code
 from edge.access.replay import ReplayCache
-from edge.clock import TrustedClock
+from edge.clock import Clock, TrustedClock, utc_now
 from protocol.access import MemberStatus
 from protocol.membercode import (
     DEFAULT_SKEW,
@@ -29,17 +28,12 @@ from protocol.membercode import Reason as CodeReason
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Every yizhan code starts "YZ"; anything else is another app's QR code (a URL, a payment
 # code) and gets its own answer, so a member who shows the wrong screen is told so.
 _FAMILY: Final = "YZ"
 # How far a phone's proof time may run ahead of a door whose clock is not synchronised: the
 # door knows only a lower bound of the time, lagging by as long as the power was off.
 DEFAULT_UNSYNCED_PROOF_WINDOW: Final = timedelta(days=1)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _credential(claims: MemberClaims) -> Credential:
@@ -99,7 +93,7 @@ class Verifier:
         *,
         skew: timedelta = DEFAULT_SKEW,
         max_offline_age: timedelta = DEFAULT_MAX_OFFLINE_AGE,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         trusted: TrustedClock | None = None,
         unsynced_proof_window: timedelta = DEFAULT_UNSYNCED_PROOF_WINDOW,
     ) -> None:

@@ -6,12 +6,12 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
+from edge.clock import Clock
 from edge.control.seen import SeenStore
 from edge.control.verdict import UNKNOWN_NAME, UNREADABLE_ID, Status, Verdict
 from protocol.commands import COMMANDS, AnyCommand, decode_command
@@ -21,7 +21,6 @@ from protocol.topics import Kind, Topic
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 _ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # protocol.commands.CommandId
 _EVERY_COMMAND: Final = tuple(COMMANDS)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
+from edge.clock import Clock
 from edge.control.admission import CommandGate
 from edge.control.ports import EventSink
 from edge.control.verdict import Status, Verdict, result_event
@@ -14,7 +14,6 @@ from protocol.topics import Topic
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Carries out an admitted command; None: the caller reports it later with Dispatcher.report.
 Run = Callable[[AnyCommand], Verdict | None]
 

@@ -10,9 +10,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Final
 
+from edge.clock import Clock
 from edge.control.ports import EventSink, SettingsLayers, StoreApplied
 from edge.outbox import NewEvent
 from edge.settings import ConfigError
@@ -29,7 +29,6 @@ from protocol.topics import Kind, Topic
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 NO_LAYERS: Final = (
     "this box runs on settings fixed when it started and cannot apply pushed config; "
     "run it under the edge runner (`yizhan edge run`), which layers pushed config over its file"

@@ -11,6 +11,7 @@ from datetime import datetime
 from importlib import metadata
 from typing import Final
 
+from edge.clock import Clock
 from edge.control.logs import LogRing
 from edge.control.verdict import Status, Verdict
 from protocol.codec import encode
@@ -21,7 +22,6 @@ from protocol.topics import Kind
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 DirectPublish = Callable[[Kind, bytes], bool]
 # Report name -> the distributions that may provide it (OpenCV ships under several names).
 PACKAGES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (

@@ -15,7 +15,6 @@ from protocol.health import HEARTBEAT_EVENT, Heartbeat
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # The SoC's sensor on a Raspberry Pi (and most Linux boards), in millidegrees Celsius.
 THERMAL_ZONE: Final = Path("/sys/class/thermal/thermal_zone0/temp")
 _MB: Final = 1024 * 1024

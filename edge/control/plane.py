@@ -6,9 +6,9 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from edge.clock import Clock
 from edge.control.actions import BoxActions, Unlock
 from edge.control.admission import CommandGate
 from edge.control.commands import Dispatcher
@@ -27,7 +27,6 @@ from protocol.commands import WipeCommand
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 WIPE_INCOMPLETE_EVENT = "device.wipe_incomplete"
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, Protocol
 
+from edge.clock import Clock
+
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Ids are kept this long past their command's expiry: a box whose clock is corrected
 # backwards (NTP after a cold boot) must still refuse a replay of a command it executed.
 KEEP_AFTER_EXPIRY: Final = timedelta(days=1)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from edge.clock import Clock
 from edge.control.ports import BoxIdentity
 from edge.kiosk.journal import Journal, JournalError
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 JOURNAL: Final = "journal.db"
 # SQLite keeps a WAL database in up to three files; the journal is kept whole or not at all.
 _JOURNAL_FILES: Final = frozenset({JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm"})

@@ -13,6 +13,7 @@ from edge.access.model import Decision, Verification
 from edge.access.policy import DoorPolicy
 from edge.access.reasons import Reason
 from edge.access.verifier import Verifier
+from edge.clock import Clock
 from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
 from edge.outbox import NewEvent
@@ -20,7 +21,6 @@ from protocol.commands import UnlockCommand
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 EventSink = Callable[[Sequence[NewEvent]], object]
 
 DECISION_EVENT = "access.decision"

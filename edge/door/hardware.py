@@ -19,12 +19,12 @@ from gpiozero import LED, Buzzer, DigitalInputDevice, OutputDevice
 from gpiozero.exc import BadPinFactory, GPIOPinInUse, GPIOZeroError, PinInvalidPin
 
 from edge.access.reasons import OPENS, SIGNALS, Reason
+from edge.clock import Clock
 from edge.door.signals import SignalPlayer
 from edge.hardware.interfaces import HardwareError
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 PowerLoss = Literal["fail_safe", "fail_secure"]
 EmergencySource = Literal["fire_alarm", "command"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,7 +21,7 @@ from edge.access.policy import DoorPolicy
 from edge.access.replay import ReplayCache
 from edge.access.sync import SyncClient, SyncResult
 from edge.access.verifier import Verifier
-from edge.clock import HostTimeSync, TimeSync, TrustedClock, assume_synchronised
+from edge.clock import Clock, HostTimeSync, TimeSync, TrustedClock, assume_synchronised
 from edge.cloud_http import cloud_http
 from edge.door.beams import BeamTee
 from edge.door.controller import DoorController, DoorTiming, EventSink
@@ -36,7 +35,6 @@ from edge.settings import DoorSettings, EdgeSettings, RealHardware
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 _TICK_S: Final = 0.25  # door monitor resolution: held-open alarms are reported within this
 _SYNC_RETRY_S: Final = 30.0  # after a failed sync; the normal interval is in the settings
 

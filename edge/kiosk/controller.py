@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from edge.access.reasons import Reason
 from edge.access.verifier import Verifier
+from edge.clock import Clock
 from edge.hardware.interfaces import HardwareError
 from edge.kiosk.cloud import INSUFFICIENT_POINTS, KioskCloud, MenuItem, Outcome, Redemption
 from edge.kiosk.hardware import DispenseResult
@@ -30,8 +31,6 @@ from edge.kiosk.recovery import Recovery, RecoveryReport
 from edge.kiosk.settle import JAMMED_EVENT, OFFLINE_EVENT, EventSink, Settler
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 class Dispenser(Protocol):

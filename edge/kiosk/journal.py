@@ -38,16 +38,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+from edge.clock import Clock
 from edge.kiosk.limits import OfflineUsage
-
-Clock = Callable[[], datetime]
 
 
 class State(StrEnum):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from edge.access.members import MemberCache
 from edge.access.replay import ReplayCache
 from edge.access.sync import SyncClient, SyncResult
 from edge.access.verifier import Verifier
+from edge.clock import Clock
 from edge.cloud_http import cloud_http
 from edge.kiosk.cloud import HttpKioskCloud, KioskCloud, NoCloud
 from edge.kiosk.controller import KioskController, KioskParts, KioskTiming
@@ -36,7 +36,6 @@ from edge.scan.scanner import Scanner
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 _SYNC_RETRY_S: Final = 30.0  # after a failed key/member sync
 
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Final
 
+from edge.clock import Clock
 from edge.kiosk.cloud import KioskCloud, Outcome, Redemption
 from edge.kiosk.journal import Journal, State, Txn
 from edge.outbox import NewEvent
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 EventSink = Callable[[Sequence[NewEvent]], object]
 
 REDEEMED_EVENT: Final = "kiosk.redeemed"

@@ -12,7 +12,6 @@ import logging
 import secrets
 import ssl
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -20,6 +19,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.clock import Clock
 from edge.provision.errors import ProvisionError
 from edge.settings import ProvisionSettings
 from edge.uplink import stop_loop
@@ -39,7 +39,6 @@ from protocol.provisioning import (
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Where Linux on a Raspberry Pi (and most device-tree boards) names the board.
 DEVICE_TREE_MODEL: Final = Path("/proc/device-tree/model")
 _SLICE: Final = 0.1  # seconds between looks at `stop` and the hello timer

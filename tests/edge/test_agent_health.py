@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from edge.agent import EdgeAgent
-from edge.outbox import utc_now
+from edge.clock import utc_now
 from edge.settings import EdgeSettings, SimHardware
+from ops.broker.process import BrokerProcess, free_port
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess, free_port
 from yizhan.simhw import sim_hardware
 
 TIMEOUT = 30.0

@@ -15,18 +15,18 @@ import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from edge.clock import utc_now
 from edge.cloud_http import cloud_http
 from edge.door.hardware import DoorPins
 from edge.door.runtime import DoorParts, DoorRuntime
 from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
 from edge.kiosk.settings import KioskSettings
-from edge.outbox import utc_now
 from edge.settings import ConfigError, EdgeSettings, load_settings
 from firmware_sim.camera import VirtualCamera
+from ops.pki import PkiFiles, init_pki
 from protocol.device_config import config_problems
 from tests.edge.kiosk.conftest import PINS as KIOSK_PINS
 from tests.edge.kiosk.conftest import edge_wait
-from yizhan.pki import PkiFiles, init_pki
 
 TIMEOUT = httpx.Timeout(10.0)
 PINS = DoorPins(relay=5, green_led=6, red_led=13, buzzer=19, door_contact=26, exit_button=20)

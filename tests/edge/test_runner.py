@@ -22,11 +22,11 @@ from edge.provision.identity import IDENTITY_FILE, Identity
 from edge.runner import RunOutcome, run_box
 from edge.sampler import Sensors
 from edge.settings import EdgeSettings, SettingsLayers
+from ops.broker.process import BrokerProcess
 from protocol.device_config import REJECTED_EVENT, rejected_reasons
 from protocol.provisioning import ClaimCode
 from tests.edge.provision.fakes import TIMEOUT, FakeCloud, make_bundle
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from edge.systemd import (
     service_from_environ,
     watchdog_interval,
 )
+from ops.broker.process import free_port
 from tests.helpers import wait_for
-from yizhan.broker import free_port
 from yizhan.journal import JournalFormatter
 
 TIMEOUT = 30.0

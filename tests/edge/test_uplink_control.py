@@ -12,9 +12,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.outbox import Outbox, utc_now
 from edge.uplink import BrokerEndpoint, Uplink
+from ops.broker.process import BrokerProcess
 from protocol.topics import Kind, Topic
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 TIMEOUT = 30.0
 VENUE, DEVICE = "v1", "d1"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cloud.devices.broker_admin import DynsecAdmin
-from edge.outbox import Outbox, utc_now
+from edge.clock import utc_now
+from edge.outbox import Outbox
 from edge.provision.identity import Identity
 from edge.uplink import BrokerEndpoint, Uplink, UplinkError
 from protocol.provisioning import ClaimCode

@@ -12,11 +12,11 @@ import pytest
 from edge.control.seen import adopt_legacy
 from edge.provision.identity import IDENTITY_FILE
 from edge.settings import AppliedConfig, read_applied
+from ops.broker.process import free_port
 from protocol.commands import RESULT_EVENT
 from protocol.device_config import APPLIED_EVENT, REJECTED_EVENT, rejected_reasons
 from protocol.health import HEARTBEAT_EVENT
 from protocol.topics import Kind, Topic
-from yizhan.broker import free_port
 
 from .agent_box import Hardware, Running, box_file, claim, start, utc_now
 from .fakes import DEVICE, VENUE, command_fields

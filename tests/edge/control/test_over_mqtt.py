@@ -15,6 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.settings import AppliedConfig, read_applied
+from ops.broker.process import BrokerProcess
 from protocol.codec import decode_batch, encode
 from protocol.commands import RESULT_EVENT
 from protocol.device_config import APPLIED_EVENT, REJECTED_EVENT
@@ -22,7 +23,6 @@ from protocol.health import Diagnostics, decode_diagnostics
 from protocol.payloads import StorageAck
 from protocol.topics import Kind, Topic
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 from .agent_box import TIMEOUT, Hardware, Running, box_file, start, utc_now
 from .fakes import DEVICE, VENUE, command_fields

@@ -13,12 +13,12 @@ import pytest
 from edge.outbox import utc_now
 from edge.provision.claim import _ClaimSession, hardware_model, wait_for_claim
 from edge.settings import ProvisionSettings
+from ops.broker.process import BrokerProcess, free_port
 from protocol.codec import encode
 from protocol.provisioning import Bundle, ClaimCode, seal
 from tests.edge.provision.fakes import TIMEOUT, FakeCloud, make_bundle, provision_settings
 from tests.fixtures.secure_broker import SecureBroker
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess, free_port
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from tests.fixtures.broker import BrokerFactory
-from tests.helpers import wait_for
-from yizhan.broker import (
+from ops.broker.process import (
     MAX_PACKET_BYTES,
     BrokerOptions,
     BrokerProcess,
@@ -20,6 +18,8 @@ from yizhan.broker import (
     free_port,
     render_mosquitto_conf,
 )
+from tests.fixtures.broker import BrokerFactory
+from tests.helpers import wait_for
 
 TOPIC = "yz/v1/venue-1/door-1/event"
 TIMEOUT = 10.0

@@ -12,6 +12,26 @@ from pathlib import Path
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
+from ops.broker.process import (
+    BrokerError,
+    BrokerOptions,
+    BrokerProcess,
+    MosquittoConfig,
+    main,
+    render_mosquitto_conf,
+)
+from ops.broker.security import (
+    PBKDF2_ITERATIONS,
+    BrokerSecurity,
+    ServiceAccounts,
+    TlsListener,
+    find_dynsec_plugin,
+    load_security,
+    prepare_dynsec_config,
+    render_dynsec_config,
+    security_conf_lines,
+)
+from ops.pki import init_pki
 from tests.fixtures.secure_broker import (
     DEVICES,
     TIMEOUT,
@@ -23,26 +43,6 @@ from tests.fixtures.secure_broker import (
     unique_payload,
 )
 from tests.helpers import wait_for
-from yizhan.broker import (
-    BrokerError,
-    BrokerOptions,
-    BrokerProcess,
-    MosquittoConfig,
-    main,
-    render_mosquitto_conf,
-)
-from yizhan.broker_security import (
-    PBKDF2_ITERATIONS,
-    BrokerSecurity,
-    ServiceAccounts,
-    TlsListener,
-    find_dynsec_plugin,
-    load_security,
-    prepare_dynsec_config,
-    render_dynsec_config,
-    security_conf_lines,
-)
-from yizhan.pki import init_pki
 
 # ---------------------------------------------------------------- files and config, no broker
 
@@ -83,7 +83,7 @@ def test_broken_accounts_files_are_refused_without_echoing_secrets(
 def test_load_security_creates_accounts_once_and_logs_where(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="yizhan.broker_security")
+    caplog.set_level(logging.INFO, logger="ops.broker.security")
     first = load_security(data_dir=tmp_path)
     second = load_security(data_dir=tmp_path)
 

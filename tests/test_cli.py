@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ops.broker.process import free_port
 from protocol.membercode import Reason, verify
-from yizhan.broker import free_port
 
 
 def yizhan(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ops.broker.process import free_port
 from tests.test_cli import yizhan
-from yizhan.broker import free_port
 
 # The driver's reason and the hint share the line; a list of config errors may add a few.
 _MAX_LINES = 2

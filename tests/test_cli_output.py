@@ -17,9 +17,9 @@ import pytest
 import typer
 from rich.console import Console
 
+from ops.broker.process import free_port
 from tests.helpers import wait_for
 from tests.test_cli import yizhan
-from yizhan.broker import free_port
 from yizhan.cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from ops.broker.process import free_port
 from tests.helpers import wait_for
-from yizhan.broker import free_port
 from yizhan.demo import DemoOptions, run_demo
 
 

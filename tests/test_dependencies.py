@@ -20,7 +20,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "constraints.txt"
-RUNTIME_PACKAGES = ("protocol", "edge", "cloud", "firmware_sim", "yizhan")
+RUNTIME_PACKAGES = ("protocol", "edge", "cloud", "firmware_sim", "ops", "yizhan")
 LOCAL = {*RUNTIME_PACKAGES, "tests"}
 
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from yizhan.pki import PkiError, PkiFiles, init_pki
+from ops.pki import PkiError, PkiFiles, init_pki
 
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -112,7 +112,7 @@ def broker(
     tls_port: Annotated[int, typer.Option(help="MQTT over TLS port (with --tls-dir).")] = 8883,
 ) -> None:
     """Start a local MQTT broker: mosquitto when installed, the embedded one otherwise."""
-    from yizhan.broker import main as broker_main  # noqa: PLC0415 - keep startup light
+    from ops.broker.process import main as broker_main  # noqa: PLC0415 - keep startup light
 
     argv = ["--host", host, "--port", str(port), "--data-dir", str(data_dir), "--prefer", prefer]
     if secure:
@@ -134,7 +134,7 @@ def pki_init(
     force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
 ) -> None:
     """Create a DEVELOPMENT CA and a broker server certificate signed by it."""
-    from yizhan.pki import PkiError, init_pki  # noqa: PLC0415
+    from ops.pki import PkiError, init_pki  # noqa: PLC0415
 
     names = tuple(name or ("localhost", "127.0.0.1"))
     try:
@@ -320,7 +320,7 @@ def cloud_ingest(
             raise _fail("give --client-id or --client-id-from-hostname, not both")
         import socket  # noqa: PLC0415
 
-        from yizhan.deploy.replicas import replica_client_id  # noqa: PLC0415
+        from ops.site.replicas import replica_client_id  # noqa: PLC0415
 
         client_id = replica_client_id("yz-ingest", socket.gethostname())
     settings = _cloud_settings(
@@ -496,7 +496,7 @@ def demo(
     The dashboard's address and the demo sign-ins (admin, manager, tech, member) are printed
     at the start.
     """
-    from yizhan.broker import port_is_free  # noqa: PLC0415
+    from ops.broker.process import port_is_free  # noqa: PLC0415
 
     # Before the slow import and start below: a busy port is refused at once.
     if not port_is_free(port):

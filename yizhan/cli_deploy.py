@@ -48,7 +48,7 @@ def deploy_cloud(
     ] = False,
 ) -> None:
     """Write .env (fresh secrets, 0600), the broker's and the proxy's configs and certificates."""
-    from yizhan.deploy_cloud import (  # noqa: PLC0415 - keep startup light
+    from ops.site.build import (  # noqa: PLC0415 - keep startup light
         DeployError,
         HostName,
         SiteOptions,

@@ -70,7 +70,7 @@ def failure_report(exc: Exception) -> tuple[str, int] | None:
     from sqlalchemy.exc import OperationalError  # noqa: PLC0415 - only when failing
 
     from cloud.db import DatabaseUnreachableError, unreachable  # noqa: PLC0415
-    from yizhan.broker_errors import (  # noqa: PLC0415
+    from ops.broker.errors import (  # noqa: PLC0415
         BrokerError,
         BrokerPortInUseError,
         BrokerStartError,

@@ -42,9 +42,9 @@ from cloud.web.settings import WebSettings
 from edge.agent import EdgeAgent
 from edge.door.hardware import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
+from ops.broker.process import BrokerOptions, BrokerProcess, free_port, port_is_free
 from protocol.access import MemberEntry, MemberStatus
 from protocol.provisioning import ClaimCode
-from yizhan.broker import BrokerOptions, BrokerProcess, free_port, port_is_free
 from yizhan.demo_box import start_unclaimed_box
 from yizhan.simhw import sim_hardware
 

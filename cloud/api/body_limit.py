@@ -3,7 +3,7 @@
 FastAPI reads and parses a route's body before it runs the route's dependencies, so without
 this an unauthenticated caller could make a replica buffer any amount of JSON before the
 answer was 401 (issue 15: 100 MB took a replica from 153 to 430 MB). nginx refuses bodies
-past ``client_max_body_size`` too (yizhan/deploy/proxy_site.py); this guards a replica that
+past ``client_max_body_size`` too (ops/site/proxy.py); this guards a replica that
 is reached without it, and bodies sent in chunks, whose size nobody knows in advance.
 """
 

@@ -74,7 +74,7 @@ def _run_embedded(*, host: str, port: int, data_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Child entry point: serve until SIGTERM (BrokerProcess spawns `python -m` this module)."""
-    parser = argparse.ArgumentParser(prog="python -m yizhan.embedded_broker")
+    parser = argparse.ArgumentParser(prog="python -m ops.broker.embedded")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)

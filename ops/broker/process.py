@@ -1,7 +1,7 @@
 """Start and stop a local MQTT broker: mosquitto when installed, else an embedded amqtt child.
 
 With :class:`BrokerSecurity` it is always mosquitto, with per-device accounts, ACLs and
-optionally TLS (see yizhan/broker_security.py).
+optionally TLS (see ops/broker/security.py).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal, Self
 
-from yizhan.broker_errors import BrokerError, BrokerPortInUseError, BrokerStartError
-from yizhan.broker_security import (
+from ops.broker.errors import BrokerError, BrokerPortInUseError, BrokerStartError
+from ops.broker.security import (
     DEFAULT_TLS_PORT,
     BrokerSecurity,
     load_security,
@@ -326,7 +326,7 @@ class BrokerProcess:
     def _argv(self) -> list[str]:
         if self.kind == "embedded":
             return [
-                sys.executable, "-m", "yizhan.embedded_broker",
+                sys.executable, "-m", "ops.broker.embedded",
                 "--host", self.host, "--port", str(self.port),
                 "--data-dir", str(self.options.data_dir),
             ]  # fmt: skip

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from ops.broker.errors import BrokerError
+from ops.pki import PkiFiles
 from protocol.provisioning import HELLO_FILTER, PROVISION_PREFIX
 from protocol.topics import PREFIX, UPLINK_KINDS, Kind, subscription
-from yizhan.broker_errors import BrokerError
-from yizhan.pki import PkiFiles
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +131,13 @@ class TlsListener:
 
     @classmethod
     def from_directory(cls, directory: Path, *, port: int = DEFAULT_TLS_PORT) -> TlsListener:
-        """Use the ca.pem, server.pem and server.key that yizhan.pki.init_pki wrote."""
+        """Use the ca.pem, server.pem and server.key that ops.pki.init_pki wrote."""
         files = PkiFiles.in_directory(directory)
         for path in (files.ca_cert, files.server_cert, files.server_key):
             if not path.is_file():
                 raise BrokerError(
                     f"{path} is missing; create the broker's certificates first "
-                    "(yizhan.pki.init_pki) or point the TLS directory at them"
+                    "(ops.pki.init_pki) or point the TLS directory at them"
                 )
         return cls(
             port=port,

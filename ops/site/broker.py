@@ -1,7 +1,7 @@
 """The site's Mosquitto: its conf, the dynamic-security seed, a start script and certificates.
 
-The conf comes from the same renderers `yizhan broker --secure` uses (yizhan/broker.py,
-yizhan/broker_security.py). Every client, the cloud's own services included, uses the TLS
+The conf comes from the same renderers `yizhan broker --secure` uses (ops/broker/process.py,
+ops/broker/security.py). Every client, the cloud's own services included, uses the TLS
 listener: the control account administers every device's account, so its password never
 crosses even the private network in clear.
 """
@@ -13,8 +13,8 @@ import shlex
 from pathlib import Path
 from typing import Final
 
-from yizhan.broker import MosquittoConfig, render_mosquitto_conf
-from yizhan.broker_security import (
+from ops.broker.process import MosquittoConfig, render_mosquitto_conf
+from ops.broker.security import (
     DYNSEC_FILE,
     BrokerSecurity,
     ServiceAccounts,
@@ -22,9 +22,9 @@ from yizhan.broker_security import (
     render_dynsec_config,
     security_conf_lines,
 )
-from yizhan.deploy.env_file import write_file
-from yizhan.deploy.layout import BrokerLayout, DeployError, SiteOptions
-from yizhan.pki import PkiError, PkiFiles, init_pki
+from ops.pki import PkiError, PkiFiles, init_pki
+from ops.site.env_file import write_file
+from ops.site.layout import BrokerLayout, DeployError, SiteOptions
 
 CONF_FILE: Final = "mosquitto.conf"
 START_SCRIPT: Final = "start.sh"

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from yizhan.deploy.broker_site import CERTS_DIR as BROKER_CERTS
-from yizhan.deploy.broker_site import (
+from ops.site.broker import CERTS_DIR as BROKER_CERTS
+from ops.site.broker import (
     PROVISION_FILE,
     render_provision_snippet,
     write_broker_certs,
     write_broker_files,
 )
-from yizhan.deploy.env_file import (
+from ops.site.env_file import (
     SiteSecrets,
     TokenFactory,
     new_token,
@@ -37,10 +37,10 @@ from yizhan.deploy.env_file import (
     site_header,
     write_file,
 )
-from yizhan.deploy.layout import DeployError, HostName, SiteLayout, SiteOptions
-from yizhan.deploy.proxy_site import CERTS_DIR as PROXY_CERTS
-from yizhan.deploy.proxy_site import CONF_FILE as NGINX_CONF
-from yizhan.deploy.proxy_site import render_nginx_conf, write_proxy_certs
+from ops.site.layout import DeployError, HostName, SiteLayout, SiteOptions
+from ops.site.proxy import CERTS_DIR as PROXY_CERTS
+from ops.site.proxy import CONF_FILE as NGINX_CONF
+from ops.site.proxy import render_nginx_conf, write_proxy_certs
 
 __all__ = ["DeployError", "HostName", "SiteFiles", "SiteLayout", "SiteOptions", "write_site"]
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from yizhan.broker_security import (
+from ops.broker.security import (
     CONTROL_USER,
     INGEST_USER,
     PROVISION_USER,
     ServiceAccount,
     ServiceAccounts,
 )
-from yizhan.deploy.layout import DeployError, HostName, SiteLayout, SiteOptions, api_url
+from ops.site.layout import DeployError, HostName, SiteLayout, SiteOptions, api_url
 
 TokenFactory = Callable[[], str]
 

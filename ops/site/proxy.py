@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from yizhan.deploy.layout import DeployError, HostName, ProxyLayout
-from yizhan.pki import PkiError, init_pki
+from ops.pki import PkiError, init_pki
+from ops.site.layout import DeployError, HostName, ProxyLayout
 
 CONF_FILE: Final = "nginx.conf"
 CERTS_DIR: Final = "certs"

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from ops.broker.process import BrokerProcess
 from tests.fixtures.secure_broker import DEVICES, Fleet
 from yizhan.bench.attacks import Account, AttackReport, Battlefield, Target, run_attacks
-from yizhan.broker import BrokerProcess
 
 SERIAL = "abcdefgh23"
 

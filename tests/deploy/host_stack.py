@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
 
+from ops.broker.process import find_mosquitto, free_port
+from ops.broker.security import find_dynsec_plugin
+from ops.site.layout import BrokerLayout, ProxyLayout, ServiceLayout, SiteLayout
 from tests.deploy.compose import command
 from tests.helpers import wait_for
-from yizhan.broker import find_mosquitto, free_port
-from yizhan.broker_security import find_dynsec_plugin
-from yizhan.deploy.layout import BrokerLayout, ProxyLayout, ServiceLayout, SiteLayout
 
 T = TypeVar("T")
 STOP_TIMEOUT_S: Final = 15.0

@@ -27,6 +27,9 @@ from cloud.db import make_engine
 from cloud.devices.broker_admin import DynsecAdmin
 from edge.outbox import Outbox, utc_now
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
+from ops.broker.probe import Login, Probe
+from ops.site.build import HostName, SiteFiles, SiteOptions, write_site
+from ops.site.env_file import read_env_file
 from tests.deploy.compose import container_env
 from tests.deploy.host_stack import (
     Ports,
@@ -44,9 +47,6 @@ from tests.deploy.host_stack import (
 from tests.e2e.conftest import Edge
 from tests.fixtures import missing_service
 from tests.fixtures.secure_broker import require_secure_mosquitto
-from yizhan.bench.probe import Login, Probe
-from yizhan.deploy.env_file import read_env_file
-from yizhan.deploy_cloud import HostName, SiteFiles, SiteOptions, write_site
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from ops.site.build import HostName
+from ops.site.env_file import PLACEHOLDER, SiteSecrets, read_env_file, site_env
+from ops.site.layout import BrokerLayout, ProxyLayout, ServiceLayout, SiteLayout, SiteOptions
 from tests.deploy.compose import (
     COMPOSE,
     ENV_TEMPLATE,
@@ -20,9 +23,6 @@ from tests.deploy.compose import (
     services,
     variables,
 )
-from yizhan.deploy.env_file import PLACEHOLDER, SiteSecrets, read_env_file, site_env
-from yizhan.deploy.layout import BrokerLayout, ProxyLayout, ServiceLayout, SiteLayout, SiteOptions
-from yizhan.deploy_cloud import HostName
 
 YIZHAN_SERVICES = ("migrate", "api", "ingest")
 LONG_RUNNING = ("postgres", "mosquitto", "api", "ingest", "proxy")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from yizhan.deploy.replicas import MAX_CLIENT_ID, replica_client_id
+from ops.site.replicas import MAX_CLIENT_ID, replica_client_id
 
 
 @pytest.mark.parametrize(

@@ -11,17 +11,17 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from cloud.settings import CloudSettings, ProcessRole
-from tests.deploy.compose import ENV_TEMPLATE, container_env
-from yizhan.broker_security import (
+from ops.broker.security import (
     DYNSEC_FILE,
     ServiceAccount,
     ServiceAccounts,
     prepare_dynsec_config,
 )
+from ops.pki import init_pki
+from ops.site.build import DeployError, HostName, SiteFiles, SiteOptions, write_site
+from ops.site.env_file import PLACEHOLDER, read_env_file, render_template
+from tests.deploy.compose import ENV_TEMPLATE, container_env
 from yizhan.cli import app
-from yizhan.deploy.env_file import PLACEHOLDER, read_env_file, render_template
-from yizhan.deploy_cloud import DeployError, HostName, SiteFiles, SiteOptions, write_site
-from yizhan.pki import init_pki
 
 OPTIONS = SiteOptions(
     domain=HostName("dash.union.example"), broker_host=HostName("mqtt.union.example")
@@ -216,7 +216,7 @@ def test_placeholder_service_passwords_are_refused_too(
 def test_the_env_template_is_what_the_generator_renders() -> None:
     assert ENV_TEMPLATE.read_text(encoding="utf-8") == render_template(), (
         "deploy/cloud/env.template is out of date; regenerate it with\n"
-        "  .venv/bin/python -c 'import sys; from yizhan.deploy.env_file import "
+        "  .venv/bin/python -c 'import sys; from ops.site.env_file import "
         "render_template; sys.stdout.write(render_template())' > deploy/cloud/env.template"
     )
 

@@ -34,10 +34,10 @@ from edge.sampler import Sensors
 from edge.settings import EdgeSettings
 from firmware_sim.camera import VirtualCamera
 from firmware_sim.door import SimDoor
+from ops.broker.process import BrokerOptions, BrokerProcess, free_port
 from protocol.access import MemberRecord, MemberStatus
 from protocol.membercode import IssuerKey, issue
 from tests.helpers import wait_for
-from yizhan.broker import BrokerOptions, BrokerProcess, free_port
 
 TIMEOUT = 60.0
 PINS = DoorPins(relay=5, green_led=6, red_led=13, buzzer=19, door_contact=26, exit_button=20)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from ops.broker.process import BrokerProcess
 from tests.e2e.conftest import TIMEOUT, VENUE, Cloud, EdgeFactory
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 N = 3000
 THIRD = N // 3

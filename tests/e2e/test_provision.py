@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from cloud.access_store import put_key
 from cloud.issuer import load_or_create, public_keyset
+from ops.broker.probe import Login, Probe
 from tests.fixtures.secure_broker import require_secure_mosquitto
 from tests.helpers import wait_for
-from yizhan.bench.probe import Login, Probe
 from yizhan.bench.provision_world import (
     DOOR_WIRING,
     Box,

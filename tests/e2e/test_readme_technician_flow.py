@@ -28,9 +28,9 @@ from typing import NamedTuple
 import httpx
 import pytest
 
+from ops.broker.process import free_port
 from tests.fixtures.secure_broker import require_secure_mosquitto
 from tests.helpers import wait_for
-from yizhan.broker import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto]
 

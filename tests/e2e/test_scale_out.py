@@ -13,9 +13,9 @@ from sqlalchemy import Engine, text
 
 from cloud.db import make_engine
 from cloud.migrate import upgrade
+from ops.broker.process import BrokerProcess
 from tests.e2e.conftest import TIMEOUT, EdgeFactory
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yizhan.bench.probe import Login, Probe, poll_until
+from ops.broker.probe import Login, Probe, poll_until
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

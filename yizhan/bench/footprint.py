@@ -33,7 +33,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from yizhan.broker import BrokerError, BrokerOptions, BrokerProcess, free_port
+from ops.broker.process import BrokerError, BrokerOptions, BrokerProcess, free_port
 
 # The targets: a Pi Zero 2 W has 512 MB for the OS, the box and its page cache.
 TARGETS: Final = {"door_rss_mb": 100.0, "hub_rss_mb": 70.0, "cpu_percent": 5.0}

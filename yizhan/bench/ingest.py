@@ -30,8 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from edge.uplink import stop_loop
+from ops.broker.process import BrokerOptions, BrokerProcess, free_port
 from yizhan.bench.storage import measure_storage
-from yizhan.broker import BrokerOptions, BrokerProcess, free_port
 
 VENUE: Final = "bench"
 READINGS_PER_MESSAGE: Final = 3

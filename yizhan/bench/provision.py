@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cloud.devices.broker_admin import DynsecAdmin
+from ops.broker.process import BrokerOptions, BrokerProcess, free_port
 from yizhan.bench.attacks import Account, AttackReport, Battlefield, Target, run_attacks
 from yizhan.bench.provision_world import (
     Box,
@@ -35,7 +36,6 @@ from yizhan.bench.provision_world import (
     wait_pending,
     wait_readings,
 )
-from yizhan.broker import BrokerOptions, BrokerProcess, free_port
 
 TARGET_S: Final = 30.0
 STEP_TIMEOUT_S: Final = 120.0

@@ -38,12 +38,12 @@ from edge.provision.factory import load_or_create
 from edge.provision.identity import Identity
 from edge.runner import RunOutcome, run_box
 from edge.settings import EdgeSettings
+from ops.broker.probe import poll_until
+from ops.broker.process import BrokerOptions, BrokerProcess, free_port
+from ops.broker.security import BrokerSecurity, ServiceAccounts, TlsListener
+from ops.pki import PkiFiles, init_pki
 from protocol.provisioning import ClaimCode
-from yizhan.bench.probe import poll_until
-from yizhan.broker import BrokerOptions, BrokerProcess, free_port
-from yizhan.broker_security import BrokerSecurity, ServiceAccounts, TlsListener
 from yizhan.cloud_client import CloudClient, CloudLogin
-from yizhan.pki import PkiFiles, init_pki
 from yizhan.simhw import sim_hardware
 
 VENUES: Final = {"station-07": "Xuhui riders' station", "home-03": "Minhang workers' home"}

@@ -24,11 +24,11 @@ from typing import Any, Final
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 
+from ops.broker.process import BrokerOptions, BrokerProcess, free_port
 from yizhan.bench.ingest import migrate
 from yizhan.bench.soak_fleet import Fleet, FleetPlan, FleetReport
 from yizhan.bench.soak_worker import IngestProcess, WorkerEndpoints, wait_subscribed
 from yizhan.bench.storage import measure_storage
-from yizhan.broker import BrokerOptions, BrokerProcess, free_port
 
 GROUP: Final = "soak"
 WORKER_IDS: Final = ("yz-ingest-a", "yz-ingest-b")

@@ -21,9 +21,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.uplink import stop_loop
+from ops.broker.process import BrokerProcess, free_port
 from protocol.payloads import DeviceState
 from protocol.topics import PREFIX
-from yizhan.broker import BrokerProcess, free_port
 
 _STOP_TIMEOUT_S: Final = 60.0  # a worker finishes its batch and disconnects well within this
 _SCRAPE_TIMEOUT_S: Final = 2.0

@@ -50,11 +50,11 @@ from cloud.points.catalog_models import KioskSlot, Product
 from cloud.points.earning import DOOR_OFFLINE_WINDOW, award_checkins
 from cloud.points.models import Posting
 from edge.uplink import stop_loop
+from ops.broker.probe import Login, Probe, poll_until
 from protocol.access import MemberEntry, MemberStatus
 from protocol.payloads import MAX_SEQ
 from protocol.provisioning import new_client_id
 from yizhan.bench.attacks import Account, AttackError, Target
-from yizhan.bench.probe import Login, Probe, poll_until
 from yizhan.bench.provision import Claimed, claim_and_time, secure_attacks
 from yizhan.bench.provision_world import SecureCloud, new_box, secure_cloud
 

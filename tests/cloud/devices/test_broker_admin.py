@@ -6,11 +6,11 @@ import pytest
 
 from cloud.devices.broker_admin import BrokerAdminError, DynsecAdmin, OpenBrokerAdmin, device_acls
 from cloud.mqtt import lasting_client_id
+from ops.broker.process import free_port
 from protocol.provisioning import new_client_id
 from tests.fixtures.broker import BrokerFactory
 from tests.fixtures.secure_broker import TIMEOUT, Fleet, Probe, SecureBroker, device_topic
 from tests.helpers import wait_for
-from yizhan.broker import free_port
 
 
 @pytest.mark.parametrize(("venue", "device"), [("+", "dev-a"), ("v1", "#"), ("v1", "a/b")])

@@ -12,12 +12,12 @@ import pytest
 from cloud.api.state import ApiState
 from cloud.devices.broker_admin import OpenBrokerAdmin
 from cloud.devices.control import ControlEndpoint, DeviceControl
+from ops.broker.process import BrokerProcess
 from protocol.provisioning import decode_sealed, open_sealed
 from tests.cloud.auth_world import NOW, VENUE_A, World
 from tests.cloud.devices.helpers import claim_body, new_box
 from tests.cloud.devices.test_control import TIMEOUT, Listener, listen
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from cloud.devices.credentials import BundleEndpoint
 from cloud.devices.models import DeviceCommand, PendingBox
 from cloud.migrate import upgrade
 from cloud.models import Device, Venue
+from ops.broker.process import BrokerProcess
 from protocol.codec import encode
 from protocol.commands import decode_command
 from protocol.device_config import decode_config
@@ -33,7 +34,6 @@ from protocol.provisioning import ClaimCode, Hello, decode_sealed, hello_topic, 
 from protocol.topics import Topic
 from tests.cloud.devices.helpers import checks_of
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 VENUE, DEVICE = "v1", "d1"
 TIMEOUT = 10.0

@@ -16,9 +16,9 @@ from cloud.devices.settings import BrokerSettings
 from cloud.migrate import upgrade
 from cloud.service import build_api, build_ingest
 from cloud.settings import CloudSettings
+from ops.broker.process import BrokerProcess
 from tests.cloud.auth_world import JWT_SECRET, LEGACY_TOKEN
 from tests.helpers import wait_for
-from yizhan.broker import BrokerProcess
 
 STRONG = SecretStr(LEGACY_TOKEN)
 

@@ -24,11 +24,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
-# utc_now is re-exported for callers outside edge/ that still import it from here.
 from edge.clock import Clock
-from edge.clock import utc_now as utc_now  # noqa: PLC0414 - re-exported
+
+# Re-exported: yizhan's demo and benches still import these two from here.
+from edge.clock import utc_now as utc_now  # noqa: PLC0414
+from edge.storage import Synchronous as Synchronous  # noqa: PLC0414
+from edge.storage import open_sqlite
 from protocol.payloads import Event, Reading, Scalar
 from protocol.topics import Kind
 
@@ -39,7 +42,6 @@ DEFAULT_MAX_ROWS: Final = 500_000  # ~100 MB on disk: a week of a busy box's rea
 # (hours of a box at default rates), and at most this many numbers skipped after a power cut.
 RESERVE_BLOCK: Final = 4096
 BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
-Synchronous = Literal["NORMAL", "FULL"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -130,8 +132,7 @@ class Outbox:
         self._inflight: dict[int, float | None] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.executescript(f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};")
+            self._db = open_sqlite(path, synchronous=synchronous)
             self._db.executescript(_SCHEMA)
             self._seed_sequence()
             self._recover(boot_id())

@@ -16,6 +16,7 @@ from typing import Annotated, Final, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from edge.storage import open_sqlite
 from protocol.ids import ID_PATTERN
 
 # Ended bookings are kept this long (for a late "why did my booking not open?" question).
@@ -117,8 +118,8 @@ class Bookings:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
+            self._db = open_sqlite(path, synchronous="NORMAL")
+            self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('version', -1)")
         except sqlite3.Error as exc:
             raise BookingError(

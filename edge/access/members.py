@@ -9,13 +9,13 @@ the door has not heard of would otherwise let a suspended member in indefinitely
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Final
 
+from edge.storage import open_sqlite
 from protocol.access import MemberRecord, MemberStatus
 
 DEFAULT_MAX_OFFLINE_AGE: Final = timedelta(days=7)
@@ -67,9 +67,7 @@ class MemberCache:
     """Persisted in one SQLite file (WAL); lookups are a primary-key read."""
 
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_sqlite(path, synchronous="NORMAL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
+from edge.storage import open_sqlite
+
 VenueDirection = Literal["in", "out"]
 # Longer than any passback_s or venue_passback_forget_s the config allows (a week).
 DEFAULT_RETENTION: Final = timedelta(days=8)
@@ -59,8 +61,8 @@ class Passback:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
+            self._db = open_sqlite(path, synchronous="NORMAL")
+            self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise PassbackError(
                 f"cannot open the passback store at {path}: {exc}; check the disk and permissions"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Final
+
+from edge.storage import Synchronous, open_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +42,10 @@ class ReplayCache:
         path: Path | str,
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
-        synchronous: str = "NORMAL",
+        synchronous: Synchronous = "NORMAL",
     ) -> None:
-        if synchronous not in {"NORMAL", "FULL"}:
-            raise ValueError("synchronous must be NORMAL or FULL")
+        self._db = open_sqlite(path, synchronous=synchronous)
         self.max_entries = max_entries
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA)
         self._inserts = 0
 

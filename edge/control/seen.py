@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, Protocol
 
 from edge.clock import Clock
+from edge.storage import open_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,9 @@ class SqliteSeenStore:
         self._clock = clock
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         # FULL: an id the box acted on must survive a power cut right after the door opened.
+        self._db = open_sqlite(path, synchronous="FULL")
         self._db.executescript(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
             "CREATE TABLE IF NOT EXISTS seen_command "
             "(command_id TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;"
             "CREATE INDEX IF NOT EXISTS ix_seen_command_until ON seen_command (until);"

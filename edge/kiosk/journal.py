@@ -46,6 +46,7 @@ from typing import Final
 
 from edge.clock import Clock
 from edge.kiosk.limits import OfflineUsage
+from edge.storage import open_sqlite
 
 
 class State(StrEnum):
@@ -165,9 +166,9 @@ class Journal:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             # FULL: a transition the kiosk acted on is on the card even across a power cut.
-            self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" + _SCHEMA)
+            self._db = open_sqlite(path, synchronous="FULL")
+            self._db.executescript(_SCHEMA)
             _migrate(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('reconciled_through', 0)")
         except sqlite3.Error as exc:

@@ -30,6 +30,7 @@ from edge.clock import Clock
 
 # Re-exported: yizhan's demo and benches still import these two from here.
 from edge.clock import utc_now as utc_now  # noqa: PLC0414
+from edge.errors import EdgeError
 from edge.storage import Synchronous as Synchronous  # noqa: PLC0414
 from edge.storage import open_sqlite
 from protocol.payloads import Event, Reading, Scalar
@@ -89,7 +90,7 @@ class OutboxStats:
     skipped: int = 0  # … but these, jumped over after power cuts (never sent, never stored)
 
 
-class OutboxError(RuntimeError):
+class OutboxError(EdgeError, RuntimeError):
     """The outbox file cannot be opened or written."""
 
 

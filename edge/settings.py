@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from edge.cloud_http import cloud_tls
 from edge.config_report import Layers, describe, report
 from edge.door.hardware import DoorPins
+from edge.errors import EdgeError
 from edge.kiosk.settings import KioskSettings
 from edge.provision.applied import AppliedConfig, read_applied, write_applied
 from edge.provision.errors import ProvisionError
@@ -67,7 +68,7 @@ _NOT_CLAIMED: Final = (
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(EdgeError, ValueError):
     """A configuration that cannot be used; the message lists every problem."""
 
 

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.clock import Clock
+from edge.errors import EdgeError
 from edge.outbox import Outbox, Row
 from edge.provision.identity import Credentials
 from protocol.codec import decode_ack, encode, encode_prevalidated_batch
@@ -37,7 +38,7 @@ _UNKNOWN: Final = object()
 _AUTH_REFUSALS: Final = frozenset({"Bad user name or password", "Not authorized"})
 
 
-class UplinkError(RuntimeError):
+class UplinkError(EdgeError, RuntimeError):
     """The uplink cannot be set up as configured; the message says what to fix."""
 
 

@@ -20,19 +20,16 @@ from typing import Any
 # a box never uses it. A None entry makes that import fail, and httpx carries on without it.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from edge.access.keys import KeyFileError  # noqa: E402
-from edge.hardware.interfaces import HardwareError  # noqa: E402
-from edge.outbox import OutboxError, utc_now  # noqa: E402
+from edge.errors import EdgeError  # noqa: E402
+from edge.outbox import utc_now  # noqa: E402
 from edge.runner import RunOutcome, run_box  # noqa: E402
-from edge.scan import ScanError  # noqa: E402
 from edge.settings import EdgeSettings  # noqa: E402
 from edge.systemd import service_from_environ  # noqa: E402
-from edge.uplink import UplinkError  # noqa: E402
 from yizhan.lifecycle import edge_summary, stop_on_signals  # noqa: E402
 
 # What a box's parts raise when they cannot start (a full card, a missing camera, a bad
 # key file, a broker that refuses the box): one line for the person, no traceback.
-BOX_ERRORS = (OutboxError, HardwareError, ScanError, KeyFileError, UplinkError)
+BOX_ERRORS = EdgeError
 
 
 class BoxError(RuntimeError):

@@ -16,6 +16,7 @@ from typing import Annotated, Final, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from edge.errors import EdgeError
 from edge.storage import open_sqlite
 from protocol.ids import ID_PATTERN
 
@@ -36,7 +37,7 @@ CREATE INDEX IF NOT EXISTS ix_bookings_end ON bookings (end_ts);
 """
 
 
-class BookingError(RuntimeError):
+class BookingError(EdgeError, RuntimeError):
     """The booking store cannot be opened or written."""
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from edge.errors import EdgeError
 from protocol.access import KeySet
 
 
-class KeyFileError(ValueError):
+class KeyFileError(EdgeError, ValueError):
     """The key file cannot be used; the message says what is wrong and what to do."""
 
 

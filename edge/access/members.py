@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Final
 
+from edge.errors import EdgeError
 from edge.storage import open_sqlite
 from protocol.access import MemberRecord, MemberStatus
 
@@ -44,7 +45,7 @@ _INSERT: Final = (
 )
 
 
-class MembersError(Exception):
+class MembersError(EdgeError):
     """Base of the member cache's errors."""
 
 

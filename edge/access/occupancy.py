@@ -34,6 +34,7 @@ from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from edge.clock import Clock
+from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ ScanDirection = Literal["in", "out"]
 DEFAULT_SCAN_WINDOW_S: Final = 15.0
 
 
-class OccupancyError(RuntimeError):
+class OccupancyError(EdgeError, RuntimeError):
     """The occupancy file cannot be written."""
 
 

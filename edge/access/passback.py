@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
+from edge.errors import EdgeError
 from edge.storage import open_sqlite
 
 VenueDirection = Literal["in", "out"]
@@ -43,7 +44,7 @@ CREATE INDEX IF NOT EXISTS ix_venue_last_at ON venue_last (at);
 """
 
 
-class PassbackError(RuntimeError):
+class PassbackError(EdgeError, RuntimeError):
     """The passback store cannot be opened or written."""
 
 

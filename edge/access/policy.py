@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Final
 from edge.access.hours import Schedule
 from edge.access.reasons import Reason
 from edge.clock import Clock
+from edge.errors import EdgeError
 
 if TYPE_CHECKING:
     from edge.access.bookings import Bookings
@@ -39,7 +40,7 @@ Outcome = tuple[Reason, str]
 EMERGENCY_DETAIL: Final = "emergency input active: door unlocked for everyone"
 
 
-class PolicyError(ValueError):
+class PolicyError(EdgeError, ValueError):
     """The policy was built without a collaborator its config needs."""
 
 

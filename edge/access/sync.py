@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from edge.access.bookings import Booking, BookingDelta, BookingError, BookingSnapshot
 from edge.access.members import MembersError
 from edge.clock import Clock
+from edge.errors import EdgeError
 from protocol.access import MAX_DELTA_CHANGES, KeySet, MemberDelta, MemberRecord
 from protocol.sync import MAX_BOOKING_CHANGES, MAX_SNAPSHOT_PAGE, BookingSet, MemberSnapshotPage
 
@@ -86,8 +87,8 @@ class BookingSink(Protocol):
     def apply_delta(self, delta: BookingDelta) -> bool: ...
 
 
-class CloudError(Exception):
-    """The cloud answered with an error; ``code`` is its error code (``snapshot_required``)."""
+class SyncRefusedError(EdgeError):
+    """The cloud refused a sync request; ``code`` is its error code (``snapshot_required``)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"HTTP {status} {code}: {message}")
@@ -96,16 +97,16 @@ class CloudError(Exception):
 
 
 # What a sync may meet that is not a bug here: the network, the cloud, a bad body, the disk.
-_FAILURES: Final = (httpx.HTTPError, CloudError, ValueError, MembersError, BookingError,
+_FAILURES: Final = (httpx.HTTPError, SyncRefusedError, ValueError, MembersError, BookingError,
                     sqlite3.Error, OSError)  # fmt: skip
 
 
-def _cloud_error(response: httpx.Response) -> CloudError:
+def _refusal(response: httpx.Response) -> SyncRefusedError:
     try:
         error = response.json()["error"]
-        return CloudError(response.status_code, str(error["code"]), str(error["message"]))
+        return SyncRefusedError(response.status_code, str(error["code"]), str(error["message"]))
     except (ValueError, KeyError, TypeError):
-        return CloudError(response.status_code, "http_error", response.text[:200])
+        return SyncRefusedError(response.status_code, "http_error", response.text[:200])
 
 
 class SyncClient:
@@ -129,7 +130,7 @@ class SyncClient:
     def _get(self, path: str, model: type[M], **params: str | int) -> M:
         response = self._http.get(self._base + path, params=params, headers=self._headers)
         if response.status_code != 200:
-            raise _cloud_error(response)
+            raise _refusal(response)
         return model.model_validate_json(response.content)
 
     # --- members ---------------------------------------------------------------------------
@@ -140,7 +141,7 @@ class SyncClient:
             if not snapshot:
                 try:
                     return self._member_deltas(cache)
-                except CloudError as exc:
+                except SyncRefusedError as exc:
                     if exc.code != "snapshot_required":
                         raise
                     logger.info("member delta refused (%s); fetching a snapshot", exc)
@@ -225,7 +226,7 @@ class SyncClient:
             for _ in range(MAX_ROUNDS):
                 try:
                     page = self._booking_page(venue, max(store.version, 0))
-                except CloudError as exc:
+                except SyncRefusedError as exc:
                     if exc.code != "snapshot_required" or store.version <= 0:
                         raise
                     page = self._booking_page(venue, 0)

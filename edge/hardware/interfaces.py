@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from edge.errors import EdgeError
 
-class HardwareError(RuntimeError):
+
+class HardwareError(EdgeError, RuntimeError):
     """A sensor could not be read; the message says which and what to check."""
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Final
 
 from edge.clock import Clock
+from edge.errors import EdgeError
 from edge.kiosk.limits import OfflineUsage
 from edge.storage import open_sqlite
 
@@ -120,7 +121,7 @@ _MARK_RECONCILED: Final = (
 )
 
 
-class JournalError(RuntimeError):
+class JournalError(EdgeError, RuntimeError):
     """A transition the state machine does not allow, or a journal that cannot be written."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from edge.errors import EdgeError
 
-class ProvisionError(RuntimeError):
+
+class ProvisionError(EdgeError, RuntimeError):
     """A factory or identity file that cannot be used; the message names the file and the fix."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from edge.errors import EdgeError
 
-class ScanError(RuntimeError):
+
+class ScanError(EdgeError, RuntimeError):
     """The camera or decoder cannot work; the message says what to check."""

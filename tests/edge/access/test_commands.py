@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 
 from cloud.commands import publish_unlock
-from edge.access.commands import (
-    CommandHandler,
-    CommandOutcome,
-    CommandReason,
-    SqliteSeenStore,
-)
+from edge.control.admission import Admission, CommandGate, CommandReason
+from edge.control.seen import SeenStore, SqliteSeenStore
 from protocol.codec import encode
-from protocol.commands import UnlockCommand, decode_unlock, unlock_topic
+from protocol.commands import UNLOCK, UnlockCommand, decode_unlock, unlock_topic
 from protocol.errors import PayloadError
 from protocol.topics import Kind, Topic
 
@@ -44,9 +40,14 @@ class Recorder:
         return None
 
 
-def handler(tmp_path: Path, clock: Clock) -> CommandHandler:
+def unlock_gate(device: str, *, clock: Clock, seen_store: SeenStore) -> CommandGate:
+    """The command gate as a door wired for remote unlock alone sees it."""
+    return CommandGate(device, venue=VENUE, clock=clock, seen_store=seen_store, names=(UNLOCK,))
+
+
+def handler(tmp_path: Path, clock: Clock) -> CommandGate:
     store = SqliteSeenStore(tmp_path / "seen.db", clock=clock)
-    return CommandHandler(DEVICE, venue=VENUE, clock=clock, seen_store=store)
+    return unlock_gate(DEVICE, clock=clock, seen_store=store)
 
 
 def command(**overrides: object) -> dict[str, object]:
@@ -83,7 +84,7 @@ def test_the_cloud_publishes_on_the_device_topic_qos1_not_retained(tmp_path: Pat
     assert (topic, qos, retain) == (OWN_TOPIC, 1, False)
     assert decode_unlock(Topic.parse(topic), body) == sent
     assert len(sent.command_id) == 32
-    outcome = handler(tmp_path, Clock()).handle(topic, body)
+    outcome = handler(tmp_path, Clock()).admit(topic, body)
     assert outcome.accepted
     assert outcome.command == sent
 
@@ -104,10 +105,10 @@ def test_the_cloud_refuses_to_build_a_long_lived_unlock() -> None:
 def test_an_unlock_is_accepted_once(tmp_path: Path) -> None:
     h = handler(tmp_path, Clock())
 
-    first = h.handle(Topic.parse(OWN_TOPIC), payload())
-    again = h.handle(Topic.parse(OWN_TOPIC), payload())
+    first = h.admit(Topic.parse(OWN_TOPIC), payload())
+    again = h.admit(Topic.parse(OWN_TOPIC), payload())
 
-    assert first == CommandOutcome(
+    assert first == Admission(
         CommandReason.ACCEPTED,
         "ok",
         UnlockCommand.model_validate(command()),
@@ -120,10 +121,10 @@ def test_an_unlock_is_accepted_once(tmp_path: Path) -> None:
 
 def test_executed_ids_survive_a_restart(tmp_path: Path) -> None:
     clock = Clock()
-    assert handler(tmp_path, clock).handle(OWN_TOPIC, payload()).accepted
+    assert handler(tmp_path, clock).admit(OWN_TOPIC, payload()).accepted
 
     clock.now = NOW + timedelta(seconds=30)
-    after_restart = handler(tmp_path, clock).handle(OWN_TOPIC, payload())
+    after_restart = handler(tmp_path, clock).admit(OWN_TOPIC, payload())
 
     assert after_restart.reason is CommandReason.REPLAYED
 
@@ -131,7 +132,7 @@ def test_executed_ids_survive_a_restart(tmp_path: Path) -> None:
 def test_an_expired_unlock_is_refused(tmp_path: Path) -> None:
     clock = Clock(NOW + timedelta(seconds=61))
 
-    outcome = handler(tmp_path, clock).handle(OWN_TOPIC, payload())
+    outcome = handler(tmp_path, clock).admit(OWN_TOPIC, payload())
 
     assert outcome.reason is CommandReason.EXPIRED
     assert "expired 1 s ago" in outcome.detail
@@ -140,7 +141,7 @@ def test_an_expired_unlock_is_refused(tmp_path: Path) -> None:
 def test_an_unlock_at_its_expiry_instant_is_still_accepted(tmp_path: Path) -> None:
     clock = Clock(NOW + timedelta(seconds=60))
 
-    assert handler(tmp_path, clock).handle(OWN_TOPIC, payload()).accepted
+    assert handler(tmp_path, clock).admit(OWN_TOPIC, payload()).accepted
 
 
 def test_old_ids_are_forgotten_only_long_after_expiry(tmp_path: Path) -> None:
@@ -169,7 +170,7 @@ def test_old_ids_are_forgotten_only_long_after_expiry(tmp_path: Path) -> None:
 def test_a_command_off_the_own_unlock_topic_is_refused(
     tmp_path: Path, topic: str, reason: CommandReason
 ) -> None:
-    outcome = handler(tmp_path, Clock()).handle(topic, payload())
+    outcome = handler(tmp_path, Clock()).admit(topic, payload())
 
     assert outcome.reason is reason
     assert not outcome.accepted
@@ -177,7 +178,7 @@ def test_a_command_off_the_own_unlock_topic_is_refused(
 
 
 def test_a_command_naming_another_device_is_refused(tmp_path: Path) -> None:
-    outcome = handler(tmp_path, Clock()).handle(OWN_TOPIC, payload(device="door-2"))
+    outcome = handler(tmp_path, Clock()).admit(OWN_TOPIC, payload(device="door-2"))
 
     assert outcome.reason is CommandReason.WRONG_DEVICE
     assert "door-2" in outcome.detail
@@ -200,7 +201,7 @@ def test_a_command_naming_another_device_is_refused(tmp_path: Path) -> None:
 def test_malformed_payloads_are_refused_with_a_reason(
     tmp_path: Path, body: bytes, reason: CommandReason, hint: str
 ) -> None:
-    outcome = handler(tmp_path, Clock()).handle(OWN_TOPIC, body)
+    outcome = handler(tmp_path, Clock()).admit(OWN_TOPIC, body)
 
     assert outcome.reason is reason
     assert hint in outcome.detail
@@ -225,7 +226,7 @@ def test_bad_fields_are_refused_with_the_field_named(
 ) -> None:
     body = json.dumps(command(**overrides)).encode()
 
-    outcome = handler(tmp_path, Clock()).handle(OWN_TOPIC, body)
+    outcome = handler(tmp_path, Clock()).admit(OWN_TOPIC, body)
 
     assert outcome.reason is CommandReason.MALFORMED
     assert field in outcome.detail
@@ -235,9 +236,9 @@ def test_a_refused_command_does_not_use_up_its_id(tmp_path: Path) -> None:
     clock = Clock()
     h = handler(tmp_path, clock)
 
-    assert not h.handle(f"yz/v1/{VENUE}/door-2/cmd/unlock", payload()).accepted
-    assert not h.handle(OWN_TOPIC, payload(device="door-2")).accepted
-    assert h.handle(OWN_TOPIC, payload()).accepted
+    assert not h.admit(f"yz/v1/{VENUE}/door-2/cmd/unlock", payload()).accepted
+    assert not h.admit(OWN_TOPIC, payload(device="door-2")).accepted
+    assert h.admit(OWN_TOPIC, payload()).accepted
 
 
 class _BrokenStore:
@@ -246,9 +247,9 @@ class _BrokenStore:
 
 
 def test_a_store_that_cannot_record_refuses_the_unlock() -> None:
-    h = CommandHandler(DEVICE, venue=VENUE, clock=Clock(), seen_store=_BrokenStore())
+    h = unlock_gate(DEVICE, clock=Clock(), seen_store=_BrokenStore())
 
-    outcome = h.handle(OWN_TOPIC, payload())
+    outcome = h.admit(OWN_TOPIC, payload())
 
     assert outcome.reason is CommandReason.STORE_FAILED
     assert "disk I/O error" in outcome.detail

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from yizhan.cli_backup import register as register_backup
 from yizhan.cli_bench import bench_app
+from yizhan.cli_cloud import DatabaseUrl, DataDir, cloud_settings
 from yizhan.cli_deploy import deploy_app
 from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
@@ -56,7 +57,6 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(device_app, name="device")
 app.add_typer(venue_app, name="venue")
 
-DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
 # None: CloudSettings decides (YZ_CLOUD_DATA_DIR, .env, else .yizhan/cloud), so a flag's
 # default never hides the environment.
 CloudDataDir = Annotated[
@@ -67,10 +67,6 @@ CloudDataDir = Annotated[
 ]
 Verbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Log what happens; a failure's traceback too.")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(help="sqlite:///path.db (default: in --data-dir) or postgresql://user@host/db."),
 ]
 
 
@@ -269,7 +265,7 @@ def cloud_migrate(data_dir: CloudDataDir = None, database_url: DatabaseUrl = Non
     from cloud.migrate import current_revision  # noqa: PLC0415
 
     engine = _open_database(
-        _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
+        cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
     )
     err.print(f"database at revision {current_revision(engine)}")
     engine.dispose()
@@ -323,7 +319,7 @@ def cloud_ingest(
         from ops.site.replicas import replica_client_id  # noqa: PLC0415
 
         client_id = replica_client_id("yz-ingest", socket.gethostname())
-    settings = _cloud_settings(
+    settings = cloud_settings(
         role="ingest",
         data_dir=data_dir,
         database_url=database_url,
@@ -382,7 +378,7 @@ def cloud_serve(
     and its control password."""
     from cloud.service import api_server, build_api, start_cloud_jobs  # noqa: PLC0415
 
-    settings = _cloud_settings(
+    settings = cloud_settings(
         role="api",
         data_dir=data_dir,
         database_url=database_url,
@@ -433,7 +429,7 @@ def cloud_user_add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    settings = _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
+    settings = cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
     try:
         with reporting_unreachable(settings.resolved_database_url()):
             add_user(
@@ -456,22 +452,6 @@ def _open_database(settings: Any) -> Any:
 
     with reporting_unreachable(settings.resolved_database_url()):
         return open_database(settings)
-
-
-def _cloud_settings(**values: Any) -> Any:
-    """Settings from the environment and the flags given; ``role`` (see cloud.settings) says
-    which secrets this command needs, so a container can run without the others."""
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from cloud.db import DatabaseUrlError, normalize_url  # noqa: PLC0415
-    from cloud.settings import CloudSettings  # noqa: PLC0415
-
-    try:
-        settings = CloudSettings(**{k: v for k, v in values.items() if v is not None})
-        normalize_url(settings.resolved_database_url())
-    except (ValidationError, DatabaseUrlError) as exc:
-        raise _fail(str(exc)) from None
-    return settings
 
 
 @app.command()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from yizhan.cli_cloud import DatabaseUrl, DataDir, cloud_settings
 from yizhan.cli_render import print_error
 
 if TYPE_CHECKING:
@@ -23,13 +24,6 @@ if TYPE_CHECKING:
 PASSPHRASE_ENV = "YZ_BACKUP_PASSPHRASE"  # noqa: S105  (the variable's name, not a secret)
 err = Console(stderr=True, soft_wrap=True)
 
-# The same options as yizhan.cli's other `cloud` commands (that module imports this one, so
-# the aliases cannot be imported from it).
-DataDir = Annotated[Path, typer.Option(help="Folder for this command's files.")]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(help="sqlite:///path.db (default: in --data-dir) or postgresql://user@host/db."),
-]
 PassphraseFile = Annotated[
     Path | None,
     typer.Option(help=f"A file holding the backup passphrase (default: ${PASSPHRASE_ENV})."),
@@ -54,9 +48,8 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _database_url(data_dir: Path, database_url: str | None) -> str:
-    from yizhan.cli import _cloud_settings  # noqa: PLC0415  (imported late: it imports us)
 
-    settings = _cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
+    settings = cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
     url: str = settings.resolved_database_url()
     return url
 

@@ -10,10 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal, ParamSpec
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.clock import Clock
 from edge.errors import EdgeError
@@ -33,9 +36,18 @@ ConfigHandler = Callable[[Topic, bytes], None]
 _ENVELOPE_BYTES: Final = 200
 _IDLE_WAIT: Final = 1.0  # seconds the sender sleeps when there is nothing to send
 _MAX_EARLY_ACKS: Final = 10_000  # PUBACKs of mids from before a reconnect would pile up
-# paho's names for MQTT 3.1.1 CONNACK 4 and 5: the broker refused who we said we are.
 _UNKNOWN: Final = object()
-_AUTH_REFUSALS: Final = frozenset({"Bad user name or password", "Not authorized"})
+# The broker refused who we said we are: MQTT 5's "Bad user name or password" (0x86) and "Not
+# authorized" (0x87). paho 2.x hands MQTT 3.1.1's CONNACK 4 and 5 to on_connect as these same
+# reason codes (paho/mqtt/_packet.py, convert_connack_rc_to_reason_code).
+_AUTH_REFUSALS: Final = frozenset({0x86, 0x87})
+
+_P = ParamSpec("_P")
+
+
+def is_auth_refusal(reason: ReasonCode) -> bool:
+    """True when a CONNACK refused the credentials, not the broker being busy or down."""
+    return reason.value in _AUTH_REFUSALS
 
 
 class UplinkError(EdgeError, RuntimeError):
@@ -130,7 +142,7 @@ class Uplink:
         self._set_will(client)
         return client
 
-    def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
+    def _guarded(self, callback: Callable[_P, None]) -> Callable[_P, None]:
         """``callback`` for paho, which ends its network loop when an exception leaves one.
 
         A PUBACK or storage ack the outbox failed to record (a worn card, say) costs a resend
@@ -139,9 +151,9 @@ class Uplink:
         ``stopped_loops`` says so, and the watchdog restarts the box.
         """
 
-        def guarded(*args: Any) -> None:
+        def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
             try:
-                callback(*args)
+                callback(*args, **kwargs)
             except Exception:
                 logger.exception(
                     "device %s: %s failed; the connection carries on",
@@ -221,10 +233,17 @@ class Uplink:
         self._client.disconnect()
         stop_loop(self._client)
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         if reason.is_failure:
             logger.error("broker refused device %s: %s", self._device, reason)
-            if str(reason) in _AUTH_REFUSALS:
+            if is_auth_refusal(reason):
                 self._try_other_credentials(client)
             return
         self._accepted()
@@ -270,14 +289,28 @@ class Uplink:
         except Exception:  # the connection is up either way
             logger.exception("device %s: could not record the accepted credentials", self._device)
 
-    def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         self._connected.clear()
         self._stamp = self._clock()
         self._set_will(client)
         if not self._stop.is_set():  # a disconnect we asked for is not news
             logger.warning("device %s lost the broker (%s)", self._device, reason)
 
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
+    def _on_publish(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        mid: int,
+        _reason: ReasonCode,
+        _properties: Properties,
+    ) -> None:
         with self._lock:
             seqs = self._inflight.pop(mid, None)
             if seqs is None and len(self._early_acks) < _MAX_EARLY_ACKS:
@@ -285,7 +318,9 @@ class Uplink:
         if seqs:
             self._outbox.mark_sent(seqs)
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(
+        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
+    ) -> None:
         try:
             topic = Topic.parse(message.topic)
         except ProtocolError as exc:

@@ -14,15 +14,18 @@ import ssl
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.clock import Clock
 from edge.provision.errors import ProvisionError
 from edge.settings import ProvisionSettings
-from edge.uplink import stop_loop
+from edge.uplink import is_auth_refusal, stop_loop
 from protocol.codec import encode
 from protocol.errors import ProtocolError
 from protocol.provisioning import (
@@ -164,11 +167,18 @@ class _ClaimSession:
             self._last_hello = now
         self._client.publish(hello_topic(self._code.serial), encode(hello), qos=HELLO_QOS)
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         if reason.is_failure:
             self._down(
                 f"it refused the box: {reason}; check [provision] username and password"
-                if str(reason) in {"Bad user name or password", "Not authorized"}
+                if is_auth_refusal(reason)
                 else f"it refused the box: {reason}"
             )
             return
@@ -181,7 +191,14 @@ class _ClaimSession:
         with self._lock:
             self._subscribe_mid = mid
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
         with self._lock:
             if mid != self._subscribe_mid:
                 return
@@ -198,10 +215,17 @@ class _ClaimSession:
         logger.info("box %s is waiting to be claimed", self._code.serial)
         self._hello()  # right away after each (re)connect, then every interval
 
-    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
         self._down("no answer")
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         with self._lock:
             self._ready = False
         if not self._closing:
@@ -219,7 +243,9 @@ class _ClaimSession:
             why,
         )
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(
+        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
+    ) -> None:
         try:
             sealed = decode_sealed(message.topic, bytes(message.payload))
             bundle = open_sealed(sealed, self._code)

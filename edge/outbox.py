@@ -27,12 +27,8 @@ from pathlib import Path
 from typing import Final
 
 from edge.clock import Clock
-
-# Re-exported: yizhan's demo and benches still import these two from here.
-from edge.clock import utc_now as utc_now  # noqa: PLC0414
 from edge.errors import EdgeError
-from edge.storage import Synchronous as Synchronous  # noqa: PLC0414
-from edge.storage import open_sqlite
+from edge.storage import Synchronous, open_sqlite
 from protocol.payloads import Event, Reading, Scalar
 from protocol.topics import Kind
 

@@ -20,7 +20,7 @@ import json, sys, threading
 from pathlib import Path
 
 import yizhan.cli  # noqa: F401 - what `yizhan edge run` has loaded before it builds the box
-from edge.outbox import utc_now
+from edge.clock import utc_now
 from edge.runner import run_box
 
 role, config, parts = sys.argv[1], Path(sys.argv[2]), sys.argv[3]

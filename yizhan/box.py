@@ -20,8 +20,8 @@ from typing import Any
 # a box never uses it. A None entry makes that import fail, and httpx carries on without it.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
+from edge.clock import utc_now  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
-from edge.outbox import utc_now  # noqa: E402
 from edge.runner import RunOutcome, run_box  # noqa: E402
 from edge.settings import EdgeSettings  # noqa: E402
 from edge.systemd import service_from_environ  # noqa: E402

@@ -25,7 +25,8 @@ from sqlalchemy import text
 
 from cloud.db import make_engine
 from cloud.devices.broker_admin import DynsecAdmin
-from edge.outbox import Outbox, utc_now
+from edge.clock import utc_now
+from edge.outbox import Outbox
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
 from ops.broker.probe import Login, Probe
 from ops.site.build import HostName, SiteFiles, SiteOptions, write_site

@@ -18,7 +18,8 @@ from sqlalchemy import Engine, text
 from cloud.db import make_engine
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestStats, IngestWorker, MqttEndpoint
-from edge.outbox import NewReading, Outbox, utc_now
+from edge.clock import utc_now
+from edge.outbox import NewReading, Outbox
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
 from ops.broker.process import BrokerProcess
 from tests.helpers import wait_for

@@ -22,7 +22,8 @@ from cloud.ingest.metrics import MetricsRegistry
 from cloud.ingest.metrics_http import MetricsServer
 from cloud.ingest.store import IngestStore, WriteResult
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
-from edge.outbox import NewReading, utc_now
+from edge.clock import utc_now
+from edge.outbox import NewReading
 from protocol.payloads import MAX_SEQ
 from tests.e2e.conftest import (
     TIMEOUT,

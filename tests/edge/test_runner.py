@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from edge.agent import BoxHardware
-from edge.outbox import utc_now
+from edge.clock import utc_now
 from edge.provision.applied import AppliedConfig, read_applied, write_applied
 from edge.provision.factory import factory_path, load_or_create
 from edge.provision.identity import IDENTITY_FILE, Identity

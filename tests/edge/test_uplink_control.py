@@ -10,7 +10,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.outbox import Outbox, utc_now
+from edge.clock import utc_now
+from edge.outbox import Outbox
 from edge.uplink import BrokerEndpoint, Uplink
 from ops.broker.process import BrokerProcess
 from protocol.topics import Kind, Topic

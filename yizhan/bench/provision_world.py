@@ -33,7 +33,7 @@ from cloud.models import Reading, Venue
 from cloud.service import api_server, build_api, build_ingest, open_database
 from cloud.settings import CloudSettings
 from cloud.web.settings import WebSettings
-from edge.outbox import utc_now
+from edge.clock import utc_now
 from edge.provision.factory import load_or_create
 from edge.provision.identity import Identity
 from edge.runner import RunOutcome, run_box

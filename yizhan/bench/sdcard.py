@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from edge.outbox import NewEvent, NewReading, Outbox, Synchronous
+from edge.outbox import NewEvent, NewReading, Outbox
+from edge.storage import Synchronous
 from edge.uplink import SendPolicy
 
 CONTENDERS: Final[tuple[Synchronous, ...]] = ("NORMAL", "FULL")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.outbox import utc_now
+from edge.clock import utc_now
 from edge.provision.claim import _ClaimSession, hardware_model, wait_for_claim
 from edge.settings import ProvisionSettings
 from ops.broker.process import BrokerProcess, free_port

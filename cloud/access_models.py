@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
-from cloud.models import utcnow
+import cloud.models  # noqa: F401 - registers the tables the foreign keys name
+from cloud.core.time import utc_now
 
 
 class Stream(StrEnum):
@@ -45,7 +46,7 @@ class Member(SQLModel, table=True):
     # Phone certificates (mode 2) issued before this instant are refused (a lost phone).
     phone_certs_after: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     updated_version: int = Field(sa_type=BigInteger, index=True)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class MemberChange(SQLModel, table=True):
@@ -64,7 +65,7 @@ class MemberChange(SQLModel, table=True):
     status: str = Field(max_length=8)
     groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     phone_certs_after: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class IssuerPublicKey(SQLModel, table=True):
@@ -79,7 +80,7 @@ class IssuerPublicKey(SQLModel, table=True):
     not_before: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     not_after: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     updated_version: int = Field(sa_type=BigInteger)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class Booking(SQLModel, table=True):
@@ -99,4 +100,4 @@ class Booking(SQLModel, table=True):
     ends_at: datetime = Field(sa_type=DateTime(timezone=True))
     cancelled: bool = False
     version: int = Field(sa_type=BigInteger)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from cloud.access_models import Booking, IssuerPublicKey, Member, MemberChange, Stream, SyncStream
+from cloud.db import table_of
 from protocol.access import KeySet, MemberDelta, MemberEntry, MemberStatus
 from protocol.sync import BookingChange, BookingSet, MemberSnapshotPage
 
@@ -44,11 +45,6 @@ def _opt_utc(value: datetime | None) -> datetime | None:
 
 def _now(now: datetime | None) -> datetime:
     return datetime.now(UTC) if now is None else now
-
-
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
 
 
 def _take_versions(session: Session, stream: Stream, count: int = 1) -> int:
@@ -121,7 +117,7 @@ def upsert_members(
         for i, entry in enumerate(entries)
     ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(_table(Member))
+    insert = dialect.insert(table_of(Member))
     changed = ("status", "groups", "phone_certs_after", "updated_version", "updated_at")
     session.exec(
         insert.on_conflict_do_update(
@@ -132,7 +128,7 @@ def upsert_members(
     changes = [
         _member_row(entry) | {"version": first + i, "at": at} for i, entry in enumerate(entries)
     ]
-    session.exec(dialect.insert(_table(MemberChange)), params=changes)
+    session.exec(dialect.insert(table_of(MemberChange)), params=changes)
     session.commit()
     return last
 

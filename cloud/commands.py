@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
+from cloud.core.time import Clock, utc_now
 from protocol.codec import encode
 from protocol.commands import UNLOCK_QOS, UnlockCommand, unlock_topic
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 class Publisher(Protocol):
     """What publish_unlock needs of an MQTT client; paho's ``Client`` is one."""
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> object: ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def publish_unlock(
@@ -34,7 +28,7 @@ def publish_unlock(
     door: str,
     expires_at: datetime,
     issued_by: str,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
     command_id: str | None = None,
 ) -> UnlockCommand:
     """Build, validate and publish an unlock for ``door`` of ``device``; returns the command.

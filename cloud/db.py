@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -93,3 +93,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5}
     )
+
+
+def table_of(model: Any) -> Table:
+    """The Core ``Table`` behind a SQLModel table class, typed (SQLModel leaves it ``Any``)."""
+    table: Table = model.__table__
+    return table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,12 +10,9 @@ from pydantic import field_validator
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
+from cloud.core.time import utc_now
 from cloud.partial import NoNulls
 from protocol.ids import ID_PATTERN
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def check_timezone(value: str) -> str:
@@ -39,7 +36,7 @@ class VenueBase(SQLModel):
 
 class Venue(VenueBase, table=True):
     id: str = Field(primary_key=True, max_length=32)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class VenueCreate(VenueBase):
@@ -82,7 +79,7 @@ class Device(SQLModel, table=True):
     # state never overwrites a newer one.
     state_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     last_seen_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     # sensor-hub | door | kiosk; None for a device registered before claiming existed.
     role: str | None = Field(default=None, max_length=16)
     status: str = Field(default="active", max_length=16, index=True)
@@ -114,7 +111,7 @@ class Reading(SQLModel, table=True):
     sensor: str | None = Field(default=None, max_length=32)
     ts: datetime = Field(sa_type=DateTime(timezone=True))
     value: float
-    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class DeviceEvent(SQLModel, table=True):
@@ -131,7 +128,7 @@ class DeviceEvent(SQLModel, table=True):
     type: str = Field(max_length=48)
     ts: datetime = Field(sa_type=DateTime(timezone=True))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class RejectedMessage(SQLModel, table=True):
@@ -141,7 +138,7 @@ class RejectedMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), index=True
+        default_factory=utc_now, sa_type=DateTime(timezone=True), index=True
     )
     topic: str = Field(max_length=300)
     device_id: str | None = Field(default=None, max_length=32, index=True)

@@ -3,8 +3,6 @@ the device control that lives in it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -13,6 +11,7 @@ from cloud.aggregates.scheduler import AlertEvaluator, JobScheduler, start_jobs
 from cloud.alerts.engine import evaluate as evaluate_alerts
 from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
+from cloud.core.time import utc_now as utc_now  # noqa: PLC0414 - yizhan/demo.py imports it here
 from cloud.db import make_engine
 from cloud.devices.broker_admin import BrokerAdmin, DynsecAdmin, OpenBrokerAdmin
 from cloud.devices.control import ControlEndpoint, DeviceControl
@@ -24,10 +23,6 @@ from cloud.points.earning import award_checkins
 from cloud.points.expiry import expire_points
 from cloud.points.redemption import expire_job
 from cloud.settings import CloudSettings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def open_database(settings: CloudSettings, *, migrate: bool = True) -> Engine:

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from cloud.aggregates import raw
 from cloud.aggregates.models import DockingDelivery, EnergyDaily, TrafficDaily, VenueSettings
 from cloud.aggregates.settings import JobSettings
-from cloud.aggregates.timezones import as_utc, local_date
+from cloud.aggregates.timezones import local_date
+from cloud.core.time import Clock, as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def push_day(
     *,
     settings: JobSettings,
     client: httpx.Client,
-    now: Callable[[], datetime],
+    now: Clock,
     sleep: Sleep,
 ) -> PushResult:
     """POST one day's payload to the webhook, retrying with exponential backoff, and record
@@ -256,7 +257,7 @@ def push_due(
     *,
     settings: JobSettings,
     client: httpx.Client,
-    now: Callable[[], datetime],
+    now: Clock,
     sleep: Sleep,
 ) -> list[PushResult]:
     """The daily job: push yesterday, and any earlier day an outage kept from being delivered."""

@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
@@ -24,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cloud.aggregates import raw
 from cloud.aggregates.models import JobLeader
-from cloud.aggregates.timezones import as_utc
+from cloud.core.time import Clock, as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +33,6 @@ LEADER_NAME: Final = "cloud-jobs"
 JOBS_LOCK_KEY: Final = 0x797A6A6F6273
 
 JOB_LEADER = raw.table(JobLeader)
-Clock = Callable[[], datetime]
 
 
 class LeaderElector(Protocol):

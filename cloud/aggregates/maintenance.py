@@ -11,8 +11,8 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, up
 from cloud.aggregates import raw
 from cloud.aggregates.models import DeviceOfflineMark
 from cloud.aggregates.settings import DEFAULT_DIAGNOSTICS_RETENTION_DAYS
-from cloud.aggregates.timezones import as_utc
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
+from cloud.core.time import as_utc
 from cloud.devices.models import DeviceDiagnostics
 from cloud.models import Device, RejectedMessage
 

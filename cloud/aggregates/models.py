@@ -7,7 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from cloud.models import utcnow  # also registers the raw tables indexed below
+import cloud.models  # noqa: F401 - registers the raw tables indexed below
+from cloud.core.time import utc_now
 
 # The rollup job finds what changed by arrival time, so it needs these two indexes on the
 # raw tables; they live here (and in migration 0003_aggregates) because only it uses them.
@@ -29,7 +30,7 @@ class VenueSettings(SQLModel, table=True):
     quiet_hour: int | None = Field(default=None, ge=0, le=23)
     # Service hours per day reported to the provincial platform; None: 24 (unattended).
     open_hours_per_day: float | None = Field(default=None, ge=0, le=24)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class TrafficHourly(SQLModel, table=True):
@@ -45,7 +46,7 @@ class TrafficHourly(SQLModel, table=True):
     visits: int = 0  # access.decision with reason accepted
     unique_members: int = 0
     door_exits: int = 0  # door.opened with cause exit_button
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class TrafficDaily(SQLModel, table=True):
@@ -60,7 +61,7 @@ class TrafficDaily(SQLModel, table=True):
     visits: int = 0
     unique_members: int = 0  # distinct over the whole day, not a sum of the hours
     active_hours: int = 0  # hours of the day with any entry
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class EnergyDaily(SQLModel, table=True):
@@ -74,7 +75,7 @@ class EnergyDaily(SQLModel, table=True):
     meters: int = 0
     meter_resets: int = 0
     meter_rollovers: int = 0
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class TemperatureHourly(SQLModel, table=True):
@@ -155,5 +156,5 @@ class DockingDelivery(SQLModel, table=True):
     http_status: int | None = None
     last_error: str | None = Field(default=None, max_length=500)
     payload_sha256: str = Field(max_length=64)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -21,7 +21,6 @@ from cloud.aggregates import raw
 from cloud.aggregates.models import Occupancy, OccupancyHourly, TrafficHourly, VenueSettings
 from cloud.aggregates.timezones import (
     HOUR,
-    as_utc,
     day_bounds,
     floor_hour,
     last_local_hour,
@@ -29,6 +28,7 @@ from cloud.aggregates.timezones import (
     venue_zone,
 )
 from cloud.aggregates.traffic import TrafficCounts, count_traffic
+from cloud.core.time import as_utc
 
 OCCUPANCY = raw.table(Occupancy)
 OCCUPANCY_HOURLY = raw.table(OccupancyHourly)

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, Row, Table, func, select
 
 from cloud.aggregates import raw
-from cloud.aggregates.timezones import as_utc, floor_hour, local_date
+from cloud.aggregates.timezones import floor_hour, local_date
+from cloud.core.time import as_utc
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Table, and_, or_, select
 
 from cloud.aggregates.energy import MeterSample
 from cloud.aggregates.temperature import TEMPERATURE_METRIC, TemperatureSample
-from cloud.aggregates.timezones import as_utc
 from cloud.aggregates.traffic import COUNTER_METRICS, TRAFFIC_EVENTS, CounterSample, DoorEvent
+from cloud.core.time import as_utc
 from cloud.models import DeviceEvent, Reading, Venue
 
 ENERGY_METRIC = "energy_kwh"

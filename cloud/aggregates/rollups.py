@@ -28,16 +28,9 @@ from cloud.aggregates.models import (
 )
 from cloud.aggregates.settings import JobSettings
 from cloud.aggregates.temperature import TEMPERATURE_METRIC, hourly_temperature
-from cloud.aggregates.timezones import (
-    DAY,
-    HOUR,
-    as_utc,
-    day_bounds,
-    floor_hour,
-    local_date,
-    venue_zone,
-)
+from cloud.aggregates.timezones import DAY, HOUR, day_bounds, floor_hour, local_date, venue_zone
 from cloud.aggregates.traffic import COUNTER_METRICS, TRAFFIC_EVENTS, count_traffic
+from cloud.core.time import as_utc
 
 logger = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from cloud.aggregates.leader import LeaderElector, make_elector
 from cloud.aggregates.maintenance import PresenceChange, PresenceHook
 from cloud.aggregates.rollups import RollupOptions, run_rollups
 from cloud.aggregates.settings import JobSettings
+from cloud.core.time import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 
 AlertEvaluator = Callable[[Engine, datetime], object]
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
 
 ROLLUPS: Final = "rollups"
@@ -42,10 +42,6 @@ DOCKING: Final = "docking_push"
 LEADER: Final = "leader_election"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class JobScheduler:
     """Rollups, retention, offline detection, alert evaluation and the docking push."""
 
@@ -54,7 +50,7 @@ class JobScheduler:
         engine: Engine,
         settings: JobSettings,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         elector: LeaderElector | None = None,
         http_client: httpx.Client | None = None,
         sleep: Sleep = time.sleep,

@@ -8,18 +8,13 @@ from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cloud.core.time import as_utc
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ZONE: Final = "Asia/Shanghai"
 HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
-
-
-def as_utc(value: datetime) -> datetime:
-    """The same instant in UTC; a naive value is UTC already (SQLite keeps no offset)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 @lru_cache(maxsize=256)

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, Table, select
 
 from cloud.aggregates import fresh, queries, raw, rollups
 from cloud.aggregates.models import EnergyDaily, TemperatureHourly, TrafficDaily, TrafficHourly
-from cloud.aggregates.timezones import as_utc, day_bounds, local_date, local_iso, venue_zone
+from cloud.aggregates.timezones import day_bounds, local_date, local_iso, venue_zone
+from cloud.core.time import as_utc
 from cloud.models import Venue
 
 

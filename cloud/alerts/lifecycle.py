@@ -11,9 +11,10 @@ from datetime import datetime
 from sqlmodel import Session
 
 from cloud.alerts.errors import AlertNotFoundError, IllegalTransitionError
-from cloud.alerts.models import SYSTEM, Alert, AlertKind, AlertStatus, WebhookDelivery, as_utc
+from cloud.alerts.models import SYSTEM, Alert, AlertKind, AlertStatus, WebhookDelivery
 from cloud.alerts.rules import Finding
 from cloud.alerts.schemas import AlertPublic, WebhookBody
+from cloud.core.time import as_utc
 
 
 def _queue(session: Session, alert: Alert, *, event: str, now: datetime) -> None:

@@ -3,13 +3,14 @@ and the webhook outbox."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from cloud.models import utcnow
+import cloud.models  # noqa: F401 - registers the tables the foreign keys name
+from cloud.core.time import utc_now
 
 
 class AlertKind(StrEnum):
@@ -40,11 +41,6 @@ class SensorRoleName(StrEnum):
     AMBIENT = "ambient"  # a probe measuring the room or the street: the heat rule watches it
 
 
-def as_utc(ts: datetime) -> datetime:
-    """``ts`` as an aware UTC time: SQLite hands back naive ones, and every stored time is UTC."""
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-
-
 # The subject written into resolved_by when the evaluator closes an alert itself.
 SYSTEM = "system"
 
@@ -71,7 +67,7 @@ class AlertRule(AlertRuleBase, table=True):
     venue_id: str | None = Field(default=None, foreign_key="venue.id", max_length=32)
     kind: str = Field(max_length=32)
     updated_by: str = Field(default="system", max_length=120)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class SensorRole(SQLModel, table=True):
@@ -86,7 +82,7 @@ class SensorRole(SQLModel, table=True):
     role: str = Field(max_length=16)
     label: str | None = Field(default=None, max_length=80)
     updated_by: str = Field(default="system", max_length=120)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class Alert(SQLModel, table=True):

@@ -7,7 +7,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cloud.alerts.models import AlertKind, AlertStatus, SensorRoleName, as_utc
+from cloud.alerts.models import AlertKind, AlertStatus, SensorRoleName
+from cloud.core.time import as_utc
 
 
 class _UtcModel(BaseModel):

@@ -26,7 +26,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from cloud.alerts.models import WebhookDelivery, as_utc
+from cloud.alerts.models import WebhookDelivery
+from cloud.core.time import as_utc
 from cloud.settings import CloudSettings, InsecureSettingsError, api_token_weakness
 
 logger = logging.getLogger(__name__)

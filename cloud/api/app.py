@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -30,10 +29,11 @@ from cloud.api.routes import (
     telemetry,
     venues,
 )
-from cloud.api.state import ApiState, Clock
+from cloud.api.state import ApiState
 from cloud.auth.deps import current_principal
 from cloud.auth.throttle import LoginGuard
 from cloud.auth.tokens import AuthKeys
+from cloud.core.time import Clock, utc_now
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
 from cloud.issuer import load_existing as load_issuer_key
@@ -45,10 +45,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
 }
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @cache
@@ -107,7 +103,7 @@ def create_app(
     *,
     settings: CloudSettings,
     engine: Engine,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
     control: DeviceControl | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     login_guard: LoginGuard | None = None,

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
-
-from pydantic import AfterValidator, PlainSerializer
 from sqlmodel import SQLModel
 
+from cloud.core.time import UtcDatetime
 from cloud.models import VenuePublic
-
-
-def as_utc(value: datetime) -> datetime:
-    """The same instant in UTC; a naive value is UTC already (SQLite keeps no offset)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-# Always sent as an ISO 8601 string with an explicit +00:00: a UI converts it to the
-# venue's timezone (VenuePublic.timezone) without guessing.
-UtcDatetime = Annotated[
-    datetime,
-    AfterValidator(as_utc),
-    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
-]
 
 
 class HealthPublic(SQLModel):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Engine
 
 from cloud.auth.tokens import AuthKeys
+from cloud.core.time import Clock
 from cloud.devices.services import DeviceServices
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 from sqlalchemy import DateTime, Dialect, String, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+import cloud.models  # noqa: F401 - registers the tables the foreign keys name
 from cloud.auth.principal import Role
-from cloud.models import utcnow
+from cloud.core.time import utc_now
 from cloud.partial import NoNulls
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
@@ -45,7 +46,7 @@ class User(UserBase, table=True):
     username: str = Field(max_length=64, unique=True, index=True)
     # argon2id in PHC string format (pwdlib); never the password itself.
     password_hash: str = Field(max_length=255)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class UserCreate(UserBase):
@@ -100,7 +101,7 @@ class ApiToken(ApiTokenBase, table=True):
     id: str = Field(primary_key=True, max_length=16)
     secret_sha256: str = Field(max_length=64)
     created_by: str = Field(max_length=80)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 

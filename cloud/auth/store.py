@@ -11,7 +11,6 @@ from functools import cache
 
 from sqlmodel import Session, col, delete, select
 
-from cloud.api.schemas import as_utc
 from cloud.auth.models import (
     ApiToken,
     ApiTokenCreate,
@@ -23,7 +22,8 @@ from cloud.auth.models import (
 )
 from cloud.auth.passwords import PasswordCost, current_password_cost, password_hasher
 from cloud.auth.principal import Principal, Role
-from cloud.models import Venue, utcnow
+from cloud.core.time import as_utc, utc_now
+from cloud.models import Venue
 
 TOKEN_PREFIX = "yzt_"  # noqa: S105  (a marker telling API tokens from JWTs, not a secret)
 _TOKEN_ID_BYTES = 6  # 12 hex characters: an id to find the row by, not a secret
@@ -238,6 +238,6 @@ def principal_for_token(*, session: Session, token: ApiToken) -> Principal:
 
 def revoke_api_token(*, session: Session, token: ApiToken, now: datetime | None = None) -> None:
     if token.revoked_at is None:
-        token.revoked_at = now or utcnow()
+        token.revoked_at = now or utc_now()
         session.add(token)
         session.commit()

@@ -15,7 +15,7 @@ from typing import Final
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
-from cloud.api.schemas import as_utc
+from cloud.core.time import as_utc
 from cloud.devices.broker_admin import BrokerAdmin, BrokerAdminError
 from cloud.devices.models import CommandStatus, DeviceCommand, DeviceStatus
 from cloud.devices.vault import RotationVault

@@ -18,8 +18,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from cloud.api.schemas import as_utc
 from cloud.auth.principal import Principal
+from cloud.core.time import as_utc
 from cloud.devices.broker_admin import BrokerAdmin, BrokerAdminError
 from cloud.devices.config import add_desired_config, check_settings
 from cloud.devices.credentials import (

@@ -14,7 +14,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from cloud.api.schemas import as_utc
+from cloud.core.time import as_utc
 from cloud.devices.credentials import new_mqtt_password
 from cloud.devices.errors import DeviceError
 from cloud.devices.models import OPEN_COMMAND_STATUSES, DeviceCommand, DeviceStatus

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from cloud.core.time import Clock
 from cloud.devices.broker_admin import BrokerAdmin
 from cloud.devices.broker_sync import remove_decommissioned, settle_rotations
 from cloud.devices.hello import note_hello
@@ -55,8 +56,6 @@ from protocol.provisioning import (
 )
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 # Fast enough that an unlock feels immediate to the person at the door; slow enough that a
 # few replicas polling cost the database nothing worth measuring.

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, delete, select
 
-from cloud.api.schemas import as_utc
+from cloud.core.time import as_utc
 from cloud.devices.hello_limits import (
     ACTIVE,
     DEFAULT_HELLO_LIMITS,

@@ -15,7 +15,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from cloud import access_store
 from cloud.access_models import IssuerPublicKey
-from cloud.api.schemas import UtcDatetime
+from cloud.core.time import UtcDatetime
 from cloud.devices.errors import DeviceError
 from cloud.devices.models import DeviceHealth, DeviceStatus
 from cloud.models import Device

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import CursorResult, and_, or_, update
 from sqlmodel import Session, col, select
 
-from cloud.api.schemas import as_utc
+from cloud.core.time import as_utc
 from cloud.devices.broker_sync import RESULT_GRACE
 from cloud.devices.commands import wire_command
 from cloud.devices.models import (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, SQLModel, col, select
 
-from cloud.api.schemas import UtcDatetime
+from cloud.core.time import UtcDatetime
 from cloud.devices.commands import recent_commands
 from cloud.devices.config import desired_versions
 from cloud.devices.models import (

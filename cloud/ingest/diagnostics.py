@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from cloud.db import table_of
 from cloud.devices.models import DeviceCommand, DeviceDiagnostics
 from cloud.ingest.inbound import PAYLOAD_KEEP, Rejection
 from protocol.commands import DIAGNOSTICS
@@ -29,13 +30,8 @@ from protocol.topics import Topic
 Report = tuple[Topic, Diagnostics]
 
 
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
-
-
-COMMAND = _table(DeviceCommand)
-REPORT = _table(DeviceDiagnostics)
+COMMAND = table_of(DeviceCommand)
+REPORT = table_of(DeviceDiagnostics)
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
+from cloud.db import table_of
 from cloud.devices.models import (
     OPEN_COMMAND_STATUSES,
     CommandStatus,
@@ -39,11 +40,6 @@ from protocol.payloads import Event
 logger = logging.getLogger(__name__)
 
 _MAX_VERSION = 2**63
-
-
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
 
 
 def _text(value: str | None) -> str | None:
@@ -147,10 +143,10 @@ def _command_status(result: CommandResult) -> str:
 
 
 def write_notes(conn: Connection, dialect: ModuleType, notes: EventNotes) -> None:
-    _newest_wins(conn, dialect, _table(DeviceConfig), list(notes.applied.values()))
-    _newest_wins(conn, dialect, _table(DeviceConfigRejection), list(notes.rejected.values()))
-    _newest_wins(conn, dialect, _table(DeviceHealth), list(notes.health.values()))
-    table = _table(DeviceCommand)
+    _newest_wins(conn, dialect, table_of(DeviceConfig), list(notes.applied.values()))
+    _newest_wins(conn, dialect, table_of(DeviceConfigRejection), list(notes.rejected.values()))
+    _newest_wins(conn, dialect, table_of(DeviceHealth), list(notes.health.values()))
+    table = table_of(DeviceCommand)
     for row in notes.results:
         conn.execute(
             update(table)
@@ -206,7 +202,7 @@ def decommissioned(conn: Connection, devices: set[str]) -> set[str]:
     """Which of ``devices`` are decommissioned: their messages are refused."""
     if not devices:
         return set()
-    table = _table(Device)
+    table = table_of(Device)
     query = select(table.c.id).where(
         table.c.id.in_(devices), table.c.status == DeviceStatus.DECOMMISSIONED.value
     )
@@ -224,7 +220,7 @@ def activate(conn: Connection, devices: set[str], now: datetime) -> None:
     """Claimed devices seen online as themselves are active, and their bundles delivered."""
     if not devices:
         return
-    device = _table(Device)
+    device = table_of(Device)
     claimed = list(
         conn.execute(
             select(device.c.id).where(
@@ -239,7 +235,7 @@ def activate(conn: Connection, devices: set[str], now: datetime) -> None:
         .where(device.c.id.in_(claimed), device.c.status == DeviceStatus.CLAIMED.value)
         .values(status=DeviceStatus.ACTIVE.value)
     )
-    box = _table(PendingBox)
+    box = table_of(PendingBox)
     # The box has its credentials: the sealed copy has done its job.
     conn.execute(
         update(box)

@@ -17,9 +17,9 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any, Final
 
-from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
+from cloud.db import table_of
 from cloud.ingest.inbound import Rejection
 from cloud.models import RejectedMessage
 from protocol.codec import valid_seq
@@ -35,11 +35,6 @@ _OVERFLOW_REASON: Final = (
 _NUMBER: Final = re.compile(r"\d+")
 _QUOTED: Final = re.compile(r"'[^']*'|\"[^\"]*\"")
 _KIND_CHARS: Final = 160  # of a reason: past this, reasons of one kind differ only in detail
-
-
-def _table() -> Table:
-    table: Table = RejectedMessage.__table__  # type: ignore[attr-defined]
-    return table
 
 
 def no_nul(text: str) -> str:
@@ -99,7 +94,7 @@ class RejectionLog:
         return hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest(), overflow
 
     def _upsert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        table = _table()
+        table = table_of(RejectedMessage)
         stmt = self._dialect.insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["dedupe_key"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,8 @@ from sqlalchemy import Engine, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from cloud.core.time import Clock
+from cloud.db import table_of
 from cloud.devices.models import DeviceStatus
 from cloud.ingest import diagnostics, notes
 from cloud.ingest.bounds import BoundedBatch, TimeBounds, bound_batch
@@ -27,8 +29,6 @@ from protocol.payloads import Reading as WireReading
 from protocol.topics import Topic
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(slots=True)
@@ -86,11 +86,6 @@ def _item_rejections(bounded: BoundedBatch, result: WriteResult) -> list[Rejecti
     if seqs:
         result.acks[(batch.topic.venue, batch.topic.device)].extend(seqs)
     return [_rejection(batch, item) for item in [*batch.rejected, *bounded.held]]
-
-
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
 
 
 class IngestStore:
@@ -174,12 +169,12 @@ class IngestStore:
         if known is not None:
             return known
         venue = conn.execute(
-            select(_table(Device).c.venue_id).where(_table(Device).c.id == topic.device)
+            select(table_of(Device).c.venue_id).where(table_of(Device).c.id == topic.device)
         ).scalar()
         if venue is None:
             self._insert_ignore(
                 conn,
-                _table(Venue),
+                table_of(Venue),
                 [
                     {
                         "id": topic.venue,
@@ -193,7 +188,7 @@ class IngestStore:
             )
             self._insert_ignore(
                 conn,
-                _table(Device),
+                table_of(Device),
                 [
                     {
                         "id": topic.device,
@@ -209,7 +204,7 @@ class IngestStore:
                 ["id"],
             )
             venue = conn.execute(
-                select(_table(Device).c.venue_id).where(_table(Device).c.id == topic.device)
+                select(table_of(Device).c.venue_id).where(table_of(Device).c.id == topic.device)
             ).scalar_one()
         self._device_venue[topic.device] = venue
         return str(venue)
@@ -246,7 +241,7 @@ class IngestStore:
         offered = sum(len(b.items) for b in batches)
         stored = self._readings.insert(conn, list(readings.values()))
         stored += self._insert_ignore(
-            conn, _table(DeviceEvent), list(events.values()), ["device_id", "seq"]
+            conn, table_of(DeviceEvent), list(events.values()), ["device_id", "seq"]
         )
         result.stored += stored
         result.duplicates += offered - stored
@@ -296,7 +291,7 @@ class IngestStore:
         Returns whether the state says the device is online (as itself, on its own topic)."""
         if self._venue_of(conn, topic) != topic.venue:
             return False
-        device = _table(Device)
+        device = table_of(Device)
         newer = or_(device.c.state_at.is_(None), device.c.state_at < state.ts)
         if state.status == "offline":
             newer = or_(newer, device.c.state_at == state.ts)
@@ -324,7 +319,7 @@ class IngestStore:
 
     def _touch(self, conn: Connection, devices: set[str], now: datetime) -> None:
         if devices:
-            device = _table(Device)
+            device = table_of(Device)
             conn.execute(update(device).where(device.c.id.in_(devices)).values(last_seen_at=now))
 
 

@@ -12,9 +12,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.exc import OperationalError
 
+from cloud.core.time import Clock
 from cloud.ingest.health import DEFAULT_STALL_AFTER_S, IngestHealth, judge
 from cloud.ingest.inbound import Inbound, classify, unclassifiable, unstorable
 from cloud.ingest.metrics import IngestStats, Liveness, Sample, ingest_samples
@@ -82,7 +81,7 @@ class IngestWorker:
         batch_size: int = 500,
         queue_size: int = 10_000,
         stall_after_s: float = DEFAULT_STALL_AFTER_S,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.stats = IngestStats()
         self._stall_after_s = stall_after_s

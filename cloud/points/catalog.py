@@ -13,7 +13,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from cloud.models import Device, utcnow
+from cloud.core.time import utc_now
+from cloud.models import Device
 from cloud.points import low_stock
 from cloud.points.catalog_models import (
     MAX_CAPACITY,
@@ -332,7 +333,7 @@ def take_from_slot(
     Raises OutOfStockError for an empty slot, SlotNotFoundError, and
     TransactionConflictError when the id took from another slot before.
     """
-    now = at or utcnow()
+    now = at or utc_now()
     # Lock first, then look for an earlier take: a concurrent retry of the same
     # transaction waits here and then sees the first one's committed row.
     row = get_slot(session=session, kiosk_id=kiosk_id, slot=slot, lock=True)
@@ -365,7 +366,7 @@ def return_to_slot(
     Idempotent: a second call returns the first return. None when the transaction never
     took an item, so the refund path may call it without knowing how far the flow got.
     """
-    now = at or utcnow()
+    now = at or utc_now()
     take = _movement_of(session, transaction_id, MovementKind.TAKE)
     if take is None:
         return None

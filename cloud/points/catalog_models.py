@@ -11,8 +11,8 @@ from pydantic import field_validator
 from sqlalchemy import CheckConstraint, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from cloud.api.schemas import UtcDatetime
-from cloud.models import utcnow
+import cloud.models  # noqa: F401 - registers the tables the foreign keys name
+from cloud.core.time import UtcDatetime, utc_now
 from cloud.partial import NoNulls
 
 # A price above this is a typo (a kiosk sells water and soap, not televisions).
@@ -56,8 +56,8 @@ class Product(ProductBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     updated_by: str = Field(default="system", max_length=120)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class ProductCreate(ProductBase):
@@ -121,7 +121,7 @@ class KioskSlot(SQLModel, table=True):
     capacity: int
     low_stock_threshold: int = 0
     updated_by: str = Field(default="system", max_length=120)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class StockMovement(SQLModel, table=True):

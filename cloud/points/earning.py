@@ -28,8 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cloud.access_models import Member
-from cloud.aggregates.timezones import as_utc, local_date, venue_zone
+from cloud.aggregates.timezones import local_date, venue_zone
 from cloud.auth.principal import DOOR
+from cloud.core.time import as_utc
 from cloud.devices.models import DeviceStatus
 from cloud.models import Device, DeviceEvent, Venue
 from cloud.points import ledger

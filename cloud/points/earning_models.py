@@ -9,8 +9,8 @@ from pydantic import field_validator
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
-from cloud.api.schemas import UtcDatetime
-from cloud.models import utcnow
+import cloud.models  # noqa: F401 - registers the tables the foreign keys name
+from cloud.core.time import UtcDatetime, utc_now
 from protocol.ids import ID_PATTERN
 from protocol.membercode import MEMBER_ID_RE
 
@@ -35,7 +35,7 @@ class EarningRules(EarningRulesBase, table=True):
 
     id: int = Field(default=RULES_ID, primary_key=True, sa_column_kwargs={"autoincrement": False})
     updated_by: str = Field(default="system", max_length=120)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class EarningRulesUpdate(EarningRulesBase):

@@ -28,7 +28,8 @@ from sqlalchemy import Engine, and_, case, exists, func, not_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from cloud.aggregates.timezones import as_utc, day_bounds, local_date, venue_zone
+from cloud.aggregates.timezones import day_bounds, local_date, venue_zone
+from cloud.core.time import as_utc
 from cloud.points import ledger
 from cloud.points.earning import current_rules
 from cloud.points.models import LedgerEntry, Posting

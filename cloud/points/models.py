@@ -15,7 +15,8 @@ from sqlalchemy import BigInteger, Column, Connection, DateTime, Index, event
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 from sqlmodel import Field, SQLModel
 
-from cloud.models import utcnow
+import cloud.models  # noqa: F401 - registers the tables the foreign keys name
+from cloud.core.time import utc_now
 from cloud.points.errors import AppendOnlyError
 
 # Long enough for "member:<id>" with any member id the union issues (and "hold:<txn id>").
@@ -56,7 +57,7 @@ class AccountBalance(SQLModel, table=True):
 
     account: str = Field(primary_key=True, max_length=ACCOUNT_MAX)
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class RedemptionState(StrEnum):

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud.api.errors import ApiError
-from cloud.api.state import Clock
+from cloud.core.time import Clock
 from cloud.web import account
 from cloud.web.i18n import COMMON, Catalog, Messages
 from cloud.web.live import LiveFeed

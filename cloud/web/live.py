@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -32,6 +32,7 @@ from cloud.aggregates import raw
 from cloud.aggregates.models import Occupancy
 from cloud.aggregates.traffic import COUNTER_METRICS, TRAFFIC_EVENTS
 from cloud.alerts.models import Alert, AlertStatus
+from cloud.core.time import Clock
 from cloud.devices.models import DeviceHealth, PendingBox
 from cloud.models import Device, DeviceEvent, Reading
 
@@ -47,7 +48,6 @@ PENDING_ALL: Final = "all"  # the pending topic's "venue": unclaimed boxes have 
 _QUEUE_SIZE: Final = 64  # topic sets waiting for one slow browser; past that, older ones go
 
 Signatures = dict[Hashable, tuple[Any, ...]]
-Clock = Callable[[], datetime]
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cloud.aggregates.timezones import as_utc, venue_zone
+from cloud.aggregates.timezones import venue_zone
+from cloud.core.time import as_utc
 
 
 def local(value: datetime | str | None, tz: str | None, *, fmt: str = "%Y-%m-%d %H:%M") -> str:

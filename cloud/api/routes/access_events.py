@@ -11,11 +11,11 @@ from sqlmodel.sql.expression import SelectOfScalar
 from cloud.api.csv import FormatQuery, csv_response
 from cloud.api.deps import NowDep, Offset, SessionDep, StateDep
 from cloud.api.errors import ApiError
-from cloud.api.schemas import UtcDatetime
 from cloud.api.timewindow import EXAMPLE, TimeWindow, resolve_window
 from cloud.auth.deps import require_roles
 from cloud.auth.principal import Principal, Role
 from cloud.auth.pseudonym import pseudonymize
+from cloud.core.time import UtcDatetime
 from cloud.models import DeviceEvent
 
 DECISION_EVENT: Final = "access.decision"

@@ -17,9 +17,9 @@ from sqlmodel import SQLModel, col, func, select
 from cloud.api.deps import NowDep, Offset, SessionDep, StateDep
 from cloud.api.errors import ErrorResponse
 from cloud.api.routes.devices import api_error, scoped_device
-from cloud.api.schemas import UtcDatetime
 from cloud.auth.deps import forbidden, require_roles
 from cloud.auth.principal import Principal, Role
+from cloud.core.time import UtcDatetime
 from cloud.devices.commands import DEFAULT_LIFETIME, issue_command, recent_commands
 from cloud.devices.config import newest_desired, put_desired_config
 from cloud.devices.decommission import decommission

@@ -19,10 +19,11 @@ from sqlmodel import Session, col, select
 
 from cloud.access_models import Booking
 from cloud.access_models import Member as MemberRow
-from cloud.aggregates.timezones import DEFAULT_ZONE, as_utc
+from cloud.aggregates.timezones import DEFAULT_ZONE
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import error_response
 from cloud.api.routes.points import EntryPublic, member_balance, member_entries
+from cloud.core.time import as_utc
 from cloud.models import Venue
 from cloud.web.i18n import Lang, Messages
 from cloud.web.render import render

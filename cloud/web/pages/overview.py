@@ -18,9 +18,10 @@ from sqlmodel import col
 from cloud.aggregates import raw
 from cloud.aggregates.models import VenueSettings
 from cloud.aggregates.occupancy import live_occupancy
-from cloud.aggregates.timezones import as_utc, venue_zone
+from cloud.aggregates.timezones import venue_zone
 from cloud.alerts.models import Alert, AlertStatus
 from cloud.api.deps import EngineDep, NowDep
+from cloud.core.time import as_utc
 from cloud.models import Device, Venue
 from cloud.web.i18n import Messages
 from cloud.web.render import render

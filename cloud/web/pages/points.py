@@ -22,9 +22,10 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from cloud.aggregates import raw
-from cloud.aggregates.timezones import DEFAULT_ZONE, as_utc, venue_zone
+from cloud.aggregates.timezones import DEFAULT_ZONE, venue_zone
 from cloud.api.csv import csv_cell
 from cloud.api.deps import NowDep, SessionDep
+from cloud.core.time import as_utc
 from cloud.models import Device, Venue
 from cloud.points import catalog, low_stock
 from cloud.points.catalog_models import KioskSlot, MovementKind, Product, StockMovement

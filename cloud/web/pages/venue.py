@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
 from cloud.aggregates.occupancy import LIVE_CLOCK_SKEW
-from cloud.aggregates.timezones import DAY, as_utc, day_bounds, floor_hour, local_date, venue_zone
+from cloud.aggregates.timezones import DAY, day_bounds, floor_hour, local_date, venue_zone
 from cloud.alerts.models import SensorRole
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.api.routes.access_events import AccessEventsPublic, list_access_events
 from cloud.auth.deps import scoped_venue
+from cloud.core.time import as_utc
 from cloud.models import Device, Venue
 from cloud.points.catalog import list_slots
 from cloud.points.catalog_models import KioskSlot, Product

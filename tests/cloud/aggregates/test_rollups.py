@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from cloud.aggregates.models import TemperatureHourly, TrafficDaily, TrafficHourly
 from cloud.aggregates.rollups import RollupOptions, rollup_range, run_rollups
-from cloud.aggregates.timezones import as_utc
+from cloud.core.time import as_utc
 from tests.cloud.aggregates.conftest import NOW, OPTIONS, add, event, reading, shanghai, visit
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from cloud.api.schemas import as_utc
+from cloud.core.time import as_utc
 from cloud.devices.broker_sync import RESULT_GRACE
 from cloud.devices.control import ControlEndpoint, DeviceControl
 from cloud.devices.models import DeviceCommand

@@ -1,0 +1,1 @@
+"""Small helpers every cloud layer may import: time and database plumbing, nothing domain."""

@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 from cloud.alerts import lifecycle, rules
 from cloud.alerts.defaults import DEFAULT_RULES
 from cloud.alerts.models import SYSTEM, Alert, AlertKind, AlertRule, SensorRole, SensorRoleName
-from cloud.alerts.rules import Event, Finding, Rule, Sample, Subject
+from cloud.alerts.rules import Event, Finding, Rule, Sample
+from cloud.alerts.subject import Subject
 from cloud.core.time import as_utc
 from cloud.models import Device, DeviceEvent, Reading, Venue
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from cloud.alerts.models import AlertKind
-
-if TYPE_CHECKING:
-    from cloud.alerts.rules import Subject
+from cloud.alerts.subject import Subject
 
 # str.format templates; fields: venue, device, sensor, value, threshold.
 _TEMPLATES: Final[dict[AlertKind, tuple[str, str]]] = {

@@ -16,6 +16,7 @@ from typing import Any, Final
 from cloud.alerts import messages
 from cloud.alerts.defaults import SEVERITY
 from cloud.alerts.models import AlertKind
+from cloud.alerts.subject import Subject
 
 # Samplers report every 60 s. A hole longer than this means the probe was not watched, so
 # a run of warm readings across it is not "continuously" above the threshold.
@@ -65,20 +66,6 @@ class Event:
     ts: datetime
     type: str
     data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What an alert is about; ``key`` is the dedupe key of its condition."""
-
-    kind: AlertKind
-    venue_id: str
-    device_id: str | None = None
-    sensor: str | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.venue_id}:{self.device_id or '-'}:{self.sensor or '-'}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from sqlmodel import Session, select
 
 from cloud.alerts import lifecycle, messages
 from cloud.alerts.models import SYSTEM, Alert, AlertKind
-from cloud.alerts.rules import Finding, Subject
+from cloud.alerts.rules import Finding
+from cloud.alerts.subject import Subject
 from cloud.points.catalog_models import KioskSlot
 
 logger = logging.getLogger(__name__)

@@ -122,7 +122,7 @@ class CloudSettings(BaseSettings):
     # Device clocks ingest believes, and when its /healthz calls it stalled (issue 15).
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
     # The one integration token from before users and API tokens existed: still accepted as
-    # a SERVICE principal seeing every venue (see cloud.auth.deps). Optional.
+    # a SERVICE principal seeing every venue (see cloud.api.auth_deps). Optional.
     api_token: SecretStr | None = None
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 
+from cloud.api.auth_deps import current_principal
 from cloud.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from cloud.api.errors import ErrorResponse, install_error_handlers
 from cloud.api.routes import (
@@ -30,7 +31,6 @@ from cloud.api.routes import (
     venues,
 )
 from cloud.api.state import ApiState
-from cloud.auth.deps import current_principal
 from cloud.auth.throttle import LoginGuard
 from cloud.auth.tokens import AuthKeys
 from cloud.core.time import Clock, utc_now

@@ -1,6 +1,6 @@
 """Dependencies of the API routes: the runtime state, a database session, the clock.
 
-Who is calling is cloud.auth.deps (CurrentPrincipal, require_roles, ScopedVenue).
+Who is calling is cloud.api.auth_deps (CurrentPrincipal, require_roles, ScopedVenue).
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, SQLModel, col, select
 
 from cloud.core.time import UtcDatetime
 from cloud.devices.commands import recent_commands
 from cloud.devices.config import desired_versions
+from cloud.devices.hello import pending_boxes
 from cloud.devices.models import (
     DeviceCommand,
     DeviceConfigRejection,
@@ -149,3 +151,9 @@ def command_view(row: DeviceCommand) -> CommandPublic:
 
 def pending_view(box: PendingBox) -> PendingBoxPublic:
     return PendingBoxPublic.model_validate(box)
+
+
+def pending_list(*, session: Session, now: datetime, window: timedelta) -> PendingBoxesPublic:
+    """Unclaimed boxes that said hello within the claim window, the most recent first."""
+    boxes = pending_boxes(session=session, now=now, window=window)
+    return PendingBoxesPublic(data=[pending_view(b) for b in boxes], count=len(boxes))

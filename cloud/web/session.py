@@ -9,10 +9,10 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
+from cloud.api.auth_deps import current_principal
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.api.errors import ApiError
 from cloud.auth.cookie import SESSION_COOKIE, csrf_token
-from cloud.auth.deps import current_principal
 from cloud.auth.principal import Principal, Role
 from cloud.web.i18n import LANG_COOKIE, Lang, pick_lang
 

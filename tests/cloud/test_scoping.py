@@ -210,7 +210,7 @@ def test_a_manager_never_reaches_another_venue(world: World) -> None:
             if not hidden:
                 wrong.append(
                     f"{route.key} on venue B: {theirs.status_code}; scope it with "
-                    "cloud.auth.deps.ScopedVenue, or add the query it needs to QUERY_EXAMPLES"
+                    "cloud.api.auth_deps.ScopedVenue, or add the query it needs to QUERY_EXAMPLES"
                 )
         response = call(world, "mia", route, **ids_of_a(world))
         leaked = [s for s in SECRETS_OF_B if s in response.text]

@@ -15,11 +15,11 @@ from cloud.aggregates import queries, raw, rollups, views
 from cloud.aggregates.models import OccupancyHourly, VenueSettings
 from cloud.aggregates.timezones import local_iso, venue_zone
 from cloud.aggregates.views import Resolution, Window
+from cloud.api.auth_deps import CurrentPrincipal, ScopedVenue, require_roles
 from cloud.api.deps import EngineDep, NowDep, Offset
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.api.routes.venues import VENUE_READERS
 from cloud.api.timewindow import EXAMPLE, parse_instant
-from cloud.auth.deps import CurrentPrincipal, ScopedVenue, require_roles
 from cloud.auth.principal import Role
 from cloud.core.time import as_utc
 from cloud.models import Venue

@@ -22,9 +22,9 @@ from cloud.alerts.schemas import (
     SensorRolesPublic,
     SensorRoleUpdate,
 )
+from cloud.api.auth_deps import forbidden, require_roles, scoped_venue
 from cloud.api.deps import NowDep, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
-from cloud.auth.deps import forbidden, require_roles, scoped_venue
 from cloud.auth.principal import Principal, Role
 from cloud.models import Device
 

@@ -16,11 +16,11 @@ from cloud.alerts import lifecycle
 from cloud.alerts.errors import IllegalTransitionError
 from cloud.alerts.models import Alert, AlertKind, AlertStatus
 from cloud.alerts.schemas import AlertPublic, AlertsPublic
+from cloud.api.auth_deps import require_roles
 from cloud.api.deps import NowDep, Offset, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.routes import alert_rules
 from cloud.api.timewindow import parse_instant
-from cloud.auth.deps import require_roles
 from cloud.auth.principal import Principal, Role
 
 router = APIRouter(tags=["alerts"])

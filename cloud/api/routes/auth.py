@@ -9,10 +9,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
+from cloud.api.auth_deps import CurrentPrincipal, require_roles, unauthorized
 from cloud.api.deps import NowDep, Offset, RowId, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth import store
-from cloud.auth.deps import CurrentPrincipal, require_roles, unauthorized
 from cloud.auth.login import LoginGuardDep
 from cloud.auth.login import authenticate as guarded_authenticate
 from cloud.auth.models import (

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlmodel import Session
 
+from cloud.api.auth_deps import require_roles, scoped_venue
 from cloud.api.deps import NowDep, Offset, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
-from cloud.auth.deps import require_roles, scoped_venue
 from cloud.auth.principal import Principal, Role
 from cloud.models import Device
 from cloud.points import catalog, earning

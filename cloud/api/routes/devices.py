@@ -11,16 +11,15 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
+from cloud.api.auth_deps import require_roles
 from cloud.api.csv import FormatQuery, csv_response
 from cloud.api.deps import NowDep, Offset, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.routes.venues import VENUE_READERS, VenueReader
-from cloud.auth.deps import require_roles
 from cloud.auth.principal import Principal, Role
 from cloud.devices.claims import ClaimRequest, claim_box
 from cloud.devices.control import DeviceControl
 from cloud.devices.errors import DeviceError, device_not_found
-from cloud.devices.hello import pending_boxes
 from cloud.devices.models import PendingBox
 from cloud.devices.views import (
     DeviceDetail,
@@ -28,7 +27,7 @@ from cloud.devices.views import (
     PendingBoxesPublic,
     device_detail,
     device_views,
-    pending_view,
+    pending_list,
 )
 from cloud.models import Device
 from protocol.ids import ID_PATTERN
@@ -133,8 +132,7 @@ def list_devices(
 @router.get("/pending", dependencies=[Depends(require_roles(Role.ADMIN, Role.TECHNICIAN))])
 def list_pending_boxes(*, session: SessionDep, state: StateDep, now: NowDep) -> PendingBoxesPublic:
     """Unclaimed boxes that said hello within the claim window, the most recent first."""
-    boxes = pending_boxes(session=session, now=now, window=state.devices.policy.claim_window)
-    return PendingBoxesPublic(data=[pending_view(b) for b in boxes], count=len(boxes))
+    return pending_list(session=session, now=now, window=state.devices.policy.claim_window)
 
 
 @router.post("/claim", status_code=201, responses=_ERRORS)

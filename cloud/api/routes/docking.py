@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from cloud.aggregates.docking import SCHEMA, count_venues, daily_stats
 from cloud.aggregates.timezones import DEFAULT_ZONE, local_date
+from cloud.api.auth_deps import CurrentPrincipal, require_roles
 from cloud.api.deps import EngineDep, NowDep, Offset
 from cloud.api.errors import ErrorResponse
 from cloud.api.routes.venues import VENUE_READERS
-from cloud.auth.deps import CurrentPrincipal, require_roles
 from cloud.core.time import as_utc
 
 router = APIRouter(

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
+from cloud.api.auth_deps import require_roles
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ErrorResponse
 from cloud.api.routes.devices import api_error
-from cloud.auth.deps import require_roles
 from cloud.auth.principal import Principal, Role
 from cloud.devices.errors import DeviceError
 from cloud.devices.issuer_keys import (

@@ -12,19 +12,19 @@ itself, and reads balances; no box's token reads a member's statement.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
+from cloud.api.auth_deps import device_forbidden, forbidden, require_roles
 from cloud.api.deps import NowDep, Offset, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
-from cloud.auth.deps import device_forbidden, forbidden, require_roles
 from cloud.auth.principal import KIOSK, Principal, Role
 from cloud.models import Device
-from cloud.points import ledger, redemption
+from cloud.points import redemption, statement
 from cloud.points.errors import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -34,7 +34,8 @@ from cloud.points.errors import (
     LedgerError,
     RedemptionNotFoundError,
 )
-from cloud.points.models import LedgerEntry, RedemptionState, Settlement
+from cloud.points.models import RedemptionState, Settlement
+from cloud.points.statement import BalancePublic, EntriesPublic
 from protocol.ids import ID_PATTERN
 
 router = APIRouter(tags=["points"])
@@ -125,24 +126,6 @@ class RedemptionPublic(BaseModel):
     @classmethod
     def of(cls, result: redemption.RedemptionResult) -> RedemptionPublic:
         return cls.model_validate(result, from_attributes=True)
-
-
-class BalancePublic(BaseModel):
-    member_id: str
-    balance: int
-
-
-class EntryPublic(BaseModel):
-    posting_id: int
-    at: datetime
-    kind: str
-    memo: str
-    amount: int = Field(description="Points credited (> 0) or debited (< 0) to the member.")
-
-
-class EntriesPublic(BaseModel):
-    data: list[EntryPublic]
-    count: int
 
 
 # (status, code) of the ledger's errors that carry nothing but their message.
@@ -296,10 +279,7 @@ def member_balance(
 ) -> BalancePublic:
     """An admin, a service (of boxes, a kiosk's own token), or the member themself."""
     _own(principal, member_id)
-    account = ledger.member_account(member_id)
-    return BalancePublic(
-        member_id=member_id, balance=ledger.balance(session=session, account=account)
-    )
+    return statement.member_balance(session=session, member_id=member_id)
 
 
 @router.get("/members/{member_id}/entries")
@@ -313,19 +293,6 @@ def member_entries(
 ) -> EntriesPublic:
     """The member's statement, newest first (not for a box's own token)."""
     _own(principal, member_id)
-    account = ledger.member_account(member_id)
-    rows = ledger.statement(session=session, account=account, offset=offset, limit=limit)
-    count = session.exec(
-        select(func.count()).select_from(LedgerEntry).where(col(LedgerEntry.account) == account)
-    ).one()
-    data = [
-        EntryPublic(
-            posting_id=posting.id or 0,
-            at=posting.at if posting.at.tzinfo else posting.at.replace(tzinfo=UTC),
-            kind=posting.kind,
-            memo=posting.memo,
-            amount=amount,
-        )
-        for posting, amount in rows
-    ]
-    return EntriesPublic(data=data, count=count)
+    return statement.member_entries(
+        session=session, member_id=member_id, limit=limit, offset=offset
+    )

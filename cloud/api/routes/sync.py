@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from cloud import access_store
+from cloud.api.auth_deps import ScopedVenue, require_device_roles, require_roles
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
-from cloud.auth.deps import ScopedVenue, require_device_roles, require_roles
 from cloud.auth.principal import DOOR, KIOSK, Role
 from protocol.access import MAX_DELTA_CHANGES, KeySet, MemberDelta
 from protocol.codec import encode

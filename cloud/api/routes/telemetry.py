@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session, col, select
 
+from cloud.api.auth_deps import ScopedVenue, require_roles
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.api.routes.venues import VENUE_READERS
 from cloud.api.schemas import ReadingPublic, TelemetryPublic
 from cloud.api.timewindow import EXAMPLE, TimeWindow, resolve_window
-from cloud.auth.deps import ScopedVenue, require_roles
 from cloud.models import Reading
 from protocol.metrics import METRICS, Metric
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select
 
+from cloud.api.auth_deps import ScopedVenue, require_roles, venue_not_found
 from cloud.api.deps import Offset, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.schemas import VenuesPublic
-from cloud.auth.deps import ScopedVenue, require_roles, venue_not_found
 from cloud.auth.models import ApiTokenVenue, UserVenue
 from cloud.auth.principal import Principal, Role
 from cloud.models import Device, Venue, VenueCreate, VenuePublic, VenueUpdate

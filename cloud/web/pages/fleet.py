@@ -17,9 +17,8 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
 from cloud.api.deps import NowDep, SessionDep, StateDep
-from cloud.api.routes.devices import list_pending_boxes
 from cloud.devices.models import DeviceDesiredConfig, DeviceStatus
-from cloud.devices.views import DevicePublic, device_views
+from cloud.devices.views import DevicePublic, device_views, pending_list
 from cloud.models import Device, Venue
 from cloud.web.i18n import Messages
 from cloud.web.render import render
@@ -271,7 +270,8 @@ def fleet_page(
         for v in views
     ]
     # Unclaimed boxes belong to no venue yet; the API shows them to every technician.
-    pending = list_pending_boxes(session=session, state=api, now=now).data
+    window = api.devices.policy.claim_window
+    pending = pending_list(session=session, now=now, window=window).data
     return render(
         request,
         viewer,

@@ -22,9 +22,9 @@ from cloud.access_models import Member as MemberRow
 from cloud.aggregates.timezones import DEFAULT_ZONE
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import error_response
-from cloud.api.routes.points import EntryPublic, member_balance, member_entries
 from cloud.core.time import as_utc
 from cloud.models import Venue
+from cloud.points.statement import EntryPublic, member_balance, member_entries
 from cloud.web.i18n import Lang, Messages
 from cloud.web.render import render
 from cloud.web.session import Member, PageForbidden
@@ -161,14 +161,8 @@ def qr_svg(text: str) -> str:
     return svg
 
 
-def _entries(session: Session, viewer: Member, member_id: str) -> list[EntryPublic]:
-    page = member_entries(
-        session=session,
-        principal=viewer.principal,
-        member_id=member_id,
-        limit=RECENT_ENTRIES,
-        offset=0,
-    )
+def _entries(session: Session, member_id: str) -> list[EntryPublic]:
+    page = member_entries(session=session, member_id=member_id, limit=RECENT_ENTRIES, offset=0)
     return page.data
 
 
@@ -201,7 +195,7 @@ def member_page(request: Request, viewer: Member, session: SessionDep, now: NowD
     member_id = own_member_id(viewer)
     issuer = web_state(request).issuer
     refusal = None if issuer is None else code_refusal(session, member_id)
-    balance = member_balance(session=session, principal=viewer.principal, member_id=member_id)
+    balance = member_balance(session=session, member_id=member_id)
     return render(
         request,
         viewer,
@@ -209,7 +203,7 @@ def member_page(request: Request, viewer: Member, session: SessionDep, now: NowD
         has_issuer=issuer is not None,
         refusal=refusal,
         balance=balance.balance,
-        entries=_entries(session, viewer, member_id),
+        entries=_entries(session, member_id),
         entry_kinds=ENTRY_KINDS,
         statement_zone=STATEMENT_ZONE,
         bookings=_bookings(session, member_id, now),

@@ -1,7 +1,7 @@
 """One venue: people inside, devices, alerts, four charts, recent door decisions, kiosk stock.
 
 The figures come from the code the overview and the API use (``venue_rows``,
-``list_access_events``), so this page never counts visits or pseudonymizes members its own
+``access_events``), so this page never counts visits or pseudonymizes members its own
 way. The charts are drawn in the browser (static/charts.js) from the aggregates API, which
 the browser calls with the sign-in cookie like any other reader.
 """
@@ -18,12 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
+from cloud.access_events import AccessFilter, access_events
 from cloud.aggregates.occupancy import LIVE_CLOCK_SKEW
 from cloud.aggregates.timezones import DAY, day_bounds, floor_hour, local_date, venue_zone
 from cloud.alerts.models import SensorRole
+from cloud.api.auth_deps import scoped_venue
 from cloud.api.deps import NowDep, SessionDep, StateDep
-from cloud.api.routes.access_events import AccessEventsPublic, list_access_events
-from cloud.auth.deps import scoped_venue
 from cloud.core.time import as_utc
 from cloud.models import Device, Venue
 from cloud.points.catalog import list_slots
@@ -218,22 +218,18 @@ def venue_page(
     (row,) = venue_rows(
         session.connection(), [venue], now=now, quiet_hour=web_state(request).quiet_hour
     )
-    access = list_access_events(
+    access = access_events(
         session=session,
-        state=state,
-        now=now,
         principal=viewer.principal,
-        venue_id=venue.id,
-        since=(as_utc(now) - ACCESS_LOOKBACK).isoformat(),
-        # A door clock a little ahead of ours still shows its newest decision.
-        until=(as_utc(now) + LIVE_CLOCK_SKEW).isoformat(),
-        reason=None,
-        member_id=None,
+        wanted=AccessFilter(
+            since=as_utc(now) - ACCESS_LOOKBACK,
+            # A door clock a little ahead of ours still shows its newest decision.
+            until=as_utc(now) + LIVE_CLOCK_SKEW,
+            venue_id=venue.id,
+        ),
+        pseudonym_key=state.auth.pseudonym_key,
         limit=RECENT_ACCESS,
-        offset=0,
-        output="json",
     )
-    assert isinstance(access, AccessEventsPublic)  # output="json" never answers CSV
     # traffic: door decisions and counters. Not "venue" (every temperature sample): the
     # charts are hourly and daily, and redrawing them every few seconds would flicker.
     kinds = ("traffic", "occupancy", "alerts", "devices")

@@ -12,7 +12,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from cloud.aggregates.occupancy import set_venue_settings
 from cloud.aggregates.rollups import run_rollups
 from cloud.api.app import create_app
-from cloud.auth.deps import current_principal
+from cloud.api.auth_deps import current_principal
 from cloud.auth.principal import Principal, Role
 from cloud.settings import CloudSettings
 from tests.cloud.aggregates.conftest import NOW, OPTIONS, add, reading, shanghai, visit

@@ -14,7 +14,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from cloud.aggregates.rollups import run_rollups
 from cloud.api.app import create_app
-from cloud.auth.deps import current_principal
+from cloud.api.auth_deps import current_principal
 from cloud.auth.principal import Principal, Role
 from cloud.ingest.inbound import Inbound, classify
 from cloud.ingest.store import IngestStore

@@ -12,7 +12,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from cloud.alerts.engine import evaluate
 from cloud.api.app import create_app
-from cloud.auth.deps import current_principal
+from cloud.api.auth_deps import current_principal
 from cloud.auth.principal import Principal, Role
 from cloud.models import Device
 from cloud.settings import CloudSettings

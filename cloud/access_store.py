@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from cloud.access_models import Booking, IssuerPublicKey, Member, MemberChange, Stream, SyncStream
+from cloud.core.time import as_utc, utc_now
 from cloud.db import table_of
 from protocol.access import KeySet, MemberDelta, MemberEntry, MemberStatus
 from protocol.sync import BookingChange, BookingSet, MemberSnapshotPage
@@ -34,17 +35,12 @@ class SnapshotRequired:
     reason: str
 
 
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they are UTC (the columns are stored in UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _opt_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else utc(value)
+    return None if value is None else as_utc(value)
 
 
 def _now(now: datetime | None) -> datetime:
-    return datetime.now(UTC) if now is None else now
+    return utc_now() if now is None else now
 
 
 def _take_versions(session: Session, stream: Stream, count: int = 1) -> int:
@@ -304,7 +300,7 @@ def keyset(*, session: Session, now: datetime | None = None) -> KeySet:
     """
     at = _now(now)
     for row in session.exec(select(IssuerPublicKey).where(col(IssuerPublicKey.active))).all():
-        if row.not_after is not None and utc(row.not_after) <= at:
+        if row.not_after is not None and as_utc(row.not_after) <= at:
             retire_key(session=session, kid=row.kid, now=at)
     version = stream_version(session=session, stream=Stream.KEYS)
     rows = session.exec(
@@ -383,8 +379,8 @@ def _booking_change(row: Booking) -> BookingChange:
         booking_id=row.id,
         door_id=row.door,
         member_id=row.member_id,
-        start=utc(row.starts_at),
-        end=utc(row.ends_at),
+        start=as_utc(row.starts_at),
+        end=as_utc(row.ends_at),
         cancelled=row.cancelled,
         version=row.version,
     )

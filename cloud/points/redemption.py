@@ -67,6 +67,7 @@ from sqlalchemy import CursorResult, Engine, Table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from cloud.core.time import as_utc
 from cloud.points import catalog, ledger
 from cloud.points.errors import (
     IdempotencyConflict,
@@ -112,11 +113,6 @@ class RedemptionResult:
     balance: int
 
 
-def _utc(ts: datetime) -> datetime:
-    """SQLite hands back naive times; every stored time is UTC."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _aware(now: datetime) -> datetime:
     if now.tzinfo is None:
         raise InvalidRedemptionError("the time of a redemption step must be timezone-aware")
@@ -137,9 +133,9 @@ def _result(session: Session, row: Redemption) -> RedemptionResult:
         slot=row.slot,
         price=row.price,
         state=RedemptionState(row.state),
-        reserved_at=_utc(row.reserved_at),
-        expires_at=_utc(row.expires_at),
-        settled_at=None if row.settled_at is None else _utc(row.settled_at),
+        reserved_at=as_utc(row.reserved_at),
+        expires_at=as_utc(row.expires_at),
+        settled_at=None if row.settled_at is None else as_utc(row.settled_at),
         settlement=None if row.settlement is None else Settlement(row.settlement),
         needs_review=row.needs_review,
         balance=ledger.balance(session=session, account=account),

@@ -7,8 +7,6 @@ import hmac
 import secrets
 from typing import Final
 
-import paho.mqtt.client as mqtt
-
 _SECRET_HEX: Final = 32  # 128 bits
 
 
@@ -33,15 +31,3 @@ def lasting_client_id(name: str, secret: str | None) -> str:
         return name
     digest = hmac.new(secret.encode(), b"yizhan client id\0" + name.encode(), hashlib.sha256)
     return f"{name}-{digest.hexdigest()[:_SECRET_HEX]}"
-
-
-def stop_loop(client: mqtt.Client) -> None:
-    """``loop_stop()``, then close the socket pair ``loop_start()`` opened.
-
-    paho 2.1 closes that pair only in ``Client.__del__``; a client that dies in a reference
-    cycle may have its sockets finalized first, which warns (an error under the tests'
-    ``filterwarnings = error``). The edge has the same helper (``edge.uplink.stop_loop``):
-    cloud and edge share only ``protocol/``, and this is not part of the wire contract.
-    """
-    client.loop_stop()
-    client._reset_sockets(sockpair_only=True)  # private, see the docstring

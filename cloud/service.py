@@ -11,7 +11,7 @@ from cloud.aggregates.scheduler import AlertEvaluator, JobScheduler, start_jobs
 from cloud.alerts.engine import evaluate as evaluate_alerts
 from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
-from cloud.core.time import utc_now as utc_now  # noqa: PLC0414 - yizhan/demo.py imports it here
+from cloud.core.time import utc_now
 from cloud.db import make_engine
 from cloud.devices.broker_admin import BrokerAdmin, DynsecAdmin, OpenBrokerAdmin
 from cloud.devices.control import ControlEndpoint, DeviceControl

@@ -24,6 +24,7 @@ from edge.outbox import Outbox, Row
 from edge.provision.identity import Credentials
 from protocol.codec import decode_ack, encode, encode_prevalidated_batch
 from protocol.errors import ProtocolError
+from protocol.mqtt import stop_loop
 from protocol.payloads import MAX_BATCH_ITEMS, MAX_PAYLOAD_BYTES, SCHEMA_VERSION, DeviceState
 from protocol.provisioning import legacy_client_id
 from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
@@ -460,15 +461,3 @@ def _pack(rows: list[Row]) -> list[list[Row]]:
         chunks[-1].append(row)
         size += len(row.body) + 1
     return chunks
-
-
-def stop_loop(client: mqtt.Client) -> None:
-    """``loop_stop()``, then close the wake-up socket pair ``loop_start()`` opened.
-
-    paho 2.1 closes that pair only in ``Client.__del__``; when the client dies in a
-    reference cycle the garbage collector may finalize the sockets first and warn about
-    them (an error under the tests' ``filterwarnings = error``), and a long-running box
-    that restarts its agent would hold two descriptors per restart until then.
-    """
-    client.loop_stop()
-    client._reset_sockets(sockpair_only=True)  # private, see the docstring

@@ -25,6 +25,7 @@ from cloud.api.routes.metrics import install_metrics
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
+from cloud.core.time import utc_now
 from cloud.ingest.metrics import MetricsRegistry
 from cloud.ingest.worker import IngestWorker
 from cloud.issuer import load_or_create, public_keyset
@@ -35,7 +36,6 @@ from cloud.service import (
     build_ingest,
     open_database,
     start_cloud_jobs,
-    utc_now,
 )
 from cloud.settings import CloudSettings
 from cloud.web.settings import WebSettings

@@ -25,9 +25,10 @@ from typing import Any, Final, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.mqtt import session_client_id, stop_loop
+from cloud.mqtt import session_client_id
 from protocol.errors import TopicError
 from protocol.ids import CLIENT_ID_RE, check_id
+from protocol.mqtt import stop_loop
 from protocol.provisioning import legacy_client_id
 from protocol.topics import PREFIX, UPLINK_KINDS, Kind, Topic
 

@@ -42,10 +42,11 @@ from cloud.devices.outbound import (
     take_configs,
 )
 from cloud.devices.vault import RotationVault
-from cloud.mqtt import session_client_id, stop_loop
+from cloud.mqtt import session_client_id
 from protocol.codec import encode
 from protocol.device_config import CONFIG_QOS, config_topic
 from protocol.errors import ProtocolError
+from protocol.mqtt import stop_loop
 from protocol.provisioning import (
     BUNDLE_QOS,
     HELLO_FILTER,

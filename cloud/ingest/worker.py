@@ -27,8 +27,8 @@ from cloud.ingest.health import DEFAULT_STALL_AFTER_S, IngestHealth, judge
 from cloud.ingest.inbound import Inbound, classify, unclassifiable, unstorable
 from cloud.ingest.metrics import IngestStats, Liveness, Sample, ingest_samples
 from cloud.ingest.store import IngestStore, WriteResult
-from cloud.mqtt import stop_loop
 from protocol.codec import encode, valid_seq
+from protocol.mqtt import stop_loop
 from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
 from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
 

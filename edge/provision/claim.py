@@ -25,9 +25,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.clock import Clock
 from edge.provision.errors import ProvisionError
 from edge.settings import ProvisionSettings
-from edge.uplink import is_auth_refusal, stop_loop
+from edge.uplink import is_auth_refusal
 from protocol.codec import encode
 from protocol.errors import ProtocolError
+from protocol.mqtt import stop_loop
 from protocol.provisioning import (
     BUNDLE_QOS,
     HELLO_QOS,

@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.uplink import stop_loop
+from protocol.mqtt import stop_loop
 
 T = TypeVar("T")
 V311 = MQTTProtocolVersion.MQTTv311

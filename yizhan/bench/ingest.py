@@ -29,8 +29,8 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from edge.uplink import stop_loop
 from ops.broker.process import BrokerOptions, BrokerProcess, free_port
+from protocol.mqtt import stop_loop
 from yizhan.bench.storage import measure_storage
 
 VENUE: Final = "bench"

@@ -20,8 +20,8 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.uplink import stop_loop
 from ops.broker.process import BrokerProcess, free_port
+from protocol.mqtt import stop_loop
 from protocol.payloads import DeviceState
 from protocol.topics import PREFIX
 

@@ -49,9 +49,9 @@ from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product
 from cloud.points.earning import DOOR_OFFLINE_WINDOW, award_checkins
 from cloud.points.models import Posting
-from edge.uplink import stop_loop
 from ops.broker.probe import Login, Probe, poll_until
 from protocol.access import MemberEntry, MemberStatus
+from protocol.mqtt import stop_loop
 from protocol.payloads import MAX_SEQ
 from protocol.provisioning import new_client_id
 from yizhan.bench.attacks import Account, AttackError, Target

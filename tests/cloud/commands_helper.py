@@ -1,4 +1,4 @@
-"""Commands the cloud sends one device: remote unlock, published on that device's topic only."""
+"""Test helper: the remote unlock the cloud would send one device, published on its topic only."""
 
 from __future__ import annotations
 

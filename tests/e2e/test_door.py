@@ -21,7 +21,6 @@ from gpiozero.pins.mock import MockFactory
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, text
 
-from cloud.commands import publish_unlock
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 from edge.access.keys import KeyRing
@@ -37,6 +36,7 @@ from firmware_sim.door import SimDoor
 from ops.broker.process import BrokerOptions, BrokerProcess, free_port
 from protocol.access import MemberRecord, MemberStatus
 from protocol.membercode import IssuerKey, issue
+from tests.cloud.commands_helper import publish_unlock
 from tests.helpers import wait_for
 
 TIMEOUT = 60.0

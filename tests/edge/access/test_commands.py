@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from cloud.commands import publish_unlock
 from edge.control.admission import Admission, CommandGate, CommandReason
 from edge.control.seen import SeenStore, SqliteSeenStore
 from protocol.codec import encode
 from protocol.commands import UNLOCK, UnlockCommand, decode_unlock, unlock_topic
 from protocol.errors import PayloadError
 from protocol.topics import Kind, Topic
+from tests.cloud.commands_helper import publish_unlock
 
 NOW = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
 VENUE, DEVICE = "station-07", "door-1"

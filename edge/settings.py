@@ -28,8 +28,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.cloud_http import cloud_tls
 from edge.config_report import Layers, describe, report
-from edge.door.hardware import DoorPins
 from edge.errors import EdgeError
+from edge.hardware.door import DoorPins
 from edge.kiosk.settings import KioskSettings
 from edge.provision.applied import AppliedConfig, read_applied, write_applied
 from edge.provision.errors import ProvisionError

@@ -1,6 +1,6 @@
 """A simulated station door on gpiozero mock pins: lock, contact, exit button and fire panel.
 
-:class:`SimDoor` is the hardware side of ``edge.door.hardware.DoorHardware``: it drives
+:class:`SimDoor` is the hardware side of ``edge.hardware.door.DoorHardware``: it drives
 the input pins the driver reads (door contact, exit button, fire-alarm contact) and reads
 the output pins the driver drives (lock relay, LEDs, buzzer), applying the lock's physics
 itself, so a test checks the driver against an independent model of the wiring.
@@ -18,7 +18,7 @@ from gpiozero.pins.mock import MockPin
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from edge.door.hardware import DoorPins
+    from edge.hardware.door import DoorPins
     from firmware_sim.beams import BeamPair
 
 Direction = Literal["in", "out"]

@@ -1,6 +1,6 @@
 """A simulated points kiosk on gpiozero mock pins: slot spirals, a chute beam, a jam rate.
 
-:class:`SimKiosk` is the hardware side of ``edge.kiosk.hardware.KioskHardware``: it watches
+:class:`SimKiosk` is the hardware side of ``edge.hardware.kiosk.KioskHardware``: it watches
 the motor pins the driver switches and, when a spiral turns, lets an item fall through the
 chute beam (breaking and clearing the drop pin) — unless the slot is empty or the spiral
 jams, which happens at ``jam_rate`` from a seeded RNG. :class:`Touch` is a finger on the

@@ -91,7 +91,7 @@ MAY_IMPORT = {
 }
 # firmware_sim is the hardware behind the drivers: it reaches into edge/ only for the
 # drivers' interfaces and settings (which pin is what) and for what a board says of its clock.
-FIRMWARE_SIM_REACHES = ("edge.hardware", "edge.door.hardware", "edge.kiosk.settings", "edge.clock")
+FIRMWARE_SIM_REACHES = ("edge.hardware", "edge.kiosk.settings", "edge.clock")
 # Inside cloud/: the HTTP API and the pages are on top; `cloud.service` composes the app.
 CLOUD_ON_TOP = ("cloud.api", "cloud.web", "cloud.service")
 # `cloud.settings` gathers every part's own settings module, the pages' included.
@@ -202,7 +202,7 @@ def test_the_checker_sees_an_upward_import_and_a_cycle() -> None:
     graph = {
         "cloud.devices.claims": {"cloud.api.schemas": 3},
         "cloud.api.schemas": {"cloud.devices.claims": 9},
-        "firmware_sim.door": {"edge.door.hardware": 1, "edge.uplink": 2},
+        "firmware_sim.door": {"edge.hardware.door": 1, "edge.uplink": 2},
         "cloud.web.pages.member": {"cloud.api.routes.points": 5},
         "ops.broker.probe": {"edge.uplink": 21},
     }

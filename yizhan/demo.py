@@ -40,7 +40,7 @@ from cloud.service import (
 from cloud.settings import CloudSettings
 from cloud.web.settings import WebSettings
 from edge.agent import EdgeAgent
-from edge.door.hardware import DoorPins
+from edge.hardware.door import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
 from ops.broker.process import BrokerOptions, BrokerProcess, free_port, port_is_free
 from protocol.access import MemberEntry, MemberStatus

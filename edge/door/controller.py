@@ -14,8 +14,8 @@ from edge.access.policy import DoorPolicy
 from edge.access.reasons import Reason
 from edge.access.verifier import Verifier
 from edge.clock import Clock
-from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
+from edge.hardware.door import DoorHardware
 from edge.outbox import NewEvent
 from protocol.commands import UnlockCommand
 

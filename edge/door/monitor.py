@@ -1,6 +1,6 @@
 """Turn door contact, lock, exit-button and emergency changes into door events.
 
-A pure state machine: :class:`~edge.door.hardware.DoorHardware` stamps each change with
+A pure state machine: :class:`~edge.hardware.door.DoorHardware` stamps each change with
 its injected clock, and the agent calls :meth:`DoorMonitor.tick` with the same clock to
 run the held-open timer and collect what happened. Nothing here sleeps or starts a thread.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from edge.door.hardware import DoorHardware, DoorState, EmergencySource
+    from edge.hardware.door import DoorHardware, DoorState, EmergencySource
 
 # Why the door opened, as recorded on ``door.opened``.
 OpenCause = Literal["access", "exit_button", "emergency", "forced"]
@@ -119,7 +119,7 @@ DoorEvent = (
 
 
 class DoorMonitor:
-    """A :class:`~edge.door.hardware.DoorObserver` that queues events until :meth:`tick`.
+    """A :class:`~edge.hardware.door.DoorObserver` that queues events until :meth:`tick`.
 
     ``held_open_s`` counts from the opening (or from the end of an emergency, during which
     an open door is expected and not reported); ``door.held_open`` fires once per opening

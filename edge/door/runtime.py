@@ -25,8 +25,8 @@ from edge.clock import Clock, HostTimeSync, TimeSync, TrustedClock, assume_synch
 from edge.cloud_http import cloud_http
 from edge.door.beams import BeamTee
 from edge.door.controller import DoorController, DoorTiming, EventSink
-from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
+from edge.hardware.door import DoorHardware
 from edge.loops import Loop, every, start_loops
 from edge.scan.camera import FrameSource
 from edge.scan.decoders import make_decoder

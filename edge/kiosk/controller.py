@@ -21,8 +21,8 @@ from edge.access.reasons import Reason
 from edge.access.verifier import Verifier
 from edge.clock import Clock
 from edge.hardware.interfaces import HardwareError
+from edge.hardware.kiosk import DispenseResult
 from edge.kiosk.cloud import INSUFFICIENT_POINTS, KioskCloud, MenuItem, Outcome, Redemption
-from edge.kiosk.hardware import DispenseResult
 from edge.kiosk.journal import Journal, State, Txn
 from edge.kiosk.limits import OfflineLimits, check, local_day
 from edge.kiosk.menu import MenuCache
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 class Dispenser(Protocol):
-    """edge.kiosk.hardware.KioskHardware."""
+    """edge.hardware.kiosk.KioskHardware."""
 
     def dispense(self, slot: str, timeout_s: float) -> DispenseResult: ...
 

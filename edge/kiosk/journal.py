@@ -30,7 +30,7 @@ Why ``drop_seen`` is a column and not the driver's memory: the chute beam's edge
 only evidence that an item fell, and between that edge and the ``dispensed`` write a power
 cut would erase it, so the member would be refunded for an item they hold. The driver
 calls :meth:`Journal.record_drop` from the beam's edge *before* it tells the controller
-(see :mod:`edge.kiosk.hardware`), so the evidence reaches the disk first; a row still in
+(see :mod:`edge.hardware.kiosk`), so the evidence reaches the disk first; a row still in
 ``dispensing`` without it is one whose item never fell, and is refunded as before.
 """
 

@@ -21,9 +21,9 @@ from edge.access.sync import SyncClient, SyncResult
 from edge.access.verifier import Verifier
 from edge.clock import Clock
 from edge.cloud_http import cloud_http
+from edge.hardware.kiosk import KioskHardware, Waiter
 from edge.kiosk.cloud import HttpKioskCloud, KioskCloud, NoCloud
 from edge.kiosk.controller import KioskController, KioskParts, KioskTiming
-from edge.kiosk.hardware import KioskHardware, Waiter
 from edge.kiosk.journal import Journal
 from edge.kiosk.menu import MenuCache
 from edge.kiosk.screen import ScreenServer

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import Engine
 
 from cloud.db import make_engine
+from edge.hardware.kiosk import KioskHardware
 from edge.kiosk.cloud import HttpKioskCloud
-from edge.kiosk.hardware import KioskHardware
 from edge.kiosk.journal import State
 from yizhan.bench import kiosk
 from yizhan.bench.kiosk_world import (

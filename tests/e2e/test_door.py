@@ -27,8 +27,8 @@ from edge.access.keys import KeyRing
 from edge.access.members import MemberCache
 from edge.access.reasons import Reason
 from edge.agent import BoxHardware, EdgeAgent
-from edge.door.hardware import DoorPins
 from edge.door.runtime import DoorParts
+from edge.hardware.door import DoorPins
 from edge.sampler import Sensors
 from edge.settings import EdgeSettings
 from firmware_sim.camera import VirtualCamera

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from edge.hardware.kiosk import DispenseResult
 from edge.kiosk.cloud import HttpKioskCloud
-from edge.kiosk.hardware import DispenseResult
 from edge.kiosk.journal import State
 from yizhan.bench import kiosk
 from yizhan.bench.kiosk_world import (

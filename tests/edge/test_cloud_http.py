@@ -17,8 +17,8 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.clock import utc_now
 from edge.cloud_http import cloud_http
-from edge.door.hardware import DoorPins
 from edge.door.runtime import DoorParts, DoorRuntime
+from edge.hardware.door import DoorPins
 from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
 from edge.kiosk.settings import KioskSettings
 from edge.settings import ConfigError, EdgeSettings, load_settings

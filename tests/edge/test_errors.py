@@ -11,10 +11,10 @@ from edge.access.occupancy import OccupancyError
 from edge.access.passback import PassbackError
 from edge.access.policy import PolicyError
 from edge.access.sync import SyncRefusedError
-from edge.door.hardware import DoorHardwareError
 from edge.errors import EdgeError
+from edge.hardware.door import DoorHardwareError
 from edge.hardware.interfaces import HardwareError
-from edge.kiosk.hardware import KioskHardwareError
+from edge.hardware.kiosk import KioskHardwareError
 from edge.kiosk.journal import JournalError
 from edge.outbox import OutboxError
 from edge.provision.errors import ProvisionError

@@ -7,9 +7,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge.access.reasons import Reason
-from edge.door.hardware import DoorHardware, PowerLoss
 from edge.door.monitor import DoorMonitor
 from edge.hardware.counter import BeamCounter
+from edge.hardware.door import DoorHardware, PowerLoss
 from edge.hardware.interfaces import Crossings
 from firmware_sim.beams import BeamPair
 from firmware_sim.door import DoorGait, SimDoor

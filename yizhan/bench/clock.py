@@ -38,8 +38,8 @@ from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
 from edge.clock import TrustedClock
 from edge.door.controller import DECISION_EVENT, DoorController
-from edge.door.hardware import DoorHardware, DoorPins
 from edge.door.monitor import DoorMonitor
+from edge.hardware.door import DoorHardware, DoorPins
 from edge.outbox import NewEvent
 from firmware_sim.clock import BoardClock
 from protocol.access import MemberRecord, MemberStatus

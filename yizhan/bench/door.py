@@ -21,8 +21,8 @@ from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
 from edge.door.controller import DoorController
-from edge.door.hardware import DoorHardware, DoorPins
 from edge.door.monitor import DoorMonitor
+from edge.hardware.door import DoorHardware, DoorPins
 from edge.outbox import Outbox
 from protocol.access import MemberRecord, MemberStatus
 from protocol.door_policy import DoorPolicyConfig

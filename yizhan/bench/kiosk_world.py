@@ -45,9 +45,9 @@ from edge.access.keys import KeyRing
 from edge.access.members import MemberCache
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
+from edge.hardware.kiosk import DispenseResult, KioskHardware
 from edge.kiosk.cloud import CloudResult, KioskCloud, Menu, Redemption
 from edge.kiosk.controller import KioskController, KioskParts
-from edge.kiosk.hardware import DispenseResult, KioskHardware
 from edge.kiosk.journal import Journal, State, Txn
 from edge.kiosk.limits import OfflineLimits
 from edge.kiosk.menu import MenuCache

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from edge.door.hardware import DoorHardware
+from edge.hardware.door import DoorHardware
 from firmware_sim.door import SimDoor
 
 from .fakes import PINS, FakeTime

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from edge.door.hardware import DoorPins
+from edge.hardware.door import DoorPins
 
 # Away from the beam pins (17, 27) the rig uses, as on a real station box.
 PINS = DoorPins(

@@ -24,8 +24,8 @@ from edge.control.lifecycle import Lifecycle
 from edge.control.seen import SqliteSeenStore
 from edge.control.verdict import Status, Verdict
 from edge.door.controller import DECISION_EVENT, DoorController
-from edge.door.hardware import DoorHardware
 from edge.door.monitor import DoorMonitor
+from edge.hardware.door import DoorHardware
 from edge.outbox import NewEvent, Outbox
 from firmware_sim.door import SimDoor
 from protocol.access import MemberRecord, MemberStatus

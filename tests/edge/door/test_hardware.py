@@ -9,13 +9,13 @@ from gpiozero import DigitalInputDevice
 from gpiozero.pins.mock import MockFactory
 
 from edge.access.reasons import SIGNALS, Reason
-from edge.door.hardware import (
+from edge.door.signals import Step, signal_steps
+from edge.hardware.door import (
     DoorHardware,
     DoorHardwareError,
     DoorPins,
     PowerLoss,
 )
-from edge.door.signals import Step, signal_steps
 from firmware_sim.door import SimDoor
 from tests.helpers import wait_for
 

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.access.reasons import Reason
-from edge.door.hardware import DoorHardware, DoorState
 from edge.door.monitor import (
     DoorClosed,
     DoorEvent,
@@ -20,6 +19,7 @@ from edge.door.monitor import (
     EmergencyOff,
     EmergencyOn,
 )
+from edge.hardware.door import DoorHardware, DoorState
 from firmware_sim.door import SimDoor
 
 from .fakes import PINS, FakeTime

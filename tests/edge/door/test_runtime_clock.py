@@ -11,8 +11,8 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.access.reasons import Reason
 from edge.clock import HostTimeSync, Sync
-from edge.door.hardware import DoorPins
 from edge.door.runtime import DoorParts, DoorRuntime
+from edge.hardware.door import DoorPins
 from edge.outbox import NewEvent
 from edge.settings import EdgeSettings
 from firmware_sim.camera import VirtualCamera

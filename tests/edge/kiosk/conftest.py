@@ -20,8 +20,8 @@ from edge.access.keys import KeyRing
 from edge.access.members import MemberCache
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
+from edge.hardware.kiosk import KioskHardware
 from edge.kiosk.controller import KioskController, KioskParts
-from edge.kiosk.hardware import KioskHardware
 from edge.kiosk.limits import OfflineLimits
 from edge.kiosk.menu import MenuCache
 from edge.kiosk.settings import KioskPins

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from edge.hardware.kiosk import DispenseResult, KioskHardware
 from edge.kiosk.cloud import Redemption
-from edge.kiosk.hardware import DispenseResult, KioskHardware
 from edge.kiosk.journal import Journal, State
 from edge.kiosk.recovery import Recovery
 from edge.kiosk.settle import JAMMED_EVENT, OFFLINE_EVENT, REDEEMED_EVENT, REFUNDED_EVENT, Settler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.kiosk.hardware import DispenseResult
+from edge.hardware.kiosk import DispenseResult
 from edge.kiosk.journal import State
 from edge.kiosk.settle import JAMMED_EVENT
 

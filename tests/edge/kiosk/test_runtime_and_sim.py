@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from gpiozero.pins.mock import MockFactory
 
-from edge.kiosk.hardware import DispenseResult, KioskHardware
+from edge.hardware.kiosk import DispenseResult, KioskHardware
 from edge.kiosk.journal import State
 from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
 from edge.kiosk.settings import KioskSettings

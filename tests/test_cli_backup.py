@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.issuer import load_existing, load_or_create
+from cloud.access.issuer import load_existing, load_or_create
 
 PASSPHRASE = "correct horse battery staple"
 

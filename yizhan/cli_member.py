@@ -34,7 +34,7 @@ def member_code(
     """Issue a member code with the DEVELOPMENT issuer key and show it as a QR code."""
     import qrcode  # noqa: PLC0415
 
-    from cloud.issuer import IssuerKeyError, load_or_create, public_keyset  # noqa: PLC0415
+    from cloud.access.issuer import IssuerKeyError, load_or_create, public_keyset  # noqa: PLC0415
     from protocol.membercode import MemberCodeError, issue  # noqa: PLC0415
 
     try:
@@ -79,7 +79,7 @@ def member_keys(
     ] = None,
 ) -> None:
     """Print the development issuer's PUBLIC key set: all a door needs to verify codes."""
-    from cloud.issuer import IssuerKeyError, keyset_json, load_or_create  # noqa: PLC0415
+    from cloud.access.issuer import IssuerKeyError, keyset_json, load_or_create  # noqa: PLC0415
 
     try:
         text = keyset_json(load_or_create(key_file))

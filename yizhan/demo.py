@@ -19,17 +19,18 @@ from rich.table import Table
 from sqlalchemy import Engine, bindparam, func, select, text
 from sqlmodel import Session
 
-from cloud.access_store import put_key, upsert_members
+from cloud.access.issuer import load_or_create, public_keyset
+from cloud.access.store import put_key, upsert_members
 from cloud.aggregates.occupancy import set_venue_settings
 from cloud.api.routes.metrics import install_metrics
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
 from cloud.core.time import utc_now
+from cloud.devices.models import Device
 from cloud.ingest.metrics import MetricsRegistry
 from cloud.ingest.worker import IngestWorker
-from cloud.issuer import load_or_create, public_keyset
-from cloud.models import Device, RejectedMessage, Venue
+from cloud.models import RejectedMessage, Venue
 from cloud.service import (
     api_server,
     build_api,

@@ -58,7 +58,7 @@ def _door_box(door_settings: DoorSettings, hw: SimHardware, resources: ExitStack
     import numpy as np  # noqa: PLC0415
     from gpiozero.pins.mock import MockFactory  # noqa: PLC0415
 
-    from cloud.issuer import load_or_create  # noqa: PLC0415 - the phones' key, not the box's
+    from cloud.access.issuer import load_or_create  # noqa: PLC0415 - the phones' key, not the box's
     from edge.door.runtime import DoorParts  # noqa: PLC0415
     from firmware_sim.camera import VirtualCamera  # noqa: PLC0415
     from firmware_sim.crowd import Crowd  # noqa: PLC0415

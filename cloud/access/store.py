@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
-from cloud.access_models import Booking, IssuerPublicKey, Member, MemberChange, Stream, SyncStream
+from cloud.access.models import Booking, IssuerPublicKey, Member, MemberChange, Stream, SyncStream
 from cloud.core.time import as_utc, utc_now
 from cloud.db import table_of
 from protocol.access import KeySet, MemberDelta, MemberEntry, MemberStatus

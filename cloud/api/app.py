@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 
+from cloud.access.issuer import load_existing as load_issuer_key
 from cloud.api.auth_deps import current_principal
 from cloud.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from cloud.api.errors import ErrorResponse, install_error_handlers
@@ -36,7 +37,6 @@ from cloud.auth.tokens import AuthKeys
 from cloud.core.time import Clock, utc_now
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
-from cloud.issuer import load_existing as load_issuer_key
 from cloud.settings import CloudSettings, InsecureSettingsError
 from cloud.web.app import install_web
 

@@ -1,6 +1,6 @@
 """Issuer key rotation as people see it: which key each door and kiosk already holds.
 
-A new key is added with a future ``not_before``; doors receive it at once (cloud.access_store
+A new key is added with a future ``not_before``; doors receive it at once (cloud.access.store
 .keyset sends keys early) and report what they hold in their heartbeat. When every box
 holds it, the union may start signing codes with it; then the old key is retired.
 """
@@ -13,12 +13,11 @@ from datetime import datetime
 from pydantic import AwareDatetime, ValidationError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from cloud import access_store
-from cloud.access_models import IssuerPublicKey
+from cloud.access import store as access_store
+from cloud.access.models import IssuerPublicKey
 from cloud.core.time import UtcDatetime
 from cloud.devices.errors import DeviceError
-from cloud.devices.models import DeviceHealth, DeviceStatus
-from cloud.models import Device
+from cloud.devices.models import Device, DeviceHealth, DeviceStatus
 
 # Boxes that verify member codes and so must hold every issuer key in use.
 KEY_HOLDER_ROLES = ("door", "kiosk")

@@ -11,13 +11,12 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import cloud.access_models  # registers the door-sync tables on SQLModel.metadata too
+import cloud.access.models  # registers the door-sync tables on SQLModel.metadata too
 import cloud.aggregates.models  # registers the rollup and job tables
 import cloud.alerts.models  # the alert, rule, sensor-role and webhook tables
 import cloud.auth.models  # users and API tokens
-import cloud.devices.models  # pending boxes, commands, desired configs, health
-import cloud.ingest.models  # the device_config table of the ingest branch
-import cloud.models  # registers the venue, device, reading and event tables
+import cloud.devices.models  # devices, pending boxes, commands, configs, health, offline marks
+import cloud.models  # registers the venue, reading and event tables
 import cloud.points.catalog_models  # products, kiosk slots and the stock log
 import cloud.points.earning_models  # earning rules, attendance and the job cursor
 import cloud.points.models  # noqa: F401  (the points ledger; these imports register the tables)

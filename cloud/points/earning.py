@@ -27,12 +27,12 @@ from sqlalchemy import Engine, inspect, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from cloud.access_models import Member
+from cloud.access.models import Member
 from cloud.aggregates.timezones import local_date, venue_zone
 from cloud.auth.principal import DOOR
 from cloud.core.time import as_utc
-from cloud.devices.models import DeviceStatus
-from cloud.models import Device, DeviceEvent, Venue
+from cloud.devices.models import Device, DeviceStatus
+from cloud.models import DeviceEvent, Venue
 from cloud.points import ledger
 from cloud.points.earning_models import (
     RULES_ID,

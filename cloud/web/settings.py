@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 class WebSettings(BaseModel):
     # How often the live feed looks for changes while someone watches (seconds).
     live_interval_s: float = Field(default=1.0, gt=0, le=60)
-    # An Ed25519 issuer key (cloud.issuer's file format) for the member page's rotating
+    # An Ed25519 issuer key (cloud.access.issuer's file format) for the member page's rotating
     # code. None: members get their code from the union app, and the page says so.
     issuer_key_file: Path | None = None
     # How long a dashboard sign-in lasts: a shift at the front desk, not the API's hour.

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.exceptions import StarletteDeprecationWarning
 
-from cloud import access_store
-from cloud.access_models import Stream
+from cloud.access import store as access_store
+from cloud.access.models import Stream
 from cloud.api.app import create_app
 from cloud.db import make_engine
 from cloud.models import Venue

@@ -25,7 +25,8 @@ from gpiozero.pins.mock import MockFactory
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from cloud.access_store import put_key, upsert_members
+from cloud.access.issuer import load_or_create, public_keyset
+from cloud.access.store import put_key, upsert_members
 from cloud.aggregates.occupancy import set_venue_settings
 from cloud.aggregates.rollups import RollupOptions, run_rollups
 from cloud.aggregates.settings import JobSettings
@@ -34,8 +35,8 @@ from cloud.alerts.models import Alert, AlertKind, AlertStatus, Severity
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
-from cloud.issuer import load_or_create, public_keyset
-from cloud.models import Device, DeviceEvent, Venue
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent, Venue
 from cloud.web.settings import WebSettings
 from edge.access.reasons import Reason
 from edge.agent import BoxHardware, EdgeAgent

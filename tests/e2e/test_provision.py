@@ -15,8 +15,8 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from cloud.access_store import put_key
-from cloud.issuer import load_or_create, public_keyset
+from cloud.access.issuer import load_or_create, public_keyset
+from cloud.access.store import put_key
 from ops.broker.probe import Login, Probe
 from tests.fixtures.secure_broker import require_secure_mosquitto
 from tests.helpers import wait_for

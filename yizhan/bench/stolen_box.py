@@ -36,14 +36,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, col
 
-from cloud.access_store import upsert_members
+from cloud.access.store import upsert_members
 from cloud.auth import store
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import LoginLimits
 from cloud.devices.broker_admin import DynsecAdmin
 from cloud.devices.credentials import add_device_token
-from cloud.models import Device, Reading, RejectedMessage
+from cloud.devices.models import Device
+from cloud.models import Reading, RejectedMessage
 from cloud.mqtt import lasting_client_id
 from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product

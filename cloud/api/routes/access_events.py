@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from cloud.access_events import AccessEventsPublic, AccessFilter, access_events, members_hidden
+from cloud.access.events import AccessEventsPublic, AccessFilter, access_events, members_hidden
 from cloud.api.auth_deps import require_roles
 from cloud.api.csv import FormatQuery, csv_response
 from cloud.api.deps import NowDep, Offset, SessionDep, StateDep

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from cloud import access_store
+from cloud.access import store as access_store
 from cloud.api.auth_deps import ScopedVenue, require_device_roles, require_roles
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import Session, col, select
 
-from cloud.access_models import Booking
-from cloud.access_models import Member as MemberRow
+from cloud.access.models import Booking
+from cloud.access.models import Member as MemberRow
 from cloud.aggregates.timezones import DEFAULT_ZONE
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import error_response

@@ -18,14 +18,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
-from cloud.access_events import AccessFilter, access_events
+from cloud.access.events import AccessFilter, access_events
 from cloud.aggregates.occupancy import LIVE_CLOCK_SKEW
 from cloud.aggregates.timezones import DAY, day_bounds, floor_hour, local_date, venue_zone
 from cloud.alerts.models import SensorRole
 from cloud.api.auth_deps import scoped_venue
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.core.time import as_utc
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from cloud.points.catalog import list_slots
 from cloud.points.catalog_models import KioskSlot, Product
 from cloud.points.low_stock import is_low

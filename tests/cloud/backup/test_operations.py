@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from cloud.access.issuer import load_existing, load_or_create
 from cloud.backup import (
     SecretsToSeal,
     create_backup,
@@ -25,7 +26,6 @@ from cloud.backup.errors import (
     WrongPassphraseError,
 )
 from cloud.db import make_engine
-from cloud.issuer import load_existing, load_or_create
 from cloud.migrate import head_revision, upgrade
 from cloud.models import Venue
 from protocol.membercode import issue, verify

@@ -9,9 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session
 
-from cloud import access_store
-from cloud.devices.models import DeviceHealth
-from cloud.models import Device
+from cloud.access import store as access_store
+from cloud.devices.models import Device, DeviceHealth
 from tests.cloud.auth_world import DEVICE_A, DEVICE_B, NOW, World
 
 KEYS = "/api/v1/issuer-keys"

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from cloud.access_models import Member
+from cloud.access.models import Member
 from cloud.db import make_engine
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from tests.cloud.auth_world import ALICE, BOB, VENUE_A, VENUE_B, World, open_world
 from tests.cloud.points_catalog.factories import (
     KIOSK_A,

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from cloud.access_models import Booking
-from cloud.access_store import revoke_member, upsert_member
+from cloud.access.issuer import load_or_create
+from cloud.access.models import Booking
+from cloud.access.store import revoke_member, upsert_member
 from cloud.api.app import create_app
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
-from cloud.issuer import load_or_create
 from cloud.models import Venue
 from cloud.points import ledger
 from cloud.service import open_database

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from starlette.exceptions import StarletteDeprecationWarning
 
-from cloud import access_store
-from cloud.access_models import Member, SyncStream
+from cloud.access import store as access_store
+from cloud.access.models import Member, SyncStream
 from cloud.api.app import create_app
 from cloud.db import make_engine
 from cloud.models import Venue

@@ -1,4 +1,4 @@
-"""Tables of the cloud store: venues, devices, readings, events and rejected messages."""
+"""Tables of the cloud store: venues, readings, events and rejected messages."""
 
 from __future__ import annotations
 
@@ -65,36 +65,6 @@ class VenueUpdate(NoNulls, SQLModel):
 
 class VenuePublic(VenueBase):
     id: str
-
-
-class Device(SQLModel, table=True):
-    """A box at a venue. Claimed boxes go claimed -> active -> decommissioned
-    (cloud/devices/); a box ingest meets on the anonymous development broker is active."""
-
-    id: str = Field(primary_key=True, max_length=32)
-    venue_id: str = Field(foreign_key="venue.id", index=True, max_length=32)
-    online: bool = False
-    software: str | None = Field(default=None, max_length=200)
-    # The device's own time of its newest state message: an older retained or delayed
-    # state never overwrites a newer one.
-    state_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    last_seen_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
-    # sensor-hub | door | kiosk; None for a device registered before claiming existed.
-    role: str | None = Field(default=None, max_length=16)
-    status: str = Field(default="active", max_length=16, index=True)
-    # The factory serial of the box; cleared when a decommissioned box is claimed again.
-    serial: str | None = Field(default=None, max_length=10, unique=True, index=True)
-    claimed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    claimed_by: str | None = Field(default=None, max_length=80)
-    decommissioned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    decommissioned_by: str | None = Field(default=None, max_length=80)
-    # When the broker account of a decommissioned device was deleted (None: not yet).
-    broker_removed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    credential_generation: int = 0
-    # The device's own API token (door sync, kiosk redemptions); only its id is kept here.
-    # Indexed: every request with a device's token looks its device up by it.
-    api_token_id: str | None = Field(default=None, max_length=16, index=True)
 
 
 class Reading(SQLModel, table=True):

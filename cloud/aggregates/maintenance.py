@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 
 from cloud.aggregates import raw
-from cloud.aggregates.models import DeviceOfflineMark
 from cloud.aggregates.settings import DEFAULT_DIAGNOSTICS_RETENTION_DAYS
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
 from cloud.core.time import as_utc
-from cloud.devices.models import DeviceDiagnostics
-from cloud.models import Device, RejectedMessage
+from cloud.devices.models import Device, DeviceDiagnostics, DeviceOfflineMark
+from cloud.models import RejectedMessage
 
 DEVICE = raw.table(Device)
 MARK = raw.table(DeviceOfflineMark)

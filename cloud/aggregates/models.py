@@ -134,15 +134,6 @@ class JobState(SQLModel, table=True):
     watermark: datetime = Field(sa_type=DateTime(timezone=True))
 
 
-class DeviceOfflineMark(SQLModel, table=True):
-    """A device the offline job marked offline, so it can be marked back when it speaks."""
-
-    __tablename__ = "device_offline_mark"
-
-    device_id: str = Field(primary_key=True, max_length=32)
-    marked_at: datetime = Field(sa_type=DateTime(timezone=True))
-
-
 class DockingDelivery(SQLModel, table=True):
     """One day's push to the provincial platform: delivered, or failed with the last error."""
 

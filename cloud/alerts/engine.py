@@ -23,7 +23,8 @@ from cloud.alerts.models import SYSTEM, Alert, AlertKind, AlertRule, SensorRole,
 from cloud.alerts.rules import Event, Finding, Rule, Sample
 from cloud.alerts.subject import Subject
 from cloud.core.time import as_utc
-from cloud.models import Device, DeviceEvent, Reading, Venue
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent, Reading, Venue
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from cloud.auth.cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 from cloud.auth.models import ApiToken
 from cloud.auth.principal import Principal, Role
 from cloud.auth.tokens import InvalidTokenError, verify_access_token
-from cloud.devices.models import DeviceStatus
-from cloud.models import Device, Venue
+from cloud.devices.models import Device, DeviceStatus
+from cloud.models import Venue
 
 _bearer = HTTPBearer(
     auto_error=False,

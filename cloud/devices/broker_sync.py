@@ -17,9 +17,8 @@ from sqlmodel import Session, col, select
 
 from cloud.core.time import as_utc
 from cloud.devices.broker_admin import BrokerAdmin, BrokerAdminError
-from cloud.devices.models import CommandStatus, DeviceCommand, DeviceStatus
+from cloud.devices.models import CommandStatus, Device, DeviceCommand, DeviceStatus
 from cloud.devices.vault import RotationVault
-from cloud.models import Device
 from protocol.commands import WIPE
 
 logger = logging.getLogger(__name__)

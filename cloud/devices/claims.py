@@ -31,8 +31,8 @@ from cloud.devices.credentials import (
 )
 from cloud.devices.errors import DeviceError
 from cloud.devices.hello_limits import box_for_claim
-from cloud.devices.models import DeviceStatus, PendingBox, PendingBoxCheck
-from cloud.models import Device, Venue
+from cloud.devices.models import Device, DeviceStatus, PendingBox, PendingBoxCheck
+from cloud.models import Venue
 from protocol.codec import encode
 from protocol.errors import TopicError
 from protocol.ids import check_id

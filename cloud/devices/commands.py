@@ -17,9 +17,8 @@ from sqlmodel import Session, col, select
 from cloud.core.time import as_utc
 from cloud.devices.credentials import new_mqtt_password
 from cloud.devices.errors import DeviceError
-from cloud.devices.models import OPEN_COMMAND_STATUSES, DeviceCommand, DeviceStatus
+from cloud.devices.models import OPEN_COMMAND_STATUSES, Device, DeviceCommand, DeviceStatus
 from cloud.devices.vault import RotationVault
-from cloud.models import Device
 from protocol.commands import (
     COMMANDS,
     DIAGNOSTICS,

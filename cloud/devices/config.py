@@ -10,8 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from cloud.devices.errors import DeviceError
-from cloud.devices.models import DeviceDesiredConfig, DeviceStatus
-from cloud.models import Device
+from cloud.devices.models import Device, DeviceDesiredConfig, DeviceStatus
 from protocol.device_config import DesiredConfig, config_problems
 
 

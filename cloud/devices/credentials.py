@@ -12,8 +12,8 @@ from sqlmodel import Session
 from cloud.auth import store
 from cloud.auth.models import ApiToken, ApiTokenCreate
 from cloud.auth.principal import Role
+from cloud.devices.models import Device
 from cloud.devices.settings import BrokerSettings
-from cloud.models import Device
 from protocol.provisioning import Bundle
 from protocol.provisioning import Role as DeviceRole
 

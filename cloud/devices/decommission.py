@@ -18,12 +18,12 @@ from cloud.devices.errors import DeviceError
 from cloud.devices.models import (
     OPEN_COMMAND_STATUSES,
     CommandStatus,
+    Device,
     DeviceCommand,
     DeviceStatus,
     PendingBox,
     PendingBoxCheck,
 )
-from cloud.models import Device
 from protocol.commands import WIPE
 
 

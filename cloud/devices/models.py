@@ -1,4 +1,4 @@
-"""Tables of device management: boxes waiting to be claimed, commands, configs and health."""
+"""Device tables: devices, boxes awaiting a claim, commands, configs, health and offline marks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, false
 from sqlmodel import Field, SQLModel
+
+import cloud.models  # noqa: F401 - registers the venue table the device's foreign key names
+from cloud.core.time import utc_now
 
 
 class DeviceStatus(StrEnum):
@@ -34,6 +37,36 @@ OPEN_COMMAND_STATUSES = (CommandStatus.PENDING.value, CommandStatus.PUBLISHED.va
 
 def _utc() -> DateTime:
     return DateTime(timezone=True)
+
+
+class Device(SQLModel, table=True):
+    """A box at a venue. Claimed boxes go claimed -> active -> decommissioned
+    (cloud/devices/); a box ingest meets on the anonymous development broker is active."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    venue_id: str = Field(foreign_key="venue.id", index=True, max_length=32)
+    online: bool = False
+    software: str | None = Field(default=None, max_length=200)
+    # The device's own time of its newest state message: an older retained or delayed
+    # state never overwrites a newer one.
+    state_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_seen_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    # sensor-hub | door | kiosk; None for a device registered before claiming existed.
+    role: str | None = Field(default=None, max_length=16)
+    status: str = Field(default="active", max_length=16, index=True)
+    # The factory serial of the box; cleared when a decommissioned box is claimed again.
+    serial: str | None = Field(default=None, max_length=10, unique=True, index=True)
+    claimed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    claimed_by: str | None = Field(default=None, max_length=80)
+    decommissioned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    decommissioned_by: str | None = Field(default=None, max_length=80)
+    # When the broker account of a decommissioned device was deleted (None: not yet).
+    broker_removed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    credential_generation: int = 0
+    # The device's own API token (door sync, kiosk redemptions); only its id is kept here.
+    # Indexed: every request with a device's token looks its device up by it.
+    api_token_id: str | None = Field(default=None, max_length=16, index=True)
 
 
 class PendingBox(SQLModel, table=True):
@@ -163,3 +196,25 @@ class DeviceDiagnostics(SQLModel, table=True):
     ts: datetime = Field(sa_type=_utc())
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime = Field(sa_type=_utc())
+
+
+class DeviceConfig(SQLModel, table=True):
+    """The newest configuration version a device reported applying."""
+
+    __tablename__ = "device_config"
+
+    device_id: str = Field(primary_key=True, foreign_key="device.id", max_length=32)
+    version: int = Field(sa_type=BigInteger)
+    # The seq of the reporting event: a late resend of an older report changes nothing.
+    seq: int = Field(sa_type=BigInteger)
+    applied_at: datetime = Field(sa_type=DateTime(timezone=True))
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class DeviceOfflineMark(SQLModel, table=True):
+    """A device the offline job marked offline, so it can be marked back when it speaks."""
+
+    __tablename__ = "device_offline_mark"
+
+    device_id: str = Field(primary_key=True, max_length=32)
+    marked_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -23,12 +23,12 @@ from cloud.devices.broker_sync import RESULT_GRACE
 from cloud.devices.commands import wire_command
 from cloud.devices.models import (
     CommandStatus,
+    Device,
     DeviceCommand,
     DeviceDesiredConfig,
     DeviceStatus,
 )
 from cloud.devices.vault import RotationVault
-from cloud.models import Device
 from protocol.codec import encode
 from protocol.commands import COMMAND_QOS, ROTATE_CREDENTIALS, command_topic
 from protocol.device_config import CONFIG_QOS, DesiredConfig, config_topic

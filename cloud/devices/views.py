@@ -12,13 +12,13 @@ from cloud.devices.commands import recent_commands
 from cloud.devices.config import desired_versions
 from cloud.devices.hello import pending_boxes
 from cloud.devices.models import (
+    Device,
     DeviceCommand,
+    DeviceConfig,
     DeviceConfigRejection,
     DeviceHealth,
     PendingBox,
 )
-from cloud.ingest.models import DeviceConfig
-from cloud.models import Device
 
 DETAIL_COMMANDS = 10
 

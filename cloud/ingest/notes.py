@@ -24,20 +24,23 @@ from cloud.db import table_of
 from cloud.devices.models import (
     OPEN_COMMAND_STATUSES,
     CommandStatus,
+    Device,
     DeviceCommand,
+    DeviceConfig,
     DeviceConfigRejection,
     DeviceHealth,
     DeviceStatus,
     PendingBox,
 )
-from cloud.ingest.models import CONFIG_APPLIED_EVENT, DeviceConfig
-from cloud.models import Device
 from protocol.commands import RESULT_EVENT, ROTATE_CREDENTIALS, CommandResult
 from protocol.device_config import REJECTED_EVENT, rejected_reasons
 from protocol.health import HEARTBEAT_EVENT, Heartbeat
 from protocol.payloads import Event
 
 logger = logging.getLogger(__name__)
+
+# The event a device publishes once it has applied a configuration: {"version": N}.
+CONFIG_APPLIED_EVENT = "config.applied"
 
 _MAX_VERSION = 2**63
 

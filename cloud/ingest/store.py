@@ -15,13 +15,13 @@ from sqlalchemy.engine import Connection
 
 from cloud.core.time import Clock
 from cloud.db import table_of
-from cloud.devices.models import DeviceStatus
+from cloud.devices.models import Device, DeviceStatus
 from cloud.ingest import diagnostics, notes
 from cloud.ingest.bounds import BoundedBatch, TimeBounds, bound_batch
 from cloud.ingest.bulk import ReadingRow, reading_writer
 from cloud.ingest.inbound import Inbound, Rejection
 from cloud.ingest.rejections import RejectionLog
-from cloud.models import Device, DeviceEvent, Venue
+from cloud.models import DeviceEvent, Venue
 from protocol.codec import DecodedBatch, RejectedItem, valid_seq
 from protocol.health import Diagnostics
 from protocol.payloads import DeviceState, Event

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from cloud.core.time import utc_now
-from cloud.models import Device
+from cloud.devices.models import Device
 from cloud.points import low_stock
 from cloud.points.catalog_models import (
     MAX_CAPACITY,

@@ -33,8 +33,8 @@ from cloud.aggregates.models import Occupancy
 from cloud.aggregates.traffic import COUNTER_METRICS, TRAFFIC_EVENTS
 from cloud.alerts.models import Alert, AlertStatus
 from cloud.core.time import Clock
-from cloud.devices.models import DeviceHealth, PendingBox
-from cloud.models import Device, DeviceEvent, Reading
+from cloud.devices.models import Device, DeviceHealth, PendingBox
+from cloud.models import DeviceEvent, Reading
 
 logger = logging.getLogger(__name__)
 

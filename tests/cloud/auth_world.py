@@ -23,8 +23,9 @@ from cloud.auth.models import ApiTokenCreate, UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import AuthSettings
 from cloud.db import make_engine
+from cloud.devices.models import Device
 from cloud.migrate import upgrade
-from cloud.models import Device, DeviceEvent, Reading, Venue
+from cloud.models import DeviceEvent, Reading, Venue
 from cloud.settings import CloudSettings
 
 with warnings.catch_warnings():

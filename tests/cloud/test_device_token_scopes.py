@@ -15,7 +15,7 @@ from sqlmodel import Session
 from cloud.auth.principal import DOOR, KIOSK, SENSOR_HUB
 from cloud.devices.credentials import add_device_token
 from cloud.devices.decommission import decommission
-from cloud.models import Device
+from cloud.devices.models import Device
 from edge.access.bookings import Bookings
 from edge.access.members import MemberCache
 from edge.access.sync import SyncClient

@@ -12,8 +12,8 @@ from cloud.aggregates.maintenance import HistoryRetention, delete_old_history
 from cloud.aggregates.scheduler import JobScheduler
 from cloud.aggregates.settings import JobSettings
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
-from cloud.devices.models import DeviceDiagnostics
-from cloud.models import Device, RejectedMessage, Venue
+from cloud.devices.models import Device, DeviceDiagnostics
+from cloud.models import RejectedMessage, Venue
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 KEEP = HistoryRetention(

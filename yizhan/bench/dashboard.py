@@ -28,7 +28,8 @@ from cloud.api.app import create_app
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
-from cloud.models import Device, DeviceEvent, Venue
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.live import Watch, scan

@@ -37,7 +37,8 @@ from cloud.auth import store
 from cloud.auth.models import ApiTokenCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import AuthSettings
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product
 from cloud.settings import CloudSettings

@@ -26,7 +26,7 @@ from cloud.api.auth_deps import forbidden, require_roles, scoped_venue
 from cloud.api.deps import NowDep, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth.principal import Principal, Role
-from cloud.models import Device
+from cloud.devices.models import Device
 
 router = APIRouter(tags=["alerts"])
 

@@ -18,7 +18,7 @@ from cloud.api.auth_deps import require_roles, scoped_venue
 from cloud.api.deps import NowDep, Offset, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.auth.principal import Principal, Role
-from cloud.models import Device
+from cloud.devices.models import Device
 from cloud.points import catalog, earning
 from cloud.points.catalog_models import (
     MAX_SLOT,

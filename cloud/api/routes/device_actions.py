@@ -24,9 +24,13 @@ from cloud.devices.commands import DEFAULT_LIFETIME, issue_command, recent_comma
 from cloud.devices.config import newest_desired, put_desired_config
 from cloud.devices.decommission import decommission
 from cloud.devices.errors import DeviceError
-from cloud.devices.models import DeviceCommand, DeviceConfigRejection, DeviceDiagnostics
+from cloud.devices.models import (
+    DeviceCommand,
+    DeviceConfig,
+    DeviceConfigRejection,
+    DeviceDiagnostics,
+)
 from cloud.devices.views import CommandsPublic, DeviceDetail, command_view, device_detail
-from cloud.ingest.models import DeviceConfig
 from protocol.commands import ROTATE_CREDENTIALS
 from protocol.ids import ID_PATTERN
 

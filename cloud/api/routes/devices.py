@@ -20,7 +20,7 @@ from cloud.auth.principal import Principal, Role
 from cloud.devices.claims import ClaimRequest, claim_box
 from cloud.devices.control import DeviceControl
 from cloud.devices.errors import DeviceError, device_not_found
-from cloud.devices.models import PendingBox
+from cloud.devices.models import Device, PendingBox
 from cloud.devices.views import (
     DeviceDetail,
     DevicesPublic,
@@ -29,7 +29,6 @@ from cloud.devices.views import (
     device_views,
     pending_list,
 )
-from cloud.models import Device
 from protocol.ids import ID_PATTERN
 from protocol.provisioning import ClaimCode, ClaimCodeError, SealedBundle
 

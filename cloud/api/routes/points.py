@@ -23,7 +23,7 @@ from cloud.api.auth_deps import device_forbidden, forbidden, require_roles
 from cloud.api.deps import NowDep, Offset, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth.principal import KIOSK, Principal, Role
-from cloud.models import Device
+from cloud.devices.models import Device
 from cloud.points import redemption, statement
 from cloud.points.errors import (
     IdempotencyConflict,

@@ -14,7 +14,8 @@ from cloud.api.errors import ApiError, ErrorResponse
 from cloud.api.schemas import VenuesPublic
 from cloud.auth.models import ApiTokenVenue, UserVenue
 from cloud.auth.principal import Principal, Role
-from cloud.models import Device, Venue, VenueCreate, VenuePublic, VenueUpdate
+from cloud.devices.models import Device
+from cloud.models import Venue, VenueCreate, VenuePublic, VenueUpdate
 
 router = APIRouter(prefix="/venues", tags=["venues"])
 

@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
 from cloud.api.deps import NowDep, SessionDep, StateDep
-from cloud.devices.models import DeviceDesiredConfig, DeviceStatus
+from cloud.devices.models import Device, DeviceDesiredConfig, DeviceStatus
 from cloud.devices.views import DevicePublic, device_views, pending_list
-from cloud.models import Device, Venue
+from cloud.models import Venue
 from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Technician

@@ -22,7 +22,8 @@ from cloud.aggregates.timezones import venue_zone
 from cloud.alerts.models import Alert, AlertStatus
 from cloud.api.deps import EngineDep, NowDep
 from cloud.core.time import as_utc
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Staff

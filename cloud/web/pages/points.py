@@ -26,7 +26,8 @@ from cloud.aggregates.timezones import DEFAULT_ZONE, venue_zone
 from cloud.api.csv import csv_cell
 from cloud.api.deps import NowDep, SessionDep
 from cloud.core.time import as_utc
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from cloud.points import catalog, low_stock
 from cloud.points.catalog_models import KioskSlot, MovementKind, Product, StockMovement
 from cloud.points.models import Redemption, RedemptionState

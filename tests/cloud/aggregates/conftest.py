@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from cloud.aggregates.rollups import RollupOptions
 from cloud.db import make_engine
-from cloud.models import Device, DeviceEvent, Reading, Venue
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent, Reading, Venue
 
 # 2024-05-01 12:00 in Shanghai.
 NOW = datetime(2024, 5, 1, 4, 0, tzinfo=UTC)

@@ -8,7 +8,8 @@ from sqlmodel import Session, func, select
 from cloud.aggregates.maintenance import delete_old_raw, detect_offline
 from cloud.aggregates.models import TrafficHourly
 from cloud.aggregates.rollups import rollup_range
-from cloud.models import Device, DeviceEvent, Reading
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent, Reading
 from tests.cloud.aggregates.conftest import NOW, OPTIONS, add, reading, visit
 
 

@@ -8,7 +8,8 @@ from sqlmodel import Session
 
 from cloud.alerts.models import SensorRole
 from cloud.db import make_engine
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from tests.cloud.alerts.factories import NOW
 
 

@@ -14,7 +14,7 @@ from cloud.alerts.engine import evaluate
 from cloud.api.app import create_app
 from cloud.api.auth_deps import current_principal
 from cloud.auth.principal import Principal, Role
-from cloud.models import Device
+from cloud.devices.models import Device
 from cloud.settings import CloudSettings
 from tests.cloud.alerts.factories import (
     NOW,

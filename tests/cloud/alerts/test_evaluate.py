@@ -9,7 +9,8 @@ from cloud.aggregates.models import Occupancy, VenueSettings
 from cloud.alerts import lifecycle
 from cloud.alerts.engine import OccupancyNow, evaluate
 from cloud.alerts.models import Alert, AlertKind, AlertStatus
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from tests.cloud.alerts.factories import (
     NOW,
     add,

@@ -12,10 +12,11 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session
 
 from cloud.db import make_engine
+from cloud.devices.models import Device
 from cloud.ingest.inbound import classify
 from cloud.ingest.store import IngestStore
 from cloud.migrate import upgrade
-from cloud.models import Device, Venue
+from cloud.models import Venue
 from cloud.points import ledger
 from tests.fixtures.postgres import _admin_connection, _drop, _server_url
 

@@ -12,8 +12,13 @@ from sqlmodel import Session, select
 from cloud.auth.models import ApiToken
 from cloud.devices.broker_admin import BrokerAdminError
 from cloud.devices.hello import note_hello
-from cloud.devices.models import DeviceCommand, DeviceDesiredConfig, PendingBox, PendingBoxCheck
-from cloud.models import Device
+from cloud.devices.models import (
+    Device,
+    DeviceCommand,
+    DeviceDesiredConfig,
+    PendingBox,
+    PendingBoxCheck,
+)
 from protocol.provisioning import ClaimCode, Hello
 
 CLAIM = "/api/v1/devices/claim"

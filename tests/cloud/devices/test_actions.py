@@ -10,9 +10,8 @@ import pytest
 from sqlmodel import Session, select
 
 from cloud.devices.broker_sync import remove_decommissioned, settle_rotations
-from cloud.devices.models import DeviceCommand, DeviceDesiredConfig
+from cloud.devices.models import Device, DeviceCommand, DeviceDesiredConfig
 from cloud.devices.outbound import expire_commands, take_commands, take_configs
-from cloud.models import Device
 from protocol.commands import RotateCredentialsCommand, UnlockCommand, decode_command
 from protocol.device_config import decode_config
 from protocol.topics import Topic

@@ -17,8 +17,7 @@ from cloud.auth.principal import Principal, Role
 from cloud.devices.claims import ClaimPolicy, ClaimRequest, claim_box
 from cloud.devices.credentials import BundleEndpoint
 from cloud.devices.errors import DeviceError
-from cloud.devices.models import DeviceDesiredConfig, PendingBox
-from cloud.models import Device
+from cloud.devices.models import Device, DeviceDesiredConfig, PendingBox
 from protocol.provisioning import ClaimCode, SealedBundle, open_sealed
 from tests.cloud.auth_world import NOW, VENUE_A, VENUE_B, World
 from tests.cloud.devices.helpers import (

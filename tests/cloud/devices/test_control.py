@@ -23,9 +23,9 @@ from cloud.devices.commands import issue_command
 from cloud.devices.config import put_desired_config
 from cloud.devices.control import ControlEndpoint, DeviceControl
 from cloud.devices.credentials import BundleEndpoint
-from cloud.devices.models import DeviceCommand, PendingBox
+from cloud.devices.models import Device, DeviceCommand, PendingBox
 from cloud.migrate import upgrade
-from cloud.models import Device, Venue
+from cloud.models import Venue
 from ops.broker.process import BrokerProcess
 from protocol.codec import encode
 from protocol.commands import decode_command

@@ -14,12 +14,11 @@ from sqlmodel import Session
 from cloud.core.time import as_utc
 from cloud.devices.broker_sync import RESULT_GRACE
 from cloud.devices.control import ControlEndpoint, DeviceControl
-from cloud.devices.models import DeviceCommand
+from cloud.devices.models import Device, DeviceCommand
 from cloud.devices.outbound import UNANSWERED, take_commands
 from cloud.devices.vault import RotationVault
 from cloud.ingest.inbound import classify
 from cloud.ingest.store import IngestStore
-from cloud.models import Device
 from tests.cloud.auth_world import DEVICE_A, NOW, VENUE_A, World
 from tests.cloud.devices.helpers import RecordingAdmin
 

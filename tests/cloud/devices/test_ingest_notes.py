@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from cloud.devices.models import (
+    Device,
     DeviceCommand,
     DeviceConfigRejection,
     DeviceDiagnostics,
@@ -19,7 +20,7 @@ from cloud.devices.models import (
 )
 from cloud.ingest.inbound import Inbound, classify
 from cloud.ingest.store import IngestStore
-from cloud.models import Device, DeviceEvent, Reading, RejectedMessage
+from cloud.models import DeviceEvent, Reading, RejectedMessage
 from protocol.device_config import rejected_event_data
 from protocol.health import Diagnostics, Heartbeat
 

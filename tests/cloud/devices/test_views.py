@@ -6,8 +6,12 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from cloud.devices.models import DeviceConfigRejection, DeviceDesiredConfig, DeviceHealth
-from cloud.ingest.models import DeviceConfig
+from cloud.devices.models import (
+    DeviceConfig,
+    DeviceConfigRejection,
+    DeviceDesiredConfig,
+    DeviceHealth,
+)
 from tests.cloud.auth_world import DEVICE_A, NOW, VENUE_A, World
 from tests.cloud.devices.helpers import RecordingAdmin, claim_body, new_box
 

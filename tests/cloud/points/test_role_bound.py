@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.auth.principal import DOOR, KIOSK, SENSOR_HUB
-from cloud.models import Device, DeviceEvent, Venue
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent, Venue
 from cloud.points import ledger
 from cloud.points.earning import (
     DOOR_OFFLINE_WINDOW,

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from cloud.models import Device, DeviceEvent
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent
 from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product
 

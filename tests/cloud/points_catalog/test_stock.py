@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cloud.alerts.models import Alert, AlertStatus
-from cloud.models import Device
+from cloud.devices.models import Device
 from cloud.points import catalog
 from cloud.points.catalog_models import KioskSlot, MovementKind, StockMovement
 from tests.cloud.points_catalog.factories import SHANGHAI_VENUE, product_and_slot, utc

@@ -20,13 +20,14 @@ from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
 from cloud.devices.models import (
+    Device,
     DeviceCommand,
     DeviceDesiredConfig,
     DeviceHealth,
     PendingBox,
     PendingBoxCheck,
 )
-from cloud.models import Device, Venue
+from cloud.models import Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.alerts.models import Alert, AlertStatus
-from cloud.devices.models import DeviceHealth, PendingBox
-from cloud.models import Device, DeviceEvent, Reading, Venue
+from cloud.devices.models import Device, DeviceHealth, PendingBox
+from cloud.models import DeviceEvent, Reading, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.live import LiveFeed, Watch, scan, topics_for

@@ -17,7 +17,8 @@ from cloud.api.csv import csv_cell
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
-from cloud.models import Device, Venue
+from cloud.devices.models import Device
+from cloud.models import Venue
 from cloud.points.catalog_models import KioskSlot, MovementKind, Product, StockMovement
 from cloud.points.models import Redemption, RedemptionState
 from cloud.service import open_database

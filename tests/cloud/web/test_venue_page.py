@@ -22,7 +22,8 @@ from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.pseudonym import pseudonymize
 from cloud.auth.store import create_user
-from cloud.models import Device, DeviceEvent, Venue
+from cloud.devices.models import Device
+from cloud.models import DeviceEvent, Venue
 from cloud.points.catalog import SlotSetting, create_product, set_slot
 from cloud.points.catalog_models import ProductCreate
 from cloud.service import open_database

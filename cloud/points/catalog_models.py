@@ -215,19 +215,3 @@ class MovementPublic(SQLModel):
 class MovementsPublic(SQLModel):
     data: list[MovementPublic]
     count: int
-
-
-class MenuItemPublic(SQLModel):
-    slot: int
-    product_id: int
-    name_zh: str
-    name_en: str
-    price: int
-    image_url: str | None
-    in_stock: bool
-
-
-class MenuPublic(SQLModel):
-    kiosk_id: str
-    venue_id: str
-    items: list[MenuItemPublic]

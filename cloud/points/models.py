@@ -8,7 +8,6 @@ refuse it too. A correction is a new posting.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Index, event
@@ -18,6 +17,21 @@ from sqlmodel import Field, SQLModel
 import cloud.models  # noqa: F401 - registers the tables the foreign keys name
 from cloud.core.time import utc_now
 from cloud.points.errors import AppendOnlyError
+from protocol.kiosk import RedemptionState, Settlement
+
+# A redemption's state and settlement are the kiosk's to read, so the wire contract owns them;
+# they are named here too because they are the values of the redemption table's columns.
+__all__ = [
+    "ACCOUNT_MAX",
+    "KEY_MAX",
+    "TXN_ID_MAX",
+    "AccountBalance",
+    "LedgerEntry",
+    "Posting",
+    "Redemption",
+    "RedemptionState",
+    "Settlement",
+]
 
 # Long enough for "member:<id>" with any member id the union issues (and "hold:<txn id>").
 ACCOUNT_MAX = 80
@@ -58,21 +72,6 @@ class AccountBalance(SQLModel, table=True):
     account: str = Field(primary_key=True, max_length=ACCOUNT_MAX)
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
-
-
-class RedemptionState(StrEnum):
-    RESERVED = "reserved"  # the price sits in hold:<txn>; the kiosk may dispense
-    COMMITTED = "committed"  # dispensed; the price went to goods:<kiosk>
-    CANCELLED = "cancelled"  # not dispensed; the price went back to the member
-    EXPIRED = "expired"  # neither within the TTL; the price went back to the member
-
-
-class Settlement(StrEnum):
-    """How a committed redemption was paid (see cloud.points.redemption on late commits)."""
-
-    HOLD = "hold"  # the normal way: from the reservation's hold
-    LATE_DEBIT = "late_debit"  # committed after expiry; the member was debited again
-    GOODS_LOSS = "goods_loss"  # committed after expiry, member could not pay; union absorbs
 
 
 class Redemption(SQLModel, table=True):

@@ -77,40 +77,32 @@ from cloud.points.errors import (
     RedemptionNotFoundError,
 )
 from cloud.points.models import Redemption, RedemptionState, Settlement
+from protocol.ids import ID_PATTERN
+from protocol.kiosk import (
+    DEFAULT_TTL_S,
+    MAX_PRICE,
+    MAX_SLOT_NAME,
+    MAX_TTL_S,
+    MIN_TTL_S,
+    ErrorCode,
+    RedemptionPublic,
+    is_name,
+)
 
 _T = TypeVar("_T")
 
-# Dispensing takes seconds and a kiosk retries a lost commit with backoff for about a
-# minute; two minutes leaves room for both without locking a member's points for long.
-DEFAULT_TTL = timedelta(minutes=2)
-MIN_TTL = timedelta(seconds=10)
-MAX_TTL = timedelta(minutes=30)
+# The bounds a kiosk may ask for are part of the wire contract (protocol.kiosk says why).
+DEFAULT_TTL = timedelta(seconds=DEFAULT_TTL_S)
+MIN_TTL = timedelta(seconds=MIN_TTL_S)
+MAX_TTL = timedelta(seconds=MAX_TTL_S)
 # Reservations the expiry job releases per transaction batch; keeps one run's reads small.
 EXPIRE_BATCH = 200
-MAX_PRICE = 100_000
-_TXN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_SLOT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
-_KIOSK_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")  # protocol.ids.ID_PATTERN
+_KIOSK_RE = re.compile(ID_PATTERN)
 # A tombstone (a cancel that came before its reserve) has no member: no reserve makes one.
 TOMBSTONE_MEMBER = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RedemptionResult:
-    """A redemption as the kiosk sees it, with the member's balance after it."""
-
-    transaction_id: str
-    member_id: str
-    kiosk_id: str
-    slot: str
-    price: int
-    state: RedemptionState
-    reserved_at: datetime
-    expires_at: datetime
-    settled_at: datetime | None
-    settlement: Settlement | None
-    needs_review: bool
-    balance: int
+# A redemption as the kiosk sees it, with the member's balance after it: what every step
+# returns is exactly what the API answers, so the kiosk's model is the ledger's.
+RedemptionResult = RedemptionPublic
 
 
 def _aware(now: datetime) -> datetime:
@@ -207,17 +199,17 @@ def _in_one_transaction(session: Session, step: Callable[[], _T]) -> _T:
 def _check_reservation(
     transaction_id: str, member_id: str, kiosk_id: str, slot: str, price: int
 ) -> None:
-    if not _TXN_RE.fullmatch(transaction_id):
+    if not is_name(transaction_id):
         raise InvalidRedemptionError(
             "a transaction id is 1-64 letters, digits, dots, dashes or underscores"
         )
-    if not _TXN_RE.fullmatch(member_id):
+    if not is_name(member_id):
         raise InvalidRedemptionError(
             "a member id is 1-64 letters, digits, dots, dashes or underscores"
         )
     if not _KIOSK_RE.fullmatch(kiosk_id):
         raise InvalidRedemptionError("a kiosk id is 1-32 lowercase letters, digits or dashes")
-    if not _SLOT_RE.fullmatch(slot):
+    if not is_name(slot, max_length=MAX_SLOT_NAME):
         raise InvalidRedemptionError("a slot is 1-32 letters, digits, dots, dashes or underscores")
     if isinstance(price, bool) or not 1 <= price <= MAX_PRICE:
         raise InvalidRedemptionError(f"a price is 1-{MAX_PRICE} points")
@@ -246,7 +238,7 @@ def _menu_item(session: Session, wanted: Redemption, *, fix: str) -> catalog.Men
     if item is None:
         raise ItemUnavailableError(
             f"kiosk {wanted.kiosk_id!r} sells nothing in slot {wanted.slot!r}; {fix}",
-            code="not_on_menu",
+            code=ErrorCode.NOT_ON_MENU,
         )
     return item
 
@@ -259,7 +251,7 @@ def _check_dispensed(session: Session, wanted: Redemption) -> None:
         raise ItemUnavailableError(
             f"slot {wanted.slot!r} of kiosk {wanted.kiosk_id!r} costs {item.price} points now, "
             f"and an item dispensed offline is charged at most that, not {wanted.price}; {fix}",
-            code="price_changed",
+            code=ErrorCode.PRICE_CHANGED,
         )
 
 
@@ -270,12 +262,12 @@ def _check_menu(session: Session, wanted: Redemption) -> None:
         raise ItemUnavailableError(
             f"slot {wanted.slot!r} costs {item.price} points now, not {wanted.price}; "
             "refresh the menu",
-            code="price_changed",
+            code=ErrorCode.PRICE_CHANGED,
         )
     if not item.in_stock:
         raise ItemUnavailableError(
             f"kiosk {wanted.kiosk_id!r} slot {wanted.slot!r} is sold out; pick another item",
-            code="out_of_stock",
+            code=ErrorCode.OUT_OF_STOCK,
         )
 
 
@@ -455,7 +447,7 @@ def _release(session: Session, transaction_id: str, outcome: _Outcome) -> bool:
 
 
 def _tombstone(session: Session, transaction_id: str, outcome: _Outcome) -> Redemption:
-    if not _TXN_RE.fullmatch(transaction_id):
+    if not is_name(transaction_id):
         raise InvalidRedemptionError(
             "a transaction id is 1-64 letters, digits, dots, dashes or underscores"
         )

@@ -9,11 +9,9 @@ from sqlmodel import Session, col, func, select
 
 from cloud.points import ledger
 from cloud.points.models import LedgerEntry
+from protocol.kiosk import BalancePublic
 
-
-class BalancePublic(BaseModel):
-    member_id: str
-    balance: int
+__all__ = ["BalancePublic", "EntriesPublic", "EntryPublic", "member_balance", "member_entries"]
 
 
 class EntryPublic(BaseModel):

@@ -22,8 +22,6 @@ from cloud.devices.models import Device
 from cloud.points import catalog, earning
 from cloud.points.catalog_models import (
     MAX_SLOT,
-    MenuItemPublic,
-    MenuPublic,
     MovementPublic,
     MovementsPublic,
     ProductCreate,
@@ -45,6 +43,7 @@ from cloud.points.earning_models import (
     GrantPublic,
 )
 from cloud.points.errors import IdempotencyConflict, InsufficientPoints, InvalidPostingError
+from protocol.kiosk import ErrorCode, MenuItemPublic, MenuPublic
 
 router = APIRouter(tags=["catalog"])
 
@@ -68,8 +67,8 @@ _TRANSLATED: tuple[tuple[type[Exception], int, str], ...] = (
     (earning.MemberNotFoundError, 404, "member_not_found"),
     (catalog.ProductInUseError, 409, "product_in_use"),
     (catalog.InvalidStockError, 422, "invalid_stock"),
-    (InsufficientPoints, 409, "insufficient_points"),
-    (IdempotencyConflict, 409, "idempotency_conflict"),
+    (InsufficientPoints, 409, ErrorCode.INSUFFICIENT_POINTS),
+    (IdempotencyConflict, 409, ErrorCode.IDEMPOTENCY_CONFLICT),
     (InvalidPostingError, 422, "invalid_posting"),
 )
 
@@ -91,7 +90,7 @@ def _kiosk(session: Session, principal: Principal, kiosk_id: str) -> Device:
     if device is None or not principal.sees_venue(device.venue_id):
         raise ApiError(
             404,
-            code="kiosk_not_found",
+            code=ErrorCode.KIOSK_NOT_FOUND,
             message=f"there is no kiosk {kiosk_id[:32]!r} you can see; "
             "GET /api/v1/devices lists the devices",
         )
@@ -239,15 +238,7 @@ def read_menu(*, session: SessionDep, principal: CatalogReader, kiosk_id: KioskI
     """What the kiosk shows: each slot with an active product, its names, price, stock."""
     kiosk = _kiosk(session, principal, kiosk_id)
     items = [
-        MenuItemPublic(
-            slot=item.slot,
-            product_id=item.product_id,
-            name_zh=item.name_zh,
-            name_en=item.name_en,
-            price=item.price,
-            image_url=item.image_url,
-            in_stock=item.in_stock,
-        )
+        MenuItemPublic.model_validate(item, from_attributes=True)
         for item in catalog.menu(session=session, kiosk_id=kiosk.id)
     ]
     return MenuPublic(kiosk_id=kiosk.id, venue_id=kiosk.venue_id, items=items)

@@ -12,11 +12,10 @@ itself, and reads balances; no box's token reads a member's statement.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from cloud.api.auth_deps import device_forbidden, forbidden, require_roles
@@ -34,9 +33,16 @@ from cloud.points.errors import (
     LedgerError,
     RedemptionNotFoundError,
 )
-from cloud.points.models import RedemptionState, Settlement
-from cloud.points.statement import BalancePublic, EntriesPublic
-from protocol.ids import ID_PATTERN
+from cloud.points.statement import EntriesPublic
+from protocol.kiosk import (
+    MAX_NAME,
+    NAME_PATTERN,
+    BalancePublic,
+    CancelIn,
+    ErrorCode,
+    RedemptionPublic,
+    ReserveIn,
+)
 
 router = APIRouter(tags=["points"])
 
@@ -68,71 +74,27 @@ Kiosk = Annotated[Principal, Depends(_kiosk)]
 BalanceReader = Annotated[Principal, Depends(_balance_reader)]
 StatementReader = Annotated[Principal, Depends(_statement_reader)]
 
-_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 TransactionId = Annotated[
     str,
-    Path(min_length=1, max_length=64, pattern=_NAME_PATTERN, description="The kiosk's id."),
+    Path(
+        min_length=1,
+        max_length=MAX_NAME,
+        pattern=NAME_PATTERN,
+        description="The transaction id the kiosk chose.",
+    ),
 ]
-MemberId = Annotated[str, Path(min_length=1, max_length=64, pattern=_NAME_PATTERN)]
+MemberId = Annotated[str, Path(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse},
     409: {"model": ErrorResponse},
 }
 
 
-class ReserveIn(BaseModel):
-    transaction_id: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=_NAME_PATTERN,
-        description="Chosen by the kiosk, unique per purchase; retries reuse it.",
-    )
-    member_id: str = Field(min_length=1, max_length=64, pattern=_NAME_PATTERN)
-    kiosk_id: str = Field(max_length=32, pattern=ID_PATTERN)
-    slot: str = Field(min_length=1, max_length=32, pattern=_NAME_PATTERN)
-    price: int = Field(ge=1, le=redemption.MAX_PRICE, description="Points for the item.")
-    ttl_s: int = Field(
-        default=int(redemption.DEFAULT_TTL.total_seconds()),
-        ge=int(redemption.MIN_TTL.total_seconds()),
-        le=int(redemption.MAX_TTL.total_seconds()),
-        description="Seconds the points stay held before they go back to the member.",
-    )
-    dispensed: bool = Field(
-        default=False,
-        description="The kiosk already gave the item (an offline redemption being "
-        "reconciled): the slot must be on the kiosk's menu and the price at most today's; "
-        "stock is not checked.",
-    )
-
-
-class CancelIn(BaseModel):
-    reason: str = Field(default="", max_length=200)
-
-
-class RedemptionPublic(BaseModel):
-    transaction_id: str
-    member_id: str
-    kiosk_id: str
-    slot: str
-    price: int
-    state: RedemptionState
-    reserved_at: datetime
-    expires_at: datetime
-    settled_at: datetime | None
-    settlement: Settlement | None
-    needs_review: bool
-    balance: int = Field(description="The member's balance after this step.")
-
-    @classmethod
-    def of(cls, result: redemption.RedemptionResult) -> RedemptionPublic:
-        return cls.model_validate(result, from_attributes=True)
-
-
 # (status, code) of the ledger's errors that carry nothing but their message.
 _PLAIN: tuple[tuple[type[LedgerError], int, str], ...] = (
-    (IdempotencyConflict, 409, "idempotency_conflict"),
-    (RedemptionNotFoundError, 404, "redemption_not_found"),
-    (InvalidRedemptionError, 422, "invalid_request"),
+    (IdempotencyConflict, 409, ErrorCode.IDEMPOTENCY_CONFLICT),
+    (RedemptionNotFoundError, 404, ErrorCode.REDEMPTION_NOT_FOUND),
+    (InvalidRedemptionError, 422, ErrorCode.INVALID_REQUEST),
 )
 
 
@@ -140,16 +102,18 @@ def _ledger_error(exc: LedgerError) -> ApiError:
     """The one translation of the ledger's errors into HTTP answers."""
     if isinstance(exc, InsufficientPoints):
         detail = field_error("body.price", str(exc), balance=exc.balance, needed=exc.needed)
-        return ApiError(409, code="insufficient_points", message=str(exc), details=[detail])
+        poor = ErrorCode.INSUFFICIENT_POINTS
+        return ApiError(409, code=poor, message=str(exc), details=[detail])
     if isinstance(exc, InvalidTransitionError):
         details = [field_error("state", "the redemption's current state", state=exc.state)]
-        return ApiError(409, code="invalid_transition", message=str(exc), details=details)
+        refused = ErrorCode.INVALID_TRANSITION
+        return ApiError(409, code=refused, message=str(exc), details=details)
     if isinstance(exc, ItemUnavailableError):
         return ApiError(409, code=exc.code, message=str(exc))
     for kind, status, code in _PLAIN:
         if isinstance(exc, kind):
             return ApiError(status, code=code, message=str(exc))
-    return ApiError(409, code="ledger_refused", message=str(exc))
+    return ApiError(409, code=ErrorCode.LEDGER_REFUSED, message=str(exc))
 
 
 def _own_kiosk(principal: Principal, kiosk_id: str) -> None:
@@ -158,7 +122,7 @@ def _own_kiosk(principal: Principal, kiosk_id: str) -> None:
         return
     raise ApiError(
         403,
-        code="wrong_kiosk",
+        code=ErrorCode.WRONG_KIOSK,
         message=f"this API token is kiosk {principal.device_id!r}'s and redeems only as that "
         f"kiosk, not as {kiosk_id[:32]!r}; send kiosk_id {principal.device_id!r}, or use the "
         "other kiosk's own token",
@@ -173,7 +137,7 @@ def _check_kiosk(session: Session, principal: Principal, kiosk_id: str) -> None:
     if device is None or not principal.sees_venue(device.venue_id):
         raise ApiError(
             404,
-            code="kiosk_not_found",
+            code=ErrorCode.KIOSK_NOT_FOUND,
             message=f"there is no kiosk {kiosk_id!r} in your venues; check the device id",
         )
 
@@ -216,7 +180,7 @@ def reserve(
         )
     except LedgerError as exc:
         raise _ledger_error(exc) from exc
-    return RedemptionPublic.of(result)
+    return result
 
 
 @router.post("/kiosk/redemptions/{txn}/commit", responses=_ERRORS)
@@ -229,7 +193,7 @@ def commit(
         result = redemption.commit(session=session, transaction_id=txn, now=now)
     except LedgerError as exc:
         raise _ledger_error(exc) from exc
-    return RedemptionPublic.of(result)
+    return result
 
 
 @router.post("/kiosk/redemptions/{txn}/cancel", responses=_ERRORS)
@@ -257,7 +221,7 @@ def cancel(
         result = redemption.cancel(session=session, transaction_id=txn, now=now, reason=reason)
     except LedgerError as exc:
         raise _ledger_error(exc) from exc
-    return RedemptionPublic.of(result)
+    return result
 
 
 @router.get("/kiosk/redemptions/{txn}", responses=_ERRORS)
@@ -265,7 +229,7 @@ def get_redemption(
     *, session: SessionDep, principal: Kiosk, txn: TransactionId
 ) -> RedemptionPublic:
     """Where a redemption stands: what a kiosk asks after a restart."""
-    return RedemptionPublic.of(_scoped(session, principal, txn))
+    return _scoped(session, principal, txn)
 
 
 def _own(principal: Principal, member_id: str) -> None:

@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
+
+from protocol.kiosk import (
+    BalancePublic,
+    CancelIn,
+    ErrorCode,
+    ErrorResponse,
+    MenuItemPublic,
+    MenuPublic,
+    RedemptionPublic,
+    ReserveIn,
+)
 
 logger = logging.getLogger(__name__)
 
 API_PATH: Final = "/api/v1"
-# What the ledger answers when the member's points do not cover the price.
-INSUFFICIENT_POINTS: Final = "insufficient_points"
 # Three tries 0.2 s and 0.4 s apart: a member at the screen waits at most ~1 s more than the
 # timeouts before the kiosk decides the cloud is away and goes offline.
 DEFAULT_ATTEMPTS: Final = 3
@@ -92,52 +101,21 @@ class KioskCloud(Protocol):
     def menu(self, kiosk_id: str) -> Menu: ...
 
 
-class _Names(BaseModel):
-    zh: str = ""
-    en: str = ""
-
-
-class _Item(BaseModel):
-    """One catalog entry; names either as ``names: {zh, en}`` or ``name_zh``/``name_en``."""
-
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-    slot: str
-    names: _Names | None = None
-    name_zh: str = ""
-    name_en: str = ""
-    price: int = Field(ge=0)
-    in_stock: bool = True
-
-    def item(self) -> MenuItem:
-        zh = self.name_zh or (self.names.zh if self.names else "")
-        en = self.name_en or (self.names.en if self.names else "")
-        return MenuItem(self.slot, zh or en or self.slot, en or zh or self.slot, self.price,
-                        self.in_stock)  # fmt: skip
-
-
-class _MenuBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    items: list[_Item]
-
-
 def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:
     try:
-        error = response.json()["error"]
-        return str(error["code"]), str(error["message"])[:200]
-    except (ValueError, KeyError, TypeError):
+        error = ErrorResponse.model_validate_json(response.content).error
+    except ValidationError:
         return f"http_{response.status_code}", response.text[:200]
+    return error.code, error.message[:200]
 
 
-def _int_or_none(body: dict[str, Any], *keys: str) -> int | None:
-    for key in keys:
-        value = body.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+def _invalid(exc: ValidationError) -> CloudResult:
+    # What the cloud would answer (422) for a body it refuses, without asking it.
+    return CloudResult(Outcome.REFUSED, ErrorCode.INVALID_REQUEST, str(exc)[:200])
 
 
 class HttpKioskCloud:
@@ -163,15 +141,18 @@ class HttpKioskCloud:
         self._attempts, self._backoff_s = max(1, attempts), backoff_s
 
     def _call(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> tuple[CloudResult, dict[str, Any]]:
+        self, method: str, path: str, body: BaseModel | None = None
+    ) -> tuple[CloudResult, bytes]:
+        """One call with retries: its result, and the body of a 2xx answer to parse."""
         last = CloudResult(Outcome.UNAVAILABLE, detail="not tried")
+        # Defaults are left out: the cloud applies the same ones (protocol.kiosk).
+        payload = None if body is None else body.model_dump(mode="json", exclude_defaults=True)
         for attempt in range(self._attempts):
             if attempt:
                 self._sleep(self._backoff_s * 2 ** (attempt - 1))
             try:
                 response = self._http.request(
-                    method, self._base + path, json=body, headers=self._headers
+                    method, self._base + path, json=payload, headers=self._headers
                 )
             except httpx.HTTPError as exc:
                 last = CloudResult(Outcome.UNAVAILABLE, detail=f"{type(exc).__name__}: {exc}")
@@ -180,67 +161,92 @@ class HttpKioskCloud:
                 code, message = _error(response)
                 last = CloudResult(Outcome.UNAVAILABLE, code, message)
                 continue
-            return self._answer(response)
+            return self._answer(response), response.content
         logger.warning("cloud %s %s gave no answer: %s", method, path, last.detail)
-        return last, {}
+        return last, b""
 
     @staticmethod
-    def _answer(response: httpx.Response) -> tuple[CloudResult, dict[str, Any]]:
+    def _answer(response: httpx.Response) -> CloudResult:
         if response.status_code in (401, 403):
             code, message = _error(response)
             logger.error("the cloud refused the kiosk's token (%s); check kiosk.cloud_token", code)
-            return CloudResult(Outcome.UNAVAILABLE, code, message), {}
+            return CloudResult(Outcome.UNAVAILABLE, code, message)
         if response.status_code >= 400:
             code, message = _error(response)
-            return CloudResult(Outcome.REFUSED, code, message), {}
+            return CloudResult(Outcome.REFUSED, code, message)
         try:
-            body = response.json()
+            response.json()
         except ValueError:
-            return CloudResult(Outcome.UNAVAILABLE, "bad_body", response.text[:200]), {}
-        if not isinstance(body, dict):
-            body = {"items": body} if isinstance(body, list) else {}
-        status = body.get("state", body.get("status"))  # the ledger says ``state``
-        return CloudResult(
-            Outcome.OK,
-            status=status if isinstance(status, str) else None,
-            balance=_int_or_none(body, "balance", "points", "available"),
-        ), body
+            return CloudResult(Outcome.UNAVAILABLE, "bad_body", response.text[:200])
+        return CloudResult(Outcome.OK)
+
+    def _step(self, method: str, path: str, body: BaseModel | None = None) -> CloudResult:
+        """A redemption step: the cloud did it (2xx) even if its answer says less than
+        :class:`RedemptionPublic`, so such an answer is OK without a state or balance."""
+        result, content = self._call(method, path, body)
+        if not result.ok:
+            return result
+        try:
+            answer = RedemptionPublic.model_validate_json(content)
+        except ValidationError as exc:
+            logger.warning("cloud %s %s answered an unreadable redemption: %s", method, path, exc)
+            return result
+        return replace(result, status=answer.state.value, balance=answer.balance)
 
     def reserve(self, redemption: Redemption) -> CloudResult:
-        body: dict[str, Any] = {
-            "transaction_id": redemption.transaction_id,
-            "member_id": redemption.member_id,
-            "kiosk_id": redemption.kiosk_id,
-            "slot": redemption.slot,
-            "price": redemption.price,
-        }
-        if redemption.dispensed:
-            body["dispensed"] = True
-        return self._call("POST", "/kiosk/redemptions", body)[0]
+        try:
+            body = ReserveIn(
+                transaction_id=redemption.transaction_id,
+                member_id=redemption.member_id,
+                kiosk_id=redemption.kiosk_id,
+                slot=redemption.slot,
+                price=redemption.price,
+                dispensed=redemption.dispensed,
+            )
+        except ValidationError as exc:
+            return _invalid(exc)
+        return self._step("POST", "/kiosk/redemptions", body)
 
     def commit(self, transaction_id: str) -> CloudResult:
-        return self._call("POST", f"/kiosk/redemptions/{_seg(transaction_id)}/commit")[0]
+        return self._step("POST", f"/kiosk/redemptions/{_seg(transaction_id)}/commit")
 
     def cancel(self, transaction_id: str, *, reason: str) -> CloudResult:
-        return self._call(
-            "POST", f"/kiosk/redemptions/{_seg(transaction_id)}/cancel", {"reason": reason}
-        )[0]
+        try:
+            body = CancelIn(reason=reason)
+        except ValidationError as exc:
+            return _invalid(exc)
+        return self._step("POST", f"/kiosk/redemptions/{_seg(transaction_id)}/cancel", body)
 
     def status(self, transaction_id: str) -> CloudResult:
-        return self._call("GET", f"/kiosk/redemptions/{_seg(transaction_id)}")[0]
+        return self._step("GET", f"/kiosk/redemptions/{_seg(transaction_id)}")
 
     def balance(self, member_id: str) -> CloudResult:
-        return self._call("GET", f"/members/{_seg(member_id)}/balance")[0]
+        path = f"/members/{_seg(member_id)}/balance"
+        result, content = self._call("GET", path)
+        if not result.ok:
+            return result
+        try:
+            answer = BalancePublic.model_validate_json(content)
+        except ValidationError as exc:
+            logger.warning("cloud GET %s answered an unreadable balance: %s", path, exc)
+            return result
+        return replace(result, balance=answer.balance)
 
     def menu(self, kiosk_id: str) -> Menu:
-        result, body = self._call("GET", f"/kiosks/{_seg(kiosk_id)}/menu")
+        result, content = self._call("GET", f"/kiosks/{_seg(kiosk_id)}/menu")
         if not result.ok:
             return Menu(result)
         try:
-            parsed = _MenuBody.model_validate(body)
+            answer = MenuPublic.model_validate_json(content)
         except ValidationError as exc:
             return Menu(CloudResult(Outcome.UNAVAILABLE, "bad_body", str(exc)[:200]))
-        return Menu(result, tuple(item.item() for item in parsed.items))
+        return Menu(result, tuple(_menu_item(item) for item in answer.items))
+
+
+def _menu_item(item: MenuItemPublic) -> MenuItem:
+    # A product without a name in one language shows the other's (or, failing both, the slot).
+    zh, en, slot = item.name_zh, item.name_en, str(item.slot)
+    return MenuItem(slot, zh or en or slot, en or zh or slot, item.price, item.in_stock)
 
 
 class NoCloud:

@@ -22,13 +22,14 @@ from edge.access.verifier import Verifier
 from edge.clock import Clock
 from edge.hardware.interfaces import HardwareError
 from edge.hardware.kiosk import DispenseResult
-from edge.kiosk.cloud import INSUFFICIENT_POINTS, KioskCloud, MenuItem, Outcome, Redemption
+from edge.kiosk.cloud import KioskCloud, MenuItem, Outcome, Redemption
 from edge.kiosk.journal import Journal, State, Txn
 from edge.kiosk.limits import OfflineLimits, check, local_day
 from edge.kiosk.menu import MenuCache
 from edge.kiosk.messages import Notice, Say, code_notice, limit_notice, notice
 from edge.kiosk.recovery import Recovery, RecoveryReport
 from edge.kiosk.settle import JAMMED_EVENT, OFFLINE_EVENT, EventSink, Settler
+from protocol.kiosk import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ class KioskController:
                 txn = self._journal.advance(txn_id, State.RESERVED)
             elif reserve.outcome is Outcome.REFUSED:
                 self._journal.advance(txn_id, State.DECLINED, detail=reserve.reason)
-                poor = reserve.reason == INSUFFICIENT_POINTS
+                poor = reserve.reason == ErrorCode.INSUFFICIENT_POINTS
                 say = Say.NOT_ENOUGH_POINTS if poor else Say.REFUSED
                 return self._show(Screen(notice(say), session))
             # UNAVAILABLE: the reservation may or may not have landed; carry on offline

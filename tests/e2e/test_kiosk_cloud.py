@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.exceptions import StarletteDeprecationWarning
@@ -29,6 +31,14 @@ from edge.outbox import NewEvent
 from firmware_sim.camera import VirtualCamera
 from firmware_sim.kiosk import SimKiosk
 from protocol.access import MemberRecord, MemberStatus
+from protocol.kiosk import (
+    BalancePublic,
+    ErrorCode,
+    ErrorResponse,
+    MenuPublic,
+    RedemptionPublic,
+    RedemptionState,
+)
 from protocol.membercode import IssuerKey, issue
 from yizhan.bench.kiosk_world import (
     PINS,
@@ -228,3 +238,59 @@ def test_a_cancel_that_overtakes_its_reserve_wins(site: Site) -> None:
     assert balance(site, "member:M2") == 100
     stale = cloud.reserve(Redemption("t-2", "M2", "kiosk-a", "1", PRICES["1"] + 1))
     assert (stale.outcome, stale.reason) == (Outcome.REFUSED, "price_changed")
+
+
+_ANSWER_MODELS: dict[str, type[BaseModel]] = {
+    "/menu": MenuPublic,
+    "/balance": BalancePublic,
+    "/kiosk/redemptions": RedemptionPublic,
+}
+
+
+def _answer_model(response: httpx.Response) -> type[BaseModel]:
+    if response.status_code >= 400:
+        return ErrorResponse
+    path = response.request.url.path
+    return next(model for part, model in _ANSWER_MODELS.items() if part in path)
+
+
+def test_the_kiosk_reads_exactly_what_the_cloud_routes_answer(site: Site) -> None:
+    answers: list[httpx.Response] = []
+
+    def keep(response: httpx.Response) -> None:
+        response.read()
+        answers.append(response)
+
+    site.client.event_hooks["response"].append(keep)
+    cloud = HttpKioskCloud("http://testserver", site.token, http=site.client, sleep=lambda _s: 0)
+    try:
+        menu = cloud.menu("kiosk-a")
+        member = cloud.balance("M2")
+        reserved = cloud.reserve(Redemption("wire-1", "M2", "kiosk-a", "2", PRICES["2"]))
+        asked = cloud.status("wire-1")
+        committed = cloud.commit("wire-1")
+        cancelled = cloud.cancel("wire-2", reason="jammed")
+        poor = cloud.reserve(Redemption("wire-3", "M1", "kiosk-a", "3", PRICES["3"]))
+    finally:
+        site.client.event_hooks["response"].remove(keep)
+
+    # Every field the cloud sends is a field of the protocol model, with the same JSON: the
+    # kiosk drops nothing and the cloud's answer is exactly the model's.
+    assert len(answers) == 7
+    for response in answers:
+        model = _answer_model(response)
+        assert model.model_validate_json(response.content).model_dump(mode="json") == (
+            response.json()
+        ), response.request.url.path
+    assert [(i.slot, i.name_en, i.price, i.in_stock) for i in menu.items] == [
+        (slot, f"Item {slot}", price, True) for slot, price in PRICES.items()
+    ]
+    assert (member.outcome, member.balance) == (Outcome.OK, 100)
+    left = 100 - PRICES["2"]
+    assert (reserved.status, reserved.balance) == (RedemptionState.RESERVED, left)
+    assert (asked.status, asked.balance) == (RedemptionState.RESERVED, left)
+    assert (committed.status, committed.balance) == (RedemptionState.COMMITTED, left)
+    assert cancelled.status == RedemptionState.CANCELLED
+    assert (poor.outcome, poor.reason) == (Outcome.REFUSED, ErrorCode.INSUFFICIENT_POINTS)
+    error = ErrorResponse.model_validate_json(answers[-1].content).error
+    assert error.details[0]["balance"] == WORLD.members["M1"]

@@ -11,26 +11,32 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any, Literal, Protocol
 
 from gpiozero import LED, Buzzer, DigitalInputDevice, OutputDevice
 from gpiozero.exc import BadPinFactory, GPIOPinInUse, GPIOZeroError, PinInvalidPin
 
-from edge.access.reasons import OPENS, SIGNALS, Reason
+from edge.access.reasons import SIGNALS, Reason
 from edge.clock import Clock
 from edge.door.signals import SignalPlayer
+from edge.hardware.door_safety import (
+    DEFAULT_EXIT_UNLOCK_S,
+    DoorSafety,
+    LockOutput,
+    PowerLoss,
+    Relock,
+    check_opens,
+    check_unlock_s,
+    relay_energised,
+)
 from edge.hardware.interfaces import HardwareError
 
 logger = logging.getLogger(__name__)
 
-PowerLoss = Literal["fail_safe", "fail_secure"]
 EmergencySource = Literal["fire_alarm", "command"]
 
-# An exit button lets someone out without the agent: five seconds is the usual
-# request-to-exit release time on access controllers, enough to push a door open.
-DEFAULT_EXIT_UNLOCK_S = 5.0
 # How long the outcome colour stays lit: long enough to read after the beeps end.
 DEFAULT_SHOW_S = 2.0
 
@@ -104,7 +110,7 @@ class DoorPins:
 
     def relay_energised(self, *, unlocked: bool) -> bool:
         """Whether the relay coil must be energised for the lock to be (un)locked."""
-        return unlocked if self.power_loss == "fail_secure" else not unlocked
+        return relay_energised(self.power_loss, unlocked=unlocked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +176,13 @@ def _pin_error(role: str, pin: int, exc: GPIOZeroError) -> DoorHardwareError:
 class DoorHardware:
     """The door's real drivers: lock relay, LEDs, buzzer, contact, exit button, fire alarm.
 
-    Safety behaviour that must not depend on the agent lives here: the exit button
-    unlocks for ``exit_unlock_s`` (``None`` leaves it to the agent), and an active fire
-    alarm holds the lock open and shows the emergency signal until the alarm clears.
-    ``on_exit_button`` and ``on_fire_alarm`` then tell the agent, for logging.
-    ``close()`` releases the relay, leaving the lock as a power cut would.
+    Safety behaviour that must not depend on the agent lives here, its rules in
+    :class:`~edge.hardware.door_safety.DoorSafety`: the exit button unlocks for
+    ``exit_unlock_s`` (``None`` leaves it to the agent), and an active fire alarm holds the
+    lock open and shows the emergency signal until the alarm clears. This class drives the
+    pins and relock timers from those rules; ``on_exit_button`` and ``on_fire_alarm`` then
+    tell the agent, for logging. ``close()`` releases the relay, leaving the lock as a power
+    cut would.
     """
 
     def __init__(
@@ -193,16 +201,11 @@ class DoorHardware:
         self.on_fire_alarm: Callable[[bool], None] | None = None
         self._clock = clock
         self._scheduler = scheduler or ThreadScheduler()
-        self._exit_unlock_s = exit_unlock_s
         self._lock = threading.RLock()
         self._observers: list[DoorObserver] = []
-        self._holds: set[Reason] = set()
-        self._pulse_until: datetime | None = None
-        self._pulse_generation = 0
+        self._safety = DoorSafety(power_loss=pins.power_loss, exit_unlock_s=exit_unlock_s)
+        self._driven: LockOutput = self._safety.output()  # what the pins show now
         self._pulse_timer: Cancellable | None = None
-        self._unlocked = False
-        self._fire = False
-        self._emergency = False
         self._closed = False
         self._devices: list[Any] = []
         try:
@@ -218,7 +221,7 @@ class DoorHardware:
             sleeper=sleeper or self._wait_for_player,
         )
         self._wire_callbacks()
-        if self._fire:
+        if self._safety.fire_alarm_active:
             logger.warning("fire alarm input is active at start-up; the door stays unlocked")
             with self._lock:
                 self._apply(self._clock(), emergency_source="fire_alarm")
@@ -254,7 +257,9 @@ class DoorHardware:
         self._fire_input: Any = None
         if p.fire_alarm is not None:
             self._fire_input = self._open("fire_alarm", DigitalInputDevice, factory, **switch)
-            self._fire = self._fire_input.is_active != p.fire_alarm_normally_closed
+            self._safety.fire_alarm(
+                active=self._fire_input.is_active != p.fire_alarm_normally_closed
+            )
 
     def _wire_callbacks(self) -> None:
         # gpiozero inspects handlers' signatures (a partial confuses it): plain closures.
@@ -287,23 +292,23 @@ class DoorHardware:
     def unlocked(self) -> bool:
         """What the lock is being told to do (``True``: released)."""
         with self._lock:
-            return self._unlocked
+            return self._driven.unlocked
 
     @property
     def unlocked_until(self) -> datetime | None:
         """When the current pulse ends (holds and the fire alarm aside)."""
         with self._lock:
-            return self._pulse_until
+            return self._safety.pulse_until
 
     @property
     def fire_alarm_active(self) -> bool:
         with self._lock:
-            return self._fire
+            return self._safety.fire_alarm_active
 
     @property
     def emergency(self) -> bool:
         with self._lock:
-            return self._emergency
+            return self._driven.emergency
 
     @property
     def signalling(self) -> bool:
@@ -312,7 +317,7 @@ class DoorHardware:
 
     def state(self) -> DoorState:
         with self._lock:
-            return DoorState(self.door_open, self._unlocked, self._emergency)
+            return DoorState(self.door_open, self._driven.unlocked, self._driven.emergency)
 
     def subscribe(self, observer: DoorObserver) -> None:
         """Add an observer; it first hears ``started`` with the state now."""
@@ -324,32 +329,28 @@ class DoorHardware:
 
     def unlock_for(self, seconds: float) -> None:
         """Pulse the lock open; a pulse while one runs extends it (never shortens it)."""
-        if not seconds > 0:
-            raise ValueError(f"unlock time must be positive, not {seconds}")
+        check_unlock_s(seconds)
         with self._lock:
             self._check_open()
             now = self._clock()
-            until = now + timedelta(seconds=seconds)
-            if self._pulse_until is not None and self._pulse_until >= until:
-                return
-            self._pulse_until = until
-            self._pulse_generation += 1
-            if self._pulse_timer is not None:
-                self._pulse_timer.cancel()
-            self._pulse_timer = self._scheduler.call_later(
-                seconds, partial(self._pulse_ended, self._pulse_generation)
-            )
-            self._apply(now)
+            self._start_pulse(self._safety.unlock_for(seconds, now=now), now)
+
+    def _start_pulse(self, relock: Relock | None, now: datetime) -> None:
+        """(Re)schedule the relock the rules asked for, and drive the lock open."""
+        if relock is None:
+            return  # a longer pulse already runs
+        if self._pulse_timer is not None:
+            self._pulse_timer.cancel()
+        self._pulse_timer = self._scheduler.call_later(
+            relock.delay_s, partial(self._pulse_ended, relock.generation)
+        )
+        self._apply(now)
 
     def _pulse_ended(self, generation: int) -> None:
         try:
             with self._lock:
-                # A timer that fired after an extension (or after close) is stale: the
-                # generation, not a clock comparison, decides, so a clock step cannot
-                # leave the door unlocked.
-                if generation != self._pulse_generation or self._closed:
-                    return
-                self._pulse_until = None
+                if self._closed or not self._safety.pulse_ended(generation):
+                    return  # stale: the pulse was extended, or the door closed
                 self._pulse_timer = None
                 self._apply(self._clock())
         except Exception:
@@ -357,19 +358,18 @@ class DoorHardware:
 
     def hold_unlocked(self, reason: Reason) -> None:
         """Keep the lock open until :meth:`release` (an emergency, an open day)."""
-        if reason not in OPENS:
-            raise ValueError(f"{reason} does not open the door; hold it with {sorted(OPENS)}")
+        check_opens(reason)
         with self._lock:
             self._check_open()
-            self._holds.add(reason)
+            self._safety.hold(reason)
             self._apply(self._clock(), emergency_source="command")
 
     def release(self) -> None:
         """End every hold; an active fire alarm keeps the door unlocked regardless."""
         with self._lock:
             self._check_open()
-            self._holds.clear()
-            if self._fire:
+            self._safety.release()
+            if self._safety.fire_alarm_active:
                 logger.warning("release ignored for the lock while the fire alarm is active")
             self._apply(self._clock(), emergency_source="command")
 
@@ -379,23 +379,17 @@ class DoorHardware:
         self._player.play(SIGNALS[reason])
 
     def _apply(self, now: datetime, *, emergency_source: EmergencySource = "command") -> None:
-        """Drive the relay from pulse, holds and fire alarm; tell observers what changed."""
-        emergency = self._fire or Reason.EMERGENCY in self._holds
-        unlocked = emergency or bool(self._holds) or self._pulse_until is not None
-        if unlocked != self._unlocked:
-            self._relay.value = self.pins.relay_energised(unlocked=unlocked)
-            self._unlocked = unlocked
-            self._notify(lambda o: o.lock_changed(unlocked=unlocked, at=now))
-        if emergency != self._emergency:
-            self._emergency = emergency
+        """Drive the relay and resting colour as the rules say; tell observers what changed."""
+        was, out = self._driven, self._safety.output()
+        self._driven = out
+        if out.unlocked != was.unlocked:
+            self._relay.value = out.relay_energised
+            self._notify(lambda o: o.lock_changed(unlocked=out.unlocked, at=now))
+        if out.emergency != was.emergency:
             self._notify(
-                lambda o: o.emergency_changed(active=emergency, source=emergency_source, at=now)
+                lambda o: o.emergency_changed(active=out.emergency, source=emergency_source, at=now)
             )
-        if self._holds or emergency:
-            held = Reason.EMERGENCY if emergency else min(self._holds)
-            self._player.set_rest(SIGNALS[held].led)
-        else:
-            self._player.set_rest("off")
+        self._player.set_rest("off" if out.rest is None else SIGNALS[out.rest].led)
 
     # -- inputs (gpiozero callback threads) -------------------------------------------
 
@@ -410,19 +404,14 @@ class DoorHardware:
                 return
             at = self._clock()
             self._notify(lambda o: o.exit_pressed(at))
-        if self._exit_unlock_s is not None:
-            try:
-                self.unlock_for(self._exit_unlock_s)
-            except DoorHardwareError:
-                return  # closed while the button was pressed
+            self._start_pulse(self._safety.exit_pressed(now=at), at)
         self._call_back(self.on_exit_button)
 
     def _fire_edge(self, *, contact_closed: bool) -> None:
         active = contact_closed != self.pins.fire_alarm_normally_closed
         with self._lock:
-            if self._closed or active == self._fire:
+            if self._closed or not self._safety.fire_alarm(active=active):
                 return
-            self._fire = active
             if active:
                 logger.warning("fire alarm: door unlocked until the alarm clears")
             self._apply(self._clock(), emergency_source="fire_alarm")
@@ -462,7 +451,7 @@ class DoorHardware:
             if self._closed:
                 return
             self._closed = True
-            self._pulse_generation += 1
+            self._safety.stop()
             if self._pulse_timer is not None:
                 self._pulse_timer.cancel()
         self._player.close()

@@ -9,7 +9,8 @@ from gpiozero.pins.mock import MockFactory
 from edge.access.reasons import Reason
 from edge.door.monitor import DoorMonitor
 from edge.hardware.counter import BeamCounter
-from edge.hardware.door import DoorHardware, PowerLoss
+from edge.hardware.door import DoorHardware
+from edge.hardware.door_safety import PowerLoss
 from edge.hardware.interfaces import Crossings
 from firmware_sim.beams import BeamPair
 from firmware_sim.door import DoorGait, SimDoor

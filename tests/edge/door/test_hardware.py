@@ -10,12 +10,8 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.access.reasons import SIGNALS, Reason
 from edge.door.signals import Step, signal_steps
-from edge.hardware.door import (
-    DoorHardware,
-    DoorHardwareError,
-    DoorPins,
-    PowerLoss,
-)
+from edge.hardware.door import DoorHardware, DoorHardwareError, DoorPins
+from edge.hardware.door_safety import PowerLoss
 from firmware_sim.door import SimDoor
 from tests.helpers import wait_for
 

@@ -4,6 +4,7 @@ Every redemption step is keyed by the transaction id the *kiosk* chooses, and th
 answers a repeated step with the first answer, so any step may be retried after a
 timeout or a power cut without moving points twice. Nothing here raises for a network or
 cloud failure: each call returns a :class:`CloudResult` and the controller decides.
+Bodies and answers are protocol/kiosk.py's models, the very ones the cloud's routes use.
 """
 
 from __future__ import annotations

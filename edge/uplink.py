@@ -8,7 +8,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Final, Literal, ParamSpec
 
@@ -19,6 +19,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.clock import Clock
+from edge.delivery import PubackTracker, ResendSchedule
 from edge.errors import EdgeError
 from edge.outbox import Outbox, Row
 from edge.provision.identity import Credentials
@@ -36,7 +37,6 @@ ConfigHandler = Callable[[Topic, bytes], None]
 # Room for the envelope around the items when packing a batch under the payload limit.
 _ENVELOPE_BYTES: Final = 200
 _IDLE_WAIT: Final = 1.0  # seconds the sender sleeps when there is nothing to send
-_MAX_EARLY_ACKS: Final = 10_000  # PUBACKs of mids from before a reconnect would pile up
 _UNKNOWN: Final = object()
 # The broker refused who we said we are: MQTT 5's "Bad user name or password" (0x86) and "Not
 # authorized" (0x87). paho 2.x hands MQTT 3.1.1's CONNACK 4 and 5 to on_connect as these same
@@ -104,15 +104,14 @@ class Uplink:
         self._software = software
         self._on_command, self._on_config = on_command, on_config
         self._credentials = credentials
-        self._lock = threading.Lock()
-        self._inflight: dict[int, list[int]] = {}  # mid -> seqs
-        self._early_acks: set[int] = set()
+        self._lock = threading.Lock()  # guards the two delivery rule objects below
+        self._pubacks = PubackTracker()
+        self._resends = ResendSchedule(
+            resend_after=policy.resend_after, max_resend_after=policy.max_resend_after, now=clock()
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._connected = threading.Event()
-        self._resend_after = policy.resend_after
-        self._last_confirm = clock()
-        self._last_left_check = clock()
         self.confirmed = 0
         self._client = self._make_client()
         self._thread = threading.Thread(target=self._run, name=f"uplink-{device}", daemon=True)
@@ -250,8 +249,7 @@ class Uplink:
         self._accepted()
         self._outbox.requeue()
         with self._lock:
-            self._inflight.clear()
-            self._early_acks.clear()
+            self._pubacks.clear()
         client.subscribe(self._topic(Kind.ACK), qos=1)
         if self._on_command is not None:  # only this device's own command topics
             client.subscribe(subscription(Kind.CMD, venue=self._venue, device=self._device), qos=1)
@@ -313,9 +311,7 @@ class Uplink:
         _properties: Properties,
     ) -> None:
         with self._lock:
-            seqs = self._inflight.pop(mid, None)
-            if seqs is None and len(self._early_acks) < _MAX_EARLY_ACKS:
-                self._early_acks.add(mid)  # PUBACK won the race with _publish's bookkeeping
+            seqs = self._pubacks.acked(mid)  # None: it won the race with _publish's _track
         if seqs:
             self._outbox.mark_sent(seqs)
 
@@ -339,8 +335,8 @@ class Uplink:
             logger.warning("ignored a bad storage ack on %s: %s", message.topic, exc)
             return
         self.confirmed += self._outbox.confirm(ack.ranges)
-        self._last_confirm = self._clock()
-        self._resend_after = self._policy.resend_after
+        with self._lock:
+            self._resends.confirmed(self._clock())
         self._wake.set()
 
     def _hand_over(self, handler: CommandHandler | None, topic: Topic, payload: bytes) -> None:
@@ -381,33 +377,21 @@ class Uplink:
                 self._wake.clear()
 
     def _requeue_overdue(self) -> None:
+        """Put rows the cloud has not confirmed back to pending when the schedule says so."""
         now = self._clock()
-        if now - self._last_confirm < self._resend_after:
-            self._requeue_left_behind(now)
+        with self._lock:
+            resend = self._resends.due(now)
+        if resend is None or not self._outbox.requeue(sent_before=resend.sent_before):
             return
-        if self._outbox.requeue(sent_before=now - self._resend_after):
+        if resend.silent:
             logger.warning(
-                "device %s: cloud confirmed nothing for %s; resending",
-                self._device,
-                self._resend_after,
+                "device %s: cloud confirmed nothing for %s; resending", self._device, resend.waited
             )
-            self._resend_after = min(self._resend_after * 2, self._policy.max_resend_after)
-            self._last_confirm = now
-            self._wake.set()
-
-    def _requeue_left_behind(self, now: datetime) -> None:
-        """Send again the rows the cloud keeps leaving unconfirmed while it confirms others.
-
-        The cloud does not ack a reading dated ahead of its clock (it would be lost) and
-        takes it once its time has come; without this such a row would wait for a pause
-        in the confirmations, which a busy box never has. Checked once per resend_after.
-        """
-        if now - self._last_left_check < self._policy.resend_after:
-            return
-        self._last_left_check = now
-        if self._outbox.requeue(sent_before=now - self._policy.max_resend_after):
+        else:
             logger.info("device %s: resending rows the cloud has not confirmed", self._device)
-            self._wake.set()
+        with self._lock:
+            self._resends.resent(resend, now)
+        self._wake.set()
 
     def _send_some(self) -> int:
         rows = self._outbox.claim(limit=self._policy.batch_size, window=self._policy.window)
@@ -431,12 +415,7 @@ class Uplink:
     def _track(self, mid: int, seqs: list[int]) -> bool:
         """Wait for ``mid``'s PUBACK; True when it came already."""
         with self._lock:
-            acked_already = mid in self._early_acks
-            if acked_already:
-                self._early_acks.discard(mid)
-            else:
-                self._inflight[mid] = seqs
-        return acked_already
+            return self._pubacks.published(mid, seqs)
 
 
 def _use(client: mqtt.Client, credentials: tuple[str, str] | None) -> None:

@@ -147,7 +147,7 @@ def test_publish_direct_sends_on_the_devices_own_topic(raw: Raw, uplink: UplinkF
     wait_for(lambda: raw.received, timeout=TIMEOUT, message="the report never arrived")
     assert raw.received == [(f"yz/v1/{VENUE}/{DEVICE}/diag", b'{"report": 1}')]
     # Its PUBACK is not mistaken for a batch's: nothing waits for it once it came.
-    wait_for(lambda: not link._inflight, timeout=TIMEOUT, message="the PUBACK never came")
+    wait_for(lambda: not link._pubacks.waiting, timeout=TIMEOUT, message="the PUBACK never came")
     assert link.publish_direct(Kind.DIAG, b"x", qos=0) is True
 
 

@@ -7,21 +7,21 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from cloud.aggregates.scheduler import AlertEvaluator, JobScheduler, start_jobs
-from cloud.alerts.engine import evaluate as evaluate_alerts
+from cloud.aggregates.jobs import aggregate_jobs, maintenance_jobs
+from cloud.alerts.jobs import alert_jobs
 from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
-from cloud.core.time import utc_now
+from cloud.core.time import Clock, utc_now
 from cloud.db import make_engine
 from cloud.devices.broker_admin import BrokerAdmin, DynsecAdmin, OpenBrokerAdmin
 from cloud.devices.control import ControlEndpoint, DeviceControl
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
+from cloud.jobs.job import Job
+from cloud.jobs.scheduler import JobScheduler
 from cloud.migrate import upgrade
 from cloud.mqtt import lasting_client_id
-from cloud.points.earning import award_checkins
-from cloud.points.expiry import expire_points
-from cloud.points.redemption import expire_job
+from cloud.points.jobs import points_jobs
 from cloud.settings import CloudSettings
 
 
@@ -55,24 +55,34 @@ def build_ingest(
     )
 
 
+def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_now) -> list[Job]:
+    """Every domain's scheduled jobs: aggregates, maintenance, alerts and points."""
+    jobs = settings.jobs
+    return [
+        *aggregate_jobs(engine, jobs, clock=clock),
+        *maintenance_jobs(engine, jobs, clock=clock),
+        *alert_jobs(
+            engine,
+            every_s=jobs.alert_interval_s,
+            webhook=make_webhook_job(settings),
+            clock=clock,
+        ),
+        *points_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
+    ]
+
+
 def start_cloud_jobs(settings: CloudSettings, engine: Engine) -> JobScheduler | None:
-    """Rollups, retention, offline detection, alerts and webhooks in this process.
+    """Rollups, retention, offline detection, alerts, webhooks and points in this process.
 
     Every cloud process calls this; a database lock lets exactly one of them (the
-    leader) do the work. Returns None when jobs are disabled in the settings.
+    leader) do the work. Returns None when jobs are disabled in the settings. Call
+    ``.stop()`` on shutdown so another process takes over at once.
     """
-    # The scheduler runs these every alert interval (a minute); each is idempotent, so the
-    # daily ones (points expiry) simply find nothing more to do on later runs.
-    evaluators: list[AlertEvaluator] = [
-        evaluate_alerts,
-        expire_job,
-        award_checkins,
-        expire_points,
-    ]
-    webhook = make_webhook_job(settings)
-    if webhook is not None:
-        evaluators.append(webhook)
-    return start_jobs(engine, settings.jobs, alert_evaluators=evaluators)
+    if not settings.jobs.enabled:
+        return None
+    scheduler = JobScheduler(engine, settings.jobs, jobs=cloud_jobs(settings, engine))
+    scheduler.start()
+    return scheduler
 
 
 def build_broker_admin(settings: CloudSettings) -> BrokerAdmin:

@@ -1,4 +1,4 @@
-"""Tables of the aggregates: rollups, occupancy, per-venue settings, job state and deliveries."""
+"""Tables of the aggregates: rollups, occupancy, per-venue settings and docking deliveries."""
 
 from __future__ import annotations
 
@@ -113,25 +113,6 @@ class OccupancyHourly(SQLModel, table=True):
     venue_id: str = Field(primary_key=True, max_length=32)
     hour_utc: datetime = Field(primary_key=True, sa_type=DateTime(timezone=True))
     count: int
-
-
-class JobLeader(SQLModel, table=True):
-    """The lease that makes one process the job leader on SQLite."""
-
-    __tablename__ = "job_leader"
-
-    name: str = Field(primary_key=True, max_length=40)
-    holder: str = Field(max_length=120)
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
-
-
-class JobState(SQLModel, table=True):
-    """Where a job got to: the rollup's arrival-time watermark."""
-
-    __tablename__ = "job_state"
-
-    name: str = Field(primary_key=True, max_length=40)
-    watermark: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class DockingDelivery(SQLModel, table=True):

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from cloud.aggregates.jobs import run_retention
 from cloud.aggregates.maintenance import HistoryRetention, delete_old_history
-from cloud.aggregates.scheduler import JobScheduler
 from cloud.aggregates.settings import JobSettings
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
 from cloud.devices.models import Device, DeviceDiagnostics
@@ -111,7 +111,7 @@ def test_the_retention_job_runs_it_with_the_settings(engine: Engine) -> None:
         resolved_alert_retention_days=30,
         webhook_delivery_retention_days=365,
     )
-    JobScheduler(engine, settings, clock=lambda: NOW).run_retention()
+    run_retention(engine, settings, now=NOW)
 
     assert len(_ids(engine, "SELECT id FROM rejected_message")) == 2  # both younger than 40 d
     assert len(_ids(engine, "SELECT id FROM alert")) == 1  # only the open one is left

@@ -7,10 +7,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from cloud.aggregates.leader import AdvisoryLockElector, LeaseElector
-from cloud.aggregates.scheduler import ALERTS, OFFLINE, ROLLUPS, JobScheduler
+from cloud.aggregates.jobs import OFFLINE, ROLLUPS, aggregate_jobs, maintenance_jobs
 from cloud.aggregates.settings import JobSettings
+from cloud.alerts.jobs import ALERTS
 from cloud.db import make_engine
+from cloud.jobs.job import Every, Job
+from cloud.jobs.leader import AdvisoryLockElector, LeaseElector
+from cloud.jobs.scheduler import JobScheduler
 from tests.cloud.aggregates.conftest import NOW
 from tests.helpers import wait_for
 
@@ -47,7 +50,15 @@ def pair(engine: Engine, clock: FakeClock) -> Iterator[tuple[JobScheduler, JobSc
     # Separate engines: two processes never share a connection pool.
     url = engine.url.render_as_string(hide_password=False)
     engines = [make_engine(url), make_engine(url)]
-    schedulers = [JobScheduler(e, FAST, clock=clock) for e in engines]
+    schedulers = [
+        JobScheduler(
+            e,
+            FAST,
+            jobs=[*aggregate_jobs(e, FAST, clock=clock), *maintenance_jobs(e, FAST, clock=clock)],
+            clock=clock,
+        )
+        for e in engines
+    ]
     yield schedulers[0], schedulers[1]
     for scheduler, own in zip(schedulers, engines, strict=True):
         scheduler.stop()
@@ -63,8 +74,9 @@ def test_only_the_leader_runs_and_the_other_takes_over_when_it_stops(
 ) -> None:
     first, second = pair
     seen: list[str] = []
-    first.register_alert_evaluator(lambda _engine, _now: seen.append("first"))
-    second.register_alert_evaluator(lambda _engine, _now: seen.append("second"))
+    every = Every(FAST.alert_interval_s)
+    first.register(Job(ALERTS, every, lambda: seen.append("first")))
+    second.register(Job(ALERTS, every, lambda: seen.append("second")))
     first.start()
     second.start()
 

@@ -21,9 +21,9 @@ from sqlalchemy import Connection, Engine, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from cloud.aggregates import raw
-from cloud.aggregates.models import JobLeader
 from cloud.core.time import Clock, as_utc
+from cloud.db import table_of
+from cloud.jobs.models import JobLeader
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ LEADER_NAME: Final = "cloud-jobs"
 # upgrades. This is "yzjobs" in ASCII, so it is recognisable in pg_locks.
 JOBS_LOCK_KEY: Final = 0x797A6A6F6273
 
-JOB_LEADER = raw.table(JobLeader)
+JOB_LEADER = table_of(JobLeader)
 
 
 class LeaderElector(Protocol):

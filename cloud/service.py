@@ -3,6 +3,9 @@ the device control that lives in it."""
 
 from __future__ import annotations
 
+import threading
+from typing import Final
+
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -15,6 +18,8 @@ from cloud.core.time import Clock, utc_now
 from cloud.db import make_engine
 from cloud.devices.broker_admin import BrokerAdmin, DynsecAdmin, OpenBrokerAdmin
 from cloud.devices.control import ControlEndpoint, DeviceControl
+from cloud.ingest.metrics import IngestStats, MetricsRegistry
+from cloud.ingest.metrics_http import MetricsServer
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 from cloud.jobs.job import Job
@@ -23,6 +28,9 @@ from cloud.migrate import upgrade
 from cloud.mqtt import lasting_client_id
 from cloud.points.jobs import points_jobs
 from cloud.settings import CloudSettings
+
+# How often run_ingest looks at its stop event; see there why it does not simply block.
+_STOP_POLL_S: Final = 1.0
 
 
 def open_database(settings: CloudSettings, *, migrate: bool = True) -> Engine:
@@ -53,6 +61,61 @@ def build_ingest(
         stall_after_s=settings.ingest_limits.stall_after_s,
         clock=utc_now,
     )
+
+
+def serve_metrics(worker: IngestWorker, *, port: int) -> MetricsServer:
+    """Prometheus /metrics and /healthz of ``worker`` on 127.0.0.1:``port``, started."""
+    registry = MetricsRegistry()
+    registry.add(worker.metrics)
+    server = MetricsServer(registry, port=port)
+    server.start()
+    return server
+
+
+def run_ingest(
+    settings: CloudSettings,
+    engine: Engine,
+    *,
+    stop: threading.Event,
+    group: str | None = None,
+    metrics_port: int | None = None,
+) -> IngestStats:
+    """Store device messages until ``stop`` is set, with this process's share of the jobs
+    and, given ``metrics_port``, the metrics server; the worker's stats at the end.
+
+    Whatever happens in between, the parts stop in this order: the jobs (another process
+    takes the leadership at once), the worker (it writes what is queued), then the metrics
+    server (so /healthz still answers while the worker drains).
+    """
+    worker = build_ingest(settings, engine, group=group)
+    worker.start()
+    jobs: JobScheduler | None = None
+    metrics: MetricsServer | None = None
+    try:
+        jobs = start_cloud_jobs(settings, engine)
+        if metrics_port is not None:
+            metrics = serve_metrics(worker, port=metrics_port)
+        # Wake now and then rather than block: Python runs a signal handler (which may be
+        # what sets ``stop``) only on the main thread, and only between waits.
+        while not stop.wait(_STOP_POLL_S):
+            pass
+    finally:
+        _stop_ingest(jobs, worker, metrics)
+    return worker.stats
+
+
+def _stop_ingest(
+    jobs: JobScheduler | None, worker: IngestWorker, metrics: MetricsServer | None
+) -> None:
+    try:
+        if jobs is not None:
+            jobs.stop()
+    finally:
+        try:
+            worker.stop()
+        finally:
+            if metrics is not None:
+                metrics.close()
 
 
 def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_now) -> list[Job]:

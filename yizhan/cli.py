@@ -308,7 +308,7 @@ def cloud_ingest(
     verbose: Verbose = False,
 ) -> None:
     """Store every device message idempotently until stopped."""
-    from cloud.service import build_ingest, start_cloud_jobs  # noqa: PLC0415
+    from cloud.service import run_ingest  # noqa: PLC0415
 
     _logging(verbose)
     if client_id_from_hostname:
@@ -328,28 +328,13 @@ def cloud_ingest(
         ingest_client_id=client_id,
     )
     engine = _open_database(settings)
-    worker = build_ingest(settings, engine, group=group)
-    stop = stop_on_signals()
-    worker.start()
-    jobs = start_cloud_jobs(settings, engine)
-    metrics = None
-    if metrics_port is not None:
-        from cloud.ingest.metrics import MetricsRegistry  # noqa: PLC0415
-        from cloud.ingest.metrics_http import MetricsServer  # noqa: PLC0415
-
-        registry = MetricsRegistry()
-        registry.add(worker.metrics)
-        metrics = MetricsServer(registry, port=metrics_port)
-        metrics.start()
-    while not stop.wait(1.0):
-        pass  # see stop_on_signals: wake now and then, so a signal's handler runs
-    if jobs is not None:
-        jobs.stop()
-    worker.stop()
-    if metrics is not None:
-        metrics.close()
-    engine.dispose()
-    err.print(f"ingest stopped: {ingest_summary(worker.stats)}", markup=False)
+    try:
+        stats = run_ingest(
+            settings, engine, stop=stop_on_signals(), group=group, metrics_port=metrics_port
+        )
+    finally:
+        engine.dispose()
+    err.print(f"ingest stopped: {ingest_summary(stats)}", markup=False)
 
 
 @cloud_app.command("serve")

@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from cloud.aggregates.jobs import aggregate_jobs, maintenance_jobs
+from cloud.aggregates.jobs import aggregate_jobs
 from cloud.alerts.jobs import alert_jobs
 from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
@@ -24,6 +24,7 @@ from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 from cloud.jobs.job import Job
 from cloud.jobs.scheduler import JobScheduler
+from cloud.maintenance.jobs import maintenance_jobs
 from cloud.migrate import upgrade
 from cloud.mqtt import lasting_client_id
 from cloud.points.jobs import points_jobs

@@ -1,30 +1,23 @@
-"""The aggregates' scheduled jobs: rollups, the docking push, retention and offline detection."""
+"""The aggregates' scheduled jobs: the rollups and the daily push to the provincial platform."""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Final
 
 import httpx
 from sqlalchemy import Engine
 
-from cloud.aggregates import docking, maintenance
-from cloud.aggregates.maintenance import PresenceChange, PresenceHook
+from cloud.aggregates import docking
 from cloud.aggregates.rollups import ROLLUP_JOB, RollupOptions, run_rollups
 from cloud.aggregates.settings import JobSettings
 from cloud.core.time import Clock, utc_now
 from cloud.jobs.job import Daily, Every, Job
 
-logger = logging.getLogger(__name__)
-
 Sleep = Callable[[float], None]
 
 ROLLUPS: Final = ROLLUP_JOB
-RETENTION: Final = "retention"
-OFFLINE: Final = "offline_detection"
 DOCKING: Final = "docking_push"
 
 
@@ -53,67 +46,6 @@ def aggregate_jobs(
             push,
         ),
     ]
-
-
-def maintenance_jobs(
-    engine: Engine,
-    settings: JobSettings,
-    *,
-    clock: Clock = utc_now,
-    presence_hooks: Sequence[PresenceHook] = (),
-) -> list[Job]:
-    """Offline detection every ``offline_check_s``, telling ``presence_hooks`` what changed;
-    retention daily at ``retention_hour_utc``."""
-
-    def offline() -> None:
-        run_offline_detection(engine, settings, now=clock(), presence_hooks=presence_hooks)
-
-    def retention() -> None:
-        run_retention(engine, settings, now=clock())
-
-    return [
-        Job(OFFLINE, Every(settings.offline_check_s), offline),
-        Job(RETENTION, Daily(settings.retention_hour_utc), retention),
-    ]
-
-
-def run_retention(engine: Engine, settings: JobSettings, *, now: datetime) -> None:
-    """Delete raw rows and old history past their retention."""
-    deleted = maintenance.delete_old_raw(
-        engine, now=now, retention=timedelta(days=settings.raw_retention_days)
-    )
-    logger.info("retention deleted %d raw rows", deleted)
-    history = maintenance.delete_old_history(
-        engine,
-        now=now,
-        keep=maintenance.HistoryRetention(
-            rejections=timedelta(days=settings.rejection_retention_days),
-            resolved_alerts=timedelta(days=settings.resolved_alert_retention_days),
-            webhook_deliveries=timedelta(days=settings.webhook_delivery_retention_days),
-            diagnostics=timedelta(days=settings.diagnostics_retention_days),
-        ),
-    )
-    logger.info("retention deleted old history: %s", history)
-
-
-def run_offline_detection(
-    engine: Engine,
-    settings: JobSettings,
-    *,
-    now: datetime,
-    presence_hooks: Sequence[PresenceHook] = (),
-) -> list[PresenceChange]:
-    """Mark silent devices offline (and back), then tell each hook what changed."""
-    changes = maintenance.detect_offline(
-        engine, now=now, offline_after=timedelta(seconds=settings.offline_after_s)
-    )
-    if changes:
-        for hook in presence_hooks:
-            try:
-                hook(changes)
-            except Exception:  # one subscriber's bug must not stop the others
-                logger.exception("presence hook %r failed", hook)
-    return changes
 
 
 def run_docking_push(

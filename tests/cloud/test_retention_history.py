@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from cloud.aggregates.jobs import run_retention
-from cloud.aggregates.maintenance import HistoryRetention, delete_old_history
 from cloud.aggregates.settings import JobSettings
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
 from cloud.devices.models import Device, DeviceDiagnostics
+from cloud.maintenance.jobs import run_retention
+from cloud.maintenance.retention import HistoryRetention, delete_old_history
 from cloud.models import RejectedMessage, Venue
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)

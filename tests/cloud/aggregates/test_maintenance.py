@@ -5,10 +5,11 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from cloud.aggregates.maintenance import delete_old_raw, detect_offline
 from cloud.aggregates.models import TrafficHourly
 from cloud.aggregates.rollups import rollup_range
 from cloud.devices.models import Device
+from cloud.maintenance.presence import detect_offline
+from cloud.maintenance.retention import delete_old_raw
 from cloud.models import DeviceEvent, Reading
 from tests.cloud.aggregates.conftest import NOW, OPTIONS, add, reading, visit
 

@@ -1,4 +1,4 @@
-"""Retention of raw rows, refused messages, diagnostics and alert history; silent devices."""
+"""Offline detection: devices silent too long are marked offline, and back when they speak."""
 
 from __future__ import annotations
 
@@ -8,21 +8,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 
-from cloud.aggregates import raw
-from cloud.aggregates.settings import DEFAULT_DIAGNOSTICS_RETENTION_DAYS
-from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
 from cloud.core.time import as_utc
-from cloud.devices.models import Device, DeviceDiagnostics, DeviceOfflineMark
-from cloud.models import RejectedMessage
+from cloud.db import table_of
+from cloud.devices.models import Device, DeviceOfflineMark
 
-DEVICE = raw.table(Device)
-MARK = raw.table(DeviceOfflineMark)
-REJECTED = raw.table(RejectedMessage)
-ALERT = raw.table(Alert)
-DELIVERY = raw.table(WebhookDelivery)
-DIAGNOSTICS = raw.table(DeviceDiagnostics)
-# JobSettings.diagnostics_retention_days's default, for a caller that does not pass it.
-DEFAULT_DIAGNOSTICS_RETENTION = timedelta(days=DEFAULT_DIAGNOSTICS_RETENTION_DAYS)
+DEVICE = table_of(Device)
+MARK = table_of(DeviceOfflineMark)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,63 +25,6 @@ class PresenceChange:
 
 
 PresenceHook = Callable[[Sequence[PresenceChange]], None]
-
-
-def delete_old_raw(engine: Engine, *, now: datetime, retention: timedelta) -> int:
-    """Delete readings and events older than ``retention``; rollups are kept. Returns rows."""
-    cutoff = as_utc(now) - retention
-    with engine.begin() as conn:
-        deleted = conn.execute(delete(raw.READING).where(raw.READING.c.ts < cutoff)).rowcount
-        deleted += conn.execute(delete(raw.EVENT).where(raw.EVENT.c.ts < cutoff)).rowcount
-    return deleted
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRetention:
-    """How long refused messages, resolved alerts, webhook deliveries and diagnostics reports
-    are kept."""
-
-    rejections: timedelta
-    resolved_alerts: timedelta
-    webhook_deliveries: timedelta
-    diagnostics: timedelta = DEFAULT_DIAGNOSTICS_RETENTION
-
-
-def delete_old_history(engine: Engine, *, now: datetime, keep: HistoryRetention) -> dict[str, int]:
-    """Delete refused messages, resolved alerts, webhook deliveries and diagnostics reports
-    past their age.
-
-    Open and acknowledged alerts are kept however old: their condition still holds. Returns
-    the rows deleted per table.
-    """
-    now = as_utc(now)
-    old_alerts = select(ALERT.c.id).where(
-        ALERT.c.status == AlertStatus.RESOLVED.value,
-        ALERT.c.resolved_at < now - keep.resolved_alerts,
-    )
-    with engine.begin() as conn:
-        rejected = conn.execute(
-            delete(REJECTED).where(REJECTED.c.received_at < now - keep.rejections)
-        ).rowcount
-        deliveries = conn.execute(
-            delete(DELIVERY).where(
-                or_(
-                    DELIVERY.c.created_at < now - keep.webhook_deliveries,
-                    # A delivery points at its alert: it goes first, whatever its age.
-                    DELIVERY.c.alert_id.in_(old_alerts),
-                )
-            )
-        ).rowcount
-        alerts = conn.execute(delete(ALERT).where(ALERT.c.id.in_(old_alerts))).rowcount
-        reports = conn.execute(
-            delete(DIAGNOSTICS).where(DIAGNOSTICS.c.received_at < now - keep.diagnostics)
-        ).rowcount
-    return {
-        "rejected_message": rejected,
-        "alert": alerts,
-        "webhook_delivery": deliveries,
-        "device_diagnostics": reports,
-    }
 
 
 def detect_offline(

@@ -10,8 +10,8 @@ from pydantic import field_validator
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
+from cloud.core.partial import NoNulls
 from cloud.core.time import utc_now
-from cloud.partial import NoNulls
 from protocol.ids import ID_PATTERN
 
 

@@ -14,8 +14,9 @@ from cloud.aggregates.jobs import aggregate_jobs
 from cloud.alerts.jobs import alert_jobs
 from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
+from cloud.core.db import make_engine
+from cloud.core.mqtt import lasting_client_id
 from cloud.core.time import Clock, utc_now
-from cloud.db import make_engine
 from cloud.devices.broker_admin import BrokerAdmin, DynsecAdmin, OpenBrokerAdmin
 from cloud.devices.control import ControlEndpoint, DeviceControl
 from cloud.ingest.metrics import IngestStats, MetricsRegistry
@@ -26,7 +27,6 @@ from cloud.jobs.job import Job
 from cloud.jobs.scheduler import JobScheduler
 from cloud.maintenance.jobs import maintenance_jobs
 from cloud.migrate import upgrade
-from cloud.mqtt import lasting_client_id
 from cloud.points.jobs import points_jobs
 from cloud.settings import CloudSettings
 

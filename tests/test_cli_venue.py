@@ -14,7 +14,7 @@ from cloud.api.app import create_app
 from cloud.auth import store
 from cloud.auth.models import ApiTokenCreate
 from cloud.auth.principal import Role
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.settings import CloudSettings
 from yizhan.cli_venue import venue_app
 from yizhan.cloud_client import CloudClient, CloudLogin

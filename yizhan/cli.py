@@ -404,7 +404,7 @@ def cloud_user_add(
     """Create a person who logs in to the API (the password is prompted, never a flag)."""
     from cloud.auth.cli import AddUserError, add_user  # noqa: PLC0415
     from cloud.auth.principal import Role  # noqa: PLC0415
-    from cloud.db import reporting_unreachable  # noqa: PLC0415
+    from cloud.core.db import reporting_unreachable  # noqa: PLC0415
 
     try:
         chosen = Role(role)
@@ -432,7 +432,7 @@ def cloud_user_add(
 
 def _open_database(settings: Any) -> Any:
     """The migrated engine; a database that does not answer is one line naming it."""
-    from cloud.db import reporting_unreachable  # noqa: PLC0415
+    from cloud.core.db import reporting_unreachable  # noqa: PLC0415
     from cloud.service import open_database  # noqa: PLC0415
 
     with reporting_unreachable(settings.resolved_database_url()):

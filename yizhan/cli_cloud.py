@@ -21,7 +21,7 @@ def cloud_settings(**values: Any) -> Any:
     which secrets this command needs, so a container can run without the others."""
     from pydantic import ValidationError  # noqa: PLC0415 - the cloud's libraries, cloud commands only
 
-    from cloud.db import DatabaseUrlError, normalize_url  # noqa: PLC0415
+    from cloud.core.db import DatabaseUrlError, normalize_url  # noqa: PLC0415
     from cloud.settings import CloudSettings  # noqa: PLC0415
 
     try:

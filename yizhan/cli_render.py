@@ -69,7 +69,7 @@ def failure_report(exc: Exception) -> tuple[str, int] | None:
     whose traceback is the useful report."""
     from sqlalchemy.exc import OperationalError  # noqa: PLC0415 - only when failing
 
-    from cloud.db import DatabaseUnreachableError, unreachable  # noqa: PLC0415
+    from cloud.core.db import DatabaseUnreachableError, unreachable  # noqa: PLC0415
     from ops.broker.errors import (  # noqa: PLC0415
         BrokerError,
         BrokerPortInUseError,

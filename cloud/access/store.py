@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from cloud.access.models import Booking, IssuerPublicKey, Member, MemberChange, Stream, SyncStream
+from cloud.core.db import table_of
 from cloud.core.time import as_utc, utc_now
-from cloud.db import table_of
 from protocol.access import KeySet, MemberDelta, MemberEntry, MemberStatus
 from protocol.sync import BookingChange, BookingSet, MemberSnapshotPage
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from cloud.auth import store
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.migrate import upgrade
 from cloud.settings import CloudSettings
 

@@ -10,8 +10,8 @@ from sqlmodel import Field, SQLModel
 
 import cloud.models  # noqa: F401 - registers the tables the foreign keys name
 from cloud.auth.principal import Role
+from cloud.core.partial import NoNulls
 from cloud.core.time import utc_now
-from cloud.partial import NoNulls
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 

@@ -16,7 +16,7 @@ from cloud.backup.errors import BackupError, SchemaTooNewError
 from cloud.backup.manifest import DatabaseKind, Manifest
 from cloud.backup.postgres_dump import clear_schema, dump_postgres, find_tool, restore_postgres
 from cloud.backup.sqlite_copy import dump_sqlite, require_sqlite_file, restore_sqlite
-from cloud.db import DatabaseUrlError, make_engine, normalize_url
+from cloud.core.db import DatabaseUrlError, make_engine, normalize_url
 from cloud.migrate import MIGRATIONS_DIR, current_revision, head_revision, upgrade
 
 

@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.mqtt import session_client_id
+from cloud.core.mqtt import session_client_id
 from protocol.errors import TopicError
 from protocol.ids import CLIENT_ID_RE, check_id
 from protocol.mqtt import stop_loop

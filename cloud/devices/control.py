@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from cloud.core.mqtt import session_client_id
 from cloud.core.time import Clock
 from cloud.devices.broker_admin import BrokerAdmin
 from cloud.devices.broker_sync import remove_decommissioned, settle_rotations
@@ -42,7 +43,6 @@ from cloud.devices.outbound import (
     take_configs,
 )
 from cloud.devices.vault import RotationVault
-from cloud.mqtt import session_client_id
 from protocol.codec import encode
 from protocol.device_config import CONFIG_QOS, config_topic
 from protocol.errors import ProtocolError

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from cloud.db import table_of
+from cloud.core.db import table_of
 from cloud.devices.models import DeviceCommand, DeviceDiagnostics
 from cloud.ingest.inbound import PAYLOAD_KEEP, Rejection
 from protocol.commands import DIAGNOSTICS

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from cloud.db import table_of
+from cloud.core.db import table_of
 from cloud.devices.models import (
     OPEN_COMMAND_STATUSES,
     CommandStatus,

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 
-from cloud.db import table_of
+from cloud.core.db import table_of
 from cloud.ingest.inbound import Rejection
 from cloud.models import RejectedMessage
 from protocol.codec import valid_seq

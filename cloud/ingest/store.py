@@ -13,8 +13,8 @@ from sqlalchemy import Engine, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from cloud.core.db import table_of
 from cloud.core.time import Clock
-from cloud.db import table_of
 from cloud.devices.models import Device, DeviceStatus
 from cloud.ingest import diagnostics, notes
 from cloud.ingest.bounds import BoundedBatch, TimeBounds, bound_batch

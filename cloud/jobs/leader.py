@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from cloud.core.db import table_of
 from cloud.core.time import Clock, as_utc
-from cloud.db import table_of
 from cloud.jobs.models import JobLeader
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 
+from cloud.core.db import table_of
 from cloud.core.time import as_utc
-from cloud.db import table_of
 from cloud.devices.models import Device, DeviceOfflineMark
 
 DEVICE = table_of(Device)

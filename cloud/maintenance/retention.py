@@ -9,8 +9,8 @@ from sqlalchemy import Engine, delete, or_, select
 
 from cloud.aggregates.settings import DEFAULT_DIAGNOSTICS_RETENTION_DAYS
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
+from cloud.core.db import table_of
 from cloud.core.time import as_utc
-from cloud.db import table_of
 from cloud.devices.models import DeviceDiagnostics
 from cloud.models import DeviceEvent, Reading, RejectedMessage
 

@@ -12,8 +12,8 @@ from sqlalchemy import CheckConstraint, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import cloud.models  # noqa: F401 - registers the tables the foreign keys name
+from cloud.core.partial import NoNulls
 from cloud.core.time import UtcDatetime, utc_now
-from cloud.partial import NoNulls
 
 # A price above this is a typo (a kiosk sells water and soap, not televisions).
 MAX_PRICE: Final = 1_000_000

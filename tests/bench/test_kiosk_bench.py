@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from edge.hardware.kiosk import KioskHardware
 from edge.kiosk.cloud import HttpKioskCloud
 from edge.kiosk.journal import State

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from cloud.aggregates.models import TemperatureHourly
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.migrate import upgrade
 from cloud.models import Reading, Venue
 from yizhan.bench.storage import measure_storage

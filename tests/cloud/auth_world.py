@@ -22,7 +22,7 @@ from cloud.auth import store
 from cloud.auth.models import ApiTokenCreate, UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import AuthSettings
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.models import Device
 from cloud.migrate import upgrade
 from cloud.models import DeviceEvent, Reading, Venue

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from cloud.auth.throttle import (
     LoginGuard,
     address_key,
 )
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.migrate import upgrade
 from tests.cloud.auth_world import NOW, PASSWORD, seed, settings
 

@@ -13,7 +13,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from cloud.api.app import create_app
 from cloud.api.routes.metrics import install_metrics
 from cloud.auth.settings import AuthSettings
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.settings import BrokerSettings
 from cloud.ingest.metrics import (
     CONTENT_TYPE,

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, SQLModel, select
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.migrate import (
     alembic_config,
     current_revision,
@@ -70,7 +70,7 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
 def _start_upgrade_process(url: str) -> subprocess.Popen[bytes]:
     code = (
         "import sys\n"
-        "from cloud.db import make_engine\n"
+        "from cloud.core.db import make_engine\n"
         "from cloud.migrate import upgrade\n"
         "engine = make_engine(sys.argv[1])\n"
         "upgrade(engine)\n"

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.broker_admin import DynsecAdmin
 from edge.clock import utc_now
 from edge.outbox import Outbox

@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, text
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestStats, IngestWorker, MqttEndpoint
 from edge.clock import utc_now

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.exceptions import StarletteDeprecationWarning
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.points import catalog, ledger
 from edge.access.keys import KeyRing
 from edge.kiosk.cloud import HttpKioskCloud, Outcome, Redemption

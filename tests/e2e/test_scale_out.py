@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.migrate import upgrade
 from ops.broker.process import BrokerProcess
 from tests.e2e.conftest import TIMEOUT, EdgeFactory
@@ -28,7 +28,7 @@ PER_DEVICE = 1500
 _WORKER = """
 import sys, threading, signal
 from datetime import UTC, datetime
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.ingest.store import IngestStore
 from cloud.ingest.worker import IngestWorker, MqttEndpoint
 port, url, client_id, group = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]

@@ -141,7 +141,7 @@ def _ingest(  # noqa: PLR0917 - multiprocessing hands args over positionally
     host: str, port: int, database_url: str, client_id: str, stop: MpEvent, shared: Any
 ) -> None:
     """Child: the real ingest worker, as `yizhan cloud ingest --group bench` runs it."""
-    from cloud.db import make_engine  # noqa: PLC0415 - the child imports what it needs
+    from cloud.core.db import make_engine  # noqa: PLC0415 - the child imports what it needs
     from cloud.ingest.store import IngestStore  # noqa: PLC0415
     from cloud.ingest.worker import IngestWorker, MqttEndpoint  # noqa: PLC0415
 
@@ -248,7 +248,7 @@ def _run_phase(
 @contextlib.contextmanager
 def _bench_database(database_url: str | None, work: Path) -> Iterator[str]:
     """A fresh database: a SQLite file, or a new database beside the one named (dropped after)."""
-    from cloud.db import normalize_url  # noqa: PLC0415
+    from cloud.core.db import normalize_url  # noqa: PLC0415
 
     if database_url is None:
         yield f"sqlite:///{work / 'cloud.db'}"
@@ -276,7 +276,7 @@ def _bench_database(database_url: str | None, work: Path) -> Iterator[str]:
 
 def _stored(database_url: str, sent: dict[str, int], first_seq: int) -> tuple[int, int, int]:
     """(rows stored, duplicates stored, published readings missing) from the database."""
-    from cloud.db import make_engine  # noqa: PLC0415
+    from cloud.core.db import make_engine  # noqa: PLC0415
 
     engine = make_engine(database_url)
     try:
@@ -355,7 +355,7 @@ def run_ingest_bench(
 
 def migrate(url: str) -> None:
     """Bring the bench's database to the newest schema (the soak uses it too)."""
-    from cloud.db import make_engine  # noqa: PLC0415
+    from cloud.core.db import make_engine  # noqa: PLC0415
     from cloud.migrate import upgrade  # noqa: PLC0415
 
     engine = make_engine(url)

@@ -30,7 +30,7 @@ from typing import Any, Final
 import httpx
 from sqlalchemy import Engine, text
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.migrate import upgrade
 from cloud.points import redemption
 from edge.kiosk.cloud import HttpKioskCloud, KioskCloud

@@ -167,7 +167,7 @@ _REFUSED: Final = "SELECT coalesce(sum(count), 0) FROM rejected_message WHERE de
 
 def audit(database_url: str, report: FleetReport) -> dict[str, int]:
     """Issued vs stored per device, over both tables that one sequence counter feeds."""
-    from cloud.db import make_engine  # noqa: PLC0415 - the bench imports the cloud lazily
+    from cloud.core.db import make_engine  # noqa: PLC0415 - the bench imports the cloud lazily
 
     per_device = text(_PER_DEVICE).bindparams(bindparam("ids", expanding=True))
     twice = text(_TWICE).bindparams(bindparam("ids", expanding=True))
@@ -245,7 +245,7 @@ def _worker_figures(
 
 def run_soak(options: SoakOptions) -> dict[str, Any]:
     """Run the soak (see the module docstring) and return its figures."""
-    from cloud.db import normalize_url  # noqa: PLC0415
+    from cloud.core.db import normalize_url  # noqa: PLC0415
 
     url = normalize_url(options.database_url)
     with contextlib.ExitStack() as stack:

@@ -41,11 +41,11 @@ from cloud.auth import store
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import LoginLimits
+from cloud.core.mqtt import lasting_client_id
 from cloud.devices.broker_admin import DynsecAdmin
 from cloud.devices.credentials import add_device_token
 from cloud.devices.models import Device
 from cloud.models import Reading, RejectedMessage
-from cloud.mqtt import lasting_client_id
 from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product
 from cloud.points.earning import DOOR_OFFLINE_WINDOW, award_checkins

@@ -20,7 +20,7 @@ def measure_storage(database_url: str) -> dict[str, Any] | None:
     PostgreSQL's. Each table is ``VACUUM ANALYZE``d first so the figure is stable (no
     dead tuples from upserts, visibility and free-space maps written).
     """
-    from cloud.db import make_engine  # noqa: PLC0415 - the bench imports the cloud lazily
+    from cloud.core.db import make_engine  # noqa: PLC0415 - the bench imports the cloud lazily
 
     if make_url(database_url).get_backend_name() != "postgresql":
         return None

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.aggregates.rollups import RollupOptions
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.models import Device
 from cloud.models import DeviceEvent, Reading, Venue
 

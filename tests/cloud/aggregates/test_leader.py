@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from cloud.aggregates.jobs import ROLLUPS, aggregate_jobs
 from cloud.aggregates.settings import JobSettings
 from cloud.alerts.jobs import ALERTS
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.jobs.job import Every, Job
 from cloud.jobs.leader import AdvisoryLockElector, LeaseElector
 from cloud.jobs.scheduler import JobScheduler

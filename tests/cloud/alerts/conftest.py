@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.alerts.models import SensorRole
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.models import Device
 from cloud.models import Venue
 from tests.cloud.alerts.factories import NOW

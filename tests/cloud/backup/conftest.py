@@ -11,7 +11,7 @@ from psycopg import sql
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.models import Device
 from cloud.ingest.inbound import classify
 from cloud.ingest.store import IngestStore

@@ -25,7 +25,7 @@ from cloud.backup.errors import (
     TargetNotEmptyError,
     WrongPassphraseError,
 )
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.migrate import head_revision, upgrade
 from cloud.models import Venue
 from protocol.membercode import issue, verify

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from cloud.core.mqtt import lasting_client_id
 from cloud.devices.broker_admin import BrokerAdminError, DynsecAdmin, OpenBrokerAdmin, device_acls
-from cloud.mqtt import lasting_client_id
 from ops.broker.process import free_port
 from protocol.provisioning import new_client_id
 from tests.fixtures.broker import BrokerFactory

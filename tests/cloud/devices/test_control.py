@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.auth.principal import Principal, Role
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.broker_admin import OpenBrokerAdmin
 from cloud.devices.claims import ClaimPolicy, ClaimRequest, claim_box
 from cloud.devices.commands import issue_command

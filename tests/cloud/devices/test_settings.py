@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from cloud.auth.settings import AuthSettings
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.credentials import BundleEndpoint
 from cloud.devices.settings import BrokerSettings
 from cloud.migrate import upgrade

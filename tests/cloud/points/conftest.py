@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.models import Venue
 from cloud.points import ledger
 from cloud.points.catalog_models import KioskSlot, Product

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.access.models import Member
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.devices.models import Device
 from cloud.models import Venue
 from tests.cloud.auth_world import ALICE, BOB, VENUE_A, VENUE_B, World, open_world

@@ -16,7 +16,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from cloud.access import store as access_store
 from cloud.access.models import Member, SyncStream
 from cloud.api.app import create_app
-from cloud.db import make_engine
+from cloud.core.db import make_engine
 from cloud.models import Venue
 from cloud.settings import CloudSettings
 from edge.access.bookings import Bookings

@@ -11,11 +11,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from cloud.aggregates.settings import JobSettings
 from cloud.alerts.settings import AlertSettings
 from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
 from cloud.ingest.settings import IngestLimits
+from cloud.jobs.settings import JobSettings
 from cloud.web.settings import WebSettings
 from protocol.ids import CLIENT_ID_PATTERN
 

@@ -21,9 +21,9 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from cloud.aggregates import raw
 from cloud.aggregates.models import DockingDelivery, EnergyDaily, TrafficDaily, VenueSettings
-from cloud.aggregates.settings import JobSettings
 from cloud.aggregates.timezones import local_date
 from cloud.core.time import Clock, as_utc
+from cloud.jobs.settings import JobSettings
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 
 from cloud.aggregates import docking
 from cloud.aggregates.rollups import ROLLUP_JOB, RollupOptions, run_rollups
-from cloud.aggregates.settings import JobSettings
 from cloud.core.time import Clock, utc_now
 from cloud.jobs.job import Daily, Every, Job
+from cloud.jobs.settings import JobSettings
 
 Sleep = Callable[[float], None]
 

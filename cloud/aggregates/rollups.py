@@ -20,12 +20,12 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from cloud.aggregates import occupancy, raw
 from cloud.aggregates.energy import energy_by_day, meter_steps
 from cloud.aggregates.models import EnergyDaily, TemperatureHourly, TrafficDaily, TrafficHourly
-from cloud.aggregates.settings import JobSettings
 from cloud.aggregates.temperature import TEMPERATURE_METRIC, hourly_temperature
 from cloud.aggregates.timezones import DAY, HOUR, day_bounds, floor_hour, local_date, venue_zone
 from cloud.aggregates.traffic import COUNTER_METRICS, TRAFFIC_EVENTS, count_traffic
 from cloud.core.time import as_utc
 from cloud.jobs.models import JobState
+from cloud.jobs.settings import JobSettings
 
 logger = logging.getLogger(__name__)
 

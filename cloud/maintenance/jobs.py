@@ -9,9 +9,9 @@ from typing import Final
 
 from sqlalchemy import Engine
 
-from cloud.aggregates.settings import JobSettings
 from cloud.core.time import Clock, utc_now
 from cloud.jobs.job import Daily, Every, Job
+from cloud.jobs.settings import JobSettings
 from cloud.maintenance import presence, retention
 from cloud.maintenance.presence import PresenceChange, PresenceHook
 

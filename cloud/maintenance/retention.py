@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, or_, select
 
-from cloud.aggregates.settings import DEFAULT_DIAGNOSTICS_RETENTION_DAYS
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
 from cloud.core.db import table_of
 from cloud.core.time import as_utc
 from cloud.devices.models import DeviceDiagnostics
+from cloud.jobs.settings import DEFAULT_DIAGNOSTICS_RETENTION_DAYS
 from cloud.models import DeviceEvent, Reading, RejectedMessage
 
 READING = table_of(Reading)

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from cloud.aggregates.settings import JobSettings
 from cloud.alerts.models import Alert, AlertStatus, WebhookDelivery
 from cloud.devices.models import Device, DeviceDiagnostics
+from cloud.jobs.settings import JobSettings
 from cloud.maintenance.jobs import run_retention
 from cloud.maintenance.retention import HistoryRetention, delete_old_history
 from cloud.models import RejectedMessage, Venue

@@ -29,13 +29,13 @@ from cloud.access.issuer import load_or_create, public_keyset
 from cloud.access.store import put_key, upsert_members
 from cloud.aggregates.occupancy import set_venue_settings
 from cloud.aggregates.rollups import RollupOptions, run_rollups
-from cloud.aggregates.settings import JobSettings
 from cloud.aggregates.traffic import DECISION_EVENT
 from cloud.alerts.models import Alert, AlertKind, AlertStatus, Severity
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
 from cloud.devices.models import Device
+from cloud.jobs.settings import JobSettings
 from cloud.models import DeviceEvent, Venue
 from cloud.web.settings import WebSettings
 from edge.access.reasons import Reason

@@ -22,13 +22,13 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from cloud.aggregates.settings import JobSettings
 from cloud.auth import store
 from cloud.auth.models import ApiTokenCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
 from cloud.ingest.worker import IngestWorker
+from cloud.jobs.settings import JobSettings
 from cloud.models import Reading, Venue
 from cloud.service import api_server, build_api, build_ingest, open_database
 from cloud.settings import CloudSettings

@@ -27,7 +27,7 @@ from cloud.aggregates.docking import (
 from cloud.aggregates.models import DockingDelivery
 from cloud.aggregates.occupancy import set_venue_settings
 from cloud.aggregates.rollups import rollup_range
-from cloud.aggregates.settings import JobSettings
+from cloud.jobs.settings import JobSettings
 from tests.cloud.aggregates.conftest import NOW, OPTIONS, add, reading, shanghai, visit
 
 SECRET = "Zq8-vN2xKp4_Lm7Rt1Yb6Hc5Fd0GsW3e"

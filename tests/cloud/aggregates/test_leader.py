@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import Engine
 
 from cloud.aggregates.jobs import ROLLUPS, aggregate_jobs
-from cloud.aggregates.settings import JobSettings
 from cloud.alerts.jobs import ALERTS
 from cloud.core.db import make_engine
 from cloud.jobs.job import Every, Job
 from cloud.jobs.leader import AdvisoryLockElector, LeaseElector
 from cloud.jobs.scheduler import JobScheduler
+from cloud.jobs.settings import JobSettings
 from cloud.maintenance.jobs import OFFLINE, maintenance_jobs
 from tests.cloud.aggregates.conftest import NOW
 from tests.helpers import wait_for

@@ -1,4 +1,5 @@
-"""Rollup, retention, leader-election and docking settings of the scheduled cloud jobs."""
+"""What the scheduled jobs run and how often: rollups, retention, offline detection, alerts,
+leader election, and where docking pushes (`CloudSettings.jobs`, `YZ_CLOUD_JOBS__…`)."""
 
 from __future__ import annotations
 

@@ -92,6 +92,21 @@ def test_load_security_creates_accounts_once_and_logs_where(
     assert str(tmp_path / "accounts.json") in caplog.text
 
 
+def test_seed_file_roles_are_the_acls_written_before_the_rules_moved_to_protocol() -> None:
+    # Captured from this module's own rule builder before protocol/broker_acl.py held the rules.
+    before = json.loads(
+        (Path(__file__).parent / "protocol" / "data" / "broker_acls_before.json").read_text()
+    )["ops"]
+    roles = {
+        r["rolename"]: r["acls"] for r in render_dynsec_config(ServiceAccounts.generate())["roles"]
+    }
+    assert roles == {
+        "yz-control": before["control"],
+        "yz-ingest": before["ingest"],
+        "yz-provision": before["provision"],
+    }
+
+
 def test_seed_file_hashes_passwords_the_way_the_plugin_checks_them() -> None:
     accounts = ServiceAccounts.generate()
     config = render_dynsec_config(accounts)

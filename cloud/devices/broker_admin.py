@@ -26,18 +26,18 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.core.mqtt import session_client_id
+from protocol import broker_acl
+from protocol.broker_acl import DEVICE_ROLE_PREFIX, as_dynsec, device_role
 from protocol.errors import TopicError
-from protocol.ids import CLIENT_ID_RE, check_id
+from protocol.ids import CLIENT_ID_RE
 from protocol.mqtt import stop_loop
 from protocol.provisioning import legacy_client_id
-from protocol.topics import PREFIX, UPLINK_KINDS, Kind, Topic
 
 logger = logging.getLogger(__name__)
 
-REQUEST_TOPIC: Final = "$CONTROL/dynamic-security/v1"
-RESPONSE_TOPIC: Final = f"{REQUEST_TOPIC}/response"
+REQUEST_TOPIC: Final = broker_acl.DYNSEC_TOPIC
+RESPONSE_TOPIC: Final = broker_acl.DYNSEC_RESPONSE_TOPIC
 DEFAULT_TIMEOUT: Final = 5.0
-ROLE_PREFIX: Final = "device-"
 # The plugin's own error texts (mosquitto 2.0, plugins/dynamic-security).
 _ROLE_EXISTS: Final = "Role already exists"
 _ROLE_NOT_FOUND: Final = "Role not found"
@@ -72,39 +72,12 @@ class BrokerAdmin(Protocol):
     def close(self) -> None: ...
 
 
-def device_role(device: str) -> str:
-    return f"{ROLE_PREFIX}{device}"
-
-
-def _allow(acltype: str, topic: str) -> Command:
-    return {"acltype": acltype, "topic": topic, "allow": True}
-
-
 def device_acls(*, venue: str, device: str) -> list[Command]:
-    """What one box may do: publish its uplink kinds, read its ack, config and commands."""
+    """One box's role as dynsec ACLs (see protocol.broker_acl.device_acls)."""
     try:
-        # A wildcard or separator in an id would widen the ACL to other boxes' topics.
-        check_id(venue, what="venue")
-        check_id(device, what="device")
+        return as_dynsec(broker_acl.device_acls(venue=venue, device=device))
     except TopicError as exc:
         raise BrokerAdminError(str(exc)) from exc
-    acls = [
-        _allow("publishClientSend", str(Topic(venue, device, kind)))
-        for kind in sorted(UPLINK_KINDS)
-    ]
-    reads = (
-        str(Topic(venue, device, Kind.ACK)),
-        str(Topic(venue, device, Kind.CONFIG)),
-        # Covers cmd/+, cmd/# and single commands; the plugin checks a wildcard
-        # subscription for containment in the pattern, so yz/v1/# stays refused.
-        f"{PREFIX}/{venue}/{device}/{Kind.CMD}/#",
-    )
-    for topic_filter in reads:
-        acls += [
-            _allow("subscribePattern", topic_filter),
-            _allow("publishClientReceive", topic_filter),
-        ]
-    return acls
 
 
 class OpenBrokerAdmin:
@@ -270,7 +243,7 @@ class DynsecAdmin:
         foreign = [
             str(role.get("rolename"))
             for role in client.get("roles", [])
-            if not str(role.get("rolename", "")).startswith(ROLE_PREFIX)
+            if not str(role.get("rolename", "")).startswith(DEVICE_ROLE_PREFIX)
         ]
         # A device id that collides with yz-control or yz-ingest must not take it over.
         if foreign or client.get("groups"):

@@ -24,8 +24,7 @@ from typing import Any, Final
 
 from ops.broker.errors import BrokerError
 from ops.pki import PkiFiles
-from protocol.provisioning import HELLO_FILTER, PROVISION_PREFIX
-from protocol.topics import PREFIX, UPLINK_KINDS, Kind, subscription
+from protocol import broker_acl
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +33,6 @@ INGEST_USER: Final = "yz-ingest"
 PROVISION_USER: Final = "yz-provision"
 ACCOUNTS_FILE: Final = "accounts.json"
 DYNSEC_FILE: Final = "dynamic-security.json"
-DYNSEC_TOPIC: Final = "$CONTROL/dynamic-security/v1"
-DYNSEC_RESPONSE_TOPIC: Final = f"{DYNSEC_TOPIC}/response"
 DEFAULT_TLS_PORT: Final = 8883
 PLUGIN_NAME: Final = "mosquitto_dynamic_security.so"
 # Service passwords are 192 random bits, so the hash's cost protects nothing; 1000 rounds
@@ -44,7 +41,6 @@ PBKDF2_ITERATIONS: Final = 1000
 _SALT_BYTES: Final = 12  # what the plugin itself generates
 _PRIVATE_MODE: Final = 0o600
 
-Acl = dict[str, Any]
 SaltFactory = Callable[[int], bytes]
 
 
@@ -192,49 +188,6 @@ def find_dynsec_plugin(binary: Path) -> Path:
     return found
 
 
-def _allow(acltype: str, topic: str) -> Acl:
-    return {"acltype": acltype, "topic": topic, "allow": True}
-
-
-def _reads(topic_filter: str, *, shared: bool = False) -> list[Acl]:
-    """Subscribing to `topic_filter` (or anything narrower) and receiving what it matches."""
-    acls = [
-        _allow("subscribePattern", topic_filter),
-        _allow("publishClientReceive", topic_filter),
-    ]
-    if shared:
-        # Mosquitto 2.0 checks a shared subscription's whole "$share/{group}/{filter}"
-        # string against subscribe ACLs, so it needs its own pattern; what is delivered is
-        # still checked against the plain topic.
-        acls.append(_allow("subscribePattern", f"$share/+/{topic_filter}"))
-    return acls
-
-
-def _control_acls() -> list[Acl]:
-    return [
-        _allow("publishClientSend", "$CONTROL/dynamic-security/#"),
-        *_reads(DYNSEC_RESPONSE_TOPIC),
-        _allow("publishClientSend", f"{PREFIX}/+/+/{Kind.CMD}/#"),
-        _allow("publishClientSend", subscription(Kind.CONFIG)),
-        _allow("publishClientSend", f"{PROVISION_PREFIX}/+/bundle"),
-        *_reads(HELLO_FILTER, shared=True),
-    ]
-
-
-def _ingest_acls() -> list[Acl]:
-    acls = [_allow("publishClientSend", subscription(Kind.ACK))]
-    for kind in sorted(UPLINK_KINDS):
-        acls += _reads(subscription(kind), shared=True)
-    return acls
-
-
-def _provision_acls() -> list[Acl]:
-    return [
-        _allow("publishClientSend", f"{PROVISION_PREFIX}/+/hello"),
-        *_reads(f"{PROVISION_PREFIX}/+/bundle"),
-    ]
-
-
 def _hashed(password: str, *, salt: bytes) -> dict[str, Any]:
     # The plugin's format: base64 PBKDF2-HMAC-SHA512 (64 bytes) of the password, keyed by
     # the base64-decoded salt (mosquitto's pw__hash).
@@ -251,9 +204,9 @@ def render_dynsec_config(
 ) -> dict[str, Any]:
     """The plugin's first dynamic-security.json: the service accounts, one role each."""
     roles = {
-        accounts.control.username: _control_acls(),
-        accounts.ingest.username: _ingest_acls(),
-        accounts.provision.username: _provision_acls(),
+        accounts.control.username: broker_acl.control_acls(),
+        accounts.ingest.username: broker_acl.ingest_acls(),
+        accounts.provision.username: broker_acl.provision_acls(),
     }
     return {
         "clients": [
@@ -265,7 +218,9 @@ def render_dynsec_config(
             for account in accounts.all()
         ],
         "groups": [],
-        "roles": [{"rolename": name, "acls": acls} for name, acls in roles.items()],
+        "roles": [
+            {"rolename": name, "acls": broker_acl.as_dynsec(acls)} for name, acls in roles.items()
+        ],
         # Deny what no role allows. Unsubscribing stays open: a client can only drop its
         # own subscriptions, and refusing that protects nothing.
         "defaultACLAccess": {

@@ -1,6 +1,7 @@
 """DynsecAdmin against a real Mosquitto: accounts created, changed, dropped and removed."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,14 @@ from tests.helpers import wait_for
 def test_device_acls_refuse_ids_that_would_widen_them(venue: str, device: str) -> None:
     with pytest.raises(BrokerAdminError, match="is not valid"):
         device_acls(venue=venue, device=device)
+
+
+def test_device_acls_are_the_ones_sent_before_the_rules_moved_to_protocol() -> None:
+    # Captured from this module's own rule builder before protocol/broker_acl.py held the rules.
+    snapshot = Path(__file__).parents[2] / "protocol" / "data" / "broker_acls_before.json"
+    before = json.loads(snapshot.read_text())["cloud"]["device venue-1/hub-1"]
+    assert device_acls(venue="venue-1", device="hub-1") == before
+    assert json.loads(json.dumps(device_acls(venue="venue-1", device="hub-1"))) == before
 
 
 def test_open_admin_does_nothing() -> None:

@@ -72,6 +72,24 @@ def stream_version(*, session: Session, stream: Stream) -> int:
     return _stream(session, stream).version
 
 
+def _commit_versioned(
+    session: Session, row: IssuerPublicKey | Booking, *, version: int, now: datetime | None
+) -> int:
+    """Stamp a changed row with its stream version and time, and commit it; returns the version.
+
+    Callers take the version (:func:`_take_versions`) where they always have, so the order of
+    the row's and the stream's locks stays what it was.
+    """
+    if isinstance(row, Booking):
+        row.version = version  # a booking's version goes on the wire as BookingChange.version
+    else:
+        row.updated_version = version
+    row.updated_at = _now(now)
+    session.add(row)
+    session.commit()
+    return version
+
+
 # --- members -----------------------------------------------------------------------------
 
 
@@ -270,11 +288,7 @@ def put_key(
     row.active = active
     row.not_before = not_before
     row.not_after = not_after
-    row.updated_version = version
-    row.updated_at = _now(now)
-    session.add(row)
-    session.commit()
-    return version
+    return _commit_versioned(session, row, version=version, now=now)
 
 
 def retire_key(*, session: Session, kid: str, now: datetime | None = None) -> int:
@@ -283,11 +297,8 @@ def retire_key(*, session: Session, kid: str, now: datetime | None = None) -> in
     if row is None:
         raise AccessStoreError(f"there is no issuer key {kid!r}")
     row.active = False
-    row.updated_version = _take_versions(session, Stream.KEYS)
-    row.updated_at = _now(now)
-    session.add(row)
-    session.commit()
-    return row.updated_version
+    version = _take_versions(session, Stream.KEYS)
+    return _commit_versioned(session, row, version=version, now=now)
 
 
 def keyset(*, session: Session, now: datetime | None = None) -> KeySet:
@@ -355,11 +366,7 @@ def upsert_booking(
     row.door, row.member_id = checked.door_id, checked.member_id
     row.starts_at, row.ends_at = checked.start, checked.end
     row.cancelled = False
-    row.version = version
-    row.updated_at = _now(now)
-    session.add(row)
-    session.commit()
-    return version
+    return _commit_versioned(session, row, version=version, now=now)
 
 
 def cancel_booking(*, session: Session, booking_id: str, now: datetime | None = None) -> int:
@@ -367,11 +374,8 @@ def cancel_booking(*, session: Session, booking_id: str, now: datetime | None = 
     if row is None:
         raise AccessStoreError(f"there is no booking {booking_id!r}")
     row.cancelled = True
-    row.version = _take_versions(session, Stream.BOOKINGS)
-    row.updated_at = _now(now)
-    session.add(row)
-    session.commit()
-    return row.version
+    version = _take_versions(session, Stream.BOOKINGS)
+    return _commit_versioned(session, row, version=version, now=now)
 
 
 def _booking_change(row: Booking) -> BookingChange:

@@ -99,3 +99,12 @@ def table_of(model: Any) -> Table:
     """The Core ``Table`` behind a SQLModel table class, typed (SQLModel leaves it ``Any``)."""
     table: Table = model.__table__
     return table
+
+
+def no_nul(text: str) -> str:
+    """``text`` with U+0000 replaced by U+FFFD, so PostgreSQL can store it.
+
+    PostgreSQL text cannot hold U+0000; one device string carrying it would make the whole
+    ingest transaction fail on every retry and stall ingest for every device.
+    """
+    return text.replace("\x00", "\ufffd")

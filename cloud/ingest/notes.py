@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from cloud.core.db import table_of
+from cloud.core.db import no_nul, table_of
 from cloud.devices.models import (
     OPEN_COMMAND_STATUSES,
     CommandStatus,
@@ -46,8 +46,7 @@ _MAX_VERSION = 2**63
 
 
 def _text(value: str | None) -> str | None:
-    # PostgreSQL text cannot hold U+0000 (see rejections.no_nul).
-    return None if value is None else value.replace("\x00", "\ufffd")
+    return None if value is None else no_nul(value)
 
 
 def _version(event: Event) -> int | None:

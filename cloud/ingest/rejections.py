@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 
-from cloud.core.db import table_of
+from cloud.core.db import no_nul, table_of
 from cloud.ingest.inbound import Rejection
 from cloud.models import RejectedMessage
 from protocol.codec import valid_seq
@@ -35,12 +35,6 @@ _OVERFLOW_REASON: Final = (
 _NUMBER: Final = re.compile(r"\d+")
 _QUOTED: Final = re.compile(r"'[^']*'|\"[^\"]*\"")
 _KIND_CHARS: Final = 160  # of a reason: past this, reasons of one kind differ only in detail
-
-
-def no_nul(text: str) -> str:
-    # PostgreSQL text cannot hold U+0000; one refused payload carrying it would make the
-    # whole transaction fail on every retry and stall ingest for every device.
-    return text.replace("\x00", "\ufffd")
 
 
 def _kind(text: str) -> str:

@@ -20,17 +20,16 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.exc import OperationalError
 
 from cloud.core.time import Clock
-from cloud.ingest.health import DEFAULT_STALL_AFTER_S, IngestHealth, judge
-from cloud.ingest.inbound import Inbound, classify, unclassifiable, unstorable
+from cloud.ingest.acks import BrokerAcks, Received, device_ranges, storage_acks
+from cloud.ingest.health import DEFAULT_STALL_AFTER_S, IngestHealth
+from cloud.ingest.isolation import Isolation, classify_alone
 from cloud.ingest.metrics import IngestStats, Liveness, Sample, ingest_samples
 from cloud.ingest.store import IngestStore, WriteResult
-from protocol.codec import encode, valid_seq
+from cloud.ingest.watch import WriterWatch
 from protocol.mqtt import stop_loop
-from protocol.payloads import MAX_BATCH_ITEMS, SCHEMA_VERSION, StorageAck, seq_ranges
-from protocol.topics import UPLINK_KINDS, Kind, Topic, subscription
+from protocol.topics import UPLINK_KINDS, subscription
 
 # IngestStats moved to cloud.ingest.metrics; callers have always imported it from here.
 __all__ = ["IngestStats", "IngestWorker", "MqttEndpoint", "WorkerSource"]
@@ -61,13 +60,12 @@ class MqttEndpoint:
     ca_file: Path | None = None  # the CA of the broker's TLS listener; None: plain MQTT
 
 
-@dataclass(frozen=True, slots=True)
-class _Received:
-    generation: int
-    mid: int
-    topic: str
-    payload: bytes
-    at: float  # time.monotonic() on receipt
+def subscriptions(group: str | None) -> list[str]:
+    """The topic filters ingest subscribes to; shared by ``group`` when there is one."""
+    filters = [subscription(kind) for kind in sorted(UPLINK_KINDS)]
+    if group:
+        filters = [f"$share/{group}/{f}" for f in filters]
+    return filters
 
 
 class IngestWorker:
@@ -84,19 +82,16 @@ class IngestWorker:
         clock: Clock,
     ) -> None:
         self.stats = IngestStats()
-        self._stall_after_s = stall_after_s
-        self._store = store
         self._endpoint = endpoint
         self._batch_size = batch_size
         self._clock = clock
         # Bounded: when the database falls behind, paho's network thread blocks on put(),
         # the socket stops being read and the broker holds the rest (backpressure).
-        self._queue: queue.Queue[_Received] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[Received] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
-        self._generation = 0
-        # time.monotonic() receipt of the oldest message of the batch being written; None
-        # between batches. With the queue's head, what /healthz calls waiting.
-        self._in_hand_since: float | None = None
+        self._acks = BrokerAcks()
+        self._watch = WriterWatch(self.stats, stall_after_s=stall_after_s)
+        self._isolation = Isolation(store.write, failed=self._note_failure)
         self._client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
@@ -161,17 +156,12 @@ class IngestWorker:
 
     def health(self) -> IngestHealth:
         """Whether the writer runs and keeps up (see cloud.ingest.health)."""
-        now = time.monotonic()
-        stats = self.stats
-        waiting = [t for t in (self._in_hand_since, self._queue_head()) if t is not None]
-        return judge(
-            # Before start() nothing is expected of the writer; after stop() it has finished.
-            writer_alive=self._writer.is_alive() or not self._running(),
-            last_commit_age_s=now - (stats.last_commit or stats.started),
-            oldest_queued_age_s=now - min(waiting) if waiting else 0.0,
+        return self._watch.health(
+            now=time.monotonic(),
+            queue_head=self._queue_head(),
             queue_depth=self.queue_depth,
-            stall_after_s=self._stall_after_s,
-            last_error=stats.last_error,
+            thread_alive=self._writer.is_alive(),
+            running=self._running(),
         )
 
     def _running(self) -> bool:
@@ -211,20 +201,14 @@ class IngestWorker:
         self._client.disconnect()
         stop_loop(self._client)
 
-    def _filters(self) -> list[str]:
-        filters = [subscription(kind) for kind in sorted(UPLINK_KINDS)]
-        if self._endpoint.group:
-            filters = [f"$share/{self._endpoint.group}/{f}" for f in filters]
-        return filters
-
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             self.stats.last_error = f"broker refused ingest: {reason}"
             logger.error("broker refused the ingest connection: %s", reason)
             return
-        self._generation += 1
+        self._acks.connected()
         self.stats.connected = True
-        client.subscribe([(f, 1) for f in self._filters()])
+        client.subscribe([(f, 1) for f in subscriptions(self._endpoint.group)])
         logger.info("ingest connected to %s:%d", self._endpoint.host, self._endpoint.port)
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, reasons: Any, _p: Any) -> None:
@@ -247,8 +231,8 @@ class IngestWorker:
             return  # not acked: the broker keeps it for the next session
         self.stats.received += 1
         self._queue.put(
-            _Received(
-                self._generation,
+            Received(
+                self._acks.generation,
                 message.mid,
                 message.topic,
                 bytes(message.payload),
@@ -271,18 +255,18 @@ class IngestWorker:
                 # and the devices resend what was not confirmed.
                 self._stop.wait(_RETRY_SECONDS)
             finally:
-                self._in_hand_since = None
+                self._watch.done()
 
     def _write_next(self) -> bool:
         """Write one batch if there is one; False once stopped and drained."""
         batch = self._next_batch()
         if batch:
-            self._in_hand_since = batch[0].at
+            self._watch.took(batch[0].at)
             self._write_until_done(batch)
             return True
         return not self._stop.is_set()
 
-    def _next_batch(self) -> list[_Received]:
+    def _next_batch(self) -> list[Received]:
         try:
             first = self._queue.get(timeout=_POLL_SECONDS)
         except queue.Empty:
@@ -295,66 +279,17 @@ class IngestWorker:
                 break
         return batch
 
-    def _write_until_done(self, batch: list[_Received]) -> None:
-        inbound = [self._classify(r) for r in batch]
-        result = self._write(inbound)
+    def _write_until_done(self, batch: list[Received]) -> None:
+        inbound = [classify_alone(r.mid, r.topic, r.payload) for r in batch]
+        result = self._isolation.write(inbound)
         if result is None:
             return  # stopping with the database down: unacked, the broker redelivers
-        self._account(result, oldest=batch[0].at)
-        self._ack_broker(batch)
+        self._watch.committed(
+            result, oldest=batch[0].at, now=time.monotonic(), wall_now=self._clock()
+        )
+        for mid in self._acks.mids(batch):
+            self._client.ack(mid, 1)
         self._ack_devices(result)
-
-    def _classify(self, received: _Received) -> Inbound:
-        try:
-            return classify(received.mid, received.topic, received.payload)
-        except Exception as exc:  # classify never raises; if it ever does, the message is
-            # refused alone instead of taking the writer down with it
-            logger.exception("could not classify a message on %.300s", received.topic)
-            return unclassifiable(received.mid, received.topic, received.payload, exc)
-
-    def _write(self, inbound: list[Inbound]) -> WriteResult | None:
-        """Write a batch; if it fails, find the message that cannot be stored.
-
-        A database that is down is waited for. A message the store refuses for its content
-        (a value PostgreSQL will not take, a number SQLite cannot bind, a bug meeting an
-        input nobody thought of) is stored as a rejection instead, so one poison message
-        never stalls ingest for every device.
-        """
-        while True:
-            try:
-                return self._store.write(inbound)
-            except OperationalError as exc:  # down, restarting, unreachable: wait for it
-                if not self._note_failure(exc, len(inbound)):
-                    return None
-            except Exception as exc:  # noqa: BLE001 - content: find the message causing it
-                self._note_failure(exc, len(inbound), wait=False)
-                return self._write_one_by_one(inbound)
-
-    def _write_one_by_one(self, inbound: list[Inbound]) -> WriteResult | None:
-        total = WriteResult()
-        for message in inbound:
-            part = self._write_single(message)
-            if part is None:
-                return None
-            total.merge(part)
-        return total
-
-    def _write_single(self, message: Inbound) -> WriteResult | None:
-        attempt = message
-        while True:
-            try:
-                return self._store.write([attempt])
-            except OperationalError as exc:
-                if not self._note_failure(exc, 1):
-                    return None
-            except Exception as exc:
-                self._note_failure(exc, 1, wait=False)
-                if attempt is not message:
-                    # Not even its rejection can be stored: acked and dropped, so it cannot
-                    # come back after every restart. Logged with the traceback for a person.
-                    logger.exception("dropped a message whose rejection cannot be stored")
-                    return WriteResult(rejected=1)
-                attempt = unstorable(message, exc)
 
     def _note_failure(self, exc: Exception, count: int, *, wait: bool = True) -> bool:
         """Count and log a failed write; returns False when stopping instead of retrying."""
@@ -363,35 +298,12 @@ class IngestWorker:
         logger.warning("ingest could not write %d messages: %s", count, exc)
         return not wait or not self._stop.wait(_RETRY_SECONDS)
 
-    def _account(self, result: WriteResult, *, oldest: float) -> None:
-        stats = self.stats
-        stats.stored += result.stored
-        stats.duplicates += result.duplicates
-        stats.rejected += result.rejected
-        stats.states += result.states
-        stats.transactions += 1
-        stats.last_commit = time.monotonic()
-        stats.lag_s = stats.last_commit - oldest
-        if result.newest is not None:
-            stats.data_age_s = max(0.0, (self._clock() - result.newest).total_seconds())
-
-    def _ack_broker(self, batch: list[_Received]) -> None:
-        for received in batch:
-            # A mid from an earlier connection may name another message now; the broker
-            # redelivers the old one and it is absorbed as a duplicate.
-            if received.generation == self._generation and received.mid:
-                self._client.ack(received.mid, 1)
-
     def _ack_devices(self, result: WriteResult) -> None:
         for (venue, device), seqs in result.acks.items():
-            # The store acks only valid seqs; filtered again because one bad ack must not
-            # cost the others theirs.
-            ranges = seq_ranges([seq for seq in seqs if valid_seq(seq) is not None])
+            ranges = device_ranges(seqs)
             try:
-                for start in range(0, len(ranges), MAX_BATCH_ITEMS):
-                    part = ranges[start : start + MAX_BATCH_ITEMS]
-                    ack = StorageAck(v=SCHEMA_VERSION, device=device, ranges=part)
-                    self._client.publish(str(Topic(venue, device, Kind.ACK)), encode(ack), qos=1)
+                for topic, payload in storage_acks(venue, device, ranges):
+                    self._client.publish(topic, payload, qos=1)
             except Exception:  # stored already; the device resends and is acked next time
                 self.stats.writer_errors += 1
                 logger.exception("could not ack device %.40s", device)

@@ -10,24 +10,25 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# The shape is part of the wire contract (the kiosk parses it), so protocol/ defines it;
+# routes import ErrorResponse from here to document their errors in OpenAPI.
+from protocol.kiosk import ErrorBody, ErrorResponse
+
+__all__ = [
+    "ApiError",
+    "Detail",
+    "ErrorBody",
+    "ErrorResponse",
+    "error_response",
+    "field_error",
+    "install_error_handlers",
+]
 
 logger = logging.getLogger(__name__)
 
 Detail = dict[str, Any]
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[Detail] = []
-
-
-class ErrorResponse(BaseModel):
-    """The body of every non-2xx answer; documented in OpenAPI for each route."""
-
-    error: ErrorBody
 
 
 class ApiError(Exception):

@@ -13,11 +13,13 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
 from starlette.exceptions import StarletteDeprecationWarning
 
+from cloud.api import errors
 from cloud.api.app import create_app
 from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
 from cloud.models import Reading, Venue
 from cloud.settings import CloudSettings, InsecureSettingsError
+from protocol import kiosk
 from protocol.metrics import METRICS
 
 with warnings.catch_warnings():
@@ -341,6 +343,13 @@ def test_unexpected_error_is_500_in_the_error_shape() -> None:
     finally:
         engine.dispose()
     assert "bug" not in error["message"]
+
+
+def test_error_bodies_are_the_wire_model_the_kiosk_parses(client: TestClient) -> None:
+    assert errors.ErrorResponse is kiosk.ErrorResponse  # one definition, in protocol/
+    body = kiosk.ErrorResponse.model_validate_json(client.get("/api/v1/nowhere").content)
+    assert body.error.code == "not_found"
+    assert "ErrorResponse" in client.get("/openapi.json").json()["components"]["schemas"]
 
 
 def test_openapi_lists_the_routes(client: TestClient) -> None:

@@ -4,7 +4,6 @@ and pushed config in; credentials that can be switched when the broker refuses t
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,13 +13,13 @@ from typing import Final, Literal, ParamSpec
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.clock import Clock
 from edge.delivery import PubackTracker, ResendSchedule
 from edge.errors import EdgeError
+from edge.mqtt_client import new_client, use_tls
 from edge.outbox import Outbox, Row
 from edge.provision.identity import Credentials
 from protocol.codec import decode_ack, encode, encode_prevalidated_batch
@@ -120,19 +119,14 @@ class Uplink:
         return str(Topic(self._venue, self._device, kind))
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._endpoint.client_id or legacy_client_id(self._device),
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-        )
+        client_id = self._endpoint.client_id or legacy_client_id(self._device)
+        client = new_client(client_id, clean_session=False)
         if self._credentials is not None:
             _use(client, self._credentials.current())
         elif self._endpoint.username:
             client.username_pw_set(self._endpoint.username, self._endpoint.password)
         if self._endpoint.tls:
-            self._use_tls(client)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+            use_tls(client, self._endpoint.ca_file, refused=_ca_refused)
         client.max_inflight_messages_set(50)
         client.on_connect = self._on_connect
         client.on_disconnect = self._guarded(self._on_disconnect)
@@ -162,16 +156,6 @@ class Uplink:
                 )
 
         return guarded
-
-    def _use_tls(self, client: mqtt.Client) -> None:
-        ca_file = self._endpoint.ca_file
-        try:
-            client.tls_set(ca_certs=str(ca_file) if ca_file is not None else None)
-        except (OSError, ssl.SSLError) as exc:
-            raise UplinkError(
-                f"cannot use {ca_file or 'the system CAs'} to check the broker's TLS "
-                f"certificate ({exc}); fix mqtt_ca_file or claim the box again"
-            ) from None
 
     def _state(self, status: Literal["online", "offline"]) -> bytes:
         state = DeviceState(
@@ -423,6 +407,13 @@ def _use(client: mqtt.Client, credentials: tuple[str, str] | None) -> None:
         client.username_pw_set(None)
     else:
         client.username_pw_set(*credentials)
+
+
+def _ca_refused(ca: str, exc: Exception) -> UplinkError:
+    return UplinkError(
+        f"cannot use {ca} to check the broker's TLS certificate ({exc}); "
+        "fix mqtt_ca_file or claim the box again"
+    )
 
 
 def _pack(rows: list[Row]) -> list[list[Row]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import ssl
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,11 +17,11 @@ from typing import Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.clock import Clock
+from edge.mqtt_client import new_client, use_tls
 from edge.provision.errors import ProvisionError
 from edge.settings import ProvisionSettings
 from edge.uplink import is_auth_refusal
@@ -87,6 +86,13 @@ def wait_for_claim(
         session.close()
 
 
+def _ca_refused(ca: str, exc: Exception) -> ProvisionError:
+    return ProvisionError(
+        f"cannot use {ca} to check the provisioning broker's certificate ({exc}); "
+        "fix provision.ca_file"
+    )
+
+
 class _ClaimSession:
     """One provisioning connection: it subscribes to the box's bundle topic, then says hello."""
 
@@ -111,24 +117,12 @@ class _ClaimSession:
         self._client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            # Not the bare serial: another factory box (same account) could take it over.
-            client_id=f"yzp-{self._code.serial}-{secrets.token_hex(8)}",
-            clean_session=True,  # nothing to keep: a bundle is answered to a fresh hello
-            protocol=mqtt.MQTTv311,
-        )
+        # Not the bare serial: another factory box (same account) could take it over.
+        # Clean: nothing to keep, a bundle is answered to a fresh hello.
+        client = new_client(f"yzp-{self._code.serial}-{secrets.token_hex(8)}", clean_session=True)
         client.username_pw_set(self._settings.username, self._settings.password.get_secret_value())
         if self._settings.tls:
-            ca_file = self._settings.ca_file
-            try:
-                client.tls_set(ca_certs=str(ca_file) if ca_file is not None else None)
-            except (OSError, ssl.SSLError) as exc:
-                raise ProvisionError(
-                    f"cannot use {ca_file or 'the system CAs'} to check the provisioning "
-                    f"broker's certificate ({exc}); fix provision.ca_file"
-                ) from None
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+            use_tls(client, self._settings.ca_file, refused=_ca_refused)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect

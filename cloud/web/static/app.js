@@ -50,6 +50,8 @@
       if (res.status === 401) { location.reload(); return; }
       if (!res.ok) return;
       const html = await res.text();
+      // A hand may have reached the form while the page was on its way: try again later.
+      if (busyTyping(root)) { again = false; schedule(2000); return; }
       root.innerHTML = html;
       restoreResults(root);
       root.dataset.refreshed = String(Number(root.dataset.refreshed || "0") + 1);
@@ -216,6 +218,8 @@
       showResult(form, done.replace(/\{(\w+)\}/g, (_, name) => (data && data[name]) ?? ""), false);
       form.dispatchEvent(new CustomEvent("yz:done", { bubbles: true, detail: { form, data } }));
       if (form.dataset.reset !== undefined) form.reset();
+      // Sent: the hand is done with this form, so the refresh may show what it changed.
+      if (form.contains(document.activeElement)) document.activeElement.blur();
       schedule(0);
     } catch (err) {
       showResult(form, err.message, true);

@@ -10,8 +10,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
+from edge.agent_health import HealthRules
 from edge.clock import Clock
 from edge.control.heartbeat import THERMAL_ZONE, key_ids
 from edge.control.lifecycle import Ending, Outcome
@@ -39,12 +40,6 @@ if TYPE_CHECKING:
     from edge.scan.settings import ScannerSettings
 
 logger = logging.getLogger(__name__)
-
-# The watchdog's patience (edge/systemd.py): the main loop waits a sample interval between
-# rounds, so it is stuck only past two of them and this grace; a camera gives ~10 frames
-# a second, so one read that has waited half a minute is a hung camera.
-_MAIN_LOOP_GRACE_S: Final = 60.0
-_SCAN_STALL_S: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +133,42 @@ def _share_beams(box: BoxHardware) -> BoxHardware:
     return BoxHardware(replace(box.sensors, counter=tee), replace(box.door, beams=tee))
 
 
+def uplink_for(
+    settings: EdgeSettings,
+    outbox: Outbox,
+    *,
+    control: ControlPlane,
+    clock: Clock,
+    software: str | None,
+    identity: ClaimedIdentity | None,
+) -> Uplink:
+    """The box's one connection to the cloud, as its settings and its claim describe it."""
+    password = settings.mqtt_password
+    return Uplink(
+        outbox,
+        venue=settings.venue,
+        device=settings.device,
+        endpoint=BrokerEndpoint(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            username=settings.mqtt_username,
+            password=password.get_secret_value() if password else None,
+            client_id=settings.mqtt_client_id,
+            tls=settings.mqtt_tls,
+            ca_file=settings.mqtt_ca_file,
+        ),
+        clock=clock,
+        policy=SendPolicy(
+            batch_size=settings.batch_size,
+            resend_after=timedelta(seconds=settings.resend_after_s),
+        ),
+        software=software,
+        credentials=identity,  # the claim's password, or a staged one the broker wants
+        on_command=control.commands,
+        on_config=control.config,
+    )
+
+
 class EdgeAgent:
     """Samples on a fixed interval into the outbox; the uplink drains it to the cloud.
 
@@ -176,39 +207,16 @@ class EdgeAgent:
         self._halt = threading.Event()  # ends the runtimes' and the heartbeat's loops
         self._threads: list[threading.Thread] = []
         self.control = self._control(software, identity, layers, config_version, thermal_path)
-        self.uplink = self._uplink(software, identity)
+        self.uplink = uplink_for(
+            settings, self.outbox, control=self.control, clock=clock, software=software,
+            identity=identity,
+        )  # fmt: skip
         self.sampled = 0
         self._sampling = threading.Event()
         self._sampling.set()
         self._outcome: Outcome = "stopped"
         self._turned: float | None = None  # time.monotonic() when run() last came round
-
-    def _uplink(self, software: str | None, identity: ClaimedIdentity | None) -> Uplink:
-        settings = self.settings
-        password = settings.mqtt_password
-        return Uplink(
-            self.outbox,
-            venue=settings.venue,
-            device=settings.device,
-            endpoint=BrokerEndpoint(
-                settings.mqtt_host,
-                settings.mqtt_port,
-                username=settings.mqtt_username,
-                password=password.get_secret_value() if password else None,
-                client_id=settings.mqtt_client_id,
-                tls=settings.mqtt_tls,
-                ca_file=settings.mqtt_ca_file,
-            ),
-            clock=self._clock,
-            policy=SendPolicy(
-                batch_size=settings.batch_size,
-                resend_after=timedelta(seconds=settings.resend_after_s),
-            ),
-            software=software,
-            credentials=identity,  # the claim's password, or a staged one the broker wants
-            on_command=self.control.commands,
-            on_config=self.control.config,
-        )
+        self._health = HealthRules(settings.sample_interval_s)
 
     def _install_log_ring(self) -> LogRing:
         ring = LogRing()
@@ -346,16 +354,12 @@ class EdgeAgent:
         """What keeps the box from its job right now; the systemd watchdog asks before a ping."""
         if self._turned is None or self._halt.is_set():
             return []  # not running yet, or ending: neither is a hang
-        found = []
-        idle = time.monotonic() - self._turned
-        if idle > 2 * self.settings.sample_interval_s + _MAIN_LOOP_GRACE_S:
-            found.append(f"the main loop has not come round for {idle:.0f} s")
-        found += [f"{name} stopped" for name in self._stopped_loops()]
-        for runtime in (self.door, self.kiosk):
-            stalled = runtime.scanner.stalled_s() if runtime is not None else 0.0
-            if stalled > _SCAN_STALL_S:
-                found.append(f"a camera read has hung for {stalled:.0f} s")
-        return found
+        runtimes = [runtime for runtime in (self.door, self.kiosk) if runtime is not None]
+        return self._health.problems(
+            idle_s=time.monotonic() - self._turned,
+            stopped_loops=self._stopped_loops(),
+            camera_waits_s=[runtime.scanner.stalled_s() for runtime in runtimes],
+        )
 
     def _stopped_loops(self) -> list[str]:
         names = [thread.name for thread in self._threads if not thread.is_alive()]

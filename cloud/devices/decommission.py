@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
-from cloud.devices.commands import max_lifetime, new_command_row
 from cloud.devices.credentials import revoke_device_token
 from cloud.devices.errors import DeviceError
+from cloud.devices.issuing import max_lifetime, new_command_row
 from cloud.devices.models import (
     OPEN_COMMAND_STATUSES,
     CommandStatus,

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from cloud.core.time import as_utc
 from cloud.devices.broker_sync import RESULT_GRACE
-from cloud.devices.commands import wire_command
+from cloud.devices.issuing import wire_command
 from cloud.devices.models import (
     CommandStatus,
     Device,

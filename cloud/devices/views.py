@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, SQLModel, col, select
 
 from cloud.core.time import UtcDatetime
-from cloud.devices.commands import recent_commands
 from cloud.devices.config import desired_versions
 from cloud.devices.hello import pending_boxes
+from cloud.devices.issuing import recent_commands
 from cloud.devices.models import (
     Device,
     DeviceCommand,

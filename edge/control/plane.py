@@ -11,9 +11,9 @@ from pathlib import Path
 from edge.clock import Clock
 from edge.control.actions import BoxActions, Unlock
 from edge.control.admission import CommandGate
-from edge.control.commands import Dispatcher
 from edge.control.config import ConfigApplier
 from edge.control.diagnostics import DiagnosticsReporter, DirectPublish
+from edge.control.dispatch import Dispatcher
 from edge.control.heartbeat import THERMAL_ZONE, HeartbeatSources, heartbeat_event, read_heartbeat
 from edge.control.lifecycle import Lifecycle
 from edge.control.logs import LogRing

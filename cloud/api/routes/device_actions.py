@@ -20,10 +20,10 @@ from cloud.api.errors import ErrorResponse
 from cloud.api.routes.devices import api_error, scoped_device
 from cloud.auth.principal import Principal, Role
 from cloud.core.time import UtcDatetime
-from cloud.devices.commands import DEFAULT_LIFETIME, issue_command, recent_commands
 from cloud.devices.config import newest_desired, put_desired_config
 from cloud.devices.decommission import decommission
 from cloud.devices.errors import DeviceError
+from cloud.devices.issuing import DEFAULT_LIFETIME, issue_command, recent_commands
 from cloud.devices.models import (
     DeviceCommand,
     DeviceConfig,

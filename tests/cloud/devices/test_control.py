@@ -19,10 +19,10 @@ from cloud.auth.principal import Principal, Role
 from cloud.core.db import make_engine
 from cloud.devices.broker_admin import OpenBrokerAdmin
 from cloud.devices.claims import ClaimPolicy, ClaimRequest, claim_box
-from cloud.devices.commands import issue_command
 from cloud.devices.config import put_desired_config
 from cloud.devices.control import ControlEndpoint, DeviceControl
 from cloud.devices.credentials import BundleEndpoint
+from cloud.devices.issuing import issue_command
 from cloud.devices.models import Device, DeviceCommand, PendingBox
 from cloud.migrate import upgrade
 from cloud.models import Venue

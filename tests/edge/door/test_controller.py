@@ -19,7 +19,7 @@ from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
 from edge.control.actions import BoxActions
 from edge.control.admission import CommandGate
-from edge.control.commands import Dispatcher
+from edge.control.dispatch import Dispatcher
 from edge.control.lifecycle import Lifecycle
 from edge.control.seen import SqliteSeenStore
 from edge.control.verdict import Status, Verdict

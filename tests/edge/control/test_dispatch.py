@@ -12,8 +12,8 @@ import pytest
 
 from edge.control.actions import BoxActions
 from edge.control.admission import CommandGate
-from edge.control.commands import Dispatcher
 from edge.control.diagnostics import DiagnosticsReporter
+from edge.control.dispatch import Dispatcher
 from edge.control.lifecycle import Lifecycle
 from edge.control.logs import LogRing
 from edge.control.seen import SqliteSeenStore

@@ -20,7 +20,7 @@ from protocol.access import ACCESS_SCHEMA_VERSION, MemberEntry, MemberId, Versio
 from protocol.ids import Identifier
 from protocol.payloads import Timestamp
 
-# 10 000 members are ~0.6 MB of JSON (measured in tests/cloud/test_sync_api.py): one page
+# 10 000 members are ~0.6 MB of JSON (measured in tests/cloud/access/test_sync_api.py): one page
 # is a few seconds on a slow uplink and a bounded parse on a Pi.
 MAX_SNAPSHOT_PAGE: Final = 10_000
 MAX_BOOKING_CHANGES: Final = 10_000

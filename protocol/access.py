@@ -57,6 +57,9 @@ class MemberRecord(NamedTuple):
     # Phone certificates (mode 2) valid from before this Unix second are refused: how a lost
     # phone is withdrawn without listing phone keys. None = no phone withdrawn.
     phone_certs_after: int | None = None
+    # The membership lapses at this Unix second: from then on the door refuses the member
+    # with ``membership_expired`` (offline too) until the union renews it. None = no end.
+    valid_until: int | None = None
 
 
 class _Model(BaseModel):
@@ -70,14 +73,16 @@ class MemberEntry(_Model):
     status: MemberStatus
     groups: tuple[GroupName, ...] = Field(default=(), max_length=MAX_GROUPS)
     phone_certs_after: Timestamp | None = None
+    valid_until: Timestamp | None = None
 
     def record(self) -> MemberRecord:
-        after = self.phone_certs_after
+        after, until = self.phone_certs_after, self.valid_until
         return MemberRecord(
             self.member_id,
             self.status,
             self.groups,
             None if after is None else int(after.timestamp()),
+            None if until is None else int(until.timestamp()),
         )
 
 

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS {table} (
     member_id TEXT PRIMARY KEY,
     revoked INTEGER NOT NULL,
     groups TEXT NOT NULL,
-    phone_certs_after INTEGER
+    phone_certs_after INTEGER,
+    valid_until INTEGER
 ) WITHOUT ROWID
 """
 _SCHEMA: Final = (
@@ -40,9 +41,10 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 )
 _INSERT: Final = (
-    "INSERT OR REPLACE INTO {table} (member_id, revoked, groups, phone_certs_after) "
-    "VALUES (?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO {table} (member_id, revoked, groups, phone_certs_after, valid_until) "
+    "VALUES (?, ?, ?, ?, ?)"
 )
+_ROW = tuple[str, int, str, int | None, int | None]
 
 
 class MembersError(EdgeError):
@@ -53,12 +55,12 @@ class DeltaGapError(MembersError):
     """A delta that does not start at the cache's version: the caller must fetch a snapshot."""
 
 
-def _row(record: MemberRecord) -> tuple[str, int, str, int | None]:
-    member_id, status, groups, after = record
-    return member_id, int(status == MemberStatus.REVOKED), " ".join(groups), after
+def _row(record: MemberRecord) -> _ROW:
+    member_id, status, groups, after, until = record
+    return member_id, int(status == MemberStatus.REVOKED), " ".join(groups), after, until
 
 
-def _rows(records: Iterable[MemberRecord]) -> Iterator[list[tuple[str, int, str, int | None]]]:
+def _rows(records: Iterable[MemberRecord]) -> Iterator[list[_ROW]]:
     iterator = iter(records)
     while batch := [_row(record) for record in islice(iterator, _BATCH)]:
         yield batch
@@ -70,6 +72,13 @@ class MemberCache:
     def __init__(self, path: Path | str) -> None:
         self._db = open_sqlite(path, synchronous="NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_valid_until()
+
+    def _add_valid_until(self) -> None:
+        """A cache written before memberships had an end gains the column (empty: no end)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(members)")}
+        if "valid_until" not in columns:
+            self._db.execute("ALTER TABLE members ADD COLUMN valid_until INTEGER")
 
     def close(self) -> None:
         self._db.close()
@@ -181,13 +190,14 @@ class MemberCache:
 
     def lookup(self, member_id: str) -> MemberRecord | None:
         row = self._db.execute(
-            "SELECT revoked, groups, phone_certs_after FROM members WHERE member_id = ?",
+            "SELECT revoked, groups, phone_certs_after, valid_until FROM members "
+            "WHERE member_id = ?",
             (member_id,),
         ).fetchone()
         if row is None:
             return None
         status = MemberStatus.REVOKED if row[0] else MemberStatus.ACTIVE
-        return MemberRecord(member_id, status, tuple(row[1].split()), row[2])
+        return MemberRecord(member_id, status, tuple(row[1].split()), row[2], row[3])
 
     def is_revoked(self, member_id: str) -> bool:
         row = self._db.execute(

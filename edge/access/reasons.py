@@ -23,6 +23,7 @@ class Reason(StrEnum):
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
     REVOKED = "revoked"
+    MEMBERSHIP_EXPIRED = "membership_expired"
     REPLAYED = "replayed"
     OUTSIDE_HOURS = "outside_hours"
     FULL = "full"
@@ -83,6 +84,12 @@ SIGNALS: Final[dict[Reason, Signal]] = {
     Reason.NOT_YET_VALID: Signal("red", _TRY_AGAIN, "请检查手机时间", "Check your phone's clock"),
     Reason.REVOKED: Signal(
         "red", _NO, "会员资格已停用，请联系工会", "Membership suspended, contact the union"
+    ),
+    Reason.MEMBERSHIP_EXPIRED: Signal(
+        "red",
+        _NO,
+        "会员资格已到期，请在工会App续期",
+        "Membership lapsed, renew it in the union app",
     ),
     Reason.REPLAYED: Signal("red", _NO, "该码已使用，请刷新", "Code already used, refresh it"),
     Reason.OUTSIDE_HOURS: Signal("red", _NO, "不在开放时间", "Closed at this hour"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from edge.access.keys import KeyRing
@@ -13,7 +13,7 @@ from edge.access.model import Credential, Verification
 from edge.access.reasons import Reason, from_code
 from edge.access.replay import ReplayCache
 from edge.clock import Clock, TrustedClock, utc_now
-from protocol.access import MemberStatus
+from protocol.access import MemberRecord, MemberStatus
 from protocol.membercode import (
     DEFAULT_SKEW,
     MemberClaims,
@@ -167,17 +167,20 @@ class Verifier:
     def _member_state(
         self, claims: MemberClaims, credential: Credential, now: datetime
     ) -> Verification:
-        revoked = self._revoked(claims)
+        record = self.members.lookup(claims.member_id)
+        revoked = self._revoked(claims, record)
         if revoked is not None:
             return Verification(Reason.REVOKED, revoked, credential)
+        lapsed = _lapsed(record, now)
+        if lapsed is not None:
+            return Verification(Reason.MEMBERSHIP_EXPIRED, lapsed, credential)
         if self.replay.seen(credential.replay_key, now):
             return Verification(
                 Reason.REPLAYED, "this code was already used at this door; refresh it", credential
             )
         return Verification(Reason.ACCEPTED, "valid", credential)
 
-    def _revoked(self, claims: MemberClaims) -> str | None:
-        record = self.members.lookup(claims.member_id)
+    def _revoked(self, claims: MemberClaims, record: MemberRecord | None) -> str | None:
         if record is None:
             return None
         if record.status is MemberStatus.REVOKED:
@@ -206,3 +209,11 @@ class Verifier:
         return self.replay.check_and_remember(
             credential.replay_key, credential.expires_at + self.skew, self.clock()
         )
+
+
+def _lapsed(record: MemberRecord | None, now: datetime) -> str | None:
+    """Why a membership that has run out is refused, or None while it runs (or has no end)."""
+    if record is None or record.valid_until is None or now.timestamp() < record.valid_until:
+        return None
+    until = datetime.fromtimestamp(record.valid_until, UTC)
+    return f"the membership of {record.member_id} lapsed at {until:%Y-%m-%d %H:%M} UTC; renew it"

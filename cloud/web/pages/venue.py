@@ -97,6 +97,7 @@ TEXT: Final[Messages] = {
     "venue.reason.expired": ("会员码已过期", "code expired"),
     "venue.reason.not_yet_valid": ("会员码尚未生效", "code not yet valid"),
     "venue.reason.revoked": ("会员资格已停用", "membership revoked"),
+    "venue.reason.membership_expired": ("会员资格已到期", "membership lapsed"),
     "venue.reason.replayed": ("重复使用的码", "code replayed"),
     "venue.reason.outside_hours": ("不在开放时间", "outside opening hours"),
     "venue.reason.full": ("已满员", "venue full"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,3 +220,36 @@ def test_header_count_is_checked_when_dumping() -> None:
     header = SnapshotHeader(version=1, generated_at=NOW, count=2)
     with pytest.raises(PayloadError):
         list(dump_snapshot(header, [MemberEntry(member_id="a", status=ACTIVE)]))
+
+
+def test_a_cache_from_before_memberships_had_an_end_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE members (member_id TEXT PRIMARY KEY, revoked INTEGER NOT NULL, "
+        "groups TEXT NOT NULL, phone_certs_after INTEGER) WITHOUT ROWID;"
+        "INSERT INTO members VALUES ('m-old', 0, 'rider', NULL);"
+    )
+    old.commit()
+    old.close()
+    cache = MemberCache(path)
+    try:
+        assert cache.lookup("m-old") == MemberRecord("m-old", MemberStatus.ACTIVE, ("rider",))
+        lapsing = MemberRecord("m-new", MemberStatus.ACTIVE, (), None, 1_900_000_000)
+        cache.apply_snapshot(3, [lapsing], synced_at=datetime(2026, 1, 1, tzinfo=UTC))
+        assert cache.lookup("m-new") == lapsing
+    finally:
+        cache.close()
+
+
+def test_a_membership_end_travels_from_the_wire_to_the_cache(tmp_path: Path) -> None:
+    until = datetime(2027, 1, 1, tzinfo=UTC)
+    entry = MemberEntry(member_id="m-9", status=MemberStatus.ACTIVE, valid_until=until)
+    cache = MemberCache(tmp_path / "members.db")
+    try:
+        cache.apply_snapshot(1, [entry.record()], synced_at=datetime(2026, 1, 1, tzinfo=UTC))
+        record = cache.lookup("m-9")
+        assert record is not None
+        assert record.valid_until == int(until.timestamp())
+    finally:
+        cache.close()

@@ -33,6 +33,7 @@ from protocol.membercode import (
 NOW = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
 KEY = IssuerKey("u2025", Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32))
 NEW_KEY = IssuerKey("u2026", Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32))
+LAPSES = NOW + timedelta(minutes=5)  # m-lapsing's membership runs until then
 PHONE = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)
 CERT = certify_phone(
     "m-phone", key=KEY, phone_public_key=PHONE.public_key(), now=NOW - timedelta(days=1)
@@ -68,6 +69,8 @@ def _door(path: Path, clock: Clock, *, seed: bool = True) -> Door:
                 MemberRecord("m-1", MemberStatus.ACTIVE, ("rider",)),
                 MemberRecord("m-revoked", MemberStatus.REVOKED),
                 MemberRecord("m-lost", MemberStatus.ACTIVE, (), int(NOW.timestamp())),
+                MemberRecord("m-lapsing", MemberStatus.ACTIVE, (), None, int(LAPSES.timestamp())),
+                MemberRecord("m-lapsed-revoked", MemberStatus.REVOKED, (), None, 0),
             ],
             synced_at=NOW - timedelta(hours=1),
         )
@@ -280,6 +283,20 @@ def test_a_withdrawn_phone_certificate_is_revoked_a_newer_one_passes(door: Door)
     assert door.verifier.verify(_phone_code(cert=new)).reason is Reason.ACCEPTED
     # Mode-1 codes of the same member are not affected by a lost phone.
     assert door.verifier.verify(_code("m-lost")).reason is Reason.ACCEPTED
+
+
+def test_a_lapsed_membership_is_refused_with_its_own_reason_from_that_second(door: Door) -> None:
+    assert door.verifier.verify(_code("m-lapsing")).reason is Reason.ACCEPTED
+    door.clock.now = LAPSES
+    result = door.verifier.verify(_code("m-lapsing", at=LAPSES))
+    assert result.reason is Reason.MEMBERSHIP_EXPIRED
+    assert result.credential is not None  # the signature held: a real member, lapsed
+    assert "renew" in result.detail
+    assert SIGNALS[Reason.MEMBERSHIP_EXPIRED].zh.startswith("会员资格已到期")
+
+
+def test_a_revocation_outranks_a_lapse(door: Door) -> None:
+    assert door.verifier.verify(_code("m-lapsed-revoked")).reason is Reason.REVOKED
 
 
 def test_a_member_not_in_the_cache_is_not_refused(door: Door) -> None:

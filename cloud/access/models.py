@@ -38,13 +38,24 @@ class SyncStream(SQLModel, table=True):
 
 
 class Member(SQLModel, table=True):
-    """A union member's current door status; the union app's backend is the source."""
+    """A union member: their door status and the roster's few facts about them.
+
+    The union's platform (or an import) is the source. ``status`` is what doors are told
+    (active or revoked); ``standing`` is the roster's word (active, suspended, revoked), of
+    which both suspended and revoked reach the door as revoked. The person is kept to what
+    finding them needs (PIPL): a display name and the last four digits of a phone number.
+    """
 
     member_id: str = Field(primary_key=True, max_length=24)
     status: str = Field(max_length=8)
     groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Phone certificates (mode 2) issued before this instant are refused (a lost phone).
     phone_certs_after: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    valid_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    standing: str = Field(default="active", max_length=10)
+    display_name: str | None = Field(default=None, max_length=40)
+    phone_tail: str | None = Field(default=None, max_length=4, index=True)
+    changed_by: str | None = Field(default=None, max_length=80)
     updated_version: int = Field(sa_type=BigInteger, index=True)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
@@ -65,6 +76,7 @@ class MemberChange(SQLModel, table=True):
     status: str = Field(max_length=8)
     groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     phone_certs_after: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    valid_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
@@ -93,46 +94,73 @@ def _commit_versioned(
 # --- members -----------------------------------------------------------------------------
 
 
+# The roster's own columns of a member row (cloud.members.roster writes them); door sync
+# never reads them.
+ROSTER_COLUMNS = ("standing", "display_name", "phone_tail", "changed_by")
+
+
 def _member_row(entry: MemberEntry) -> dict[str, Any]:
     return {
         "member_id": entry.member_id,
         "status": entry.status.value,
         "groups": list(entry.groups),
         "phone_certs_after": entry.phone_certs_after,
+        "valid_until": entry.valid_until,
     }
 
 
 def _entry(
-    member_id: str, status: str, groups: Sequence[str], phone_certs_after: datetime | None
+    member_id: str,
+    status: str,
+    groups: Sequence[str],
+    phone_certs_after: datetime | None,
+    valid_until: datetime | None,
 ) -> MemberEntry:
     return MemberEntry(
         member_id=member_id,
         status=MemberStatus(status),
         groups=tuple(groups),
         phone_certs_after=_opt_utc(phone_certs_after),
+        valid_until=_opt_utc(valid_until),
     )
 
 
+def _standing(entry: MemberEntry) -> str:
+    """The roster word for a door status written without one (revoked stays revoked)."""
+    return "active" if entry.status is MemberStatus.ACTIVE else "revoked"
+
+
 def upsert_members(
-    *, session: Session, entries: Sequence[MemberEntry], now: datetime | None = None
+    *,
+    session: Session,
+    entries: Sequence[MemberEntry],
+    now: datetime | None = None,
+    roster: Sequence[dict[str, Any]] | None = None,
 ) -> int:
     """Store members' new states and log each as a change, in one transaction.
 
     Returns the stream version after the write. Bulk imports go through here: one
-    statement for the members, one for the log.
+    statement for the members, one for the log. ``roster`` (one dict per entry, keys from
+    :data:`ROSTER_COLUMNS`) is the roster's own columns; without it a member's standing
+    follows its door status and the other roster columns are left as they are. What the
+    caller added to the session before (the roster's audit) commits with it.
     """
     if not entries:
         return stream_version(session=session, stream=Stream.MEMBERS)
     at = _now(now)
     last = _take_versions(session, Stream.MEMBERS, len(entries))
     first = last - len(entries) + 1
+    extra = roster if roster is not None else [{"standing": _standing(e)} for e in entries]
     rows = [
-        _member_row(entry) | {"updated_version": first + i, "updated_at": at}
+        _member_row(entry) | extra[i] | {"updated_version": first + i, "updated_at": at}
         for i, entry in enumerate(entries)
     ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     insert = dialect.insert(table_of(Member))
-    changed = ("status", "groups", "phone_certs_after", "updated_version", "updated_at")
+    changed = (
+        "status", "groups", "phone_certs_after", "valid_until", "updated_version", "updated_at",
+        *(ROSTER_COLUMNS if roster is not None else ("standing",)),
+    )  # fmt: skip
     session.exec(
         insert.on_conflict_do_update(
             index_elements=["member_id"], set_={name: insert.excluded[name] for name in changed}
@@ -154,6 +182,7 @@ def upsert_member(
     status: MemberStatus | str = MemberStatus.ACTIVE,
     groups: Sequence[str] = (),
     phone_certs_after: datetime | None = None,
+    valid_until: datetime | None = None,
     now: datetime | None = None,
 ) -> int:
     """Set one member's state; returns the version of the change."""
@@ -162,6 +191,7 @@ def upsert_member(
         status=MemberStatus(status),
         groups=tuple(groups),
         phone_certs_after=phone_certs_after,
+        valid_until=_opt_utc(valid_until),
     )
     return upsert_members(session=session, entries=[entry], now=now)
 
@@ -171,12 +201,14 @@ def revoke_member(*, session: Session, member_id: str, now: datetime | None = No
     member = session.get(Member, member_id)
     groups: Sequence[str] = () if member is None else member.groups
     after = None if member is None else member.phone_certs_after
+    until = None if member is None else member.valid_until
     return upsert_member(
         session=session,
         member_id=member_id,
         status=MemberStatus.REVOKED,
         groups=groups,
         phone_certs_after=after,
+        valid_until=until,
         now=now,
     )
 
@@ -191,12 +223,17 @@ def snapshot(
     """One page of members ordered by id, starting after ``after_member_id``."""
     # The version first, then the rows (a later statement): every row is at least this new.
     version = stream_version(session=session, stream=Stream.MEMBERS)
-    query = select(
-        Member.member_id, Member.status, Member.groups, Member.phone_certs_after
+    # SQLAlchemy's select: sqlmodel's is typed for at most four columns.
+    query = sa_select(
+        col(Member.member_id),
+        col(Member.status),
+        col(Member.groups),
+        col(Member.phone_certs_after),
+        col(Member.valid_until),
     ).order_by(col(Member.member_id))
     if after_member_id is not None:
         query = query.where(col(Member.member_id) > after_member_id)
-    rows = session.exec(query.limit(limit + 1)).all()
+    rows = session.execute(query.limit(limit + 1)).all()
     members = tuple(_entry(*row) for row in rows[:limit])
     return MemberSnapshotPage(
         version=version,
@@ -239,7 +276,8 @@ def delta(
         to_version=changes[-1].version if changes else from_version,
         generated_at=_now(now),
         changes=tuple(
-            _entry(c.member_id, c.status, c.groups, c.phone_certs_after) for c in changes
+            _entry(c.member_id, c.status, c.groups, c.phone_certs_after, c.valid_until)
+            for c in changes
         ),
     )
 

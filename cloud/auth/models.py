@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Dialect, String, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, String, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 import cloud.models  # noqa: F401 - registers the tables the foreign keys name
-from cloud.auth.principal import Role
+from cloud.auth.principal import Role, Scope
 from cloud.core.partial import NoNulls
 from cloud.core.time import utc_now
 
@@ -103,10 +103,18 @@ class ApiToken(ApiTokenBase, table=True):
     created_by: str = Field(max_length=80)
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # An integration token's scopes (cloud.auth.principal.Scope); empty for other roles.
+    scopes: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class ApiTokenCreate(ApiTokenBase):
     venue_ids: list[str] = []
+    scopes: list[Scope] = Field(
+        default=[],
+        description="For an integration token, what it may do (at least one); none otherwise.",
+    )
 
 
 class ApiTokenPublic(ApiTokenBase):
@@ -115,6 +123,7 @@ class ApiTokenPublic(ApiTokenBase):
     created_at: datetime
     revoked_at: datetime | None
     venue_ids: list[str] = []
+    scopes: list[str] = []
 
 
 class ApiTokenCreated(ApiTokenPublic):
@@ -134,3 +143,17 @@ class ApiTokenVenue(SQLModel, table=True):
 
     token_id: str = Field(foreign_key="auth_api_token.id", primary_key=True, max_length=16)
     venue_id: str = Field(foreign_key="venue.id", primary_key=True, max_length=32)
+
+
+class IntegrationCall(SQLModel, table=True):
+    """One call an integration token made: kept so the union can see what its platform did."""
+
+    __tablename__ = "auth_integration_call"
+    __table_args__ = (Index("ix_auth_integration_call_token_at", "token_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_id: str = Field(max_length=16)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=200)
+    status: int
+    at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

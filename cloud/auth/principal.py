@@ -21,7 +21,17 @@ class Role(StrEnum):
     MANAGER = "manager"  # their own venues only
     TECHNICIAN = "technician"  # devices of every venue (or of their venues when scoped)
     MEMBER = "member"  # their own data only
-    SERVICE = "service"  # an integration or a device holding an API token
+    SERVICE = "service"  # a device (or the legacy all-venue token) holding an API token
+    # The union's own platform: an API token that may do exactly what its scopes say.
+    INTEGRATION = "integration"
+
+
+class Scope(StrEnum):
+    """What an integration token may do; nothing else is open to it."""
+
+    MEMBERS_READ = "members:read"  # find and page through the roster
+    MEMBERS_WRITE = "members:write"  # upsert, suspend, revoke, reinstate
+    CODES_ISSUE = "codes:issue"  # a member's fresh door code, and their phone keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +45,8 @@ class Principal:
     # that box, in its role. None for people and for integration tokens.
     device_id: str | None = None
     device_role: str | None = None  # door | kiosk | sensor-hub (None: never claimed)
+    scopes: frozenset[Scope] = frozenset()  # Role.INTEGRATION's; people's roles have none
+    token_id: str | None = None  # the API token behind the call, if one (for the audit)
 
     def sees_venue(self, venue_id: str) -> bool:
         return self.venue_ids is None or venue_id in self.venue_ids
@@ -42,6 +54,10 @@ class Principal:
     def venue_filter(self) -> frozenset[str] | None:
         """The venue ids to restrict a query to, or None for no restriction."""
         return self.venue_ids
+
+    def may(self, scope: Scope) -> bool:
+        """An admin may do what any scope allows; an integration only what its token says."""
+        return self.role is Role.ADMIN or (self.role is Role.INTEGRATION and scope in self.scopes)
 
     @property
     def is_device(self) -> bool:

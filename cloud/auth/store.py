@@ -21,7 +21,7 @@ from cloud.auth.models import (
     UserVenue,
 )
 from cloud.auth.passwords import PasswordCost, current_password_cost, password_hasher
-from cloud.auth.principal import Principal, Role
+from cloud.auth.principal import Principal, Role, Scope
 from cloud.core.time import as_utc, utc_now
 from cloud.models import Venue
 
@@ -62,8 +62,8 @@ def _check_role_fields(role: Role, *, member_id: str | None, venue_ids: Sequence
         raise AuthStoreError("a manager needs at least one venue to manage")
     if role in (Role.ADMIN, Role.MEMBER) and venue_ids:
         raise AuthStoreError(f"a {role.value} has no venue scope; leave the venues out")
-    if role is Role.SERVICE:
-        raise AuthStoreError("service is for API tokens; a person is admin, manager, …")
+    if role in (Role.SERVICE, Role.INTEGRATION):
+        raise AuthStoreError(f"{role.value} is for API tokens; a person is admin, manager, …")
 
 
 def get_user_by_username(*, session: Session, username: str) -> User | None:
@@ -189,11 +189,22 @@ def add_api_token(
         raise AuthStoreError("a manager token needs at least one venue")
     if token_in.role is Role.ADMIN and venues:
         raise AuthStoreError("an admin token has no venue scope; leave the venues out")
+    if token_in.role is Role.INTEGRATION and not token_in.scopes:
+        raise AuthStoreError(
+            "an integration token needs its scopes: what it may do, e.g. members:write"
+        )
+    if token_in.role is not Role.INTEGRATION and token_in.scopes:
+        raise AuthStoreError("only an integration token has scopes; leave them out")
     token_id = secrets.token_hex(_TOKEN_ID_BYTES)
     secret = secrets.token_urlsafe(_TOKEN_SECRET_BYTES)
     token = ApiToken.model_validate(
         token_in,
-        update={"id": token_id, "secret_sha256": _sha256(secret), "created_by": created_by},
+        update={
+            "id": token_id,
+            "secret_sha256": _sha256(secret),
+            "created_by": created_by,
+            "scopes": sorted({scope.value for scope in token_in.scopes}),
+        },
     )
     session.add(token)
     session.flush()
@@ -227,12 +238,17 @@ def find_api_token(*, session: Session, presented: str, now: datetime) -> ApiTok
     return token
 
 
+_SCOPES = frozenset(scope.value for scope in Scope)  # a scope a later release dropped: none
+
+
 def principal_for_token(*, session: Session, token: ApiToken) -> Principal:
     venues = token_venue_ids(session=session, token_id=token.id)
     return Principal(
         subject=f"token:{token.id}",
         role=Role(token.role),
         venue_ids=frozenset(venues) if venues else None,
+        scopes=frozenset(Scope(scope) for scope in token.scopes if scope in _SCOPES),
+        token_id=token.id,
     )
 
 

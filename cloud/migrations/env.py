@@ -17,6 +17,7 @@ import cloud.alerts.models  # the alert, rule, sensor-role and webhook tables
 import cloud.auth.models  # users and API tokens
 import cloud.devices.models  # devices, pending boxes, commands, configs, health, offline marks
 import cloud.jobs.models  # the job leader lease and the jobs' watermarks
+import cloud.members.models  # the member groups and the roster's audit
 import cloud.models  # registers the venue, reading and event tables
 import cloud.points.catalog_models  # products, kiosk slots and the stock log
 import cloud.points.earning_models  # earning rules, attendance and the job cursor

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 
 from cloud.access.issuer import load_existing as load_issuer_key
+from cloud.api.audit import IntegrationAudit
 from cloud.api.auth_deps import current_principal
 from cloud.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from cloud.api.errors import ErrorResponse, install_error_handlers
@@ -25,6 +26,7 @@ from cloud.api.routes import (
     docking,
     health,
     issuer_keys,
+    members,
     metrics,
     points,
     sync,
@@ -76,6 +78,7 @@ def _api_v1_router() -> APIRouter:
         alerts,
         points,
         catalog,
+        members,
     ):
         guarded.include_router(module.router)
     router = APIRouter()
@@ -126,28 +129,31 @@ def create_app(
             "mode=production needs YZ_CLOUD_AUTH__JWT_SECRET; refusing to start without it"
         )
     app = FastAPI(title="yizhan cloud", version="1", lifespan=_lifespan(control))
+    web = settings.web
+    issuer = None if web.issuer_key_file is None else load_issuer_key(web.issuer_key_file)
     app.state.api = ApiState(
         engine=engine,
         auth=AuthKeys.from_settings(settings),
         clock=clock,
         devices=device_services(settings, control=control),
+        issuer=issuer,
     )
     app.state.login_guard = login_guard or LoginGuard(settings.auth.login)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(_api_v1_router())
-    web = settings.web
     install_web(
         app,
         engine=engine,
         clock=clock,
         secure_cookies=settings.mode == "production" or web.secure_cookies,
-        issuer=None if web.issuer_key_file is None else load_issuer_key(web.issuer_key_file),
+        issuer=issuer,
         quiet_hour=settings.jobs.occupancy_quiet_hour,
         live_interval_s=web.live_interval_s,
         session_minutes=round(web.session_hours * 60),
     )
+    app.add_middleware(IntegrationAudit, engine=engine, clock=clock)
     # Added last, so outermost: it wraps authentication and every body read (issue 15).
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

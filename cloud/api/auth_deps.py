@@ -23,7 +23,7 @@ from cloud.api.errors import ApiError
 from cloud.auth import store
 from cloud.auth.cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 from cloud.auth.models import ApiToken
-from cloud.auth.principal import Principal, Role
+from cloud.auth.principal import Principal, Role, Scope
 from cloud.auth.tokens import InvalidTokenError, verify_access_token
 from cloud.devices.models import Device, DeviceStatus
 from cloud.models import Venue
@@ -119,7 +119,11 @@ def current_principal(
         token = store.find_api_token(session=session, presented=given, now=now)
         if token is None:
             raise unauthorized("this API token is unknown, revoked or expired; ask an admin")
-        return _with_device(session, token, store.principal_for_token(session=session, token=token))
+        principal = _with_device(
+            session, token, store.principal_for_token(session=session, token=token)
+        )
+        request.state.principal = principal  # the integration audit reads it (cloud.api.audit)
+        return principal
     return _person(session, given, state, now)
 
 
@@ -148,6 +152,22 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             raise forbidden(principal)
+        return principal
+
+    return check
+
+
+def require_scope(scope: Scope) -> Callable[[Principal], Principal]:
+    """A dependency letting through an admin, or an integration token holding ``scope``."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.may(scope):
+            raise ApiError(
+                403,
+                code="forbidden",
+                message=f"this needs the {scope.value} scope: an integration token that "
+                "holds it, or an admin; ask an admin for a token with that scope",
+            )
         return principal
 
     return check

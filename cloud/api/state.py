@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from cloud.auth.tokens import AuthKeys
 from cloud.core.time import Clock
 from cloud.devices.services import DeviceServices
+from cloud.members.codes import CodeRateLimit
+from protocol.membercode import IssuerKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +22,7 @@ class ApiState:
     clock: Clock
     # The broker admin, the rotation vault and the claim policy of the device routes.
     devices: DeviceServices
+    # The member-code issuer (YZ_CLOUD_WEB__ISSUER_KEY_FILE) and its per-member limit; no
+    # issuer: codes come from the union's own backend and POST …/codes answers 404.
+    issuer: IssuerKey | None = None
+    code_limit: CodeRateLimit = field(default_factory=CodeRateLimit)

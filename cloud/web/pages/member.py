@@ -8,7 +8,7 @@ issuer key, and member.js fetches a fresh one before the last one expires.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 import qrcode
@@ -18,24 +18,19 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import Session, col, select
 
 from cloud.access.models import Booking
-from cloud.access.models import Member as MemberRow
 from cloud.aggregates.timezones import DEFAULT_ZONE
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import error_response
 from cloud.core.time import as_utc
+from cloud.members import codes
 from cloud.models import Venue
 from cloud.points.statement import EntryPublic, member_balance, member_entries
 from cloud.web.i18n import Lang, Messages
 from cloud.web.render import render
 from cloud.web.session import Member, PageForbidden
 from cloud.web.state import web_state
-from protocol.access import MemberStatus
-from protocol.membercode import DEFAULT_LIFETIME, MemberCodeError, issue
 
 router = APIRouter(include_in_schema=False)
-# Fetch the next code this long before the current one expires: a slow phone network
-# still has the new code on screen while the old one is valid.
-REFRESH_MARGIN: Final = timedelta(seconds=15)
 RECENT_ENTRIES: Final = 20
 UPCOMING_BOOKINGS: Final = 20
 PAST_BOOKINGS: Final = 10
@@ -83,6 +78,10 @@ TEXT: Final[Messages] = {
         "工会会员名单中还没有您的记录，暂时无法生成入场码。请联系工会。",
         "The union's member list does not have you yet, so no code can be issued. Ask the union.",
     ),
+    "member.lapsed": (
+        "您的会员资格已到期，无法生成入场码。请在工会 App 中续期。",
+        "Your membership has lapsed, so no door code can be issued. Renew it in the union app.",
+    ),
     "member.code_error": ("无法生成入场码：{detail}", "No door code could be made: {detail}"),
     "member.balance": ("积分余额", "Points balance"),
     "member.points": ("{n} 分", "{n} points"),
@@ -123,12 +122,26 @@ class BookingRow:
         return self.venue.timezone if self.venue else None
 
 
+# The member page's words for the refusals of cloud.members.codes, by their API code.
+_REFUSAL_TEXT: Final = {
+    "member_unknown": "member.unknown",
+    "member_revoked": "member.revoked",
+    "membership_expired": "member.lapsed",
+    "code_refused": "member.code_error",
+}
+
+
 class CodeRefused(Exception):  # noqa: N818  (an answer for the member, not a fault)
     """No code for this member: ``key`` names the message, ``status`` the HTTP answer."""
 
     def __init__(self, status: int, code: str, key: str, **values: object) -> None:
         super().__init__(key)
         self.status, self.code, self.key, self.values = status, code, key, values
+
+    @classmethod
+    def of(cls, refused: codes.CodeRefused) -> CodeRefused:
+        detail = refused.message.removeprefix("no code could be made: ")
+        return cls(refused.status, refused.code, _REFUSAL_TEXT[refused.code], detail=detail)
 
 
 def own_member_id(viewer: Member) -> str:
@@ -138,14 +151,10 @@ def own_member_id(viewer: Member) -> str:
     return member_id
 
 
-def code_refusal(session: Session, member_id: str) -> CodeRefused | None:
+def code_refusal(session: Session, member_id: str, now: datetime) -> CodeRefused | None:
     """Why the door would refuse this member's code anyway, or None when it may be minted."""
-    row = session.get(MemberRow, member_id)
-    if row is None:
-        return CodeRefused(409, "member_unknown", "member.unknown")
-    if row.status != MemberStatus.ACTIVE:
-        return CodeRefused(409, "member_revoked", "member.revoked")
-    return None
+    refused = codes.refusal(session, member_id, now)
+    return None if refused is None else CodeRefused.of(refused)
 
 
 def qr_svg(text: str) -> str:
@@ -194,7 +203,7 @@ def _bookings(session: Session, member_id: str, now: datetime) -> list[BookingRo
 def member_page(request: Request, viewer: Member, session: SessionDep, now: NowDep) -> HTMLResponse:
     member_id = own_member_id(viewer)
     issuer = web_state(request).issuer
-    refusal = None if issuer is None else code_refusal(session, member_id)
+    refusal = None if issuer is None else code_refusal(session, member_id, now)
     balance = member_balance(session=session, member_id=member_id)
     return render(
         request,
@@ -222,21 +231,14 @@ def member_code(request: Request, viewer: Member, session: SessionDep, now: NowD
     issuer = web_state(request).issuer
     if issuer is None:
         return _refused(request, viewer.lang, CodeRefused(404, "no_issuer", "member.no_issuer"))
-    refusal = code_refusal(session, member_id)
-    if refusal is not None:
-        return _refused(request, viewer.lang, refusal)
-    row = session.get(MemberRow, member_id)
-    groups = tuple(row.groups) if row else ()
     try:
-        text = issue(member_id, key=issuer, now=now, lifetime=DEFAULT_LIFETIME, groups=groups)
-    except MemberCodeError as exc:
-        refused = CodeRefused(409, "code_refused", "member.code_error", detail=exc.detail)
-        return _refused(request, viewer.lang, refused)
-    expires_at = as_utc(now).replace(microsecond=0) + DEFAULT_LIFETIME
+        issued = codes.mint(session, member_id, issuer=issuer, now=now)
+    except codes.CodeRefused as refused:
+        return _refused(request, viewer.lang, CodeRefused.of(refused))
     body = {
-        "code": text,
-        "svg": qr_svg(text),
-        "expires_at": expires_at.isoformat(),
-        "refresh_in_s": int((DEFAULT_LIFETIME - REFRESH_MARGIN).total_seconds()),
+        "code": issued.code,
+        "svg": qr_svg(issued.code),
+        "expires_at": issued.expires_at.isoformat(),
+        "refresh_in_s": issued.refresh_in_s,
     }
     return JSONResponse(body, headers=_NO_STORE)

@@ -1,0 +1,414 @@
+"""``/api/v1/members``: the union's roster, for its platform (an integration token) and admins.
+
+Writes are idempotent: ``PUT /members/{id}`` and ``POST /members/batch`` store the member as
+given, and the same call again changes nothing. Every change reaches the doors at their
+next sync. Who may call: an admin, or an integration token holding the scope each route
+names (members:read, members:write, codes:issue); nothing else is open to such a token.
+See docs/integration.md for the flows with examples.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.access.models import Member
+from cloud.api.auth_deps import require_scope
+from cloud.api.deps import NowDep, SessionDep, StateDep
+from cloud.api.errors import ApiError, ErrorResponse
+from cloud.auth.principal import Principal, Scope
+from cloud.core.time import UtcDatetime, as_utc
+from cloud.members import codes, roster
+from cloud.members.roster import (
+    MAX_BATCH,
+    MAX_PAGE,
+    DisplayName,
+    Instant,
+    PhoneTail,
+    RosterEntry,
+    RosterError,
+    Standing,
+)
+from protocol.access import MAX_GROUPS, GroupName
+
+router = APIRouter(prefix="/members", tags=["members"])
+_READ = Depends(require_scope(Scope.MEMBERS_READ))
+Writer = Annotated[Principal, Depends(require_scope(Scope.MEMBERS_WRITE))]
+_ISSUE = Depends(require_scope(Scope.CODES_ISSUE))
+MemberIdPath = Annotated[
+    str, Path(max_length=24, pattern=r"^[A-Za-z0-9._-]{1,24}$", description="The union's id.")
+]
+_ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409)}
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+MAX_IMPORT_BYTES: Final = 200 * 1024 * 1024
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemberIn(_Body):
+    """A member as the platform holds them; fields left out are cleared (a PUT is whole)."""
+
+    display_name: DisplayName | None = None
+    groups: tuple[GroupName, ...] = Field(default=(), max_length=MAX_GROUPS)
+    valid_until: Instant | None = None
+    standing: Standing = Standing.ACTIVE
+    phone_tail: PhoneTail | None = None
+
+
+class MemberPublic(BaseModel):
+    member_id: str
+    display_name: str | None
+    groups: list[str]
+    valid_until: UtcDatetime | None
+    standing: Standing
+    phone_tail: str | None
+    changed_by: str | None
+    updated_at: UtcDatetime
+
+
+class MembersPublic(BaseModel):
+    data: list[MemberPublic]
+    count: int  # members matching the search, on every page
+    next_after: str | None  # pass as ``after`` for the next page; None on the last
+
+
+class BatchIn(_Body):
+    members: list[RosterEntry] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchOut(BaseModel):
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    version: int  # the member stream's version: doors that synced past it know the batch
+
+
+class StandingIn(_Body):
+    note: str | None = Field(default=None, max_length=200, description="Why, for the audit.")
+
+
+class AuditPublic(BaseModel):
+    action: str
+    standing: str
+    by: str
+    note: str | None
+    at: UtcDatetime
+
+
+class GroupPublic(BaseModel):
+    name: str
+    zh: str
+    en: str
+
+
+class CodePublic(BaseModel):
+    code: str = Field(description="Draw this text as a QR code (error correction M).")
+    expires_at: UtcDatetime
+    refresh_in_s: int = Field(description="Ask for the next code after this many seconds.")
+
+
+def public(row: Member) -> MemberPublic:
+    return MemberPublic(
+        member_id=row.member_id,
+        display_name=row.display_name,
+        groups=list(row.groups),
+        valid_until=None if row.valid_until is None else as_utc(row.valid_until),
+        standing=Standing(row.standing),
+        phone_tail=row.phone_tail,
+        changed_by=row.changed_by,
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def _refused(exc: RosterError) -> ApiError:
+    status = 404 if exc.code == "member_not_found" else 409 if exc.code != "unknown_group" else 422
+    return ApiError(status, code=exc.code, message=exc.message)
+
+
+def _not_found(member_id: str) -> ApiError:
+    return ApiError(
+        404,
+        code="member_not_found",
+        message=f"there is no member {member_id!r}; PUT /api/v1/members/{member_id} adds them",
+    )
+
+
+@router.get("", dependencies=[_READ])
+def list_members(
+    *,
+    session: SessionDep,
+    q: Annotated[
+        str | None, Query(max_length=40, description="Id prefix, name, phone tail.")
+    ] = None,
+    standing: Standing | None = None,
+    group: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,12}$")] = None,
+    after: Annotated[
+        str | None, Query(max_length=24, description="The last id of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> MembersPublic:
+    """Find members; pages are walked with ``after`` (a cursor), ordered by member id."""
+    page = roster.find(
+        session=session, query=q, standing=standing, group=group, after=after, limit=limit
+    )
+    return MembersPublic(
+        data=[public(row) for row in page.members], count=page.total, next_after=page.next_after
+    )
+
+
+@router.get("/groups", dependencies=[_READ])
+def list_groups(*, session: SessionDep) -> list[GroupPublic]:
+    """The groups a member may be in; a member naming another is refused."""
+    return [
+        GroupPublic(name=g.name, zh=g.zh, en=g.en)
+        for g in roster.known_groups(session=session).values()
+    ]
+
+
+@router.get("/export", dependencies=[_READ], responses={200: {"content": {"text/csv": {}}}})
+def export_members(
+    *, session: SessionDep, fmt: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv"
+) -> Response:
+    """Every member in the import's columns, as CSV (UTF-8 with BOM) or Excel."""
+    from cloud.members.importer import export_roster  # noqa: PLC0415 - openpyxl: on demand
+
+    data = export_roster(session, fmt=fmt)
+    media = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return Response(
+        data,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="members.{fmt}"', **_NO_STORE},
+    )
+
+
+@router.post("/import")
+async def import_members(
+    *,
+    session: SessionDep,
+    principal: Writer,
+    file: Annotated[UploadFile, File(description="A CSV or XLSX roster.")],
+    dry_run: bool = True,
+) -> dict[str, Any]:
+    """Load a roster file: by default a dry run saying row by row what would change.
+
+    Nothing is applied when any row is refused; every refused row is listed with its reason.
+    """
+    from cloud.members.importer import ImportFileError, import_roster  # noqa: PLC0415
+
+    data = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ApiError(413, code="file_too_large", message="the roster file is over 200 MB")
+    try:
+        report = import_roster(
+            session, data, filename=file.filename or "roster", by=principal.subject, dry_run=dry_run
+        )
+    except ImportFileError as exc:
+        raise ApiError(400, code="bad_file", message=str(exc)) from None
+    return {
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "refused": [
+            {"row": r.row, "member_id": r.member_id, "reason": r.reason, "message": r.message}
+            for r in report.refused
+        ],
+        "applied": report.applied,
+        "version": report.version,
+    }
+
+
+@router.post("/batch", responses=_ERRORS)
+def upsert_batch(
+    *, session: SessionDep, principal: Writer, now: NowDep, batch: BatchIn
+) -> BatchOut:
+    """Store up to 1,000 members at once, all or none; send the same batch again safely."""
+    try:
+        outcome = roster.upsert(
+            session=session, entries=batch.members, by=principal.subject, now=now
+        )
+    except RosterError as exc:
+        raise _refused(exc) from None
+    return BatchOut(
+        created=outcome.created,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        version=outcome.version,
+    )
+
+
+@router.get("/{member_id}", dependencies=[_READ], responses=_ERRORS)
+def get_member(*, session: SessionDep, member_id: MemberIdPath) -> MemberPublic:
+    row = session.get(Member, member_id)
+    if row is None:
+        raise _not_found(member_id)
+    return public(row)
+
+
+@router.put("/{member_id}", responses=_ERRORS)
+def put_member(
+    *,
+    session: SessionDep,
+    principal: Writer,
+    now: NowDep,
+    member_id: MemberIdPath,
+    member: MemberIn,
+) -> JSONResponse:
+    """Store one member as given (201 when new, 200 otherwise); idempotent."""
+    entry = RosterEntry(member_id=member_id, **member.model_dump())
+    try:
+        outcome = roster.upsert(session=session, entries=[entry], by=principal.subject, now=now)
+    except RosterError as exc:
+        raise _refused(exc) from None
+    row = session.get(Member, member_id, populate_existing=True)
+    assert row is not None  # just written, or unchanged
+    return JSONResponse(
+        public(row).model_dump(mode="json"), status_code=201 if outcome.created else 200
+    )
+
+
+@router.get("/{member_id}/history", dependencies=[_READ], responses=_ERRORS)
+def member_history(
+    *,
+    session: SessionDep,
+    member_id: MemberIdPath,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[AuditPublic]:
+    """The member's latest changes, newest first: what, the standing after, by whom, when."""
+    return [
+        AuditPublic(action=a.action, standing=a.standing, by=a.by, note=a.note, at=as_utc(a.at))
+        for a in roster.history(session=session, member_id=member_id, limit=limit)
+    ]
+
+
+def _set_standing(
+    *,
+    session: SessionDep,
+    principal: Principal,
+    now: datetime,
+    member_id: str,
+    standing: Standing,
+    body: StandingIn | None,
+) -> MemberPublic:
+    try:
+        row = roster.set_standing(
+            session=session,
+            member_id=member_id,
+            standing=standing,
+            by=principal.subject,
+            note=body.note if body else None,
+            now=now,
+        )
+    except RosterError as exc:
+        raise _refused(exc) from None
+    return public(row)
+
+
+@router.post("/{member_id}/suspend", responses=_ERRORS)
+def suspend_member(
+    *,
+    session: SessionDep,
+    principal: Writer,
+    now: NowDep,
+    member_id: MemberIdPath,
+    body: StandingIn | None = None,
+) -> MemberPublic:
+    """Refuse the member at every door from its next sync, until reinstated."""
+    return _set_standing(
+        session=session,
+        principal=principal,
+        now=now,
+        member_id=member_id,
+        standing=Standing.SUSPENDED,
+        body=body,
+    )
+
+
+@router.post("/{member_id}/revoke", responses=_ERRORS)
+def revoke_member(
+    *,
+    session: SessionDep,
+    principal: Writer,
+    now: NowDep,
+    member_id: MemberIdPath,
+    body: StandingIn | None = None,
+) -> MemberPublic:
+    """The member left or was expelled: refused at every door from its next sync."""
+    return _set_standing(
+        session=session,
+        principal=principal,
+        now=now,
+        member_id=member_id,
+        standing=Standing.REVOKED,
+        body=body,
+    )
+
+
+@router.post("/{member_id}/reinstate", responses=_ERRORS)
+def reinstate_member(
+    *,
+    session: SessionDep,
+    principal: Writer,
+    now: NowDep,
+    member_id: MemberIdPath,
+    body: StandingIn | None = None,
+) -> MemberPublic:
+    """Admit a suspended or revoked member again."""
+    return _set_standing(
+        session=session,
+        principal=principal,
+        now=now,
+        member_id=member_id,
+        standing=Standing.ACTIVE,
+        body=body,
+    )
+
+
+@router.post(
+    "/{member_id}/codes",
+    dependencies=[_ISSUE],
+    status_code=201,
+    responses={**_ERRORS, 429: {"model": ErrorResponse}},
+)
+def issue_code(
+    *, session: SessionDep, state: StateDep, now: NowDep, member_id: MemberIdPath
+) -> JSONResponse:
+    """A fresh door code for the member, valid for about a minute; draw ``code`` as a QR.
+
+    Refused (409) for a member the door would refuse anyway: not on the roster, suspended
+    or revoked, or lapsed. At most 10 a minute per member (429 with Retry-After).
+    """
+    if state.issuer is None:
+        raise ApiError(
+            404,
+            code="no_issuer",
+            message="this cloud does not issue door codes (no YZ_CLOUD_WEB__ISSUER_KEY_FILE); "
+            "the union's own backend issues them",
+        )
+    wait = state.code_limit.take(member_id)
+    if wait is not None:
+        raise ApiError(
+            429,
+            code="too_many_codes",
+            message=f"member {member_id!r} had {codes.CODES_PER_MINUTE} codes this minute; "
+            f"ask again in {wait:.0f} s (a code lasts a minute: refresh_in_s says when)",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    try:
+        issued = codes.mint(session, member_id, issuer=state.issuer, now=now)
+    except codes.CodeRefused as exc:
+        raise ApiError(exc.status, code=exc.code, message=exc.message) from None
+    body = CodePublic(
+        code=issued.code, expires_at=issued.expires_at, refresh_in_s=issued.refresh_in_s
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=201, headers=_NO_STORE)

@@ -1,0 +1,281 @@
+"""The roster API as the union's platform uses it: scoped tokens, idempotent writes, codes,
+and a revocation that a real door cache refuses after its next sync."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from starlette.exceptions import StarletteDeprecationWarning
+
+from cloud.access.issuer import load_or_create
+from cloud.access.models import Member
+from cloud.api.app import create_app
+from cloud.auth import store
+from cloud.auth.models import ApiTokenCreate, IntegrationCall, UserCreate
+from cloud.auth.principal import Role, Scope
+from cloud.auth.settings import AuthSettings
+from cloud.core.db import make_engine
+from cloud.models import Venue
+from cloud.settings import CloudSettings
+from cloud.web.settings import WebSettings
+from edge.access.keys import KeyRing
+from edge.access.members import MemberCache
+from edge.access.reasons import Reason
+from edge.access.replay import ReplayCache
+from edge.access.sync import SyncClient
+from edge.access.verifier import Verifier
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+NOW = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+UNTIL = "2027-12-31T16:00:00+00:00"
+LEGACY = "k3J9-x2Qm_Pz7Lw4Vn8Rt1Yb6Hc5Fd0Gs"
+PASSWORD = "correct horse battery staple"
+EVERY_SCOPE = [Scope.MEMBERS_READ, Scope.MEMBERS_WRITE, Scope.CODES_ISSUE]
+
+
+@dataclass
+class Cloud:
+    http: TestClient
+    engine: Engine
+    clock: list[datetime]
+    key_file: Path
+
+    def token(self, *scopes: Scope, role: Role = Role.INTEGRATION) -> dict[str, str]:
+        with Session(self.engine) as session:
+            token_in = ApiTokenCreate(name="qlgh platform", role=role, scopes=list(scopes))
+            _, secret = store.create_api_token(session=session, token_in=token_in, created_by="ada")
+        return {"Authorization": f"Bearer {secret}"}
+
+    def person(self, username: str) -> dict[str, str]:
+        answer = self.http.post(
+            "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+        )
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.fixture
+def cloud(migrated_db_url: str, tmp_path: Path) -> Iterator[Cloud]:
+    engine = make_engine(migrated_db_url)
+    with Session(engine) as session:
+        session.add(Venue(id="v1", name="骑手驿站"))
+        session.commit()
+        for username, role, venues, member in (
+            ("ada", Role.ADMIN, [], None),
+            ("mia", Role.MANAGER, ["v1"], None),
+            ("tom", Role.TECHNICIAN, [], None),
+            ("mel", Role.MEMBER, [], "m-1"),
+        ):
+            user_in = UserCreate(
+                username=username, role=role, venue_ids=venues, member_id=member, password=PASSWORD
+            )
+            store.create_user(session=session, user_in=user_in)
+    key_file = tmp_path / "issuer.json"
+    load_or_create(key_file, kid="qlgh-1")
+    settings = CloudSettings(
+        mode="development",
+        api_token=SecretStr(LEGACY),
+        auth=AuthSettings(
+            jwt_secret=SecretStr("Zr8-qT3vLx9_Np2Wm6Ks4Hd7Bf1Gy5Jc0"), jwt_minutes=30
+        ),
+        web=WebSettings(issuer_key_file=key_file),
+    )
+    clock = [NOW]
+    app = create_app(settings=settings, engine=engine, clock=lambda: clock[0])
+    with TestClient(app) as http:
+        yield Cloud(http, engine, clock, key_file)
+    engine.dispose()
+
+
+def member(**fields: object) -> dict[str, object]:
+    return {"display_name": "王师傅", "groups": ["rider"], "valid_until": UNTIL} | fields
+
+
+def test_a_put_is_idempotent_and_says_whether_it_created(cloud: Cloud) -> None:
+    platform = cloud.token(Scope.MEMBERS_READ, Scope.MEMBERS_WRITE)
+    first = cloud.http.put("/api/v1/members/qd-0001", json=member(), headers=platform)
+    assert first.status_code == 201, first.text
+    assert first.json()["valid_until"] == UNTIL
+    again = cloud.http.put("/api/v1/members/qd-0001", json=member(), headers=platform)
+    assert again.status_code == 200
+    history = cloud.http.get("/api/v1/members/qd-0001/history", headers=platform).json()
+    assert [h["action"] for h in history] == ["created"]  # the repeat changed nothing
+    assert history[0]["by"].startswith("token:")
+
+
+def test_a_batch_is_all_or_nothing(cloud: Cloud) -> None:
+    platform = cloud.token(Scope.MEMBERS_READ, Scope.MEMBERS_WRITE)
+    good = [{"member_id": f"qd-{i}", "groups": ["courier"]} for i in range(3)]
+    bad = [*good, {"member_id": "qd-9", "groups": ["astronaut"]}]
+    refused = cloud.http.post("/api/v1/members/batch", json={"members": bad}, headers=platform)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "unknown_group"
+    assert "astronaut" in refused.json()["error"]["message"]
+    listed = cloud.http.get("/api/v1/members", headers=platform).json()
+    assert listed["count"] == 0
+    done = cloud.http.post("/api/v1/members/batch", json={"members": good}, headers=platform)
+    assert done.status_code == 200
+    assert done.json()["created"] == ["qd-0", "qd-1", "qd-2"]
+    twice = cloud.http.post(
+        "/api/v1/members/batch", json={"members": [good[0], good[0]]}, headers=platform
+    )
+    assert twice.json()["error"]["code"] == "duplicate_member"
+
+
+def test_search_pages_with_a_cursor(cloud: Cloud) -> None:
+    platform = cloud.token(Scope.MEMBERS_READ, Scope.MEMBERS_WRITE)
+    batch = [
+        {"member_id": f"qd-{i:02d}", "display_name": f"骑手{i}", "phone_tail": f"{i:04d}"}
+        for i in range(5)
+    ]
+    cloud.http.post("/api/v1/members/batch", json={"members": batch}, headers=platform)
+    page = cloud.http.get("/api/v1/members?limit=2", headers=platform).json()
+    assert ([m["member_id"] for m in page["data"]], page["count"]) == (["qd-00", "qd-01"], 5)
+    rest = cloud.http.get(f"/api/v1/members?limit=10&after={page['next_after']}", headers=platform)
+    assert [m["member_id"] for m in rest.json()["data"]] == ["qd-02", "qd-03", "qd-04"]
+    by_tail = cloud.http.get("/api/v1/members?q=0003", headers=platform).json()
+    assert [m["member_id"] for m in by_tail["data"]] == ["qd-03"]
+
+
+def test_an_integration_token_does_only_what_its_scopes_say(cloud: Cloud) -> None:
+    writer = cloud.token(Scope.MEMBERS_WRITE)
+    assert cloud.http.put("/api/v1/members/m-1", json=member(), headers=writer).status_code == 201
+    reading = cloud.http.get("/api/v1/members", headers=writer)
+    assert reading.status_code == 403
+    assert "members:read" in reading.json()["error"]["message"]
+    assert cloud.http.post("/api/v1/members/m-1/codes", headers=writer).status_code == 403
+    for path in (
+        "/api/v1/venues",
+        "/api/v1/devices",
+        "/api/v1/venues/v1/telemetry",
+        "/api/v1/venues/v1/occupancy",
+        "/api/v1/access-events",
+        "/api/v1/sync/members/snapshot",
+        "/api/v1/alerts",
+        "/api/v1/auth/users",
+        "/api/v1/issuer-keys",
+    ):
+        answer = cloud.http.get(path, headers=writer)
+        assert answer.status_code == 403, (path, answer.text)
+    no_scopes = ApiTokenCreate(name="x", role=Role.INTEGRATION)
+    with Session(cloud.engine) as session, pytest.raises(store.AuthStoreError, match="scopes"):
+        store.create_api_token(session=session, token_in=no_scopes, created_by="ada")
+
+
+@pytest.mark.parametrize("who", ["mia", "tom", "mel"])
+def test_people_other_than_admins_cannot_touch_the_roster(cloud: Cloud, who: str) -> None:
+    headers = cloud.person(who)
+    assert cloud.http.get("/api/v1/members", headers=headers).status_code == 403
+    put = cloud.http.put("/api/v1/members/m-2", json=member(), headers=headers)
+    assert put.status_code == 403
+    admin = cloud.person("ada")
+    assert cloud.http.put("/api/v1/members/m-2", json=member(), headers=admin).status_code == 201
+
+
+def test_every_integration_call_is_logged_with_its_answer(cloud: Cloud) -> None:
+    writer = cloud.token(Scope.MEMBERS_WRITE)
+    cloud.http.put("/api/v1/members/m-1", json=member(), headers=writer)
+    cloud.http.get("/api/v1/venues", headers=writer)
+    cloud.http.put("/api/v1/members/bad id", json=member(), headers=writer)
+    cloud.http.get("/api/v1/members", headers=cloud.person("ada"))  # a person: not logged here
+    with Session(cloud.engine) as session:
+        calls = session.exec(select(IntegrationCall).order_by(col(IntegrationCall.id))).all()
+    assert [(c.method, c.path, c.status) for c in calls] == [
+        ("PUT", "/api/v1/members/m-1", 201),
+        ("GET", "/api/v1/venues", 403),
+        ("PUT", "/api/v1/members/bad id", 422),
+    ]
+    assert len({c.token_id for c in calls}) == 1
+
+
+def door(tmp_path: Path, key_file: Path, clock: list[datetime]) -> Verifier:
+    issuer = load_or_create(key_file)
+    keys = KeyRing({issuer.kid: issuer.public_key()})
+    members = MemberCache(tmp_path / "members.db")
+    return Verifier(keys, members, ReplayCache(tmp_path / "replay.db"), clock=lambda: clock[0])
+
+
+def test_a_code_from_the_api_opens_a_door_and_a_revocation_closes_it_after_one_sync(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    platform = cloud.token(*EVERY_SCOPE)
+    cloud.http.put("/api/v1/members/m-1", json=member(), headers=platform)
+    verifier = door(tmp_path, cloud.key_file, cloud.clock)
+    sync = SyncClient(
+        "http://testserver", LEGACY, http=cloud.http, clock=lambda: cloud.clock[0], page_size=100
+    )
+    assert sync.sync_members(verifier.members).version is not None
+
+    issued = cloud.http.post("/api/v1/members/m-1/codes", headers=platform)
+    assert issued.status_code == 201, issued.text
+    assert issued.headers["cache-control"] == "no-store"
+    assert verifier.verify(issued.json()["code"]).reason is Reason.ACCEPTED
+
+    revoked = cloud.http.post(
+        "/api/v1/members/m-1/revoke", json={"note": "left the union"}, headers=platform
+    )
+    assert revoked.json()["standing"] == "revoked"
+    refused = cloud.http.post("/api/v1/members/m-1/codes", headers=platform)
+    assert refused.json()["error"]["code"] == "member_revoked"
+    # A code minted before the revocation (a screenshot, an app that cached it) still
+    # passes the door's signature check; after one sync the door refuses it.
+    old = issued.json()["code"]
+    sync.sync_members(verifier.members)
+    assert verifier.verify(old).reason is Reason.REVOKED
+
+
+def test_a_lapsed_membership_gets_no_code_and_is_refused_at_the_door(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    platform = cloud.token(*EVERY_SCOPE)
+    lapse = NOW + timedelta(minutes=10)
+    cloud.http.put(
+        "/api/v1/members/m-1", json=member(valid_until=lapse.isoformat()), headers=platform
+    )
+    verifier = door(tmp_path, cloud.key_file, cloud.clock)
+    SyncClient(
+        "http://testserver", LEGACY, http=cloud.http, clock=lambda: cloud.clock[0]
+    ).sync_members(verifier.members)
+    cloud.clock[0] = lapse - timedelta(seconds=20)  # a code fetched just before the lapse
+    code = cloud.http.post("/api/v1/members/m-1/codes", headers=platform).json()["code"]
+    assert verifier.verify(code).reason is Reason.ACCEPTED
+    cloud.clock[0] = lapse + timedelta(seconds=1)  # the code itself is still fresh
+    assert verifier.verify(code).reason is Reason.MEMBERSHIP_EXPIRED
+    fresh = cloud.http.post("/api/v1/members/m-1/codes", headers=platform)
+    assert fresh.json()["error"]["code"] == "membership_expired"
+
+
+def test_codes_are_limited_per_member(cloud: Cloud) -> None:
+    platform = cloud.token(*EVERY_SCOPE)
+    for member_id in ("m-1", "m-2"):
+        cloud.http.put(f"/api/v1/members/{member_id}", json=member(), headers=platform)
+    answers = [cloud.http.post("/api/v1/members/m-1/codes", headers=platform) for _ in range(11)]
+    assert [a.status_code for a in answers] == [201] * 10 + [429]
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert cloud.http.post("/api/v1/members/m-2/codes", headers=platform).status_code == 201
+
+
+def test_unknown_members_and_bad_input_are_refused_with_a_reason(cloud: Cloud) -> None:
+    platform = cloud.token(*EVERY_SCOPE)
+    unknown = cloud.http.post("/api/v1/members/nobody/codes", headers=platform)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (409, "member_unknown")
+    missing = cloud.http.get("/api/v1/members/nobody", headers=platform)
+    assert missing.status_code == 404
+    naive = cloud.http.put(
+        "/api/v1/members/m-1", json=member(valid_until="2027-12-31T00:00:00"), headers=platform
+    )
+    assert naive.status_code == 422
+    assert cloud.http.post("/api/v1/members/nobody/reinstate", headers=platform).status_code == 404
+    with Session(cloud.engine) as session:
+        assert session.get(Member, "m-1") is None

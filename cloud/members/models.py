@@ -41,3 +41,23 @@ class MemberAudit(SQLModel, table=True):
     by: str = Field(max_length=80)
     note: str | None = Field(default=None, max_length=200)
     at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class MemberPhone(SQLModel, table=True):
+    """A phone's Ed25519 public key, certified for a member: the offline phone (mode 2).
+
+    A lost phone is revoked here; the doors learn it as the member's ``phone_certs_after``
+    (every certificate from before is refused), so the member's other phones renew theirs.
+    """
+
+    __tablename__ = "member_phone"
+    __table_args__ = (Index("ix_member_phone_member", "member_id"),)
+
+    id: str = Field(primary_key=True, max_length=16)
+    member_id: str = Field(max_length=24)
+    public_key: str = Field(max_length=64)  # standard base64 of the 32 raw bytes
+    label: str | None = Field(default=None, max_length=40)
+    registered_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    certified_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_by: str | None = Field(default=None, max_length=80)

@@ -22,7 +22,7 @@ from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.auth.principal import Principal, Scope
 from cloud.core.time import UtcDatetime, as_utc
-from cloud.members import codes, roster
+from cloud.members import codes, phones, roster
 from cloud.members.roster import (
     MAX_BATCH,
     MAX_PAGE,
@@ -34,11 +34,13 @@ from cloud.members.roster import (
     Standing,
 )
 from protocol.access import MAX_GROUPS, GroupName
+from protocol.membercode import IssuerKey
 
 router = APIRouter(prefix="/members", tags=["members"])
 _READ = Depends(require_scope(Scope.MEMBERS_READ))
 Writer = Annotated[Principal, Depends(require_scope(Scope.MEMBERS_WRITE))]
 _ISSUE = Depends(require_scope(Scope.CODES_ISSUE))
+CodeIssuer = Annotated[Principal, _ISSUE]
 MemberIdPath = Annotated[
     str, Path(max_length=24, pattern=r"^[A-Za-z0-9._-]{1,24}$", description="The union's id.")
 ]
@@ -137,6 +139,21 @@ def _not_found(member_id: str) -> ApiError:
         code="member_not_found",
         message=f"there is no member {member_id!r}; PUT /api/v1/members/{member_id} adds them",
     )
+
+
+def _issuer(state: StateDep) -> IssuerKey:
+    if state.issuer is None:
+        raise ApiError(
+            404,
+            code="no_issuer",
+            message="this cloud does not issue door codes (no YZ_CLOUD_WEB__ISSUER_KEY_FILE); "
+            "the union's own backend issues them",
+        )
+    return state.issuer
+
+
+IssuerDep = Annotated[IssuerKey, Depends(_issuer)]
+PhoneIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
 
 
 @router.get("", dependencies=[_READ])
@@ -381,20 +398,18 @@ def reinstate_member(
     responses={**_ERRORS, 429: {"model": ErrorResponse}},
 )
 def issue_code(
-    *, session: SessionDep, state: StateDep, now: NowDep, member_id: MemberIdPath
+    *,
+    session: SessionDep,
+    state: StateDep,
+    issuer: IssuerDep,
+    now: NowDep,
+    member_id: MemberIdPath,
 ) -> JSONResponse:
     """A fresh door code for the member, valid for about a minute; draw ``code`` as a QR.
 
     Refused (409) for a member the door would refuse anyway: not on the roster, suspended
     or revoked, or lapsed. At most 10 a minute per member (429 with Retry-After).
     """
-    if state.issuer is None:
-        raise ApiError(
-            404,
-            code="no_issuer",
-            message="this cloud does not issue door codes (no YZ_CLOUD_WEB__ISSUER_KEY_FILE); "
-            "the union's own backend issues them",
-        )
     wait = state.code_limit.take(member_id)
     if wait is not None:
         raise ApiError(
@@ -405,10 +420,120 @@ def issue_code(
             headers={"Retry-After": str(max(1, round(wait)))},
         )
     try:
-        issued = codes.mint(session, member_id, issuer=state.issuer, now=now)
+        issued = codes.mint(session, member_id, issuer=issuer, now=now)
     except codes.CodeRefused as exc:
         raise ApiError(exc.status, code=exc.code, message=exc.message) from None
     body = CodePublic(
         code=issued.code, expires_at=issued.expires_at, refresh_in_s=issued.refresh_in_s
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=201, headers=_NO_STORE)
+
+
+# --- phones (mode 2: the offline phone) -----------------------------------------------------
+
+
+class PhoneIn(_Body):
+    public_key: str = Field(
+        min_length=44, max_length=44, description="Standard base64 of the 32-byte Ed25519 key."
+    )
+    label: DisplayName | None = Field(default=None, description="e.g. the phone's model.")
+
+
+class CertificatePublic(BaseModel):
+    phone_id: str
+    certificate: str = Field(description="Standard base64; the phone puts it in every proof.")
+    valid_from: UtcDatetime
+    valid_until: UtcDatetime = Field(description="Renew a day before (POST …/certificate).")
+
+
+class PhonePublic(BaseModel):
+    phone_id: str
+    label: str | None
+    registered_at: UtcDatetime
+    certified_at: UtcDatetime
+    revoked_at: UtcDatetime | None
+    revoked_by: str | None
+
+
+class PhoneRevoked(BaseModel):
+    phone_id: str
+    must_renew: list[str] = Field(
+        description="The member's other phones: their certificates are refused from now on "
+        "too, so each asks for a new one (POST …/phones/{phone_id}/certificate)."
+    )
+
+
+def _certificate(cert: phones.Certificate) -> CertificatePublic:
+    return CertificatePublic(
+        phone_id=cert.phone_id,
+        certificate=cert.certificate,
+        valid_from=cert.valid_from,
+        valid_until=cert.valid_until,
+    )
+
+
+@router.post("/{member_id}/phones", dependencies=[_ISSUE], status_code=201, responses=_ERRORS)
+def register_phone(
+    *, session: SessionDep, issuer: IssuerDep, now: NowDep, member_id: MemberIdPath, phone: PhoneIn
+) -> CertificatePublic:
+    """Register a phone's public key (the phone keeps the private half) and certify it."""
+    try:
+        cert = phones.register(
+            session,
+            member_id,
+            public_key=phone.public_key,
+            label=phone.label,
+            issuer=issuer,
+            now=now,
+        )
+    except codes.CodeRefused as exc:
+        raise ApiError(exc.status, code=exc.code, message=exc.message) from None
+    return _certificate(cert)
+
+
+@router.get("/{member_id}/phones", dependencies=[_ISSUE])
+def list_phones(*, session: SessionDep, member_id: MemberIdPath) -> list[PhonePublic]:
+    return [
+        PhonePublic(
+            phone_id=p.id,
+            label=p.label,
+            registered_at=as_utc(p.registered_at),
+            certified_at=as_utc(p.certified_at),
+            revoked_at=None if p.revoked_at is None else as_utc(p.revoked_at),
+            revoked_by=p.revoked_by,
+        )
+        for p in phones.phones(session, member_id)
+    ]
+
+
+@router.post("/{member_id}/phones/{phone_id}/certificate", dependencies=[_ISSUE], responses=_ERRORS)
+def renew_phone(
+    *,
+    session: SessionDep,
+    issuer: IssuerDep,
+    now: NowDep,
+    member_id: MemberIdPath,
+    phone_id: PhoneIdPath,
+) -> CertificatePublic:
+    """A fresh certificate for a registered phone."""
+    try:
+        return _certificate(phones.renew(session, member_id, phone_id, issuer=issuer, now=now))
+    except codes.CodeRefused as exc:
+        raise ApiError(exc.status, code=exc.code, message=exc.message) from None
+
+
+@router.delete("/{member_id}/phones/{phone_id}", responses=_ERRORS)
+def revoke_phone(
+    *,
+    session: SessionDep,
+    principal: CodeIssuer,
+    now: NowDep,
+    member_id: MemberIdPath,
+    phone_id: PhoneIdPath,
+) -> PhoneRevoked:
+    """A lost phone: every door refuses its proofs after its next sync."""
+    try:
+        others = phones.revoke(session, member_id, phone_id, by=principal.subject, now=now)
+    except codes.CodeRefused as exc:
+        raise ApiError(exc.status, code=exc.code, message=exc.message) from None
+    return PhoneRevoked(phone_id=phone_id, must_renew=others)

@@ -1,5 +1,5 @@
 """The union's roster: a member's standing, name, phone tail and membership end; groups;
-the roster's audit; scoped integration tokens and the log of their calls.
+the roster's audit; members' phones (mode 2); scoped integration tokens and their calls' log.
 
 ``member.valid_until`` (and the change log's copy) goes to the doors, which refuse a lapsed
 member as ``membership_expired``. ``standing`` is the roster's word (active, suspended,
@@ -68,6 +68,18 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_member_audit_member_at", "member_audit", ["member_id", "at"])
+    op.create_table(
+        "member_phone",
+        sa.Column("id", sa.String(length=16), primary_key=True),
+        sa.Column("member_id", sa.String(length=24), nullable=False),
+        sa.Column("public_key", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.String(length=40), nullable=True),
+        sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("certified_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by", sa.String(length=80), nullable=True),
+    )
+    op.create_index("ix_member_phone_member", "member_phone", ["member_id"])
     with op.batch_alter_table("auth_api_token") as batch:
         batch.add_column(sa.Column("scopes", sa.JSON(), nullable=False, server_default="[]"))
     op.create_table(
@@ -89,6 +101,8 @@ def downgrade() -> None:
     op.drop_table("auth_integration_call")
     with op.batch_alter_table("auth_api_token") as batch:
         batch.drop_column("scopes")
+    op.drop_index("ix_member_phone_member", table_name="member_phone")
+    op.drop_table("member_phone")
     op.drop_index("ix_member_audit_member_at", table_name="member_audit")
     op.drop_table("member_audit")
     op.drop_table("member_group")

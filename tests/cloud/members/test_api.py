@@ -3,6 +3,7 @@ and a revocation that a real door cache refuses after its next sync."""
 
 from __future__ import annotations
 
+import base64
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -32,6 +34,7 @@ from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.sync import SyncClient
 from edge.access.verifier import Verifier
+from protocol.membercode import prove
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -279,3 +282,78 @@ def test_unknown_members_and_bad_input_are_refused_with_a_reason(cloud: Cloud) -
     assert cloud.http.post("/api/v1/members/nobody/reinstate", headers=platform).status_code == 404
     with Session(cloud.engine) as session:
         assert session.get(Member, "m-1") is None
+
+
+def phone_key(seed: int) -> tuple[Ed25519PrivateKey, str]:
+    private = Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32)
+    return private, base64.b64encode(private.public_key().public_bytes_raw()).decode()
+
+
+def test_a_lost_phone_is_refused_offline_after_one_sync_and_the_other_phone_renews(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    platform = cloud.token(*EVERY_SCOPE)
+    cloud.http.put("/api/v1/members/m-1", json=member(), headers=platform)
+    lost, lost_public = phone_key(7)
+    kept, kept_public = phone_key(8)
+    certs = {}
+    for name, public in (("lost", lost_public), ("kept", kept_public)):
+        answer = cloud.http.post(
+            "/api/v1/members/m-1/phones",
+            json={"public_key": public, "label": name},
+            headers=platform,
+        )
+        assert answer.status_code == 201, answer.text
+        certs[name] = answer.json()
+    verifier = door(tmp_path, cloud.key_file, cloud.clock)
+    sync = SyncClient("http://testserver", LEGACY, http=cloud.http, clock=lambda: cloud.clock[0])
+    sync.sync_members(verifier.members)
+
+    def proof(private: Ed25519PrivateKey, cert: dict[str, str]) -> str:
+        return prove(base64.b64decode(cert["certificate"]), phone_key=private, now=cloud.clock[0])
+
+    assert verifier.verify(proof(lost, certs["lost"])).reason is Reason.ACCEPTED
+
+    cloud.clock[0] += timedelta(minutes=5)
+    revoked = cloud.http.delete(
+        f"/api/v1/members/m-1/phones/{certs['lost']['phone_id']}", headers=platform
+    )
+    assert revoked.json()["must_renew"] == [certs["kept"]["phone_id"]]
+    sync.sync_members(verifier.members)
+    assert verifier.verify(proof(lost, certs["lost"])).reason is Reason.REVOKED
+    assert verifier.verify(proof(kept, certs["kept"])).reason is Reason.REVOKED  # must renew
+    renewed = cloud.http.post(
+        f"/api/v1/members/m-1/phones/{certs['kept']['phone_id']}/certificate", headers=platform
+    ).json()
+    cloud.clock[0] += timedelta(seconds=2)
+    assert verifier.verify(proof(kept, renewed)).reason is Reason.ACCEPTED
+    again = cloud.http.post(
+        f"/api/v1/members/m-1/phones/{certs['lost']['phone_id']}/certificate", headers=platform
+    )
+    assert again.json()["error"]["code"] == "phone_revoked"
+    listed = cloud.http.get("/api/v1/members/m-1/phones", headers=platform).json()
+    revoked_labels = {p["label"]: p["revoked_at"] is not None for p in listed}
+    assert revoked_labels == {"lost": True, "kept": False}
+
+
+def test_phone_registration_refuses_bad_keys_and_a_fourth_phone(cloud: Cloud) -> None:
+    platform = cloud.token(*EVERY_SCOPE)
+    cloud.http.put("/api/v1/members/m-1", json=member(), headers=platform)
+    bad = cloud.http.post(
+        "/api/v1/members/m-1/phones", json={"public_key": "A" * 44}, headers=platform
+    )
+    assert bad.status_code == 422
+    for seed in (1, 2, 3):
+        _, public = phone_key(seed)
+        ok = cloud.http.post(
+            "/api/v1/members/m-1/phones", json={"public_key": public}, headers=platform
+        )
+        assert ok.status_code == 201
+    repeat = cloud.http.post(  # the same phone again (an app retrying): the same phone id
+        "/api/v1/members/m-1/phones", json={"public_key": phone_key(3)[1]}, headers=platform
+    )
+    assert repeat.status_code == 201
+    fourth = cloud.http.post(
+        "/api/v1/members/m-1/phones", json={"public_key": phone_key(4)[1]}, headers=platform
+    )
+    assert fourth.json()["error"]["code"] == "too_many_phones"

@@ -25,6 +25,7 @@ COMMON: Final[Messages] = {
     "nav.fleet": ("设备", "Fleet"),
     "nav.points": ("积分", "Points"),
     "nav.member": ("我的", "My card"),
+    "nav.members": ("会员管理", "Members"),
     "nav.signout": ("退出", "Sign out"),
     "nav.live": ("实时", "Live"),
     "nav.offline": ("连接中断，正在重连…", "Connection lost, reconnecting…"),

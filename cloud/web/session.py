@@ -81,4 +81,5 @@ def page_roles(*roles: Role) -> Callable[[WebSession], WebSession]:
 STAFF = (Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
 Staff = Annotated[WebSession, Depends(page_roles(*STAFF))]
 Technician = Annotated[WebSession, Depends(page_roles(Role.ADMIN, Role.TECHNICIAN))]
+Admin = Annotated[WebSession, Depends(page_roles(Role.ADMIN))]
 Member = Annotated[WebSession, Depends(page_roles(Role.MEMBER))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cloud.web.pages import alerts, fleet, member, overview, points, venue
+from cloud.web.pages import alerts, fleet, member, members, overview, points, venue
 
 # Each has ``router`` (its routes) and ``TEXT`` (its zh-CN/en messages, keys prefixed).
-PAGES: Final = (overview, venue, alerts, fleet, points, member)
+PAGES: Final = (overview, venue, alerts, fleet, points, member, members)

@@ -16,7 +16,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from sqlalchemy import String, cast, func, insert, or_
 from sqlmodel import Session, col, select
 
@@ -26,6 +34,8 @@ from cloud.core.db import table_of
 from cloud.core.time import as_utc, utc_now
 from cloud.members.models import MemberAudit, MemberGroup
 from protocol.access import MAX_GROUPS, GroupName, MemberEntry, MemberId, MemberStatus
+from protocol.membercode import MAX_GROUP_BYTES as CODE_MAX_GROUP_BYTES
+from protocol.membercode import MAX_GROUPS as CODE_MAX_GROUPS
 
 MAX_BATCH: Final = 1_000  # members per API call; an import goes through in one transaction
 MAX_PAGE: Final = 200
@@ -77,6 +87,18 @@ class RosterEntry(BaseModel):
     phone_tail: PhoneTail | None = Field(
         default=None, description="The last four digits of the member's phone, to find them."
     )
+
+    @model_validator(mode="after")
+    def _groups_fit_a_code(self) -> RosterEntry:
+        # The groups travel in every door code the member shows (protocol.membercode).
+        used = sum(1 + len(group) for group in self.groups)
+        if len(self.groups) > CODE_MAX_GROUPS or used > CODE_MAX_GROUP_BYTES:
+            raise ValueError(
+                f"groups {list(self.groups)} do not fit in a door code (at most "
+                f"{CODE_MAX_GROUPS} groups of {CODE_MAX_GROUP_BYTES} characters in all); "
+                "keep the groups a door policy asks about"
+            )
+        return self
 
 
 class RosterError(ValueError):

@@ -153,6 +153,8 @@ def test_find_by_id_prefix_name_phone_tail_standing_and_group(engine: Engine) ->
         {"member_id": "m-1", "standing": "deleted"},
         {"member_id": "m-1", "valid_until": "2027-01-01T00:00:00"},  # no offset: which zone?
         {"member_id": "m-1", "groups": ["Rider"]},
+        {"member_id": "m-1", "groups": ["rider", "courier", "driver", "other", "staff"]},
+        {"member_id": "m-1", "groups": ["sanitation", "security", "domestic"]},  # 31 bytes
     ],
 )
 def test_a_roster_entry_refuses_what_a_door_or_a_person_could_not_use(

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from cloud.access.models import Member, MemberChange
 from cloud.access.store import delta
 from cloud.members.roster import (
+    Page,
     RosterEntry,
     RosterError,
     Standing,
@@ -120,6 +121,10 @@ def test_a_dry_run_says_what_would_change_and_writes_nothing(engine: Engine) -> 
         assert session.get(Member, "m-3") is None
 
 
+def ids(page: Page) -> list[str]:
+    return [m.member_id for m in page.members]
+
+
 def test_find_by_id_prefix_name_phone_tail_standing_and_group(engine: Engine) -> None:
     with Session(engine) as session:
         upsert(
@@ -131,7 +136,6 @@ def test_find_by_id_prefix_name_phone_tail_standing_and_group(engine: Engine) ->
             ],
             by="x",
         )
-        ids = lambda page: [m.member_id for m in page.members]  # noqa: E731
         assert ids(find(session=session, query="qd-")) == ["qd-001", "qd-002"]
         assert ids(find(session=session, query="王")) == ["qd-002"]
         assert ids(find(session=session, query="8899")) == ["qd-001"]

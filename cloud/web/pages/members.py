@@ -55,7 +55,7 @@ REASONS: Final = (
 
 TEXT: Final[Messages] = {
     "members.title": ("会员管理", "Members"),
-    "members.search_hint": ("会员编号、姓名或手机尾号", "Member id, name or phone's last 4"),
+    "members.search_hint": ("会员编号、姓名或手机尾号", "Id, name or phone's last 4"),
     "members.standing": ("会籍状态", "Standing"),
     "members.group": ("人群", "Group"),
     "members.count": ("共 {n} 位会员符合条件", "{n} members match"),
@@ -72,7 +72,7 @@ TEXT: Final[Messages] = {
     "members.ended": ("{date} 到期", "ended {date}"),
     "members.lapsed": ("已到期", "lapsed"),
     "members.no_end": ("长期有效", "no end date"),
-    "members.last_change": ("最近变更：{by} · {at}", "Last change: {by} · {at}"),
+    "members.last_change": ("最近变更：{by}", "Last change: {by}"),
     "members.never_changed": ("尚无变更记录", "No change recorded"),
     "members.note": ("备注（可选）", "Note (optional)"),
     "members.note_hint": ("例如：欠缴会费", "e.g. dues unpaid"),
@@ -97,6 +97,7 @@ TEXT: Final[Messages] = {
     "members.audit.reinstated": ("恢复会籍", "reinstated"),
     "members.file": ("导入与导出名单", "Load or export the roster"),
     "members.file_link": ("导入 / 导出名单", "Import / export the roster"),
+    "members.import.title": ("导入名单", "Load a roster file"),
     "members.import.file": ("名单文件（CSV 或 Excel）", "Roster file (CSV or Excel)"),
     "members.import.help": (
         (

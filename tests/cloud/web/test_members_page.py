@@ -401,3 +401,46 @@ def test_signed_out_is_sent_to_sign_in_first(client: TestClient) -> None:
     response = client.get("/members?q=王", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=/members")
+
+
+def press(client: TestClient, page: Page, member_id: str, action: str, note: str) -> dict[str, str]:
+    """What app.js does with a button: POST its data-api, the note as JSON, the CSRF header."""
+    button = card(page, member_id).one("button", data_member_action=action)
+    token = str(page.one("meta", name="csrf-token").attrs["content"])
+    response = client.post(
+        str(button.attrs["data-api"]), json={"note": note}, headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, str] = response.json()
+    return answer
+
+
+def test_a_button_changes_the_standing_and_the_page_shows_who_and_why(sign_in: SignIn) -> None:
+    client = sign_in(Role.ADMIN)
+    answer = press(client, members(client), "M001", "suspend", "会费未缴")
+    assert (answer["member_id"], answer["standing"], answer["changed_by"]) == (
+        "M001",
+        "suspended",
+        "root",
+    )
+    wang = card(members(client), "M001")
+    assert wang.one("span", data_standing_badge="suspended").text == "已暂停"
+    assert [b.attrs["data-member-action"] for b in wang.find("button")] == ["reinstate", "revoke"]
+    latest = wang.find("li", data_audit=None)[0]
+    assert latest.attrs["data-audit"] == "suspended"
+    assert latest.text == "2026-12-06 10:00 暂停会籍 操作人 root 备注：会费未缴"
+    assert wang.one("div", data_last_change=None).text == "最近变更：root · 2026-12-06 10:00"
+
+    press(client, members(client), "M001", "reinstate", "已补缴")
+    wang = card(members(client), "M001")
+    assert wang.one("span", data_standing_badge="active").text == "正常"
+    assert wang.find("li", data_audit=None)[0].text.endswith("恢复会籍 操作人 root 备注：已补缴")
+
+
+def test_a_button_without_the_pages_csrf_token_changes_nothing(sign_in: SignIn) -> None:
+    client = sign_in(Role.ADMIN)
+    button = card(members(client), "M001").one("button", data_member_action="revoke")
+    refused = client.post(str(button.attrs["data-api"]), json={"note": "x"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "csrf_failed"
+    assert card(members(client), "M001").one("span", data_standing_badge="active")

@@ -1,0 +1,276 @@
+"""The admin's member page in a real browser: find, suspend, reinstate, load a roster file.
+
+Headless Chromium (Debian's, through Playwright) against the cloud served by uvicorn on a
+loopback port over SQLite: no broker or box is needed, the page and the members API are the
+whole story. Screenshots at a phone's 360 px and a laptop's 1366 px, in both languages, are
+kept for a person to look at ($YIZHAN_ARTIFACTS, else a temporary folder).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from cloud.access.models import Member
+from cloud.auth.models import UserCreate
+from cloud.auth.principal import Role
+from cloud.auth.settings import AuthSettings
+from cloud.auth.store import create_user
+from cloud.core.time import utc_now
+from cloud.jobs.settings import JobSettings
+from cloud.members.roster import RosterEntry, Standing, set_standing, upsert
+from cloud.service import api_server, build_api, open_database
+from cloud.settings import CloudSettings
+from ops.broker.probe import poll_until
+from ops.broker.process import free_port
+from tests.fixtures import missing_service, services_required
+
+if importlib.util.find_spec("playwright") is None:
+    _NO_PLAYWRIGHT = "playwright is not installed (pip install -e '.[dev]')"
+    if services_required():
+        pytest.fail(f"{_NO_PLAYWRIGHT} (YIZHAN_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(_NO_PLAYWRIGHT, allow_module_level=True)
+
+from playwright.sync_api import (  # after the check above: only if playwright is there
+    Browser,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+TIMEOUT_MS: Final = 30_000
+START_TIMEOUT_S: Final = 30.0
+PHONE: Final = ViewportSize(width=360, height=780)
+LAPTOP: Final = ViewportSize(width=1366, height=768)
+ARTIFACTS_ENV: Final = "YIZHAN_ARTIFACTS"
+ADMIN: Final = "root"
+PASSWORD: Final = "members-e2e-password"
+WANG: Final = "M0001"  # found by his phone's last four
+PHONE_TAIL: Final = "8866"
+
+
+@dataclass(frozen=True, slots=True)
+class RosterWorld:
+    url: str
+    engine: Engine
+
+    def member(self, member_id: str) -> Member | None:
+        with Session(self.engine) as session:
+            return session.get(Member, member_id)
+
+
+def _seed(engine: Engine) -> None:
+    until = datetime(2027, 12, 31, 16, 0, tzinfo=UTC)  # the end of 2027-12-31 in China
+    people = [
+        RosterEntry(
+            member_id=WANG,
+            display_name="王建国",
+            groups=("rider",),
+            valid_until=until,
+            phone_tail=PHONE_TAIL,
+        ),
+        RosterEntry(
+            member_id="M0002",
+            display_name="李秀英",
+            groups=("courier", "sanitation"),
+            valid_until=until,
+            phone_tail="1234",
+        ),
+        RosterEntry(
+            member_id="M0003",
+            display_name="张伟",
+            groups=("rider",),
+            valid_until=utc_now() - timedelta(days=3),
+            phone_tail="0001",
+        ),
+        RosterEntry(member_id="M0004", display_name="赵丽", groups=("domestic",)),
+    ]
+    with Session(engine) as session:
+        create_user(
+            session=session, user_in=UserCreate(username=ADMIN, password=PASSWORD, role=Role.ADMIN)
+        )
+        upsert(session=session, entries=people, by="token:union-platform")
+        set_standing(
+            session=session, member_id="M0004", standing=Standing.SUSPENDED, by=ADMIN, note="核实中"
+        )
+        session.commit()
+
+
+@contextmanager
+def roster_world(root: Path) -> Iterator[RosterWorld]:
+    """The cloud API and dashboard on a free loopback port, over SQLite under ``root``."""
+    settings = CloudSettings(
+        data_dir=root,
+        auth=AuthSettings(jwt_secret=SecretStr(secrets.token_urlsafe(32))),
+        jobs=JobSettings(enabled=False),
+    )
+    engine = open_database(settings)
+    _seed(engine)
+    port = free_port()
+    server = api_server(build_api(settings, engine), host="127.0.0.1", port=port)
+    thread = threading.Thread(target=server.run, name="members-e2e-api", daemon=True)
+    thread.start()
+    try:
+        poll_until(lambda: server.started, timeout=START_TIMEOUT_S, what="the API never started")
+        yield RosterWorld(f"http://127.0.0.1:{port}", engine)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RosterWorld]:
+    with roster_world(tmp_path_factory.mktemp("members")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless; Playwright never downloads a browser of its own."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        missing_service("chromium is not installed (apt-get install chromium)")
+    expect.set_options(timeout=TIMEOUT_MS)
+    driver: Playwright = sync_playwright().start()
+    try:
+        launched = driver.chromium.launch(executable_path=executable, headless=True)
+        yield launched
+        launched.close()
+    finally:
+        driver.stop()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get(ARTIFACTS_ENV)
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("members-screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser: Browser, world: RosterWorld) -> Iterator[Page]:
+    """A fresh browser (no cookies) signed in as the admin; no script error may happen."""
+    context = browser.new_context(base_url=world.url, viewport=LAPTOP)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto("/login?next=/members")
+    tab.fill("input[name=username]", ADMIN)
+    tab.fill("input[name=password]", PASSWORD)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(re.compile(r"/members$"))
+    yield tab
+    context.close()
+    assert not errors, f"the page raised script errors: {errors}"
+
+
+def find(page: Page, text: str) -> None:
+    search = page.locator("form[data-member-search]")
+    search.locator("input[name=q]").fill(text)
+    search.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(rf"[?&]q={re.escape(text)}"))
+
+
+def test_an_admin_finds_a_member_by_phone_tail_suspends_and_reinstates_them(
+    world: RosterWorld, page: Page
+) -> None:
+    expect(page.locator("a[data-nav=members]")).to_have_text("会员管理")
+    find(page, PHONE_TAIL)
+    cards = page.locator("article[data-member]")
+    expect(cards).to_have_count(1)
+    row = page.locator(f'article[data-member="{WANG}"]')
+    badge = row.locator("[data-standing-badge]")
+    expect(badge).to_have_text("正常")
+    page.evaluate("window.__marker = 1")
+
+    # Revoking asks first; saying no sends nothing.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    row.locator("button[data-member-action=revoke]").click()
+    expect(row.locator("button[data-member-action=revoke]")).to_be_enabled()
+    untouched = world.member(WANG)
+    assert untouched is not None
+    assert untouched.standing == "active"
+
+    row.locator(f'input[data-note="{WANG}"]').fill("欠缴会费三个月")
+    row.locator("button[data-member-action=suspend]").click()
+    expect(badge).to_have_attribute("data-standing-badge", "suspended")
+    expect(badge).to_have_text("已暂停")
+    expect(row.locator("[data-result]")).to_have_text(f"已暂停 {WANG} 的会籍")
+    expect(row.locator(f'input[data-note="{WANG}"]')).to_have_value("")  # sent, so cleared
+    row.locator(f'details[data-history="{WANG}"] summary').click()
+    latest = row.locator("li[data-audit]").first
+    expect(latest).to_have_attribute("data-audit", "suspended")
+    expect(latest.locator("[data-audit-note]")).to_have_text("备注：欠缴会费三个月")
+    expect(latest.locator("[data-audit-by]")).to_have_attribute("data-audit-by", ADMIN)
+    expect(row.locator("[data-last-change]")).to_contain_text(f"最近变更：{ADMIN}")
+    stored = world.member(WANG)
+    assert stored is not None
+    assert (stored.standing, stored.status, stored.changed_by) == ("suspended", "revoked", ADMIN)
+
+    row.locator("button[data-member-action=reinstate]").click()
+    expect(badge).to_have_text("正常")
+    expect(latest).to_have_attribute("data-audit", "reinstated")
+    # The re-render kept the history unfolded and the answer on screen; no reload happened.
+    expect(row.locator(f'details[data-history="{WANG}"]')).to_have_attribute("open", "")
+    expect(row.locator("[data-result]")).to_have_text(f"已恢复 {WANG} 的会籍")
+    assert page.evaluate("window.__marker") == 1, "the page reloaded instead of updating"
+    stored = world.member(WANG)
+    assert stored is not None
+    assert stored.standing == "active"
+
+
+def _no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    inner = page.evaluate("window.innerWidth")
+    assert width <= inner, f"the page is {width} px wide in a {inner} px window"
+
+
+def shoot(page: Page, folder: Path, name: str) -> Path:
+    lang = page.locator("html").get_attribute("lang")
+    size = page.viewport_size
+    assert size is not None
+    path = folder / f"members-{name}-{size['width']}-{lang}.png"
+    page.screenshot(path=path, full_page=True)
+    assert path.stat().st_size > 0
+    return path
+
+
+def test_screenshots_on_a_phone_and_a_laptop_in_both_languages(
+    page: Page, artifacts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with capsys.disabled():  # where to look, even when the output is captured
+        print(f"\nmember page screenshots: {artifacts}")
+    shots: list[Path] = []
+    for lang in ("zh-CN", "en"):
+        if page.locator("html").get_attribute("lang") != lang:
+            page.click(f'a[data-lang="{lang}"]')
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+        page.locator('details[data-history="M0004"] summary').click()
+        expect(page.locator('details[data-history="M0004"] li[data-audit]').first).to_be_visible()
+        for size in (PHONE, LAPTOP):
+            page.set_viewport_size(size)
+            expect(page.locator("article[data-member]")).to_have_count(4)
+            if size == PHONE:
+                _no_sideways_scroll(page)
+            shots.append(shoot(page, artifacts, "list"))
+    assert len({p.name for p in shots}) == 4

@@ -48,6 +48,8 @@ if importlib.util.find_spec("playwright") is None:
 
 from playwright.sync_api import (  # after the check above: only if playwright is there
     Browser,
+    FilePayload,
+    Locator,
     Page,
     Playwright,
     ViewportSize,
@@ -64,6 +66,8 @@ ADMIN: Final = "root"
 PASSWORD: Final = "members-e2e-password"
 WANG: Final = "M0001"  # found by his phone's last four
 PHONE_TAIL: Final = "8866"
+# A union clerk's file: Chinese headers and group names, as Excel saves it.
+HEADER: Final = "会员号,姓名,群体,有效期至,状态,手机尾号"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +243,96 @@ def test_an_admin_finds_a_member_by_phone_tail_suspends_and_reinstates_them(
     assert stored.standing == "active"
 
 
+def roster_file(second_until: str, *, name: str = "roster.csv") -> FilePayload:
+    rows = [
+        HEADER,
+        "M0101,陈师傅,外卖骑手,2027-12-31,正常,3131",
+        f"M0102,刘阿姨,环卫工人 快递员,{second_until},,5678",
+    ]
+    return {"name": name, "mimeType": "text/csv", "buffer": "\r\n".join(rows).encode()}
+
+
+def check(box: Locator, payload: FilePayload) -> None:
+    box.locator("input[data-import-file]").set_input_files(payload)
+    box.locator("button[data-import-check]").click()
+
+
+def test_a_roster_file_is_refused_for_one_bad_row_then_fixed_and_imported(
+    world: RosterWorld, page: Page
+) -> None:
+    box = page.locator("[data-import]")
+    result = box.locator("[data-import-result]")
+    apply = box.locator("button[data-import-apply]")
+    count = {k: box.locator(f'[data-import-count="{k}"]') for k in ("created", "refused")}
+
+    not_a_roster: FilePayload = {"name": "notes.csv", "mimeType": "text/csv", "buffer": b"a,b\r\n"}
+    check(box, not_a_roster)
+    expect(result).to_contain_text("no header row")  # the API's 400, said where the file is
+    expect(result).to_have_class("result error")
+    expect(apply).to_be_disabled()
+
+    check(box, roster_file("2027-13-45"))
+    expect(result).to_have_text("有 1 行有问题，未导入任何数据。请修改文件后重新检查。")
+    refused = box.locator("li[data-refused-row]")
+    expect(refused).to_have_count(1)
+    expect(refused).to_have_attribute("data-refused-row", "3")  # as Excel numbers it
+    expect(refused).to_have_attribute("data-reason", "bad_date")
+    expect(refused.locator("code")).to_have_text("M0102")
+    expect(refused.locator("[data-reason-text]")).to_have_text(
+        "有效期无法识别：请写成 2027-12-31（会籍到当天结束），长期有效请留空。"
+    )
+    expect(count["created"]).to_have_text("1")  # what the good row would do
+    expect(count["refused"]).to_have_text("1")
+    expect(apply).to_be_disabled()
+    assert world.member("M0101") is None, "a dry run wrote a member"
+
+    box.locator("input[data-import-file]").set_input_files(roster_file("2027-12-31"))
+    expect(box.locator("[data-import-report]")).to_be_hidden()  # said of the other file
+    box.locator("button[data-import-check]").click()
+    expect(result).to_have_text("检查通过，可以导入。")
+    expect(count["created"]).to_have_text("2")
+    expect(count["refused"]).to_have_text("0")
+    expect(box.locator("[data-import-refused]")).to_be_hidden()
+    assert world.member("M0101") is None, "a dry run wrote a member"
+
+    apply.click()
+    expect(page.locator("main#live-root")).to_have_attribute("data-refreshed", "1")
+    expect(page.locator('article[data-member="M0102"]')).to_be_visible()  # the list re-rendered
+    # The fresh <main> still says what happened, to the file still chosen.
+    expect(result).to_have_text("导入完成。")
+    expect(count["created"]).to_have_text("2")
+    chosen = box.locator("input[data-import-file]").evaluate("input => input.files[0].name")
+    assert chosen == "roster.csv"
+    expect(apply).to_be_disabled()  # the same file once is enough
+    stored = world.member("M0102")
+    assert stored is not None
+    assert (stored.display_name, stored.groups, stored.phone_tail, stored.standing) == (
+        "刘阿姨",
+        ["sanitation", "courier"],
+        "5678",
+        "active",
+    )
+    assert stored.changed_by == ADMIN
+    card = page.locator('article[data-member="M0102"]')
+    expect(card.locator("[data-valid-until]")).to_have_text("2027-12-31 到期")
+    expect(card.locator('li[data-audit="created"] [data-audit-note]')).to_have_text(
+        "备注：import roster.csv"
+    )
+
+
+def test_the_export_links_download_the_roster(page: Page) -> None:
+    with page.expect_download() as csv_download:
+        page.click("a[data-export-format=csv]")
+    assert csv_download.value.suggested_filename == "members.csv"
+    text = Path(csv_download.value.path()).read_bytes().decode("utf-8-sig")
+    assert text.splitlines()[0] == "member_id,display_name,groups,valid_until,standing,phone_tail"
+    assert f"{WANG},王建国,rider," in text
+    with page.expect_download() as xlsx_download:
+        page.click("a[data-export-format=xlsx]")
+    assert xlsx_download.value.suggested_filename == "members.xlsx"
+    assert Path(xlsx_download.value.path()).read_bytes()[:2] == b"PK"  # a zip: a workbook
+
+
 def _no_sideways_scroll(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     inner = page.evaluate("window.innerWidth")
@@ -267,9 +361,12 @@ def test_screenshots_on_a_phone_and_a_laptop_in_both_languages(
             expect(page.locator("html")).to_have_attribute("lang", lang)
         page.locator('details[data-history="M0004"] summary').click()
         expect(page.locator('details[data-history="M0004"] li[data-audit]').first).to_be_visible()
+        box = page.locator("[data-import]")
+        check(box, roster_file("someday", name="名册.csv"))  # refused: the report is shown
+        expect(box.locator("li[data-refused-row]")).to_have_count(1)
         for size in (PHONE, LAPTOP):
             page.set_viewport_size(size)
-            expect(page.locator("article[data-member]")).to_have_count(4)
+            expect(page.locator("article[data-member]").first).to_be_visible()
             if size == PHONE:
                 _no_sideways_scroll(page)
             shots.append(shoot(page, artifacts, "list"))

@@ -55,10 +55,10 @@ REASONS: Final = (
 
 TEXT: Final[Messages] = {
     "members.title": ("会员管理", "Members"),
-    "members.search_hint": ("会员编号、姓名或手机尾号", "Id, name or phone's last 4"),
+    "members.search_hint": ("会员号、姓名或手机尾号", "Id, name or phone's last 4"),
     "members.standing": ("会籍状态", "Standing"),
-    "members.group": ("人群", "Group"),
-    "members.count": ("共 {n} 位会员符合条件", "{n} members match"),
+    "members.group": ("群体", "Group"),
+    "members.count": ("共 {n} 位会员符合条件", "Matching members: {n}"),
     "members.none": ("没有符合条件的会员", "No member matches"),
     "members.first_page": ("回到第一页", "First page"),
     "members.no_name": ("（未登记姓名）", "(no name on file)"),
@@ -101,13 +101,24 @@ TEXT: Final[Messages] = {
     "members.import.file": ("名单文件（CSV 或 Excel）", "Roster file (CSV or Excel)"),
     "members.import.help": (
         (
-            "先点“检查”：系统逐行核对，但不做任何修改。全部无误后才能点“导入”。"
-            "只要有一行有问题，整个文件都不会导入。导出的文件可直接作为导入模板。"
+            "先点“检查”：系统逐行核对，但不做任何修改。全部无误后才能点“导入”；"
+            "只要有一行有问题，整个文件都不会导入。"
         ),
         (
             "Check first: every row is looked at and nothing is changed. Import is possible "
-            "only after a clean check; if any row is refused, nothing in the file is loaded. "
-            "An exported file is a ready template."
+            "only after a clean check; if any row is refused, nothing in the file is loaded."
+        ),
+    ),
+    "members.import.columns": (
+        (
+            "第一行为表头：会员号、姓名、群体、有效期至、状态、手机尾号"
+            "（也可用 member_id, display_name, groups, valid_until, standing, phone_tail）。"
+            "缺少的列保持原值不变。导出的文件可直接作为模板。"
+        ),
+        (
+            "The first row names the columns: member_id, display_name, groups, valid_until, "
+            "standing, phone_tail (or 会员号, 姓名, 群体, 有效期至, 状态, 手机尾号). A column "
+            "left out keeps what is stored. An exported file is a ready template."
         ),
     ),
     "members.import.check": ("检查", "Check"),
@@ -125,7 +136,7 @@ TEXT: Final[Messages] = {
     ),
     "members.import.refused": (
         "有 {n} 行有问题，未导入任何数据。请修改文件后重新检查。",
-        "{n} rows are refused, so nothing was imported. Fix the file and check it again.",
+        "Rows refused: {n}. Nothing was imported; fix the file and check it again.",
     ),
     "members.import.applied": ("导入完成。", "Imported."),
     "members.import.rows": ("行数", "Rows"),
@@ -136,36 +147,54 @@ TEXT: Final[Messages] = {
     "members.import.row": ("第 {row} 行", "Row {row}"),
     "members.import.refused_list": ("有问题的行", "Refused rows"),
     "members.reason.bad_id": (
-        "会员编号无效：须为 1 至 24 位英文字母、数字、“.”、“_”或“-”。",
-        "The member id is not valid: 1 to 24 letters, digits, dots, underscores or dashes.",
+        "会员号为空或无效：须为 1 至 24 位英文字母、数字、“.”、“_”或“-”。",
+        (
+            "The member id is empty or not valid: 1 to 24 letters, digits, dots, underscores "
+            "or dashes."
+        ),
     ),
     "members.reason.unknown_group": (
-        "人群名称不在系统列表中，请使用下方“人群”筛选中列出的名称。",
-        "A group is not one the system knows; use the groups listed in the Group filter.",
+        "群体名称无法识别：请使用系统中的群体（如“外卖骑手”或 rider），多个用逗号或空格分开。",
+        (
+            "A group is not one the system knows: use its groups (e.g. 外卖骑手 or rider), "
+            "separated by commas or spaces."
+        ),
     ),
     "members.reason.duplicate_in_file": (
-        "同一会员编号在文件中出现了不止一次，每位会员只能出现一行。",
-        "The same member id appears more than once in the file; give each member one row.",
+        "同一会员号在文件中出现了不止一次，每位会员只能占一行。",
+        "The same member id is on more than one row; give each member one row.",
     ),
     "members.reason.bad_date": (
-        "到期日期无法识别，请写成 2027-12-31 这样的格式。",
-        "The end date cannot be read; write it like 2027-12-31.",
+        "有效期无法识别：请写成 2027-12-31（会籍到当天结束），长期有效请留空。",
+        (
+            "The end date cannot be read: write it like 2027-12-31 (the membership runs through "
+            "that day), or leave it empty for no end."
+        ),
     ),
     "members.reason.bad_standing": (
-        "会籍状态无法识别，只能是 active（正常）、suspended（暂停）或 revoked（注销）。",
-        "The standing cannot be read: it must be active, suspended or revoked.",
+        "状态无法识别：只能是 正常、暂停 或 注销（或 active、suspended、revoked），留空即为正常。",
+        (
+            "The standing cannot be read: it must be active, suspended or revoked (or empty, "
+            "for active)."
+        ),
     ),
     "members.reason.bad_phone_tail": (
-        "手机尾号须为 4 位数字。",
-        "The phone's last digits must be exactly 4 digits.",
+        "手机尾号须为 4 位数字。以 0 开头的，请先把该列设为文本格式再输入。",
+        (
+            "The phone's last digits must be exactly 4 digits. If they start with 0, format the "
+            "column as text in Excel and type them again."
+        ),
     ),
     "members.reason.bad_name": (
-        "姓名为空、过长（超过 40 个字）或含有换行等特殊字符。",
-        "The name is empty, longer than 40 characters, or holds line breaks or similar.",
+        "姓名过长（超过 40 个字）或含有换行、制表符。",
+        "The name is longer than 40 characters, or holds a line break or a tab.",
     ),
     "members.reason.bad_row": (
-        "这一行无法读取（列数不对或内容损坏）。",
-        "This row cannot be read (wrong number of columns, or damaged).",
+        "这一行无法使用：内容损坏、某一格过长，或群体超过上限。",
+        (
+            "This row cannot be used: it is damaged, a cell is far too long, or it names too "
+            "many groups."
+        ),
     ),
     "members.reason.other": ("这一行被拒绝。", "This row was refused."),
     "members.export": ("导出名单", "Export the roster"),

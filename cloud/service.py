@@ -14,6 +14,7 @@ from cloud.aggregates.jobs import aggregate_jobs
 from cloud.alerts.jobs import alert_jobs
 from cloud.alerts.webhook import make_webhook_job
 from cloud.api.app import create_app
+from cloud.bookings.jobs import bookings_jobs
 from cloud.core.db import make_engine
 from cloud.core.mqtt import lasting_client_id
 from cloud.core.time import Clock, utc_now
@@ -120,7 +121,7 @@ def _stop_ingest(
 
 
 def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_now) -> list[Job]:
-    """Every domain's scheduled jobs: aggregates, maintenance, alerts and points."""
+    """Every domain's scheduled jobs: aggregates, maintenance, alerts, points, bookings."""
     jobs = settings.jobs
     return [
         *aggregate_jobs(engine, jobs, clock=clock),
@@ -132,6 +133,7 @@ def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_no
             clock=clock,
         ),
         *points_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
+        *bookings_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
     ]
 
 

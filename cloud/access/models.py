@@ -113,3 +113,6 @@ class Booking(SQLModel, table=True):
     cancelled: bool = False
     version: int = Field(sa_type=BigInteger)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    # The room booked (cloud.bookings); None for a booking the union's system sent by door.
+    room_id: str | None = Field(default=None, max_length=32, index=True)
+    booked_by: str | None = Field(default=None, max_length=80)

@@ -373,6 +373,8 @@ def upsert_booking(
     starts_at: datetime,
     ends_at: datetime,
     now: datetime | None = None,
+    room_id: str | None = None,
+    booked_by: str | None = None,
 ) -> int:
     """Create or move a booking; returns its new version."""
     version = _take_versions(session, Stream.BOOKINGS)
@@ -404,7 +406,18 @@ def upsert_booking(
     row.door, row.member_id = checked.door_id, checked.member_id
     row.starts_at, row.ends_at = checked.start, checked.end
     row.cancelled = False
+    if room_id is not None:
+        row.room_id, row.booked_by = room_id, booked_by
     return _commit_versioned(session, row, version=version, now=now)
+
+
+def lock_bookings(session: Session) -> None:
+    """Hold the bookings stream's lock until the caller commits: booking writers queue.
+
+    What a writer reads after this (the bookings of a slot) stays true until it commits, so
+    two requests for a slot's last place cannot both take it.
+    """
+    _take_versions(session, Stream.BOOKINGS, 0)
 
 
 def cancel_booking(*, session: Session, booking_id: str, now: datetime | None = None) -> int:

@@ -20,6 +20,7 @@ from cloud.api.routes import (
     aggregates,
     alerts,
     auth,
+    bookings,
     catalog,
     device_actions,
     devices,
@@ -79,6 +80,7 @@ def _api_v1_router() -> APIRouter:
         points,
         catalog,
         members,
+        bookings,
     ):
         guarded.include_router(module.router)
     router = APIRouter()

@@ -32,6 +32,7 @@ class Scope(StrEnum):
     MEMBERS_READ = "members:read"  # find and page through the roster
     MEMBERS_WRITE = "members:write"  # upsert, suspend, revoke, reinstate
     CODES_ISSUE = "codes:issue"  # a member's fresh door code, and their phone keys
+    BOOKINGS_WRITE = "bookings:write"  # book and cancel rooms, sign members up for activities
 
 
 @dataclass(frozen=True, slots=True)

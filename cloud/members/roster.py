@@ -327,9 +327,10 @@ def find(
     conditions = []
     if query:
         text = query.strip()
+        # Case-blind on both databases (SQLite's LIKE is, PostgreSQL's is not).
         matches = [
-            col(Member.member_id).startswith(text, autoescape=True),
-            col(Member.display_name).contains(text, autoescape=True),
+            col(Member.member_id).istartswith(text, autoescape=True),
+            col(Member.display_name).icontains(text, autoescape=True),
         ]
         if text.isdigit() and len(text) == 4:
             matches.append(col(Member.phone_tail) == text)

@@ -15,6 +15,7 @@ import cloud.access.models  # registers the door-sync tables on SQLModel.metadat
 import cloud.aggregates.models  # registers the rollup tables
 import cloud.alerts.models  # the alert, rule, sensor-role and webhook tables
 import cloud.auth.models  # users and API tokens
+import cloud.bookings.models  # rooms, activities and sign-ups
 import cloud.devices.models  # devices, pending boxes, commands, configs, health, offline marks
 import cloud.jobs.models  # the job leader lease and the jobs' watermarks
 import cloud.members.models  # the member groups and the roster's audit

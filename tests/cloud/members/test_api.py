@@ -282,3 +282,18 @@ def test_phone_registration_refuses_bad_keys_and_a_fourth_phone(cloud: Cloud) ->
         "/api/v1/members/m-1/phones", json={"public_key": phone_key(4)[1]}, headers=platform
     )
     assert fourth.json()["error"]["code"] == "too_many_phones"
+
+
+def test_a_boxs_token_and_the_legacy_token_get_nothing_from_the_roster(cloud: Cloud) -> None:
+    """A stolen door box holds a SERVICE token bound to itself: no roster, no codes."""
+    platform = cloud.token(*EVERY_SCOPE)
+    cloud.http.put("/api/v1/members/m-1", json=member(), headers=platform)
+    box = cloud.token(role=Role.SERVICE)
+    legacy = {"Authorization": f"Bearer {LEGACY}"}
+    for headers in (box, legacy):
+        assert cloud.http.get("/api/v1/members", headers=headers).status_code == 403
+        assert cloud.http.post("/api/v1/members/m-1/codes", headers=headers).status_code == 403
+        assert cloud.http.post("/api/v1/members/m-1/revoke", headers=headers).status_code == 403
+        phone = {"public_key": base64.b64encode(bytes(32)).decode()}
+        registered = cloud.http.post("/api/v1/members/m-1/phones", json=phone, headers=headers)
+        assert registered.status_code == 403

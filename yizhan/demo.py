@@ -8,6 +8,7 @@ import shutil
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, bindparam, func, select, text
 from sqlmodel import Session
 
 from cloud.access.issuer import load_or_create, public_keyset
-from cloud.access.store import put_key, upsert_members
+from cloud.access.store import put_key
 from cloud.aggregates.occupancy import set_venue_settings
 from cloud.api.routes.metrics import install_metrics
 from cloud.auth.models import UserCreate
@@ -30,6 +31,7 @@ from cloud.core.time import utc_now
 from cloud.devices.models import Device
 from cloud.ingest.metrics import MetricsRegistry
 from cloud.ingest.worker import IngestWorker
+from cloud.members import roster
 from cloud.models import RejectedMessage, Venue
 from cloud.service import (
     api_server,
@@ -44,7 +46,6 @@ from edge.agent import EdgeAgent
 from edge.hardware.door import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
 from ops.broker.process import BrokerOptions, BrokerProcess, free_port, port_is_free
-from protocol.access import MemberEntry, MemberStatus
 from protocol.provisioning import ClaimCode
 from yizhan.demo_box import start_unclaimed_box
 from yizhan.simhw import sim_hardware
@@ -54,6 +55,8 @@ _DRAIN_SECONDS: Final = 60.0  # how long the end of the demo waits for outboxes 
 _API_START_S: Final = 20.0
 _CROWD: Final = 50  # members who visit the station's door
 _REVOKED: Final = frozenset({7, 13})
+_SURNAMES: Final = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴")
+_GROUPS: Final = ("rider", "courier", "sanitation")
 
 # (profile, venue id, name, district): zh-CN first, English after, as a manager's screen
 # shows them.
@@ -216,17 +219,25 @@ def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
         key = load_or_create(issuer)
         for kid, public in public_keyset(key).items():
             put_key(session=session, kid=kid, public_key=public)
-        upsert_members(
-            session=session,
-            entries=[
-                MemberEntry(
-                    member_id=f"M{n:08d}",
-                    status=MemberStatus.REVOKED if n in _REVOKED else MemberStatus.ACTIVE,
-                )
-                for n in range(1, _CROWD + 1)
-            ],
+        # Through the roster, as the union's platform would send them: the member page
+        # (/members) then shows names, groups and who loaded them.
+        roster.upsert(session=session, entries=_demo_roster(), by="demo")
+
+
+def _demo_roster() -> list[roster.RosterEntry]:
+    """The demo's crowd: names, an occupation, a year of membership (two of them revoked)."""
+    until = utc_now().replace(microsecond=0) + timedelta(days=365)
+    return [
+        roster.RosterEntry(
+            member_id=f"M{n:08d}",
+            display_name=f"{_SURNAMES[n % len(_SURNAMES)]}师傅",
+            groups=(_GROUPS[n % len(_GROUPS)],),
+            valid_until=until,
+            standing=roster.Standing.REVOKED if n in _REVOKED else roster.Standing.ACTIVE,
+            phone_tail=f"{(n * 7919) % 10_000:04d}",
         )
-        session.commit()
+        for n in range(1, _CROWD + 1)
+    ]
 
 
 def _wait_for_api(port: int) -> None:

@@ -202,3 +202,37 @@ def bench_footprint(
         raise _fail(str(exc)) from None
     if not figures["meets_target"]:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("members")
+def bench_members(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    members: Annotated[int, typer.Option(min=10, help="Members in the imported roster.")] = 300_000,
+    changes: Annotated[
+        int, typer.Option(min=2, help="Changes through the API: half revoke, half add.")
+    ] = 1_000,
+    sync_interval: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="The door's sync interval in seconds (default: the door's)."),
+    ] = None,
+    code_seconds: Annotated[
+        float, typer.Option(min=1, help="Seconds of codes issued through the API.")
+    ] = 10.0,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """A roster imported, changed through the API and synced to a door; codes issued per second."""
+    from yizhan.bench.members import SYNC_INTERVAL_S, MembersBenchError, Options  # noqa: PLC0415
+    from yizhan.bench.members import main as members_main  # noqa: PLC0415
+
+    options = Options(
+        members=members,
+        changes=changes,
+        sync_interval_s=SYNC_INTERVAL_S if sync_interval is None else sync_interval,
+        code_seconds=code_seconds,
+    )
+    try:
+        figures = members_main(json=json, options=options, database_url=database_url)
+    except MembersBenchError as exc:
+        raise _fail(str(exc)) from None
+    if not figures["meets_target"]:
+        raise typer.Exit(code=1)

@@ -18,7 +18,6 @@ from typing import Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,6 +35,7 @@ from cloud.members.models import MemberAudit, MemberGroup
 from protocol.access import MAX_GROUPS, GroupName, MemberEntry, MemberId, MemberStatus
 from protocol.membercode import MAX_GROUP_BYTES as CODE_MAX_GROUP_BYTES
 from protocol.membercode import MAX_GROUPS as CODE_MAX_GROUPS
+from protocol.payloads import Timestamp
 
 MAX_BATCH: Final = 1_000  # members per API call; an import goes through in one transaction
 MAX_PAGE: Final = 200
@@ -67,9 +67,25 @@ DisplayName = Annotated[
     AfterValidator(_printable),
 ]
 PhoneTail = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+
+
+def _fit_a_code(groups: tuple[str, ...]) -> tuple[str, ...]:
+    # The groups travel in every door code the member shows (protocol.membercode).
+    used = sum(1 + len(group) for group in groups)
+    if len(groups) > CODE_MAX_GROUPS or used > CODE_MAX_GROUP_BYTES:
+        raise ValueError(
+            f"groups {list(groups)} do not fit in a door code (at most {CODE_MAX_GROUPS} "
+            f"groups of {CODE_MAX_GROUP_BYTES} characters in all); keep the groups a door "
+            "policy asks about"
+        )
+    return groups
+
+
+Groups = Annotated[tuple[GroupName, ...], Field(max_length=MAX_GROUPS), AfterValidator(_fit_a_code)]
 # From outside, an instant must say its offset: "2027-01-01T00:00" alone could be Beijing's
 # midnight or UTC's, eight hours apart at the door.
-Instant = Annotated[AwareDatetime, AfterValidator(as_utc)]
+# Between 2020 and 2100, as every time on the wire (a door refuses the rest).
+Instant = Annotated[Timestamp, AfterValidator(as_utc)]
 
 
 class RosterEntry(BaseModel):
@@ -90,14 +106,8 @@ class RosterEntry(BaseModel):
 
     @model_validator(mode="after")
     def _groups_fit_a_code(self) -> RosterEntry:
-        # The groups travel in every door code the member shows (protocol.membercode).
-        used = sum(1 + len(group) for group in self.groups)
-        if len(self.groups) > CODE_MAX_GROUPS or used > CODE_MAX_GROUP_BYTES:
-            raise ValueError(
-                f"groups {list(self.groups)} do not fit in a door code (at most "
-                f"{CODE_MAX_GROUPS} groups of {CODE_MAX_GROUP_BYTES} characters in all); "
-                "keep the groups a door policy asks about"
-            )
+        # A rule of the whole entry: an import reports it as the row's (cloud.members.importer).
+        _fit_a_code(self.groups)
         return self
 
 

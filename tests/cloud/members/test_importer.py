@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import time
 import tracemalloc
@@ -386,6 +387,9 @@ def test_one_refused_row_applies_nothing_and_the_report_says_what_the_rest_would
         assert (refused.row, refused.member_id, refused.reason) == (5, "M0104", "unknown_group")
         assert "rider (外卖骑手)" in refused.message
         assert session.exec(select(Member)).all() == []
+        with pytest.raises(ImportFileError):
+            import_roster(session, b"\0", filename="roster.csv", by="ann", dry_run=False)
+    assert gc.isenabled()  # paused for the import's speed, and only then
 
 
 def test_columns_the_file_lacks_keep_what_is_stored(engine: Engine) -> None:

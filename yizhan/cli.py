@@ -20,6 +20,7 @@ from yizhan.cli_cloud import DatabaseUrl, DataDir, cloud_settings
 from yizhan.cli_deploy import deploy_app
 from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
+from yizhan.cli_members import members_app
 from yizhan.cli_render import (
     ReportingGroup,
     ingest_summary,
@@ -51,6 +52,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(deploy_app, name="deploy")
 user_app = typer.Typer(help="People who log in to the cloud API.", no_args_is_help=True)
 cloud_app.add_typer(user_app, name="user")
+cloud_app.add_typer(members_app, name="members")
 register_backup(cloud_app)
 pki_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)
 app.add_typer(pki_app, name="pki")

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from cloud.access.models import Member
+from cloud.access.store import upsert_member
 from cloud.members import importer
 from cloud.members.importer import (
     COLUMNS,
@@ -396,9 +397,15 @@ def test_columns_the_file_lacks_keep_what_is_stored(engine: Engine) -> None:
     with Session(engine) as session:
         import_roster(session, ROSTER, filename="roster.csv", by="ann", dry_run=False)
         set_standing(session=session, member_id="M0101", standing=Standing.SUSPENDED, by="ann")
-        names = csv_file("会员号,姓名", "M0101,陈建国", "M0199,新会员")
+        # Stored before a member's groups had to fit a door code: kept, not a failed import.
+        old_groups = ["rider", "courier", "sanitation", "driver", "trucker"]
+        upsert_member(session=session, member_id="M0150", groups=old_groups)
+        names = csv_file("会员号,姓名", "M0101,陈建国", "M0150,老会员", "M0199,新会员")
         report = import_roster(session, names, filename="names.csv", by="ann", dry_run=False)
-        assert (report.updated, report.created) == (["M0101"], ["M0199"])
+        assert (report.updated, report.created) == (["M0101", "M0150"], ["M0199"])
+        old = session.get(Member, "M0150", populate_existing=True)
+        assert old is not None
+        assert (old.display_name, old.groups) == ("老会员", old_groups)
         stored = session.get(Member, "M0101", populate_existing=True)
         assert stored is not None
         assert (stored.display_name, stored.standing, stored.phone_tail) == (

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +54,8 @@ app.add_typer(deploy_app, name="deploy")
 user_app = typer.Typer(help="People who log in to the cloud API.", no_args_is_help=True)
 cloud_app.add_typer(user_app, name="user")
 cloud_app.add_typer(members_app, name="members")
+token_app = typer.Typer(help="API tokens for the union's platform.", no_args_is_help=True)
+cloud_app.add_typer(token_app, name="token")
 register_backup(cloud_app)
 pki_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)
 app.add_typer(pki_app, name="pki")
@@ -430,6 +433,53 @@ def cloud_user_add(
     except AddUserError as exc:
         raise _fail(str(exc)) from None
     err.print(f"[green]ok[/green]: {escape(username)} ({chosen})")
+
+
+@token_app.command("add")
+def cloud_token_add(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. the platform's name.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="What it may do (repeatable): members:read, members:write, codes:issue, "
+            "bookings:write."
+        ),
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=1, max=3650, help="Days until it expires (make the next in time).")
+    ] = 365,
+    data_dir: CloudDataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an integration token for the union's platform; the token is printed once.
+
+    docs/integration.md says what each scope opens. The token goes to standard output
+    (pipe it into the platform's secret store); revoke it with DELETE /api/v1/auth/tokens/ID.
+    """
+    from cloud.auth.cli import AddUserError, add_token  # noqa: PLC0415
+    from cloud.auth.principal import Role  # noqa: PLC0415
+    from cloud.core.db import reporting_unreachable  # noqa: PLC0415
+    from cloud.core.time import utc_now  # noqa: PLC0415
+
+    settings = cloud_settings(role="database", data_dir=data_dir, database_url=database_url)
+    expires = utc_now() + timedelta(days=days)
+    try:
+        with reporting_unreachable(settings.resolved_database_url()):
+            token_id, secret = add_token(
+                settings,
+                name,
+                role=Role.INTEGRATION,
+                scopes=scope or [],
+                venues=[],
+                expires_at=expires,
+            )
+    except AddUserError as exc:
+        raise _fail(str(exc)) from None
+    err.print(
+        f"[green]ok[/green]: token {token_id} for {escape(name)} "
+        f"({', '.join(scope or [])}), expires {expires:%Y-%m-%d}; it is shown this once:"
+    )
+    typer.echo(secret)
 
 
 def _open_database(settings: Any) -> Any:

@@ -1,16 +1,17 @@
-"""``yizhan cloud user add``: create a person's login from the command line."""
+"""``yizhan cloud user add`` and ``token add``: a person's login, an integration's token."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from sqlmodel import Session
 
 from cloud.auth import store
-from cloud.auth.models import UserCreate
-from cloud.auth.principal import Role
+from cloud.auth.models import ApiTokenCreate, UserCreate
+from cloud.auth.principal import Role, Scope
 from cloud.core.db import make_engine
 from cloud.migrate import upgrade
 from cloud.settings import CloudSettings
@@ -77,3 +78,45 @@ def _field_problem(error: ErrorDetails) -> str:
         return f"the {what} is too long: use at most {limits['max_length']} characters"
     rule = _FIELD_RULES.get(field, "check it and run the command again")
     return f"the {what} is not allowed: {rule}"
+
+
+def add_token(
+    settings: CloudSettings,
+    name: str,
+    *,
+    role: Role,
+    scopes: Sequence[str],
+    venues: Sequence[str],
+    expires_at: datetime | None,
+) -> tuple[str, str]:
+    """Create an API token; returns (its id, the bearer secret to hand over once)."""
+    try:
+        token_in = ApiTokenCreate(
+            name=name,
+            role=role,
+            scopes=[Scope(scope) for scope in scopes],
+            venue_ids=list(venues),
+            expires_at=expires_at,
+        )
+    except ValueError as exc:  # ValidationError, or a scope that is not one
+        known = ", ".join(scope.value for scope in Scope)
+        raise AddUserError(
+            f"cannot add token {name!r}: {_first_line(exc)}; scopes are {known}"
+        ) from exc
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            token, secret = store.create_api_token(
+                session=session, token_in=token_in, created_by="cli"
+            )
+    except store.AuthStoreError as exc:
+        raise AddUserError(f"cannot add token {name!r}: {exc}") from exc
+    finally:
+        engine.dispose()
+    return token.id, secret
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1].strip() if isinstance(exc, ValidationError) and lines else str(exc)

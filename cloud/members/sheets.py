@@ -226,11 +226,16 @@ def _check_package(data: bytes, filename: str) -> None:
             "without a password, or as CSV"
         ) from exc
     unpacked = sum(part.file_size for part in parts)
-    if len(parts) > MAX_PARTS or unpacked > MAX_UNPACKED_BYTES:
-        raise ImportFileError(
-            f"{filename} unpacks to {unpacked / 2**20:,.0f} MB in {len(parts)} parts, more than "
-            "any roster; it is not a workbook to import (save the roster again as CSV)"
-        )
+    if unpacked > MAX_UNPACKED_BYTES:
+        size = f"unpacks to {unpacked / 2**20:,.0f} MB"
+    elif len(parts) > MAX_PARTS:
+        size = f"holds {len(parts):,} parts"
+    else:
+        return
+    raise ImportFileError(
+        f"{filename} {size}, far more than a roster; it is not a workbook to import (save the "
+        "roster again as CSV)"
+    )
 
 
 def _too_many_rows() -> ImportFileError:

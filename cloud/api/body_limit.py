@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 # The largest requests are JSON and form posts (a config push, a product list, a sign-in) of
 # a few KiB; nginx's client_max_body_size is the same 1 MiB.
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+# Paths that take a file upload, and how much: a union's roster (300,000 members are ~20 MB
+# of CSV). Only the route's own principal check stands behind it, so the upload is spooled
+# to disk by the form parser, never held whole before the route has said who may.
+UPLOADS: Final[dict[str, int]] = {"/api/v1/members/import": 200 * 1024 * 1024}
 
 
 class _BodyTooLargeError(Exception):
@@ -57,35 +61,50 @@ class BodyLimit:
     """Answers 413 to a body past ``max_bytes``: at once when Content-Length says so, else as
     soon as the chunks read so far pass it. Install it outermost (``add_middleware`` last)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        uploads: dict[str, int] | None = None,
+    ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be 0 or more, not {max_bytes}")
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = dict(UPLOADS if uploads is None else uploads)
+
+    def limit_of(self, scope: Scope) -> int:
+        """The largest body ``scope``'s path takes: an upload path's own, else the default."""
+        return max(self.max_bytes, self.uploads.get(scope.get("path", ""), 0))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_of(scope)
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await refuse(scope, receive, send, max_bytes=self.max_bytes)
+        if declared is not None and declared > limit:
+            await refuse(scope, receive, send, max_bytes=limit)
             return
-        await _LimitedRequest(self, scope, receive, send).run()
+        await _LimitedRequest(self.app, limit, scope, receive, send).run()
 
 
 class _LimitedRequest:
     """One request whose body size is not known up front: counted as the app reads it."""
 
-    def __init__(self, limit: BodyLimit, scope: Scope, receive: Receive, send: Send) -> None:
-        self._limit, self._scope, self._receive, self._send = limit, scope, receive, send
+    def __init__(
+        self, app: ASGIApp, limit: int, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        self._app, self._limit = app, limit
+        self._scope, self._receive, self._send = scope, receive, send
         self._received = 0
         self._started = False  # the app has begun its answer: too late for a 413
         self._answered = False  # we answered 413: whatever the app sends now is dropped
 
     async def run(self) -> None:
         try:
-            await self._limit.app(self._scope, self._receive_counted, self._send_unless_answered)
+            await self._app(self._scope, self._receive_counted, self._send_unless_answered)
         except _BodyTooLargeError:
             # The app let the stop propagate (most turn it into their own 400 instead, which
             # _send_unless_answered drops).
@@ -96,12 +115,10 @@ class _LimitedRequest:
         message = await self._receive()
         if message["type"] == "http.request":
             self._received += len(message.get("body", b""))
-            if self._received > self._limit.max_bytes:
+            if self._received > self._limit:
                 if not self._started and not self._answered:
                     self._answered = True
-                    await refuse(
-                        self._scope, self._receive, self._send, max_bytes=self._limit.max_bytes
-                    )
+                    await refuse(self._scope, self._receive, self._send, max_bytes=self._limit)
                 raise _BodyTooLargeError
         return message
 

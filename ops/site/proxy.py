@@ -18,6 +18,8 @@ CERTS_DIR: Final = "certs"
 # Requests are JSON and form posts (config pushes, kiosk steps, sign-ins), all far below this;
 # nginx refuses anything bigger before it reaches a replica.
 MAX_BODY: Final = "1m"
+MAX_UPLOAD: Final = "200m"  # cloud.api.body_limit.UPLOADS, for a roster file
+UPLOAD_READ_TIMEOUT: Final = "300s"  # a 300,000-row XLSX takes ~40 s to import; margin
 # The stream sends a keep-alive every 15 s; an hour lets a desk watch without reconnecting.
 LIVE_READ_TIMEOUT: Final = "1h"
 _TEMP_KINDS: Final = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -116,6 +118,13 @@ def _tls_server(domain: HostName, layout: ProxyLayout) -> list[str]:
         "    proxy_buffering off;",
         "    proxy_cache off;",
         f"    proxy_read_timeout {LIVE_READ_TIMEOUT};",
+        "}",
+        # A union's roster file (cloud.api.body_limit.UPLOADS): the one larger body.
+        "location = /api/v1/members/import {",
+        f"    client_max_body_size {MAX_UPLOAD};",
+        "    proxy_pass http://yizhan_api;",
+        "    proxy_request_buffering off;",
+        f"    proxy_read_timeout {UPLOAD_READ_TIMEOUT};",
         "}",
         # Scrapers reach api:8000 on the private network; the internet has no use for it.
         "location = /metrics {",

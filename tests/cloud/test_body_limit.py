@@ -122,3 +122,16 @@ def test_the_limit_is_per_app(engine: Engine, tmp_path: Any) -> None:
 def test_a_negative_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="max_bytes"):
         BodyLimit(FastAPI(), max_bytes=-1)
+
+
+def test_only_the_roster_upload_takes_a_large_body(client: TestClient) -> None:
+    big = {"Content-Length": str(20 * MIB)}
+    elsewhere = client.post("/api/v1/members/batch", content=b"", headers=big)
+    assert elsewhere.status_code == 413
+    # The upload path lets the size through to the route, whose principal check answers.
+    upload = client.post("/api/v1/members/import", content=b"x" * (2 * MIB))
+    assert upload.status_code == 401
+    too_big = client.post(
+        "/api/v1/members/import", content=b"", headers={"Content-Length": str(201 * MIB)}
+    )
+    assert too_big.status_code == 413

@@ -81,5 +81,7 @@ def page_roles(*roles: Role) -> Callable[[WebSession], WebSession]:
 STAFF = (Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
 Staff = Annotated[WebSession, Depends(page_roles(*STAFF))]
 Technician = Annotated[WebSession, Depends(page_roles(Role.ADMIN, Role.TECHNICIAN))]
+# Those who run a venue's rooms and activities (a manager in their own venues only).
+Manager = Annotated[WebSession, Depends(page_roles(Role.ADMIN, Role.MANAGER))]
 Admin = Annotated[WebSession, Depends(page_roles(Role.ADMIN))]
 Member = Annotated[WebSession, Depends(page_roles(Role.MEMBER))]

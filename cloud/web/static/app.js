@@ -172,6 +172,17 @@
     }
   }
 
+  // A page may word the API's refusals itself, by code, in a hidden list in <main>:
+  // <ul hidden data-api-reasons><li data-reason="slot_full">…</li></ul>. Pages without one
+  // show the API's own message, as before.
+  function explain(err) {
+    const code = err.data && err.data.error && err.data.error.code;
+    const root = document.getElementById("live-root");
+    const said = code && root &&
+      root.querySelector(`[data-api-reasons] [data-reason="${CSS.escape(code)}"]`);
+    return said ? said.textContent : err.message;
+  }
+
   function showResult(scope, text, isError) {
     const slot = scope && scope.querySelector("[data-result]");
     if (slot) {
@@ -196,7 +207,7 @@
       document.dispatchEvent(new CustomEvent("yz:done", { detail: { button, data } }));
       schedule(0);
     } catch (err) {
-      showResult(button.closest("[data-action-scope]"), err.message, true);
+      showResult(button.closest("[data-action-scope]"), explain(err), true);
     } finally {
       button.disabled = false;
     }
@@ -222,7 +233,7 @@
       if (form.contains(document.activeElement)) document.activeElement.blur();
       schedule(0);
     } catch (err) {
-      showResult(form, err.message, true);
+      showResult(form, explain(err), true);
     } finally {
       if (submit) submit.disabled = false;
     }

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Final
 
-from cloud.web.pages import alerts, fleet, member, members, overview, points, venue
+from cloud.web.pages import (
+    activities,
+    alerts,
+    bookings,
+    fleet,
+    member,
+    members,
+    overview,
+    points,
+    venue,
+)
 
 # Each has ``router`` (its routes) and ``TEXT`` (its zh-CN/en messages, keys prefixed).
-PAGES: Final = (overview, venue, alerts, fleet, points, member, members)
+PAGES: Final = (overview, venue, bookings, activities, alerts, fleet, points, member, members)

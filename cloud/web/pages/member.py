@@ -1,19 +1,22 @@
-"""The member page: my rotating door code, my points and my bookings; nobody else's.
+"""The member page: my rotating door code, my points, my bookings and activities; nobody
+else's.
 
 Every read is keyed by the signed-in member's own ``member_id``; no parameter names a
-member. The code is minted by ``GET /member/code`` (JSON, never cached) with the dashboard's
-issuer key, and member.js fetches a fresh one before the last one expires.
+member (the address only chooses a venue, a room and a day to book). The code is minted by
+``GET /member/code`` (JSON, never cached) with the dashboard's issuer key, and member.js
+fetches a fresh one before the last one expires. Booking, cancelling, signing up and
+withdrawing call the bookings API with the sign-in cookie (member_booking.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final
+from datetime import date, datetime
+from typing import Annotated, Final
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import Session, col, select
 
@@ -21,11 +24,15 @@ from cloud.access.models import Booking
 from cloud.aggregates.timezones import DEFAULT_ZONE
 from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import error_response
+from cloud.bookings.activities import ATTEND_EARLY
+from cloud.bookings.models import Room
 from cloud.core.time import as_utc
 from cloud.members import codes
 from cloud.models import Venue
 from cloud.points.statement import EntryPublic, member_balance, member_entries
 from cloud.web.i18n import Lang, Messages
+from cloud.web.pages import member_booking
+from cloud.web.pages.booking_words import member_reasons
 from cloud.web.render import render
 from cloud.web.session import Member, PageForbidden
 from cloud.web.state import web_state
@@ -51,7 +58,7 @@ ENTRY_KINDS: Final = frozenset(
     }
 )
 
-TEXT: Final[Messages] = {
+_OWN: Final[Messages] = {
     "member.title": ("我的会员卡", "My member card"),
     "member.code": ("入场码", "Door code"),
     "member.code_hint": (
@@ -109,17 +116,23 @@ TEXT: Final[Messages] = {
     "member.entry.redeem_cancelled": ("兑换取消，积分退回", "Redemption cancelled, points back"),
     "member.entry.redeem_expired": ("兑换超时，积分退回", "Redemption timed out, points back"),
 }
+TEXT: Final[Messages] = {**_OWN, **member_booking.TEXT}
 
 
 @dataclass(frozen=True, slots=True)
 class BookingRow:
     booking: Booking
     venue: Venue | None
+    room: Room | None  # None for a booking the union's system made by door
     upcoming: bool
 
     @property
     def timezone(self) -> str | None:
         return self.venue.timezone if self.venue else None
+
+    @property
+    def cancellable(self) -> bool:
+        return self.upcoming and not self.booking.cancelled
 
 
 # The member page's words for the refusals of cloud.members.codes, by their API code.
@@ -192,19 +205,44 @@ def _bookings(session: Session, member_id: str, now: datetime) -> list[BookingRo
     ).all()
     venue_ids = {b.venue_id for b in (*upcoming, *past)}
     venues = {v.id: v for v in session.exec(select(Venue).where(col(Venue.id).in_(venue_ids)))}
+    room_ids = {b.room_id for b in (*upcoming, *past) if b.room_id}
+    rooms = {r.id: r for r in session.exec(select(Room).where(col(Room.id).in_(room_ids)))}
     return [
-        BookingRow(b, venues.get(b.venue_id), upcoming=is_upcoming)
+        BookingRow(b, venues.get(b.venue_id), rooms.get(b.room_id or ""), upcoming=is_upcoming)
         for rows, is_upcoming in ((upcoming, True), (past, False))
         for b in rows
     ]
 
 
+ChoiceQuery = Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9-]{1,32}$")]
+
+
 @router.get("/member", response_class=HTMLResponse)
-def member_page(request: Request, viewer: Member, session: SessionDep, now: NowDep) -> HTMLResponse:
+def member_page(
+    request: Request,
+    *,
+    viewer: Member,
+    session: SessionDep,
+    now: NowDep,
+    venue: ChoiceQuery = None,
+    room: ChoiceQuery = None,
+    day: date | None = None,
+) -> HTMLResponse:
     member_id = own_member_id(viewer)
     issuer = web_state(request).issuer
     refusal = None if issuer is None else code_refusal(session, member_id, now)
     balance = member_balance(session=session, member_id=member_id)
+    bookings = _bookings(session, member_id, now)
+    chooser = member_booking.choose(
+        session,
+        member_id,
+        venue_id=venue,
+        room_id=room,
+        day=day,
+        now=now,
+        # Where they booked last is where they will most likely book again.
+        usual_venue=bookings[0].booking.venue_id if bookings else None,
+    )
     return render(
         request,
         viewer,
@@ -215,7 +253,11 @@ def member_page(request: Request, viewer: Member, session: SessionDep, now: NowD
         entries=_entries(session, member_id),
         entry_kinds=ENTRY_KINDS,
         statement_zone=STATEMENT_ZONE,
-        bookings=_bookings(session, member_id, now),
+        bookings=bookings,
+        member_id=member_id,
+        chooser=chooser,
+        early=int(ATTEND_EARLY.total_seconds() // 60),
+        reasons=member_reasons(),
     )
 
 

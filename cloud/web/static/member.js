@@ -117,3 +117,29 @@
     document.addEventListener("DOMContentLoaded", () => bind(document));
   }
 })();
+
+// Choosing what to book: a new venue, room or day shows its slots at once (the form is a
+// plain GET form; without this script its button does the same). A new venue starts from
+// its own first room and day, so the old venue's choices are not sent along.
+(function () {
+  function hideButton(root) {
+    const go = (root || document).querySelector("[data-chooser-go]");
+    if (go) go.hidden = true;
+  }
+
+  document.addEventListener("change", (event) => {
+    const select = event.target;
+    if (!(select instanceof HTMLSelectElement) || !select.dataset.choose) return;
+    const form = select.closest("form[data-chooser]");
+    if (!form) return;
+    if (select.dataset.choose === "venue") {
+      for (const other of form.querySelectorAll("[data-choose=room], [data-choose=day]")) {
+        other.disabled = true;
+      }
+    }
+    form.requestSubmit();
+  });
+
+  if (window.yz && window.yz.afterRender) window.yz.afterRender.push(hideButton);
+  else document.addEventListener("DOMContentLoaded", () => hideButton(document));
+})();

@@ -1,5 +1,5 @@
-"""The managers' bookings and activities pages: who may look, days and weeks in the venue's
-time, pseudonyms for managers, rolls from the door."""
+"""The managers' bookings and activities pages and the member page's booking part: who may
+look, days and weeks in the venue's time, pseudonyms for managers, rolls from the door."""
 
 from __future__ import annotations
 
@@ -641,3 +641,86 @@ def test_the_new_activity_form_knows_the_venues_zone(sign_in: SignIn) -> None:
     assert page.one("p", data_none_upcoming=None).text == "没有即将开始的活动"
     reasons = {str(li.attrs["data-reason"]): li.text for li in page.find("li", data_reason=None)}
     assert reasons["invalid_request"].startswith("请检查名称、日期和时间")
+
+
+# --- the member page's booking part -------------------------------------------------------
+
+
+def offers(page: Page) -> dict[str, str]:
+    """Slot start -> mine | free | full, as the member's list shows them."""
+    return {
+        str(li.attrs["data-offer-slot"]): str(
+            page.within(li).find("span", data_slot_state=None)[0].attrs["data-slot-state"]
+        )
+        for li in page.find("li", data_offer_slot=None)
+    }
+
+
+def test_the_member_chooses_a_venue_room_and_day_and_sees_what_is_free(
+    sign_in: SignIn,
+) -> None:
+    text, page = get(sign_in("wang"), "/member")
+    venues = page.within(page.one("select", data_choose="venue")).find("option")
+    assert [o.attrs["value"] for o in venues] == ["v1"]  # v2 has nothing to book
+    assert page.one("ul", data_offer_room=None).attrs["data-offer-room"] == "court-1"
+    days = page.within(page.one("select", data_choose="day")).find("option")
+    assert len(days) == 15  # today and 14 days ahead
+    assert days[0].text == "12月6日 周日 · 今天"
+    shown = offers(page)
+    assert next(iter(shown)) == datetime(2026, 12, 6, 2, 0, tzinfo=UTC).isoformat()  # 10:00
+    assert shown[AFTERNOON.isoformat()] == "mine"
+    assert shown[(AFTERNOON + HOUR).isoformat()] == "free"
+    assert LI not in text  # who else booked is nobody's business here
+    _, night = get(sign_in("wang"), "/member?venue=v1&room=night&day=2026-12-07")
+    assert night.one("ul", data_offer_room=None).attrs["data-offer-day"] == "2026-12-07"
+    assert offers(night)[EARLY.isoformat()] == "full"  # Li holds the only place
+    _, stale = get(sign_in("wang"), "/member?venue=v9&room=gone&day=2030-01-01")
+    assert stale.one("ul", data_offer_room=None).attrs["data-offer-day"] == "2026-12-06"
+
+
+def test_the_member_books_a_slot_and_cancels_it_from_their_list(sign_in: SignIn) -> None:
+    client = sign_in("wang")
+    text, page = get(client, "/member")
+    slot = (AFTERNOON + HOUR).isoformat()
+    button = page.within(page.one("li", data_offer_slot=slot)).one("button", data_book_slot=None)
+    assert button.attrs["data-done"] == "已预约 12月6日 周日 15:00"
+    headers = {"X-CSRF-Token": csrf_of(text)}
+    made = client.post(str(button.attrs["data-api"]), json=json_of(button), headers=headers)
+    assert made.status_code == 201, made.text
+    _, page = get(client, "/member")
+    assert offers(page)[slot] == "mine"
+    row = page.one("tr", data_booking=made.json()["id"])
+    assert row.attrs["data-booking-state"] == "upcoming"
+    assert "羽毛球场" in row.text
+    cancel = page.within(row).one("button", data_cancel_booking=None)
+    assert client.post(str(cancel.attrs["data-api"]), headers=headers).json()["cancelled"] is True
+    _, page = get(client, "/member")
+    assert offers(page)[slot] == "free"
+    assert page.one("tr", data_booking=made.json()["id"]).attrs["data-booking-state"] == "cancelled"
+    reasons = {str(li.attrs["data-reason"]): li.text for li in page.find("li", data_reason=None)}
+    assert reasons["booking_conflict"] == "您在这个时段已经预约了这个房间。"
+
+
+def test_the_member_signs_up_for_an_activity_and_withdraws(engine: Engine, sign_in: SignIn) -> None:
+    tomorrow = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
+    film = make_activity(engine, "电影之夜", tomorrow, capacity=2, points=20)
+    sign_up(engine, film, LI)
+    client = sign_in("wang")
+    text, page = get(client, "/member")
+    offer = page.within(page.one("li", data_offer_activity=film))
+    assert "已报名 1 / 2" in page.one("li", data_offer_activity=film).text
+    assert "到场得 20 积分" in page.one("li", data_offer_activity=film).text
+    button = offer.one("button", data_sign_up=None)
+    headers = {"X-CSRF-Token": csrf_of(text)}
+    answer = client.post(str(button.attrs["data-api"]), json=json_of(button), headers=headers)
+    assert answer.status_code == 201, answer.text
+    _, page = get(client, "/member")
+    mine = page.within(page.one("ul", data_my_activities=None))
+    assert [li.attrs["data-offer-activity"] for li in mine.find("li")] == [film]
+    assert page.find("ul", data_venue_activities="v1") == []
+    withdraw = mine.one("button", data_withdraw=None)
+    assert withdraw.attrs["data-method"] == "DELETE"
+    assert client.delete(str(withdraw.attrs["data-api"]), headers=headers).status_code == 200
+    _, page = get(client, "/member")
+    assert page.find("ul", data_my_activities=None) == []
+    assert "已报名 1 / 2" in page.one("li", data_offer_activity=film).text

@@ -371,6 +371,37 @@ def test_the_week_shows_each_day_and_leads_to_it(signed_in: SignedIn) -> None:
     expect(page.locator("h2[data-shown]")).to_have_text("12月10日 周三")
 
 
+def test_a_manager_adds_a_room_and_it_takes_bookings(world: World, signed_in: SignedIn) -> None:
+    page = signed_in("boss", "/venues/v1/bookings")
+    page.locator("details#rooms > summary").click()
+    adding = page.locator('details[data-keep-open="room-new"]')
+    adding.locator("summary").click()
+    form = adding.locator("form")
+    form.locator("input[data-room-id]").fill("study-1")
+    form.locator("input[name=door]").fill("study-door")
+    form.locator("input[name=name_zh]").fill("自习室")
+    form.locator("input[name=name_en]").fill("Study room")
+    form.locator("select[name=kind]").select_option("study")
+    form.locator("input[name=capacity]").fill("6")
+    form.locator("select[name=slot_minutes]").select_option("120")
+    form.locator("input[name=opens]").fill("08:00")
+    form.locator("input[name=closes]").fill("21:00")  # 13 hours: not whole 2-hour slots
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-result]")).to_have_text(re.compile(r"^请检查填写的内容：结束时间"))
+    form.locator("input[name=closes]").fill("22:00")
+    form.locator("button[type=submit]").click()
+    lane = page.locator('article[data-lane="study-1"]')
+    expect(lane.locator("li[data-slot]")).to_have_count(7)  # 08:00-22:00 in two hours
+    expect(lane.locator("h3")).to_contain_text("自习室")
+    # The sections unfolded by hand stay open through the re-render.
+    expect(page.locator("details#rooms")).to_have_attribute("open", "")
+    expect(page.locator('details[data-room="study-1"] .room-summary')).to_contain_text(
+        "每时段 6 人"
+    )
+    option = page.locator('select[data-room-select] option[value="study-1"]')
+    expect(option).to_have_text("自习室")
+
+
 def test_a_manager_creates_an_activity_in_the_venues_time(
     world: World, signed_in: SignedIn
 ) -> None:

@@ -118,6 +118,16 @@ _OWN: Final[Messages] = {
     "bookings.room.no": ("否（停用）", "no (closed)"),
     "bookings.room.save": ("保存", "Save"),
     "bookings.room.saved": ("已保存", "Saved"),
+    "bookings.reason.invalid_request": (
+        (
+            "请检查填写的内容：结束时间须晚于开放时间，"
+            "且正好是整数个时段（如 08:00–22:00，每段 60 分钟）。"
+        ),
+        (
+            "Check the form: the room must close after it opens, at the end of a whole slot "
+            "(e.g. 08:00–22:00 in 60-minute slots)."
+        ),
+    ),
     "bookings.room.summary": (
         "{kind} · 每时段 {capacity} 人 · {minutes} 分钟 · {opens}–{closes} · 提前 {days} 天",
         "{kind} · {capacity} per slot · {minutes} min · {opens}–{closes} · {days} days ahead",
@@ -315,7 +325,8 @@ def bookings_page(
         kinds=booking_words.ROOM_KINDS,
         slot_lengths=SLOT_LENGTHS,
         pseudonymized=viewer.principal.pseudonymize_members,
-        reasons=booking_words.staff_reasons(),
+        # A form's invalid value here is nearly always a room's hours not fitting its slots.
+        reasons=booking_words.staff_reasons(invalid_request="bookings.reason.invalid_request"),
     )
 
 

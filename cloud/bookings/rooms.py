@@ -31,6 +31,10 @@ from protocol.ids import Identifier
 
 RoomKind = Literal["court", "meeting", "nursing", "study", "gym", "other"]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+# A closing time may be midnight at the end of the day: a nursing room open around the clock.
+ClosingTime = Annotated[
+    str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
+]
 MAX_SLOTS_PER_BOOKING: Final = 4  # one booking spans at most this many slots
 _NAME = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -55,7 +59,7 @@ class RoomIn(BaseModel):
     capacity: int = Field(default=1, ge=1, le=200, description="Bookings one slot may hold.")
     slot_minutes: int = Field(default=60, ge=15, le=240)
     opens: ClockTime = "08:00"
-    closes: ClockTime = "22:00"
+    closes: ClosingTime = "22:00"
     days_ahead: int = Field(default=14, ge=1, le=90)
     active: bool = True
 
@@ -127,8 +131,9 @@ def _live(room_id: str) -> ColumnElement[bool]:
 def slots(*, session: Session, room: Room, day: date) -> list[Slot]:
     """The room's slots on a local day, with how many bookings each holds."""
     zone = venue_zone(_zone(session, room))
-    start = datetime.combine(day, time.fromisoformat(room.opens), zone)
-    end = datetime.combine(day, time.fromisoformat(room.closes), zone)
+    midnight = datetime.combine(day, time(0), zone)
+    start = midnight + timedelta(minutes=_minutes(room.opens))
+    end = midnight + timedelta(minutes=_minutes(room.closes))
     step = timedelta(minutes=room.slot_minutes)
     bookings = session.exec(
         select(Booking).where(

@@ -3,7 +3,7 @@
 import csv
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -111,6 +111,18 @@ def test_an_expired_jwt_is_401(world: World) -> None:
     error = error_of(world.client.get(ME, headers=headers), 401)
 
     assert "expired" in error["message"]
+
+
+def test_a_jwt_is_judged_by_the_clouds_clock_not_the_wall_clock(world: World) -> None:
+    """A clock ahead of the wall (a test's, a replica's) still takes its own fresh tokens."""
+    world.clock[0] = datetime.now(UTC) + timedelta(days=400)
+    assert world.client.get(ME, headers=world.headers("ada")).status_code == 200
+    claims: dict[str, Any] = {"iss": "yizhan-cloud", "sub": "ada", "role": "admin"}
+    ahead = world.clock[0] + timedelta(minutes=10)  # minted ten minutes in the future
+    claims |= {"venues": None, "iat": ahead, "exp": ahead + timedelta(minutes=5)}
+    early = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+    error = error_of(world.client.get(ME, headers={"Authorization": f"Bearer {early}"}), 401)
+    assert "future" in error["message"]
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")

@@ -222,6 +222,9 @@ class BookingPublic(BaseModel):
 
 
 def _booking_public(booking: Booking, shown: Callable[[str], str]) -> BookingPublic:
+    """``shown`` names the member; who booked is left out where members go by pseudonyms
+    (a member booking for themselves is booked_by their own username)."""
+    revealed = shown("") == ""
     return BookingPublic(
         id=booking.id,
         venue_id=booking.venue_id,
@@ -231,7 +234,7 @@ def _booking_public(booking: Booking, shown: Callable[[str], str]) -> BookingPub
         starts_at=as_utc(booking.starts_at),
         ends_at=as_utc(booking.ends_at),
         cancelled=booking.cancelled,
-        booked_by=booking.booked_by,
+        booked_by=booking.booked_by if revealed else None,
     )
 
 

@@ -303,3 +303,32 @@ def test_bookings_stay_bookings_after_a_room_change(tmp_path: Path, cloud: Cloud
             )
             is not None
         )
+
+
+def test_a_room_open_until_midnight_has_its_last_slot(cloud: Cloud) -> None:
+    admin = setup_venue(cloud)
+    nursing = {"door": "nursing", "name_zh": "母婴室", "name_en": "Nursing room"}
+    nursing |= {"kind": "nursing", "opens": "00:00", "closes": "24:00", "slot_minutes": 30}
+    answer = cloud.http.put("/api/v1/venues/v1/rooms/nursing", json=nursing, headers=admin)
+    assert answer.status_code == 200, answer.text
+    slots = cloud.http.get("/api/v1/rooms/nursing/slots?day=2026-12-06", headers=admin).json()
+    assert len(slots) == 48
+    assert slots[-1]["ends_at"] == "2026-12-06T16:00:00+00:00"  # midnight in Shanghai
+    late = datetime(2026, 12, 6, 15, 30, tzinfo=UTC)  # 23:30 local
+    made = cloud.http.post(
+        "/api/v1/rooms/nursing/bookings", json=booking("m-1", late, hours=0) | {
+            "ends_at": (late + timedelta(minutes=30)).isoformat()
+        }, headers=admin,
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+
+
+def test_a_manager_does_not_learn_who_booked(cloud: Cloud) -> None:
+    setup_venue(cloud)
+    mel = cloud.person("mel")
+    cloud.http.post("/api/v1/rooms/court-1/bookings", json=booking("m-1"), headers=mel)
+    (seen,) = cloud.http.get("/api/v1/venues/v1/bookings", headers=cloud.person("mia")).json()
+    assert seen["booked_by"] is None
+    assert "mel" not in str(seen)
+    (as_admin,) = cloud.http.get("/api/v1/venues/v1/bookings", headers=cloud.person("ada")).json()
+    assert as_admin["booked_by"] == "mel"

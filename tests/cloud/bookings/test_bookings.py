@@ -307,7 +307,7 @@ def test_bookings_stay_bookings_after_a_room_change(tmp_path: Path, cloud: Cloud
 
 def test_a_room_open_until_midnight_has_its_last_slot(cloud: Cloud) -> None:
     admin = setup_venue(cloud)
-    nursing = {"door": "nursing", "name_zh": "母婴室", "name_en": "Nursing room"}
+    nursing: dict[str, object] = {"door": "nursing", "name_zh": "母婴室", "name_en": "Nursing room"}
     nursing |= {"kind": "nursing", "opens": "00:00", "closes": "24:00", "slot_minutes": 30}
     answer = cloud.http.put("/api/v1/venues/v1/rooms/nursing", json=nursing, headers=admin)
     assert answer.status_code == 200, answer.text

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 
 from cloud.access.issuer import load_existing as load_issuer_key
-from cloud.api.audit import IntegrationAudit
+from cloud.api.audit import CallLog, IntegrationAudit
 from cloud.api.auth_deps import current_principal
 from cloud.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from cloud.api.errors import ErrorResponse, install_error_handlers
@@ -89,7 +89,7 @@ def _api_v1_router() -> APIRouter:
     return router
 
 
-def _lifespan(control: DeviceControl | None) -> Any:
+def _lifespan(control: DeviceControl | None, calls: CallLog) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if control is not None:
@@ -100,6 +100,7 @@ def _lifespan(control: DeviceControl | None) -> Any:
             await app.state.web.live.stop()
             if control is not None:
                 control.stop()
+            calls.close()
 
     return lifespan
 
@@ -130,7 +131,8 @@ def create_app(
         raise InsecureSettingsError(
             "mode=production needs YZ_CLOUD_AUTH__JWT_SECRET; refusing to start without it"
         )
-    app = FastAPI(title="yizhan cloud", version="1", lifespan=_lifespan(control))
+    calls = CallLog(engine)
+    app = FastAPI(title="yizhan cloud", version="1", lifespan=_lifespan(control, calls))
     web = settings.web
     issuer = None if web.issuer_key_file is None else load_issuer_key(web.issuer_key_file)
     app.state.api = ApiState(
@@ -155,7 +157,7 @@ def create_app(
         live_interval_s=web.live_interval_s,
         session_minutes=round(web.session_hours * 60),
     )
-    app.add_middleware(IntegrationAudit, engine=engine, clock=clock)
+    app.add_middleware(IntegrationAudit, log=calls, clock=clock)
     # Added last, so outermost: it wraps authentication and every body read (issue 15).
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

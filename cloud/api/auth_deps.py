@@ -116,12 +116,16 @@ def current_principal(
     if _is_legacy_token(given, state):
         return Principal(subject="token:legacy", role=Role.SERVICE, venue_ids=None)
     if given.startswith(store.TOKEN_PREFIX):
-        token = store.find_api_token(session=session, presented=given, now=now)
-        if token is None:
-            raise unauthorized("this API token is unknown, revoked or expired; ask an admin")
-        principal = _with_device(
-            session, token, store.principal_for_token(session=session, token=token)
-        )
+        principal = state.tokens.get(given, now)
+        if principal is None:
+            token = store.find_api_token(session=session, presented=given, now=now)
+            if token is None:
+                raise unauthorized("this API token is unknown, revoked or expired; ask an admin")
+            principal = _with_device(
+                session, token, store.principal_for_token(session=session, token=token)
+            )
+            if principal.role is Role.INTEGRATION:  # the platform's hot path, nothing else
+                state.tokens.put(given, principal, now=now, expires_at=token.expires_at)
         request.state.principal = principal  # the integration audit reads it (cloud.api.audit)
         return principal
     return _person(session, given, state, now)

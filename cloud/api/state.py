@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from cloud.api.token_cache import TokenCache
 from cloud.auth.tokens import AuthKeys
 from cloud.core.time import Clock
 from cloud.devices.services import DeviceServices
@@ -26,3 +27,5 @@ class ApiState:
     # issuer: codes come from the union's own backend and POST …/codes answers 404.
     issuer: IssuerKey | None = None
     code_limit: CodeRateLimit = field(default_factory=CodeRateLimit)
+    # API tokens checked in the last few seconds (cloud.api.token_cache).
+    tokens: TokenCache = field(default_factory=TokenCache)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from cloud.access.models import Member
 from cloud.core.time import as_utc
@@ -49,7 +49,11 @@ class CodeRefused(Exception):  # noqa: N818  (an answer for the member, not a fa
 
 def refusal(session: Session, member_id: str, now: datetime) -> CodeRefused | None:
     """Why a door would refuse this member's code anyway, or None when one may be minted."""
-    row = session.get(Member, member_id)
+    return refusal_of(session.get(Member, member_id), member_id, now)
+
+
+def refusal_of(row: Member | None, member_id: str, now: datetime) -> CodeRefused | None:
+    """:func:`refusal` for a member row already read (None: not on the roster)."""
     if row is None:
         return CodeRefused(
             409,
@@ -76,6 +80,45 @@ def refusal(session: Session, member_id: str, now: datetime) -> CodeRefused | No
     return None
 
 
+def _issued(row: Member, *, issuer: IssuerKey, now: datetime, lifetime: timedelta) -> IssuedCode:
+    try:
+        text = issue(
+            row.member_id, key=issuer, now=now, lifetime=lifetime, groups=tuple(row.groups)
+        )
+    except MemberCodeError as exc:
+        raise CodeRefused(409, "code_refused", f"no code could be made: {exc.detail}") from None
+    expires_at = as_utc(now).replace(microsecond=0) + lifetime
+    refresh_in = max(1, int((lifetime - REFRESH_MARGIN).total_seconds()))
+    return IssuedCode(text, expires_at, refresh_in)
+
+
+def mint_many(
+    session: Session,
+    member_ids: Sequence[str],
+    *,
+    issuer: IssuerKey,
+    now: datetime,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+) -> dict[str, IssuedCode | CodeRefused]:
+    """A code, or the reason there is none, for each member: one query for all of them."""
+    rows = {
+        row.member_id: row
+        for row in session.exec(select(Member).where(col(Member.member_id).in_(member_ids)))
+    }
+    found: dict[str, IssuedCode | CodeRefused] = {}
+    for member_id in member_ids:
+        row = rows.get(member_id)
+        refused = refusal_of(row, member_id, now)
+        if refused is not None or row is None:
+            found[member_id] = refused or CodeRefused(409, "member_unknown", member_id)
+            continue
+        try:
+            found[member_id] = _issued(row, issuer=issuer, now=now, lifetime=lifetime)
+        except CodeRefused as exc:
+            found[member_id] = exc
+    return found
+
+
 def mint(
     session: Session,
     member_id: str,
@@ -85,18 +128,11 @@ def mint(
     lifetime: timedelta = DEFAULT_LIFETIME,
 ) -> IssuedCode:
     """A fresh code for ``member_id``, signed by ``issuer``; CodeRefused says why not."""
-    refused = refusal(session, member_id, now)
-    if refused is not None:
-        raise refused
     row = session.get(Member, member_id)
-    groups = tuple(row.groups) if row is not None else ()
-    try:
-        text = issue(member_id, key=issuer, now=now, lifetime=lifetime, groups=groups)
-    except MemberCodeError as exc:
-        raise CodeRefused(409, "code_refused", f"no code could be made: {exc.detail}") from None
-    expires_at = as_utc(now).replace(microsecond=0) + lifetime
-    refresh_in = max(1, int((lifetime - REFRESH_MARGIN).total_seconds()))
-    return IssuedCode(text, expires_at, refresh_in)
+    refused = refusal_of(row, member_id, now)
+    if refused is not None or row is None:
+        raise refused or CodeRefused(409, "member_unknown", member_id)
+    return _issued(row, issuer=issuer, now=now, lifetime=lifetime)
 
 
 class CodeRateLimit:

@@ -207,10 +207,13 @@ def create_api_token(
 
 
 @router.delete("/tokens/{token_id}", dependencies=_admin, responses=_NOT_FOUND)
-def revoke_api_token(*, session: SessionDep, token_id: str, now: NowDep) -> ApiTokenPublic:
+def revoke_api_token(
+    *, session: SessionDep, state: StateDep, token_id: str, now: NowDep
+) -> ApiTokenPublic:
     """Revoked at once; the row stays so the audit trail keeps who had it."""
     token = session.get(ApiToken, token_id)
     if token is None:
         raise ApiError(404, code="token_not_found", message=f"there is no API token {token_id!r}")
     store.revoke_api_token(session=session, token=token, now=now)
+    state.tokens.clear()  # at once here; other API processes within TokenCache's TTL
     return _token_public(session, token)

@@ -14,12 +14,12 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud.access.models import Member
 from cloud.api.auth_deps import require_scope
 from cloud.api.deps import NowDep, SessionDep, StateDep
-from cloud.api.errors import ApiError, ErrorResponse
+from cloud.api.errors import ApiError, ErrorBody, ErrorResponse
 from cloud.auth.principal import Principal, Scope
 from cloud.core.time import UtcDatetime, as_utc
 from cloud.members import codes, phones, roster
@@ -393,6 +393,67 @@ def reinstate_member(
     )
 
 
+MAX_CODES_PER_CALL: Final = 200
+
+
+class CodesIn(_Body):
+    member_ids: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,24}$")]] = Field(
+        min_length=1, max_length=MAX_CODES_PER_CALL
+    )
+
+
+class CodeOrError(BaseModel):
+    member_id: str
+    code: str | None = None
+    expires_at: UtcDatetime | None = None
+    refresh_in_s: int | None = None
+    error: ErrorBody | None = None
+
+
+class CodesPublic(BaseModel):
+    codes: list[CodeOrError]
+
+
+@router.post("/codes", dependencies=[_ISSUE], responses=_ERRORS)
+def issue_codes(
+    *, session: SessionDep, state: StateDep, issuer: IssuerDep, now: NowDep, wanted: CodesIn
+) -> JSONResponse:
+    """Fresh codes for up to 200 members in one call (a platform refreshing the codes its app
+    users are showing); each member's answer is a code or its own error, as the one-member
+    route would give it, and the per-member limit counts here too."""
+    if len(set(wanted.member_ids)) != len(wanted.member_ids):
+        raise ApiError(422, code="duplicate_member", message="give each member once per call")
+    answers: dict[str, CodeOrError] = {}
+    allowed = []
+    for member_id in wanted.member_ids:
+        wait = state.code_limit.take(member_id)
+        if wait is None:
+            allowed.append(member_id)
+        else:
+            answers[member_id] = CodeOrError(member_id=member_id, error=_too_many(member_id, wait))
+    for member_id, got in codes.mint_many(session, allowed, issuer=issuer, now=now).items():
+        if isinstance(got, codes.CodeRefused):
+            error = ErrorBody(code=got.code, message=got.message)
+            answers[member_id] = CodeOrError(member_id=member_id, error=error)
+        else:
+            answers[member_id] = CodeOrError(
+                member_id=member_id,
+                code=got.code,
+                expires_at=got.expires_at,
+                refresh_in_s=got.refresh_in_s,
+            )
+    body = CodesPublic(codes=[answers[m] for m in wanted.member_ids])
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), headers=_NO_STORE)
+
+
+def _too_many(member_id: str, wait: float) -> ErrorBody:
+    return ErrorBody(
+        code="too_many_codes",
+        message=f"member {member_id!r} had {codes.CODES_PER_MINUTE} codes this minute; ask "
+        f"again in {wait:.0f} s (a code lasts a minute: refresh_in_s says when)",
+    )
+
+
 @router.post(
     "/{member_id}/codes",
     dependencies=[_ISSUE],
@@ -414,11 +475,11 @@ def issue_code(
     """
     wait = state.code_limit.take(member_id)
     if wait is not None:
+        said = _too_many(member_id, wait)
         raise ApiError(
             429,
-            code="too_many_codes",
-            message=f"member {member_id!r} had {codes.CODES_PER_MINUTE} codes this minute; "
-            f"ask again in {wait:.0f} s (a code lasts a minute: refresh_in_s says when)",
+            code=said.code,
+            message=said.message,
             headers={"Retry-After": str(max(1, round(wait)))},
         )
     try:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from cloud.access.issuer import load_or_create
 from cloud.access.models import Member
 from cloud.auth import store
-from cloud.auth.models import ApiTokenCreate, IntegrationCall
+from cloud.auth.models import ApiToken, ApiTokenCreate, IntegrationCall
 from cloud.auth.principal import Role, Scope
 from edge.access.keys import KeyRing
 from edge.access.members import MemberCache
@@ -24,6 +24,7 @@ from edge.access.sync import SyncClient
 from edge.access.verifier import Verifier
 from protocol.membercode import prove
 from tests.cloud.members.world import EVERY_SCOPE, LEGACY, NOW, UNTIL, Cloud
+from tests.helpers import wait_for
 
 
 def member(**fields: object) -> dict[str, object]:
@@ -117,8 +118,13 @@ def test_every_integration_call_is_logged_with_its_answer(cloud: Cloud) -> None:
     cloud.http.get("/api/v1/venues", headers=writer)
     cloud.http.put("/api/v1/members/bad id", json=member(), headers=writer)
     cloud.http.get("/api/v1/members", headers=cloud.person("ada"))  # a person: not logged here
-    with Session(cloud.engine) as session:
-        calls = session.exec(select(IntegrationCall).order_by(col(IntegrationCall.id))).all()
+
+    def logged() -> list[IntegrationCall]:
+        with Session(cloud.engine) as session:
+            rows = session.exec(select(IntegrationCall).order_by(col(IntegrationCall.id))).all()
+        return list(rows) if len(rows) >= 3 else []
+
+    calls = wait_for(logged, timeout=10, message="the three calls are written")
     assert [(c.method, c.path, c.status) for c in calls] == [
         ("PUT", "/api/v1/members/m-1", 201),
         ("GET", "/api/v1/venues", 403),
@@ -297,3 +303,43 @@ def test_a_boxs_token_and_the_legacy_token_get_nothing_from_the_roster(cloud: Cl
         phone = {"public_key": base64.b64encode(bytes(32)).decode()}
         registered = cloud.http.post("/api/v1/members/m-1/phones", json=phone, headers=headers)
         assert registered.status_code == 403
+
+
+def test_a_revoked_platform_token_stops_at_once(cloud: Cloud) -> None:
+    platform = cloud.token(Scope.MEMBERS_READ)
+    assert cloud.http.get("/api/v1/members", headers=platform).status_code == 200  # now cached
+    with Session(cloud.engine) as session:
+        token_id = session.exec(select(ApiToken.id).where(ApiToken.role == "integration")).one()
+    revoked = cloud.http.delete(f"/api/v1/auth/tokens/{token_id}", headers=cloud.person("ada"))
+    assert revoked.status_code == 200
+    assert cloud.http.get("/api/v1/members", headers=platform).status_code == 401
+
+
+def test_codes_for_many_members_in_one_call_each_with_its_own_answer(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    platform = cloud.token(*EVERY_SCOPE)
+    members = [{"member_id": f"m-{i}"} for i in range(3)]
+    members.append({"member_id": "m-out", "standing": "suspended"})
+    cloud.http.post("/api/v1/members/batch", json={"members": members}, headers=platform)
+    verifier = door(tmp_path, cloud.key_file, cloud.clock)
+    SyncClient(
+        "http://testserver", LEGACY, http=cloud.http, clock=lambda: cloud.clock[0]
+    ).sync_members(verifier.members)
+    wanted = ["m-0", "m-1", "m-out", "nobody", "m-2"]
+    answer = cloud.http.post("/api/v1/members/codes", json={"member_ids": wanted}, headers=platform)
+    assert answer.status_code == 200, answer.text
+    got = {c["member_id"]: c for c in answer.json()["codes"]}
+    assert [c["member_id"] for c in answer.json()["codes"]] == wanted
+    for member_id in ("m-0", "m-1", "m-2"):
+        assert verifier.verify(got[member_id]["code"]).reason is Reason.ACCEPTED
+    assert got["m-out"]["error"]["code"] == "member_revoked"
+    assert got["nobody"]["error"]["code"] == "member_unknown"
+    for _ in range(9):  # ten codes a minute per member, batched or not
+        cloud.http.post("/api/v1/members/m-0/codes", headers=platform)
+    again = cloud.http.post("/api/v1/members/codes", json={"member_ids": ["m-0"]}, headers=platform)
+    assert again.json()["codes"][0]["error"]["code"] == "too_many_codes"
+    twice = cloud.http.post(
+        "/api/v1/members/codes", json={"member_ids": ["m-1", "m-1"]}, headers=platform
+    )
+    assert twice.status_code == 422

@@ -330,21 +330,23 @@ class Load:
 Ask = Callable[[httpx.Client], httpx.Response]
 
 
-def _client(ask: Ask, keep: Callable[[httpx.Response], str], deadline: float, load: Load) -> None:
+Keep = Callable[[httpx.Response], Sequence[str]]  # what an answer brought (codes: one or many)
+
+
+def _client(ask: Ask, keep: Keep, deadline: float, load: Load) -> None:
     with httpx.Client(timeout=_HTTP_TIMEOUT_S) as http:
         while time.perf_counter() < deadline:
             sent = time.perf_counter()
             answer = ask(http)
             load.latency_ms.append((time.perf_counter() - sent) * 1000)
             if answer.is_success:
-                load.kept.append((keep(answer), utc_now()))
+                arrived = utc_now()
+                load.kept.extend((item, arrived) for item in keep(answer))
             else:
                 load.refused[answer.status_code] += 1
 
 
-def apply_load(
-    cloud: Cloud, ask: Ask, keep: Callable[[httpx.Response], str], *, seconds: float, clients: int
-) -> Load:
+def apply_load(cloud: Cloud, ask: Ask, keep: Keep, *, seconds: float, clients: int) -> Load:
     """``clients`` threads, each ``ask``ing in turn for ``seconds``; the cloud's CPU beside."""
     load = Load()
     cpu_before = cpu_s(cloud.pid)

@@ -17,11 +17,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.exceptions import StarletteDeprecationWarning
 
+from cloud.access.models import Booking
 from cloud.api.app import create_app
 from cloud.auth import store
 from cloud.auth.models import ApiTokenCreate, UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.settings import AuthSettings
+from cloud.bookings.models import Activity, ActivitySignup, Room
 from cloud.core.db import make_engine
 from cloud.devices.models import Device
 from cloud.migrate import upgrade
@@ -94,6 +96,7 @@ def seed(engine: Engine) -> dict[str, int]:
             ]
         )
         session.commit()
+        _seed_bookings(session)
         ids = {}
         for username, (role, venues, member_id) in USERS.items():
             user_in = UserCreate(
@@ -107,6 +110,31 @@ def seed(engine: Engine) -> dict[str, int]:
             assert user.id is not None
             ids[username] = user.id
     return ids
+
+
+ROOM_A = "court-alpha"
+ACTIVITY_A = "act-00000000000a"
+BOOKING_A = "bk-alice-alpha"
+
+
+def _seed_bookings(session: Session) -> None:
+    """A room of venue A with Alice's booking, and an activity she signed up for."""
+    session.add(Room(id=ROOM_A, venue_id=VENUE_A, door="court", name_zh="球场", name_en="Court"))
+    session.add(
+        Booking(
+            id=BOOKING_A, venue_id=VENUE_A, door="court", member_id=ALICE, room_id=ROOM_A,
+            starts_at=NOW + timedelta(hours=2), ends_at=NOW + timedelta(hours=3), version=1,
+        )
+    )  # fmt: skip
+    session.add(
+        Activity(
+            id=ACTIVITY_A, venue_id=VENUE_A, title="First aid", starts_at=NOW + timedelta(days=1),
+            ends_at=NOW + timedelta(days=1, hours=2), capacity=10, created_by="ada",
+        )
+    )  # fmt: skip
+    session.commit()
+    session.add(ActivitySignup(activity_id=ACTIVITY_A, member_id=ALICE, signed_up_by="mel"))
+    session.commit()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -23,6 +23,7 @@ from cloud.api.auth_deps import (
     CurrentPrincipal,
     ScopedVenue,
     forbidden,
+    require_roles,
     scoped_venue,
     venue_not_found,
 )
@@ -40,6 +41,12 @@ from protocol.ids import ID_PATTERN
 from protocol.sync import BookingId
 
 router = APIRouter(tags=["bookings"])
+# Who may reach a route at all, checked before its body is read (so a technician's or a
+# box's token is 403 whatever it sends); each route then checks the venue or the member.
+_PEOPLE = Depends(require_roles(Role.ADMIN, Role.MANAGER, Role.MEMBER, Role.INTEGRATION))
+_RUNNERS = Depends(require_roles(Role.ADMIN, Role.MANAGER))
+_OVERSEERS = Depends(require_roles(Role.ADMIN, Role.MANAGER, Role.INTEGRATION))
+_OWNERS = Depends(require_roles(Role.ADMIN, Role.MEMBER, Role.INTEGRATION))
 _ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409)}
 RoomIdPath = Annotated[str, Path(max_length=32, pattern=ID_PATTERN)]
 ActivityIdPath = Annotated[str, Path(max_length=32, pattern=r"^act-[0-9a-f]{12}$")]
@@ -131,7 +138,7 @@ def _room_public(room: Room) -> RoomPublic:
     return RoomPublic.model_validate(room.model_dump())
 
 
-@router.get("/venues/{venue_id}/rooms")
+@router.get("/venues/{venue_id}/rooms", dependencies=[_PEOPLE])
 def list_rooms(
     *, session: SessionDep, principal: CurrentPrincipal, venue_id: str
 ) -> list[RoomPublic]:
@@ -146,7 +153,7 @@ def list_rooms(
     ]
 
 
-@router.put("/venues/{venue_id}/rooms/{room_id}", responses=_ERRORS)
+@router.put("/venues/{venue_id}/rooms/{room_id}", dependencies=[_RUNNERS], responses=_ERRORS)
 def put_room(
     *,
     session: SessionDep,
@@ -173,7 +180,7 @@ class SlotPublic(BaseModel):
     free: int
 
 
-@router.get("/rooms/{room_id}/slots", responses=_ERRORS)
+@router.get("/rooms/{room_id}/slots", dependencies=[_PEOPLE], responses=_ERRORS)
 def room_slots(
     *,
     session: SessionDep,
@@ -238,7 +245,9 @@ def _booking_public(booking: Booking, shown: Callable[[str], str]) -> BookingPub
     )
 
 
-@router.post("/rooms/{room_id}/bookings", status_code=201, responses=_ERRORS)
+@router.post(
+    "/rooms/{room_id}/bookings", dependencies=[_PEOPLE], status_code=201, responses=_ERRORS
+)
 def create_booking(
     *,
     session: SessionDep,
@@ -268,7 +277,7 @@ def create_booking(
     return _booking_public(booking, _shown(principal, state))
 
 
-@router.post("/bookings/{booking_id}/cancel", responses=_ERRORS)
+@router.post("/bookings/{booking_id}/cancel", dependencies=[_PEOPLE], responses=_ERRORS)
 def cancel_booking(
     *,
     session: SessionDep,
@@ -299,7 +308,11 @@ Start = Annotated[AwareDatetime | None, Query(description="From (default: a day 
 End = Annotated[AwareDatetime | None, Query(description="To (default: 7 days after start).")]
 
 
-@router.get("/venues/{venue_id}/bookings", responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/venues/{venue_id}/bookings",
+    dependencies=[_OVERSEERS],
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def venue_bookings(
     *,
     session: SessionDep,
@@ -327,7 +340,7 @@ def venue_bookings(
     return _file(write_sheet(columns, rows, fmt=format), f"bookings-{venue.id}", format)
 
 
-@router.get("/members/{member_id}/bookings")
+@router.get("/members/{member_id}/bookings", dependencies=[_OWNERS])
 def member_bookings(
     *,
     session: SessionDep,
@@ -381,7 +394,9 @@ def _activity_public(session: Session, activity: Activity, now: datetime) -> Act
     )
 
 
-@router.post("/venues/{venue_id}/activities", status_code=201, responses=_ERRORS)
+@router.post(
+    "/venues/{venue_id}/activities", dependencies=[_RUNNERS], status_code=201, responses=_ERRORS
+)
 def create_activity(
     *,
     session: SessionDep,
@@ -405,7 +420,7 @@ def create_activity(
     return _activity_public(session, activity, now)
 
 
-@router.get("/venues/{venue_id}/activities")
+@router.get("/venues/{venue_id}/activities", dependencies=[_PEOPLE])
 def venue_activities(
     *,
     session: SessionDep,
@@ -425,7 +440,11 @@ def venue_activities(
     return [_activity_public(session, a, now) for a in found]
 
 
-@router.get("/activities/{activity_id}/roll", responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/activities/{activity_id}/roll",
+    dependencies=[_OVERSEERS],
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def activity_roll(
     *,
     session: SessionDep,
@@ -456,7 +475,7 @@ def activity_roll(
     return _file(write_sheet(("member_id", "attended"), rows, fmt=format), activity.id, format)
 
 
-@router.post("/activities/{activity_id}/cancel", responses=_ERRORS)
+@router.post("/activities/{activity_id}/cancel", dependencies=[_RUNNERS], responses=_ERRORS)
 def cancel_activity(
     *, session: SessionDep, principal: CurrentPrincipal, now: NowDep, activity_id: ActivityIdPath
 ) -> ActivityPublic:
@@ -474,7 +493,9 @@ class SignupIn(BaseModel):
     member_id: str = Field(max_length=24, pattern=r"^[A-Za-z0-9._-]{1,24}$")
 
 
-@router.post("/activities/{activity_id}/signups", status_code=201, responses=_ERRORS)
+@router.post(
+    "/activities/{activity_id}/signups", dependencies=[_PEOPLE], status_code=201, responses=_ERRORS
+)
 def sign_up(
     *,
     session: SessionDep,
@@ -500,7 +521,9 @@ def sign_up(
     return _activity_public(session, activity, now)
 
 
-@router.delete("/activities/{activity_id}/signups/{member_id}", responses=_ERRORS)
+@router.delete(
+    "/activities/{activity_id}/signups/{member_id}", dependencies=[_PEOPLE], responses=_ERRORS
+)
 def withdraw(
     *,
     session: SessionDep,

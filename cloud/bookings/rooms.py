@@ -32,9 +32,7 @@ from protocol.ids import Identifier
 RoomKind = Literal["court", "meeting", "nursing", "study", "gym", "other"]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 # A closing time may be midnight at the end of the day: a nursing room open around the clock.
-ClosingTime = Annotated[
-    str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
-]
+ClosingTime = Annotated[str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
 MAX_SLOTS_PER_BOOKING: Final = 4  # one booking spans at most this many slots
 _NAME = re.compile(r"[\x00-\x1f\x7f]")
 

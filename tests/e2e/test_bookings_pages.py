@@ -11,12 +11,8 @@ at ($YIZHAN_ARTIFACTS, else a temporary folder).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import secrets
-import shutil
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +21,13 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+from playwright.sync_api import (  # after the check above: only if playwright is there
+    Browser,
+    Locator,
+    Page,
+    ViewportSize,
+    expect,
+)
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -43,33 +46,18 @@ from cloud.devices.models import Device
 from cloud.jobs.settings import JobSettings
 from cloud.members.roster import RosterEntry, upsert
 from cloud.models import DeviceEvent, Venue
-from cloud.service import api_server, open_database
+from cloud.service import open_database
 from cloud.settings import CloudSettings
-from ops.broker.probe import poll_until
-from ops.broker.process import free_port
-from tests.fixtures import missing_service, services_required
-
-if importlib.util.find_spec("playwright") is None:
-    _NO_PLAYWRIGHT = "playwright is not installed (pip install -e '.[dev]')"
-    if services_required():
-        pytest.fail(f"{_NO_PLAYWRIGHT} (YIZHAN_REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(_NO_PLAYWRIGHT, allow_module_level=True)
-
-from playwright.sync_api import (  # after the check above: only if playwright is there
-    Browser,
-    Locator,
-    Page,
-    Playwright,
-    ViewportSize,
-    expect,
-    sync_playwright,
+from tests.e2e.browsers import (  # skips without playwright
+    artifacts_folder,
+    headless_chromium,
+    serving,
 )
 
 TIMEOUT_MS: Final = 30_000
 START_TIMEOUT_S: Final = 30.0
 PHONE: Final = ViewportSize(width=360, height=780)
 LAPTOP: Final = ViewportSize(width=1366, height=768)
-ARTIFACTS_ENV: Final = "YIZHAN_ARTIFACTS"
 PASSWORD: Final = "bookings-e2e-password"
 NOW: Final = datetime(2025, 12, 1, 2, 0, tzinfo=UTC)  # Monday, 10:00 in Shanghai
 HOUR: Final = timedelta(hours=1)
@@ -226,17 +214,11 @@ def bookings_world(root: Path) -> Iterator[World]:
     )
     engine = open_database(settings)
     _seed(engine)
-    port = free_port()
     app = create_app(settings=settings, engine=engine, clock=lambda: NOW)
-    server = api_server(app, host="127.0.0.1", port=port)
-    thread = threading.Thread(target=server.run, name="bookings-e2e-api", daemon=True)
-    thread.start()
     try:
-        poll_until(lambda: server.started, timeout=START_TIMEOUT_S, what="the API never started")
-        yield World(f"http://127.0.0.1:{port}", engine)
+        with serving(app, name="bookings") as url:
+            yield World(url, engine)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
 
 
@@ -248,26 +230,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; Playwright never downloads a browser of its own."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        missing_service("chromium is not installed (apt-get install chromium)")
-    expect.set_options(timeout=TIMEOUT_MS)
-    driver: Playwright = sync_playwright().start()
-    try:
-        launched = driver.chromium.launch(executable_path=executable, headless=True)
+    with headless_chromium(timeout_ms=TIMEOUT_MS) as launched:
         yield launched
-        launched.close()
-    finally:
-        driver.stop()
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chosen = os.environ.get(ARTIFACTS_ENV)
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("bookings-screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artifacts_folder(tmp_path_factory, "bookings")
 
 
 SignedIn = Callable[[str, str], Page]

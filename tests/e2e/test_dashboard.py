@@ -9,16 +9,20 @@ as a screenshot for a person to look at.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import pytest
+from playwright.sync_api import (  # after the check above: only if playwright is there
+    Browser,
+    Page,
+    ViewportSize,
+    expect,
+)
 
+from tests.e2e.browsers import artifacts_folder, headless_chromium  # skips without playwright
 from tests.e2e.dashboard_world import (
     DEADLINE_S,
     MANAGER,
@@ -30,36 +34,12 @@ from tests.e2e.dashboard_world import (
     DashboardWorld,
     dashboard_world,
 )
-from tests.fixtures import missing_service, services_required
 from tests.fixtures.secure_broker import require_secure_mosquitto
 from yizhan.bench.provision_world import wait_readings
-
-if importlib.util.find_spec("playwright") is None:
-    _NO_PLAYWRIGHT = "playwright is not installed (pip install -e '.[dev]')"
-    if services_required():
-        pytest.fail(f"{_NO_PLAYWRIGHT} (YIZHAN_REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(_NO_PLAYWRIGHT, allow_module_level=True)
-
-from playwright.sync_api import (  # after the check above: only if playwright is there
-    Browser,
-    Page,
-    Playwright,
-    ViewportSize,
-    expect,
-    sync_playwright,
-)
 
 TIMEOUT_MS: Final = int(DEADLINE_S * 1000)
 TABLET: Final = ViewportSize(width=1024, height=768)
 PORTRAIT: Final = ViewportSize(width=768, height=1024)
-ARTIFACTS_ENV: Final = "YIZHAN_ARTIFACTS"
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(found).exists():
-        missing_service("chromium is not installed (apt-get install chromium)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -71,25 +51,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardWorld]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; Playwright never downloads a browser of its own."""
-    executable = _chromium()
-    expect.set_options(timeout=TIMEOUT_MS)
-    driver: Playwright = sync_playwright().start()
-    try:
-        launched = driver.chromium.launch(executable_path=executable, headless=True)
+    with headless_chromium(timeout_ms=TIMEOUT_MS) as launched:
         yield launched
-        launched.close()
-    finally:
-        driver.stop()
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the screenshots go: $YIZHAN_ARTIFACTS (CI uploads it), else a temporary folder."""
-    chosen = os.environ.get(ARTIFACTS_ENV)
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("dashboard-screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artifacts_folder(tmp_path_factory, "dashboard")
 
 
 def _open_tab(browser: Browser, world: DashboardWorld) -> tuple[Page, list[str]]:

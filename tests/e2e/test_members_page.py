@@ -8,12 +8,8 @@ kept for a person to look at ($YIZHAN_ARTIFACTS, else a temporary folder).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import secrets
-import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +18,14 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+from playwright.sync_api import (  # after the check above: only if playwright is there
+    Browser,
+    FilePayload,
+    Locator,
+    Page,
+    ViewportSize,
+    expect,
+)
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -34,34 +38,18 @@ from cloud.auth.store import create_user
 from cloud.core.time import utc_now
 from cloud.jobs.settings import JobSettings
 from cloud.members.roster import RosterEntry, Standing, set_standing, upsert
-from cloud.service import api_server, build_api, open_database
+from cloud.service import build_api, open_database
 from cloud.settings import CloudSettings
-from ops.broker.probe import poll_until
-from ops.broker.process import free_port
-from tests.fixtures import missing_service, services_required
-
-if importlib.util.find_spec("playwright") is None:
-    _NO_PLAYWRIGHT = "playwright is not installed (pip install -e '.[dev]')"
-    if services_required():
-        pytest.fail(f"{_NO_PLAYWRIGHT} (YIZHAN_REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(_NO_PLAYWRIGHT, allow_module_level=True)
-
-from playwright.sync_api import (  # after the check above: only if playwright is there
-    Browser,
-    FilePayload,
-    Locator,
-    Page,
-    Playwright,
-    ViewportSize,
-    expect,
-    sync_playwright,
+from tests.e2e.browsers import (  # skips without playwright
+    artifacts_folder,
+    headless_chromium,
+    serving,
 )
 
 TIMEOUT_MS: Final = 30_000
 START_TIMEOUT_S: Final = 30.0
 PHONE: Final = ViewportSize(width=360, height=780)
 LAPTOP: Final = ViewportSize(width=1366, height=768)
-ARTIFACTS_ENV: Final = "YIZHAN_ARTIFACTS"
 ADMIN: Final = "root"
 PASSWORD: Final = "members-e2e-password"
 WANG: Final = "M0001"  # found by his phone's last four
@@ -127,16 +115,10 @@ def roster_world(root: Path) -> Iterator[RosterWorld]:
     )
     engine = open_database(settings)
     _seed(engine)
-    port = free_port()
-    server = api_server(build_api(settings, engine), host="127.0.0.1", port=port)
-    thread = threading.Thread(target=server.run, name="members-e2e-api", daemon=True)
-    thread.start()
     try:
-        poll_until(lambda: server.started, timeout=START_TIMEOUT_S, what="the API never started")
-        yield RosterWorld(f"http://127.0.0.1:{port}", engine)
+        with serving(build_api(settings, engine), name="members") as url:
+            yield RosterWorld(url, engine)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
 
 
@@ -148,26 +130,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RosterWorld]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; Playwright never downloads a browser of its own."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        missing_service("chromium is not installed (apt-get install chromium)")
-    expect.set_options(timeout=TIMEOUT_MS)
-    driver: Playwright = sync_playwright().start()
-    try:
-        launched = driver.chromium.launch(executable_path=executable, headless=True)
+    with headless_chromium(timeout_ms=TIMEOUT_MS) as launched:
         yield launched
-        launched.close()
-    finally:
-        driver.stop()
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chosen = os.environ.get(ARTIFACTS_ENV)
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("members-screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artifacts_folder(tmp_path_factory, "members")
 
 
 @pytest.fixture

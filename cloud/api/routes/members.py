@@ -333,66 +333,6 @@ def _set_standing(
     return public(row)
 
 
-@router.post("/{member_id}/suspend", responses=_ERRORS)
-def suspend_member(
-    *,
-    session: SessionDep,
-    principal: Writer,
-    now: NowDep,
-    member_id: MemberIdPath,
-    body: StandingIn | None = None,
-) -> MemberPublic:
-    """Refuse the member at every door from its next sync, until reinstated."""
-    return _set_standing(
-        session=session,
-        principal=principal,
-        now=now,
-        member_id=member_id,
-        standing=Standing.SUSPENDED,
-        body=body,
-    )
-
-
-@router.post("/{member_id}/revoke", responses=_ERRORS)
-def revoke_member(
-    *,
-    session: SessionDep,
-    principal: Writer,
-    now: NowDep,
-    member_id: MemberIdPath,
-    body: StandingIn | None = None,
-) -> MemberPublic:
-    """The member left or was expelled: refused at every door from its next sync."""
-    return _set_standing(
-        session=session,
-        principal=principal,
-        now=now,
-        member_id=member_id,
-        standing=Standing.REVOKED,
-        body=body,
-    )
-
-
-@router.post("/{member_id}/reinstate", responses=_ERRORS)
-def reinstate_member(
-    *,
-    session: SessionDep,
-    principal: Writer,
-    now: NowDep,
-    member_id: MemberIdPath,
-    body: StandingIn | None = None,
-) -> MemberPublic:
-    """Admit a suspended or revoked member again."""
-    return _set_standing(
-        session=session,
-        principal=principal,
-        now=now,
-        member_id=member_id,
-        standing=Standing.ACTIVE,
-        body=body,
-    )
-
-
 MAX_CODES_PER_CALL: Final = 200
 
 
@@ -600,3 +540,33 @@ def revoke_phone(
     except codes.CodeRefused as exc:
         raise ApiError(exc.status, code=exc.code, message=exc.message) from None
     return PhoneRevoked(phone_id=phone_id, must_renew=others)
+
+
+_ACTIONS: Final = {
+    "suspend": Standing.SUSPENDED,
+    "revoke": Standing.REVOKED,
+    "reinstate": Standing.ACTIVE,
+}
+
+
+# Last: a POST to /{member_id}/codes or /phones must find its own route first.
+@router.post("/{member_id}/{action}", responses=_ERRORS)
+def change_standing(
+    *,
+    session: SessionDep,
+    principal: Writer,
+    now: NowDep,
+    member_id: MemberIdPath,
+    action: Literal["suspend", "revoke", "reinstate"],
+    body: StandingIn | None = None,
+) -> MemberPublic:
+    """Suspend (refused at every door from its next sync, until reinstated), revoke (left or
+    expelled) or reinstate a member; the note goes into the member's history."""
+    return _set_standing(
+        session=session,
+        principal=principal,
+        now=now,
+        member_id=member_id,
+        standing=_ACTIONS[action],
+        body=body,
+    )

@@ -30,7 +30,7 @@ from cloud.api.auth_deps import (
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse
 from cloud.auth.principal import Principal, Role, Scope
-from cloud.auth.pseudonym import pseudonymize
+from cloud.auth.pseudonym import member_names
 from cloud.bookings import activities, rooms
 from cloud.bookings.models import Activity, Room
 from cloud.bookings.rooms import BookingError, RoomIn
@@ -92,10 +92,7 @@ def _refused(exc: BookingError) -> ApiError:
 
 
 def _shown(principal: Principal, state: StateDep) -> Callable[[str], str]:
-    if principal.pseudonymize_members and principal.role is not Role.INTEGRATION:
-        key = state.auth.pseudonym_key
-        return lambda member_id: pseudonymize(member_id, key=key)
-    return lambda member_id: member_id
+    return member_names(principal, key=state.auth.pseudonym_key)
 
 
 def _venue_for(session: Session, principal: Principal, venue_id: str) -> None:

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from cloud.aggregates.timezones import day_bounds, local_date
-from cloud.auth.principal import Principal, Role
-from cloud.auth.pseudonym import pseudonymize
+from cloud.auth.principal import Principal
+from cloud.auth.pseudonym import member_names as names_for
 from cloud.core.time import as_utc
 
 View = Literal["day", "week"]
@@ -74,6 +74,4 @@ def local_day(value: datetime, zone: ZoneInfo) -> date:
 
 def member_names(principal: Principal, key: bytes) -> Callable[[str], str]:
     """How members are named to ``principal``: managers see pseudonyms, as in the API."""
-    if principal.pseudonymize_members and principal.role is not Role.INTEGRATION:
-        return lambda member_id: pseudonymize(member_id, key=key)
-    return lambda member_id: member_id
+    return names_for(principal, key=key)

@@ -36,6 +36,10 @@ MAX_GROUPS: Final = 16
 MAX_KEYS: Final = 16  # several kids at once during a rotation; dozens would be a mistake
 ED25519_PUBLIC_BYTES: Final = 32
 MAX_LINE: Final = 4096  # one NDJSON member line; a real one is under 200 bytes
+# The union's guest pass for a first-time walk-in worker is a member whose groups are exactly
+# this one (and who has a valid_until): every guest pass carries it, and only guest passes do,
+# so a door policy can refuse guests (admit_guests = false) without a list of who they are.
+GUEST_GROUP: Final = "guest"
 
 MemberId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,24}$")]
 GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,12}$")]

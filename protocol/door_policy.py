@@ -45,6 +45,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from protocol.access import GUEST_GROUP
 from protocol.ids import ID_PATTERN
 
 DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
@@ -210,8 +211,20 @@ def _check_timezone(value: object) -> str:
     return value
 
 
+def _check_flag(value: object) -> bool:
+    # pydantic alone would take "no", "off" or 0 for false: a rule about who may enter should
+    # be written as TOML's own true/false. YZ_EDGE_* variables are text, so "true"/"false" are
+    # taken as text too, and nothing looser.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise _error("'{value}' is not true or false; write true or false, without quotes", value=value)
+
+
 DoorId = Annotated[str, PlainValidator(_check_door_id)]
 TimeZoneName = Annotated[str, PlainValidator(_check_timezone)]
+Flag = Annotated[bool, PlainValidator(_check_flag)]
 Weekly = Annotated[WeeklyHours, PlainValidator(parse_weekly), PlainSerializer(str, return_type=str)]
 Special = Annotated[
     TimeRange, PlainValidator(_parse_special), PlainSerializer(str, return_type=str)
@@ -270,6 +283,9 @@ class DoorPolicyConfig(_Strict):
     exceptions: tuple[ExceptionDays, ...] = ()
     # Any one of these groups lets a member in; empty lets every member in.
     required_groups: frozenset[Annotated[str, Field(min_length=1)]] = frozenset()
+    # A guest pass (a member whose only group is "guest", protocol.access.GUEST_GROUP) opens
+    # this door; an outdoor-worker station admits guests, a library may set it false.
+    admit_guests: Flag = True
     capacity: Annotated[int, Field(ge=1)] | None = None  # None: unlimited
     passback_s: Annotated[int, Field(ge=0, le=86_400)] = 0  # 0: off
     venue_passback: bool = False
@@ -311,6 +327,17 @@ class DoorPolicyConfig(_Strict):
             raise _error(
                 "in/out alternation needs to know which way this reader faces; set "
                 'direction = "in" or "out", or venue_passback = false'
+            )
+        return value
+
+    @field_validator("admit_guests")
+    @classmethod
+    def _guests_not_both_refused_and_required(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value and GUEST_GROUP in info.data.get("required_groups", ()):
+            raise _error(
+                'admit_guests = false refuses guests but required_groups lists "{group}"; '
+                'remove "{group}" from required_groups, or leave admit_guests out',
+                group=GUEST_GROUP,
             )
         return value
 

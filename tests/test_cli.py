@@ -149,6 +149,25 @@ def test_check_config_names_every_door_error(tmp_path: Path) -> None:
     assert "GPIO5" in result.stderr
 
 
+def test_check_config_refuses_admit_guests_written_as_text(tmp_path: Path) -> None:
+    config = tmp_path / "door.toml"
+    config.write_text(
+        'venue = "v1"\ndevice = "d1"\nrole = "door"\n'
+        '[door.policy]\ndoor_id = "main"\nadmit_guests = "no"\n'
+        "[door.pins]\nrelay = 5\ngreen_led = 6\nred_led = 13\nbuzzer = 19\n"
+        "door_contact = 26\nexit_button = 20\n",
+        encoding="utf-8",
+    )
+    result = yizhan("edge", "check-config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    [problem] = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert problem == (
+        "  - door.policy.admit_guests: 'no' is not true or false; "
+        "write true or false, without quotes"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_device_label_prints_a_code_that_parses_and_renew_keeps_the_serial(
     tmp_path: Path,
 ) -> None:

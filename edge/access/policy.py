@@ -5,7 +5,8 @@ Order of checks at an "in" or "both" reader, first refusal wins:
 1. emergency (only if the caller says the fire input is active): EMERGENCY, the door is open
    for everyone anyway;
 2. hours → OUTSIDE_HOURS: the same answer for everyone, so it comes first;
-3. group → GROUP_REQUIRED: who the member is;
+3. group → GROUP_REQUIRED: who the member is: a guest pass where ``admit_guests = false``,
+   then ``required_groups``;
 4. booking → NOT_BOOKED: whether this member holds a slot in this room now (± grace);
 5. passback → PASSBACK: this door within ``passback_s``, then in/out alternation at the venue;
 6. capacity → FULL: last, because it changes minute to minute and "please wait" should only
@@ -27,6 +28,7 @@ from edge.access.hours import Schedule
 from edge.access.reasons import Reason
 from edge.clock import Clock
 from edge.errors import EdgeError
+from protocol.access import GUEST_GROUP
 
 if TYPE_CHECKING:
     from edge.access.bookings import Bookings
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 Outcome = tuple[Reason, str]
 
 EMERGENCY_DETAIL: Final = "emergency input active: door unlocked for everyone"
+GUESTS_REFUSED_DETAIL: Final = "guests are not admitted at this door"
+# A guest pass carries only the guest group; a member who somehow also has it is judged by
+# their other groups, like any member.
+_GUEST_ONLY: Final = frozenset({GUEST_GROUP})
 
 
 class PolicyError(EdgeError, ValueError):
@@ -106,6 +112,8 @@ class DoorPolicy:
         return None if status.open else (Reason.OUTSIDE_HOURS, status.describe())
 
     def _group_check(self, credential: Credential) -> Outcome | None:
+        if not self.config.admit_guests and credential.groups == _GUEST_ONLY:
+            return Reason.GROUP_REQUIRED, GUESTS_REFUSED_DETAIL
         required = self.config.required_groups
         if not required or required & credential.groups:
             return None

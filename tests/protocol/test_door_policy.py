@@ -23,6 +23,7 @@ direction = "in"
 timezone = "Asia/Shanghai"
 hours = ["mon-fri 07:00-22:00", "sat,sun 09:00-12:00,14:00-18:00", "fri 22:00-06:00"]
 required_groups = ["nursing", "staff"]
+admit_guests = false
 capacity = 4
 passback_s = 30
 venue_passback = true
@@ -54,6 +55,7 @@ def test_minimal_config_is_a_24_hour_station() -> None:
     assert config.hours[0].days == frozenset(range(7))
     assert config.exceptions == ()
     assert config.required_groups == frozenset()
+    assert config.admit_guests is True
     assert config.capacity is None
     assert config.passback_s == 0
     assert config.venue_passback is False
@@ -64,6 +66,7 @@ def test_documented_toml_example_loads() -> None:
     config = DoorPolicyConfig.model_validate(tomllib.loads(EXAMPLE))
     assert config.door_id == "nursing-room-2"
     assert config.required_groups == frozenset({"nursing", "staff"})
+    assert config.admit_guests is False
     weekend = config.hours[1]
     assert weekend.days == frozenset({5, 6})
     assert weekend.ranges == (TimeRange(9 * 60, 12 * 60), TimeRange(14 * 60, 18 * 60))
@@ -207,6 +210,31 @@ def test_venue_passback_needs_a_direction() -> None:
     [line] = errors({"door_id": "d1", "venue_passback": True})
     assert line.startswith("venue_passback: in/out alternation needs to know which way")
     assert DoorPolicyConfig(door_id="d1", direction="out", venue_passback=True).venue_passback
+
+
+def test_refusing_guests_while_requiring_the_guest_group_is_refused() -> None:
+    [line] = errors({"door_id": "d1", "admit_guests": False, "required_groups": ["rider", "guest"]})
+    assert line == (
+        'admit_guests: admit_guests = false refuses guests but required_groups lists "guest"; '
+        'remove "guest" from required_groups, or leave admit_guests out'
+    )
+    assert DoorPolicyConfig(door_id="d1", required_groups=frozenset({"guest"})).admit_guests
+
+
+@pytest.mark.parametrize("value", ["no", "off", 0, 1, "yes", None])
+def test_admit_guests_takes_only_true_or_false(value: object) -> None:
+    [line] = errors({"door_id": "d1", "admit_guests": value})
+    assert (
+        line == f"admit_guests: '{value}' is not true or false; write true or false, without quotes"
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [(False, False), ("false", False), ("True", True)])
+def test_admit_guests_as_a_bool_or_as_text_from_a_variable(value: object, expected: bool) -> None:
+    # YZ_EDGE_DOOR__POLICY__ADMIT_GUESTS=false reaches the model as text.
+    config = DoorPolicyConfig.model_validate({"door_id": "d1", "admit_guests": value})
+    assert config.admit_guests is expected
+    assert DoorPolicyConfig.model_validate(config.model_dump(mode="json")) == config
 
 
 def test_timezone_must_be_a_string() -> None:

@@ -13,8 +13,9 @@ from edge.access.bookings import Booking, Bookings, BookingSnapshot
 from edge.access.model import Credential
 from edge.access.occupancy import Occupancy
 from edge.access.passback import Passback
-from edge.access.policy import DoorPolicy, PolicyError
+from edge.access.policy import GUESTS_REFUSED_DETAIL, DoorPolicy, PolicyError
 from edge.access.reasons import Reason
+from protocol.access import GUEST_GROUP
 from protocol.door_policy import DoorPolicyConfig
 from protocol.membercode import Mode
 
@@ -115,6 +116,47 @@ def test_required_groups_any_of(make: Any) -> None:
     assert door.policy.decide(member("m2"))[1] == "needs one of nursing,staff; has none"
     assert door.decide(member("m1", "outdoor", "nursing")) is Reason.ACCEPTED
     assert door.decide(member("m3", "staff")) is Reason.ACCEPTED
+
+
+def test_guests_are_admitted_by_default(make: Any) -> None:
+    door = make()
+    assert door.policy.config.admit_guests
+    assert door.decide(member("g1", GUEST_GROUP)) is Reason.ACCEPTED
+
+
+def test_a_door_that_does_not_admit_guests_refuses_a_guest_pass(make: Any) -> None:
+    door = make(admit_guests=False)
+    assert door.policy.decide(member("g1", GUEST_GROUP)) == (
+        Reason.GROUP_REQUIRED,
+        GUESTS_REFUSED_DETAIL,
+    )
+    assert GUESTS_REFUSED_DETAIL == "guests are not admitted at this door"
+    assert door.decide(member("m1", "rider")) is Reason.ACCEPTED
+    assert door.decide(member("m2")) is Reason.ACCEPTED  # no groups is not a guest
+    # Someone in another group as well is judged by that group, not as a guest.
+    assert door.decide(member("m3", "rider", GUEST_GROUP)) is Reason.ACCEPTED
+
+
+def test_admit_guests_and_required_groups_together(make: Any) -> None:
+    riders = make(admit_guests=False, required_groups=["rider"])
+    assert riders.policy.decide(member("g1", GUEST_GROUP))[1] == GUESTS_REFUSED_DETAIL
+    assert riders.decide(member("m1", "rider")) is Reason.ACCEPTED
+    assert riders.policy.decide(member("m2", "courier"))[1] == "needs one of rider; has courier"
+    # Admitting guests does not let them past a door that requires another group…
+    rider_only = make(required_groups=["rider"])
+    assert rider_only.policy.decide(member("g1", GUEST_GROUP)) == (
+        Reason.GROUP_REQUIRED,
+        "needs one of rider; has guest",
+    )
+    # …unless that door lists the guest group too.
+    with_guests = make(required_groups=["rider", GUEST_GROUP])
+    assert with_guests.decide(member("g1", GUEST_GROUP)) is Reason.ACCEPTED
+
+
+def test_a_refused_guest_leaves_no_passback_trace(make: Any) -> None:
+    door = make(passback_s=30, admit_guests=False)
+    assert door.enter(member("g1", GUEST_GROUP)) is Reason.GROUP_REQUIRED
+    assert door.passback.last_at_door("g1", "d1") is None
 
 
 def test_booking_for_the_member_in_the_slot_with_grace(make: Any) -> None:

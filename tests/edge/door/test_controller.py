@@ -28,7 +28,7 @@ from edge.door.monitor import DoorMonitor
 from edge.hardware.door import DoorHardware
 from edge.outbox import NewEvent, Outbox
 from firmware_sim.door import SimDoor
-from protocol.access import MemberRecord, MemberStatus
+from protocol.access import GUEST_GROUP, MemberRecord, MemberStatus
 from protocol.codec import encode
 from protocol.commands import RESULT_EVENT, UnlockCommand
 from protocol.door_policy import DoorPolicyConfig
@@ -59,19 +59,36 @@ class Door:
 
 
 @pytest.fixture
+def policy_fields() -> dict[str, object]:
+    """Settings over the station's policy; a test overrides it with parametrize."""
+    return {}
+
+
+@pytest.fixture
 def station(
-    tmp_path: Path, door: DoorHardware, sim: SimDoor, fake_time: FakeTime
+    tmp_path: Path,
+    door: DoorHardware,
+    sim: SimDoor,
+    fake_time: FakeTime,
+    policy_fields: dict[str, object],
 ) -> Iterator[Door]:
     key = IssuerKey("k1", Ed25519PrivateKey.generate())
     members = MemberCache(tmp_path / "members.db")
+    guest_until = int((fake_time() + timedelta(days=7)).timestamp())
     members.apply_snapshot(
         1,
-        [MemberRecord("M1", MemberStatus.ACTIVE), MemberRecord("M2", MemberStatus.REVOKED)],
+        [
+            MemberRecord("M1", MemberStatus.ACTIVE),
+            MemberRecord("M2", MemberStatus.REVOKED),
+            MemberRecord("G1", MemberStatus.ACTIVE, (GUEST_GROUP,), valid_until=guest_until),
+        ],
         synced_at=fake_time(),
     )
     replay = ReplayCache(tmp_path / "replay.db")
     verifier = Verifier(KeyRing({"k1": key.public_key()}, 1), members, replay, clock=fake_time)
-    config = DoorPolicyConfig.model_validate({"door_id": "main", "passback_s": 60, "capacity": 2})
+    config = DoorPolicyConfig.model_validate(
+        {"door_id": "main", "passback_s": 60, "capacity": 2, **policy_fields}
+    )
     passback = Passback(tmp_path / "passback.db")
     occupancy = Occupancy(tmp_path / "occupancy.json", clock=fake_time, has_beams=False)
     policy = DoorPolicy(
@@ -157,6 +174,28 @@ def test_a_code_opens_once_then_passback_then_replay(station: Door) -> None:
     station.time.advance(61)
     # The first code is still inside its lifetime + skew: it was burned when it opened.
     assert station.controller.present(code).reason is Reason.REPLAYED
+
+
+@pytest.mark.parametrize(
+    ("policy_fields", "reason", "detail"),
+    [
+        ({}, Reason.ACCEPTED, "open at 11:00; 0/2 inside"),
+        ({"admit_guests": False}, Reason.GROUP_REQUIRED, "guests are not admitted at this door"),
+    ],
+    ids=["station-admits-guests", "library-refuses-guests"],
+)
+def test_a_guest_pass_opens_only_where_guests_are_admitted(
+    station: Door, reason: Reason, detail: str
+) -> None:
+    decision = station.controller.present(station.code("G1", groups=(GUEST_GROUP,)))
+    assert (decision.reason, decision.detail, decision.member_id) == (reason, detail, "G1")
+    assert station.sim.relay_unlocked is (reason is Reason.ACCEPTED)
+    [event] = station.events()
+    assert (event.data["reason"], event.data["detail"]) == (str(reason), detail)
+    # A member of another group is let in either way.
+    station.time.advance(6)
+    rider = station.code("M1", groups=("rider",))
+    assert station.controller.present(rider).reason is Reason.ACCEPTED
 
 
 def test_full_venue_refuses(station: Door) -> None:

@@ -16,7 +16,9 @@ from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
 from cloud.ingest.settings import IngestLimits
 from cloud.jobs.settings import JobSettings
+from cloud.sms.settings import SmsSettings
 from cloud.web.settings import WebSettings
+from cloud.worker.settings import WorkerSettings
 from protocol.ids import CLIENT_ID_PATTERN
 
 # Words that mark a token somebody copied from a README instead of generating one.
@@ -129,6 +131,9 @@ class CloudSettings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    # The worker's phone app: guest passes and the sign-in's limits; and who sends its texts.
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
 
     @field_validator("api_token", "mqtt_password", mode="before")
     @classmethod

@@ -55,6 +55,9 @@ class Member(SQLModel, table=True):
     standing: str = Field(default="active", max_length=10)
     display_name: str | None = Field(default=None, max_length=40)
     phone_tail: str | None = Field(default=None, max_length=4, index=True)
+    # Keyed hash of the full number (cloud.worker.phones): a walk-in who signs in with it is
+    # this member. Never the number itself.
+    phone_hash: str | None = Field(default=None, max_length=64, index=True)
     changed_by: str | None = Field(default=None, max_length=80)
     updated_version: int = Field(sa_type=BigInteger, index=True)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

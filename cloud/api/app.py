@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -33,6 +34,7 @@ from cloud.api.routes import (
     sync,
     telemetry,
     venues,
+    walkins,
 )
 from cloud.api.state import ApiState
 from cloud.auth.throttle import LoginGuard
@@ -41,7 +43,11 @@ from cloud.core.time import Clock, utc_now
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
 from cloud.settings import CloudSettings, InsecureSettingsError
+from cloud.sms.sender import SmsError, SmsSender
+from cloud.sms.settings import build_sender, production_weakness
 from cloud.web.app import install_web
+from cloud.web.worker import WorkerState, install_worker_app
+from cloud.worker.identity import WorkerKeys
 
 API_PREFIX = "/api/v1"
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -81,6 +87,7 @@ def _api_v1_router() -> APIRouter:
         catalog,
         members,
         bookings,
+        walkins,
     ):
         guarded.include_router(module.router)
     router = APIRouter()
@@ -103,6 +110,33 @@ def _lifespan(control: DeviceControl | None, calls: CallLog) -> Any:
             calls.close()
 
     return lifespan
+
+
+logger = logging.getLogger(__name__)
+
+
+class _ClosedSender:
+    """Production without an SMS provider: the worker app finds stations, signs nobody in."""
+
+    def send_code(self, phone: str, code: str) -> None:  # noqa: ARG002
+        raise SmsError(
+            "provider_refused",
+            "no SMS provider is configured; set YZ_CLOUD_SMS__PROVIDER (docs/sms.md)",
+        )
+
+
+def _worker_state(settings: CloudSettings, auth: AuthKeys) -> WorkerState:
+    if settings.mode == "production" and production_weakness(settings.sms) is not None:
+        logger.warning("no SMS provider configured: the worker app cannot sign anyone in")
+        sender: SmsSender = _ClosedSender()
+    else:
+        sender = build_sender(settings.sms, on_code=_print_code)
+    return WorkerState(WorkerKeys.derive(auth.pseudonym_key), sender, settings.worker)
+
+
+def _print_code(phone: str, code: str) -> None:
+    # The development sender's console: the demo's reader signs in with what it prints.
+    print(f"[sms] code {code} for phone ending {phone[-4:]}", flush=True)  # noqa: T201
 
 
 def create_app(
@@ -157,6 +191,7 @@ def create_app(
         live_interval_s=web.live_interval_s,
         session_minutes=round(web.session_hours * 60),
     )
+    install_worker_app(app, _worker_state(settings, app.state.api.auth))
     app.add_middleware(IntegrationAudit, log=calls, clock=clock)
     # Added last, so outermost: it wraps authentication and every body read (issue 15).
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

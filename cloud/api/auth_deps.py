@@ -82,6 +82,11 @@ def _person(session: Session, token: str, state: StateDep, now: NowDep) -> Princ
     return store.principal_for_user(session=session, user=user)
 
 
+def cookie_principal(request: Request, session: Session, state: StateDep, now: NowDep) -> Principal:
+    """Whose sign-in cookie this is, for a page whose forms carry their own CSRF field."""
+    return _person(session, request.cookies[SESSION_COOKIE], state, now)
+
+
 def _from_cookie(request: Request, session: Session, state: StateDep, now: NowDep) -> Principal:
     """A dashboard page calling the API with the sign-in cookie the browser holds."""
     token = request.cookies[SESSION_COOKIE]

@@ -28,6 +28,9 @@ from cloud.models import Venue
 TOKEN_PREFIX = "yzt_"  # noqa: S105  (a marker telling API tokens from JWTs, not a secret)
 _TOKEN_ID_BYTES = 6  # 12 hex characters: an id to find the row by, not a secret
 _TOKEN_SECRET_BYTES = 32
+# The password hash of an account that signs in by phone only (cloud.worker): not a PHC
+# string, so no password can ever match it.
+PHONE_ONLY_HASH = "!phone-only"
 
 
 class AuthStoreError(ValueError):
@@ -138,6 +141,9 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
     """
     user = get_user_by_username(session=session, username=username)
     if user is None:
+        password_hasher().verify(password, _dummy_hash(current_password_cost()))
+        return None
+    if user.password_hash == PHONE_ONLY_HASH:  # the same time as a wrong password
         password_hasher().verify(password, _dummy_hash(current_password_cost()))
         return None
     valid, new_hash = password_hasher().verify_and_update(password, user.password_hash)

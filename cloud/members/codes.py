@@ -166,3 +166,27 @@ class CodeRateLimit:
             while len(self._recent) > _TRACKED_MEMBERS:
                 self._recent.popitem(last=False)
             return wait
+
+
+def mint_ahead(
+    session: Session,
+    member_id: str,
+    *,
+    issuer: IssuerKey,
+    now: datetime,
+    ahead: int,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+) -> list[IssuedCode]:
+    """The code for now and ``ahead`` more, each valid for the next ``lifetime`` after the one
+    before: a phone that loses its signal shows them in turn. Each is as short-lived as any
+    code (a screenshot of one is useless a minute later); the door takes a code issued in
+    the future only within its clock skew, so none works before its turn."""
+    row = session.get(Member, member_id)
+    refused = refusal_of(row, member_id, now)
+    if refused is not None or row is None:
+        raise refused or CodeRefused(409, "member_unknown", member_id)
+    start = as_utc(now).replace(microsecond=0)
+    return [
+        _issued(row, issuer=issuer, now=start + k * lifetime, lifetime=lifetime)
+        for k in range(ahead + 1)
+    ]

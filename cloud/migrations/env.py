@@ -11,19 +11,6 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import cloud.access.models  # registers the door-sync tables on SQLModel.metadata too
-import cloud.aggregates.models  # registers the rollup tables
-import cloud.alerts.models  # the alert, rule, sensor-role and webhook tables
-import cloud.auth.models  # users and API tokens
-import cloud.bookings.models  # rooms, activities and sign-ups
-import cloud.devices.models  # devices, pending boxes, commands, configs, health, offline marks
-import cloud.jobs.models  # the job leader lease and the jobs' watermarks
-import cloud.members.models  # the member groups and the roster's audit
-import cloud.models  # registers the venue, reading and event tables
-import cloud.points.catalog_models  # products, kiosk slots and the stock log
-import cloud.points.earning_models  # earning rules, attendance and the job cursor
-import cloud.points.models  # noqa: F401  (the points ledger; these imports register the tables)
-
 
 def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")

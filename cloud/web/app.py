@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cloud.api.errors import ApiError
 from cloud.core.time import Clock
 from cloud.web import account
+from cloud.web import worker as worker_app
 from cloud.web.i18n import COMMON, Catalog, Messages
 from cloud.web.live import LiveFeed
 from cloud.web.pages import PAGES
@@ -84,7 +85,7 @@ def install_web(
     session_minutes: int = 12 * 60,
 ) -> WebState:
     """Mount the dashboard on ``app`` (after the API's error handlers are installed)."""
-    messages: list[Messages] = [COMMON, *(page.TEXT for page in PAGES)]
+    messages: list[Messages] = [COMMON, *(page.TEXT for page in PAGES), worker_app.TEXT]
     state = WebState(
         templates=make_templates(),
         catalog=Catalog.merged(messages),

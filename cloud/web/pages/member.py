@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Final
 
-import qrcode
-import qrcode.image.svg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import Session, col, select
@@ -33,6 +31,7 @@ from cloud.points.statement import EntryPublic, member_balance, member_entries
 from cloud.web.i18n import Lang, Messages
 from cloud.web.pages import member_booking
 from cloud.web.pages.booking_words import member_reasons
+from cloud.web.qr import qr_svg
 from cloud.web.render import render
 from cloud.web.session import Member, PageForbidden
 from cloud.web.state import web_state
@@ -168,19 +167,6 @@ def code_refusal(session: Session, member_id: str, now: datetime) -> CodeRefused
     """Why the door would refuse this member's code anyway, or None when it may be minted."""
     refused = codes.refusal(session, member_id, now)
     return None if refused is None else CodeRefused.of(refused)
-
-
-def qr_svg(text: str) -> str:
-    """The code as an inline SVG (paths only, no file): scales to any screen."""
-    qr = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-        border=4,  # the quiet zone QR readers need
-        image_factory=qrcode.image.svg.SvgPathImage,
-    )
-    qr.add_data(text)
-    qr.make(fit=True)
-    svg: str = qr.make_image().to_string(encoding="unicode")
-    return svg
 
 
 def _entries(session: Session, member_id: str) -> list[EntryPublic]:

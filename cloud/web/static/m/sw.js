@@ -1,0 +1,43 @@
+// The worker app's service worker (scope /m/): the shell from the cache, pages from the
+// network with the last copy kept, so a phone without signal still opens the station list
+// and the code page (whose codes worker.js keeps in localStorage).
+"use strict";
+const CACHE = "yz-m-v1";
+const SHELL = ["/static/m/worker.css", "/static/m/worker.js", "/static/favicon.svg", "/m/manifest.webmanifest"];
+const PAGES = ["/m/", "/m/code"];  // kept for offline: no personal data in either
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(SHELL); }).then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (n) { return n !== CACHE; }).map(function (n) { return caches.delete(n); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+self.addEventListener("fetch", function (event) {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== location.origin) return;
+  if (SHELL.includes(url.pathname)) {
+    event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
+    return;
+  }
+  if (request.mode === "navigate" && PAGES.includes(url.pathname)) {
+    event.respondWith(
+      fetch(request).then(function (response) {
+        if (response.ok) {
+          const copy = response.clone();
+          caches.open(CACHE).then(function (cache) { cache.put(url.pathname, copy); });
+        }
+        return response;
+      }).catch(function () {
+        return caches.match(url.pathname).then(function (hit) { return hit || Response.error(); });
+      })
+    );
+  }
+});

@@ -1,0 +1,24 @@
+"""The worker's phone app (/m/): its routes, its words, and the sign-in redirect."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from cloud.web.worker.pages import router
+from cloud.web.worker.session import WorkerSignInRequired, signin_url
+from cloud.web.worker.state import WorkerState
+from cloud.web.worker.text import TEXT
+
+__all__ = ["TEXT", "WorkerState", "install_worker_app"]
+
+
+def _to_signin(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WorkerSignInRequired)
+    return RedirectResponse(signin_url(exc.next_path), status_code=303)
+
+
+def install_worker_app(app: FastAPI, state: WorkerState) -> None:
+    app.state.worker = state
+    app.include_router(router)
+    app.add_exception_handler(WorkerSignInRequired, _to_signin)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import shutil
@@ -10,9 +11,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import httpx
+import qrcode
 from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
@@ -42,6 +44,7 @@ from cloud.service import (
 )
 from cloud.settings import CloudSettings
 from cloud.web.settings import WebSettings
+from cloud.worker.identity import WorkerKeys
 from edge.agent import EdgeAgent
 from edge.hardware.door import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
@@ -96,6 +99,7 @@ class DemoOptionError(DemoError):
 class _Logins:
     password: str  # every demo sign-in's
     new_box: ClaimCode  # the label of the box waiting to be claimed
+    poster: str  # the station door's walk-in poster (its path), for the worker app
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +202,32 @@ def _door(options: DemoOptions, mqtt_port: int, service_token: str) -> EdgeSetti
     )
 
 
+# What the worker app's finder shows of each kind of demo venue (GCJ-02, as Chinese maps).
+_PROFILES: Final[dict[str, dict[str, Any]]] = {
+    "outdoor-station": {
+        "latitude": 31.1880,
+        "longitude": 121.4365,
+        "address": "漕溪北路 100 号",
+        "amenities": ["water", "microwave", "fridge", "charging", "toilet", "rest_area"],
+    },
+    "worker-home": {
+        "latitude": 31.2310,
+        "longitude": 121.5440,
+        "address": "浦东大道 900 号",
+        "amenities": ["water", "charging", "wifi", "nursing_room"],
+        "hours": ["daily 08:00-21:00"],
+    },
+    "library": {
+        "latitude": 31.2290,
+        "longitude": 121.4480,
+        "address": "南京西路 1500 号",
+        "amenities": ["water", "wifi"],
+        "hours": ["mon-sat 09:00-20:00"],
+        "admits_guests": False,
+    },
+}
+
+
 def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
     """Venues, the boxes with their roles, the issuer's public key, and members (two of
     them revoked)."""
@@ -205,7 +235,10 @@ def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
         for index, edge in enumerate(fleet):
             profile, _venue, name, district = _VENUES[index % len(_VENUES)]
             if session.get(Venue, edge.venue) is None:
-                session.add(Venue(id=edge.venue, name=name, kind=profile, district=district))
+                where = _PROFILES.get(profile, {})
+                session.add(
+                    Venue(id=edge.venue, name=name, kind=profile, district=district, **where)
+                )
         session.commit()
         # What a claim records; the demo's boxes are configured, not claimed. Only a door's
         # own decisions earn check-in points, so the door must be known as one.
@@ -308,10 +341,22 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         label = start_unclaimed_box(
             stack, data_dir=options.data_dir / "new-box", mqtt_port=broker.port, clock=utc_now
         )
-        _announce(console, broker, options, fleet, _Logins(password, label))
+        keys = WorkerKeys.derive(app.state.api.auth.pseudonym_key)
+        poster = f"/m/join/{fleet[-1].venue}?p={keys.poster_tag(fleet[-1].venue, 1)}"
+        _announce(console, broker, options, fleet, _Logins(password, label, poster))
         _run_fleet(agents, options, stop, console, ingest)
         return _tally(engine, agents)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+
+def _terminal_qr(text: str) -> str:
+    """``text`` as a QR code of half-block characters, scannable off the terminal."""
+    qr = qrcode.QRCode(border=2)
+    qr.add_data(text)
+    qr.make(fit=True)
+    out = io.StringIO()
+    qr.print_ascii(out=out, invert=True)
+    return out.getvalue()
 
 
 def _announce(
@@ -341,6 +386,11 @@ def _announce(
         f"  telemetry  {base}/api/v1/venues/{fleet[0].venue}/telemetry?metric=temperature_c"
     )
     console.print(f"  health     {base}/healthz")
+    console.print(
+        f"  [bold]worker app {base}/m/[/bold]  (a phone; sign-in codes are printed as \\[sms])"
+    )
+    console.print(f"  walk-in    {base}{logins.poster}  (the station door's poster):")
+    console.print(_terminal_qr(base + logins.poster), highlight=False, markup=False)
     if options.keep_open:
         console.print(f"Running until Ctrl-C (tally after {options.duration_s:g}s) …")
     else:

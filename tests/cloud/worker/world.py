@@ -69,7 +69,9 @@ def seed_stations(engine: Engine) -> None:
 
 
 @contextmanager
-def worker_app(tmp_path: Path, clock: Clock) -> Iterator[tuple[TestClient, Engine, DevSender, IssuerKey]]:
+def worker_app(
+    tmp_path: Path, clock: Clock
+) -> Iterator[tuple[TestClient, Engine, DevSender, IssuerKey]]:
     """A client of a fresh cloud whose texts land in the returned DevSender."""
     issuer = load_or_create(tmp_path / "issuer.json")
     settings = CloudSettings(data_dir=tmp_path, web={"issuer_key_file": tmp_path / "issuer.json"})

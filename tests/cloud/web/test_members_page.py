@@ -296,7 +296,7 @@ def test_the_search_form_keeps_what_was_asked(sign_in: SignIn) -> None:
     assert page.one("option", value="courier", selected=None).text == "快递员"
     # Every group the roster knows, by its name for people.
     groups = page.within(page.one("select", name="group")).find("option")
-    assert len(groups) == 11  # "all" and the ten seeded groups
+    assert len(groups) == 12  # "all", the ten seeded groups and the walk-ins' guest (0010)
 
 
 def test_nonsense_in_the_address_is_a_page_saying_so(sign_in: SignIn) -> None:

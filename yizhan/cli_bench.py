@@ -236,3 +236,26 @@ def bench_members(
         raise _fail(str(exc)) from None
     if not figures["meets_target"]:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("worker-app")
+def bench_worker_app(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    stations: Annotated[
+        int, typer.Option(min=1, max=1000, help="Stations in the one district listed.")
+    ] = 500,
+    samples: Annotated[int, typer.Option(min=1, help="Requests of each list timed.")] = 200,
+    walkins: Annotated[int, typer.Option(min=1, help="Walk-ins, poster to open door.")] = 20,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The worker's phone app: station list beside the bare API, code page bytes, walk-ins."""
+    from yizhan.bench.worker_app import Options, WorkerAppBenchError  # noqa: PLC0415
+    from yizhan.bench.worker_app import main as worker_app_main  # noqa: PLC0415
+
+    options = Options(stations=stations, samples=samples, walkins=walkins)
+    try:
+        figures = worker_app_main(json=json, options=options, database_url=database_url)
+    except WorkerAppBenchError as exc:
+        raise _fail(str(exc)) from None
+    if not figures["meets_target"]:
+        raise typer.Exit(code=1)

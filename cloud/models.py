@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import StrictBool, field_validator, model_validator
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 from cloud.core.partial import NoNulls
 from cloud.core.time import utc_now
 from protocol.ids import ID_PATTERN
+
+# Two ranges a weekday at most: more lines than that is a mistake, not a timetable.
+MAX_HOURS_LINES: Final = 14
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_timezone(value: str) -> str:
@@ -34,37 +39,157 @@ class VenueBase(SQLModel):
     district: str | None = Field(default=None, max_length=60, index=True)
 
 
-class Venue(VenueBase, table=True):
+class VenueProfile(SQLModel):
+    """What a worker on the street sees of a venue: where it is, what it offers, its hours.
+
+    ``hours`` uses the door policy's lines (``"daily 07:00-22:00"``, protocol.door_policy);
+    none means open 24 hours, the outdoor station's default. ``admits_guests`` says whether a
+    walk-in's guest pass is good here (the door's policy ``admit_guests`` enforces it).
+    """
+
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=120)
+    description: str | None = Field(default=None, max_length=400)
+    amenities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    hours: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    admits_guests: bool = True
+
+
+class Venue(VenueBase, VenueProfile, table=True):
     id: str = Field(primary_key=True, max_length=32)
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    # Printed into the venue's walk-in poster QR; raising it retires every printed poster.
+    poster_edition: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
-class VenueCreate(VenueBase):
+def check_text(value: str | None) -> str | None:
+    """A one-line text a phone shows: stripped, empty as none, no control characters."""
+    if value is None:
+        return None
+    value = value.strip()
+    if _CONTROL.search(value):
+        raise ValueError("must not hold control characters (line breaks, tabs); write one line")
+    return value or None
+
+
+def check_amenities(values: list[str]) -> list[str]:
+    """Known amenity words, each once, in the order a worker looks for them."""
+    # Late: cloud.worker.stations reads the Venue table from this module.
+    from cloud.worker.stations import AMENITIES  # noqa: PLC0415
+
+    unknown = [v for v in values if v not in AMENITIES]
+    if unknown:
+        named = ", ".join(repr(v[:40]) for v in unknown[:5])
+        raise ValueError(f"{named}: not an amenity; use only {', '.join(AMENITIES)}")
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)}: named more than once; give each amenity once")
+    return sorted(values, key=AMENITIES.index)
+
+
+def check_venue_hours(lines: list[str]) -> list[str]:
+    """Opening-hours lines in the door policy's words, normalized; none is open 24 hours."""
+    from cloud.worker.stations import check_hours  # noqa: PLC0415  (as above)
+
+    if len(lines) > MAX_HOURS_LINES:
+        raise ValueError(
+            f"{len(lines)} lines of hours; write at most {MAX_HOURS_LINES}, one per group of "
+            'days like "mon-fri 07:00-22:00"'
+        )
+    normalized = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            normalized += check_hours([line])
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+    return normalized
+
+
+class _ProfileRules:
+    """The checks a venue's profile passes on its way in, for a new venue and a change."""
+
+    @field_validator("address", "description", check_fields=False)
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return check_text(value)
+
+    @field_validator("amenities", check_fields=False)
+    @classmethod
+    def _known_amenities(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_amenities(value)
+
+    @field_validator("hours", check_fields=False)
+    @classmethod
+    def _door_hours(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_venue_hours(value)
+
+
+_PAIRED = "give latitude and longitude together (both numbers, or both null), never one alone"
+
+
+class VenueCreate(_ProfileRules, VenueBase, VenueProfile):
     # The id the venue's boxes publish under: protocol.ids rules, so topics accept it.
     id: str = Field(max_length=32, schema_extra={"pattern": ID_PATTERN})
+    # Strict: a quoted "no" would otherwise read as false and "yes" as true, unnoticed.
+    admits_guests: StrictBool = True
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return check_timezone(value)
 
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> VenueCreate:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError(_PAIRED)
+        return self
 
-class VenueUpdate(NoNulls, SQLModel):
-    """A partial update: a field left out keeps its value; null is not a value."""
+
+class VenueUpdate(_ProfileRules, NoNulls, SQLModel):
+    """A partial update: a field left out keeps its value; null is not a value, except for
+    the location, address and description, which null (or an empty text) clears."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset(
+        {"latitude", "longitude", "address", "description"}
+    )
 
     name: str | None = Field(default=None, max_length=120)
     kind: str | None = Field(default=None, max_length=40)
     timezone: str | None = Field(default=None, max_length=64)
     district: str | None = Field(default=None, max_length=60)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=120)
+    description: str | None = Field(default=None, max_length=400)
+    amenities: list[str] | None = Field(
+        default=None, description="The whole list (it replaces the stored one); [] clears it."
+    )
+    hours: list[str] | None = Field(
+        default=None,
+        description='Door-policy lines like "mon-fri 07:00-22:00"; [] means open 24 hours.',
+    )
+    admits_guests: StrictBool | None = None
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         return None if value is None else check_timezone(value)
 
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> VenueUpdate:
+        given = {"latitude", "longitude"} & self.model_fields_set
+        if given and (len(given) == 1 or (self.latitude is None) != (self.longitude is None)):
+            raise ValueError(_PAIRED)
+        return self
 
-class VenuePublic(VenueBase):
+
+class VenuePublic(VenueBase, VenueProfile):
     id: str
+    poster_edition: int = Field(
+        description="Printed into the walk-in poster's QR; renewing the poster raises it and "
+        "retires every poster printed before."
+    )
 
 
 class Reading(SQLModel, table=True):

@@ -112,6 +112,31 @@ class UnionClient:
             if after is None:
                 return
 
+    # --- walk-ins (scopes members:write, members:read) --------------------------------------
+
+    def confirm_walkin(self, member_id: str, phone: str) -> dict[str, Any]:
+        """This phone is the member's: a worker who registered with it becomes the member and
+        their guest pass is revoked (``retired_guest``). Safe to send again."""
+        result: dict[str, Any] = self._call(
+            "POST", "/walkins/confirm", json={"member_id": member_id, "phone": phone}
+        )
+        return result
+
+    def walkins(
+        self, *, guests_only: bool = False, page_size: int = 200
+    ) -> Iterator[dict[str, Any]]:
+        """Workers who registered at a station, newest first (``guests_only``: unconfirmed)."""
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"limit": page_size, "offset": offset}
+            if guests_only:
+                params["guest"] = "true"
+            page = self._call("GET", "/walkins", params=params)
+            yield from page["data"]
+            offset += len(page["data"])
+            if not page["data"] or offset >= page["count"]:
+                return
+
     # --- codes and phones (scope codes:issue) --------------------------------------------
 
     def door_code(self, member_id: str) -> dict[str, Any]:

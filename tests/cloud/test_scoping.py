@@ -37,6 +37,8 @@ ROLES_BY_PREFIX: dict[str, frozenset[Role]] = {
     "/api/v1/sync/": frozenset({SERVICE, ADMIN, TECH}),
     # The roster is the union's: admins, and integration tokens with a scope (not in WHO).
     "/api/v1/members": frozenset({ADMIN}),
+    # Walk-ins are the roster's too: admins, and integration tokens with a members scope.
+    "/api/v1/walkins": frozenset({ADMIN}),
 }
 ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/auth/me"): STAFF | {Role.MEMBER},
@@ -44,6 +46,7 @@ ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/venues"): frozenset({ADMIN}),
     ("PATCH", "/api/v1/venues/{venue_id}"): frozenset({ADMIN}),
     ("DELETE", "/api/v1/venues/{venue_id}"): frozenset({ADMIN}),
+    ("POST", "/api/v1/venues/{venue_id}/poster/renew"): frozenset({ADMIN}),
     ("PUT", "/api/v1/venues/{venue_id}/occupancy"): frozenset({ADMIN, MANAGER}),
     ("PUT", "/api/v1/venues/{venue_id}/occupancy/settings"): frozenset({ADMIN, MANAGER}),
     ("GET", "/api/v1/alert-rules"): frozenset({ADMIN, MANAGER, TECH}),

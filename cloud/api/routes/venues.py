@@ -1,4 +1,5 @@
-"""``/api/v1/venues``: the venues a caller may see; admins create, change and delete them."""
+"""``/api/v1/venues``: the venues a caller may see; admins create, change and delete them,
+and renew a venue's walk-in poster."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, func, select
+from sqlmodel import Session, col, delete, func, select, update
 
 from cloud.api.auth_deps import ScopedVenue, require_roles, venue_not_found
 from cloud.api.deps import Offset, SessionDep
@@ -56,6 +57,7 @@ def list_venues(
 
 @router.post("", status_code=201, dependencies=_admin, responses={409: {"model": ErrorResponse}})
 def create_venue(*, session: SessionDep, venue_in: VenueCreate) -> VenuePublic:
+    """A new venue, with its public profile if given (see ``PATCH /venues/{venue_id}``)."""
     if session.get(Venue, venue_in.id) is not None:
         raise ApiError(409, code="conflict", message=f"venue {venue_in.id!r} exists already")
     venue = Venue.model_validate(venue_in)
@@ -76,8 +78,34 @@ def read_venue(*, venue: ScopedVenue) -> VenuePublic:
 
 @router.patch("/{venue_id}", dependencies=_admin, responses=_NOT_FOUND)
 def update_venue(*, session: SessionDep, venue: ScopedVenue, venue_in: VenueUpdate) -> VenuePublic:
+    """Change the fields given; the rest keep their values.
+
+    The public profile (what the workers' phone app shows) is checked on its way in:
+    ``amenities`` are words from a fixed list (water, microwave, fridge, charging, toilet,
+    nursing_room, rest_area, wifi, first_aid, umbrella), each once; ``hours`` are door-policy
+    lines (``"mon-fri 07:00-22:00"``, none: open 24 hours); ``address`` and ``description``
+    are one line each (an empty one clears it); ``latitude`` and ``longitude`` come together.
+    A refusal is a 422 naming the field and what to write instead.
+    """
     venue.sqlmodel_update(venue_in.model_dump(exclude_unset=True))
     session.add(venue)
+    session.commit()
+    session.refresh(venue)
+    return VenuePublic.model_validate(venue)
+
+
+@router.post("/{venue_id}/poster/renew", dependencies=_admin, responses=_NOT_FOUND)
+def renew_poster(*, session: SessionDep, venue: ScopedVenue) -> VenuePublic:
+    """Raise ``poster_edition`` by one: every walk-in poster printed before stops working
+    (a phone scanning it is told the code is not valid), so print the new one from the
+    dashboard (the venue page's walk-in poster). For a poster copied or stuck up elsewhere.
+    """
+    # In the database, not in Python: two renewals at once still make two editions.
+    session.exec(
+        update(Venue)
+        .where(col(Venue.id) == venue.id)
+        .values(poster_edition=col(Venue.poster_edition) + 1)
+    )
     session.commit()
     session.refresh(venue)
     return VenuePublic.model_validate(venue)

@@ -13,8 +13,20 @@ from cloud.web.pages import (
     members,
     overview,
     points,
+    poster,
     venue,
 )
 
 # Each has ``router`` (its routes) and ``TEXT`` (its zh-CN/en messages, keys prefixed).
-PAGES: Final = (overview, venue, bookings, activities, alerts, fleet, points, member, members)
+PAGES: Final = (
+    overview,
+    venue,
+    poster,
+    bookings,
+    activities,
+    alerts,
+    fleet,
+    points,
+    member,
+    members,
+)

@@ -1,4 +1,5 @@
-"""One venue: people inside, devices, alerts, four charts, recent door decisions, kiosk stock.
+"""One venue: people inside, devices, alerts, four charts, recent door decisions, kiosk stock,
+and its public profile (what the workers' phone app shows), which an admin edits here.
 
 The figures come from the code the overview and the API use (``venue_rows``,
 ``access_events``), so this page never counts visits or pseudonymizes members its own
@@ -35,6 +36,7 @@ from cloud.web.pages.overview import venue_rows
 from cloud.web.render import render
 from cloud.web.session import Staff
 from cloud.web.state import web_state
+from cloud.worker.stations import AMENITIES
 
 router = APIRouter(include_in_schema=False)
 
@@ -120,6 +122,36 @@ TEXT: Final[Messages] = {
     "venue.stock.no_slots": ("尚未配置货道", "No slots set up yet"),
     "venue.stock.none": ("该阵地没有兑换机", "This venue has no kiosk"),
     "venue.stock.offline": ("离线", "offline"),
+    "venue.profile": ("对外信息", "Public profile"),
+    "venue.profile.help": (
+        "户外劳动者在手机上找驿站时看到的内容。",
+        "What outdoor workers see of this venue when they look for a station on their phone.",
+    ),
+    "venue.profile.address": ("地址", "Address"),
+    "venue.profile.description": ("简介", "Description"),
+    "venue.profile.latitude": ("纬度", "Latitude"),
+    "venue.profile.longitude": ("经度", "Longitude"),
+    "venue.profile.location_help": (
+        "纬度和经度要么都填，要么都不填；用于“附近的驿站”。",
+        "Give both or neither; the phone app uses them for stations near the worker.",
+    ),
+    "venue.profile.amenities": ("设施", "Amenities"),
+    "venue.profile.hours": ("开放时间（每行一条）", "Opening hours (one line each)"),
+    "venue.profile.hours_help": (
+        "例如 mon-fri 07:00-22:00 或 daily 00:00-24:00；不填即全天开放。",
+        "Like mon-fri 07:00-22:00 or daily 00:00-24:00; none means open 24 hours.",
+    ),
+    "venue.profile.hours_none": ("全天开放", "Open 24 hours"),
+    "venue.profile.admits_guests": (
+        "接待访客（扫码登记的新朋友凭访客通行证入站）",
+        "Admits guests (walk-ins who registered by the poster get in with a guest pass)",
+    ),
+    "venue.profile.guests": ("访客", "Guests"),
+    "venue.profile.guests_yes": ("接待", "Admitted"),
+    "venue.profile.guests_no": ("不接待", "Not admitted"),
+    "venue.profile.save": ("保存", "Save"),
+    "venue.profile.saved": ("已保存", "Saved"),
+    "venue.profile.poster": ("打印入场海报", "Print the walk-in poster"),
 }
 
 
@@ -249,5 +281,6 @@ def venue_page(
         access=access,
         opens=OPENS,
         kiosks=kiosks(session, venue.id),
+        amenities=AMENITIES,
         now=now,
     )

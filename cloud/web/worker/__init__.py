@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from cloud.web.worker.pages import router
 from cloud.web.worker.session import WorkerSignInRequired, signin_url
@@ -13,8 +13,10 @@ from cloud.web.worker.text import TEXT
 __all__ = ["TEXT", "WorkerState", "install_worker_app"]
 
 
-def _to_signin(_request: Request, exc: Exception) -> Response:
+def _to_signin(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WorkerSignInRequired)
+    if request.url.path.endswith(".json"):  # the page's script: it says so and stops
+        return JSONResponse({"code": "signed_out", "message": "sign in again"}, status_code=401)
     return RedirectResponse(signin_url(exc.next_path), status_code=303)
 
 

@@ -449,7 +449,7 @@ def code_json(
         "refresh_in_s": issued[0].refresh_in_s,
         "codes": [
             {
-                "svg": qr_svg(c.code),
+                "svg": qr_svg(c.code, label=catalog.text(holder.lang, "m.code.title")),
                 "from": (c.expires_at - DEFAULT_LIFETIME).isoformat(),
                 "until": c.expires_at.isoformat(),
             }

@@ -308,7 +308,7 @@ def test_deleting_the_account_keeps_only_pseudonymous_door_events(
             .headers["location"]
             .startswith("/m/signin")
         )
-        assert client.get("/m/code.json", follow_redirects=False).status_code == 303
+        assert client.get("/m/code.json", follow_redirects=False).status_code == 401
 
 
 def test_the_finder_lists_nearest_first_with_live_counts(tmp_path: Path, clock: Clock) -> None:

@@ -18,7 +18,16 @@ from cloud.members import codes
 from cloud.models import DeviceEvent
 from cloud.worker.models import PhoneCode, SmsSent, Worker
 from protocol.membercode import verify
-from tests.cloud.worker.world import NOW, PHONE, Clock, csrf_field, poster_url, walk_in, worker_app
+from tests.cloud.worker.world import (
+    NOW,
+    PHONE,
+    Clock,
+    TestClient,
+    csrf_field,
+    poster_url,
+    walk_in,
+    worker_app,
+)
 
 
 @pytest.fixture
@@ -26,10 +35,11 @@ def clock() -> Clock:
     return Clock()
 
 
-def _codes(client) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _codes(client: TestClient) -> list[dict[str, str]]:
     answer = client.get("/m/code.json")
     assert answer.status_code == 200, answer.text
-    return json.loads(answer.content)["codes"]
+    codes: list[dict[str, str]] = json.loads(answer.content)["codes"]
+    return codes
 
 
 def test_a_walk_in_gets_a_guest_pass_that_a_door_accepts_without_sync(
@@ -134,6 +144,7 @@ def test_guessing_the_code_burns_it(tmp_path: Path, clock: Clock) -> None:
         assert answer.status_code == 400
         with Session(engine) as session:
             stored = session.exec(select(PhoneCode)).all()
+            assert fresh is not None
             assert all(fresh not in row.code_hash for row in stored)
 
 

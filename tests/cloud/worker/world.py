@@ -28,6 +28,18 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
+__all__ = [
+    "NOW",
+    "PHONE",
+    "Clock",
+    "TestClient",
+    "csrf_field",
+    "poster_url",
+    "seed_stations",
+    "walk_in",
+    "worker_app",
+]
+
 NOW: Final = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 PHONE: Final = "13800138000"
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
+from starlette.middleware.gzip import GZipMiddleware
 
 from cloud.access.issuer import load_existing as load_issuer_key
 from cloud.api.audit import CallLog, IntegrationAudit
@@ -193,6 +194,9 @@ def create_app(
     )
     install_worker_app(app, _worker_state(settings, app.state.api.auth))
     app.add_middleware(IntegrationAudit, log=calls, clock=clock)
+    # Pages, JSON and CSV gzipped for whoever accepts it (a phone on a prepaid plan reloads the
+    # station list every half minute); the live feed's event stream is never buffered by it.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     # Added last, so outermost: it wraps authentication and every body read (issue 15).
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

@@ -2,7 +2,7 @@
 // network with the last copy kept, so a phone without signal still opens the station list
 // and the code page (whose codes worker.js keeps in localStorage).
 "use strict";
-const CACHE = "yz-m-v1";
+const CACHE = "yz-m-v2";
 const SHELL = ["/static/m/worker.css", "/static/m/worker.js", "/static/favicon.svg", "/m/manifest.webmanifest"];
 const PAGES = ["/m/", "/m/code"];  // kept for offline: no personal data in either
 
@@ -30,7 +30,9 @@ self.addEventListener("fetch", function (event) {
   if (request.mode === "navigate" && PAGES.includes(url.pathname)) {
     event.respondWith(
       fetch(request).then(function (response) {
-        if (response.ok) {
+        // The last station list, wherever it was asked for; the code page only as itself
+        // (not its one-off welcome line).
+        if (response.ok && (url.pathname === "/m/" || !url.search)) {
           const copy = response.clone();
           caches.open(CACHE).then(function (cache) { cache.put(url.pathname, copy); });
         }

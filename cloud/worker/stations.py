@@ -140,3 +140,30 @@ def stations(
 def districts(session: Session) -> list[str]:
     rows = session.exec(select(Venue.district).where(col(Venue.district).is_not(None)).distinct())
     return sorted(d for d in rows if d)
+
+
+_DAY_NAMES: Final = {
+    "zh-CN": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def _days_words(days: frozenset[int], lang: str) -> str:
+    names = _DAY_NAMES["en" if lang == "en" else "zh-CN"]
+    if len(days) == 7:
+        return "Daily" if lang == "en" else "每天"
+    ordered = sorted(days)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        joiner = "–" if lang == "en" else "至"
+        return f"{names[ordered[0]]}{joiner}{names[ordered[-1]]}"
+    return (", " if lang == "en" else "、").join(names[d] for d in ordered)
+
+
+def hours_words(lines: Sequence[str], lang: str) -> list[str]:
+    """A venue's hours as a worker reads them: ``"daily 09:00-21:00"`` → ``"每天 09:00–21:00"``."""
+    words = []
+    for line in lines:
+        weekly = parse_weekly(line)
+        spans = ", ".join(str(span).replace("-", "–") for span in weekly.ranges)
+        words.append(f"{_days_words(weekly.days, lang)} {spans}")
+    return words

@@ -84,6 +84,7 @@ def finder(
         holder,
         "finder.html",
         found=found,
+        hours_words=stations.hours_words,
         near=near,
         district=district or "",
         districts=stations.districts(session),

@@ -337,6 +337,7 @@ def test_the_finder_lists_nearest_first_with_live_counts(tmp_path: Path, clock: 
         assert "微波炉" in html
         assert "uri.amap.com/marker?position=121.4365,31.188" in html
         assert "仅限工会会员" in html  # the library takes no guest passes
+        assert "每天 09:00–21:00" in html  # its hours in words, not the policy's syntax
         # 12:00 in Shanghai: the library (09:00-21:00) is open; at 22:00 it is not.
         clock.now = NOW + timedelta(hours=10)
         late = client.get("/m/?district=静安区").text
@@ -346,3 +347,4 @@ def test_the_finder_lists_nearest_first_with_live_counts(tmp_path: Path, clock: 
         english = client.get("/m/").text
         assert "Stations near you" in english
         assert "Microwave" in english
+        assert "Daily 09:00–21:00" in english

@@ -113,6 +113,19 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> Non
 # --- venues ----------------------------------------------------------------------------
 
 
+# A venue nobody described yet: open 24 hours, guests welcome, the first poster.
+NO_PROFILE: dict[str, object] = {
+    "latitude": None,
+    "longitude": None,
+    "address": None,
+    "description": None,
+    "amenities": [],
+    "hours": [],
+    "admits_guests": True,
+    "poster_edition": 1,
+}
+
+
 def test_venues_are_listed_with_their_timezone(client: TestClient) -> None:
     body = client.get("/api/v1/venues").json()
 
@@ -124,6 +137,7 @@ def test_venues_are_listed_with_their_timezone(client: TestClient) -> None:
         "kind": "station",
         "timezone": "Asia/Shanghai",
         "district": None,
+        **NO_PROFILE,
     }
 
 
@@ -152,6 +166,7 @@ def test_one_venue(client: TestClient) -> None:
         "kind": "library",
         "timezone": "Asia/Urumqi",
         "district": None,
+        **NO_PROFILE,
     }
 
 

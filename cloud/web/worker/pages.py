@@ -13,18 +13,20 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Final
 
 import jwt
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from cloud.access.models import Booking, Member
 from cloud.api.deps import NowDep, SessionDep, StateDep
+from cloud.auth.cookie import CSRF_HEADER
 from cloud.auth.throttle import address_key
 from cloud.bookings import activities, rooms
 from cloud.bookings.models import Activity, Room
 from cloud.bookings.rooms import BookingError
 from cloud.core.time import as_utc
-from cloud.members import codes
+from cloud.members import codes, phones
+from cloud.members.models import MemberPhone
 from cloud.models import Venue
 from cloud.points.statement import member_balance, member_entries
 from cloud.web.i18n import LANG_COOKIE, pick_lang
@@ -157,6 +159,30 @@ def _refused(
     return answer
 
 
+def _signin_context(
+    request: Request, session: Session, venue_id: str, poster: str, next_path: str
+) -> dict[str, Any]:
+    """What the sign-in page carries from step to step: the poster's venue (a forged one
+    is dropped, not refused: the person still signs in) and where to go afterwards."""
+    venue = _poster_venue(request, session, venue_id, poster) if venue_id else None
+    return {"venue": venue, "poster": poster if venue else "", "next_path": safe_next(next_path)}
+
+
+def _bad_phone(
+    request: Request, holder: Holder, phone: str, context: dict[str, Any]
+) -> HTMLResponse:
+    return page(
+        request,
+        holder,
+        "signin.html",
+        status_code=400,
+        step="phone",
+        phone=phone,
+        error="m.signin.bad_phone",
+        **context,
+    )
+
+
 @router.post("/signin/code", response_class=HTMLResponse)
 def send_code(
     request: Request,
@@ -169,25 +195,11 @@ def send_code(
     poster: Annotated[str, Form(max_length=64)] = "",
     next: Annotated[str, Form(max_length=300)] = "/m/code",  # noqa: A002
 ) -> HTMLResponse:
-    venue = _poster_venue(request, session, venue_id, poster) if venue_id else None
-    context: dict[str, Any] = {
-        "venue": venue,
-        "poster": poster if venue else "",
-        "next_path": safe_next(next),
-    }
+    context = _signin_context(request, session, venue_id, poster, next)
     try:
         number = normalize_phone(phone)
     except BadPhoneError:
-        return page(
-            request,
-            holder,
-            "signin.html",
-            status_code=400,
-            step="phone",
-            phone=phone,
-            error="m.signin.bad_phone",
-            **context,
-        )
+        return _bad_phone(request, holder, phone, context)
     state = worker_state(request)
     host = request.client.host if request.client else None
     try:
@@ -248,12 +260,7 @@ def verify_code(
     poster: Annotated[str, Form(max_length=64)] = "",
     next: Annotated[str, Form(max_length=300)] = "/m/code",  # noqa: A002
 ) -> Response:
-    venue = _poster_venue(request, session, venue_id, poster) if venue_id else None
-    context: dict[str, Any] = {
-        "venue": venue,
-        "poster": poster if venue else "",
-        "next_path": safe_next(next),
-    }
+    context = _signin_context(request, session, venue_id, poster, next)
     state = worker_state(request)
     try:
         number = normalize_phone(phone)
@@ -261,16 +268,7 @@ def verify_code(
             session, phone=number, code=code, keys=state.keys, settings=state.settings, now=now
         )
     except BadPhoneError:
-        return page(
-            request,
-            holder,
-            "signin.html",
-            status_code=400,
-            step="phone",
-            phone=phone,
-            error="m.signin.bad_phone",
-            **context,
-        )
+        return _bad_phone(request, holder, phone, context)
     except signin.SignInRefused as refused:
         step = "code" if refused.code == "code_wrong" else "phone"
         return _refused(request, holder, refused, step=step, phone=phone, **context)
@@ -279,6 +277,7 @@ def verify_code(
         answer = RedirectResponse(safe_next(next), status_code=303)
         sign_in(answer, request, worker, now=now)
         return answer
+    venue = context["venue"]
     claims = {"ph": phone_hash, "tail": number[-4:], "venue": venue.id if venue else None}
     answer = RedirectResponse("/m/register", status_code=303)
     answer.set_cookie(
@@ -456,6 +455,57 @@ def code_json(
         ],
     }
     # Eleven QR codes are 48 kB as text and about a quarter of that gzipped (create_app).
+    return JSONResponse(body, headers=_NO_STORE)
+
+
+@router.post("/phone-key")
+def phone_key(
+    request: Request,
+    *,
+    holder: SignedIn,
+    session: SessionDep,
+    state: StateDep,
+    now: NowDep,
+    public_key: Annotated[str, Body(embed=True, max_length=64)],
+) -> Response:
+    """Certify the Ed25519 key this browser keeps (phonekey.js), for codes with no signal.
+
+    The same key again is a renewal: a fresh certificate for the same phone.
+    """
+    assert holder.worker is not None
+    catalog = web_state(request).catalog
+
+    def refused(status: int, code: str, text: str | None = None) -> JSONResponse:
+        message = catalog.text(holder.lang, text or _REFUSALS.get(code, "m.code.error"))
+        return JSONResponse(
+            {"code": code, "message": message}, status_code=status, headers=_NO_STORE
+        )
+
+    # A script's POST: the CSRF token rides in a header, as the dashboard's scripts send it.
+    if not form_ok(request, holder, request.headers.get(CSRF_HEADER, "")):
+        return refused(403, "stale_form", "m.form.stale")
+    if state.issuer is None:
+        return refused(404, "no_issuer")
+    if state.code_limit.take(holder.worker.member_id) is not None:
+        return refused(429, "code_refused")
+    try:
+        cert = phones.register(
+            session,
+            holder.worker.member_id,
+            public_key=public_key,
+            label="browser",
+            issuer=state.issuer,
+            now=now,
+        )
+    except codes.CodeRefused as exc:
+        return refused(exc.status, exc.code)
+    phone = session.get(MemberPhone, cert.phone_id)
+    assert phone is not None  # register() just certified it
+    body = {
+        "certificate": cert.certificate,
+        "valid_until": cert.valid_until.isoformat(),
+        "renew_after": phones.renew_by(phone).isoformat(),
+    }
     return JSONResponse(body, headers=_NO_STORE)
 
 

@@ -30,6 +30,7 @@ from cloud.maintenance.jobs import maintenance_jobs
 from cloud.migrate import upgrade
 from cloud.points.jobs import points_jobs
 from cloud.settings import CloudSettings
+from cloud.worker.jobs import worker_jobs
 
 # How often run_ingest looks at its stop event; see there why it does not simply block.
 _STOP_POLL_S: Final = 1.0
@@ -121,7 +122,8 @@ def _stop_ingest(
 
 
 def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_now) -> list[Job]:
-    """Every domain's scheduled jobs: aggregates, maintenance, alerts, points, bookings."""
+    """Every domain's scheduled jobs: aggregates, maintenance, alerts, points, bookings, and
+    the worker app's sign-in retention."""
     jobs = settings.jobs
     return [
         *aggregate_jobs(engine, jobs, clock=clock),
@@ -134,6 +136,7 @@ def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_no
         ),
         *points_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
         *bookings_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
+        *worker_jobs(engine, clock=clock),
     ]
 
 

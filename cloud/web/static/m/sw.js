@@ -1,9 +1,13 @@
 // The worker app's service worker (scope /m/): the shell from the cache, pages from the
 // network with the last copy kept, so a phone without signal still opens the station list
-// and the code page (whose codes worker.js keeps in localStorage).
+// and the code page (whose spare codes worker.js keeps in localStorage, and whose phone key
+// phonekey.js keeps in IndexedDB).
 "use strict";
-const CACHE = "yz-m-v2";
-const SHELL = ["/static/m/worker.css", "/static/m/worker.js", "/static/favicon.svg", "/m/manifest.webmanifest"];
+const CACHE = "yz-m-v3";
+const SHELL = [
+  "/static/m/worker.css", "/static/m/worker.js", "/static/favicon.svg", "/m/manifest.webmanifest",
+  "/static/m/phonekey.js", "/static/vendor/qrcode-generator/qrcode.js",  // the phone key's code
+];
 const PAGES = ["/m/", "/m/code"];  // kept for offline: no personal data in either
 
 self.addEventListener("install", function (event) {

@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const STORE = "yz-codes";  // the last codes fetched online: spares for a phone without signal
+  const KEY_DB = "yz-phone-key";  // phonekey.js's key store (IndexedDB)
   const LIST_REFRESH_MS = 30000;
   const RETRY_MS = [5000, 10000, 20000, 60000];
 
@@ -46,6 +47,12 @@
 
   // ---- my code ------------------------------------------------------------------
 
+  // The spares and the phone key: what a shared phone must not keep after its worker leaves.
+  function forgetCodes() {
+    localStorage.removeItem(STORE);
+    if (window.indexedDB) indexedDB.deleteDatabase(KEY_DB);
+  }
+
   function saved() {
     try { return JSON.parse(localStorage.getItem(STORE) || "null"); } catch (err) { return null; }
   }
@@ -63,7 +70,7 @@
     const qr = card.querySelector("[data-qr]");
     const countdown = card.querySelector("[data-countdown]");
     const error = card.querySelector("[data-code-error]");
-    let offset = 0, nextAt = 0, failures = 0, timer = null, shown = "";
+    let offset = 0, nextAt = 0, failures = 0, timer = null, shown = "", epoch = 0, signing = false;
 
     function say(el, text) { el.textContent = text || ""; el.hidden = !text; }
 
@@ -91,6 +98,36 @@
       return true;
     }
 
+    // With no signal: the spares while one is current, then a proof signed by the phone key
+    // (phonekey.js, where this browser holds one).
+    async function drawOffline() {
+      const spare = saved();
+      if (spare) offset = spare.offset || 0;
+      if (codeNow(spare, offset) || !window.yzPhoneKey) {
+        card.dataset.state = draw(spare, false) ? "offline" : "offline-empty";
+        return;
+      }
+      if (signing) return;
+      signing = true;
+      const since = epoch;
+      let drew = false;
+      try { drew = await window.yzPhoneKey.draw(card, spare ? offset : null); } catch (err) { drew = false; }
+      signing = false;
+      if (since !== epoch) {  // the server answered meanwhile: the next tick draws its word
+        shown = "";
+        if (card.dataset.state === "refused") qr.innerHTML = "";
+        return;
+      }
+      if (drew) {
+        shown = "";
+        say(countdown, "");
+        say(error, "");
+        card.dataset.state = "offline-key";
+      } else {
+        card.dataset.state = draw(spare, false) ? "offline" : "offline-empty";
+      }
+    }
+
     async function load() {
       clearTimeout(timer);
       if (document.hidden) return;
@@ -105,6 +142,7 @@
         data.offset = offset;
         try { localStorage.setItem(STORE, JSON.stringify(data)); } catch (err) { /* private mode */ }
         failures = 0;
+        epoch += 1;
         nextAt = Date.now() + data.refresh_in_s * 1000;
         card.dataset.state = "online";
         draw(data, true);
@@ -113,7 +151,8 @@
       }
       if (res && [401, 403, 404, 409].includes(res.status)) {
         // No code will come: say why, and drop spares that the door would refuse anyway.
-        localStorage.removeItem(STORE);
+        epoch += 1;
+        forgetCodes();
         qr.innerHTML = "";
         say(countdown, "");
         say(error, data && data.message ? data.message : card.dataset.textFailed);
@@ -121,9 +160,7 @@
         return;
       }
       // No signal (or the server is busy): show the spares fetched while online.
-      const spare = saved();
-      if (spare) offset = spare.offset || 0;
-      card.dataset.state = draw(spare, false) ? "offline" : "offline-empty";
+      await drawOffline();
       const wait = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)];
       failures += 1;
       timer = setTimeout(load, wait);
@@ -131,7 +168,7 @@
 
     setInterval(function () {
       if (card.dataset.state === "online") draw(saved(), true);
-      else if (card.dataset.state === "offline") draw(saved(), false);
+      else if (card.dataset.state === "offline" || card.dataset.state === "offline-key") drawOffline();
     }, 1000);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) load(); });
     window.addEventListener("online", load);
@@ -148,7 +185,7 @@
     if (card) startCode(card);
     // Signing out or deleting the account leaves no codes on a shared phone.
     for (const form of document.querySelectorAll('form[action="/m/signout"], form[action="/m/me/delete"]')) {
-      form.addEventListener("submit", function () { localStorage.removeItem(STORE); });
+      form.addEventListener("submit", forgetCodes);
     }
   });
 })();

@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from cloud.core.partial import NoNulls
 from cloud.core.time import utc_now
+from cloud.worker.profile import AMENITIES, check_hours
 from protocol.ids import ID_PATTERN
 
 # Two ranges a weekday at most: more lines than that is a mistake, not a timetable.
@@ -75,8 +76,6 @@ def check_text(value: str | None) -> str | None:
 
 def check_amenities(values: list[str]) -> list[str]:
     """Known amenity words, each once, in the order a worker looks for them."""
-    # Late: cloud.worker.stations reads the Venue table from this module.
-    from cloud.worker.stations import AMENITIES  # noqa: PLC0415
 
     unknown = [v for v in values if v not in AMENITIES]
     if unknown:
@@ -90,7 +89,6 @@ def check_amenities(values: list[str]) -> list[str]:
 
 def check_venue_hours(lines: list[str]) -> list[str]:
     """Opening-hours lines in the door policy's words, normalized; none is open 24 hours."""
-    from cloud.worker.stations import check_hours  # noqa: PLC0415  (as above)
 
     if len(lines) > MAX_HOURS_LINES:
         raise ValueError(

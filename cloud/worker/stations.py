@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, select
 
 from cloud.aggregates.models import Occupancy, VenueSettings
@@ -23,19 +22,6 @@ from cloud.core.time import as_utc
 from cloud.models import Venue
 from protocol.door_policy import WeeklyHours, parse_weekly
 
-# What a station may offer, in the order a worker looks for them.
-AMENITIES: Final = (
-    "water",
-    "microwave",
-    "fridge",
-    "charging",
-    "toilet",
-    "nursing_room",
-    "rest_area",
-    "wifi",
-    "first_aid",
-    "umbrella",
-)
 _EARTH_RADIUS_M: Final = 6_371_000.0
 
 
@@ -45,14 +31,6 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * _EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
-
-
-def check_hours(lines: Sequence[str]) -> list[str]:
-    """The venue's hours lines, normalized; ValueError with the door policy's words if not."""
-    try:
-        return [parse_weekly(line).text for line in lines]
-    except PydanticCustomError as exc:  # a complete sentence already
-        raise ValueError(str(exc)) from None
 
 
 def open_now(lines: Sequence[str], zone_name: str, now: datetime) -> bool:

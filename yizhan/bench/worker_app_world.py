@@ -44,8 +44,8 @@ from cloud.sms.sender import DevSender
 from cloud.web.settings import WebSettings
 from cloud.web.worker.state import WorkerState
 from cloud.worker.identity import WorkerKeys
+from cloud.worker.profile import AMENITIES, check_hours
 from cloud.worker.settings import WorkerSettings
-from cloud.worker.stations import AMENITIES, check_hours
 from edge.access.keys import KeyRing
 from edge.access.members import MemberCache
 from edge.access.occupancy import Occupancy

@@ -36,7 +36,7 @@ from cloud.web.pages.overview import venue_rows
 from cloud.web.render import render
 from cloud.web.session import Staff
 from cloud.web.state import web_state
-from cloud.worker.stations import AMENITIES
+from cloud.worker.profile import AMENITIES
 
 router = APIRouter(include_in_schema=False)
 

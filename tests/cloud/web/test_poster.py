@@ -26,7 +26,7 @@ from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.qr import qr_svg
 from cloud.worker.identity import WorkerKeys
-from cloud.worker.stations import AMENITIES
+from cloud.worker.profile import AMENITIES
 from tests.cloud.web.helpers import PASSWORD, csrf_of, sign_in
 
 NOW = datetime(2027, 5, 6, 4, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@
 // and the code page (whose spare codes worker.js keeps in localStorage, and whose phone key
 // phonekey.js keeps in IndexedDB).
 "use strict";
-const CACHE = "yz-m-v3";
+const CACHE = "yz-m-v4";
 const SHELL = [
   "/static/m/worker.css", "/static/m/worker.js", "/static/favicon.svg", "/m/manifest.webmanifest",
   "/static/m/phonekey.js", "/static/vendor/qrcode-generator/qrcode.js",  // the phone key's code
@@ -34,11 +34,15 @@ self.addEventListener("fetch", function (event) {
   if (request.mode === "navigate" && PAGES.includes(url.pathname)) {
     event.respondWith(
       fetch(request).then(function (response) {
-        // The last station list, wherever it was asked for; the code page only as itself
-        // (not its one-off welcome line).
-        if (response.ok && (url.pathname === "/m/" || !url.search)) {
-          const copy = response.clone();
-          caches.open(CACHE).then(function (cache) { cache.put(url.pathname, copy); });
+        // The last station list, wherever it was asked for; the code page as itself, not
+        // with its one-off welcome line (fetched again plain, in the background).
+        if (response.ok) {
+          const plain = url.pathname === "/m/" || !url.search;
+          const copy = plain ? Promise.resolve(response.clone()) : fetch(url.pathname, { credentials: "same-origin" });
+          event.waitUntil(copy.then(function (page) {
+            if (!page.ok) return undefined;
+            return caches.open(CACHE).then(function (cache) { return cache.put(url.pathname, page); });
+          }).catch(function () {}));
         }
         return response;
       }).catch(function () {

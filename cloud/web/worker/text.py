@@ -23,7 +23,7 @@ TEXT: Final[Messages] = {
     ),
     # finder
     "m.find.title": ("附近的驿站", "Stations near you"),
-    "m.find.near": ("📍 用我的位置查找", "📍 Use my location"),
+    "m.find.near": ("用我的位置查找", "Use my location"),
     "m.find.denied": (
         "没有获得位置权限。请在下面选择区域。",
         "No permission for your location. Pick a district below.",

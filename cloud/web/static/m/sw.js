@@ -28,7 +28,17 @@ self.addEventListener("fetch", function (event) {
   const url = new URL(request.url);
   if (url.origin !== location.origin) return;
   if (SHELL.includes(url.pathname)) {
-    event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
+    // The cached copy at once, and a fresh one for next time: a new stylesheet or script
+    // reaches phones at their next visit without a new cache name.
+    const fresh = fetch(request).then(function (response) {
+      if (response.ok) {
+        const copy = response.clone();
+        caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
+      }
+      return response;
+    });
+    event.waitUntil(fresh.catch(function () {}));
+    event.respondWith(caches.match(request).then(function (hit) { return hit || fresh; }));
     return;
   }
   if (request.mode === "navigate" && PAGES.includes(url.pathname)) {

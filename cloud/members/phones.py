@@ -64,6 +64,10 @@ def _certify(
     if member.phone_certs_after is not None:  # dated no earlier than the last withdrawal
         start = max(start, as_utc(member.phone_certs_after))
     lifetime = DEFAULT_CERT_LIFETIME
+    if member.valid_until is not None:  # never past the membership (a guest pass's 30 days)
+        lifetime = min(lifetime, as_utc(member.valid_until) - start)
+        if lifetime < timedelta(minutes=1):  # the shortest certificate there is
+            raise CodeRefused(409, "membership_expired", "the membership has lapsed")
     try:
         body = certify_phone(
             phone.member_id,
@@ -81,7 +85,8 @@ def _certify(
     session.add(phone)
     session.commit()
     begins = start.replace(microsecond=0)
-    return Certificate(phone.id, base64.b64encode(body).decode(), begins, begins + lifetime)
+    ends = datetime.fromtimestamp(int((start + lifetime).timestamp()), UTC)  # whole seconds
+    return Certificate(phone.id, base64.b64encode(body).decode(), begins, ends)
 
 
 def register(

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from cloud.access.models import Booking, Member
@@ -27,10 +28,10 @@ from cloud.auth.principal import Role
 from cloud.auth.pseudonym import pseudonymize
 from cloud.bookings.models import ActivitySignup
 from cloud.core.time import as_utc
-from cloud.members import roster
+from cloud.members import phones, roster
 from cloud.members.models import MemberPhone
 from cloud.models import DeviceEvent
-from cloud.worker.models import PhoneCode, SmsSent, Worker
+from cloud.worker.models import PhoneCode, Worker
 from cloud.worker.settings import WorkerSettings
 from protocol.access import GUEST_GROUP
 
@@ -65,22 +66,48 @@ def by_username(session: Session, username: str) -> Worker | None:
     return session.exec(select(Worker).where(col(Worker.username) == username)).first()
 
 
-def _roster_member(session: Session, phone_hash: str) -> Member | None:
+def _member_with_phone(session: Session, phone_hash: str) -> Member | None:
     return session.exec(select(Member).where(col(Member.phone_hash) == phone_hash)).first()
 
 
-def _new_guest(
-    session: Session, *, name: str | None, tail: str, settings: WorkerSettings, now: datetime
+def _guest_pass(
+    session: Session,
+    *,
+    phone_hash: str,
+    previous: Member | None,
+    name: str | None,
+    tail: str,
+    settings: WorkerSettings,
+    now: datetime,
 ) -> str:
-    member_id = GUEST_PREFIX + secrets.token_hex(6)
+    """The guest's member id: the phone's pass still running (after an account was deleted,
+    a new account continues it: deleting cannot buy a fresh pass), or a new one."""
+    live = (
+        previous is not None
+        and previous.valid_until is not None
+        and as_utc(previous.valid_until) > as_utc(now)
+    )
+    if previous is not None and live:
+        member_id, until = previous.member_id, as_utc(previous.valid_until)  # type: ignore[arg-type]
+    else:
+        member_id = GUEST_PREFIX + secrets.token_hex(6)
+        until = as_utc(now) + timedelta(days=settings.guest_days)
     entry = roster.RosterEntry(
         member_id=member_id,
         display_name=name,
         groups=(GUEST_GROUP,),
-        valid_until=as_utc(now) + timedelta(days=settings.guest_days),
+        valid_until=until,
         phone_tail=tail,
     )
-    roster.upsert(session=session, entries=[entry], by="walk-in", note="guest pass", now=now)
+    note = "guest pass continued" if live else "guest pass"
+    roster.upsert(session=session, entries=[entry], by="walk-in", note=note, now=now)
+    session.exec(  # the phone's hash moves to the pass it now holds
+        update(Member).where(col(Member.phone_hash) == phone_hash).values(phone_hash=None)
+    )
+    session.exec(
+        update(Member).where(col(Member.member_id) == member_id).values(phone_hash=phone_hash)
+    )
+    session.commit()
     return member_id
 
 
@@ -101,18 +128,19 @@ def enrol(
     known = by_phone(session, enrolment.phone_hash)
     if known is not None:
         return known  # the same phone registering again: the same person
-    member = _roster_member(session, enrolment.phone_hash)
-    member_id = (
-        member.member_id
-        if member is not None
-        else _new_guest(
+    member = _member_with_phone(session, enrolment.phone_hash)
+    if member is not None and not is_guest(member.member_id):
+        member_id = member.member_id  # the union's roster knows this phone
+    else:
+        member_id = _guest_pass(
             session,
+            phone_hash=enrolment.phone_hash,
+            previous=member,
             name=enrolment.name,
             tail=enrolment.phone_tail,
             settings=settings,
             now=now,
         )
-    )
     worker_id = secrets.token_hex(8)
     username = f"w-{worker_id}"
     session.add(
@@ -139,13 +167,50 @@ def enrol(
         last_seen_at=as_utc(now),
     )
     session.add(worker)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same form sent twice at once: the first one won
+        session.rollback()
+        first = by_phone(session, enrolment.phone_hash)
+        if first is None:
+            raise
+        return first
     session.refresh(worker)
     return worker
 
 
 def is_guest(member_id: str) -> bool:
     return member_id.startswith(GUEST_PREFIX)
+
+
+def _forget_guest(session: Session, member_id: str, *, keep_phone: bool = False) -> None:
+    """A guest pass no longer anyone's: no name, no digits, door events under a pseudonym.
+
+    ``keep_phone`` leaves the phone's keyed hash on a pass that is still running, so that a
+    new account with the same phone continues it (enrol); the hourly job clears it when the
+    pass ends (:func:`forget_ended_passes`)."""
+    _pseudonymise_events(session, member_id, key=secrets.token_bytes(32))
+    values: dict[str, object] = {"display_name": None, "phone_tail": None}
+    if not keep_phone:
+        values["phone_hash"] = None
+    session.exec(update(Member).where(col(Member.member_id) == member_id).values(**values))
+    session.commit()
+
+
+def forget_ended_passes(session: Session, now: datetime) -> int:
+    """Clear the phone's hash from guest passes that are revoked and past their end."""
+    ended = session.exec(
+        update(Member)
+        .where(
+            col(Member.member_id).startswith(GUEST_PREFIX),
+            col(Member.phone_hash).is_not(None),
+            col(Member.standing) != "active",
+            col(Member.valid_until) <= as_utc(now),
+        )
+        .values(phone_hash=None)
+    )
+    session.commit()
+    return int(ended.rowcount or 0)
 
 
 def _retire_guest(session: Session, member_id: str, *, note: str, now: datetime) -> None:
@@ -195,6 +260,7 @@ def confirm(
     session.commit()
     if previous is not None and is_guest(previous):
         _retire_guest(session, previous, note=f"confirmed as member by {by}"[:200], now=now)
+        _forget_guest(session, previous)
     if worker is not None:
         session.refresh(worker)
     return worker
@@ -224,9 +290,12 @@ def use_up_guest_pass(
     """End a guest pass whose visits are spent (the doors hear it as a lapse); True if so."""
     if not is_guest(worker.member_id):
         return False
-    if guest_visits(session, worker.member_id, since=worker.created_at) < settings.guest_visits:
-        return False
     member = session.get(Member, worker.member_id)
+    began = as_utc(worker.created_at)
+    if member is not None and member.valid_until is not None:  # a continued pass counts on
+        began = min(began, as_utc(member.valid_until) - timedelta(days=settings.guest_days))
+    if guest_visits(session, worker.member_id, since=began) < settings.guest_visits:
+        return False
     if member is None or (member.valid_until and as_utc(member.valid_until) <= as_utc(now)):
         return True
     entry = roster.entry_of(member).model_copy(update={"valid_until": as_utc(now)})
@@ -272,16 +341,21 @@ def my_data(session: Session, worker: Worker) -> MyData:
 def delete_account(session: Session, worker: Worker, *, now: datetime) -> int:
     """Delete the worker's account and personal data; returns the door events pseudonymised.
 
-    Gone: the account, the phone's hash and codes, name, occupation, consent, phone keys,
-    upcoming bookings and sign-ups. A guest pass is revoked (the doors hear it) with its
-    name and phone digits cleared. Door decisions stay for the venue's counts, their member
-    id replaced by a pseudonym under a key drawn for this deletion and then forgotten: the
-    person's visits still count as one person's, and nobody, the union included, can tie
-    them back. A roster member's
-    membership is the union's record, not the app's: it stays, without the phone's hash.
+    Gone: the account, name, occupation, consent, the phone's codes, upcoming bookings and
+    sign-ups, and the phone keys, withdrawn at every door as a lost phone's are. Door
+    decisions stay for the venue's counts, their member id replaced by a pseudonym under a
+    key drawn for this deletion and then forgotten: the visits still count as one person's,
+    and nobody, the union included, can tie them back. A guest pass is revoked (the doors
+    hear it) with its name and digits cleared; while it would still have run, it keeps the
+    phone's keyed hash, so a new account with that phone continues it instead of starting
+    a fresh one (the hourly job clears the hash when it ends). The texts sent stay for the
+    day their limits look back, for the same reason. A roster member's membership is the
+    union's record, not the app's: it stays, without the phone's hash.
     """
     member_id = worker.member_id
     now = as_utc(now)
+    from cloud.bookings import rooms  # noqa: PLC0415  (rooms imports the roster's codes)
+
     for booking in session.exec(
         select(Booking).where(
             Booking.member_id == member_id,
@@ -289,8 +363,6 @@ def delete_account(session: Session, worker: Worker, *, now: datetime) -> int:
             col(Booking.ends_at) > now,
         )
     ):
-        from cloud.bookings import rooms  # noqa: PLC0415  (rooms imports the roster's codes)
-
         rooms.cancel(session=session, booking=booking, now=now)
     session.exec(
         update(ActivitySignup)
@@ -299,24 +371,26 @@ def delete_account(session: Session, worker: Worker, *, now: datetime) -> int:
         )
         .values(cancelled_at=now)
     )
-    pseudonymised = _pseudonymise_events(session, member_id, key=secrets.token_bytes(32))
-    for phone in session.exec(select(MemberPhone).where(MemberPhone.member_id == member_id)):
+    by = "account deleted by the worker"
+    for phone in phones.phones(session, member_id):
+        if phone.revoked_at is None:  # every door refuses its certificates from now on
+            phones.revoke(session, member_id, phone.id, by=by, now=now)
+    for phone in phones.phones(session, member_id):
         session.delete(phone)
-    session.exec(update(Member).where(col(Member.member_id) == member_id).values(phone_hash=None))
+    pseudonymised = _pseudonymise_events(session, member_id, key=secrets.token_bytes(32))
+    if not is_guest(member_id):
+        session.exec(
+            update(Member).where(col(Member.member_id) == member_id).values(phone_hash=None)
+        )
     user = auth_store.get_user_by_username(session=session, username=worker.username)
-    session.exec(PhoneCode.__table__.delete().where(PhoneCode.phone_hash == worker.phone_hash))  # type: ignore[attr-defined]
-    session.exec(SmsSent.__table__.delete().where(SmsSent.phone_hash == worker.phone_hash))  # type: ignore[attr-defined]
+    session.exec(delete(PhoneCode).where(col(PhoneCode.phone_hash) == worker.phone_hash))
     session.delete(worker)
     session.commit()
     if user is not None:
         auth_store.delete_user(session=session, user=user)
     if is_guest(member_id):
-        _retire_guest(session, member_id, note="account deleted by the worker", now=now)
-        member = session.get(Member, member_id)
-        if member is not None:
-            member.display_name, member.phone_tail = None, None
-            session.add(member)
-            session.commit()
+        _retire_guest(session, member_id, note=by, now=now)
+        _forget_guest(session, member_id, keep_phone=True)
     return pseudonymised
 
 

@@ -1,4 +1,5 @@
-"""The worker app's scheduled job: forget sign-in texts and codes once no limit needs them."""
+"""The worker app's scheduled job: forget sign-in texts and codes once no limit needs them,
+and the phone's hash on a deleted worker's guest pass once the pass has ended."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlmodel import Session
 
 from cloud.core.time import Clock, utc_now
 from cloud.jobs.job import Every, Job
+from cloud.worker.accounts import forget_ended_passes
 from cloud.worker.signin import forget_old
 
 SIGN_IN_RETENTION: Final = "worker_sign_in_retention"
@@ -23,5 +25,6 @@ def worker_jobs(engine: Engine, *, clock: Clock = utc_now) -> list[Job]:
     def forget() -> None:
         with Session(engine) as session:
             forget_old(session, clock())
+            forget_ended_passes(session, clock())
 
     return [Job(SIGN_IN_RETENTION, Every(EVERY.total_seconds()), forget)]

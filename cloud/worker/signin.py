@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlmodel import Session, col, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, func, select, update
 
 from cloud.core.time import as_utc
 from cloud.sms.sender import SmsError, SmsSender
@@ -110,7 +111,13 @@ def send_code(
             expires_at=now + timedelta(minutes=settings.code_minutes),
         )
     )
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same phone's request a moment ago holds the row
+        session.rollback()
+        raise SignInRefused(
+            "too_soon", retry_after_s=int(Limits.of(settings).gap.total_seconds())
+        ) from None
     try:
         sender.send_code(phone, code)
     except SmsError as exc:
@@ -129,14 +136,23 @@ def check_code(
     """The phone's hash when ``code`` is its live code (which is then used up)."""
     now = as_utc(now)
     phone_hash = keys.phone_hash(phone)
+    # Every try is counted before it is compared, in one statement: guesses sent side by
+    # side cannot all read the same count and get more than code_attempts between them.
+    counted = session.exec(
+        update(PhoneCode)
+        .where(
+            col(PhoneCode.phone_hash) == phone_hash,
+            col(PhoneCode.attempts) < settings.code_attempts,
+            col(PhoneCode.expires_at) > now,
+        )
+        .values(attempts=PhoneCode.attempts + 1)
+    )
+    session.commit()
     row = session.get(PhoneCode, phone_hash)
-    if row is None or as_utc(row.expires_at) <= now or row.attempts >= settings.code_attempts:
+    if counted.rowcount != 1 or row is None:
         raise SignInRefused("code_expired")
     presented = keys.code_hash(phone_hash, code.strip())
     if not hmac.compare_digest(presented.encode(), row.code_hash.encode()):
-        row.attempts += 1
-        session.add(row)
-        session.commit()
         left = settings.code_attempts - row.attempts
         raise SignInRefused("code_wrong" if left > 0 else "code_expired")
     session.delete(row)

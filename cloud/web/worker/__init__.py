@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from cloud.web.render import render
 from cloud.web.worker.pages import router
-from cloud.web.worker.session import WorkerSignInRequired, signin_url
+from cloud.web.worker.session import CrossSiteRefused, WorkerSignInRequired, signin_url
 from cloud.web.worker.state import WorkerState
 from cloud.web.worker.text import TEXT
 
@@ -20,7 +21,20 @@ def _to_signin(request: Request, exc: Exception) -> Response:
     return RedirectResponse(signin_url(exc.next_path), status_code=303)
 
 
+def _cross_site(request: Request, _exc: Exception) -> Response:
+    return render(
+        request,
+        None,
+        "m/problem.html",
+        status_code=403,
+        holder=None,
+        problem="m.form.elsewhere",
+        back="/m/",
+    )
+
+
 def install_worker_app(app: FastAPI, state: WorkerState) -> None:
     app.state.worker = state
     app.include_router(router)
     app.add_exception_handler(WorkerSignInRequired, _to_signin)
+    app.add_exception_handler(CrossSiteRefused, _cross_site)

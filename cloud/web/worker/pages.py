@@ -9,11 +9,12 @@ sw.js keeps the shell, the last station list and the code page for a phone witho
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Final
 
 import jwt
-from fastapi import APIRouter, Body, Form, Query, Request
+from fastapi import APIRouter, Body, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
@@ -40,6 +41,7 @@ from cloud.web.worker.session import (
     SignedIn,
     form_ok,
     safe_next,
+    same_site_only,
     sign_in,
     sign_out,
 )
@@ -49,7 +51,7 @@ from cloud.worker.accounts import Enrolment, Occupation
 from cloud.worker.identity import BadPhoneError, normalize_phone
 from protocol.membercode import DEFAULT_LIFETIME
 
-router = APIRouter(prefix="/m", include_in_schema=False)
+router = APIRouter(prefix="/m", include_in_schema=False, dependencies=[Depends(same_site_only)])
 ENROL_COOKIE: Final = "yz_enrol"
 ENROL_MINUTES: Final = 15  # from a verified code to a filled-in form
 _ENROL_PURPOSE: Final = "worker-enrol"
@@ -330,7 +332,7 @@ def register(
     errors = []
     if occupation not in {o.value for o in Occupation}:
         errors.append("m.register.need_occupation")
-    if len(name) > 40 or any(ord(c) < 32 for c in name):
+    if len(name) > 40 or any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
         errors.append("m.register.bad_name")
     if consent != "yes":
         errors.append("m.register.need_consent")
@@ -430,13 +432,14 @@ def code_json(
     issuer = state.issuer
     if issuer is None:
         return refused(404, "no_issuer")
-    if accounts.use_up_guest_pass(session, holder.worker, settings=settings, now=now):
-        return refused(409, "guest_used_up")
+    # The rate limit first: counting a guest's visits reads the door log.
     wait = state.code_limit.take(holder.worker.member_id)
     if wait is not None:
         answer = refused(429, "code_refused")
         answer.headers["Retry-After"] = str(max(1, int(wait)))
         return answer
+    if accounts.use_up_guest_pass(session, holder.worker, settings=settings, now=now):
+        return refused(409, "guest_used_up")
     try:
         issued = codes.mint_ahead(
             session, holder.worker.member_id, issuer=issuer, now=now, ahead=settings.offline_minutes
@@ -488,6 +491,9 @@ def phone_key(
         return refused(404, "no_issuer")
     if state.code_limit.take(holder.worker.member_id) is not None:
         return refused(429, "code_refused")
+    settings = worker_state(request).settings
+    if accounts.use_up_guest_pass(session, holder.worker, settings=settings, now=now):
+        return refused(409, "guest_used_up")  # no certificate past a spent pass either
     try:
         cert = phones.register(
             session,

@@ -84,6 +84,34 @@ def _signed_in(request: Request, holder: AnyHolder) -> Holder:
 SignedIn = Annotated[Holder, Depends(_signed_in)]
 
 
+class CrossSiteRefused(Exception):  # noqa: N818  (answered with a page)
+    """A form posted to /m/ from another site."""
+
+
+def same_site_only(request: Request) -> None:
+    """Refuse a change posted from another site, signed in or not.
+
+    The sign-in forms have no session to tie a CSRF token to: a page elsewhere could make
+    its visitors' browsers ask for texts (spending the union's money from many addresses)
+    or sign them in as the attacker. Browsers say where a request came from (Sec-Fetch-Site,
+    Origin); a request that says another site is refused, one that says nothing (an old
+    browser, a script) is left to the other checks.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise CrossSiteRefused
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        ours = f"{request.url.scheme}://{request.url.netloc}"
+        forwarded = request.headers.get("host")
+        if origin not in (ours, f"https://{forwarded}", f"http://{forwarded}"):
+            raise CrossSiteRefused
+    elif origin == "null":
+        raise CrossSiteRefused
+
+
 def signin_url(next_path: str) -> str:
     return f"/m/signin?next={quote(next_path, safe='/')}"
 

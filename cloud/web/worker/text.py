@@ -17,6 +17,10 @@ TEXT: Final[Messages] = {
     "m.problem": ("没能完成", "That did not work"),
     "m.back": ("返回", "Back"),
     "m.deleted": ("您的账号和个人信息已删除。", "Your account and personal data are deleted."),
+    "m.form.elsewhere": (
+        "这个请求来自别的网站，没有执行。请直接打开驿站页面操作。",
+        "This request came from another site and was not carried out. Use the station pages.",
+    ),
     "m.form.stale": (
         "页面已过期，请返回后重试。",
         "This page is out of date; go back and try again.",
@@ -121,7 +125,10 @@ TEXT: Final[Messages] = {
     ),
     "m.register.submit": ("领取入站码", "Get my pass"),
     "m.register.need_occupation": ("请选择您的职业。", "Choose your work."),
-    "m.register.bad_name": ("称呼最多 40 个字。", "A name of at most 40 characters."),
+    "m.register.bad_name": (
+        "称呼最多 40 个字，不能含控制符号。",
+        "A name of at most 40 characters, without control characters.",
+    ),
     "m.register.need_consent": (
         "需要您同意个人信息说明才能注册。",
         "You need to agree to the privacy notice to register.",
@@ -136,14 +143,14 @@ TEXT: Final[Messages] = {
     # privacy
     "m.privacy.short_title": ("个人信息说明", "Privacy notice"),
     "m.privacy.keep": (
-        "保存：手机号（加密后的摘要和后四位）、职业、您填写的称呼、进出驿站的记录。",
+        "保存：手机号（加密后的摘要和后四位）、职业、您填写的称呼、进出驿站的记录、最近使用时间。",
         (
             "Kept: your phone number (as a keyed hash and its last four digits), your work, "
             "the name you give, your entries at stations."
         ),
     ),
     "m.privacy.purpose": (
-        "用途：开门、预约、积分，以及工会统计驿站使用情况。不用于其他目的，不提供给第三方。",
+        "用途：开门、预约、积分，以及工会统计驿站使用情况。不用于其他目的；只有发短信时手机号交给短信服务商。",
         (
             "Used for: opening doors, bookings, points, and the union's count of station use. "
             "Nothing else; never given to others."
@@ -191,13 +198,32 @@ TEXT: Final[Messages] = {
     "m.privacy.rights_title": ("您的权利", "Your rights"),
     "m.privacy.rights": (
         (
-            "在“我的”页面可以查看保存的全部信息，并随时删除账号。删除后，手机号摘要、职业、称呼、"
-            "手机密钥和未开始的预约都会删除；进出记录只保留不能对应到您的匿名编号，用于人数统计。"
+            "在“我的”页面可以查看保存的全部信息，并随时删除账号。删除后，职业、称呼、手机密钥和未开始"
+            "的预约都会删除，手机密钥在所有驿站门口立即失效；进出记录只保留不能对应到您的匿名编号，"
+            "用于人数统计。如果访客码还在有效期内，手机号摘要会保留到访客码原定的到期日（不含称呼和"
+            "尾号），用同一手机号重新注册时继续使用原来的访客码，到期后自动删除；发送验证码的记录保留"
+            "一天，用于防止滥发短信。"
         ),
         (
             "Under “Me” you can see everything kept and delete the account at any time. Deleting "
-            "removes the phone hash, your work, name, phone keys and coming bookings; entry "
-            "records keep only an anonymous number that cannot be traced to you, for the counts."
+            "removes your work, name, phone keys (refused at every station door at once) and "
+            "coming bookings; entry records keep only an anonymous number that cannot be traced "
+            "to you, for the counts. If a guest pass is still running, the phone's keyed hash "
+            "stays until the pass would have ended (without your name or digits), so signing up "
+            "again with the same phone continues that pass; then it is deleted. The record of "
+            "texts sent is kept for a day, against text floods."
+        ),
+    ),
+    "m.privacy.others_title": ("交给谁", "Who else sees it"),
+    "m.privacy.others": (
+        (
+            "发送验证码时，手机号交给短信服务商（阿里云或腾讯云）用于发送，不作他用。工会工作人员"
+            "能看到访客的职业、称呼和手机尾号，用于确认会员身份。"
+        ),
+        (
+            "To text you a code, your number goes to the SMS provider (Aliyun or Tencent Cloud) "
+            "for that text only. Union staff see a guest's work, name and last four digits, to "
+            "confirm membership."
         ),
     ),
     # code
@@ -309,13 +335,15 @@ TEXT: Final[Messages] = {
     "m.me.delete": ("删除账号", "Delete my account"),
     "m.me.delete_what": (
         (
-            "删除后：手机号摘要、职业、称呼、手机密钥和未开始的预约都会删除，访客码立即失效；"
-            "进出记录只保留匿名编号用于人数统计。此操作不能撤销。"
+            "删除后：职业、称呼、手机密钥和未开始的预约都会删除，访客码立即失效；"
+            "进出记录只保留匿名编号用于人数统计。访客码原定到期前，手机号摘要会保留，"
+            "重新注册时继续原来的访客码。此操作不能撤销。"
         ),
         (
-            "Deleting removes your phone hash, work, name, phone keys and coming bookings, and "
-            "ends your guest pass at once; entry records keep only an anonymous number for the "
-            "counts. This cannot be undone."
+            "Deleting removes your work, name, phone keys and coming bookings, and ends your "
+            "guest pass at once; entry records keep only an anonymous number for the counts. "
+            "Until the pass would have ended, the phone's hash stays, so signing up again "
+            "continues it. This cannot be undone."
         ),
     ),
     "m.me.delete_confirm": ("我确定要删除", "Yes, delete it"),

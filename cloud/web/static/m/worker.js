@@ -26,7 +26,8 @@
     if (!("geolocation" in navigator)) { say(button.dataset.unsupported); return; }
     navigator.geolocation.getCurrentPosition(
       function (pos) {
-        const lat = pos.coords.latitude.toFixed(5), lon = pos.coords.longitude.toFixed(5);
+        // About 100 m: enough to sort stations, not a person's doorstep in a server's log.
+        const lat = pos.coords.latitude.toFixed(3), lon = pos.coords.longitude.toFixed(3);
         location.href = "/m/?lat=" + lat + "&lon=" + lon;
       },
       function () { say(button.dataset.denied); },
@@ -51,6 +52,8 @@
   function forgetCodes() {
     localStorage.removeItem(STORE);
     if (window.indexedDB) indexedDB.deleteDatabase(KEY_DB);
+    // The service worker's copies of the pages (the last station list, the code page).
+    if (window.caches) caches.keys().then(function (names) { names.forEach(function (n) { caches.delete(n); }); });
   }
 
   function saved() {

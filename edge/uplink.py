@@ -111,6 +111,10 @@ class Uplink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        # Set once the broker has acknowledged this connection's subscriptions: a command
+        # published before that (on another connection) may reach the broker first and miss.
+        self._listening = threading.Event()
+        self._pending_subscriptions: set[int] = set()
         self.confirmed = 0
         self._client = self._make_client()
         self._thread = threading.Thread(target=self._run, name=f"uplink-{device}", daemon=True)
@@ -132,6 +136,7 @@ class Uplink:
         client.on_disconnect = self._guarded(self._on_disconnect)
         client.on_publish = self._guarded(self._on_publish)
         client.on_message = self._guarded(self._on_message)
+        client.on_subscribe = self._guarded(self._on_subscribe)
         self._stamp = self._clock()
         self._set_will(client)
         return client
@@ -174,6 +179,11 @@ class Uplink:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def listening(self) -> bool:
+        """Connected, and the broker has acknowledged the acks, commands and config topics."""
+        return self._listening.is_set()
 
     def start(self) -> None:
         self._outbox.requeue()  # whatever was unconfirmed before a restart goes again
@@ -234,11 +244,15 @@ class Uplink:
         self._outbox.requeue()
         with self._lock:
             self._pubacks.clear()
-        client.subscribe(self._topic(Kind.ACK), qos=1)
+        topics = [self._topic(Kind.ACK)]
         if self._on_command is not None:  # only this device's own command topics
-            client.subscribe(subscription(Kind.CMD, venue=self._venue, device=self._device), qos=1)
+            topics.append(subscription(Kind.CMD, venue=self._venue, device=self._device))
         if self._on_config is not None:  # retained: the newest config arrives right away
-            client.subscribe(self._topic(Kind.CONFIG), qos=1)
+            topics.append(self._topic(Kind.CONFIG))
+        with self._lock:
+            self._listening.clear()
+            mids = (client.subscribe(t, qos=1)[1] for t in topics)
+            self._pending_subscriptions = {mid for mid in mids if mid is not None}
         client.publish(self._topic(Kind.STATE), self._state("online"), qos=1, retain=True)
         self._connected.set()
         self._wake.set()
@@ -281,10 +295,24 @@ class Uplink:
         _properties: Properties | None,
     ) -> None:
         self._connected.clear()
+        self._listening.clear()
         self._stamp = self._clock()
         self._set_will(client)
         if not self._stop.is_set():  # a disconnect we asked for is not news
             logger.warning("device %s lost the broker (%s)", self._device, reason)
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        mid: int,
+        _reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self._pending_subscriptions.discard(mid)
+            if not self._pending_subscriptions:
+                self._listening.set()
 
     def _on_publish(
         self,

@@ -154,3 +154,18 @@ def test_publish_direct_sends_on_the_devices_own_topic(raw: Raw, uplink: UplinkF
 def test_publish_direct_refuses_cloud_kinds(uplink: UplinkFactory) -> None:
     with pytest.raises(ValueError, match="a device publishes only"):
         uplink().publish_direct(Kind.CONFIG, b"{}")
+
+
+def test_once_listening_a_single_command_arrives_without_probing(
+    raw: Raw, uplink: UplinkFactory
+) -> None:
+    got: list[bytes] = []
+    link = uplink(on_config=lambda _topic, payload: got.append(payload))
+    link.start()
+    wait_for(lambda: link.listening, timeout=TIMEOUT, message="the uplink never listened")
+
+    assert link.connected
+    raw.publish(CONFIG, b"once")  # one message, not a probe loop: the subscription holds
+    wait_for(lambda: got == [b"once"], timeout=TIMEOUT, message="the one config was lost")
+    link.stop()
+    assert not link.listening

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Final
 
 from sqlmodel import Session, col, select
@@ -33,6 +34,12 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * _EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
+@lru_cache(maxsize=4096)
+def _weekly(line: str) -> WeeklyHours:
+    """A stored hours line, parsed once per process: a district's list asks for hundreds."""
+    return parse_weekly(line)
+
+
 def open_now(lines: Sequence[str], zone_name: str, now: datetime) -> bool:
     """Whether the venue's weekly hours hold ``now`` (none: open 24 hours)."""
     if not lines:
@@ -41,7 +48,7 @@ def open_now(lines: Sequence[str], zone_name: str, now: datetime) -> bool:
     minute = local.hour * 60 + local.minute
     weekday = local.weekday()
     for line in lines:
-        weekly: WeeklyHours = parse_weekly(line)
+        weekly = _weekly(line)
         for span in weekly.ranges:
             if weekday in weekly.days and span.start <= minute < (
                 24 * 60 if span.overnight else span.end
@@ -141,7 +148,7 @@ def hours_words(lines: Sequence[str], lang: str) -> list[str]:
     """A venue's hours as a worker reads them: ``"daily 09:00-21:00"`` → ``"每天 09:00–21:00"``."""
     words = []
     for line in lines:
-        weekly = parse_weekly(line)
+        weekly = _weekly(line)
         spans = ", ".join(str(span).replace("-", "–") for span in weekly.ranges)
         words.append(f"{_days_words(weekly.days, lang)} {spans}")
     return words

@@ -74,3 +74,19 @@ def test_the_door_reads_a_code_back_from_the_phone_app_svg(tmp_path: Path) -> No
     key = load_or_create(tmp_path / "issuer.json", kid="bench-1")
     code = issue("g-0123456789ab", key=key, now=datetime.now(UTC))
     assert read_code(qr_svg(code), make_decoder()) == code
+
+
+def test_a_database_that_does_not_answer_is_one_line_not_a_traceback() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    done = subprocess.run(
+        [sys.executable, "-m", "yizhan", "bench", "worker-app", "--stations", "2",
+         "--samples", "1", "--walkins", "1",
+         "--database-url", "postgresql://nobody:secret@127.0.0.1:1/x"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "cannot use the database at postgresql://nobody:***@127.0.0.1:1/x" in done.stderr
+    assert "secret" not in done.stderr + done.stdout

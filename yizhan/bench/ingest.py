@@ -248,7 +248,7 @@ def _run_phase(
 @contextlib.contextmanager
 def _bench_database(database_url: str | None, work: Path) -> Iterator[str]:
     """A fresh database: a SQLite file, or a new database beside the one named (dropped after)."""
-    from cloud.core.db import normalize_url  # noqa: PLC0415
+    from cloud.core.db import DatabaseUnreachableError, normalize_url, shown_url  # noqa: PLC0415
 
     if database_url is None:
         yield f"sqlite:///{work / 'cloud.db'}"
@@ -261,8 +261,15 @@ def _bench_database(database_url: str | None, work: Path) -> Iterator[str]:
 
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     name = f"yizhan_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as exc:  # one line for the person, not a traceback
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DatabaseUnreachableError(
+            f"cannot use the database at {shown_url(database_url)}: {reason}; start it, or "
+            "give --database-url one that answers"
+        ) from None
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:

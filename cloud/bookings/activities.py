@@ -24,7 +24,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, func, select
 
 from cloud.bookings.models import Activity, ActivitySignup
-from cloud.bookings.rooms import BookingError
+from cloud.bookings.rooms import BookingError, refuse_guest_where_not_admitted
 from cloud.core.time import as_utc
 from cloud.devices.models import Device
 from cloud.members.codes import refusal
@@ -114,6 +114,7 @@ def sign_up(
     refused = refusal(session, member_id, now)
     if refused is not None:
         raise BookingError(refused.status, refused.code, refused.message)
+    refuse_guest_where_not_admitted(session, member_id, activity.venue_id)
     # Sign-ups queue on the activity's row (a write takes its lock on PostgreSQL and the
     # file's write lock on SQLite): the capacity count stays true until the commit.
     session.exec(

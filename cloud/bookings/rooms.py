@@ -20,13 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, func, select
 
-from cloud.access.models import Booking
+from cloud.access.models import Booking, Member
 from cloud.access.store import cancel_booking, lock_bookings, upsert_booking
 from cloud.aggregates.timezones import venue_zone
 from cloud.bookings.models import Room
 from cloud.core.time import as_utc
 from cloud.members.codes import refusal
 from cloud.models import Venue
+from protocol.access import GUEST_GROUP
 from protocol.ids import Identifier
 
 RoomKind = Literal["court", "meeting", "nursing", "study", "gym", "other"]
@@ -191,6 +192,21 @@ def _check_time(
         )
 
 
+def refuse_guest_where_not_admitted(session: Session, member_id: str, venue_id: str) -> None:
+    """A walk-in's guest pass books only where guests may come in (``Venue.admits_guests``):
+    a room the door would refuse them at is no use to book."""
+    member = session.get(Member, member_id)
+    if member is None or list(member.groups) != [GUEST_GROUP]:
+        return
+    venue = session.get(Venue, venue_id)
+    if venue is not None and not venue.admits_guests:
+        raise BookingError(
+            403,
+            "guests_not_admitted",
+            f"{venue.name} is for union members only: a guest pass cannot book or sign up there",
+        )
+
+
 def book(
     *,
     session: Session,
@@ -220,6 +236,7 @@ def book(
     refused = refusal(session, member_id, now)
     if refused is not None:
         raise BookingError(refused.status, refused.code, refused.message)
+    refuse_guest_where_not_admitted(session, member_id, room.venue_id)
     lock_bookings(session)  # from here to the commit, nobody else books
     overlapping = (
         select(func.count())

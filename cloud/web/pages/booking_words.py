@@ -33,6 +33,7 @@ BOOKING_CODES: Final = (
     "activity_over",
     "activity_cancelled",
     "not_signed_up",
+    "guests_not_admitted",
 )
 GONE_CODES: Final = ("booking_not_found", "activity_not_found", "room_not_found")
 # Codes whose sentence speaks to the member about themselves on the member page.
@@ -96,6 +97,10 @@ TEXT: Final[Messages] = {
         "The activity is over; sign-ups are closed.",
     ),
     "booking.reason.activity_cancelled": ("活动已取消。", "The activity was cancelled."),
+    "booking.reason.guests_not_admitted": (
+        "这个阵地不接待访客：访客码不能在这里预约或报名。",
+        "This venue admits no guests: a guest pass cannot book or sign up here.",
+    ),
     "booking.reason.not_signed_up": (
         "该会员没有报名这个活动。",
         "This member is not signed up for the activity.",

@@ -97,8 +97,9 @@ class Chooser:
     mine: list[ActivityOffer]  # this member's coming sign-ups, at any venue
 
 
-def offered_venues(session: Session, now: datetime) -> list[Venue]:
-    """Venues with a room taking bookings or an activity still to come."""
+def offered_venues(session: Session, now: datetime, *, guest: bool = False) -> list[Venue]:
+    """Venues with a room taking bookings or an activity still to come (for a guest pass,
+    only those that admit guests)."""
     with_rooms = select(Room.venue_id).where(col(Room.active))
     with_activities = select(Activity.venue_id).where(
         col(Activity.cancelled_at).is_(None), col(Activity.ends_at) > as_utc(now)
@@ -106,6 +107,8 @@ def offered_venues(session: Session, now: datetime) -> list[Venue]:
     query = select(Venue).where(
         col(Venue.id).in_(with_rooms.union(with_activities).scalar_subquery())
     )
+    if guest:
+        query = query.where(col(Venue.admits_guests))
     return list(session.exec(query.order_by(col(Venue.name), col(Venue.id))))
 
 
@@ -187,10 +190,11 @@ def choose(
     day: date | None,
     now: datetime,
     usual_venue: str | None,
+    guest: bool = False,
 ) -> Chooser:
     """What the booking part shows for the choices in the address (the first of each if none
     or a stale one was asked for; ``usual_venue`` before the first venue)."""
-    venues = offered_venues(session, now)
+    venues = offered_venues(session, now, guest=guest)
     by_id = {v.id: v for v in venues}
     venue = by_id.get(venue_id or "") or by_id.get(usual_venue or "") or next(iter(venues), None)
     today = local_date(now, venue_zone(venue.timezone)) if venue else None

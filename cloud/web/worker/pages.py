@@ -563,6 +563,7 @@ def book_page(
         day=day,
         now=now,
         usual_venue=mine[0][0].venue_id if mine else holder.worker.joined_venue,
+        guest=accounts.is_guest(member_id),
     )
     return page(
         request,

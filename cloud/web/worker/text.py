@@ -302,6 +302,10 @@ TEXT: Final[Messages] = {
     "m.book.refused.activity_over": ("活动已经结束。", "The activity is over."),
     "m.book.refused.activity_cancelled": ("活动已取消。", "The activity was cancelled."),
     "m.book.refused.not_signed_up": ("您没有报名这个活动。", "You are not signed up for it."),
+    "m.book.refused.guests_not_admitted": (
+        "这里只对工会会员开放，访客码不能预约或报名。",
+        "This venue is for union members only; a guest pass cannot book or sign up here.",
+    ),
     "m.book.refused.room_closed": ("这个房间暂停预约。", "This room takes no bookings now."),
     "m.book.refused.membership_expired": (
         "访客码已到期，不能预约。",

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlmodel import Session, select
 
 from cloud.access.models import Member
+from cloud.bookings.models import Room
 from cloud.members import phones, roster
 from cloud.models import DeviceEvent
 from cloud.worker import accounts
@@ -150,3 +151,42 @@ def test_confirming_a_walk_in_strips_the_guest_record(tmp_path: Path, clock: Clo
             assert (old.display_name, old.phone_tail, old.phone_hash) == (None, None, None)
             event = session.exec(select(DeviceEvent)).one()
             assert event.data["member"].startswith("p-")
+
+
+def test_a_guest_cannot_book_where_guests_are_not_admitted(tmp_path: Path, clock: Clock) -> None:
+    from cloud.bookings import rooms  # noqa: PLC0415
+    from cloud.bookings.rooms import BookingError, RoomIn  # noqa: PLC0415
+
+    with worker_app(tmp_path, clock) as (client, engine, sender, _issuer):
+        walk_in(client, sender)
+        with Session(engine) as session:
+            member_id = session.exec(select(Worker)).one().member_id
+            for venue in ("xuhui-riders", "jingan-lib"):  # the library admits no guests
+                rooms.put_room(
+                    session=session,
+                    venue_id=venue,
+                    room_id=f"{venue}-room",
+                    room_in=RoomIn(
+                        door="room-a", name_zh="活动室", name_en="Room", kind="meeting",
+                        capacity=4, slot_minutes=60, opens="08:00", closes="20:00",
+                        days_ahead=7,
+                    ),
+                )  # fmt: skip
+        page = client.get("/m/book").text
+        assert "静安职工书屋" not in page  # not offered to a guest at all
+        with Session(engine) as session:
+            start = NOW + timedelta(days=1)
+            room = session.get(Room, "jingan-lib-room")
+            assert room is not None
+            with pytest.raises(BookingError) as refused:
+                rooms.book(
+                    session=session, room=room, member_id=member_id, starts_at=start,
+                    ends_at=start + timedelta(hours=1), by="t", now=NOW,
+                )  # fmt: skip
+            assert refused.value.code == "guests_not_admitted"
+            open_room = session.get(Room, "xuhui-riders-room")
+            assert open_room is not None
+            rooms.book(
+                session=session, room=open_room, member_id=member_id, starts_at=start,
+                ends_at=start + timedelta(hours=1), by="t", now=NOW,
+            )  # fmt: skip

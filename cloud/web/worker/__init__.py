@@ -7,7 +7,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from cloud.web.render import render
 from cloud.web.worker.pages import router
-from cloud.web.worker.session import CrossSiteRefused, WorkerSignInRequired, signin_url
+from cloud.web.worker.session import (
+    CrossSiteRefused,
+    StaleForm,
+    WorkerSignInRequired,
+    signin_url,
+)
 from cloud.web.worker.state import WorkerState
 from cloud.web.worker.text import TEXT
 
@@ -33,8 +38,23 @@ def _cross_site(request: Request, _exc: Exception) -> Response:
     )
 
 
+def _stale(request: Request, _exc: Exception) -> Response:
+    # Back to the page the form came from: the bookings for theirs, "me" for the delete.
+    back = "/m/me" if request.url.path.startswith("/m/me") else "/m/book"
+    return render(
+        request,
+        None,
+        "m/problem.html",
+        status_code=403,
+        holder=None,
+        problem="m.form.stale",
+        back=back,
+    )
+
+
 def install_worker_app(app: FastAPI, state: WorkerState) -> None:
     app.state.worker = state
     app.include_router(router)
     app.add_exception_handler(WorkerSignInRequired, _to_signin)
     app.add_exception_handler(CrossSiteRefused, _cross_site)
+    app.add_exception_handler(StaleForm, _stale)

@@ -38,6 +38,7 @@ from cloud.web.state import web_state
 from cloud.web.worker.session import (
     AnyHolder,
     Holder,
+    SignedForm,
     SignedIn,
     form_ok,
     safe_next,
@@ -591,18 +592,13 @@ def _booking_problem(request: Request, holder: Holder, exc: BookingError) -> HTM
 def book(
     request: Request,
     *,
-    holder: SignedIn,
+    holder: SignedForm,
     session: SessionDep,
     now: NowDep,
     room: Annotated[str, Form(max_length=32)] = "",
     starts_at: Annotated[str, Form(max_length=40)] = "",
-    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     assert holder.worker is not None
-    if not form_ok(request, holder, csrf):
-        return page(
-            request, holder, "problem.html", status_code=403, problem="m.form.stale", back="/m/book"
-        )
     chosen = session.get(Room, room)
     try:
         start = as_utc(datetime.fromisoformat(starts_at))
@@ -636,18 +632,13 @@ def book(
 def cancel_booking(
     request: Request,
     *,
-    holder: SignedIn,
+    holder: SignedForm,
     session: SessionDep,
     now: NowDep,
     booking_id: str,
-    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     assert holder.worker is not None
     booking = session.get(Booking, booking_id)
-    if not form_ok(request, holder, csrf):
-        return page(
-            request, holder, "problem.html", status_code=403, problem="m.form.stale", back="/m/book"
-        )
     if booking is None or booking.member_id != holder.worker.member_id:
         return page(
             request,
@@ -665,18 +656,13 @@ def cancel_booking(
 def activity_action(
     request: Request,
     *,
-    holder: SignedIn,
+    holder: SignedForm,
     session: SessionDep,
     now: NowDep,
     activity_id: str,
     action: str,
-    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     assert holder.worker is not None
-    if not form_ok(request, holder, csrf):
-        return page(
-            request, holder, "problem.html", status_code=403, problem="m.form.stale", back="/m/book"
-        )
     activity = session.get(Activity, activity_id)
     if activity is None or action not in ("join", "leave"):
         return page(
@@ -752,19 +738,13 @@ def me(request: Request, holder: SignedIn, session: SessionDep) -> HTMLResponse:
 
 @router.post("/me/delete")
 def delete_me(
-    request: Request,
     *,
-    holder: SignedIn,
+    holder: SignedForm,
     session: SessionDep,
     now: NowDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     assert holder.worker is not None
-    if not form_ok(request, holder, csrf):
-        return page(
-            request, holder, "problem.html", status_code=403, problem="m.form.stale", back="/m/me"
-        )
     if confirm != "yes":
         return RedirectResponse("/m/me?confirm=1#delete", status_code=303)
     accounts.delete_account(session, holder.worker, now=now)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Final
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 
 from cloud.api.auth_deps import cookie_principal
@@ -110,6 +110,22 @@ def same_site_only(request: Request) -> None:
             raise CrossSiteRefused
     elif origin == "null":
         raise CrossSiteRefused
+
+
+class StaleForm(Exception):  # noqa: N818  (answered with a page)
+    """A signed-in worker's form without the CSRF field of the page that made it."""
+
+
+def _signed_form(
+    request: Request, holder: SignedIn, csrf: Annotated[str, Form(max_length=64)] = ""
+) -> Holder:
+    if not form_ok(request, holder, csrf):
+        raise StaleForm
+    return holder
+
+
+# A change a signed-in worker posts from our own page: the CSRF field is checked once, here.
+SignedForm = Annotated[Holder, Depends(_signed_form)]
 
 
 def signin_url(next_path: str) -> str:

@@ -29,6 +29,7 @@ RESTART: Final = "restart"
 ROTATE_CREDENTIALS: Final = "rotate-credentials"
 DIAGNOSTICS: Final = "diagnostics"
 WIPE: Final = "wipe"
+UPDATE: Final = "update"
 COMMAND_QOS: Final = 1
 UNLOCK_QOS: Final = COMMAND_QOS
 # Long enough for a broker round trip over a poor 4G link; short enough that a queued
@@ -117,8 +118,44 @@ class WipeCommand(_Command):
     reason: Annotated[str, StringConstraints(max_length=200)] = "decommissioned"
 
 
+HourMinute = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class UpdateWindow(BaseModel):
+    """Local hours (in ``tz``) when a box may restart into a new release; may cross midnight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: HourMinute
+    end: HourMinute
+    tz: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "Asia/Shanghai"
+
+
+class UpdateCommand(_Command):
+    """Download, check and install release ``release``, then switch to it inside ``window``.
+
+    The box fetches the signed manifest and the wheels it lacks from the cloud API at once
+    (the door keeps deciding meanwhile) and restarts into the release only inside the window,
+    or at once when there is none (a technician forced it). It reports each step as an
+    ``update.state`` event (protocol/release.py).
+    """
+
+    name: ClassVar[str] = UPDATE
+    # A box switched off for the weekend still takes Monday's window.
+    max_lifetime: ClassVar[timedelta] = timedelta(days=7)
+    release: Annotated[str, StringConstraints(max_length=40)]
+    serial: int = Field(ge=1)
+    rollout: Annotated[str, StringConstraints(max_length=40)] = ""
+    window: UpdateWindow | None = None
+
+
 AnyCommand = (
-    UnlockCommand | RestartCommand | DiagnosticsCommand | RotateCredentialsCommand | WipeCommand
+    UnlockCommand
+    | RestartCommand
+    | DiagnosticsCommand
+    | RotateCredentialsCommand
+    | WipeCommand
+    | UpdateCommand
 )
 COMMANDS: Final[dict[str, type[_Command]]] = {
     model.name: model
@@ -128,6 +165,7 @@ COMMANDS: Final[dict[str, type[_Command]]] = {
         DiagnosticsCommand,
         RotateCredentialsCommand,
         WipeCommand,
+        UpdateCommand,
     )
 }
 

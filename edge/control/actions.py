@@ -16,12 +16,14 @@ from protocol.commands import (
     RestartCommand,
     RotateCredentialsCommand,
     UnlockCommand,
+    UpdateCommand,
     WipeCommand,
 )
 
 logger = logging.getLogger(__name__)
 
 Unlock = Callable[[UnlockCommand], RemoteUnlock]
+Update = Callable[[UpdateCommand], Verdict]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,7 @@ class BoxActions:
     diagnostics: Callable[[DiagnosticsCommand], Verdict]
     unlock: Unlock | None = None  # only a door box has one
     identity: BoxIdentity | None = None
+    update: Update | None = None  # a box installed with the A/B layout (edge/update/)
 
     def run(self, command: AnyCommand) -> Verdict | None:
         match command:
@@ -46,6 +49,8 @@ class BoxActions:
                 return self._rotate(command)
             case WipeCommand():
                 return self._wipe(command)
+            case UpdateCommand():
+                return self._update(command)
 
     def _unlock(self, command: UnlockCommand) -> Verdict:
         if self.unlock is None:
@@ -76,6 +81,15 @@ class BoxActions:
             f"generation {wanted} is not newer than the one in use ({identity.generation}); "
             "send a newer one",
         )
+
+    def _update(self, command: UpdateCommand) -> Verdict:
+        if self.update is None:
+            return Verdict(
+                Status.REFUSED,
+                "this box was not installed with the release layout "
+                "(deploy/pi/install.sh sets it up); update it by hand",
+            )
+        return self.update(command)
 
     def _wipe(self, command: WipeCommand) -> Verdict | None:
         if self.lifecycle.wipe(command):

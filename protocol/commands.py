@@ -22,6 +22,7 @@ from protocol.codec import check_envelope, parse_json, validate_payload
 from protocol.errors import PayloadError
 from protocol.ids import Identifier
 from protocol.payloads import SCHEMA_VERSION, Timestamp
+from protocol.release import ReleaseVersion
 from protocol.topics import Kind, Topic
 
 UNLOCK: Final = "unlock"
@@ -143,7 +144,7 @@ class UpdateCommand(_Command):
     name: ClassVar[str] = UPDATE
     # A box switched off for the weekend still takes Monday's window.
     max_lifetime: ClassVar[timedelta] = timedelta(days=7)
-    release: Annotated[str, StringConstraints(max_length=40)]
+    release: ReleaseVersion
     serial: int = Field(ge=1)
     rollout: Annotated[str, StringConstraints(max_length=40)] = ""
     window: UpdateWindow | None = None

@@ -222,7 +222,8 @@ def _envelope(raw: bytes, body_field: str) -> tuple[dict[str, Any], str, bytes]:
     try:
         data = json.loads(raw.decode("utf-8"))
         body, kid, signature = data[body_field], data["key_id"], _unb64(data["signature"])
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        canonical(body)  # a lone surrogate cannot be signed bytes: refuse it here
+    except (UnicodeError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ReleaseError(
             ReleaseRefusal.MALFORMED, f"not a signed {body_field} ({type(exc).__name__}: {exc})"
         ) from None
@@ -285,7 +286,9 @@ class KeyRotation(BaseModel):
     new_public_key: Annotated[str, StringConstraints(max_length=64)]
     issued_at: Timestamp
 
-    def new_key(self) -> ReleaseKey:
+    def new_key(self, *, signed_by: str) -> ReleaseKey:
+        if self.old_key_id != signed_by:
+            raise ValueError(f"it names {self.old_key_id} as its signer, not {signed_by}")
         key = ReleaseKey.from_raw(_unb64(self.new_public_key))
         if key.key_id != self.new_key_id:
             raise ValueError(f"new_key_id {self.new_key_id} is not its key's ({key.key_id})")
@@ -313,7 +316,12 @@ def follow_rotations(key: ReleaseKey, statements: list[bytes]) -> ReleaseKey:
     older chain); one that claims to come from a key on the chain but does not verify is
     refused, since it can only be forged.
     """
-    pending = [_envelope(raw, "rotation") for raw in statements]
+    pending = []
+    for raw in statements:
+        try:
+            pending.append(_envelope(raw, "rotation"))
+        except ReleaseError:  # unreadable: it can move no key, so it cannot block one
+            continue
     current = key
     progressed = True
     while progressed:
@@ -323,8 +331,7 @@ def follow_rotations(key: ReleaseKey, statements: list[bytes]) -> ReleaseKey:
                 continue
             _verify(current, kid, ROTATION_CONTEXT, body, signature)
             try:
-                statement = KeyRotation.model_validate(body)
-                current = statement.new_key()
+                current = KeyRotation.model_validate(body).new_key(signed_by=kid)
             except (ValidationError, ValueError) as exc:
                 raise ReleaseError(ReleaseRefusal.MALFORMED, f"rotation: {exc}") from None
             pending = [item for item in pending if item[1] != kid]

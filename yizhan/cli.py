@@ -22,6 +22,7 @@ from yizhan.cli_deploy import deploy_app
 from yizhan.cli_device import device_app
 from yizhan.cli_member import member_app
 from yizhan.cli_members import members_app
+from yizhan.cli_release import release_app
 from yizhan.cli_render import (
     ReportingGroup,
     ingest_summary,
@@ -61,6 +62,7 @@ pki_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_arg
 app.add_typer(pki_app, name="pki")
 app.add_typer(device_app, name="device")
 app.add_typer(venue_app, name="venue")
+app.add_typer(release_app, name="release")
 
 # None: CloudSettings decides (YZ_CLOUD_DATA_DIR, .env, else .yizhan/cloud), so a flag's
 # default never hides the environment.

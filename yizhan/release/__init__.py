@@ -1,0 +1,1 @@
+"""Making software releases for boxes: build a wheelhouse, sign its manifest, publish it."""

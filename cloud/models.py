@@ -18,6 +18,9 @@ from protocol.ids import ID_PATTERN
 
 # Two ranges a weekday at most: more lines than that is a mistake, not a timetable.
 MAX_HOURS_LINES: Final = 14
+# Software updates restart a box: by default in the small hours, when stations are emptiest.
+DEFAULT_UPDATE_WINDOW: Final = ("03:00", "05:00")
+_HOUR_MINUTE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -38,6 +41,18 @@ class VenueBase(SQLModel):
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
     # The district union the venue belongs to ("徐汇区"); the dashboard filters by it.
     district: str | None = Field(default=None, max_length=60, index=True)
+    # Local hours (in ``timezone``) when boxes may restart into a new release: the venue's
+    # quiet hours. The window may cross midnight (cloud/releases/windows.py).
+    update_window_start: str = Field(
+        default=DEFAULT_UPDATE_WINDOW[0],
+        max_length=5,
+        sa_column_kwargs={"server_default": DEFAULT_UPDATE_WINDOW[0]},
+    )
+    update_window_end: str = Field(
+        default=DEFAULT_UPDATE_WINDOW[1],
+        max_length=5,
+        sa_column_kwargs={"server_default": DEFAULT_UPDATE_WINDOW[1]},
+    )
 
 
 class VenueProfile(SQLModel):
@@ -104,8 +119,20 @@ def check_venue_hours(lines: list[str]) -> list[str]:
     return normalized
 
 
+def check_hour_minute(value: str | None) -> str | None:
+    """A local time written HH:MM (24 hours), or a ValueError saying how to write it."""
+    if value is not None and not _HOUR_MINUTE.fullmatch(value):
+        raise ValueError(f"{value[:20]!r} is not a time; write HH:MM in 24 hours, like 03:00")
+    return value
+
+
 class _ProfileRules:
     """The checks a venue's profile passes on its way in, for a new venue and a change."""
+
+    @field_validator("update_window_start", "update_window_end", check_fields=False)
+    @classmethod
+    def _hour_minute(cls, value: str | None) -> str | None:
+        return check_hour_minute(value)
 
     @field_validator("address", "description", check_fields=False)
     @classmethod
@@ -168,6 +195,12 @@ class VenueUpdate(_ProfileRules, NoNulls, SQLModel):
         description='Door-policy lines like "mon-fri 07:00-22:00"; [] means open 24 hours.',
     )
     admits_guests: StrictBool | None = None
+    update_window_start: str | None = Field(
+        default=None, description="When boxes may restart into a new release: HH:MM local."
+    )
+    update_window_end: str | None = Field(
+        default=None, description="End of the update window, HH:MM; may be past midnight."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -29,6 +29,7 @@ from cloud.jobs.scheduler import JobScheduler
 from cloud.maintenance.jobs import maintenance_jobs
 from cloud.migrate import upgrade
 from cloud.points.jobs import points_jobs
+from cloud.releases.jobs import release_jobs
 from cloud.settings import CloudSettings
 from cloud.worker.jobs import worker_jobs
 
@@ -122,8 +123,8 @@ def _stop_ingest(
 
 
 def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_now) -> list[Job]:
-    """Every domain's scheduled jobs: aggregates, maintenance, alerts, points, bookings, and
-    the worker app's sign-in retention."""
+    """Every domain's scheduled jobs: aggregates, maintenance, alerts, points, bookings, the
+    worker app's sign-in retention, and the release rollouts."""
     jobs = settings.jobs
     return [
         *aggregate_jobs(engine, jobs, clock=clock),
@@ -137,6 +138,7 @@ def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_no
         *points_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
         *bookings_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
         *worker_jobs(engine, clock=clock),
+        *release_jobs(engine, settings.releases, clock=clock),
     ]
 
 

@@ -16,6 +16,7 @@ from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
 from cloud.ingest.settings import IngestLimits
 from cloud.jobs.settings import JobSettings
+from cloud.releases.settings import ReleaseSettings
 from cloud.sms.settings import SmsSettings
 from cloud.web.settings import WebSettings
 from cloud.worker.settings import WorkerSettings
@@ -134,6 +135,8 @@ class CloudSettings(BaseSettings):
     # The worker's phone app: guest passes and the sign-in's limits; and who sends its texts.
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
+    # Software releases: the release public key, where wheels are kept, rollout pacing.
+    releases: ReleaseSettings = Field(default_factory=ReleaseSettings)
 
     @field_validator("api_token", "mqtt_password", mode="before")
     @classmethod

@@ -32,6 +32,8 @@ from cloud.api.routes import (
     members,
     metrics,
     points,
+    releases,
+    rollouts,
     sync,
     telemetry,
     venues,
@@ -43,6 +45,7 @@ from cloud.auth.tokens import AuthKeys
 from cloud.core.time import Clock, utc_now
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
+from cloud.releases.services import release_services
 from cloud.settings import CloudSettings, InsecureSettingsError
 from cloud.sms.sender import SmsError, SmsSender
 from cloud.sms.settings import build_sender, production_weakness
@@ -89,6 +92,8 @@ def _api_v1_router() -> APIRouter:
         members,
         bookings,
         walkins,
+        releases,
+        rollouts,
     ):
         guarded.include_router(module.router)
     router = APIRouter()
@@ -178,6 +183,7 @@ def create_app(
         issuer=issuer,
     )
     app.state.login_guard = login_guard or LoginGuard(settings.auth.login)
+    app.state.releases = release_services(settings.releases, data_dir=settings.data_dir)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -195,8 +201,13 @@ def create_app(
     install_worker_app(app, _worker_state(settings, app.state.api.auth))
     app.add_middleware(IntegrationAudit, log=calls, clock=clock)
     # Pages, JSON and CSV gzipped for whoever accepts it (a phone on a prepaid plan reloads the
-    # station list every half minute); the live feed's event stream is never buffered by it.
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # station list every half minute); the live feed's event stream is never buffered by it,
+    # and release wheels (zip files already) are sent as they are, with their exact length.
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1000,
+        exclude_content_types=("text/event-stream", "application/octet-stream"),
+    )
     # Added last, so outermost: it wraps authentication and every body read (issue 15).
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

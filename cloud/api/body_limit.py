@@ -25,6 +25,9 @@ DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 # of CSV). Only the route's own principal check stands behind it, so the upload is spooled
 # to disk by the form parser, never held whole before the route has said who may.
 UPLOADS: Final[dict[str, int]] = {"/api/v1/members/import": 200 * 1024 * 1024}
+# Paths under these prefixes take uploads too: a release's wheels, streamed by their route
+# to a spool file (cloud/api/routes/releases.py), 512 MiB at most as a manifest allows.
+UPLOAD_PREFIXES: Final[dict[str, int]] = {"/api/v1/releases/blobs/": 512 * 1024 * 1024}
 
 
 class _BodyTooLargeError(Exception):
@@ -76,7 +79,9 @@ class BodyLimit:
 
     def limit_of(self, scope: Scope) -> int:
         """The largest body ``scope``'s path takes: an upload path's own, else the default."""
-        return max(self.max_bytes, self.uploads.get(scope.get("path", ""), 0))
+        path = scope.get("path", "")
+        prefixed = [n for prefix, n in UPLOAD_PREFIXES.items() if path.startswith(prefix)]
+        return max(self.max_bytes, self.uploads.get(path, 0), *prefixed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -8,6 +8,7 @@ if that is too late.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -124,8 +125,12 @@ def new_command_row(
     now: datetime,
     lifetime: timedelta,
     door: str | None = None,
+    args: Mapping[str, Any] | None = None,
 ) -> DeviceCommand:
-    """A checked command row (not added to the session); DeviceError says why not."""
+    """A checked command row (not added to the session); DeviceError says why not.
+
+    ``args`` are the command's own fields where the caller makes them (an update's release,
+    serial, rollout and window: cloud/releases/progress.py)."""
     if lifetime > max_lifetime(name) or lifetime <= timedelta(0):
         raise DeviceError(
             422,
@@ -138,7 +143,7 @@ def new_command_row(
         device_id=device.id,
         venue_id=device.venue_id,
         name=name,
-        args=_args(session, device, name, door),
+        args={**_args(session, device, name, door), **(args or {})},
         issued_by=by,
         issued_at=now,
         expires_at=now + lifetime,

@@ -2,7 +2,8 @@
 
 Every event is stored as an event first; some also update a device's current picture:
 ``config.applied``/``config.rejected`` (which config it runs), ``device.heartbeat`` (its
-health), ``command.result`` (what became of a command). The newest report by sequence number
+health), ``command.result`` (what became of a command), ``update.state`` (where it is with
+a software update: cloud/releases/reports.py). The newest report by sequence number
 wins, so a late resend of an older one changes nothing. Also here: the first sight of a
 claimed device (it is now active and its bundle delivered), and which devices are
 decommissioned (their messages are refused).
@@ -32,6 +33,7 @@ from cloud.devices.models import (
     DeviceStatus,
     PendingBox,
 )
+from cloud.releases import reports as update_reports
 from protocol.commands import RESULT_EVENT, ROTATE_CREDENTIALS, CommandResult
 from protocol.device_config import REJECTED_EVENT, rejected_reasons
 from protocol.health import HEARTBEAT_EVENT, Heartbeat
@@ -64,6 +66,7 @@ class EventNotes:
     rejected: dict[str, dict[str, Any]] = field(default_factory=dict)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[update_reports.Report] = field(default_factory=list)
 
     def note(self, device: str, event: Event, now: datetime) -> None:
         if event.type == CONFIG_APPLIED_EVENT:
@@ -74,6 +77,8 @@ class EventNotes:
             self._heartbeat(device, event, now)
         elif event.type == RESULT_EVENT:
             self.note_result(device, event, now)
+        elif (report := update_reports.read_report(device, event, now)) is not None:
+            self.updates.append(report)
 
     @staticmethod
     def _keep(notes: dict[str, dict[str, Any]], device: str, row: dict[str, Any]) -> None:
@@ -161,6 +166,7 @@ def write_notes(conn: Connection, dialect: ModuleType, notes: EventNotes) -> Non
             )
             .values(status=row["status"], detail=row["detail"], result_at=row["result_at"])
         )
+    update_reports.apply_reports(conn, notes.updates)
 
 
 def _awaits_result(table: Table) -> ColumnElement[bool]:

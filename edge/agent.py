@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,15 @@ from edge.hardware.interfaces import HardwareError
 from edge.loops import start_loops
 from edge.outbox import NewEvent, Outbox, OutboxStats
 from edge.sampler import Sampler, Sensors
-from edge.settings import AppliedConfig, EdgeSettings, RealHardware, write_applied
+from edge.settings import (
+    AppliedConfig,
+    EdgeSettings,
+    RealHardware,
+    UpdateSettings,
+    write_applied,
+)
+from edge.update.layout import Layout, layout_of_running
+from edge.update.spool import Spool
 from edge.uplink import BrokerEndpoint, SendPolicy, Uplink
 from protocol.topics import Kind
 
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
     from edge.kiosk.runtime import KioskBoxParts, KioskRuntime
     from edge.scan.camera import OpenCvCamera
     from edge.scan.settings import ScannerSettings
+    from edge.update.updater import Updater
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +216,7 @@ class EdgeAgent:
         self.kiosk = self._kiosk(settings, box)
         self._halt = threading.Event()  # ends the runtimes' and the heartbeat's loops
         self._threads: list[threading.Thread] = []
+        self.updater = self._updater()
         self.control = self._control(software, identity, layers, config_version, thermal_path)
         self.uplink = uplink_for(
             settings, self.outbox, control=self.control, clock=clock, software=software,
@@ -247,10 +258,64 @@ class EdgeAgent:
             unlock=self.door.controller.remote_unlock if self.door else None,
             identity=identity,
             layers=layers,
+            update=self.updater.command if self.updater else None,
         )
         box = BoxInfo(settings.venue, settings.device, settings.role, settings.data_dir,
                       software, thermal_path)  # fmt: skip
         return ControlPlane(box, parts=parts, clock=self._clock, config_version=config_version)
+
+    def _updater(self) -> Updater | None:
+        """Updates for a box installed with the release layout; None on any other box."""
+        found = release_layout(self.settings.update, prefix=Path(sys.prefix))
+        if found is None:
+            return None
+        from edge.update.fetch import Fetcher  # noqa: PLC0415 - only a box that updates
+        from edge.update.store import WheelStore  # noqa: PLC0415
+        from edge.update.updater import UpdateParts, Updater  # noqa: PLC0415
+
+        layout, running = found
+        settings = self.settings
+        spool = Spool.of(settings.data_dir)
+        url, token = settings.update.api_url, settings.update.api_token
+        fetcher = None
+        if url is not None and token is not None:
+            secret = token.get_secret_value()
+
+            def fetcher() -> Fetcher:
+                return Fetcher(
+                    api_url=url,
+                    token=secret,
+                    ca_file=settings.api_ca_file,
+                    spool=spool,
+                    store=WheelStore(layout),
+                )
+
+        parts = UpdateParts(layout, running, spool, fetcher, self._emit, self._clock,
+                            self.self_check)  # fmt: skip
+        return Updater(parts, halt=self._halt)
+
+    def self_check(self) -> list[str]:
+        """What keeps a freshly started release from counting as healthy; empty when none.
+
+        The agent is built (this runs in it), its main loop has come round, the broker
+        has it, and its role's parts work: a door's and a kiosk's camera gave frames (their
+        relay and dispenser pins were opened when the runtime was built), a hub's meter read.
+        """
+        found = self.problems()
+        if self._turned is None:
+            found.append("the main loop has not come round yet")
+        if not self.uplink.connected:
+            found.append("not connected to the broker")
+        for name, runtime in (("door", self.door), ("kiosk", self.kiosk)):
+            if runtime is not None and runtime.scanner.frames == 0:
+                found.append(f"the {name}'s camera has given no frame yet")
+        if self.door is None and self.kiosk is None:
+            if self.sampler.rounds == 0:
+                found.append("no sampling round yet")
+            meter = self.sampler.failing.get("meter")
+            if meter is not None:
+                found.append(f"meter: {meter}")
+        return found
 
     def _publish_direct(self, kind: Kind, payload: bytes) -> bool:
         return self.uplink.publish_direct(kind, payload)
@@ -331,6 +396,8 @@ class EdgeAgent:
         interval = self.settings.heartbeat_interval_s
         beats = lambda: self.control.heartbeats(self._halt, interval_s=interval)  # noqa: E731
         self._threads += start_loops("agent", [("heartbeat", beats)])
+        if self.updater is not None:
+            self._threads.append(self.updater.start())
 
     def _end(self, *, stopped: bool) -> Ending:
         """Stop the runtimes; a wipe is carried out once their files are closed."""
@@ -378,3 +445,15 @@ class EdgeAgent:
 
     def close(self) -> None:
         self._resources.close()
+
+
+def release_layout(settings: UpdateSettings, *, prefix: Path) -> tuple[Layout, str] | None:
+    """The release layout this agent runs from and its release, if it runs from one."""
+    found = layout_of_running(prefix)
+    if found is not None:
+        return found
+    if settings.root is None:
+        return None
+    layout = Layout(settings.root)
+    running = layout.target(layout.current)
+    return (layout, running) if running is not None else None

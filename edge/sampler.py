@@ -53,6 +53,12 @@ class Sampler:
         self._sensors = sensors
         self._clock = clock
         self._failing: dict[str, str] = {}
+        self.rounds = 0  # sampling rounds done since start
+
+    @property
+    def failing(self) -> dict[str, str]:
+        """Sensor -> what is wrong with it, as of the last round."""
+        return dict(self._failing)
 
     def sample(self) -> int:
         """Read everything, store it; returns how many items went into the outbox."""
@@ -64,6 +70,7 @@ class Sampler:
         tick.add("outbox_depth", stats.depth)
         tick.add("outbox_dropped", stats.dropped)
         items: list[NewReading | NewEvent] = [*tick.readings, *self._fault_events(tick)]
+        self.rounds += 1
         return len(self._outbox.append(items)) if items else 0
 
     def _read_counter(self, tick: _Tick) -> None:

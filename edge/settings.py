@@ -130,6 +130,20 @@ class DoorSettings(BaseModel):
     held_open_s: float = Field(default=60.0, gt=0, le=3600)
 
 
+class UpdateSettings(BaseModel):
+    """Software updates (edge/update/): where the release layout is, and the API to fetch from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root: Path | None = Field(
+        default=None,
+        description="the A/B install root (/opt/yizhan); none: the release this runs from",
+    )
+    # Set by the claim for every role: the cloud API and the box's own token.
+    api_url: str | None = Field(default=None, description="cloud base URL, e.g. https://cloud/")
+    api_token: SecretStr | None = None
+
+
 class ProvisionSettings(BaseModel):
     """``[provision]``: where an unclaimed box says hello, with the shared provisioning
     account (the broker lets it do nothing else)."""
@@ -176,6 +190,7 @@ class EdgeSettings(BaseSettings):
     role: Literal["sensor-hub", "door", "kiosk"] = "sensor-hub"
     door: DoorSettings | None = None
     kiosk: KioskSettings | None = None
+    update: UpdateSettings = Field(default_factory=UpdateSettings)
 
     @field_validator("api_ca_file")
     @classmethod
@@ -283,6 +298,8 @@ def identity_layer(identity: Identity, *, via: ProvisionSettings | None = None) 
     }
     api = {"url": record.api_url, "token": record.api_token}
     api = {key: value for key, value in api.items() if value is not None}
+    if api:  # every role fetches its software updates with its own token
+        layer["update"] = {f"api_{key}": value for key, value in api.items()}
     if api and record.role == "door":
         layer["door"] = {"access": {f"sync_{key}": value for key, value in api.items()}}
     elif api and record.role == "kiosk":

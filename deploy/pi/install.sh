@@ -1,48 +1,59 @@
 #!/usr/bin/env bash
 # Install the yizhan edge agent on Raspberry Pi OS (64-bit, Bookworm or newer) as a
-# hardened systemd service. Run as root on the box:
+# hardened systemd service, in the A/B release layout that remote updates use. Run as root:
 #
-#   sudo deploy/pi/install.sh --source yizhan-0.1.0-py3-none-any.whl
-#   sudo deploy/pi/install.sh --source 'yizhan==0.1.0'        # from the package index
+#   sudo deploy/pi/install.sh --wheelhouse ./yizhan-0.2.0-aarch64 --release-key release-key.pub.json
+#
+# The wheelhouse is what `yizhan release build` + `yizhan release sign` make: every wheel
+# the box runs and a manifest signed with the union's release key. Nothing is fetched from
+# a package index; the box only ever installs what that key signed.
 #
 # What it does (each step is safe to run again; nothing existing is overwritten but the
-# unit, the udev rules and the journald limits, which belong to yizhan):
+# units, the udev rules and the journald limits, which belong to yizhan):
 #   1. checks the system: 64-bit ARM (or --force), Python >= 3.11, systemd
 #   2. apt: python3-venv, python3-lgpio (GPIO on every Pi, including the Pi 5), a time
 #      sync service if none is installed
 #   3. user `yizhan` (system, no login) in the groups gpio, video, dialout, i2c
-#   4. /opt/yizhan/venv (root-owned: the agent cannot change its own code),
-#      /etc/yizhan (config, root:yizhan 0750), /var/lib/yizhan (state, yizhan 0750)
-#   5. the package into the venv; /etc/yizhan/edge.toml from deploy/examples/box.toml
+#   4. /opt/yizhan (root-owned: the agent cannot change its own code), /etc/yizhan
+#      (config, root:yizhan 0750), /var/lib/yizhan (state, yizhan 0750)
+#   5. the release: /opt/yizhan/releases/<version>, `current` and `previous` pointing at it,
+#      the release key pinned in /opt/yizhan/release-key.json (yizhan-edge-update bootstrap).
+#      An install from before the A/B layout (/opt/yizhan/venv) migrates: the new layout is
+#      built beside it, the units switch to it, then the old venv is removed; the box keeps
+#      its claim, config and state. /etc/yizhan/edge.toml from deploy/examples/box.toml
 #      when there is none (an unclaimed box: set its [provision] broker and password)
-#   6. udev rules, journald limits, time sync on, the unit verified, enabled and started
+#   6. udev rules, journald limits, time sync on, the units verified, enabled and started
+#      (the agent; the installer's path unit, which runs an update the agent fetched)
 #   7. with --rtc MODEL: the battery clock's driver in the boot config (ds3231, pcf8523,
 #      pcf85063; "builtin" for the Pi 5's own), and fake-hwclock removed, which would
 #      otherwise set the clock back to its last saved time after the RTC set it
 #
-# --root DIR stages the files under DIR instead (no apt, users, venv or systemctl): how CI
-# checks this script and the unit without a Pi.
+# --root DIR stages the files under DIR instead (no apt, users, release or systemctl): how
+# CI checks this script and the units without a Pi.
 set -euo pipefail
 
 PREFIX=/opt/yizhan
-VENV=$PREFIX/venv
+LEGACY_VENV=$PREFIX/venv
+BOOTSTRAP_VENV=$PREFIX/.bootstrap
 CONF_DIR=/etc/yizhan
 STATE_DIR=/var/lib/yizhan
 UNIT=yizhan-edge.service
+UPDATE_UNITS=(yizhan-edge-update.service yizhan-edge-update.path)
 SERVICE_USER=yizhan
 GROUPS_WANTED=(gpio video dialout i2c)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 ROOT=""
-SOURCE=""
+WHEELHOUSE=""
+RELEASE_KEY=""
 FORCE=0
 START=1
 RTC=""
 RTC_MODELS=(ds3231 pcf8523 pcf85063 builtin)
 
 usage() {
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
-    echo "options: --source WHEEL|DIR|SPEC  --root DIR  --rtc MODEL  --no-start  --force  --help"
+    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+    echo "options: --wheelhouse DIR  --release-key FILE  --root DIR  --rtc MODEL  --no-start  --force  --help"
 }
 
 die() {
@@ -52,7 +63,9 @@ die() {
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        --source) SOURCE=${2:?--source needs a wheel, a folder or a package spec}; shift 2 ;;
+        --wheelhouse) WHEELHOUSE=${2:?--wheelhouse needs the folder yizhan release sign wrote}; shift 2 ;;
+        --release-key) RELEASE_KEY=${2:?--release-key needs the release public key file}; shift 2 ;;
+        --source) die "--source is gone: install a signed wheelhouse (--wheelhouse DIR --release-key FILE; see deploy/pi/README.md)" ;;
         --root) ROOT=${2:?--root needs a folder}; shift 2 ;;
         --rtc) RTC=${2:?--rtc needs a model: ${RTC_MODELS[*]}}; shift 2 ;;
         --no-start) START=0; shift ;;
@@ -76,7 +89,10 @@ check_rtc_model() {
 check_system() {
     staging && return 0
     [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 …)"
-    [ -n "$SOURCE" ] || die "say what to install: --source yizhan-X.whl, a source folder, or 'yizhan==X'"
+    [ -n "$WHEELHOUSE" ] || die "say what to install: --wheelhouse DIR (from yizhan release build + sign)"
+    [ -f "$WHEELHOUSE/manifest.json" ] || die "$WHEELHOUSE has no manifest.json: sign it first (yizhan release sign)"
+    [ -n "$RELEASE_KEY" ] || die "say which release key to trust: --release-key release-key.pub.json"
+    [ -f "$RELEASE_KEY" ] || die "no release key file at $RELEASE_KEY"
     command -v systemctl >/dev/null || die "systemd is required"
     local arch
     arch=$(uname -m)
@@ -132,14 +148,30 @@ make_layout() {
     make_dir 0750 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
 }
 
-install_venv() {
+install_release() {
     staging && return 0
+    # A throw-away environment, offline from the wheelhouse, only to run the bootstrap,
+    # which builds the real release (its wheels unpacked once into /opt/yizhan/store).
+    rm -rf "$BOOTSTRAP_VENV"
+    python3 -m venv "$BOOTSTRAP_VENV"
+    "$BOOTSTRAP_VENV/bin/python" -m pip install --quiet --no-index --find-links "$WHEELHOUSE" yizhan ||
+        die "the wheelhouse $WHEELHOUSE does not install offline (is it for this machine?)"
     # System site packages: the GPIO library (lgpio) comes from apt, built for this kernel.
-    [ -x "$VENV/bin/python" ] || python3 -m venv --system-site-packages "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --upgrade "$SOURCE"
-    "$VENV/bin/yizhan" --help >/dev/null || die "the installed yizhan does not run"
-    "$VENV/bin/yizhan-edge" --help >/dev/null || die "the installed yizhan-edge (the service) does not run"
+    "$BOOTSTRAP_VENV/bin/python" -m yizhan.box_update bootstrap --root "$PREFIX" \
+        --wheelhouse "$WHEELHOUSE" --key "$RELEASE_KEY" --system-site-packages ||
+        die "the release did not install; nothing was changed for the running agent"
+    rm -rf "$BOOTSTRAP_VENV"
+    "$PREFIX/current/bin/python" -m yizhan.box --help >/dev/null ||
+        die "the installed release does not run"
+}
+
+remove_legacy_venv() {
+    staging && return 0
+    # Before the A/B layout the unit ran /opt/yizhan/venv; the units now point at current.
+    if [ -d "$LEGACY_VENV" ]; then
+        rm -rf "$LEGACY_VENV"
+        echo "migrated: $LEGACY_VENV removed; the agent runs $PREFIX/current"
+    fi
 }
 
 install_config() {
@@ -156,6 +188,10 @@ install_config() {
 
 install_system_files() {
     put_file 0644 "$HERE/$UNIT" "/etc/systemd/system/$UNIT"
+    local unit
+    for unit in "${UPDATE_UNITS[@]}"; do
+        put_file 0644 "$HERE/$unit" "/etc/systemd/system/$unit"
+    done
     put_file 0644 "$HERE/60-yizhan.rules" /etc/udev/rules.d/60-yizhan.rules
     put_file 0644 "$HERE/journald-yizhan.conf" /etc/systemd/journald.conf.d/60-yizhan.conf
 }
@@ -199,13 +235,14 @@ activate() {
     staging && return 0
     udevadm control --reload-rules && udevadm trigger
     systemctl restart systemd-journald
-    systemd-analyze verify "/etc/systemd/system/$UNIT"
+    systemd-analyze verify "/etc/systemd/system/$UNIT" "/etc/systemd/system/${UPDATE_UNITS[0]}"
     systemctl daemon-reload
-    systemctl enable "$UNIT"
+    systemctl enable "$UNIT" yizhan-edge-update.path
+    systemctl start yizhan-edge-update.path
     if [ "$START" -eq 1 ]; then
         systemctl restart "$UNIT"
         echo "started: systemctl status $UNIT shows its state (an unclaimed box: its label);"
-        echo "  print the label: sudo -u $SERVICE_USER $VENV/bin/yizhan device label --data-dir $STATE_DIR"
+        echo "  its state and label: journalctl -u $UNIT; the release: $PREFIX/current/bin/python -m yizhan.box_update status"
     fi
 }
 
@@ -214,10 +251,11 @@ check_system
 install_packages
 create_user
 make_layout
-install_venv
+install_release
 install_config
 install_system_files
 enable_time_sync
 enable_rtc
 activate
+remove_legacy_venv
 echo "yizhan edge installed${ROOT:+ under $ROOT}"

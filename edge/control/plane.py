@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.clock import Clock
-from edge.control.actions import BoxActions, Unlock
+from edge.control.actions import BoxActions, Unlock, Update
 from edge.control.admission import CommandGate
 from edge.control.config import ConfigApplier
 from edge.control.diagnostics import DiagnosticsReporter, DirectPublish
@@ -56,6 +56,7 @@ class ControlParts:
     unlock: Unlock | None = None
     identity: BoxIdentity | None = None
     layers: SettingsLayers | None = None
+    update: Update | None = None
 
 
 class ControlPlane:
@@ -99,6 +100,7 @@ class ControlPlane:
             ),
             unlock=parts.unlock,
             identity=identity,
+            update=parts.update,
         )
         gate = CommandGate(box.device, venue=box.venue, clock=clock, seen_store=parts.seen_store)
         self.commands = Dispatcher(gate, run=actions.run, events=parts.events, clock=clock)

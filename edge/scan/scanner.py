@@ -53,6 +53,7 @@ class Scanner:
         self.hold_s = hold_s
         self._last_seen: dict[str, float] = {}
         self.missed_frames = 0
+        self.frames = 0  # frames read since start: a new release's self-check wants one
         self._reading_since: float | None = None  # clock() when a camera read began
 
     def stalled_s(self) -> float:
@@ -77,6 +78,7 @@ class Scanner:
             texts: list[str] = []
         else:
             self.missed_frames = 0
+            self.frames += 1
             texts = self._decoder.decode(frame)
         return self._fresh(texts, now)
 

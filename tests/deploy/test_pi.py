@@ -58,11 +58,13 @@ def bootable(root: Path) -> Path:
     """The staged files plus what --root leaves out: systemd's own units and the venv."""
     target = root / SYSTEM_UNITS.relative_to("/")
     shutil.copytree(SYSTEM_UNITS, target, symlinks=True, dirs_exist_ok=True)
-    exec_start = unit_settings((root / UNIT.lstrip("/")).read_text())["ExecStart"][0]
-    executable = root / exec_start.split()[0].lstrip("/")
-    executable.parent.mkdir(parents=True, exist_ok=True)
-    executable.write_text("#!/bin/sh\n")  # the venv's entry point; --root installs no venv
-    executable.chmod(0o755)
+    settings = unit_settings((root / UNIT.lstrip("/")).read_text())
+    for line in settings["ExecStart"] + settings.get("ExecStartPre", []):
+        # The release's Python (current, previous); --root installs no release.
+        executable = root / line.split()[0].lstrip("+").lstrip("/")
+        executable.parent.mkdir(parents=True, exist_ok=True)
+        executable.write_text("#!/bin/sh\n")
+        executable.chmod(0o755)
     return root
 
 

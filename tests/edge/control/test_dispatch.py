@@ -303,7 +303,7 @@ def test_an_unknown_command_name_is_reported_as_such(box: Box) -> None:
     [result] = box.events.results()
     assert (result["name"], result["status"], result["ok"]) == ("reboot", "unknown_command", False)
     assert result["command"] == "abcdef0123"
-    assert "it knows diagnostics, restart, rotate-credentials, unlock, wipe" in str(
+    assert "it knows diagnostics, restart, rotate-credentials, unlock, update, wipe" in str(
         result["detail"]
     )
 

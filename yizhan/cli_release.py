@@ -126,7 +126,10 @@ def release_build(  # noqa: PLR0917 - Typer maps options to parameters, none key
             notes=notes,
         )
         built = build_release(options, progress=_say)
-    _print_wheels(built.wheels, title=f"wheels for {options.target.platform}")
+    _print_wheels(
+        [(wheel, wheel.size) for wheel in built.wheels],
+        title=f"wheels for {options.target.platform}",
+    )
     if built.missing or built.release is None:
         for missing in built.missing:
             console.print(f"[red]missing:[/red] {escape(missing.line)}", highlight=False)
@@ -166,13 +169,14 @@ def _project_folder() -> Path:
     return here
 
 
-def _print_wheels(wheels: list[Wheel], *, title: str) -> None:
+def _print_wheels(wheels: list[tuple[Wheel, int]], *, title: str) -> None:
+    """A table of wheels with their sizes (known from the file or from release.json)."""
     wide_when_piped()  # whole tags in a log, not "cp311-cp311-manylinux…"
     table = Table(title=f"{title} ({len(wheels)})", title_justify="left")
     for column in ("name", "version", "tag", "size"):
         table.add_column(column, justify="right" if column == "size" else "left")
-    for wheel in wheels:
-        table.add_row(wheel.name, wheel.version, wheel.tag, _size(wheel.size))
+    for wheel, size in wheels:
+        table.add_row(wheel.name, wheel.version, wheel.tag, _size(size))
     console.print(table)
 
 
@@ -184,7 +188,7 @@ def release_show(folder: Folder) -> None:
 
     with _reported():
         release = load_release(folder)
-        wheels = [Wheel.at(folder / wheel.name) for wheel in release.wheels]
+        wheels = [(Wheel.at(folder / wheel.name), wheel.size) for wheel in release.wheels]
     _print_wheels(wheels, title=f"yizhan {release.version} for {release.machine}")
     signed = "signed" if (folder / MANIFEST_FILE).is_file() else "not signed"
     console.print(

@@ -38,8 +38,8 @@ mkdir -p "$OUT"
 exec > >(tee -a "$LOG") 2>&1
 
 step() { printf '\n=== %s  [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
-BROKER_PID=""
-cleanup() { if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; fi; }
+BACKGROUND=()
+cleanup() { for pid in "${BACKGROUND[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 step "proof $RUN_ID on $(uname -m), $(uname -r); repository $(git -C "$REPO" rev-parse --short HEAD)"
@@ -121,19 +121,34 @@ WHEELS=$(cd "$ROOT/opt/yizhan/wheelhouse" && for wheel in *.whl; do
 time in_root "$VENV/bin/python" -m pip install --no-index --only-binary=:all: \
     --disable-pip-version-check --find-links "$(box_path /opt/yizhan/wheelhouse)" $WHEELS
 in_root "$VENV/bin/python" -m pip check
+# The compiled wheels load (an import runs each one's aarch64 machine code).
 in_root "$VENV/bin/python" -c '
-import platform, cv2, numpy, zxingcpp, pydantic_core, cryptography, psycopg, sqlalchemy
-print("native modules load on", platform.machine(), "- opencv", cv2.__version__, "numpy",
-      numpy.__version__, "zxing-cpp", zxingcpp.__version__, "pydantic-core",
-      pydantic_core.__version__, "cryptography", cryptography.__version__, "libpq",
-      psycopg.pq.version())'
+import platform
+from importlib.metadata import version
+import cv2, numpy, zxingcpp, pydantic_core, psycopg, sqlalchemy, yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+Ed25519PrivateKey.generate().sign(b"x")
+names = ["opencv-python-headless", "numpy", "zxing-cpp", "pydantic-core", "cryptography",
+         "psycopg-binary", "sqlalchemy", "pyyaml"]
+print("compiled wheels load on", platform.machine() + ":",
+      ", ".join(f"{name} {version(name)}" for name in names), "- libpq", psycopg.pq.version())'
 
 # --- d. the box runs ----------------------------------------------------------------------
 step "d. a sensor hub on firmware_sim, under emulation"
 PORT=$("$REPO/.venv/bin/python" -c \
     'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$YZ" broker --port "$PORT" --data-dir "$OUT/broker-$RUN_ID" &
-BROKER_PID=$!
+BACKGROUND+=($!)
+for _ in $(seq 50); do
+    "$REPO/.venv/bin/python" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT" 2>/dev/null && break
+    sleep 0.2
+done
+# The cloud's ingest on this machine: it stores the box's readings and confirms them, so the
+# box's closing line counts rows the cloud confirmed, end to end.
+"$YZ" cloud migrate --data-dir "$OUT/cloud-$RUN_ID"
+"$YZ" cloud ingest --data-dir "$OUT/cloud-$RUN_ID" --mqtt-port "$PORT" &
+BACKGROUND+=($!)
+rm -rf "$ROOT/var/lib/yizhan"  # a fresh outbox: the closing line counts this run only
 mkdir -p "$ROOT/etc/yizhan" "$ROOT/var/lib/yizhan"
 cat > "$ROOT/etc/yizhan/hub.toml" <<EOF
 # A claimed sensor hub on firmware_sim (the proof's; ids as a technician's claim gives them).
@@ -152,15 +167,12 @@ profile = "outdoor-station"
 speed = 60
 EOF
 cat "$ROOT/etc/yizhan/hub.toml"
-for _ in $(seq 50); do
-    "$REPO/.venv/bin/python" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT" 2>/dev/null && break
-    sleep 0.2
-done
 step "d1. yizhan edge check-config"
 time in_root "$VENV/bin/python" -m yizhan edge check-config "$(box_path /etc/yizhan/hub.toml)"
 step "d2. yizhan edge run --duration $DURATION"
 time in_root "$VENV/bin/python" -m yizhan edge run --config "$(box_path /etc/yizhan/hub.toml)" \
     --duration "$DURATION"
+kill -INT "${BACKGROUND[1]}" && wait "${BACKGROUND[1]}" || true  # ingest: its own summary
 step "proof done: yizhan $VERSION for aarch64 installed offline and ran in $ROOT ($MODE)"
 exit 0
 }

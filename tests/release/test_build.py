@@ -50,6 +50,7 @@ def test_a_wheel_missing_from_the_lock_is_a_line_and_no_release_json(
         ("out", "is not an empty folder; each release is built into a new one"),
         ("source", "has no pyproject.toml; give --source the project's folder"),
         ("lock", "is not NAME==VERSION"),
+        ("find-links", "is not a folder of wheels"),
     ],
 )
 def test_a_wrong_option_is_one_line_before_anything_is_built(
@@ -64,6 +65,8 @@ def test_a_wrong_option_is_one_line_before_anything_is_built(
         (out / "old.whl").write_bytes(b"x")
     elif case == "source":
         args[5] = tmp_path
+    elif case == "find-links":
+        args[7] = tmp_path / "absent"
     else:
         (tmp_path / "lock.txt").write_text("alpha>=1\n")
         args += ["--lock", tmp_path / "lock.txt"]

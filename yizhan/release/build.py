@@ -78,6 +78,9 @@ def build_release(
     if not (source / "pyproject.toml").is_file():
         raise InputError(f"{source} has no pyproject.toml; give --source the project's folder")
     lock = read_lock(options.lock or source / "constraints.txt")
+    for folder in options.sources.find_links:
+        if not folder.is_dir():
+            raise InputError(f"--find-links {folder} is not a folder of wheels")
     now = clock()
     serial = options.serial or default_serial(now)
     pip = Pip(options.sources)

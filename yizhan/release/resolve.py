@@ -23,6 +23,7 @@ from packaging.utils import (
     canonicalize_name,
     parse_wheel_filename,
 )
+from packaging.version import Version
 
 from yizhan.release.errors import PipError
 from yizhan.release.lock import Lock
@@ -186,7 +187,7 @@ class Resolver:
             walk.missing[name] = self._no_wheel_line(batch.pop(name), walk.needed_by[name])
         for path in sorted(self._dest.glob("*.whl")):
             wheel = Wheel.at(path)
-            if wheel.name in batch and wheel.version == str(self._lock.pins[wheel.name]):
+            if wheel.name in batch and Version(wheel.version) == self._lock.pins[wheel.name]:
                 walk.fetched[wheel.name] = wheel
         for name in batch.keys() - walk.fetched.keys():
             raise PipError(f"pip reported {batch[name]} fetched, but it is not in {self._dest}")
@@ -195,9 +196,9 @@ class Resolver:
         target = self._target
         return (
             f"{pin} (needed by {parent}): no wheel for Python {target.python} on "
-            f"{target.machine} at {self._pip.sources.describe()}, only source; boxes never "
-            f"build from source: build it on a {target.machine} machine (`pip wheel {pin}`) "
-            "and give its folder with --find-links"
+            f"{target.machine} at {self._pip.sources.describe()} (none, or only its source); "
+            f"boxes never build from source: build it on a {target.machine} machine "
+            f"(`pip wheel {pin}`) and give its folder with --find-links"
         )
 
     def _result(self, walk: _Walk) -> Resolution:

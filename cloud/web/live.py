@@ -9,6 +9,7 @@ venues, and the page re-renders the parts that listen to them:
 - ``venue:{id}``: any other reading or event arrived (temperatures, energy, kiosk events);
 - ``alerts:{id}``, ``devices:{id}`` (claimed, online, decommissioned), ``health:{id}``
   (a heartbeat or diagnostics), ``occupancy:{id}`` (the scheduled refresh);
+- ``updates:{id}``: a box's software update moved, or a rollout touching the venue changed;
 - ``pending:all``: the boxes waiting to be claimed changed (only for whole-fleet viewers).
 
 Polling the database rather than the broker works with any number of ingest workers and API
@@ -35,6 +36,7 @@ from cloud.alerts.models import Alert, AlertStatus
 from cloud.core.time import Clock
 from cloud.devices.models import Device, DeviceHealth, PendingBox
 from cloud.models import DeviceEvent, Reading
+from cloud.releases.models import Rollout, RolloutDevice
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +125,20 @@ def _tables(conn: Any, now: datetime) -> Signatures:
         out[("health", venue)] = tuple(sig)
     for venue, updated in conn.execute(select(o.venue_id, o.updated_at)):
         out[("occupancy", venue)] = (updated,)
+    rd, ro = raw.table(RolloutDevice), raw.table(Rollout)
+    # The sum of report seqs moves with every report, even two within one clock tick.
+    for venue, *sig in conn.execute(
+        select(
+            rd.c.venue_id,
+            func.count(),
+            func.sum(rd.c.seq),
+            func.max(rd.c.updated_at),
+            func.max(ro.c.updated_at),
+        )
+        .select_from(rd.join(ro, ro.c.id == rd.c.rollout_id))
+        .group_by(rd.c.venue_id)
+    ):
+        out[("updates", venue)] = tuple(sig)
     p = raw.table(PendingBox).c
     # A waiting box says hello every few seconds; only arrivals and departures are news.
     out[("pending", PENDING_ALL)] = tuple(

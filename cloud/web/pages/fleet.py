@@ -1,8 +1,9 @@
 """The fleet: every box a technician looks after, the boxes waiting to be claimed, claiming.
 
-Rows are the API's own device views (health, config versions) for one page of 100; the
-buttons and forms call the device API with the sign-in cookie, so who may unlock, push a
-config or decommission is decided in one place (cloud/api/routes/device_actions.py).
+Rows are the API's own device views (health, config versions, the version running and the
+newest update's state) for one page of 100; the buttons and forms call the device and
+rollout APIs with the sign-in cookie, so who may unlock, push a config, decommission or
+steer a rollout is decided in one place (cloud/api/routes/).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.devices.models import Device, DeviceDesiredConfig, DeviceStatus
 from cloud.devices.views import DevicePublic, device_views, pending_list
 from cloud.models import Venue
+from cloud.releases.models import OPEN_ROLLOUT_STATUSES, Rollout, RolloutDevice
+from cloud.releases.views import DeviceUpdatePublic, RolloutPublic, device_updates, rollout_views
 from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Technician
@@ -133,7 +136,42 @@ TEXT: Final[Messages] = {
     "fleet.pending.software": ("软件", "Software"),
     "fleet.pending.claim": ("认领", "Claim"),
     "fleet.pending.none": ("没有等待认领的设备", "No box is waiting to be claimed"),
+    "fleet.update": ("软件更新", "Update"),
+    "fleet.update.none": ("无", "none"),
+    "fleet.update.scheduled": ("排队中", "scheduled"),
+    "fleet.update.skipped": ("已跳过", "skipped"),
+    "fleet.update.pending": ("已下发", "sent"),
+    "fleet.update.waiting": ("等待更新时段", "waiting for its window"),
+    "fleet.update.downloading": ("下载中", "downloading"),
+    "fleet.update.installing": ("安装中", "installing"),
+    "fleet.update.healthy": ("已更新", "updated"),
+    "fleet.update.failed": ("失败", "failed"),
+    "fleet.update.rolled_back": ("已回滚", "rolled back"),
+    "fleet.rollouts": ("软件发布", "Rollouts"),
+    "fleet.rollouts.none": ("没有进行中的发布", "No rollout yet"),
+    "fleet.rollout.release": ("版本", "Release"),
+    "fleet.rollout.status": ("状态", "Status"),
+    "fleet.rollout.stage": ("阶段", "Stage"),
+    "fleet.rollout.stage_of": ("第 {n}/{total} 阶段", "stage {n} of {total}"),
+    "fleet.rollout.counts": ("成功/失败/进行中", "Healthy/failed/in progress"),
+    "fleet.rollout.running": ("进行中", "running"),
+    "fleet.rollout.paused": ("已暂停", "paused"),
+    "fleet.rollout.stopped": ("已自动停止", "stopped by itself"),
+    "fleet.rollout.aborted": ("已终止", "aborted"),
+    "fleet.rollout.done": ("已完成", "done"),
+    "fleet.rollout.pause": ("暂停", "Pause"),
+    "fleet.rollout.resume": ("继续", "Resume"),
+    "fleet.rollout.abort": ("终止", "Abort"),
+    "fleet.rollout.abort_confirm": (
+        "确定终止发布 {id} 吗？尚未下发的更新指令将被撤回。",
+        "Abort rollout {id}? Update commands not yet sent are withdrawn.",
+    ),
+    "fleet.rollout.done_action": ("已提交", "Done"),
 }
+# The rollouts shown: every open one, and the newest finished ones for context.
+RECENT_ROLLOUTS: Final = 5
+_FAILED: Final = ("failed", "rolled_back")
+_SETTLED: Final = ("healthy", "failed", "rolled_back", "skipped", "scheduled")
 _ACTIVE: Final = (DeviceStatus.CLAIMED.value, DeviceStatus.ACTIVE.value)
 
 
@@ -142,6 +180,16 @@ class FleetRow:
     device: DevicePublic
     venue: Venue | None
     settings_json: str  # the newest desired settings, pretty, for the push form
+    update: DeviceUpdatePublic | None = None  # the version it runs, its newest update
+
+    @property
+    def update_badge(self) -> str:
+        state = self.update.state if self.update else None
+        if state in ("healthy",):
+            return "ok"
+        if state in _FAILED:
+            return "bad"
+        return "muted" if state in (None, "scheduled", "skipped") else "warn"
 
     @property
     def state(self) -> str:
@@ -230,6 +278,42 @@ def _state_counts(session: Session, scope: frozenset[str] | None) -> dict[str, i
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class RolloutRow:
+    rollout: RolloutPublic
+
+    @property
+    def healthy(self) -> int:
+        return self.rollout.states.get("healthy", 0)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.rollout.states.get(state, 0) for state in _FAILED)
+
+    @property
+    def in_progress(self) -> int:
+        states = self.rollout.states
+        return sum(n for state, n in states.items() if state not in _SETTLED)
+
+
+def _rollouts(session: Session, scope: frozenset[str] | None) -> list[RolloutRow]:
+    """Open rollouts and the newest finished ones, touching the viewer's venues."""
+    query = select(Rollout)
+    if scope is not None:
+        mine = select(RolloutDevice.rollout_id).where(col(RolloutDevice.venue_id).in_(scope))
+        query = query.where(col(Rollout.id).in_(mine))
+    newest = col(Rollout.created_at).desc()
+    open_ = session.exec(
+        query.where(col(Rollout.status).in_(OPEN_ROLLOUT_STATUSES)).order_by(newest)
+    ).all()
+    finished = session.exec(
+        query.where(col(Rollout.status).not_in(OPEN_ROLLOUT_STATUSES))
+        .order_by(newest)
+        .limit(RECENT_ROLLOUTS)
+    ).all()
+    return [RolloutRow(view) for view in rollout_views(session, [*open_, *finished], scope)]
+
+
 def _venues(session: Session, scope: frozenset[str] | None) -> dict[str, Venue]:
     query = select(Venue).order_by(col(Venue.id))
     if scope is not None:
@@ -263,9 +347,13 @@ def fleet_page(
     views = device_views(session=session, devices=devices)
     settings = _desired_settings(session, views)
     venues = _venues(session, scope)
+    updates = {u.device_id: u for u in device_updates(session, devices)}
     rows = [
         FleetRow(
-            device=v, venue=venues.get(v.venue_id), settings_json=_pretty(settings.get(v.id, {}))
+            device=v,
+            venue=venues.get(v.venue_id),
+            settings_json=_pretty(settings.get(v.id, {})),
+            update=updates.get(v.id),
         )
         for v in views
     ]
@@ -276,7 +364,7 @@ def fleet_page(
         request,
         viewer,
         "fleet.html",
-        live="devices health pending",
+        live="devices health pending updates",
         live_gap_ms=2000,
         rows=rows,
         count=count,
@@ -291,4 +379,5 @@ def fleet_page(
         pending=pending,
         counts=_state_counts(session, scope),
         code_format=CODE_FORMAT,
+        rollouts=_rollouts(session, scope),
     )

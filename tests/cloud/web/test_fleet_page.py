@@ -196,7 +196,7 @@ def test_technician_sees_every_active_device_with_its_state(sign_in: SignIn) -> 
     assert page.one("tr", data_device="v1-door-1").attrs["data-device-online"] == "true"
     assert page.one("tr", data_device="v1-hub-1").attrs["data-device-online"] == "false"
     assert page.one("tr", data_device="v1-kiosk-1").attrs["data-device-state"] == "claimed"
-    assert page.one("main").attrs["data-live"] == "devices health pending"
+    assert page.one("main").attrs["data-live"] == "devices health pending updates"
     # The desired v2 is not applied: the config cell warns.
     assert page.one("td", data_config_state="pending")
 

@@ -29,8 +29,10 @@ def load_pinned(path: Path | None) -> ReleaseKey | None:
 
 
 def no_key() -> ReleasesError:
+    # 409, not 503: the cloud is up and answers; it is set up without the key (a state an
+    # operator changes), like a route whose feature is not configured.
     return ReleasesError(
-        503,
+        409,
         code="release_key_missing",
         message="the cloud has no release public key, so it cannot check a manifest; set "
         "YZ_CLOUD_RELEASES__KEY_FILE to the release key's public JSON (yizhan release key)",

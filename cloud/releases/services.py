@@ -15,7 +15,7 @@ from protocol.release import ReleaseKey
 class ReleaseServices:
     settings: ReleaseSettings
     store: ArtifactStore
-    # The configured release public key; None: publishing answers 503 release_key_missing.
+    # The configured release public key; None: publishing answers 409 release_key_missing.
     pinned: ReleaseKey | None
     # Where uploads are spooled before the store checks them (the data dir's own disk).
     spool_dir: Path

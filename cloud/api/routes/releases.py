@@ -151,7 +151,8 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-@router.api_route("/blobs/{sha256}", methods=["GET", "HEAD"], responses=_ERRORS)
+@router.get("/blobs/{sha256}", responses=_ERRORS)
+@router.head("/blobs/{sha256}", responses=_ERRORS)
 def get_blob(request: Request, sha256: Sha256Path, reader: Reader, services: Services) -> Response:
     """A wheel's bytes; ``Range: bytes=N-`` answers 206 from byte N, so a box resumes."""
     del reader  # checked by the dependency
@@ -222,7 +223,7 @@ async def publish_release(
     wrote it. 201 published; 200 the same bytes were published already. Refusals: 422 with
     the protocol's reason (``bad_signature``, ``unknown_key``, ``malformed``), 409
     ``release_exists`` or ``serial_not_newer``, 422 ``missing_blobs`` (details list them),
-    503 ``release_key_missing``."""
+    409 ``release_key_missing``."""
     raw = await request.body()
     try:
         row, created = await run_in_threadpool(

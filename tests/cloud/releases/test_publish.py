@@ -154,6 +154,6 @@ def test_without_a_configured_key_publishing_says_what_to_set(
             headers={"Authorization": f"Bearer {token}"},
         )
 
-    assert answer.status_code == 503
+    assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "release_key_missing"
     assert "YZ_CLOUD_RELEASES__KEY_FILE" in answer.json()["error"]["message"]

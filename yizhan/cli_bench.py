@@ -259,3 +259,26 @@ def bench_worker_app(
         raise _fail(str(exc)) from None
     if not figures["meets_target"]:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("ota")
+def bench_ota(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    database_url: DatabaseUrl = None,
+    boxes: Annotated[int, typer.Option(min=2, help="Simulated boxes (agent processes).")] = 50,
+    doors: Annotated[int, typer.Option(min=0, help="How many of them are doors.")] = 3,
+    soak: Annotated[float, typer.Option(min=0, help="Seconds each stage soaks.")] = 5.0,
+    health_deadline: Annotated[
+        float, typer.Option(min=5, help="Seconds a new release has to report healthy.")
+    ] = 45.0,
+) -> None:
+    """A fleet takes a good, a bad and a one-wheel release in stages from the real cloud."""
+    from yizhan.bench.ota import OtaOptions  # noqa: PLC0415
+    from yizhan.bench.ota import main as ota_main  # noqa: PLC0415
+
+    if doors >= boxes:
+        raise _fail(f"--doors {doors} leaves no sensor hub among {boxes} boxes; use fewer doors")
+    options = OtaOptions(boxes=boxes, doors=doors, soak_s=soak, health_deadline_s=health_deadline)
+    figures = ota_main(json=json, database_url=database_url, options=options)
+    if not figures["meets_target"]:
+        raise typer.Exit(code=1)

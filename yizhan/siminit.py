@@ -68,12 +68,14 @@ class SimInit:
         child, self._child = self._child, None
         if child is None or child.poll() is not None:
             return
+        began = time.monotonic()
         child.send_signal(signal.SIGTERM)
         try:
             child.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        logger.info("agent stopped in %.1f s", time.monotonic() - began)
 
     def _spawn(self) -> None:
         python = self.layout.current / "bin" / "python"
@@ -87,6 +89,7 @@ class SimInit:
             stderr=subprocess.STDOUT,
         )
         self.starts += 1
+        logger.info("agent started from %s", self.layout.target(self.layout.current))
 
     def _watch(self, seconds: float) -> None:
         """Sleep, restarting the agent when it died while it should run (Restart=always)."""
@@ -126,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--health-deadline", type=float, default=DEFAULT_HEALTH_DEADLINE_S)
     parser.add_argument("--log", type=Path, help="the agent's output goes here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="sim-init: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s sim-init: %(message)s", stream=sys.stderr
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

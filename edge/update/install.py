@@ -225,6 +225,8 @@ class Installer:
             rollout=request.rollout,
             running=self.layout.target(self.layout.current) or "",
             detail=detail[:200],
+            downloaded_bytes=request.downloaded_bytes,
+            reused_bytes=request.reused_bytes,
         )
 
     def collect(self) -> None:

@@ -31,6 +31,9 @@ class Request:
     manifest: bytes
     rollout: str
     statements: list[bytes]
+    # What the agent fetched for it and what it had already: carried into the outcome.
+    downloaded_bytes: int = 0
+    reused_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class Spool:
             "manifest": request.manifest.decode(),
             "rollout": request.rollout,
             "statements": [raw.decode() for raw in request.statements],
+            "downloaded_bytes": request.downloaded_bytes,
+            "reused_bytes": request.reused_bytes,
         }
         write_atomic(self.request_file, json.dumps(data).encode(), mode=0o640)
 
@@ -79,6 +84,8 @@ class Spool:
                 manifest=str(data["manifest"]).encode(),
                 rollout=str(data.get("rollout", ""))[:40],
                 statements=[str(raw).encode() for raw in data.get("statements", [])][:20],
+                downloaded_bytes=max(0, int(data.get("downloaded_bytes", 0))),
+                reused_bytes=max(0, int(data.get("reused_bytes", 0))),
             )
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None

@@ -152,7 +152,9 @@ class Updater:
                     self._report(command, UpdateState.FAILED, str(exc))
                     return None
                 continue
-            request = Request(raw, command.rollout, statements)
+            request = Request(
+                raw, command.rollout, statements, got.downloaded_bytes, got.reused_bytes
+            )
             return request, got.downloaded_bytes, got.reused_bytes
         return None
 

@@ -30,6 +30,7 @@ from cloud.devices.settings import BrokerSettings
 from cloud.ingest.worker import IngestWorker
 from cloud.jobs.settings import JobSettings
 from cloud.models import Reading, Venue
+from cloud.releases.settings import ReleaseSettings
 from cloud.service import api_server, build_api, build_ingest, open_database
 from cloud.settings import CloudSettings
 from cloud.web.settings import WebSettings
@@ -84,6 +85,7 @@ def _settings(
     ca: Path,
     database_url: str | None,
     web: WebSettings,
+    releases: ReleaseSettings,
 ) -> CloudSettings:
     return CloudSettings(
         mode="development",
@@ -104,6 +106,7 @@ def _settings(
             api_url=f"http://127.0.0.1:{http_port}",
         ),
         web=web,
+        releases=releases,
     )
 
 
@@ -132,7 +135,11 @@ def _serve(stack: ExitStack, settings: CloudSettings, engine: Engine, port: int)
 
 @contextmanager
 def secure_cloud(
-    root: Path, *, database_url: str | None = None, web: WebSettings | None = None
+    root: Path,
+    *,
+    database_url: str | None = None,
+    web: WebSettings | None = None,
+    releases: ReleaseSettings | None = None,
 ) -> Iterator[SecureCloud]:
     """Broker (plain + TLS listeners), API with device control, ingest; torn down after.
 
@@ -160,6 +167,7 @@ def secure_cloud(
             ca=pki.ca_cert,
             database_url=database_url,
             web=web or WebSettings(),
+            releases=releases or ReleaseSettings(),
         )
         engine = open_database(settings)
         stack.callback(engine.dispose)

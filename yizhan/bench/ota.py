@@ -294,12 +294,13 @@ def _items_lost(engine: Engine, box: SimBox) -> tuple[int, int]:
 
 
 def _longest_gap(times: list[datetime], window: tuple[datetime, datetime]) -> float:
-    """The longest wait between decisions that touches ``window`` (a rollout's time)."""
+    """The longest wait between decisions made in ``window`` (a rollout's time), counting
+    the wait from its last decision to the next one after it; an outage that began before
+    the window belongs to the window it began in."""
     since, until = window
-    before = [moment for moment in times if moment < since][-1:]
     inside = [moment for moment in times if since <= moment <= until]
     after = [moment for moment in times if moment > until][:1]
-    around = before + inside + after
+    around = inside + after
     return max(((b - a).total_seconds() for a, b in itertools.pairwise(around)), default=0.0)
 
 

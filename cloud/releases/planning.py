@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from cloud.releases.errors import ReleasesError
@@ -17,16 +17,21 @@ class PlannedStage:
     soak_s: float
 
 
-def stage_order(rollout_id: str, device_ids: Sequence[str]) -> list[str]:
+def stage_order(
+    rollout_id: str, device_ids: Sequence[str], *, last: Collection[str] = ()
+) -> list[str]:
     """The boxes in the order the stages take them.
 
-    Hashed with the rollout's id: a spread over venues and roles rather than the first
-    venue's boxes first, different for each rollout (one venue is not every canary), and
-    the same whenever it is computed again.
+    Hashed with the rollout's id: a spread over venues rather than the first venue's boxes
+    first, different for each rollout (one venue is not every canary), and the same whenever
+    it is computed again. The boxes in ``last`` (doors: a door on a bad release shuts people
+    out until it rolls back) come after all others, so the early stages, canaries included,
+    are hubs and kiosks whenever the target has enough of them.
     """
 
-    def rank(device: str) -> str:
-        return hashlib.sha256(f"{rollout_id}\x00{device}".encode()).hexdigest()
+    def rank(device: str) -> tuple[bool, str]:
+        spread = hashlib.sha256(f"{rollout_id}\x00{device}".encode()).hexdigest()
+        return device in last, spread
 
     return sorted(device_ids, key=rank)
 

@@ -192,7 +192,8 @@ def create_rollout(
     )
     session.add(rollout)
     session.flush()  # the rollout's row before its boxes' (their foreign key)
-    for index, device_id in enumerate(stage_order(rollout_id, list(by_id))):
+    doors = {device_id for device_id, device in by_id.items() if device.role == "door"}
+    for index, device_id in enumerate(stage_order(rollout_id, list(by_id), last=doors)):
         device = by_id[device_id]
         running = version_of(device.software)
         done = running == release.version

@@ -80,9 +80,8 @@ class SimInit:
     def _spawn(self) -> None:
         python = self.layout.current / "bin" / "python"
         env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV}
-        env["PYTHONUNBUFFERED"] = "1"
         self._child = subprocess.Popen(  # noqa: S603 - the release's own Python, fixed arguments
-            [str(python), "-m", "yizhan.box", "--config", str(self.config)],
+            [str(python), "-I", "-u", "-m", "yizhan.box", "--config", str(self.config)],
             cwd=self.data_dir,
             env=env,
             stdout=self._log or subprocess.DEVNULL,

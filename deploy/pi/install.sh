@@ -31,6 +31,9 @@
 # --root DIR stages the files under DIR instead (no apt, users, release or systemctl): how
 # CI checks this script and the units without a Pi.
 set -euo pipefail
+# Files this creates are read by the agent (a sudo umask of 077 would lock it out), and no
+# Python run as root here imports from the folder it was started in.
+umask 022
 
 PREFIX=/opt/yizhan
 LEGACY_VENV=$PREFIX/venv
@@ -157,11 +160,12 @@ install_release() {
     "$BOOTSTRAP_VENV/bin/python" -m pip install --quiet --no-index --find-links "$WHEELHOUSE" yizhan ||
         die "the wheelhouse $WHEELHOUSE does not install offline (is it for this machine?)"
     # System site packages: the GPIO library (lgpio) comes from apt, built for this kernel.
-    "$BOOTSTRAP_VENV/bin/python" -m yizhan.box_update bootstrap --root "$PREFIX" \
-        --wheelhouse "$WHEELHOUSE" --key "$RELEASE_KEY" --system-site-packages ||
+    (cd / && "$BOOTSTRAP_VENV/bin/python" -I -m yizhan.box_update bootstrap --root "$PREFIX" \
+        --wheelhouse "$(realpath "$WHEELHOUSE")" --key "$(realpath "$RELEASE_KEY")" \
+        --system-site-packages) ||
         die "the release did not install; nothing was changed for the running agent"
     rm -rf "$BOOTSTRAP_VENV"
-    "$PREFIX/current/bin/python" -m yizhan.box --help >/dev/null ||
+    (cd / && "$PREFIX/current/bin/python" -I -m yizhan.box --help >/dev/null) ||
         die "the installed release does not run"
 }
 

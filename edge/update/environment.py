@@ -9,15 +9,12 @@ that fails here, with the door still running the old one).
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Final
 
-from edge.update.layout import COMPLETE, MANIFEST_FILE, Layout, fsync_dir, write_atomic
+from edge.update.layout import MANIFEST_FILE, Layout, building
 from edge.update.store import WheelStore, site_dir
 from protocol.release import Release
 
@@ -52,9 +49,7 @@ def build_release(
     missing = [wheel.name for wheel in release.wheels if not store.holds(wheel.sha256)]
     if missing:
         raise BuildError(f"wheels not unpacked yet: {', '.join(missing[:5])}")
-    layout.releases.mkdir(parents=True, exist_ok=True)
-    temp = layout.releases / f".{release.version}.{secrets.token_hex(4)}.tmp"
-    try:
+    with building(final, release.version) as temp:
         _venv(python, temp, system_site=system_site)
         # Absolute: the service runs the release through the `current` link, and site
         # joins relative lines to the unresolved prefix (one folder shallower).
@@ -62,15 +57,6 @@ def build_release(
         (site_packages(temp) / PTH_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
         (temp / MANIFEST_FILE).write_bytes(manifest)
         _smoke(temp)
-        os.sync()
-        write_atomic(temp / COMPLETE, release.version.encode())
-        if final.exists():  # a leftover without its marker
-            shutil.rmtree(final)
-        os.replace(temp, final)
-        fsync_dir(layout.releases)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
     return final
 
 
@@ -98,7 +84,7 @@ def _venv(python: str, folder: Path, *, system_site: bool) -> None:
 def _smoke(folder: Path) -> None:
     try:
         done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-            [str(folder / "bin" / "python"), "-c", SMOKE],
+            [str(folder / "bin" / "python"), "-I", "-c", SMOKE],
             capture_output=True,
             text=True,
             check=False,

@@ -20,6 +20,7 @@ process's own environment and does nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -35,15 +36,14 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from edge.update import journal
-from edge.update.environment import BuildError, build_release
+from edge.update.environment import build_release
 from edge.update.journal import UNDER_WAY, Entry, Step
-from edge.update.layout import MANIFEST_FILE, Layout, write_atomic
+from edge.update.layout import MANIFEST_FILE, Layout, remove_tree, write_atomic
 from edge.update.spool import Request, Spool
 from edge.update.store import StoreError, WheelStore
 from protocol.release import (
     VERSION_PATTERN,
     Release,
-    ReleaseError,
     ReleaseKey,
     UpdateReport,
     UpdateState,
@@ -105,14 +105,26 @@ class Installer:
     def apply(self) -> UpdateReport | None:
         """Carry out the agent's request, if there is one; the outcome, also left for it."""
         with self.layout.locked() as mine:
-            request = self.spool.read_request() if mine else None
-            if request is None:
+            if not mine or not self.spool.has_request():
                 return None
-            try:
-                report = self._apply(request)
-            except (ReleaseError, StoreError, BuildError, OSError, ValueError) as exc:
-                report = self._failed(request, str(exc))
-            self.spool.clear_request()
+            # An update a cut interrupted is settled first (the boot check may have lost
+            # the race for the lock): never judged by "running it already".
+            settle(self.layout, self.spool)
+            request = self.spool.read_request()
+            self.spool.clear_request()  # claimed: a failure below must not retrigger it
+            if request is None:
+                report = UpdateReport(
+                    release=UNKNOWN_VERSION,
+                    state=UpdateState.FAILED,
+                    running=self.layout.target(self.layout.current) or "",
+                    detail="the update request could not be read; send the update again",
+                )
+            else:
+                try:
+                    report = self._apply(request)
+                except Exception as exc:  # a boundary: report it, the service keeps running
+                    logger.exception("update failed")
+                    report = self._failed(request, str(exc) or type(exc).__name__)
             self.spool.write_outcome(report)
             return report
 
@@ -143,31 +155,52 @@ class Installer:
         cut("switching")
         self.service.stop()
         cut("stopped")
-        self.spool.forget_health(release.version)
-        if running is not None:
-            self.layout.point(self.layout.previous, running)
-        cut("previous")
-        self.layout.point(self.layout.current, release.version)
-        cut("current")
-        journal.write(self.layout.journal_file, _at(entry, Step.TRIAL))
-        cut("trial")
-        self.service.start()
-        cut("started")
+        try:
+            self._switch(entry, release.version, running)
+        except BaseException:
+            self._restore(entry)  # never leave the door stopped: back on the old release
+            raise
         problem = self._wait_healthy(release.version)
         if problem is None:
             self._confirm(entry)
             return self._report(release, request, UpdateState.HEALTHY, "")
         return self._roll_back(entry, release, request, problem)
 
+    def _switch(self, entry: Entry, version: str, running: str | None) -> None:
+        self.spool.forget_health(version)
+        if running is not None:
+            self.layout.point(self.layout.previous, running)
+        cut("previous")
+        self.layout.point(self.layout.current, version)
+        cut("current")
+        journal.write(self.layout.journal_file, _at(entry, Step.TRIAL))
+        cut("trial")
+        self.service.start()
+        cut("started")
+
+    def _restore(self, entry: Entry) -> None:
+        with contextlib.suppress(Exception):
+            if entry.from_release is not None:
+                self.layout.point(self.layout.current, entry.from_release)
+            journal.write(
+                self.layout.journal_file,
+                _at(entry, Step.ROLLED_BACK, "the switch failed; back on the old release"),
+            )
+        self.service.start()
+
     def _build(self, release: Release, manifest: bytes) -> None:
         store = WheelStore(self.layout)
         for wheel in release.wheels:
             if store.holds(wheel.sha256):
                 continue
-            path = self.spool.wheel_path(wheel)
-            if not path.is_file():
-                raise StoreError(f"{wheel.name} was not downloaded; the agent asks again")
-            store.unpack(wheel, path, python=self.python)
+            try:
+                source = self.spool.open_wheel(wheel)
+            except OSError:
+                raise StoreError(
+                    f"{wheel.name} was not downloaded; send the update again"
+                ) from None
+            with source:
+                store.unpack(wheel, source, python=self.python)
             cut("unpacked")
         build_release(
             self.layout, release, manifest, python=self.python, system_site=self.system_site
@@ -186,8 +219,8 @@ class Installer:
         )
 
     def _confirm(self, entry: Entry) -> None:
+        self.layout.accept_serial(entry.serial)  # the floor first: a cut between keeps it
         journal.write(self.layout.journal_file, _at(entry, Step.CONFIRMED))
-        self.layout.accept_serial(entry.serial)
         self.collect()
 
     def _roll_back(
@@ -247,10 +280,11 @@ class Installer:
             shas |= {wheel.sha256 for wheel in release.wheels}
         for version in self.layout.versions():
             if version not in kept:
-                _remove_tree(self.layout.release_dir(version))
+                remove_tree(self.layout.release_dir(version))
         _clean_leftovers(self.layout)
         WheelStore(self.layout).clean(shas)
-        self.spool.drop_wheels()
+        # The spool's wheels are the agent's to delete (it does once it reads the outcome):
+        # root deleting in a folder the agent controls would follow the agent's links.
 
 
 def recover(layout: Layout, spool: Spool) -> str:
@@ -258,12 +292,18 @@ def recover(layout: Layout, spool: Spool) -> str:
     with layout.locked() as mine:
         if not mine:  # the installer is alive: this is the agent's start in its trial
             return "an update is under way; the installer decides"
-        entry = journal.read(layout.journal_file)
-        done = "nothing to do"
-        if entry is not None and entry.step in UNDER_WAY:
-            done = _resume(layout, spool, entry)
-        _clean_leftovers(layout)
-        return _safety_net(layout) or done
+        return settle(layout, spool)
+
+
+def settle(layout: Layout, spool: Spool) -> str:
+    """With the lock held: resolve a journalled update left under way, drop leftovers, and
+    make current and previous name complete releases."""
+    entry = journal.read(layout.journal_file)
+    done = "nothing to do"
+    if entry is not None and entry.step in UNDER_WAY:
+        done = _resume(layout, spool, entry)
+    _clean_leftovers(layout)
+    return _safety_net(layout) or done
 
 
 def _resume(layout: Layout, spool: Spool, entry: Entry) -> str:
@@ -280,8 +320,8 @@ def _resume(layout: Layout, spool: Spool, entry: Entry) -> str:
         and layout.is_complete(entry.release)
         and spool.is_healthy(entry.release)
     ):
-        journal.write(layout.journal_file, _at(entry, Step.CONFIRMED))
         layout.accept_serial(entry.serial)
+        journal.write(layout.journal_file, _at(entry, Step.CONFIRMED))
         spool.clear_request()
         _leave(spool, entry, UpdateState.HEALTHY, "", running=entry.release)
         return f"{entry.release} had reported healthy: kept"
@@ -356,14 +396,10 @@ def _clean_leftovers(layout: Layout) -> None:
             continue
         for entry in folder.iterdir():
             if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-                _remove_tree(entry)
+                shutil.rmtree(entry, ignore_errors=True)
     for version in layout.versions():
         if version not in pointed and not layout.is_complete(version):
-            _remove_tree(layout.release_dir(version))
-
-
-def _remove_tree(path: os.PathLike[str]) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+            remove_tree(layout.release_dir(version))
 
 
 def bootstrap(
@@ -401,7 +437,8 @@ def bootstrap(
         write_atomic(layout.key_file, key.to_json().encode())
     store = WheelStore(layout)
     for wheel in release.wheels:
-        store.unpack(wheel, wheelhouse / wheel.name, python=python)
+        with (wheelhouse / wheel.name).open("rb") as source:
+            store.unpack(wheel, source, python=python)
     build_release(layout, release, manifest, python=python, system_site=system_site)
     running = layout.target(layout.current)
     layout.point(layout.previous, running or release.version)

@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +54,9 @@ def fsync_dir(folder: Path) -> None:
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """``path`` holds ``data`` or what it held before, whatever happens, once this returns."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
+        os.fchmod(fd, mode)  # whatever the umask (the unit's is 0077): the agent reads these
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
@@ -79,6 +81,40 @@ def point(link: Path, target: Path) -> None:
             temp.unlink()
         raise
     fsync_dir(link.parent)
+
+
+def remove_tree(folder: Path) -> None:
+    """Remove a folder so that a cut halfway leaves a ``.tmp`` leftover, never a folder whose
+    ``.complete`` marker outlived its other files."""
+    if not folder.exists():
+        return
+    trash = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.trash.tmp"
+    os.replace(folder, trash)
+    fsync_dir(folder.parent)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def building(final: Path, marker: str) -> Iterator[Path]:
+    """A temporary folder beside ``final`` to fill; on a clean exit it becomes ``final``.
+
+    Everything written is synced to the card, then the ``.complete`` marker, then the
+    folder is renamed into place: after a cut, ``final`` is whole or is not there (or is a
+    leftover without its marker, which nothing trusts). On an error the folder goes.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        yield temp
+        os.sync()
+        write_atomic(temp / COMPLETE, marker.encode())
+        if final.exists():  # a leftover without its marker
+            remove_tree(final)
+        os.replace(temp, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
 
 @dataclass(frozen=True, slots=True)

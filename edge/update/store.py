@@ -9,18 +9,19 @@ entry appear whole or not at all.
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
+import hashlib
 import shutil
+import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 
-from edge.update.layout import COMPLETE, Layout, fsync_dir, write_atomic
-from protocol.release import ReleaseError, ReleaseRefusal, ReleaseWheel, wheel_sha256
+from edge.update.layout import COMPLETE, Layout, building, remove_tree
+from protocol.release import ReleaseError, ReleaseRefusal, ReleaseWheel
 
 
 class StoreError(RuntimeError):
@@ -41,30 +42,35 @@ class WheelStore:
     def holds(self, sha256: str) -> bool:
         return (self.entry(sha256) / COMPLETE).is_file()
 
-    def unpack(self, wheel: ReleaseWheel, path: Path, *, python: str) -> Path:
-        """Unpack the file at ``path`` (checked against ``wheel``) as the store's entry."""
+    def unpack(self, wheel: ReleaseWheel, source: BinaryIO, *, python: str) -> Path:
+        """Unpack ``source`` (checked against ``wheel``) as the store's entry.
+
+        The bytes are copied into a root-owned folder while they are hashed, and installed
+        from that copy: the file the agent left cannot be swapped between check and use.
+        """
         final = self.entry(wheel.sha256)
         if self.holds(wheel.sha256):
             return final
-        actual = wheel_sha256(path)
-        if actual != wheel.sha256:
-            raise ReleaseError(
-                ReleaseRefusal.HASH_MISMATCH,
-                f"{wheel.name} has sha256 {actual[:12]}…, the manifest says {wheel.sha256[:12]}…",
-            )
-        self._folder.mkdir(parents=True, exist_ok=True)
-        temp = self._folder / f".{wheel.sha256}.{secrets.token_hex(4)}.tmp"
-        try:
-            self._install(path, temp, python=python)
-            os.sync()  # every unpacked file on the card before the entry counts as whole
-            write_atomic(temp / COMPLETE, wheel.sha256.encode())
-            if final.exists():  # a leftover without its marker
-                shutil.rmtree(final)
-            os.replace(temp, final)
-            fsync_dir(self._folder)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
+        with building(final, wheel.sha256) as temp:
+            copy = temp.parent / f"{temp.name.removesuffix('.tmp')}.wheel.tmp" / wheel.name
+            copy.parent.mkdir(parents=True)
+            try:
+                digest, size = hashlib.sha256(), 0
+                with copy.open("wb") as out:
+                    for block in iter(lambda: source.read(1 << 20), b""):
+                        size += len(block)
+                        if size > wheel.size:
+                            break
+                        digest.update(block)
+                        out.write(block)
+                if size != wheel.size or digest.hexdigest() != wheel.sha256:
+                    raise ReleaseError(
+                        ReleaseRefusal.HASH_MISMATCH,
+                        f"{wheel.name} does not match the manifest's sha256 and size",
+                    )
+                self._install(copy, temp, python=python)
+            finally:
+                shutil.rmtree(copy.parent, ignore_errors=True)
         return final
 
     @staticmethod
@@ -85,7 +91,7 @@ class WheelStore:
             with WheelFile.open(path) as source:
                 source.validate_record()
                 install(source, destination, {"INSTALLER": b"yizhan-edge-update\n"})
-        except (InstallerError, ValueError, OSError) as exc:
+        except (InstallerError, ValueError, OSError, zipfile.BadZipFile) as exc:
             raise StoreError(f"cannot unpack {path.name}: {exc}") from None
 
     def clean(self, keep: set[str]) -> int:
@@ -97,6 +103,9 @@ class WheelStore:
             leftover = entry.name.startswith(".")
             if leftover or (entry.name not in keep):
                 with contextlib.suppress(OSError):
-                    shutil.rmtree(entry)
+                    if leftover:
+                        shutil.rmtree(entry)
+                    else:
+                        remove_tree(entry)
                     removed += 1
         return removed

@@ -57,7 +57,9 @@ def in_window(window: UpdateWindow, now: datetime) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         local = now.time()  # an unknown zone: UTC, rather than never
     start, end = time.fromisoformat(window.start), time.fromisoformat(window.end)
-    if start <= end:
+    if start == end:  # the whole day
+        return True
+    if start < end:
         return start <= local < end
     return local >= start or local < end
 
@@ -90,12 +92,34 @@ class Updater:
             return Verdict(Status.DONE, f"running {command.release} already")
         if not self._busy.acquire(blocking=False):
             return Verdict(Status.REFUSED, "an update is under way already; send it again later")
+        parts.spool.save_pending(command.model_dump_json().encode())
+        self._begin(command)
+        return Verdict(Status.STAGED, f"fetching release {command.release}")
+
+    def _begin(self, command: UpdateCommand) -> None:
         thread = threading.Thread(
             target=self._work, args=(command,), name="update-fetch", daemon=True
         )
         thread.start()
         self._threads.append(thread)
-        return Verdict(Status.STAGED, f"fetching release {command.release}")
+
+    def _resume_pending(self) -> None:
+        """Carry on with a command accepted before this agent (re)started, if still live."""
+        parts = self._parts
+        raw = parts.spool.read_pending()
+        if raw is None:
+            return
+        try:
+            command = UpdateCommand.model_validate_json(raw)
+        except ValueError:
+            parts.spool.clear_pending()
+            return
+        if command.release == parts.running or command.expires_at <= parts.clock():
+            parts.spool.clear_pending()
+            return
+        if self._busy.acquire(blocking=False):
+            logger.info("carrying on with the update to %s", command.release)
+            self._begin(command)
 
     def _work(self, command: UpdateCommand) -> None:
         try:
@@ -104,6 +128,8 @@ class Updater:
             logger.exception("update to %s failed", command.release)
             self._report(command, UpdateState.FAILED, f"unexpected: {exc}"[:200])
         finally:
+            if not self._halt.is_set():  # stopped halfway: the next start carries on
+                self._parts.spool.clear_pending()
             self._busy.release()
 
     def _fetch_and_hand_over(self, command: UpdateCommand) -> None:
@@ -148,7 +174,9 @@ class Updater:
                 return None
             except FetchError as exc:
                 logger.warning("update %s, attempt %d: %s", command.release, attempt, exc)
-                if attempt == _FETCH_ATTEMPTS or self._halt.wait(_RETRY_AFTER_S * attempt / 4):
+                if self._halt.wait(_RETRY_AFTER_S * attempt / 4):
+                    return None  # the agent stops; the next start carries on
+                if attempt == _FETCH_ATTEMPTS:
                     self._report(command, UpdateState.FAILED, str(exc))
                     return None
                 continue
@@ -184,6 +212,7 @@ class Updater:
 
     # -- the loop: outcome reports and the health marker
     def start(self) -> threading.Thread:
+        self._resume_pending()
         thread = threading.Thread(target=self._loop, name="update-report", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -204,6 +233,8 @@ class Updater:
             return None
         self._emit(outcome)
         spool.clear_outcome()
+        if not self._busy.locked():  # installed or refused: not needed again
+            spool.drop_wheels()
         return outcome
 
     def check_health(self) -> bool:

@@ -358,7 +358,6 @@ def _measure(
           what="every box healthy on the first release")  # fmt: skip
     _wait(lambda: all(_decision_times(cloud.engine, door.device) for door in fleet.doors),
           timeout=120, what="every door deciding")  # fmt: skip
-    fleet_ready = datetime.now(UTC)
     setup_s = time.monotonic() - began
 
     windows: dict[str, tuple[datetime, datetime]] = {}
@@ -401,10 +400,6 @@ def _measure(
         for device, times in decisions.items()
     }
     bad_gaps = {device: _longest_gap(times, windows["bad"]) for device, times in decisions.items()}
-    quiet = {
-        device: _longest_gap(times, (fleet_ready, windows["good"][0]))
-        for device, times in decisions.items()
-    }
     fleet.stop()
     accounts = [_items_lost(cloud.engine, door) for door in fleet.doors]
     lost = sum(lost for lost, _ in accounts)
@@ -431,7 +426,6 @@ def _measure(
         else None,
         "max_door_gap_s": round(max(gaps.values(), default=0.0), 2),
         "door_gaps_s": {device: round(gap, 2) for device, gap in gaps.items()},
-        "door_gap_before_updates_s": round(max(quiet.values(), default=0.0), 2),
         "bad_release_door_gap_s": round(max(bad_gaps.values(), default=0.0), 2),
         # Every item a door numbered (decisions among them) is stored or still queued.
         "decisions_lost": lost,

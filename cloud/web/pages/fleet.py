@@ -147,8 +147,15 @@ TEXT: Final[Messages] = {
     "fleet.update.healthy": ("已更新", "updated"),
     "fleet.update.failed": ("失败", "failed"),
     "fleet.update.rolled_back": ("已回滚", "rolled back"),
-    "fleet.rollouts": ("软件发布", "Rollouts"),
-    "fleet.rollouts.none": ("没有进行中的发布", "No rollout yet"),
+    "fleet.rollouts": ("分批更新", "Rollouts"),
+    "fleet.rollouts.none": ("还没有软件更新", "No rollout yet"),
+    "fleet.rollout.stopped_why": (
+        "{failed}/{total} 台失败或已回滚，超过 {threshold} 上限；请查看这些设备后再继续或终止",
+        (
+            "{failed} of {total} boxes failed or rolled back, above the {threshold} limit; "
+            "check them, then resume or abort"
+        ),
+    ),
     "fleet.rollout.release": ("版本", "Release"),
     "fleet.rollout.status": ("状态", "Status"),
     "fleet.rollout.stage": ("阶段", "Stage"),

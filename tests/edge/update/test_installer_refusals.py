@@ -3,6 +3,7 @@ agent (which may be the thief's) left in its spool: nothing is built or switched
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,6 +111,46 @@ def test_a_request_file_that_is_not_json_changes_nothing(box: tuple[Installer, N
     installer, service = box
     installer.spool.folder.mkdir(parents=True)
     installer.spool.request_file.write_bytes(b"\xff\xfe garbage")
-    assert installer.apply() is None
+    report = installer.apply()
+    assert report is not None
+    assert report.state is UpdateState.FAILED
+    assert "could not be read" in report.detail
+    assert not installer.spool.request_file.exists()  # claimed: the path unit cannot loop
     assert installer.layout.target(installer.layout.current) == "1.0.0"
     assert service.calls == []
+
+
+def test_a_request_that_is_a_link_is_not_followed(
+    box: tuple[Installer, NoService], tmp_path: Path
+) -> None:
+    installer, service = box
+    secret = tmp_path / "root-only"
+    secret.write_text('{"manifest": "x"}')
+    installer.spool.folder.mkdir(parents=True)
+    installer.spool.request_file.symlink_to(secret)
+    assert installer.apply() is None  # a link is not a request
+    assert service.calls == []
+
+
+def test_a_wheel_is_checked_and_unpacked_from_one_copy(box: tuple[Installer, NoService]) -> None:
+    """Root reads the agent's file once, into its own copy: what was hashed is what is
+    unpacked. Bytes that match the hash but are no wheel are refused, and nothing is held."""
+    from edge.update.store import StoreError, WheelStore  # noqa: PLC0415
+    from protocol.release import ReleaseError  # noqa: PLC0415
+
+    installer, _ = box
+    store = WheelStore(installer.layout)
+    good = b"signed bytes"
+    wheel = ReleaseWheel(name="yizhan-2.0.0-py3-none-any.whl", sha256=_sha(good), size=len(good))
+    with pytest.raises(ReleaseError, match="hash_mismatch"):
+        store.unpack(wheel, io.BytesIO(b"other bytes!"), python="python3")
+    with pytest.raises(StoreError, match="cannot unpack"):
+        store.unpack(wheel, io.BytesIO(good), python="python3")
+    assert not store.holds(wheel.sha256)
+    assert [p.name for p in installer.layout.store.iterdir()] == []  # no copy left behind
+
+
+def _sha(data: bytes) -> str:
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256(data).hexdigest()

@@ -29,7 +29,9 @@ def box(tmp_path: Path) -> tuple[Layout, Spool]:
     _release(layout, "1.0")
     layout.point(layout.current, "1.0")
     layout.point(layout.previous, "1.0")
-    return layout, Spool.of(tmp_path / "data")
+    spool = Spool.of(tmp_path / "data")
+    spool.folder.mkdir(parents=True)  # the agent's, made when it asked for the update
+    return layout, spool
 
 
 def _journal(layout: Layout, step: Step) -> None:
@@ -143,3 +145,20 @@ def test_a_live_installer_is_left_alone(box: tuple[Layout, Spool]) -> None:
         assert mine
         assert "under way" in recover(layout, spool)
     assert layout.target(layout.current) == "2.0"
+
+
+def test_recover_does_not_follow_a_link_the_agent_planted(
+    box: tuple[Layout, Spool], tmp_path: Path
+) -> None:
+    """The agent may write its spool: root writing there must not land somewhere else."""
+    layout, spool = box
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    spool.folder.rmdir()
+    spool.folder.symlink_to(elsewhere)
+    _release(layout, "2.0")
+    layout.point(layout.current, "2.0")
+    _journal(layout, Step.TRIAL)
+    recover(layout, spool)
+    assert layout.target(layout.current) == "1.0"  # the box is still put right
+    assert list(elsewhere.iterdir()) == []  # and nothing was written through the link

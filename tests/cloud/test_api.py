@@ -113,8 +113,11 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> Non
 # --- venues ----------------------------------------------------------------------------
 
 
-# A venue nobody described yet: open 24 hours, guests welcome, the first poster.
+# A venue nobody described yet: open 24 hours, guests welcome, the first poster, boxes
+# updated in the small hours.
 NO_PROFILE: dict[str, object] = {
+    "update_window_start": "03:00",
+    "update_window_end": "05:00",
     "latitude": None,
     "longitude": None,
     "address": None,

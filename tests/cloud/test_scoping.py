@@ -107,6 +107,16 @@ ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/issuer-keys"): frozenset({ADMIN, TECH}),
     ("POST", "/api/v1/issuer-keys"): frozenset({ADMIN}),
     ("POST", "/api/v1/issuer-keys/{kid}/retire"): frozenset({ADMIN}),
+    # Releases: staff and boxes read them; technicians upload wheels, admins publish; managers
+    # see versions and rollouts but neither start nor stop one.
+    ("PUT", "/api/v1/releases/blobs/{sha256}"): frozenset({ADMIN, TECH}),
+    ("POST", "/api/v1/releases"): frozenset({ADMIN}),
+    ("POST", "/api/v1/releases/key-rotations"): frozenset({ADMIN}),
+    ("GET", "/api/v1/releases/devices"): frozenset({ADMIN, MANAGER, TECH}),
+    ("POST", "/api/v1/rollouts"): frozenset({ADMIN, TECH}),
+    ("GET", "/api/v1/rollouts"): frozenset({ADMIN, MANAGER, TECH}),
+    ("GET", "/api/v1/rollouts/{rollout_id}"): frozenset({ADMIN, MANAGER, TECH}),
+    ("POST", "/api/v1/rollouts/{rollout_id}/{action}"): frozenset({ADMIN, TECH}),
 }
 # Query parameters a route refuses to answer without (else 422 hides the real status).
 QUERY_EXAMPLES: dict[str, dict[str, str]] = {

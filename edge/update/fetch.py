@@ -9,6 +9,7 @@ downloaded is not fetched again: a release that changes one wheel costs one whee
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from protocol.release import (
 )
 
 _CHUNK: Final = 64 * 1024
+_MAX_ROTATIONS_BYTES: Final = 64 * 1024
 _API: Final = "/api/v1/releases"
 
 
@@ -62,25 +64,31 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def _get(self, path: str) -> httpx.Response:
+    def _get(self, path: str, *, limit: int) -> bytes:
+        """The body of a 200 answer, read no further than ``limit`` bytes."""
+        body = bytearray()
         try:
-            response = self._client.get(self._base + path, headers=self._headers)
+            with self._client.stream("GET", self._base + path, headers=self._headers) as answer:
+                if answer.status_code != 200:
+                    raise FetchError(f"the cloud answered {answer.status_code} for {path}")
+                for chunk in answer.iter_bytes(_CHUNK):
+                    body += chunk
+                    if len(body) > limit:
+                        raise ReleaseError(
+                            ReleaseRefusal.MALFORMED, f"{path} is longer than {limit} bytes"
+                        )
         except httpx.HTTPError as exc:
             raise FetchError(f"cannot reach the cloud for {path}: {exc}") from None
-        if response.status_code != 200:
-            raise FetchError(f"the cloud answered {response.status_code} for {path}")
-        return response
+        return bytes(body)
 
     def manifest(self, version: str) -> bytes:
-        raw = self._get(f"{_API}/{version}/manifest").content
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise ReleaseError(ReleaseRefusal.MALFORMED, f"manifest of {len(raw)} bytes")
-        return raw
+        return self._get(f"{_API}/{version}/manifest", limit=MAX_MANIFEST_BYTES)
 
     def rotations(self) -> list[bytes]:
+        raw = self._get(f"{_API}/key-rotations", limit=_MAX_ROTATIONS_BYTES)
         try:
-            statements = self._get(f"{_API}/key-rotations").json()["statements"]
-        except (ValueError, KeyError, TypeError) as exc:
+            statements = json.loads(raw)["statements"]
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise FetchError(f"key rotations are not a list of statements: {exc}") from None
         return [str(raw).encode() for raw in statements][:20]
 
@@ -130,6 +138,9 @@ class Fetcher:
                     have = 0
                 elif response.status_code != 206:
                     raise FetchError(f"the cloud answered {response.status_code} for {wheel.name}")
+                elif not _starts_at(response.headers.get("content-range", ""), have):
+                    part.unlink()  # a range other than asked for: start again next attempt
+                    raise FetchError(f"the cloud sent another range of {wheel.name}")
                 with part.open("r+b" if have else "wb") as file:
                     file.seek(have)
                     file.truncate()
@@ -157,3 +168,10 @@ def _check_length(wheel: ReleaseWheel, length: int) -> None:
             ReleaseRefusal.HASH_MISMATCH,
             f"{wheel.name} is longer than the manifest's {wheel.size} bytes",
         )
+
+
+def _starts_at(content_range: str, offset: int) -> bool:
+    """Whether ``bytes N-M/size`` starts at ``offset``."""
+    unit, _, span = content_range.partition(" ")
+    start = span.partition("-")[0]
+    return unit == "bytes" and start.isdigit() and int(start) == offset

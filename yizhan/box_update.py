@@ -106,6 +106,12 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
             return 0
         print(f"{report.release}: {report.state} {report.detail}".rstrip())  # noqa: T201
         return 0 if report.state == "healthy" else 1
+    if not layout.exists():
+        sys.stderr.write(
+            f"yizhan-edge-update status: no release layout under {layout.root} "
+            "(deploy/pi/install.sh --wheelhouse … sets it up)\n"
+        )
+        return 1
     entry = journal.read(layout.journal_file)
     current, previous = layout.target(layout.current), layout.target(layout.previous)
     print(f"current {current or '-'}, previous {previous or '-'}")  # noqa: T201

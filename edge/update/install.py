@@ -417,6 +417,14 @@ def bootstrap(
     installs that one as current and keeps the old one as previous.
     """
     key = ReleaseKey.load(key_file)
+    if layout.key_file.exists():
+        pinned = ReleaseKey.load(layout.key_file)
+        if pinned != key:
+            raise ValueError(
+                f"this box pins release key {pinned.key_id}, not {key.key_id}: a box changes "
+                "keys only by a rotation statement signed with the old key "
+                "(yizhan release rotate-key, then publish it)"
+            )
     try:
         manifest = (wheelhouse / "manifest.json").read_bytes()
     except OSError as exc:
@@ -432,16 +440,19 @@ def bootstrap(
             f"this box runs Python {version} on {machine}"
         )
     layout.root.mkdir(parents=True, exist_ok=True)
-    layout.store.mkdir(exist_ok=True)
-    if not layout.key_file.exists():
-        write_atomic(layout.key_file, key.to_json().encode())
-    store = WheelStore(layout)
-    for wheel in release.wheels:
-        with (wheelhouse / wheel.name).open("rb") as source:
-            store.unpack(wheel, source, python=python)
-    build_release(layout, release, manifest, python=python, system_site=system_site)
-    running = layout.target(layout.current)
-    layout.point(layout.previous, running or release.version)
-    layout.point(layout.current, release.version)
-    layout.accept_serial(release.serial)
+    with layout.locked() as mine:  # the boot check must not clean up under it
+        if not mine:
+            raise ValueError("an update is being installed on this box; run this again after")
+        layout.store.mkdir(exist_ok=True)
+        if not layout.key_file.exists():
+            write_atomic(layout.key_file, key.to_json().encode())
+        store = WheelStore(layout)
+        for wheel in release.wheels:
+            with (wheelhouse / wheel.name).open("rb") as source:
+                store.unpack(wheel, source, python=python)
+        build_release(layout, release, manifest, python=python, system_site=system_site)
+        running = layout.target(layout.current)
+        layout.point(layout.previous, running or release.version)
+        layout.point(layout.current, release.version)
+        layout.accept_serial(release.serial)
     return release.version

@@ -154,3 +154,21 @@ def _sha(data: bytes) -> str:
     import hashlib  # noqa: PLC0415
 
     return hashlib.sha256(data).hexdigest()
+
+
+def test_bootstrap_will_not_swap_the_pinned_key(
+    box: tuple[Installer, NoService], tmp_path: Path
+) -> None:
+    """Installing again with another key must not quietly trust it: keys change by rotation."""
+    from edge.update.install import bootstrap  # noqa: PLC0415
+
+    installer, _ = box
+    other = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "other.pub.json"
+    key_file.write_text(public_of(other).to_json())
+    house = tmp_path / "house"
+    house.mkdir()
+    (house / "manifest.json").write_bytes(sign_release(_release(), other))
+    with pytest.raises(ValueError, match="pins release key"):
+        bootstrap(installer.layout, house, key_file)
+    assert installer.layout.target(installer.layout.current) == "1.0.0"

@@ -47,7 +47,7 @@ from cloud.releases.progress import advance_all
 from cloud.releases.settings import ReleaseSettings
 from edge.update.environment import relocate
 from edge.update.install import bootstrap
-from edge.update.layout import Layout
+from edge.update.layout import LOCK_FILE, Layout
 from edge.update.spool import Spool
 from ops.broker.probe import poll_until
 from yizhan.bench.ota_releases import Releases, build_releases
@@ -243,7 +243,15 @@ def _new_fleet(cloud: SecureCloud, factory: Layout, options: OtaOptions) -> Flee
             wiring=DOOR_WIRING if door else "",
         )
         opt = box.data_dir / "opt"
-        shutil.copytree(factory.root, opt, symlinks=True, copy_function=_link)
+        # Hard links share inodes: each box gets its own lock file, or they would lock
+        # each other out.
+        shutil.copytree(
+            factory.root,
+            opt,
+            symlinks=True,
+            copy_function=_link,
+            ignore=shutil.ignore_patterns(LOCK_FILE),
+        )
         layout = Layout(opt)
         relocate(layout, factory.root)
         fleet.boxes.append(

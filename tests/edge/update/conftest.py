@@ -23,7 +23,7 @@ import pytest
 
 from edge.update.environment import relocate
 from edge.update.install import CUT_ENV, bootstrap
-from edge.update.layout import Layout
+from edge.update.layout import LOCK_FILE, Layout
 from edge.update.spool import Request, Spool
 from ops.broker.process import BrokerProcess
 from tests.helpers import wait_for
@@ -100,7 +100,14 @@ def _load(shared: Path) -> Built:
 
 
 def copy_box(factory: Layout, target: Path) -> Layout:
-    shutil.copytree(factory.root, target, symlinks=True, copy_function=os.link)
+    # Hard links share inodes: the copy gets its own lock file, or boxes would lock each other.
+    shutil.copytree(
+        factory.root,
+        target,
+        symlinks=True,
+        copy_function=os.link,
+        ignore=shutil.ignore_patterns(LOCK_FILE),
+    )
     layout = Layout(target)
     relocate(layout, factory.root)
     return layout

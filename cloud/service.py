@@ -28,8 +28,10 @@ from cloud.jobs.job import Job
 from cloud.jobs.scheduler import JobScheduler
 from cloud.maintenance.jobs import maintenance_jobs
 from cloud.migrate import upgrade
+from cloud.notify.jobs import notify_jobs
 from cloud.points.jobs import points_jobs
 from cloud.releases.jobs import release_jobs
+from cloud.reports.jobs import report_jobs
 from cloud.settings import CloudSettings
 from cloud.worker.jobs import worker_jobs
 
@@ -139,6 +141,8 @@ def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_no
         *bookings_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
         *worker_jobs(engine, clock=clock),
         *release_jobs(engine, settings.releases, clock=clock),
+        *notify_jobs(settings, engine, clock=clock),
+        *report_jobs(settings, engine, clock=clock),
     ]
 
 

@@ -45,7 +45,9 @@ from cloud.auth.tokens import AuthKeys
 from cloud.core.time import Clock, utc_now
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
+from cloud.notify import api as notify_api
 from cloud.releases.services import release_services
+from cloud.reports import api as reports_api
 from cloud.settings import CloudSettings, InsecureSettingsError
 from cloud.sms.sender import SmsError, SmsSender
 from cloud.sms.settings import build_sender, production_weakness
@@ -94,6 +96,8 @@ def _api_v1_router() -> APIRouter:
         walkins,
         releases,
         rollouts,
+        notify_api,
+        reports_api,
     ):
         guarded.include_router(module.router)
     router = APIRouter()

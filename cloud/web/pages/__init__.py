@@ -11,10 +11,14 @@ from cloud.web.pages import (
     fleet,
     member,
     members,
+    notifications,
     overview,
     points,
     poster,
+    reports,
     venue,
+    venue_settings,
+    wall,
 )
 
 # Each has ``router`` (its routes) and ``TEXT`` (its zh-CN/en messages, keys prefixed).
@@ -29,4 +33,8 @@ PAGES: Final = (
     points,
     member,
     members,
+    venue_settings,
+    notifications,
+    reports,
+    wall,
 )

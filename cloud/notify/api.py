@@ -1,0 +1,7 @@
+"""The notify API routes (under /api/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["notify"])

@@ -1,0 +1,1 @@
+"""Venue and district reports (daily, weekly, monthly) as XLSX and PDF."""

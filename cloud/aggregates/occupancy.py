@@ -72,6 +72,12 @@ def _baseline(
     conn: Connection, venue_id: str, *, zone: ZoneInfo, now: datetime, quiet_hour: int | None
 ) -> Baseline:
     row = conn.execute(select(OCCUPANCY).where(OCCUPANCY.c.venue_id == venue_id)).one_or_none()
+    return pick_baseline(row, zone=zone, now=now, quiet_hour=quiet_hour)
+
+
+def pick_baseline(row: Any, *, zone: ZoneInfo, now: datetime, quiet_hour: int | None) -> Baseline:
+    """The stored baseline (``row``, an ``occupancy`` row or None) unless the quiet hour
+    came after it: then 0 at the quiet hour."""
     quiet = None if quiet_hour is None else last_local_hour(now, quiet_hour, zone)
     if row is not None:
         current = Baseline(

@@ -16,6 +16,7 @@ from cloud.auth.settings import AuthSettings
 from cloud.devices.settings import BrokerSettings
 from cloud.ingest.settings import IngestLimits
 from cloud.jobs.settings import JobSettings
+from cloud.notify.settings import NotifySettings
 from cloud.releases.settings import ReleaseSettings
 from cloud.sms.settings import SmsSettings
 from cloud.web.settings import WebSettings
@@ -137,6 +138,8 @@ class CloudSettings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     # Software releases: the release public key, where wheels are kept, rollout pacing.
     releases: ReleaseSettings = Field(default_factory=ReleaseSettings)
+    # Notifications: the mail server, the acknowledge links, robot webhooks, the delivery job.
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @field_validator("api_token", "mqtt_password", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""Alert transitions open → acknowledged → resolved, each queuing its webhook delivery.
+"""Alert transitions open → acknowledged → resolved, each queuing its webhook delivery and
+handing the change to notifications (cloud.notify.planner).
 
 Every function takes the session as a keyword and leaves the commit to the caller, so a
 transition and its webhook row are written in one transaction.
@@ -15,6 +16,7 @@ from cloud.alerts.models import SYSTEM, Alert, AlertKind, AlertStatus, WebhookDe
 from cloud.alerts.rules import Finding
 from cloud.alerts.schemas import AlertPublic, WebhookBody
 from cloud.core.time import as_utc
+from cloud.notify import planner
 
 
 def _queue(session: Session, alert: Alert, *, event: str, now: datetime) -> None:
@@ -31,6 +33,7 @@ def _queue(session: Session, alert: Alert, *, event: str, now: datetime) -> None
         event=event, delivery_id=delivery.id, alert=AlertPublic.model_validate(alert)
     )
     delivery.payload = body.model_dump_json()
+    planner.on_alert_change(session, alert, event=event, now=now)
 
 
 def open_alert(session: Session, finding: Finding, *, now: datetime) -> Alert:
@@ -82,22 +85,28 @@ def get_alert(session: Session, alert_id: int) -> Alert:
     return alert
 
 
-def acknowledge(session: Session, alert: Alert, *, by: str, now: datetime) -> Alert:
+def acknowledge(
+    session: Session, alert: Alert, *, by: str, now: datetime, note: str | None = None
+) -> Alert:
     if alert.status != AlertStatus.OPEN:
         raise IllegalTransitionError(alert.id or 0, status=alert.status, action="acknowledged")
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by, alert.acknowledged_at = by, now
+    alert.ack_note = note or None
     session.add(alert)
     _queue(session, alert, event="acknowledged", now=now)
     return alert
 
 
-def resolve(session: Session, alert: Alert, *, by: str, now: datetime) -> Alert:
+def resolve(
+    session: Session, alert: Alert, *, by: str, now: datetime, note: str | None = None
+) -> Alert:
     """Resolve by a person (``by`` their subject) or by the evaluator (``by`` SYSTEM)."""
     if alert.status == AlertStatus.RESOLVED:
         raise IllegalTransitionError(alert.id or 0, status=alert.status, action="resolved")
     alert.status = AlertStatus.RESOLVED
     alert.resolved_by, alert.resolved_at = by, now
+    alert.resolve_note = note or None
     alert.auto_resolved = by == SYSTEM
     # Frees the dedupe slot: the next occurrence of the condition opens a new alert.
     alert.active_key = None

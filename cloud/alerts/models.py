@@ -118,6 +118,9 @@ class Alert(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=120)
     resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     auto_resolved: bool = False
+    # What the person said when they acknowledged or resolved it ("fridge door was ajar").
+    ack_note: str | None = Field(default=None, sa_type=Text)
+    resolve_note: str | None = Field(default=None, sa_type=Text)
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -41,6 +41,8 @@ class AlertPublic(_UtcModel):
     resolved_by: str | None
     resolved_at: datetime | None
     auto_resolved: bool
+    ack_note: str | None = None
+    resolve_note: str | None = None
 
 
 class AlertsPublic(BaseModel):
@@ -107,6 +109,14 @@ class SensorRoleUpdate(BaseModel):
 
     role: SensorRoleName
     label: str | None = Field(default=None, max_length=80)
+
+
+class AlertNote(BaseModel):
+    """The optional body of acknowledge and resolve: what the person found or did."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=1000)
 
 
 class WebhookBody(BaseModel):

@@ -46,6 +46,7 @@ from cloud.core.time import Clock, utc_now
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
 from cloud.notify import api as notify_api
+from cloud.notify.services import notify_services
 from cloud.releases.services import release_services
 from cloud.reports import api as reports_api
 from cloud.settings import CloudSettings, InsecureSettingsError
@@ -188,6 +189,7 @@ def create_app(
     )
     app.state.login_guard = login_guard or LoginGuard(settings.auth.login)
     app.state.releases = release_services(settings.releases, data_dir=settings.data_dir)
+    app.state.notify = notify_services(settings)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -28,6 +28,7 @@ import httpx
 from cloud.core.time import Clock, utc_now
 from cloud.sms.sender import (
     LOGGER_NAME,
+    Notice,
     SmsError,
     check_code,
     check_phone,
@@ -98,6 +99,7 @@ class AliyunConfig:
     sign_name: str
     template_code: str
     endpoint: str = ALIYUN_ENDPOINT
+    notice_template_code: str | None = None  # the alert notice's template (SMS_...)
     timeout_s: float = 10.0
 
 
@@ -164,8 +166,32 @@ class AliyunSender:
         _check_answer(answer)
         logger.info("sent a sign-in code to %s (BizId %s)", mask_phone(phone), answer.get("BizId"))
 
+    def send_notice(self, phone: str, notice: Notice) -> None:
+        check_phone(phone)
+        template = self._config.notice_template_code
+        if template is None:
+            raise SmsError(
+                "provider_refused",
+                "no alert notice template is set; register one with ${venue} ${alert} ${link} "
+                "and set YZ_CLOUD_SMS__ALIYUN_NOTICE_TEMPLATE_CODE",
+            )
+        params = self._signed(phone, template, notice.as_params())
+        answer = post_json(
+            self._config.endpoint,
+            provider=PROVIDER,
+            headers={"Content-Type": _FORM, "Accept": "application/json"},
+            content=canonical_query(params).encode("ascii"),
+            timeout_s=self._config.timeout_s,
+            client=self._client,
+        )
+        _check_answer(answer)
+        logger.info("sent an alert notice to %s (BizId %s)", mask_phone(phone), answer.get("BizId"))
+
     def signed_params(self, phone: str, code: str) -> dict[str, str]:
         """Every parameter of the request for ``phone`` and ``code``, with its Signature."""
+        return self._signed(phone, self._config.template_code, {"code": code})
+
+    def _signed(self, phone: str, template: str, values: dict[str, str]) -> dict[str, str]:
         config = self._config
         params = {
             "AccessKeyId": config.access_key_id,
@@ -179,8 +205,8 @@ class AliyunSender:
             "Version": _API_VERSION,
             "PhoneNumbers": phone,
             "SignName": config.sign_name,
-            "TemplateCode": config.template_code,
-            "TemplateParam": json.dumps({"code": code}, separators=(",", ":")),
+            "TemplateCode": template,
+            "TemplateParam": json.dumps(values, ensure_ascii=False, separators=(",", ":")),
         }
         params["Signature"] = sign(params, secret=config.access_key_secret, method=_METHOD)
         return params

@@ -7,6 +7,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
 LOGGER_NAME: Final = "yizhan.sms"
@@ -64,6 +65,26 @@ class SmsSender(Protocol):
     def send_code(self, phone: str, code: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An alert notice's template variables; the union registers a notice template with
+    exactly these three (docs/notifications.md): ${venue} ${alert} ${link} at Aliyun,
+    {1} {2} {3} at Tencent. Each is short: providers cap a variable at 20-35 characters."""
+
+    venue: str
+    alert: str
+    link: str
+
+    def as_params(self) -> dict[str, str]:
+        return {"venue": self.venue[:20], "alert": self.alert[:20], "link": self.link[:35]}
+
+
+class NoticeSender(Protocol):
+    """Sends a staff member an alert notice through the notice template."""
+
+    def send_notice(self, phone: str, notice: Notice) -> None: ...
+
+
 def check_phone(phone: str) -> None:
     """Refuse a number before any provider is paid to refuse it."""
     if not _MAINLAND_MOBILE.fullmatch(phone):
@@ -118,6 +139,7 @@ class DevSender:
         # phone -> its last code, least recently sent first; a lock because FastAPI runs
         # sync handlers in a thread pool.
         self._last: OrderedDict[str, str] = OrderedDict()
+        self.notices: list[tuple[str, Notice]] = []  # the newest notices, for demos and tests
         self._lock = threading.Lock()
 
     def send_code(self, phone: str, code: str) -> None:
@@ -127,6 +149,12 @@ class DevSender:
         logger.warning("development SMS sender, nothing sent: the code for %s is %s", phone, code)
         if self._on_code is not None:
             _call_back(self._on_code, phone, code)
+
+    def send_notice(self, phone: str, notice: Notice) -> None:
+        check_phone(phone)
+        self.notices.append((phone, notice))
+        del self.notices[: -self._memory]
+        logger.warning("development SMS sender, nothing sent: notice for %s: %s", phone, notice)
 
     def last_code(self, phone: str) -> str | None:
         """The last code sent to ``phone``, if it is still among the remembered phones."""

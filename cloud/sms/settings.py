@@ -30,7 +30,11 @@ _REQUIRED: Final[dict[Provider, tuple[str, ...]]] = {
         "tencent_template_id",
     ),
 }
-_OPTIONAL_TEXT: Final = tuple(name for names in _REQUIRED.values() for name in names)
+_OPTIONAL_TEXT: Final = (
+    *(name for names in _REQUIRED.values() for name in names),
+    "aliyun_notice_template_code",
+    "tencent_notice_template_id",
+)
 _LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _ENDPOINT_PATTERN: Final = r"^https?://[^/?#]+/?$"
 
@@ -60,6 +64,8 @@ class SmsSettings(BaseModel):
     # The approved template with one variable ${code}, e.g. SMS_123456789.
     aliyun_template_code: str | None = Field(default=None, max_length=64)
     aliyun_endpoint: str = Field(default=ALIYUN_ENDPOINT, pattern=_ENDPOINT_PATTERN)
+    # The alert notice template (${venue} ${alert} ${link}); None: no SMS notices.
+    aliyun_notice_template_code: str | None = Field(default=None, max_length=64)
 
     tencent_secret_id: str | None = Field(default=None, max_length=128)
     tencent_secret_key: SecretStr | None = None
@@ -72,6 +78,8 @@ class SmsSettings(BaseModel):
     # messages go to the whole mainland from any of them.
     tencent_region: str = Field(default="ap-guangzhou", pattern=r"^[a-z]+-[a-z]+$")
     tencent_endpoint: str = Field(default=TENCENT_ENDPOINT, pattern=_ENDPOINT_PATTERN)
+    # The alert notice template ({1} venue, {2} alert, {3} link); None: no SMS notices.
+    tencent_notice_template_id: str | None = Field(default=None, pattern=r"^\d+$")
 
     @field_validator(*_OPTIONAL_TEXT, mode="before")
     @classmethod
@@ -141,6 +149,7 @@ def aliyun_config(settings: SmsSettings) -> AliyunConfig:
         template_code=_present(settings.aliyun_template_code, "aliyun_template_code"),
         endpoint=settings.aliyun_endpoint,
         timeout_s=settings.timeout_s,
+        notice_template_code=settings.aliyun_notice_template_code,
     )
 
 
@@ -155,6 +164,7 @@ def tencent_config(settings: SmsSettings) -> TencentConfig:
         region=settings.tencent_region,
         endpoint=settings.tencent_endpoint,
         timeout_s=settings.timeout_s,
+        notice_template_id=settings.tencent_notice_template_id,
     )
 
 

@@ -27,6 +27,7 @@ import httpx
 from cloud.core.time import Clock, utc_now
 from cloud.sms.sender import (
     LOGGER_NAME,
+    Notice,
     SmsError,
     check_code,
     check_phone,
@@ -87,6 +88,7 @@ class TencentConfig:
     region: str = "ap-guangzhou"
     endpoint: str = TENCENT_ENDPOINT
     timeout_s: float = 10.0
+    notice_template_id: str | None = None  # the alert notice's template, {1} {2} {3}
 
 
 def canonical_request(
@@ -166,14 +168,45 @@ class TencentSender:
         serial = _check_answer(answer)
         logger.info("sent a sign-in code to %s (SerialNo %s)", mask_phone(phone), serial)
 
-    def _payload(self, phone: str, code: str) -> bytes:
+    def send_notice(self, phone: str, notice: Notice) -> None:
+        check_phone(phone)
+        template = self._config.notice_template_id
+        if template is None:
+            raise SmsError(
+                "provider_refused",
+                "no alert notice template is set; register one with {1} {2} {3} (venue, "
+                "alert, link) and set YZ_CLOUD_SMS__TENCENT_NOTICE_TEMPLATE_ID",
+            )
+        values = notice.as_params()
+        payload = self._payload(
+            phone, "", template=template, params=[values["venue"], values["alert"], values["link"]]
+        )
+        answer = post_json(
+            self._config.endpoint,
+            provider=PROVIDER,
+            headers=self._signed_headers(payload),
+            content=payload,
+            timeout_s=self._config.timeout_s,
+            client=self._client,
+        )
+        serial = _check_answer(answer)
+        logger.info("sent an alert notice to %s (SerialNo %s)", mask_phone(phone), serial)
+
+    def _payload(
+        self,
+        phone: str,
+        code: str,
+        *,
+        template: str | None = None,
+        params: list[str] | None = None,
+    ) -> bytes:
         config = self._config
         body = {
             "PhoneNumberSet": [f"+86{phone}"],
             "SmsSdkAppId": config.sdk_app_id,
             "SignName": config.sign_name,
-            "TemplateId": config.template_id,
-            "TemplateParamSet": [code],
+            "TemplateId": template or config.template_id,
+            "TemplateParamSet": [code] if params is None else params,
         }
         # ASCII JSON (\\u escapes for the Chinese sign name), as the page's own example body.
         return json.dumps(body, separators=(",", ":")).encode("ascii")

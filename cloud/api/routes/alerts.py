@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from cloud.alerts import lifecycle
 from cloud.alerts.errors import IllegalTransitionError
 from cloud.alerts.models import Alert, AlertKind, AlertStatus
-from cloud.alerts.schemas import AlertPublic, AlertsPublic
+from cloud.alerts.schemas import AlertNote, AlertPublic, AlertsPublic
 from cloud.api.auth_deps import require_roles
 from cloud.api.deps import NowDep, Offset, RowId, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse
@@ -116,12 +116,19 @@ _TRANSITION_RESPONSES: dict[int | str, dict[str, object]] = {
 
 @router.post("/alerts/{alert_id}/ack", responses=_TRANSITION_RESPONSES)
 def acknowledge_alert(
-    *, session: SessionDep, principal: Responder, now: NowDep, alert_id: RowId
+    *,
+    session: SessionDep,
+    principal: Responder,
+    now: NowDep,
+    alert_id: RowId,
+    body: AlertNote | None = None,
 ) -> AlertPublic:
-    """open → acknowledged, recording who and when; anything else is 409."""
+    """open → acknowledged, recording who, when and the optional note; anything else is 409."""
     alert = _scoped_alert(session, principal, alert_id)
     try:
-        lifecycle.acknowledge(session, alert, by=principal.subject, now=now)
+        lifecycle.acknowledge(
+            session, alert, by=principal.subject, now=now, note=body.note if body else None
+        )
     except IllegalTransitionError as exc:
         raise _conflict(exc) from exc
     session.commit()
@@ -131,7 +138,12 @@ def acknowledge_alert(
 
 @router.post("/alerts/{alert_id}/resolve", responses=_TRANSITION_RESPONSES)
 def resolve_alert(
-    *, session: SessionDep, principal: Responder, now: NowDep, alert_id: RowId
+    *,
+    session: SessionDep,
+    principal: Responder,
+    now: NowDep,
+    alert_id: RowId,
+    body: AlertNote | None = None,
 ) -> AlertPublic:
     """open or acknowledged → resolved, recording who and when; resolved again is 409.
 
@@ -140,7 +152,9 @@ def resolve_alert(
     """
     alert = _scoped_alert(session, principal, alert_id)
     try:
-        lifecycle.resolve(session, alert, by=principal.subject, now=now)
+        lifecycle.resolve(
+            session, alert, by=principal.subject, now=now, note=body.note if body else None
+        )
     except IllegalTransitionError as exc:
         raise _conflict(exc) from exc
     session.commit()

@@ -1,0 +1,158 @@
+"""``/api/v1/reports/subscriptions``: a person's own report subscriptions (e-mailed reports)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from cloud.api.auth_deps import require_roles
+from cloud.api.deps import NowDep, SessionDep
+from cloud.api.errors import ApiError, ErrorResponse, field_error
+from cloud.auth import store
+from cloud.auth.principal import Principal, Role
+from cloud.core.time import UtcDatetime
+from cloud.reports.models import ReportSend, ReportSubscription
+from cloud.reports.venues import load_venues
+
+# People with a mailbox: a service token has no user to own a subscription.
+SUBSCRIBERS: Final = (Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
+Subscriber = Annotated[Principal, Depends(require_roles(*SUBSCRIBERS))]
+# What the mail servers here accept; the server itself says whether the mailbox exists.
+EMAIL_PATTERN: Final = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+# A person subscribes to a few reports, not hundreds.
+MAX_PER_USER: Final = 50
+
+router = APIRouter(
+    prefix="/reports/subscriptions",
+    responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
+
+
+class SubscriptionCreate(BaseModel):
+    scope: Literal["venue", "district"]
+    target: str = Field(min_length=1, max_length=60, description="The venue id or district.")
+    period: Literal["day", "week", "month"]
+    fmt: Literal["xlsx", "pdf"] = Field(default="xlsx", alias="format")
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    lang: Literal["zh-CN", "en"] = "zh-CN"
+
+
+class SubscriptionPublic(BaseModel):
+    id: int
+    scope: str
+    target: str
+    period: str
+    format: str
+    email: str
+    lang: str
+    created_at: UtcDatetime
+    last_sent: str | None = Field(description="The last period mailed (2026-11, 2026-W48 …).")
+
+
+def _user_id(session: Session, principal: Principal) -> int:
+    user = store.get_user_by_username(session=session, username=principal.subject)
+    if user is None or user.id is None:
+        raise ApiError(403, code="forbidden", message="only a signed-in person has subscriptions")
+    return user.id
+
+
+def _public(session: Session, sub: ReportSubscription) -> SubscriptionPublic:
+    assert sub.id is not None
+    last = session.exec(
+        select(ReportSend.period_key)
+        .where(ReportSend.subscription_id == sub.id, ReportSend.status == "sent")
+        .order_by(col(ReportSend.sent_at).desc())
+        .limit(1)
+    ).first()
+    return SubscriptionPublic(
+        id=sub.id,
+        scope=sub.scope,
+        target=sub.target,
+        period=sub.period,
+        format=sub.fmt,
+        email=sub.email,
+        lang=sub.lang,
+        created_at=sub.created_at,
+        last_sent=last,
+    )
+
+
+@router.get("")
+def list_subscriptions(*, session: SessionDep, principal: Subscriber) -> list[SubscriptionPublic]:
+    """The caller's own subscriptions."""
+    user_id = _user_id(session, principal)
+    subs = session.exec(
+        select(ReportSubscription)
+        .where(ReportSubscription.user_id == user_id)
+        .order_by(col(ReportSubscription.id))
+    )
+    return [_public(session, s) for s in subs]
+
+
+@router.post("", status_code=201)
+def create_subscription(
+    *, session: SessionDep, principal: Subscriber, now: NowDep, body: SubscriptionCreate
+) -> SubscriptionPublic:
+    """Mail the report of a venue or district the caller sees after each period ends."""
+    scope = principal.venue_filter()
+    conn = session.connection()
+    venues = (
+        load_venues(conn, scope=scope, venue_id=body.target)
+        if body.scope == "venue"
+        else load_venues(conn, scope=scope, district=body.target)
+    )
+    if not venues:
+        raise ApiError(
+            404,
+            code="report_target_not_found",
+            message=f"no {body.scope} {body.target[:60]!r} is yours to see; pick one of yours",
+            details=[field_error("body.target", "not a venue or district you see")],
+        )
+    user_id = _user_id(session, principal)
+    count = len(
+        session.exec(
+            select(ReportSubscription.id).where(ReportSubscription.user_id == user_id)
+        ).all()
+    )
+    if count >= MAX_PER_USER:
+        raise ApiError(
+            409, code="too_many_subscriptions", message=f"you have {count}; remove one first"
+        )
+    sub = ReportSubscription(user_id=user_id, created_at=now, **body.model_dump(by_alias=False))
+    session.add(sub)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(
+            409,
+            code="subscription_exists",
+            message="you already get this report at this address",
+        ) from None
+    session.refresh(sub)
+    return _public(session, sub)
+
+
+@router.delete("/{subscription_id}", status_code=204)
+def delete_subscription(
+    *,
+    session: SessionDep,
+    principal: Subscriber,
+    subscription_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> None:
+    """Stop one of the caller's subscriptions (another person's looks like none)."""
+    sub = session.get(ReportSubscription, subscription_id)
+    if sub is None or sub.user_id != _user_id(session, principal):
+        raise ApiError(
+            404,
+            code="subscription_not_found",
+            message=f"you have no report subscription {subscription_id}",
+        )
+    session.execute(delete(ReportSend).where(col(ReportSend.subscription_id) == subscription_id))
+    session.delete(sub)
+    session.commit()

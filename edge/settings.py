@@ -9,8 +9,11 @@ together with the layer it came from.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -24,7 +27,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.cloud_http import cloud_tls
 from edge.config_report import Layers, describe, report
@@ -158,10 +160,10 @@ class ProvisionSettings(BaseModel):
     hello_interval_s: float = Field(default=5.0, ge=1, le=300)
 
 
-class EdgeSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=_ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
-    )
+class EdgeSettings(BaseModel):
+    # The YZ_EDGE_* variables are read by environment_layer(), below the file: a box does not
+    # load pydantic-settings, whose import brings asyncio and an argparse CLI (~10 MB).
+    model_config = ConfigDict(extra="forbid")
 
     venue: Identifier
     device: Identifier
@@ -348,12 +350,10 @@ def _read_file(config: Path | None) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"{config} is not valid TOML: {exc}") from None
 
 
-class _Who(BaseSettings):
+class _Who(BaseModel):
     """Just enough to find the box's files and tell whether it is claimed (env included)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=_ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = ConfigDict(extra="ignore")
     venue: str | None = None
     device: str | None = None
     data_dir: Path = DEFAULT_DATA_DIR
@@ -361,7 +361,7 @@ class _Who(BaseSettings):
 
 
 def _who(file: dict[str, Any], given: dict[str, Any], source: str) -> _Who:
-    merged = _deep_merge(file, given)
+    merged = _deep_merge(_deep_merge(environment_layer(), file), given)
     try:
         return _Who(**{key: merged[key] for key in _Who.model_fields if key in merged})
     except ValidationError:
@@ -398,8 +398,37 @@ def _validate(named: Layers, source: str) -> EdgeSettings:
     return settings
 
 
+def environment_layer(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``YZ_EDGE_*`` variables as a layer: ``YZ_EDGE_DOOR__POLICY__CAPACITY=12`` is
+    ``{"door": {"policy": {"capacity": "12"}}}``. Names are matched case-blind and only for
+    settings that exist; a value that is a JSON object or list (``YZ_EDGE_DOOR='{...}'``) is
+    decoded, anything else stays text for the models to read, as from a TOML string."""
+    layer: dict[str, Any] = {}
+    for name, value in (os.environ if environ is None else environ).items():
+        if not name.upper().startswith(_ENV_PREFIX):
+            continue
+        path = name[len(_ENV_PREFIX) :].lower().split("__")
+        if not all(path) or path[0] not in EdgeSettings.model_fields:
+            continue
+        nested: Any = _env_value(value)
+        for key in reversed(path):
+            nested = {key: nested}
+        layer = _deep_merge(layer, nested)
+    return layer
+
+
+def _env_value(value: str) -> Any:
+    if value.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value  # the model says what is wrong with it
+    return value
+
+
 def _problems(named: Layers) -> tuple[EdgeSettings | None, list[str]]:
     """The merged layers as settings, or every problem with where it is and who set it."""
+    named = [("from the environment", environment_layer()), *named]
     merged: dict[str, Any] = {}
     for _, layer in named:
         merged = _deep_merge(merged, layer)

@@ -19,6 +19,10 @@ from typing import Any
 # httpx imports its own command line (click, rich, pygments) whenever they are installed;
 # a box never uses it. A None entry makes that import fail, and httpx carries on without it.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+# Nothing on a box draws images. The simulated phones (firmware_sim) make their codes with
+# qrcode, which imports Pillow's drawers only "for backwards compatibility" and carries on
+# without them: ~5 MB a simulated door would count as its own.
+sys.modules.setdefault("PIL", None)  # type: ignore[arg-type]
 
 from edge.clock import utc_now  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402

@@ -356,3 +356,30 @@ def test_load_settings_reads_the_file_only(tmp_path: Path) -> None:
     assert (settings.venue, settings.device, settings.sample_interval_s) == ("v1", "d1", 2)
     with pytest.raises(ConfigError, match="venue: is required: claim the box"):
         load_settings(None)
+
+
+def test_nested_and_json_variables_reach_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("yz_edge_door__policy__capacity", "9")  # names are matched case-blind
+    monkeypatch.setenv("YZ_EDGE_DOOR__POLICY__ADMIT_GUESTS", "false")
+    monkeypatch.setenv("YZ_EDGE_NOT_A_SETTING", "ignored")
+    _claim(tmp_path, role="door")
+    config = _box_file(tmp_path, DOOR)
+
+    settings = load_layers(config).build()
+
+    assert settings.door is not None
+    assert settings.door.policy.capacity == 9
+    assert settings.door.policy.admit_guests is False
+
+
+def test_a_bad_variable_is_named_with_where_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YZ_EDGE_BATCH_SIZE", "many")
+    _claim(tmp_path, role="door")
+    config = _box_file(tmp_path, DOOR)
+
+    with pytest.raises(ConfigError, match=r"batch_size.*from the environment"):
+        load_layers(config).build()

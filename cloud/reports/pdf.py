@@ -85,7 +85,7 @@ def show(value: Cell, fmt: Format) -> str:
     if fmt == "dec1" and isinstance(value, float | int):
         return f"{value:.1f}"
     if fmt == "dec3" and isinstance(value, float | int):
-        return f"{value:.1f}"
+        return f"{value:.2f}"  # kWh: two places, as a meter bill reads
     return str(value)
 
 

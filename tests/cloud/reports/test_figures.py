@@ -17,13 +17,19 @@ NOVEMBER = Period.containing("month", date(2026, 11, 17))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def _report(engine: Engine, *, venue_id: str | None = None, scope: frozenset[str] | None = None) -> Report:
+def _report(
+    engine: Engine, *, venue_id: str | None = None, scope: frozenset[str] | None = None
+) -> Report:
     with engine.connect() as conn:
         if venue_id is not None:
             venues = load_venues(conn, scope=scope, venue_id=venue_id)
-            return build_report(conn, venues, NOVEMBER, scope="venue", name=RIDERS_NAME, key=RIDERS, now=NOW)
+            return build_report(
+                conn, venues, NOVEMBER, scope="venue", name=RIDERS_NAME, key=RIDERS, now=NOW
+            )
         venues = load_venues(conn, scope=scope, district=DISTRICT)
-        return build_report(conn, venues, NOVEMBER, scope="district", name=DISTRICT, key=DISTRICT, now=NOW)
+        return build_report(
+            conn, venues, NOVEMBER, scope="district", name=DISTRICT, key=DISTRICT, now=NOW
+        )
 
 
 def test_a_venue_month_has_its_own_calendar_figures(engine: Engine) -> None:

@@ -57,7 +57,9 @@ def _utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def _traffic(venue: str, day: date, visits: int, unique: int, people_in: int, out: int) -> TrafficDaily:
+def _traffic(
+    venue: str, day: date, visits: int, unique: int, people_in: int, out: int
+) -> TrafficDaily:
     return TrafficDaily(
         venue_id=venue, local_date=day, visits=visits, unique_members=unique,
         people_in=people_in, people_out=out,

@@ -4,25 +4,33 @@ and its public profile (what the workers' phone app shows), which an admin edits
 The figures come from the code the overview and the API use (``venue_rows``,
 ``access_events``), so this page never counts visits or pseudonymizes members its own
 way. The charts are drawn in the browser (static/charts.js) from the aggregates API, which
-the browser calls with the sign-in cookie like any other reader.
+the browser calls with the sign-in cookie like any other reader, over the days the page's
+range picker chose (``?from=…&to=…``, the venue's local days; the address can be shared).
+
+Live: the figures change in place (``GET /live/figures``), the charts take new data in
+place, and the door log and kiosk stock re-render alone (``?part=access|kiosks``) at most
+every half minute: a busy door must not re-render the page every second.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Final
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from cloud.access.events import AccessFilter, access_events
+from cloud.aggregates.models import OccupancyHourly
 from cloud.aggregates.occupancy import LIVE_CLOCK_SKEW
 from cloud.aggregates.timezones import DAY, day_bounds, floor_hour, local_date, venue_zone
-from cloud.alerts.models import SensorRole
+from cloud.alerts.engine import RuleBook
+from cloud.alerts.models import AlertKind, AlertRule, SensorRole
 from cloud.api.auth_deps import scoped_venue
 from cloud.api.deps import NowDep, SessionDep, StateDep
 from cloud.core.time import as_utc
@@ -32,7 +40,7 @@ from cloud.points.catalog import list_slots
 from cloud.points.catalog_models import KioskSlot, Product
 from cloud.points.low_stock import is_low
 from cloud.web.i18n import Messages
-from cloud.web.pages.overview import venue_rows
+from cloud.web.pages.overview import figures_url, venue_rows
 from cloud.web.render import render
 from cloud.web.session import Staff
 from cloud.web.state import web_state
@@ -54,24 +62,58 @@ TEXT: Final[Messages] = {
     "venue.kind": ("类型", "Kind"),
     "venue.timezone": ("时区", "Time zone"),
     "venue.local_now": ("当地时间 {at}", "local time {at}"),
-    "venue.inside": ("当前在场", "Inside now"),
+    "venue.inside": ("在场人数", "People inside"),
     "venue.capacity": ("容量", "Capacity"),
     "venue.capacity_unset": ("未设置", "not set"),
     "venue.over": ("超员", "over capacity"),
-    "venue.visits_today": ("今日到访", "Visits today"),
+    "venue.visits_today": ("今日到访人次", "Visits today"),
     "venue.devices_online": ("设备在线", "Devices online"),
     "venue.open_alerts": ("未处理告警", "Open alerts"),
     "venue.charts": ("趋势", "Trends"),
-    "venue.chart.occupancy": ("今日在场人数（每小时）", "People inside today (hourly)"),
-    "venue.chart.traffic": ("今日每小时进出与到访", "In, out and visits per hour today"),
-    "venue.chart.energy": ("近 14 天每日用电（千瓦时）", "Energy per day, last 14 days (kWh)"),
-    "venue.chart.temperature": ("近 24 小时温度（°C）", "Temperatures, last 24 h (°C)"),
+    "venue.chart.occupancy": ("在场人数（每小时）", "People inside (hourly)"),
+    "venue.chart.traffic": ("进入人次、离开与到访人次", "Entries, exits and visits"),
+    "venue.chart.energy": ("每日用电（千瓦时）", "Energy per day (kWh)"),
+    "venue.chart.temperature": ("温度（°C，每小时平均）", "Temperatures (°C, hourly average)"),
+    "venue.chart.temperature_clipped": (
+        "所选范围较长，温度只显示最后 {days} 天",
+        "A long range: temperatures show its last {days} days",
+    ),
+    "venue.entries_today": ("今日进入人次", "Entries today"),
+    "venue.range": ("日期范围", "Dates"),
+    "venue.range.from": ("从", "From"),
+    "venue.range.to": ("到", "To"),
+    "venue.range.show": ("查看", "Show"),
+    "venue.range.today": ("今天", "Today"),
+    "venue.range.yesterday": ("昨天", "Yesterday"),
+    "venue.range.7d": ("近 7 天", "7 days"),
+    "venue.range.30d": ("近 30 天", "30 days"),
+    "venue.range.bad_date": (
+        "日期格式应为 年-月-日（如 2025-06-01），已显示今天",
+        "Dates are year-month-day (like 2025-06-01); showing today",
+    ),
+    "venue.range.reversed": (
+        "结束日期早于开始日期，已对调",
+        "The end came before the start; they were swapped",
+    ),
+    "venue.range.too_long": (
+        "一次最多查看 {days} 天，已显示结束日期前的 {days} 天",
+        "At most {days} days at once; showing the {days} days up to the end date",
+    ),
+    "venue.range.future": ("不能查看未来的日期，已截止到今天", "No future dates; cut at today"),
+    "venue.history_since": (
+        "在场人数记录始于 {day}（每小时汇总长期保存）",
+        "Occupancy history starts on {day} (hourly rollups are kept for good)",
+    ),
+    "venue.history_none": ("尚无在场人数记录", "No occupancy history yet"),
+    "venue.sensor.outdoor": ("室外", "Outdoor"),
+    "venue.sensor.probe": ("探头", "Probe"),
+    "venue.chart.limit": ("冰箱上限", "Fridge limit"),
     "venue.chart.empty": ("暂无数据", "No data yet"),
     "venue.chart.error": ("图表加载失败，请刷新页面", "The chart could not load; reload the page"),
-    "venue.series.count": ("在场人数", "Inside"),
-    "venue.series.in": ("进入", "In"),
-    "venue.series.out": ("离开", "Out"),
-    "venue.series.visits": ("会员到访", "Member visits"),
+    "venue.series.count": ("在场人数", "People inside"),
+    "venue.series.in": ("进入人次（计数器）", "Entries (counter)"),
+    "venue.series.out": ("离开（计数器）", "Exits (counter)"),
+    "venue.series.visits": ("到访人次（门禁放行）", "Visits (admitted)"),
     "venue.series.kwh": ("用电量", "Energy"),
     "venue.sensor.fridge": ("冰箱", "Fridge"),
     "venue.sensor.ambient": ("环境", "Ambient"),
@@ -163,6 +205,60 @@ class Charts:
     traffic: str
     energy: str
     temperature: str
+    temperature_days: int  # how many of the range's days the temperature chart shows
+
+
+@dataclass(frozen=True, slots=True)
+class DayRange:
+    """The venue-local days the charts show, both ends included; ``problem`` is the TEXT
+    key of what was wrong with the address's dates (the page says what it did instead)."""
+
+    first: date
+    last: date
+    preset: str = ""
+    problem: str = ""
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+PRESETS: Final = ("today", "yesterday", "7d", "30d")
+# The API's hourly answers span at most 93 days: a quarter, and a bit.
+MAX_RANGE_DAYS: Final = 92
+TEMPERATURE_DAYS: Final = 7  # hourly averages of a few probes: past a week, 1000 rows run out
+ACCESS_PART_GAP_MS: Final = 30_000  # a busy door's log re-renders at most twice a minute
+KIOSK_PART_GAP_MS: Final = 60_000
+
+
+def _preset(today: date, preset: str) -> DayRange:
+    if preset == "yesterday":
+        return DayRange(today - timedelta(days=1), today - timedelta(days=1), preset)
+    if preset in ("7d", "30d"):
+        return DayRange(today - timedelta(days=int(preset[:-1]) - 1), today, preset)
+    return DayRange(today, today, "today")
+
+
+def pick_range(today: date, *, preset: str, first: str, last: str) -> DayRange:
+    """The range the address asks for: a preset, or from/to dates (either may be left out)."""
+    if not (first or last):
+        return _preset(today, preset if preset in PRESETS else "today")
+    try:
+        start = date.fromisoformat(first or last)
+        end = date.fromisoformat(last or first)
+    except ValueError:
+        return DayRange(today, today, "today", "venue.range.bad_date")
+    problem = ""
+    if end < start:
+        start, end, problem = end, start, "venue.range.reversed"
+    if end > today:
+        end, problem = today, "venue.range.future"
+        start = min(start, end)
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        start, problem = end - timedelta(days=MAX_RANGE_DAYS - 1), "venue.range.too_long"
+    same = (_preset(today, p) for p in PRESETS)
+    chosen = next((r.preset for r in same if (r.first, r.last) == (start, end)), "")
+    return DayRange(start, end, chosen, problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,24 +286,80 @@ def _iso(value: datetime, zone: ZoneInfo) -> str:
     return as_utc(value).astimezone(zone).isoformat()
 
 
-def chart_sources(venue: Venue, *, now: datetime) -> Charts:
+def chart_sources(venue: Venue, *, now: datetime, days: DayRange | None = None) -> Charts:
     zone = venue_zone(venue.timezone)
     today = local_date(now, zone)
-    midnight = _iso(day_bounds(today, zone)[0], zone)
+    days = days or DayRange(today, today, "today")
+    since, until = day_bounds(days.first, zone)[0], day_bounds(days.last, zone)[1]
     base = f"/api/v1/venues/{quote(venue.id, safe='')}"
 
     def url(path: str, **query: str | int) -> str:
         return f"{base}/{path}?{urlencode(query)}"
 
-    # Whole hours and days: the addresses stay the same between live refreshes of the page,
-    # so the browser can reuse what it fetched a moment ago.
-    first_day = day_bounds(today - timedelta(days=ENERGY_DAYS - 1), zone)[0]
+    # Whole local days: the addresses stay the same between live updates of the page, so
+    # the browser can reuse what it fetched a moment ago.
+    hours = days.days * 24 + 2
+    hourly = days.days <= 2
+    energy_days = max(days.days, ENERGY_DAYS)
+    first_energy = day_bounds(days.last - timedelta(days=energy_days - 1), zone)[0]
+    temperature_days = min(days.days, TEMPERATURE_DAYS)
+    first_temperature = day_bounds(days.last - timedelta(days=temperature_days - 1), zone)[0]
     return Charts(
-        occupancy=url("occupancy/history", since=midnight, limit=48),
-        traffic=url("traffic", resolution="hour", since=midnight, limit=48),
-        energy=url("energy", since=_iso(first_day, zone), limit=ENERGY_DAYS + 2),
-        temperature=url("temperature", since=_iso(floor_hour(now) - DAY, zone), limit=1000),
+        occupancy=url(
+            "occupancy/history",
+            since=_iso(since, zone),
+            until=_iso(until, zone),
+            limit=min(1000, hours),
+        ),
+        traffic=url(
+            "traffic",
+            resolution="hour" if hourly else "day",
+            since=_iso(since, zone),
+            until=_iso(until, zone),
+            limit=hours if hourly else days.days + 2,
+        ),
+        energy=url(
+            "energy",
+            since=_iso(first_energy, zone),
+            until=_iso(until, zone),
+            limit=energy_days + 2,
+        ),
+        temperature=url(
+            "temperature",
+            # Today's chart keeps its last 24 hours: a fridge at 7 a.m. has a night behind it.
+            since=_iso(
+                floor_hour(now) - DAY if days.preset == "today" else first_temperature, zone
+            ),
+            until=_iso(until, zone),
+            limit=1000,
+        ),
+        temperature_days=temperature_days,
     )
+
+
+def history_since(session: Session, venue_id: str) -> datetime | None:
+    """The first hour of the venue's stored occupancy history (rollups are never pruned)."""
+    hourly = OccupancyHourly.__table__.c  # type: ignore[attr-defined]
+    first: datetime | None = session.execute(
+        select(func.min(hourly.hour_utc)).where(hourly.venue_id == venue_id)
+    ).scalar_one_or_none()
+    return first
+
+
+def fridge_limit(
+    session: Session, venue_id: str, sensors: dict[str, dict[str, str]]
+) -> float | None:
+    """The fridge rule's threshold in force at the venue, when one of its probes is a fridge."""
+    if not any(s["role"] == "fridge" for s in sensors.values()):
+        return None
+    rows = session.exec(
+        select(AlertRule).where(
+            AlertRule.kind == AlertKind.FRIDGE_WARM.value,
+            (col(AlertRule.venue_id) == venue_id) | col(AlertRule.venue_id).is_(None),
+        )
+    ).all()
+    rule = RuleBook(rows).get(venue_id, AlertKind.FRIDGE_WARM)
+    return None if rule is None else rule.threshold
 
 
 def sensor_names(session: Session, venue_id: str) -> dict[str, dict[str, str]]:
@@ -238,21 +390,13 @@ def kiosks(session: Session, venue_id: str) -> list[Kiosk]:
     ]
 
 
-@router.get("/venues/{venue_id}", response_class=HTMLResponse)
-def venue_page(
-    *,
-    venue_id: str,
-    request: Request,
-    viewer: Staff,
-    session: SessionDep,
-    state: StateDep,
-    now: NowDep,
-) -> HTMLResponse:
-    venue = scoped_venue(session=session, principal=viewer.principal, venue_id=venue_id)
-    (row,) = venue_rows(
-        session.connection(), [venue], now=now, quiet_hour=web_state(request).quiet_hour
-    )
-    access = access_events(
+PARTS: Final = ("access", "kiosks")
+
+
+def _recent_access(
+    session: Session, viewer: Staff, venue: Venue, *, state: StateDep, now: datetime
+) -> Any:
+    return access_events(
         session=session,
         principal=viewer.principal,
         wanted=AccessFilter(
@@ -264,21 +408,70 @@ def venue_page(
         pseudonym_key=state.auth.pseudonym_key,
         limit=RECENT_ACCESS,
     )
-    # traffic: door decisions and counters. Not "venue" (every temperature sample): the
-    # charts are hourly and daily, and redrawing them every few seconds would flicker.
+
+
+def _part(request: Request, viewer: Staff, venue: Venue, part: str, **context: Any) -> HTMLResponse:
+    """One part of the page alone: its block of venue.html under a layout that has only
+    that block, so the markup lives in one place."""
+    return render(
+        request, viewer, "venue.html", layout=f"venue_part_{part}.html", venue=venue, **context
+    )
+
+
+@router.get("/venues/{venue_id}", response_class=HTMLResponse)
+def venue_page(
+    *,
+    venue_id: str,
+    request: Request,
+    viewer: Staff,
+    session: SessionDep,
+    state: StateDep,
+    now: NowDep,
+    preset: Annotated[str, Query(alias="range", max_length=12)] = "",
+    first: Annotated[str, Query(alias="from", max_length=12)] = "",
+    last: Annotated[str, Query(alias="to", max_length=12)] = "",
+    part: Annotated[str, Query(max_length=12)] = "",
+) -> HTMLResponse:
+    venue = scoped_venue(session=session, principal=viewer.principal, venue_id=venue_id)
+    if part == "access":
+        access = _recent_access(session, viewer, venue, state=state, now=now)
+        return _part(request, viewer, venue, part, access=access, opens=OPENS)
+    if part == "kiosks":
+        return _part(request, viewer, venue, part, kiosks=kiosks(session, venue.id))
+    (row,) = venue_rows(
+        session.connection(), [venue], now=now, quiet_hour=web_state(request).quiet_hour
+    )
+    zone = venue_zone(venue.timezone)
+    days = pick_range(local_date(now, zone), preset=preset, first=first, last=last)
+    sensors = sensor_names(session, venue.id)
+    own = f"/venues/{quote(venue.id, safe='')}"
+    # Every figure changes in place; the charts listen to traffic and occupancy (not to
+    # "venue", every temperature sample: hourly charts need no news every few seconds).
     kinds = ("traffic", "occupancy", "alerts", "devices")
-    topics = " ".join(f"{kind}:{venue.id}" for kind in kinds)
     return render(
         request,
         viewer,
         "venue.html",
-        live=topics,
+        live="",
+        live_figures=" ".join(f"{kind}:{venue.id}" for kind in kinds),
+        figures_src=figures_url([venue.id]),
         live_gap_ms=2000,
+        chart_topics=f"traffic:{venue.id} occupancy:{venue.id}"
+        if days.last == local_date(now, zone)
+        else "",
+        part_src={name: f"{own}?part={name}" for name in PARTS},
+        part_gap_ms={"access": ACCESS_PART_GAP_MS, "kiosks": KIOSK_PART_GAP_MS},
         venue=venue,
         row=row,
-        charts=chart_sources(venue, now=now),
-        sensors=sensor_names(session, venue.id),
-        access=access,
+        days=days,
+        presets=PRESETS,
+        max_range_days=MAX_RANGE_DAYS,
+        today=local_date(now, zone),
+        history_since=history_since(session, venue.id),
+        charts=chart_sources(venue, now=now, days=days),
+        sensors=sensors,
+        fridge_limit=fridge_limit(session, venue.id, sensors),
+        access=_recent_access(session, viewer, venue, state=state, now=now),
         opens=OPENS,
         kiosks=kiosks(session, venue.id),
         amenities=AMENITIES,

@@ -1,6 +1,14 @@
-// The dashboard's only always-loaded script: live refresh over SSE, API actions, toasts.
-// Pages stay server-rendered; this swaps in a fresh <main> when the live feed says
-// something the page shows has changed, and sends buttons' actions to /api/v1.
+// The dashboard's only always-loaded script: live updates over SSE, API actions, toasts.
+// Pages stay server-rendered. When the live feed names a topic the page shows, this
+// - writes the new figures in place: a marker [data-fig-src] names the page's figures
+//   (GET /live/figures, a few hundred bytes) and the topics that move them
+//   (data-live-figures); every [data-fig="<venue>:<name>"] gets its value, and
+//   data-fig-show / data-fig-state / data-fig-width / data-fig-sum say how else to show it;
+// - re-renders a part whose rows come and go ([data-live-part] with data-live-topics,
+//   data-live-src and its own data-live-gap), alone, rarely;
+// - swaps in a fresh <main> only for the topics in <main data-live> (structure changing);
+// and on every message tells the page: document "yz:live" with {topics}.
+// It also sends buttons' and forms' actions to /api/v1.
 "use strict";
 (function () {
   const FRAGMENT = { "X-Yizhan-Fragment": "1" };
@@ -75,18 +83,150 @@
     timer = setTimeout(() => { timer = null; refresh(); }, Math.max(0, wait));
   }
 
-  function wants(topics) {
-    const root = document.getElementById("live-root");
-    const tokens = (root && root.dataset.live || "").split(/\s+/).filter(Boolean);
+  function wants(topics, listened) {
+    const tokens = (listened || "").split(/\s+/).filter(Boolean);
     return topics.some((topic) => tokens.some((token) =>
       token === topic || (!token.includes(":") && topic.startsWith(token + ":"))));
+  }
+
+  // ---- figures in place -------------------------------------------------------------
+  const FIG_STATES = ["ok", "warn", "bad", "muted", "over"];
+  let figTimer = null, lastFigures = 0, figuresInFlight = false, figuresAgain = false;
+
+  function figureMarker() {
+    return document.querySelector("#live-root [data-fig-src]");
+  }
+
+  function eachFig(root, attr, figures, apply) {
+    for (const el of root.querySelectorAll(`[${attr}]`)) {
+      const key = el.getAttribute(attr);
+      if (Object.prototype.hasOwnProperty.call(figures, key)) apply(el, figures[key]);
+    }
+  }
+
+  function applyFigures(figures) {
+    const root = document.getElementById("live-root");
+    if (!root) return;
+    eachFig(root, "data-fig", figures, (el, value) => {
+      const text = value === null || value === undefined ? "" : String(value);
+      if (el.textContent !== text) el.textContent = text;  // untouched text keeps selection
+    });
+    eachFig(root, "data-fig-show", figures, (el, value) => { el.hidden = !value; });
+    eachFig(root, "data-fig-width", figures, (el, value) => { el.style.width = `${Number(value) || 0}%`; });
+    eachFig(root, "data-fig-state", figures, (el, value) => {
+      for (const state of FIG_STATES) if (state !== value) el.classList.remove(state);
+      if (value) el.classList.add(value);
+    });
+    for (const el of root.querySelectorAll("[data-fig-sum]")) {
+      const suffix = `:${el.dataset.figSum}`;
+      let sum = 0, seen = false;
+      for (const [key, value] of Object.entries(figures)) {
+        if (key.endsWith(suffix) && !key.startsWith("total:") && typeof value === "number") {
+          sum += value; seen = true;
+        }
+      }
+      if (seen) el.textContent = String(sum);
+    }
+    root.dataset.figures = String(Number(root.dataset.figures || "0") + 1);
+    document.dispatchEvent(new CustomEvent("yz:figures", { detail: { figures } }));
+  }
+
+  async function refreshFigures() {
+    const marker = figureMarker();
+    if (!marker) return;
+    if (figuresInFlight) { figuresAgain = true; return; }
+    figuresInFlight = true;
+    lastFigures = Date.now();
+    try {
+      const res = await fetch(marker.dataset.figSrc,
+        { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      // A lapsed sign-in answers 401 or the login page: reloading leads to the login.
+      if (res.status === 401 || res.redirected) { location.reload(); return; }
+      if (!res.ok) return;
+      const body = await res.json();
+      applyFigures(body.figures || {});
+    } catch (err) {
+      console.warn("figures failed", err);
+    } finally {
+      figuresInFlight = false;
+      if (figuresAgain) { figuresAgain = false; scheduleFigures(0); }
+    }
+  }
+
+  function scheduleFigures(delay) {
+    if (figTimer) return;
+    const wait = Math.max(delay, gap() - (Date.now() - lastFigures));
+    figTimer = setTimeout(() => { figTimer = null; refreshFigures(); }, Math.max(0, wait));
+  }
+
+  // ---- parts whose rows come and go ----------------------------------------------------
+  const partTimers = new Map();  // part name -> {timer, last}
+
+  function schedulePart(name, delay) {
+    const state = partTimers.get(name) || { timer: null, last: 0 };
+    partTimers.set(name, state);
+    if (state.timer) return;
+    const el = document.querySelector(`#live-root [data-live-part="${CSS.escape(name)}"]`);
+    const partGap = Math.max(MIN_GAP_MS, Number(el && el.dataset.liveGap) || 0);
+    const wait = Math.max(delay, partGap - (Date.now() - state.last));
+    state.timer = setTimeout(() => { state.timer = null; refreshPart(name, state); }, Math.max(0, wait));
+  }
+
+  async function refreshPart(name, state) {
+    const el = document.querySelector(`#live-root [data-live-part="${CSS.escape(name)}"]`);
+    if (!el || !el.dataset.liveSrc) return;
+    if (busyTyping(el)) { schedulePart(name, 2000); return; }
+    state.last = Date.now();
+    try {
+      const res = await fetch(el.dataset.liveSrc, { headers: FRAGMENT, credentials: "same-origin" });
+      if (res.status === 401 || res.redirected) { location.reload(); return; }
+      if (!res.ok) return;
+      const holder = document.createElement("template");
+      holder.innerHTML = (await res.text()).trim();
+      const fresh = holder.content.firstElementChild;
+      if (!fresh || !el.isConnected || busyTyping(el)) return;
+      el.replaceWith(fresh);
+      restoreResults(document.getElementById("live-root"));
+      fresh.dataset.refreshed = String(Number(el.dataset.refreshed || "0") + 1);
+    } catch (err) {
+      console.warn("part refresh failed", name, err);
+    }
+  }
+
+  function parts() {
+    return [...document.querySelectorAll("#live-root [data-live-part]")];
+  }
+
+  // Everything the page listens to, after a (re)connection: what moved meanwhile.
+  function catchUp() {
+    const root = document.getElementById("live-root");
+    if (root && root.dataset.live) schedule(0);
+    if (figureMarker()) scheduleFigures(0);
+    for (const part of parts()) schedulePart(part.dataset.livePart, 0);
+  }
+
+  function onTopics(topics) {
+    const root = document.getElementById("live-root");
+    document.dispatchEvent(new CustomEvent("yz:live", { detail: { topics } }));
+    if (root && wants(topics, root.dataset.live)) schedule(0);
+    const marker = figureMarker();
+    if (marker && wants(topics, marker.dataset.liveFigures)) scheduleFigures(0);
+    for (const part of parts()) {
+      if (wants(topics, part.dataset.liveTopics)) schedulePart(part.dataset.livePart, 0);
+    }
+  }
+
+  function listens() {
+    const root = document.getElementById("live-root");
+    return Boolean((root && root.dataset.live) || figureMarker() || parts().length ||
+      document.querySelector("[data-live-listen]"));
   }
 
   let backoff = 1000;  // after the stream is given up: 1 s, 2 s, … up to 30 s
 
   function connect() {
     const root = document.getElementById("live-root");
-    if (!root || !root.dataset.live || !meta("csrf-token") || !window.EventSource) return;
+    if (!root || !listens() || !meta("csrf-token") || !window.EventSource) return;
     const dot = document.getElementById("live-state");
     const banner = document.getElementById("offline-banner");
     const source = new EventSource("/live");
@@ -95,7 +235,8 @@
       if (dot) dot.hidden = false;
       if (banner) banner.hidden = true;
       // What changed between rendering this page and the feed's first scan is caught here.
-      schedule(0);
+      catchUp();
+      document.dispatchEvent(new CustomEvent("yz:live", { detail: { topics: [], reconnected: true } }));
     });
     source.addEventListener("error", () => {
       if (dot) dot.hidden = true;
@@ -103,7 +244,7 @@
       if (source.readyState === EventSource.CLOSED) {
         // The browser gives up on an HTTP error (a lapsed sign-in's 401, a proxy's 502):
         // a refresh finds out which (it reloads into the login on 401); then try again.
-        schedule(0);
+        catchUp();
         setTimeout(connect, backoff);
         backoff = Math.min(backoff * 2, 30000);
       }
@@ -111,7 +252,7 @@
     source.addEventListener("change", (event) => {
       let topics = [];
       try { topics = JSON.parse(event.data).topics || []; } catch (err) { return; }
-      if (wants(topics)) schedule(0);
+      onTopics(topics);
     });
   }
 
@@ -180,7 +321,9 @@
     const root = document.getElementById("live-root");
     const said = code && root &&
       root.querySelector(`[data-api-reasons] [data-reason="${CSS.escape(code)}"]`);
-    return said ? said.textContent : err.message;
+    const pageSays = said ? said.textContent : "";
+    // errors.js words the rest by code, in the page's language (never the browser's words).
+    return window.yzErrors ? window.yzErrors.explain(err, pageSays) : pageSays || err.message;
   }
 
   function showResult(scope, text, isError) {
@@ -239,6 +382,7 @@
     }
   });
 
-  window.yz = { afterRender, callApi, toast, refresh: () => schedule(0) };
+  window.yz = { afterRender, callApi, toast, applyFigures, refresh: () => schedule(0),
+    refreshFigures: () => scheduleFigures(0) };
   document.addEventListener("DOMContentLoaded", () => { runAfterRender(); connect(); });
 })();

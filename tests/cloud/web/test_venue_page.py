@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.aggregates.occupancy import set_venue_settings
+from cloud.alerts.models import SensorRole
 from cloud.api.app import create_app
 from cloud.api.state import ApiState
 from cloud.auth.models import UserCreate
@@ -23,7 +24,7 @@ from cloud.auth.principal import Role
 from cloud.auth.pseudonym import pseudonymize
 from cloud.auth.store import create_user
 from cloud.devices.models import Device
-from cloud.models import DeviceEvent, Venue
+from cloud.models import DeviceEvent, Reading, Venue
 from cloud.points.catalog import SlotSetting, create_product, set_slot
 from cloud.points.catalog_models import ProductCreate
 from cloud.service import open_database
@@ -120,7 +121,7 @@ def page(client: TestClient, venue_id: str = "v1") -> str:
 
 
 def inside(text: str, venue_id: str = "v1") -> int:
-    found = re.search(rf'<strong data-occupancy="{venue_id}">(\d+)</strong>', text)
+    found = re.search(rf'<strong [^>]*data-occupancy="{venue_id}">(\d+)</strong>', text)
     assert found is not None, "the page shows no occupancy"
     return int(found.group(1))
 
@@ -136,7 +137,10 @@ def test_an_admin_sees_the_venue_with_member_ids(engine: Engine, client: TestCli
     assert "徐汇驿站" in text
     assert "徐汇区" in text
     assert "Asia/Shanghai" in text
-    assert 'data-live="traffic:v1 occupancy:v1 alerts:v1 devices:v1"' in text
+    # Every figure moves in place: nothing re-renders <main>.
+    assert 'data-live=""' in text
+    assert 'data-live-figures="traffic:v1 occupancy:v1 alerts:v1 devices:v1"' in text
+    assert 'data-fig-src="/live/figures?venues=v1"' in text
     assert re.search(r'data-kpi="capacity">30<', text)
     assert 'href="/alerts?venue=v1"' in text
     (row,) = access_rows(text)
@@ -173,7 +177,7 @@ def test_an_unknown_reason_shows_as_its_code(engine: Engine, client: TestClient)
     add(engine, decision("lunar_eclipse"))
     sign_in(client, "boss")
     (row,) = access_rows(page(client))
-    assert "<td data-reason-text>lunar_eclipse</td>" in row
+    assert "data-reason-text>lunar_eclipse</td>" in row
 
 
 @pytest.mark.parametrize("venue_id", ["v1", "nowhere"])
@@ -253,3 +257,115 @@ def test_charts_load_from_this_site_only(client: TestClient) -> None:
     assert not re.search(r"https?://", (STATIC_DIR / "charts.js").read_text(encoding="utf-8"))
     sign_in(client, "root")
     assert '<script src="/static/charts.js" defer></script>' in page(client)
+
+
+def test_a_past_day_is_charted_from_its_own_bounds(client: TestClient) -> None:
+    sign_in(client, "boss")
+    text = page_at(client, "/venues/v1?from=2025-05-20&to=2025-05-20")
+    sources = dict(re.findall(r'data-chart="(\w+)" data-src="([^"]+)"', text))
+    occupancy = client.get(html.unescape(sources["occupancy"])).json()
+    # Midnight to midnight in Shanghai, shareable in the address.
+    assert occupancy["since"] == "2025-05-19T16:00:00+00:00"
+    assert occupancy["until"] == "2025-05-20T16:00:00+00:00"
+    assert "resolution=hour" in sources["traffic"]
+    assert 'value="2025-05-20"' in text
+    assert "data-range-problem" not in text
+
+
+def test_a_month_is_charted_by_day_and_the_presets_mark_themselves(client: TestClient) -> None:
+    sign_in(client, "boss")
+    text = page_at(client, "/venues/v1?range=30d")
+    sources = dict(re.findall(r'data-chart="(\w+)" data-src="([^"]+)"', text))
+    assert "resolution=day" in sources["traffic"]
+    assert 'data-range="30d" href="/venues/v1?range=30d" aria-current="true"' in text
+    assert 'value="2025-05-03"' in text  # 30 days up to 2025-06-01 in Shanghai
+    # A past range hears no live news in its charts: its days are over.
+    past = page_at(client, "/venues/v1?range=yesterday")
+    assert 'data-live-topics=""' in past
+
+
+@pytest.mark.parametrize(
+    ("query", "problem", "first"),
+    [
+        ("from=2025-13-01", "日期格式应为", "2025-06-01"),
+        ("from=2025-05-20&to=2025-05-10", "已对调", "2025-05-10"),
+        ("from=2025-05-30&to=2025-07-01", "已截止到今天", "2025-05-30"),
+        ("from=2024-01-01&to=2025-06-01", "一次最多查看 92 天", "2025-03-02"),
+    ],
+)
+def test_unusable_dates_say_what_the_page_did_instead(
+    client: TestClient, query: str, problem: str, first: str
+) -> None:
+    sign_in(client, "boss")
+    text = page_at(client, f"/venues/v1?{query}")
+    assert "data-range-problem" in text
+    assert problem in text
+    assert f'name="from" value="{first}"' in text
+
+
+def test_the_door_log_re_renders_alone(engine: Engine, client: TestClient) -> None:
+    sign_in(client, "boss")
+    add(engine, decision("accepted", minutes_ago=1))
+    answer = client.get("/venues/v1?part=access", headers={"X-Yizhan-Fragment": "1"})
+    assert answer.status_code == 200
+    text = answer.text.strip()
+    assert text.startswith('<section class="card" data-access-events data-live-part="access"')
+    assert text.endswith("</section>")
+    assert len(access_rows(text)) == 1
+    assert "data-chart" not in text
+    assert "<html" not in text
+    kiosks = client.get("/venues/v1?part=kiosks", headers={"X-Yizhan-Fragment": "1"}).text
+    assert 'data-stock-slot="kiosk1:1"' in kiosks
+    assert "data-access-events" not in kiosks
+    # Another venue's part is as out of reach as its page.
+    assert client.get("/venues/v2?part=access").status_code == 404
+
+
+def test_a_venue_without_a_door_shows_the_beams_entries(engine: Engine, client: TestClient) -> None:
+    add(
+        engine,
+        Reading(
+            device_id="beam2",
+            seq=1,
+            venue_id="v2",
+            metric="people_in",
+            ts=NOW - timedelta(minutes=5),
+            value=21,
+            received_at=NOW - timedelta(minutes=5),
+        ),
+    )
+    with Session(engine) as session:
+        door = session.get(Device, "door2")
+        assert door is not None
+        session.delete(door)
+        session.commit()
+    sign_in(client, "other")
+    text = page(client, "v2")
+    assert re.search(r'data-fig="v2:entries" data-kpi="entries">21<', text)
+    assert 'data-kpi="visits"' not in text  # no door: no 0 that contradicts the chart
+    assert "门禁验证通过、放行入场的人次" in text  # each figure says what it counts
+
+
+def test_the_fridge_limit_and_sensor_names_reach_the_chart(
+    engine: Engine, client: TestClient
+) -> None:
+    add(
+        engine,
+        SensorRole(device_id="hub-01", sensor="28-6174025e7a57", venue_id="v1", role="fridge"),
+        SensorRole(device_id="hub-01", sensor="28-aa", venue_id="v1", role="ambient", label="大厅"),
+    )
+    sign_in(client, "boss")
+    text = page(client)
+    chart = re.search(r'<div class="chart"[^>]*data-chart="temperature"[^>]*>', text)
+    assert chart is not None
+    attrs = html.unescape(chart.group(0))
+    assert 'data-fridge-limit="8.0"' in attrs  # the shipped fridge rule's threshold
+    assert '"hub-01/28-aa": {"label": "\\u5927\\u5385", "role": "ambient"}' in attrs  # 大厅
+    assert 'data-label-fridge="冰箱"' in attrs
+
+
+def page_at(client: TestClient, address: str) -> str:
+    answer = client.get(address)
+    assert answer.status_code == 200, answer.text
+    text: str = answer.text
+    return text

@@ -6,8 +6,9 @@ settings (``sample_interval_s``, ``[door.policy]``, ``[kiosk]`` …) laid over t
 what says *who* the box is or *where* it connects (its ids, data folder, broker, hardware
 wiring) is not pushable, so a config cannot move a box or point it at another broker.
 
-The cloud checks what it can before publishing (the door policy with the very model the box
-uses, see ``protocol/door_policy.py``); the box validates the whole result again, applies it
+The cloud checks what it can before publishing (every pushable key's type and range with the
+models in ``protocol/pushable.py``, the door policy with the very model the box uses, see
+``protocol/door_policy.py``); the box validates the whole result again, applies it
 in one step, and reports ``config.applied`` or ``config.rejected`` with the reasons.
 """
 
@@ -26,6 +27,7 @@ from protocol.door_policy import DoorPolicyConfig, describe_errors
 from protocol.errors import PayloadError
 from protocol.ids import Identifier
 from protocol.payloads import SCHEMA_VERSION, Timestamp
+from protocol.pushable import ConfigProblem, pushable_problems
 from protocol.topics import Kind, Topic
 
 CONFIG_QOS: Final = 1
@@ -51,8 +53,10 @@ NOT_PUSHABLE: Final = frozenset(
         "provision",
     }
 )
-# Inside a section: pins are wiring, tokens are credentials.
-NOT_PUSHABLE_IN_SECTION: Final = frozenset({"pins", "sync_token", "api_token"})
+# Inside a section: pins are wiring, tokens are credentials, URLs say where the box connects.
+NOT_PUSHABLE_IN_SECTION: Final = frozenset(
+    {"pins", "sync_token", "api_token", "cloud_token", "sync_url", "cloud_url", "api_url"}
+)
 # How many reasons a config.rejected event carries (event values are short texts).
 MAX_REPORTED_ERRORS: Final = 5
 
@@ -77,31 +81,58 @@ class DesiredConfig(BaseModel):
 
 
 def config_problems(settings: dict[str, Any]) -> list[str]:
-    """Every reason ``settings`` cannot be pushed, each with where and what to do; [] if none.
+    """Every reason ``settings`` cannot be pushed to any box, each with where and what to do.
 
-    The box checks everything again against its full settings model; this is what can be
-    known without the box: size, keys that are not pushable, and the door policy.
+    What a box checks before it lays pushed settings over its file (size, keys that are not
+    pushable, the door policy); the box's own model then names every other problem with its
+    layer. The cloud checks more, knowing the box's role: :func:`check_config`.
     """
+    problems = [str(p) for p in _not_pushable(settings)]
+    door = settings.get("door")
+    if not problems and isinstance(door, dict) and "policy" in door:
+        try:
+            DoorPolicyConfig.model_validate(door["policy"])
+        except ValidationError as exc:
+            problems += [f"door.policy.{line}" for line in describe_errors(exc)]
+    return problems
+
+
+def check_config(settings: dict[str, Any], *, role: str | None = None) -> list[ConfigProblem]:
+    """Every reason ``settings`` cannot be pushed to a box of ``role``, with stable codes.
+
+    Size, keys that are not pushable, then every key's spelling, type and range with the
+    box's own ranges (:mod:`protocol.pushable`), the door policy, another role's section.
+    """
+    return _not_pushable(settings) or pushable_problems(settings, role=role)
+
+
+def _not_pushable(settings: dict[str, Any]) -> list[ConfigProblem]:
     size = len(json.dumps(settings, default=str))
     if size > MAX_SETTINGS_BYTES:
-        return [f"settings are {size} bytes as JSON; at most {MAX_SETTINGS_BYTES} can be pushed"]
+        return [
+            ConfigProblem(
+                "settings",
+                "too_large",
+                f"are {size} bytes as JSON; at most {MAX_SETTINGS_BYTES} can be pushed",
+            )
+        ]
     problems = [
-        f"{key}: is the box's own (identity, broker or wiring) and cannot be pushed; "
-        "change it in the box's TOML file or re-claim the box"
+        ConfigProblem(
+            key,
+            "not_pushable",
+            "is the box's own (identity, broker or wiring) and cannot be pushed; "
+            "change it in the box's TOML file or re-claim the box",
+        )
         for key in sorted(settings.keys() & NOT_PUSHABLE)
     ]
     for section, body in settings.items():
         if isinstance(body, dict):
             problems += [
-                f"{section}.{key}: is the box's own and cannot be pushed"
+                ConfigProblem(
+                    f"{section}.{key}", "not_pushable", "is the box's own and cannot be pushed"
+                )
                 for key in sorted(body.keys() & NOT_PUSHABLE_IN_SECTION)
             ]
-    door = settings.get("door")
-    if isinstance(door, dict) and "policy" in door:
-        try:
-            DoorPolicyConfig.model_validate(door["policy"])
-        except ValidationError as exc:
-            problems += [f"door.policy.{line}" for line in describe_errors(exc)]
     return problems
 
 

@@ -92,7 +92,13 @@ def claim_box(
     if request.settings is not None:
         # Before anything is looked up: a bad request must not count as a wrong code. The
         # id only fills the wire model's field; the settings are what is checked.
-        check_settings(request.settings, device_id=device_id or "new", by=by.subject, now=now)
+        check_settings(
+            request.settings,
+            device_id=device_id or "new",
+            by=by.subject,
+            now=now,
+            role=request.role,
+        )
     venue = session.get(Venue, request.venue_id)
     if venue is None or not by.sees_venue(venue.id):
         raise DeviceError(

@@ -11,28 +11,42 @@ from sqlmodel import Session, col, func, select
 
 from cloud.devices.errors import DeviceError
 from cloud.devices.models import Device, DeviceDesiredConfig, DeviceStatus
-from protocol.device_config import DesiredConfig, config_problems
+from protocol.device_config import ConfigProblem, DesiredConfig, check_config
+
+
+class ConfigInvalidError(DeviceError):
+    """Settings that cannot be pushed; ``problems`` names each key with a stable code."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        lines = [str(p) for p in problems]
+        more = len(lines) - 3
+        shown = "; ".join(lines[:3]) + (f" (and {more} more)" if more > 0 else "")
+        super().__init__(
+            422,
+            code="config_invalid",
+            message=f"these settings cannot be pushed: {shown}; "
+            "fix them and send the whole set again",
+            details=lines,
+        )
+        self.problems = problems
 
 
 def config_invalid(problems: list[str]) -> DeviceError:
-    more = len(problems) - 3
-    shown = "; ".join(problems[:3]) + (f" (and {more} more)" if more > 0 else "")
-    return DeviceError(
-        422,
-        code="config_invalid",
-        message=f"these settings cannot be pushed: {shown}; fix them and send the whole set again",
-        details=problems,
-    )
+    return ConfigInvalidError([ConfigProblem("settings", "invalid_value", p) for p in problems])
 
 
-def check_settings(settings: dict[str, Any], *, device_id: str, by: str, now: datetime) -> None:
-    """Refuse what the box would refuse (door policy) or must not take (its identity, broker).
+def check_settings(
+    settings: dict[str, Any], *, device_id: str, by: str, now: datetime, role: str | None = None
+) -> None:
+    """Refuse what the box would refuse (unknown keys, values out of range, the door policy,
+    another role's section) or must not take (its identity, broker, wiring).
 
-    The wire model runs the same checks the box runs on receipt (protocol.device_config).
+    The models are the box's own ranges (protocol.pushable); the wire model runs the checks
+    the box runs on receipt (protocol.device_config).
     """
-    problems = config_problems(settings)
+    problems = check_config(settings, role=role)
     if problems:
-        raise config_invalid(problems)
+        raise ConfigInvalidError(problems)
     try:
         DesiredConfig(device=device_id, version=1, issued_at=now, issued_by=by, settings=settings)
     except ValidationError as exc:
@@ -51,7 +65,7 @@ def add_desired_config(
     *, session: Session, device: Device, settings: dict[str, Any], by: str, now: datetime
 ) -> DeviceDesiredConfig:
     """Check ``settings`` and add them as the next version, in the caller's transaction."""
-    check_settings(settings, device_id=device.id, by=by, now=now)
+    check_settings(settings, device_id=device.id, by=by, now=now, role=device.role)
     row = DeviceDesiredConfig(
         device_id=device.id,
         version=newest_version(session=session, device_id=device.id) + 1,

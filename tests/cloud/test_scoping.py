@@ -39,12 +39,15 @@ ROLES_BY_PREFIX: dict[str, frozenset[Role]] = {
     "/api/v1/members": frozenset({ADMIN}),
     # Walk-ins are the roster's too: admins, and integration tokens with a members scope.
     "/api/v1/walkins": frozenset({ADMIN}),
+    # Notifications belong to a person: staff only, never a service token.
+    "/api/v1/notify/": frozenset({ADMIN, MANAGER, TECH}),
 }
 ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/auth/me"): STAFF | {Role.MEMBER},
     ("GET", "/api/v1/access-events"): STAFF | {Role.MEMBER},
     ("POST", "/api/v1/venues"): frozenset({ADMIN}),
-    ("PATCH", "/api/v1/venues/{venue_id}"): frozenset({ADMIN}),
+    # A manager changes only their venue's hours (the body decides; the walk sends none).
+    ("PATCH", "/api/v1/venues/{venue_id}"): frozenset({ADMIN, MANAGER}),
     ("DELETE", "/api/v1/venues/{venue_id}"): frozenset({ADMIN}),
     ("POST", "/api/v1/venues/{venue_id}/poster/renew"): frozenset({ADMIN}),
     ("PUT", "/api/v1/venues/{venue_id}/occupancy"): frozenset({ADMIN, MANAGER}),
@@ -57,7 +60,12 @@ ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/api/v1/venues/{venue_id}/sensor-roles/{device_id}/{sensor}"): frozenset(
         {ADMIN, MANAGER, TECH}
     ),
+    ("DELETE", "/api/v1/venues/{venue_id}/sensor-roles/{device_id}/{sensor}"): frozenset(
+        {ADMIN, MANAGER, TECH}
+    ),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): frozenset({ADMIN, MANAGER, TECH}),
+    # A venue's escalation order: its admins and managers.
+    ("GET", "/api/v1/notify/venues/{venue_id}/escalation"): frozenset({ADMIN, MANAGER}),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): frozenset({ADMIN, MANAGER, TECH}),
     # Points: kiosks (a service token) and admins redeem; a member reads their own balance.
     ("POST", "/api/v1/kiosk/redemptions"): frozenset({ADMIN, SERVICE}),
@@ -84,7 +92,9 @@ ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/devices/claim"): frozenset({ADMIN, TECH, MANAGER}),
     ("POST", "/api/v1/devices/{device_id}/commands/{name}"): frozenset({ADMIN, TECH, MANAGER}),
     ("GET", "/api/v1/devices/{device_id}/commands"): frozenset({ADMIN, TECH, MANAGER}),
-    ("PUT", "/api/v1/devices/{device_id}/config"): frozenset({ADMIN, TECH}),
+    # A manager pushes only a door's policy (the body decides; the walk sends none).
+    ("PUT", "/api/v1/devices/{device_id}/config"): frozenset({ADMIN, TECH, MANAGER}),
+    ("POST", "/api/v1/devices/{device_id}/config/check"): frozenset({ADMIN, TECH, MANAGER}),
     ("GET", "/api/v1/devices/{device_id}/config"): frozenset({ADMIN, TECH, MANAGER}),
     ("POST", "/api/v1/devices/{device_id}/decommission"): frozenset({ADMIN, TECH}),
     ("GET", "/api/v1/devices/{device_id}/diagnostics"): frozenset({ADMIN, TECH}),

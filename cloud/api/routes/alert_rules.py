@@ -202,3 +202,19 @@ def put_sensor_role(
     session.commit()
     session.refresh(role)
     return SensorRolePublic.model_validate(role)
+
+
+@router.delete(
+    "/venues/{venue_id}/sensor-roles/{device_id}/{sensor}", status_code=204, responses=_ERRORS
+)
+def delete_sensor_role(
+    *, session: SessionDep, principal: RuleReader, venue_id: str, device_id: str, sensor: str
+) -> Response:
+    """The probe measures nothing the rules watch (role "none"): no rule reads it any more,
+    and its label goes with it. 204 even if it had none."""
+    venue = scoped_venue(session=session, principal=principal, venue_id=venue_id)
+    role = session.get(SensorRole, (device_id, sensor))
+    if role is not None and role.venue_id == venue.id:
+        session.delete(role)
+        session.commit()
+    return Response(status_code=204)

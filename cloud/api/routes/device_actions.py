@@ -16,11 +16,16 @@ from sqlmodel import SQLModel, col, func, select
 
 from cloud.api.auth_deps import forbidden, require_roles
 from cloud.api.deps import NowDep, Offset, SessionDep, StateDep
-from cloud.api.errors import ErrorResponse
+from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.api.routes.devices import api_error, scoped_device
 from cloud.auth.principal import Principal, Role
 from cloud.core.time import UtcDatetime
-from cloud.devices.config import newest_desired, put_desired_config
+from cloud.devices.config import (
+    ConfigInvalidError,
+    check_settings,
+    newest_desired,
+    put_desired_config,
+)
 from cloud.devices.decommission import decommission
 from cloud.devices.errors import DeviceError
 from cloud.devices.issuing import DEFAULT_LIFETIME, issue_command, recent_commands
@@ -69,6 +74,11 @@ class ConfigBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     settings: dict[str, Any]
+
+
+class ConfigChecked(BaseModel):
+    valid: Literal[True] = True
+    keys: list[str] = Field(description="The keys checked, dotted (door.policy.hours).")
 
 
 class ConfigAccepted(SQLModel):
@@ -162,20 +172,86 @@ def list_commands(
     return CommandsPublic(data=[command_view(r) for r in rows], count=count)
 
 
-@router.put("/config", status_code=201, responses=_ERRORS)
+def _config_error(exc: DeviceError) -> ApiError:
+    """``config_invalid`` with one detail per key: its path, a stable code, the rule."""
+    if not isinstance(exc, ConfigInvalidError):
+        return api_error(exc)
+    details = [
+        field_error(f"body.settings.{p.key}", str(p), code=p.code, key=p.key, rule=p.rule)
+        for p in exc.problems
+    ]
+    return ApiError(exc.status, code=exc.code, message=exc.message, details=details)
+
+
+def _without_policy(settings: dict[str, Any]) -> dict[str, Any]:
+    rest = dict(settings)
+    door = rest.get("door")
+    if isinstance(door, dict):
+        door = {key: value for key, value in door.items() if key != "policy"}
+        rest.pop("door")
+        if door:
+            rest["door"] = door
+    return rest
+
+
+def _may_push(principal: Principal, settings: dict[str, Any], *, now: dict[str, Any]) -> None:
+    """Technicians push anything pushable; a manager changes only a door's policy (hours,
+    guests, capacity, closed days are the venue's business; timings and cameras are not),
+    so the rest of what they send must be the newest desired config as it is (``now``)."""
+    if principal.role in _TECHS or _without_policy(settings) == _without_policy(now):
+        return
+    raise ApiError(
+        403,
+        code="config_manager_policy_only",
+        message="a venue manager may change only a door's policy (settings.door.policy); "
+        "send the other settings as they are, and ask a technician to change them",
+    )
+
+
+@router.put("/config", status_code=201, responses={**_ERRORS, 422: {"model": ErrorResponse}})
 def put_config(
-    *, session: SessionDep, principal: Tech, now: NowDep, device_id: str, body: ConfigBody
+    *, session: SessionDep, principal: Staff, now: NowDep, device_id: str, body: ConfigBody
 ) -> ConfigAccepted:
     """Push settings (a fragment of the box's TOML) as the next version; 422
-    ``config_invalid`` lists every reason they cannot be pushed, and nothing is stored."""
+    ``config_invalid`` names every key that cannot be pushed (``details``: its ``key``, a
+    stable ``code`` such as ``unknown_key`` or ``out_of_range``, the ``rule``), and nothing
+    is stored. Managers push only ``door.policy``, to their own venues' doors."""
     device = scoped_device(session=session, principal=principal, device_id=device_id)
+    desired = newest_desired(session=session, device_id=device.id)
+    _may_push(principal, body.settings, now=desired.settings if desired else {})
     try:
         row = put_desired_config(
             session=session, device=device, settings=body.settings, by=principal.subject, now=now
         )
     except DeviceError as exc:
-        raise api_error(exc) from None
+        raise _config_error(exc) from None
     return ConfigAccepted(version=row.version)
+
+
+@router.post("/config/check", responses={**_ERRORS, 422: {"model": ErrorResponse}})
+def check_config(
+    *, session: SessionDep, principal: Staff, now: NowDep, device_id: str, body: ConfigBody
+) -> ConfigChecked:
+    """Check settings as ``PUT …/config`` would, against this device's role, storing nothing:
+    200 if they can be pushed, else the same 422 ``config_invalid`` with one detail per key."""
+    device = scoped_device(session=session, principal=principal, device_id=device_id)
+    try:
+        check_settings(
+            body.settings, device_id=device.id, by=principal.subject, now=now, role=device.role
+        )
+    except DeviceError as exc:
+        raise _config_error(exc) from None
+    return ConfigChecked(keys=_keys(body.settings))
+
+
+def _keys(settings: dict[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in settings.items():
+        if isinstance(value, dict) and f"{prefix}{key}" != "door.policy":
+            keys += _keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 @router.get("/config", responses=_ERRORS)

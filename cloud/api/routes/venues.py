@@ -76,9 +76,18 @@ def read_venue(*, venue: ScopedVenue) -> VenuePublic:
     return VenuePublic.model_validate(venue)
 
 
-@router.patch("/{venue_id}", dependencies=_admin, responses=_NOT_FOUND)
-def update_venue(*, session: SessionDep, venue: ScopedVenue, venue_in: VenueUpdate) -> VenuePublic:
-    """Change the fields given; the rest keep their values.
+# What a venue's own manager may change in PATCH (the settings page's hours); the rest of
+# the venue (names, district, location, update window) is the district admin's.
+MANAGER_FIELDS = frozenset({"hours"})
+VenueWriter = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.MANAGER))]
+
+
+@router.patch("/{venue_id}", responses={**_NOT_FOUND, 403: {"model": ErrorResponse}})
+def update_venue(
+    *, session: SessionDep, principal: VenueWriter, venue: ScopedVenue, venue_in: VenueUpdate
+) -> VenuePublic:
+    """Change the fields given; the rest keep their values. Admins change any field; a
+    venue's manager only ``hours`` (403 ``venue_field_admin_only`` names the others).
 
     The public profile (what the workers' phone app shows) is checked on its way in:
     ``amenities`` are words from a fixed list (water, microwave, fridge, charging, toilet,
@@ -87,6 +96,14 @@ def update_venue(*, session: SessionDep, venue: ScopedVenue, venue_in: VenueUpda
     are one line each (an empty one clears it); ``latitude`` and ``longitude`` come together.
     A refusal is a 422 naming the field and what to write instead.
     """
+    others = sorted(venue_in.model_fields_set - MANAGER_FIELDS)
+    if principal.role != Role.ADMIN and others:
+        raise ApiError(
+            403,
+            code="venue_field_admin_only",
+            message=f"a venue manager may change only {', '.join(sorted(MANAGER_FIELDS))}; "
+            f"ask an admin to change {', '.join(others)}",
+        )
     venue.sqlmodel_update(venue_in.model_dump(exclude_unset=True))
     session.add(venue)
     session.commit()

@@ -11,12 +11,18 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from cloud.aggregates.occupancy import set_venue_settings
 from cloud.alerts.models import Alert, AlertStatus
+from cloud.api.app import create_app
+from cloud.auth.models import UserCreate
+from cloud.auth.principal import Role
+from cloud.auth.store import create_user
 from cloud.devices.models import Device, DeviceHealth, PendingBox
 from cloud.models import DeviceEvent, Reading, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.live import LiveFeed, Watch, scan, topics_for
+from tests.cloud.web.helpers import PASSWORD, TestClient, sign_in
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 
@@ -170,3 +176,77 @@ def test_the_feed_polls_only_while_someone_listens(engine: Engine) -> None:
         return got
 
     assert asyncio.run(run()) == {("traffic", "v1")}
+
+
+# ---- the figures a live page writes in place ------------------------------------------
+
+
+@pytest.fixture
+def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    with Session(engine) as session:
+        for username, role, venues in (
+            ("root", Role.ADMIN, []),
+            ("boss", Role.MANAGER, ["v1"]),
+            ("mo", Role.MEMBER, []),
+        ):
+            user_in = UserCreate(
+                username=username,
+                password=PASSWORD,
+                role=role,
+                venue_ids=venues,
+                member_id="M-0001" if role is Role.MEMBER else None,
+            )
+            create_user(session=session, user_in=user_in)
+    set_venue_settings(engine, "v1", now=NOW, capacity=1)
+    app = create_app(settings=CloudSettings(data_dir=tmp_path), engine=engine, clock=lambda: NOW)
+    with TestClient(app) as made:
+        yield made
+
+
+def _figures(client: TestClient, query: str) -> dict[str, object]:
+    answer = client.get(f"/live/figures?{query}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    figures: dict[str, object] = answer.json()["figures"]
+    return figures
+
+
+def test_the_figures_follow_the_rows_without_rendering_a_page(
+    engine: Engine, client: TestClient
+) -> None:
+    sign_in(client, "boss")
+    before = _figures(client, "venues=v1")
+    assert before["v1:inside"] == 0
+    assert before["v1:over"] is False
+    _event(engine, 1, at=NOW - timedelta(minutes=2))
+    _event(engine, 2, at=NOW - timedelta(minutes=1))
+    after = _figures(client, "venues=v1")
+    assert (after["v1:inside"], after["v1:visits"], after["v1:today"]) == (2, 2, 2)
+    assert (after["v1:over"], after["v1:bar"], after["v1:fill"]) == (True, "over", 100)
+    assert after["v1:devices"] == "0 / 1"
+    assert after["v1:devices_state"] == "warn"
+    # A handful of numbers, not a page: what a phone pays for each update.
+    assert len(client.get("/live/figures?venues=v1").content) < 400
+
+
+def test_each_viewer_gets_only_their_venues_figures(client: TestClient) -> None:
+    sign_in(client, "boss")
+    figures = _figures(client, "venues=v1,v2&totals=1")
+    assert {key.split(":")[0] for key in figures} == {"v1", "total"}
+    assert figures["total:venues"] == 1  # the manager's one venue, not both
+    sign_in(client, "root")
+    assert {key.split(":")[0] for key in _figures(client, "venues=v1,v2")} == {"v1", "v2"}
+
+
+def test_too_many_venues_are_refused_with_a_reason(client: TestClient) -> None:
+    sign_in(client, "root")
+    answer = client.get("/live/figures?venues=" + ",".join(f"x{n}" for n in range(201)))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "too_many_venues"
+    assert "200" in answer.json()["error"]["message"]
+
+
+def test_members_and_strangers_get_no_figures(client: TestClient) -> None:
+    assert client.get("/live/figures?venues=v1", follow_redirects=False).status_code == 303
+    sign_in(client, "mo")
+    assert client.get("/live/figures?venues=v1").status_code == 403

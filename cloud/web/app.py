@@ -8,7 +8,6 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,6 +21,7 @@ from cloud.web.pages import PAGES
 from cloud.web.render import FRAGMENT_HEADER, STATIC_DIR, make_templates, render
 from cloud.web.session import PageForbidden, SignInRequired, login_url
 from cloud.web.state import WebState
+from cloud.web.static_files import VersionedStaticFiles
 from protocol.membercode import IssuerKey
 
 # Paths whose errors stay JSON: programs call them, not people.
@@ -96,7 +96,10 @@ def install_web(
         session_minutes=session_minutes,
     )
     app.state.web = state
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    static = VersionedStaticFiles(directory=STATIC_DIR)
+    # Templates link static files by content hash, so browsers may keep them for a year.
+    state.templates.env.globals["static_url"] = static.url
+    app.mount("/static", static, name="static")
     app.include_router(account.router)
     for page in PAGES:
         app.include_router(page.router)

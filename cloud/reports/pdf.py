@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date, datetime
 from functools import cache
 from typing import Final
 
@@ -27,13 +26,12 @@ from cloud.aggregates.timezones import local_iso, venue_zone
 from cloud.reports.figures import Report
 from cloud.reports.tables import (
     FIGURES,
-    Cell,
-    Format,
     Table,
     alert_kinds,
     day_totals,
     figure_cells,
     probes,
+    show,
     summary,
 )
 from cloud.reports.words import Lang, title, word
@@ -72,21 +70,6 @@ def _styles() -> tuple[ParagraphStyle, ParagraphStyle, ParagraphStyle]:
     section = ParagraphStyle("s", fontName=font, fontSize=11, leading=15, spaceBefore=8)
     cell = ParagraphStyle("c", fontName=font, fontSize=7.5, leading=9)
     return heading, section, cell
-
-
-def show(value: Cell, fmt: Format) -> str:
-    """A cell as the PDF prints it (the XLSX keeps the numbers themselves)."""
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        return value.strftime("%m-%d %H:00")
-    if isinstance(value, date):
-        return value.isoformat()
-    if fmt == "dec1" and isinstance(value, float | int):
-        return f"{value:.1f}"
-    if fmt == "dec3" and isinstance(value, float | int):
-        return f"{value:.2f}"  # kWh: two places, as a meter bill reads
-    return str(value)
 
 
 def _table(table: Table, lang: Lang, *, keep: Sequence[str] | None = None) -> Flowable:

@@ -159,3 +159,18 @@ def alert_kinds(report: Report, lang: Lang) -> Table:
     ]
     columns = (Column("venue", "text"), Column("kind", "text"), Column("count", "int"))
     return Table("alerts", columns, rows)
+
+
+def show(value: Cell, fmt: Format) -> str:
+    """A cell as the PDF and the page print it (the XLSX keeps the numbers themselves)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%m-%d %H:00")
+    if isinstance(value, date):
+        return value.isoformat()
+    if fmt == "dec1" and isinstance(value, float | int):
+        return f"{value:.1f}"
+    if fmt == "dec3" and isinstance(value, float | int):
+        return f"{value:.2f}"  # kWh: two places, as a meter bill reads
+    return str(value)

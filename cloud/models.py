@@ -36,7 +36,9 @@ def check_timezone(value: str) -> str:
 
 
 class VenueBase(SQLModel):
+    # ``name`` is what zh-CN pages print; ``name_en`` the English pages' (``name`` when none).
     name: str = Field(max_length=120)
+    name_en: str | None = Field(default=None, max_length=120)
     kind: str = Field(default="station", max_length=40)
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
     # The district union the venue belongs to ("徐汇区"); the dashboard filters by it.
@@ -134,7 +136,7 @@ class _ProfileRules:
     def _hour_minute(cls, value: str | None) -> str | None:
         return check_hour_minute(value)
 
-    @field_validator("address", "description", check_fields=False)
+    @field_validator("name_en", "address", "description", check_fields=False)
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return check_text(value)
@@ -173,13 +175,15 @@ class VenueCreate(_ProfileRules, VenueBase, VenueProfile):
 
 class VenueUpdate(_ProfileRules, NoNulls, SQLModel):
     """A partial update: a field left out keeps its value; null is not a value, except for
-    the location, address and description, which null (or an empty text) clears."""
+    the English name, location, address and description, which null (or an empty text)
+    clears."""
 
     nullable: ClassVar[frozenset[str]] = frozenset(
-        {"latitude", "longitude", "address", "description"}
+        {"name_en", "latitude", "longitude", "address", "description"}
     )
 
     name: str | None = Field(default=None, max_length=120)
+    name_en: str | None = Field(default=None, max_length=120)
     kind: str | None = Field(default=None, max_length=40)
     timezone: str | None = Field(default=None, max_length=64)
     district: str | None = Field(default=None, max_length=60)

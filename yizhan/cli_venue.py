@@ -30,6 +30,10 @@ def venue_add(  # noqa: PLR0917 - Typer maps options to parameters, none keyword
         str, typer.Argument(metavar="ID", help="Its id, e.g. station-07 (a-z, 0-9, -).")
     ],
     name: Annotated[str, typer.Option(help="What people call it, e.g. 徐汇骑手驿站.")],
+    name_en: Annotated[
+        str | None,
+        typer.Option(help="Its English name, e.g. Xuhui Riders' Station (English pages)."),
+    ] = None,
     kind: Annotated[str, typer.Option(help="station | activity-room | …")] = "station",
     timezone: Annotated[str, typer.Option(help="Its IANA time zone.")] = DEFAULT_ZONE,
     district: Annotated[
@@ -47,6 +51,8 @@ def venue_add(  # noqa: PLR0917 - Typer maps options to parameters, none keyword
     body: dict[str, Any] = {"id": venue_id, "name": name, "kind": kind, "timezone": timezone}
     if district is not None:
         body["district"] = district
+    if name_en is not None:
+        body["name_en"] = name_en
     with cloud_session(ctx, details=False) as cloud:
         venue = cloud.post("/venues", body)
     console.print(f"[green]created[/green]: venue {escape(venue['id'])} ({escape(venue['name'])})")

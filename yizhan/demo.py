@@ -61,17 +61,17 @@ _REVOKED: Final = frozenset({7, 13})
 _SURNAMES: Final = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴")
 _GROUPS: Final = ("rider", "courier", "sanitation")
 
-# (profile, venue id, name, district): zh-CN first, English after, as a manager's screen
-# shows them.
+# (profile, venue id, (zh-CN name, English name), district): each page prints the name of
+# its own language.
 _VENUES: Final = (
     (
         "outdoor-station",
         "xuhui-riders",
-        "徐汇区户外劳动者驿站 Xuhui outdoor workers' station",
+        ("徐汇区户外劳动者驿站", "Xuhui Outdoor Workers' Station"),
         "徐汇区",
     ),
-    ("worker-home", "pudong-home", "浦东职工之家 Pudong workers' home", "浦东新区"),
-    ("library", "jingan-library", "静安职工书屋 Jing'an workers' library", "静安区"),
+    ("worker-home", "pudong-home", ("浦东职工之家", "Pudong Workers' Home"), "浦东新区"),
+    ("library", "jingan-library", ("静安职工书屋", "Jing'an Workers' Library"), "静安区"),
 )
 _CAPACITY: Final = 30  # people a demo venue holds: the overview's bars and the over-capacity rule
 # The demo's sign-ins: one per kind of person the dashboard serves.
@@ -233,11 +233,18 @@ def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
     them revoked)."""
     with Session(engine) as session:
         for index, edge in enumerate(fleet):
-            profile, _venue, name, district = _VENUES[index % len(_VENUES)]
+            profile, _venue, (name, name_en), district = _VENUES[index % len(_VENUES)]
             if session.get(Venue, edge.venue) is None:
                 where = _PROFILES.get(profile, {})
                 session.add(
-                    Venue(id=edge.venue, name=name, kind=profile, district=district, **where)
+                    Venue(
+                        id=edge.venue,
+                        name=name,
+                        name_en=name_en,
+                        kind=profile,
+                        district=district,
+                        **where,
+                    )
                 )
         session.commit()
         # What a claim records; the demo's boxes are configured, not claimed. Only a door's

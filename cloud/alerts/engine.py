@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from cloud.alerts import lifecycle, rules
+from cloud.alerts import lifecycle, messages, rules
 from cloud.alerts.defaults import DEFAULT_RULES
 from cloud.alerts.models import SYSTEM, Alert, AlertKind, AlertRule, SensorRole, SensorRoleName
 from cloud.alerts.rules import Event, Finding, Rule, Sample
@@ -283,13 +283,14 @@ def find_conditions(
         book=RuleBook(session.exec(select(AlertRule)).all()),
         venues={v.id: v for v in session.exec(select(Venue)).all()},
     )
-    return [
+    findings = [
         *_temperature_findings(ctx),
         *_door_findings(ctx),
         *_offline_findings(ctx),
         *_capacity_findings(ctx, occupancy),
         *_energy_findings(ctx),
     ]
+    return [messages.named(finding, ctx.venues) for finding in findings]
 
 
 def _reconcile(session: Session, findings: Sequence[Finding], *, now: datetime) -> EvaluationResult:

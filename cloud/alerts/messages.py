@@ -1,11 +1,19 @@
-"""What an alert says to a person, in zh-CN and en."""
+"""What an alert says to a person, in zh-CN and en, naming the venue as people call it."""
 
 from __future__ import annotations
 
-from typing import Final
+import dataclasses
+from typing import TYPE_CHECKING, Final
 
 from cloud.alerts.models import AlertKind
 from cloud.alerts.subject import Subject
+
+if TYPE_CHECKING:
+    from cloud.alerts.rules import Finding
+    from cloud.models import Venue
+
+# A venue's (zh-CN, English) names; the zh-CN message says the first, the English the second.
+VenueNames = tuple[str, str]
 
 # str.format templates; fields: venue, device, sensor, value, threshold.
 _TEMPLATES: Final[dict[AlertKind, tuple[str, str]]] = {
@@ -67,14 +75,43 @@ def _num(value: float | None) -> str:
     return "?" if value is None else f"{value:g}"
 
 
-def describe(subject: Subject, *, value: float | None, threshold: float | None) -> tuple[str, str]:
-    """The (zh-CN, en) message of an alert about ``subject``."""
+def venue_names(venue: Venue | None, venue_id: str) -> VenueNames:
+    """What each language calls the venue: its name, its English name (else its name);
+    the id only when the venue is gone."""
+    if venue is None:
+        return venue_id, venue_id
+    return venue.name, venue.name_en or venue.name
+
+
+def describe(
+    subject: Subject,
+    *,
+    value: float | None,
+    threshold: float | None,
+    venue: VenueNames | None = None,
+) -> tuple[str, str]:
+    """The (zh-CN, en) message of an alert about ``subject``; ``venue`` its names (the
+    venue's id stands in without them)."""
+    zh_venue, en_venue = venue or (subject.venue_id, subject.venue_id)
     fields = {
-        "venue": subject.venue_id,
         "device": subject.device_id or "-",
         "sensor": subject.sensor or "-",
         "value": _num(value),
         "threshold": _num(threshold),
     }
     zh, en = _TEMPLATES[subject.kind]
-    return zh.format(**fields), en.format(**fields)
+    return zh.format(venue=zh_venue, **fields), en.format(venue=en_venue, **fields)
+
+
+def named(finding: Finding, venues: dict[str, Venue]) -> Finding:
+    """``finding`` with its messages naming the venue as people call it (the rules see ids)."""
+    if not finding.active:
+        return finding  # a cleared finding carries no message
+    venue_id = finding.subject.venue_id
+    zh, en = describe(
+        finding.subject,
+        value=finding.value,
+        threshold=finding.threshold,
+        venue=venue_names(venues.get(venue_id), venue_id),
+    )
+    return dataclasses.replace(finding, message_zh=zh, message_en=en)

@@ -18,6 +18,7 @@ from cloud.alerts import lifecycle, messages
 from cloud.alerts.models import SYSTEM, Alert, AlertKind
 from cloud.alerts.rules import Finding
 from cloud.alerts.subject import Subject
+from cloud.models import Venue
 from cloud.points.catalog_models import KioskSlot
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,15 @@ def _active(session: Session, subject: Subject) -> Alert | None:
     return session.exec(select(Alert).where(Alert.active_key == subject.key)).first()
 
 
+def _describe(session: Session, slot: KioskSlot, subject: Subject) -> tuple[str, str]:
+    names = messages.venue_names(session.get(Venue, slot.venue_id), slot.venue_id)
+    value, threshold = float(slot.stock), float(slot.low_stock_threshold)
+    return messages.describe(subject, value=value, threshold=threshold, venue=names)
+
+
 def _open(session: Session, slot: KioskSlot, subject: Subject, *, now: datetime) -> None:
     value, threshold = float(slot.stock), float(slot.low_stock_threshold)
-    zh, en = messages.describe(subject, value=value, threshold=threshold)
+    zh, en = _describe(session, slot, subject)
     finding = Finding(subject, True, now, value, threshold, 1, zh, en)
     # A savepoint: if another transaction opened the same alert first, the unique
     # active_key refuses ours and only the savepoint is undone, never the caller's
@@ -61,9 +68,7 @@ def check(session: Session, slot: KioskSlot, *, now: datetime) -> None:
             return
         if float(slot.stock) != alert.last_value:
             alert.last_value, alert.last_seen_at = float(slot.stock), now
-            alert.message_zh, alert.message_en = messages.describe(
-                subject, value=float(slot.stock), threshold=float(slot.low_stock_threshold)
-            )
+            alert.message_zh, alert.message_en = _describe(session, slot, subject)
             session.add(alert)
     elif alert is not None:
         alert.last_value = float(slot.stock)

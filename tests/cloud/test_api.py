@@ -113,9 +113,10 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> Non
 # --- venues ----------------------------------------------------------------------------
 
 
-# A venue nobody described yet: open 24 hours, guests welcome, the first poster, boxes
-# updated in the small hours.
+# A venue nobody described yet: no English name, open 24 hours, guests welcome, the first
+# poster, boxes updated in the small hours.
 NO_PROFILE: dict[str, object] = {
+    "name_en": None,
     "update_window_start": "03:00",
     "update_window_end": "05:00",
     "latitude": None,

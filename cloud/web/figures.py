@@ -20,9 +20,9 @@ from typing import Any, Final
 from sqlalchemy import Connection, Integer, case, func, select
 
 from cloud.aggregates import raw
-from cloud.aggregates.models import VenueSettings
+from cloud.aggregates.models import EnergyDaily, VenueSettings
 from cloud.aggregates.occupancy_many import live_figures
-from cloud.aggregates.timezones import venue_zone
+from cloud.aggregates.timezones import local_date, venue_zone
 from cloud.alerts.models import Alert, AlertStatus
 from cloud.devices.models import Device
 from cloud.models import Venue
@@ -136,3 +136,17 @@ def venue_rows(
             )
         )
     return rows
+
+
+def energy_today(conn: Connection, venues: Sequence[Venue], now: datetime) -> float:
+    """kWh of today's local date at each venue, as the energy rollup has it so far."""
+    if not venues:
+        return 0.0
+    e = raw.table(EnergyDaily).c
+    days = {v.id: local_date(now, venue_zone(v.timezone)) for v in venues}
+    rows = conn.execute(
+        select(e.venue_id, e.local_date, e.kwh).where(
+            e.venue_id.in_(list(days)), e.local_date.in_(set(days.values()))
+        )
+    )
+    return round(float(sum(r.kwh for r in rows if days.get(r.venue_id) == r.local_date)), 1)

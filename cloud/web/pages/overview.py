@@ -22,7 +22,7 @@ from cloud.alerts.models import Alert, AlertStatus
 from cloud.api.deps import EngineDep, NowDep
 from cloud.devices.models import Device
 from cloud.models import Venue
-from cloud.web.figures import VenueRow, venue_rows
+from cloud.web.figures import VenueRow, energy_today, venue_rows
 from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Staff
@@ -229,13 +229,15 @@ def figures(
     now: NowDep,
     venues: Annotated[str, Query(max_length=8000)] = "",
     totals_of: Annotated[str, Query(alias="totals", max_length=1)] = "",
+    energy: Annotated[str, Query(max_length=1)] = "",
     q: Annotated[str, Query(max_length=60)] = "",
     district: Annotated[str, Query(max_length=60)] = "",
     kind: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
     """``{"figures": {"<venue>:<name>": value}}`` for the viewer's venues among ``venues``
     (comma-separated; others are left out), and with ``totals=1`` the totals the overview
-    shows under the same filters. What the live pages write into their ``data-fig``."""
+    shows under the same filters (``energy=1``: today's kWh over the venues). What the
+    live pages write into their ``data-fig``."""
     wanted = list(dict.fromkeys(v for v in venues.split(",") if v))
     if len(wanted) > MAX_FIGURE_VENUES:
         message = web_state(request).catalog.text(viewer.lang, "fig.too_many", n=MAX_FIGURE_VENUES)
@@ -250,6 +252,8 @@ def figures(
         out: dict[str, Any] = {}
         for row in venue_rows(conn, found, now=now, quiet_hour=web_state(request).quiet_hour):
             out |= row.figures()
+        if energy == "1":  # the wall screen's total: today's kWh over its venues
+            out["total:energy"] = energy_today(conn, found, now)
         if totals_of == "1":
             filtered = _scoped(select(v.id), scope).where(*_filters(q, district, kind))
             out |= _total_figures(totals(conn, filtered))

@@ -253,9 +253,9 @@ def list_deliveries(
 
 @router.get("/notify/inbox", responses=_ERRORS)
 def inbox(*, session: SessionDep, principal: Staff) -> Inbox:
-    """Open (not yet acknowledged) alerts of the caller's venues: the bell's count and the
-    newest few; ``notify`` lists those the caller's dashboard subscriptions cover."""
-    where = [col(Alert.status) == AlertStatus.OPEN.value]
+    """Unresolved alerts of the caller's venues (the header bell's count) and the newest
+    few; ``notify`` lists the open ones the caller's dashboard subscriptions cover."""
+    where = [col(Alert.active_key).is_not(None)]
     scope = principal.venue_filter()
     if scope is not None:
         where.append(col(Alert.venue_id).in_(scope))
@@ -282,7 +282,11 @@ def inbox(*, session: SessionDep, principal: Staff) -> Inbox:
         )
         for a in newest
     ]
-    notify = [a.id or 0 for a in newest if any(matches(s, a) for s in subs)]
+    notify = [
+        a.id or 0
+        for a in newest
+        if a.status == AlertStatus.OPEN and any(matches(s, a) for s in subs)
+    ]
     return Inbox(open=count, items=items, notify=notify)
 
 

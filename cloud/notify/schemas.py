@@ -81,7 +81,7 @@ class InboxItem(BaseModel):
 
 
 class Inbox(BaseModel):
-    """The bell: open (unacknowledged) alerts in the caller's venues, newest first."""
+    """The bell: unresolved alerts in the caller's venues, newest first."""
 
     open: int
     items: list[InboxItem]

@@ -127,6 +127,13 @@ ROLES_BY_ROUTE: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/rollouts"): frozenset({ADMIN, MANAGER, TECH}),
     ("GET", "/api/v1/rollouts/{rollout_id}"): frozenset({ADMIN, MANAGER, TECH}),
     ("POST", "/api/v1/rollouts/{rollout_id}/{action}"): frozenset({ADMIN, TECH}),
+    # Reports and exports are for all staff (the default); e-mailed report subscriptions
+    # belong to a person, so not to a service token.
+    ("GET", "/api/v1/reports/subscriptions"): frozenset({ADMIN, MANAGER, TECH}),
+    ("POST", "/api/v1/reports/subscriptions"): frozenset({ADMIN, MANAGER, TECH}),
+    ("DELETE", "/api/v1/reports/subscriptions/{subscription_id}"): frozenset(
+        {ADMIN, MANAGER, TECH}
+    ),
 }
 # Query parameters a route refuses to answer without (else 422 hides the real status).
 QUERY_EXAMPLES: dict[str, dict[str, str]] = {

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from cloud.access.issuer import load_or_create, public_keyset
 from cloud.access.store import put_key
 from cloud.aggregates.occupancy import set_venue_settings
+from cloud.alerts.models import SensorRole, SensorRoleName
 from cloud.api.routes.metrics import install_metrics
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
@@ -73,6 +74,7 @@ _VENUES: Final = (
     ("worker-home", "pudong-home", ("浦东职工之家", "Pudong Workers' Home"), "浦东新区"),
     ("library", "jingan-library", ("静安职工书屋", "Jing'an Workers' Library"), "静安区"),
 )
+FRIDGE_LABEL: Final = "饮料冰箱"  # what the demo calls each hub's fridge probe
 _CAPACITY: Final = 30  # people a demo venue holds: the overview's bars and the over-capacity rule
 # The demo's sign-ins: one per kind of person the dashboard serves.
 _LOGINS: Final = (
@@ -253,6 +255,7 @@ def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
             if session.get(Device, edge.device) is None:
                 session.add(Device(id=edge.device, venue_id=edge.venue, role=edge.role))
         session.commit()
+        _mark_fridges(session, fleet)
     for venue_id in sorted({edge.venue for edge in fleet}):
         set_venue_settings(engine, venue_id, now=utc_now(), capacity=_CAPACITY)
     with Session(engine) as session:
@@ -262,6 +265,31 @@ def _seed(engine: Engine, fleet: list[EdgeSettings], issuer: Path) -> None:
         # Through the roster, as the union's platform would send them: the member page
         # (/members) then shows names, groups and who loaded them.
         roster.upsert(session=session, entries=_demo_roster(), by="demo")
+
+
+def _mark_fridges(session: Session, fleet: list[EdgeSettings]) -> None:
+    """Say which probe of each simulated hub sits in the drinks fridge, as a technician does
+    on the settings page, so the fridge alert can fire in the demo."""
+    # The rig names its probes from its seed, as a real DS18B20's serial is fixed.
+    from firmware_sim.rig import _sensor_id as rig_sensor_id  # noqa: PLC0415 - as simhw
+
+    for edge in fleet:
+        hw = edge.hardware
+        if edge.role != "sensor-hub" or not isinstance(hw, SimHardware):
+            continue
+        probe = rig_sensor_id(hw.seed, "fridge")
+        if session.get(SensorRole, (edge.device, probe)) is None:
+            session.add(
+                SensorRole(
+                    device_id=edge.device,
+                    sensor=probe,
+                    venue_id=edge.venue,
+                    role=SensorRoleName.FRIDGE.value,
+                    label=FRIDGE_LABEL,
+                    updated_by="demo",
+                )
+            )
+    session.commit()
 
 
 def _demo_roster() -> list[roster.RosterEntry]:

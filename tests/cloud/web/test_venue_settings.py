@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cloud.aggregates.models import VenueSettings
 from cloud.aggregates.occupancy import set_venue_settings
@@ -130,7 +130,8 @@ def test_a_manager_changes_capacity_hours_a_threshold_and_a_probe(
 ) -> None:
     boss = Browser(client, "boss")
     assert 'value="30"' in boss.html  # capacity now
-    assert FRIDGE in boss.html and "6.5" in boss.html  # the newest reading of the probe
+    assert FRIDGE in boss.html
+    assert "6.5" in boss.html
 
     assert boss.call("PUT", "/api/v1/venues/v1/occupancy/settings", {"capacity": 45}).is_success
     hours = boss.call("PATCH", "/api/v1/venues/v1", {"hours": ["mon-fri 07:00-22:00"]})
@@ -144,12 +145,14 @@ def test_a_manager_changes_capacity_hours_a_threshold_and_a_probe(
     assert 'value="45"' in again
     assert "mon-fri 07:00-22:00" in again
     fridge_form = again[again.index('data-rule-kind="fridge_warm"') :]
-    assert 'value="6"' in fridge_form[:3000] and 'value="15"' in fridge_form[:3000]
+    assert 'value="6"' in fridge_form[:3000]
+    assert 'value="15"' in fridge_form[:3000]
     assert "饮料冰箱" in again
     with Session(engine) as session:
         assert session.get(VenueSettings, "v1").capacity == 45  # type: ignore[union-attr]
         role = session.get(SensorRole, ("hub1", FRIDGE))
-        assert role is not None and (role.role, role.label) == ("fridge", "饮料冰箱")
+        assert role is not None
+        assert (role.role, role.label) == ("fridge", "饮料冰箱")
 
     assert boss.call("DELETE", "/api/v1/venues/v1/alert-rules/fridge_warm").status_code == 204
     assert boss.call("DELETE", probe).status_code == 204
@@ -240,8 +243,10 @@ def test_a_technician_sees_only_probes_and_doors(client: TestClient) -> None:
     tech = Browser(client, "tech")
 
     assert "data-tech-note" in tech.html
-    assert 'id="sensors-section"' in tech.html and 'id="doors-section"' in tech.html
-    assert 'id="rules-section"' not in tech.html and 'id="venue-section"' not in tech.html
+    assert 'id="sensors-section"' in tech.html
+    assert 'id="doors-section"' in tech.html
+    assert 'id="rules-section"' not in tech.html
+    assert 'id="venue-section"' not in tech.html
     probe = f"/api/v1/venues/v1/sensor-roles/hub1/{AMBIENT}"
     assert tech.call("PUT", probe, {"role": "ambient", "label": "室外"}).is_success
 
@@ -260,3 +265,29 @@ def test_other_venues_and_other_roles_are_kept_out(client: TestClient) -> None:
     refused = client.get("/venues/v1/settings")
     assert refused.status_code == 403
     assert re.search(r"<a [^>]*href=\"/[^\"]*\"", refused.text)  # a way back
+
+
+def test_the_demo_marks_each_hubs_fridge_probe(tmp_path: Path) -> None:
+    from firmware_sim.rig import Rig  # noqa: PLC0415 - the simulator only for this test
+    from yizhan import demo  # noqa: PLC0415
+
+    options = demo.DemoOptions(
+        duration_s=1, venues=2, data_dir=tmp_path / "demo", http_port=1, speed=1
+    )
+    fleet = demo._fleet(options, mqtt_port=1)
+    engine = open_database(CloudSettings(data_dir=tmp_path / "cloud"))
+    try:
+        demo._seed(engine, fleet, tmp_path / "issuer.json")
+        with Session(engine) as session:
+            roles = session.exec(select(SensorRole).order_by(col(SensorRole.device_id))).all()
+    finally:
+        engine.dispose()
+
+    assert [(r.device_id, r.role, r.label) for r in roles] == [
+        ("hub-01", "fridge", "饮料冰箱"),
+        ("hub-02", "fridge", "饮料冰箱"),
+    ]
+    # The very probe the simulated hub reports its fridge's temperature under.
+    clock = lambda: NOW  # noqa: E731
+    with Rig("outdoor-station", seed=0, base_dir=tmp_path / "rig", clock=clock) as rig:
+        assert roles[0].sensor == rig.fridge_sensor_id

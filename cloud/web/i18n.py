@@ -369,7 +369,10 @@ API_ERRORS: Final[Messages] = {
         "“{field}” is not a date; write it like 2026-12-06",
     ),
     "api.field.not_a_time": ("“{field}”不是有效的时间", "“{field}” is not a valid time"),
-    "api.field.invalid_json": ("内容不是有效的 JSON", "That is not valid JSON"),
+    "api.field.invalid_json": (
+        "“{field}”不是有效的 JSON，请检查括号、引号和逗号",
+        "“{field}” is not valid JSON; check its brackets, quotes and commas",
+    ),
     "api.field.not_an_object": ("“{field}”的内容格式不对", "“{field}” has the wrong shape"),
     "api.field.not_a_list": ("“{field}”应该是一个列表", "“{field}” must be a list"),
     "api.field.invalid_value": (

@@ -74,5 +74,25 @@
     return byStatus || fill(t.unknown || "{status}", { status: err.status });
   }
 
+  // A JSON box the browser cannot parse would reach app.js's form handler as the browser's
+  // own "Unexpected token …": catch it first (capture phase) and say it in the page's words.
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-api-form]");
+    if (!form) return;
+    for (const el of form.querySelectorAll("[data-json]")) {
+      if (el.disabled || !el.value.trim()) continue;
+      try { JSON.parse(el.value); } catch (err) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        const t = words();
+        const text = fill(t["field.invalid_json"] || "JSON", { field: label(el.name) });
+        const slot = form.querySelector("[data-result]");
+        if (slot) { slot.textContent = text; slot.className = "result error"; }
+        if (window.yz) window.yz.toast(text, true);
+        return;
+      }
+    }
+  }, true);
+
   window.yzErrors = { explain, label };
 })();

@@ -217,7 +217,10 @@ def test_the_overview_names_venues_in_the_readers_language(client: TestClient) -
 
 PAGE: Final = """<!doctype html><html lang="{lang}"><head>
 <script type="application/json" id="api-errors">{table}</script></head>
-<body><main id="live-root"><form><label>采样间隔（秒）<input name="sample_interval_s"></label>
+<body><main id="live-root"><form data-api-form="/api/v1/x">
+<label>采样间隔（秒）<input name="sample_interval_s"></label>
+<label>设置<textarea name="settings" data-json>{{"sample_interval_s": 5,}}</textarea></label>
+<button type="submit">push</button><span data-result></span>
 </form></main></body></html>"""
 REFUSALS: Final[dict[str, str]] = {
     # What callApi throws: {status, data} (data null when the answer was not JSON).
@@ -244,6 +247,9 @@ def explain_all(lang: Lang) -> dict[str, Any]:
         page.set_content(PAGE.format(lang=lang, table=table))
         page.add_script_tag(content=script)
         said: dict[str, Any] = page.evaluate(f"() => ({{{calls}}})")
+        # A JSON box the browser cannot parse: the page's words, before any request.
+        page.click("button[type=submit]")
+        said["json_box"] = page.inner_text("[data-result]")
         page.close()
     return said
 
@@ -262,5 +268,7 @@ def test_errors_js_words_refusals_in_the_pages_language() -> None:
         "network": "网络连接中断，操作没有完成；请检查网络后重试",
         "claim": words_table("zh-CN")["claim_code_invalid"],
         "unknown": words_table("zh-CN")["status.409"],
+        "json_box": "“设置”不是有效的 JSON，请检查括号、引号和逗号",
     }
-    assert not any(re.search(r"[A-Za-z]{4,}", text) for text in said.values()), said
+    # No English words (JSON is the box's own name).
+    assert not any(re.search(r"[A-Za-z]{4,}", t.replace("JSON", "")) for t in said.values())

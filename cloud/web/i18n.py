@@ -380,6 +380,30 @@ API_ERRORS: Final[Messages] = {
         "“{field}” is not accepted: {reason}",
     ),
     "api.field.invalid_value.plain": ("“{field}”的值不符合要求", "“{field}” is not accepted"),
+    # A box's settings refused by key (protocol/pushable.py's codes; the fleet's JSON box).
+    "api.field.unknown_key": (
+        "“{field}”不是设备可接受的设置项，请删除或检查拼写",
+        "“{field}” is not a setting the box takes; remove it or fix its spelling",
+    ),
+    "api.field.out_of_range": ("“{field}”超出允许范围", "“{field}” is out of range"),
+    "api.field.not_a_choice": ("“{field}”不是可选的值", "“{field}” is not one of the choices"),
+    "api.field.invalid_date": (
+        "“{field}”不是日期，请写成 2026-12-06 这样",
+        "“{field}” is not a date; write it like 2026-12-06",
+    ),
+    "api.field.wrong_type": (
+        "“{field}”的类型不对（应为数字、文字或是/否）",
+        "“{field}” has the wrong type (a number, text or true/false)",
+    ),
+    "api.field.not_pushable": (
+        "“{field}”是设备自身的设置，不能远程修改",
+        "“{field}” is the box's own setting and cannot be pushed",
+    ),
+    "api.field.too_large": ("“{field}”的内容过大", "“{field}” is too large"),
+    "api.field.wrong_role": (
+        "这类设备没有“{field}”这一部分",
+        "This kind of box has no “{field}” section",
+    ),
 }
 
 

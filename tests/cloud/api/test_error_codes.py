@@ -11,8 +11,9 @@ from typing import Final
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cloud.api.errors import HTTP_CODES, http_code, validation_details
+from cloud.api.errors import _FIELD_CODES, HTTP_CODES, http_code, validation_details
 from cloud.web.i18n import API_ERRORS, api_errors
+from protocol.pushable import CODES as PUSHABLE_CODES
 from tests.cloud.members.world import Cloud
 
 CLOUD: Final = Path(__file__).resolve().parents[3] / "cloud"
@@ -88,6 +89,14 @@ def test_every_code_a_page_can_meet_has_a_sentence() -> None:
         assert http_code(status) in worded, status
         assert f"status.{status}" in worded, status
     assert {"network", "non_json", "unknown"} <= worded
+
+
+def test_every_field_code_has_a_sentence() -> None:
+    """The codes of one refused field: a request's (cloud/api/errors.py) and a box's
+    settings' (protocol/pushable.py)."""
+    worded = {key.removeprefix("api.") for key in API_ERRORS}
+    codes = {*_FIELD_CODES.values(), "invalid_value", *PUSHABLE_CODES}
+    assert sorted(c for c in codes if f"field.{c}" not in worded) == []
 
 
 def test_the_page_gets_its_own_language_without_prefixes() -> None:

@@ -136,6 +136,7 @@ def cloud_jobs(settings: CloudSettings, engine: Engine, *, clock: Clock = utc_no
             every_s=jobs.alert_interval_s,
             webhook=make_webhook_job(settings),
             clock=clock,
+            quiet_hour=jobs.occupancy_quiet_hour,
         ),
         *points_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),
         *bookings_jobs(engine, every_s=jobs.alert_interval_s, clock=clock),

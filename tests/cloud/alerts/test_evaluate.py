@@ -5,12 +5,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from cloud.aggregates.models import Occupancy, VenueSettings
+from cloud.aggregates.models import VenueSettings
+from cloud.aggregates.occupancy import live_occupancy
+from cloud.aggregates.timezones import venue_zone
 from cloud.alerts import lifecycle
 from cloud.alerts.engine import OccupancyNow, evaluate
 from cloud.alerts.models import Alert, AlertKind, AlertStatus
 from cloud.devices.models import Device
-from cloud.models import Venue
+from cloud.models import Reading, Venue
 from tests.cloud.alerts.factories import (
     NOW,
     add,
@@ -229,14 +231,30 @@ def test_over_capacity_from_the_occupancy_source(engine: Engine) -> None:
     assert [a.status for a in alerts(engine)] == ["resolved"]
 
 
-def test_over_capacity_reads_the_aggregates_tables(engine: Engine) -> None:
+def test_over_capacity_reads_the_live_occupancy_the_dashboard_shows(engine: Engine) -> None:
+    # Eleven counted in a minute ago: no scheduled refresh of the occupancy table has run,
+    # yet the dashboard's badge shows 11 (live_occupancy reads the raw rows), and so must
+    # the rule (the issue saw the badge ~45 s before the alert).
+    add(engine, VenueSettings(venue_id="v1", capacity=10))
     add(
         engine,
-        VenueSettings(venue_id="v1", capacity=10),
-        Occupancy(venue_id="v1", count=11, baseline_at=NOW, updated_at=NOW),
+        Reading(
+            device_id="door-1",
+            seq=9001,
+            venue_id="v1",
+            metric="people_in",
+            ts=NOW - timedelta(minutes=1),
+            value=11,
+        ),
     )
 
-    assert len(evaluate(engine, NOW).opened) == 1
+    result = evaluate(engine, NOW, quiet_hour=4)
+
+    assert len(result.opened) == 1
+    [alert] = alerts(engine)
+    with engine.connect() as conn:
+        live = live_occupancy(conn, "v1", zone=venue_zone("Asia/Shanghai"), now=NOW, quiet_hour=4)
+    assert (alert.kind, alert.last_value, live.count) == ("over_capacity", 11, 11)
 
 
 def _hour_of_use(day: datetime, kwh: float, start: float) -> list:  # type: ignore[type-arg]

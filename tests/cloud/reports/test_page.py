@@ -48,3 +48,23 @@ def test_a_district_row_per_venue_and_a_total_and_future_dates_explained(
     assert _figure(district, "data-report-total", "visits") == "25"
     assert 'data-report-problem="future_period"' in future
     assert "这个周期还没开始" in future
+
+
+def test_the_venue_and_alerts_pages_export_what_they_show(client: TestClient) -> None:
+    sign_in(client, "mia", password=PASSWORD)
+    venue = client.get(f"/venues/{RIDERS}", params={"from": "2026-11-01", "to": "2026-11-30"}).text
+    alerts = client.get("/alerts").text
+
+    assert (
+        f'formaction="/api/v1/reports/exports/venues/{RIDERS}/traffic" name="resolution" value="day"'
+        in venue
+    )
+    assert '<input type="hidden" name="from" value="2026-11-01">' in venue
+    assert 'action="/api/v1/reports/exports/alerts"' in alerts
+    # What the alerts page's form sends with every venue and no dates chosen:
+    sent = client.get(
+        "/api/v1/reports/exports/alerts",
+        params={"venue": "", "lang": "zh-CN", "from": "", "to": "", "format": "csv"},
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.headers["content-disposition"].startswith('attachment; filename="alerts-all-')

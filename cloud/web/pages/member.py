@@ -265,7 +265,10 @@ def member_code(request: Request, viewer: Member, session: SessionDep, now: NowD
         return _refused(request, viewer.lang, CodeRefused.of(refused))
     body = {
         "code": issued.code,
-        "svg": qr_svg(issued.code),
+        # Named, so a screen reader says what it is (axe: svg-img-alt).
+        "svg": qr_svg(
+            issued.code, label=web_state(request).catalog.text(viewer.lang, "member.code")
+        ),
         "expires_at": issued.expires_at.isoformat(),
         "refresh_in_s": issued.refresh_in_s,
     }

@@ -94,11 +94,25 @@ def bench_dashboard(
     venues: Annotated[int, typer.Option(min=1, max=20_000, help="Venues in the database.")] = 500,
     rounds: Annotated[int, typer.Option(min=1, help="Requests of each page.")] = 30,
     database_url: DatabaseUrl = None,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            help="postgresql://user@host/db: the pages again in a fresh database beside it "
+            "(dropped after)."
+        ),
+    ] = None,
 ) -> None:
-    """Dashboard pages with hundreds of venues, beside the bare API venue list."""
+    """Dashboard pages with hundreds of venues beside the bare API venue list (SQLite and
+    PostgreSQL), live-update bytes per minute, the month report and alert notification."""
     from yizhan.bench.dashboard import main as dashboard_main  # noqa: PLC0415
 
-    dashboard_main(json=json, venues=venues, rounds=rounds, database_url=database_url)
+    dashboard_main(
+        json=json,
+        venues=venues,
+        rounds=rounds,
+        database_url=database_url,
+        postgres_url=postgres_url,
+    )
 
 
 @bench_app.command("kiosk")

@@ -1,14 +1,20 @@
 """`yizhan bench dashboard`: how the pages hold up with hundreds of venues.
 
 One database with ``venues`` venues (16 districts, three devices each, a door's worth of
-visits in the last hour, some open alerts). The contenders are requested round-robin in
-the same process, so machine noise hits them alike. Their baseline is the bare API venue
-list (``/api/v1/venues?limit=50``). The overview's 50 rows also carry live counts, devices,
-alerts and today's visits. The live feed's scan is timed on its own.
+visits in the last hour, some open alerts), on SQLite and (given a server) PostgreSQL.
+The contenders are requested round-robin in the same process, so machine noise hits them
+alike. Their baseline is the bare API venue list (``/api/v1/venues?limit=50``); the
+overview's 50 rows also carry live counts, devices, alerts and today's visits, and
+``overview_ratio`` is its p50 over the list's. The live feed's scan is timed on its own.
+
+Beside the pages: the bytes a venue page's live updates cost a minute at a busy venue
+(``dashboard_live``), and, when those modules are there, a district's monthly report
+(``dashboard_report``) and an alert's way to a robot webhook (``dashboard_notify``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json as jsonlib
 import secrets
 import sys
@@ -18,7 +24,7 @@ import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -33,6 +39,8 @@ from cloud.models import DeviceEvent, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.live import Watch, scan
+from yizhan.bench.dashboard_live import TARGET_BYTES_PER_MIN, measure_live_bytes
+from yizhan.bench.ingest import _bench_database
 
 _PASSWORD: Final = secrets.token_urlsafe(16)  # this process's throw-away admin
 _DISTRICTS: Final = 16
@@ -144,6 +152,7 @@ def run_dashboard_bench(
         "venues": venues,
         "rounds": rounds,
         "database": "postgresql" if database_url and "postgres" in database_url else "sqlite",
+        "overview_ratio": round(_percentile(times["overview_50"], 0.5) / base, 2),
     }
     for name, samples in times.items():
         p50 = _percentile(samples, 0.5)
@@ -155,21 +164,99 @@ def run_dashboard_bench(
     return result
 
 
-def main(*, json: bool, venues: int, rounds: int, database_url: str | None) -> dict[str, Any]:
+def _optional(module: str, function: str, notes: list[str]) -> Callable[..., Any] | None:
+    """A measurement another part of the bench provides, if it is there yet."""
+    try:
+        found = importlib.import_module(f"yizhan.bench.{module}")
+    except ModuleNotFoundError:
+        notes.append(f"yizhan/bench/{module}.py is not there: {function} skipped")
+        return None
+    measure = getattr(found, function, None)
+    if measure is None:
+        notes.append(f"yizhan/bench/{module}.py has no {function}: skipped")
+    return cast("Callable[..., Any] | None", measure)
+
+
+def run_all(
+    *,
+    venues: int,
+    rounds: int,
+    database_url: str | None,
+    postgres_url: str | None,
+    notify_samples: int = 20,
+) -> dict[str, Any]:
+    """Every page on each database, live bytes, and the report and notification timings."""
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="yizhan-bench-dashboard-") as tmp:
+        first = run_dashboard_bench(
+            venues=venues, rounds=rounds, database_url=database_url, data_dir=Path(tmp) / "a"
+        )
+        by_database = {first["database"]: first}
+        if postgres_url:
+            with _bench_database(postgres_url, Path(tmp)) as fresh:
+                by_database["postgresql"] = run_dashboard_bench(
+                    venues=venues, rounds=rounds, database_url=fresh, data_dir=Path(tmp) / "b"
+                )
+        else:
+            notes.append("no --postgres-url: PostgreSQL not measured")
+    result = {k: v for k, v in first.items() if k != "overview_ratio"}
+    result["overview_ratio"] = {name: r["overview_ratio"] for name, r in by_database.items()}
+    result["databases"] = by_database
+    # Each of these seeds a fresh SQLite database of its own: their rows and the pages'
+    # 500 venues would collide in one.
+    live = measure_live_bytes(None)
+    result["live_bytes_per_min"] = live["live_bytes_per_min"]
+    result["live"] = live
+    report = _optional("dashboard_report", "measure_report_month", notes)
+    result["report_month_s"] = None if report is None else report(None)["report_month_s"]
+    notify = _optional("dashboard_notify", "measure_notify", notes)
+    result["notify_p95_s"] = (
+        None if notify is None else notify(None, notify_samples)["notify_p95_s"]
+    )
+    result["notes"] = notes
+    return result
+
+
+def _pages(out: Any, name: str, figures: dict[str, Any]) -> None:
+    out.write(f"{name}:\n")
+    for page, timing in figures.items():
+        if isinstance(timing, dict) and "p50_ms" in timing:
+            out.write(
+                f"  {page:20} p50 {timing['p50_ms']:8.2f} ms  p95 {timing['p95_ms']:8.2f} ms  "
+                f"×{timing['ratio_to_api_list']} of the API list\n"
+            )
+
+
+def main(
+    *,
+    json: bool,
+    venues: int,
+    rounds: int,
+    database_url: str | None,
+    postgres_url: str | None = None,
+) -> dict[str, Any]:
     out = sys.stdout
     out.write(f"seeding {venues} venues, then {rounds} rounds of each page…\n")
     out.flush()
-    with tempfile.TemporaryDirectory(prefix="yizhan-bench-dashboard-") as tmp:
-        result = run_dashboard_bench(
-            venues=venues, rounds=rounds, database_url=database_url, data_dir=Path(tmp)
-        )
-    for name, figures in result.items():
-        if isinstance(figures, dict):
-            out.write(
-                f"{name:20} p50 {figures['p50_ms']:8.2f} ms  p95 {figures['p95_ms']:8.2f} ms  "
-                f"×{figures['ratio_to_api_list']} of the API list\n"
-            )
+    result = run_all(
+        venues=venues, rounds=rounds, database_url=database_url, postgres_url=postgres_url
+    )
+    for name, figures in result["databases"].items():
+        _pages(out, name, figures)
+    out.write(f"overview / API list (p50): {result['overview_ratio']} (target ≤ 3)\n")
+    out.write(
+        f"live updates of a busy venue page: {result['live_bytes_per_min']} bytes/min "
+        f"(target ≤ {TARGET_BYTES_PER_MIN})\n"
+    )
+    out.write(
+        f"month report: {result['report_month_s']} s; notify p95: {result['notify_p95_s']} s\n"
+    )
+    for note in result["notes"]:
+        out.write(f"note: {note}\n")
     if json:
         out.write(jsonlib.dumps(result) + "\n")
     out.flush()
     return result
+
+
+__all__ = ["main", "measure_live_bytes", "run_all", "run_dashboard_bench"]

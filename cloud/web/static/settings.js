@@ -141,7 +141,9 @@
     const extra = form.dataset.body ? JSON.parse(form.dataset.body) : {};
     if (kind === "capacity") return { capacity: number(form.elements.capacity) };
     if (kind === "hours") return { hours: lines(form.elements.hours.value) };
-    if (kind === "names") return { name: form.elements.name.value.trim() };
+    if (kind === "names") {  // an empty English name clears it: English pages show the name
+      return { name: form.elements.name.value.trim(), name_en: form.elements.name_en.value.trim() };
+    }
     if (kind === "sensor") {
       const label = form.elements.label.value.trim();
       return { role: form.elements.role.value, label: label || null };

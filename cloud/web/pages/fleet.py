@@ -18,11 +18,13 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
 from cloud.api.deps import NowDep, SessionDep, StateDep
-from cloud.devices.models import Device, DeviceDesiredConfig, DeviceStatus
+from cloud.api.routes.devices import scoped_device
+from cloud.devices.models import Device, DeviceDesiredConfig, DeviceDiagnostics, DeviceStatus
 from cloud.devices.views import DevicePublic, device_views, pending_list
 from cloud.models import Venue
 from cloud.releases.models import OPEN_ROLLOUT_STATUSES, Rollout, RolloutDevice
 from cloud.releases.views import DeviceUpdatePublic, RolloutPublic, device_updates, rollout_views
+from cloud.web.device_settings import DiagnosticsView, KeyRow, key_rows
 from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Technician
@@ -101,9 +103,35 @@ TEXT: Final[Messages] = {
     ),
     "fleet.push_config": ("推送配置", "Push config"),
     "fleet.settings": (
-        "配置（JSON，设备 TOML 设置的片段）",
-        "Settings (JSON, part of the box's TOML)",
+        "留空的项不下发，设备沿用自身设置。",
+        "A key left empty is not pushed: the box keeps its own.",
     ),
+    "fleet.key.default": ("默认 {default}", "default {default}"),
+    "fleet.key.range": ("范围 {rule}", "range {rule}"),
+    "fleet.key.policy": ("门禁规则在阵地设置页修改", "Edit door policies on the venue's settings"),
+    "fleet.key.yes": ("是", "yes"),
+    "fleet.key.no": ("否", "no"),
+    "fleet.diag.title": ("诊断报告 · {id}", "Diagnostics · {id}"),
+    "fleet.diag.none": (
+        "设备还没有发送诊断报告。请在设备管理页点“诊断”，几秒后再打开此页。",
+        (
+            "The box has sent no report yet. Press “Diagnostics” on the fleet page, then open "
+            "this page again in a few seconds."
+        ),
+    ),
+    "fleet.diag.back": ("返回设备管理", "Back to the fleet"),
+    "fleet.diag.at": ("报告时间", "Reported at"),
+    "fleet.diag.version": ("软件版本", "Software"),
+    "fleet.diag.uptime": ("已运行", "Up for"),
+    "fleet.diag.disk": ("磁盘剩余", "Disk free"),
+    "fleet.diag.outbox": ("待发消息", "Outbox"),
+    "fleet.diag.config": ("已应用配置", "Config applied"),
+    "fleet.diag.cpu": ("CPU 温度", "CPU temperature"),
+    "fleet.diag.errors": ("最近的错误", "Last errors"),
+    "fleet.diag.no_errors": ("日志中没有错误或警告", "No error or warning in the log"),
+    "fleet.diag.versions": ("组件版本", "Component versions"),
+    "fleet.diag.logs": ("最近日志（{n} 行）", "Recent log ({n} lines)"),
+    "fleet.diag.raw": ("原始 JSON", "Raw JSON"),
     "fleet.push": ("推送为新版本", "Push as a new version"),
     "fleet.config_saved": (
         "已保存为 v{version}，等待设备应用",
@@ -185,8 +213,9 @@ _ACTIVE: Final = (DeviceStatus.CLAIMED.value, DeviceStatus.ACTIVE.value)
 class FleetRow:
     device: DevicePublic
     venue: Venue | None
-    settings_json: str  # the newest desired settings, pretty, for the push form
+    settings_json: str  # the newest desired settings, for the push form to keep
     update: DeviceUpdatePublic | None = None  # the version it runs, its newest update
+    keys: tuple[KeyRow, ...] = ()  # what the push form offers: the keys its role takes
 
     @property
     def update_badge(self) -> str:
@@ -265,8 +294,8 @@ def _desired_settings(session: Session, views: list[DevicePublic]) -> dict[str, 
     return {r.device_id: r.settings for r in rows if newest[r.device_id] == r.version}
 
 
-def _pretty(settings: dict[str, Any]) -> str:
-    return json.dumps(settings, indent=2, ensure_ascii=False, sort_keys=True)
+def _compact(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, ensure_ascii=False, sort_keys=True)
 
 
 def _state_counts(session: Session, scope: frozenset[str] | None) -> dict[str, int]:
@@ -358,8 +387,9 @@ def fleet_page(
         FleetRow(
             device=v,
             venue=venues.get(v.venue_id),
-            settings_json=_pretty(settings.get(v.id, {})),
+            settings_json=_compact(settings.get(v.id, {})),
             update=updates.get(v.id),
+            keys=tuple(key_rows(v.role, settings.get(v.id, {}))),
         )
         for v in views
     ]
@@ -386,4 +416,26 @@ def fleet_page(
         counts=_state_counts(session, scope),
         code_format=CODE_FORMAT,
         rollouts=_rollouts(session, scope),
+    )
+
+
+@router.get("/fleet/devices/{device_id}/diagnostics", response_class=HTMLResponse)
+def diagnostics_page(
+    request: Request, *, device_id: str, viewer: Technician, session: SessionDep
+) -> HTMLResponse:
+    """The newest diagnostics report in words (the raw JSON behind a <details>)."""
+    device = scoped_device(session=session, principal=viewer.principal, device_id=device_id)
+    row = session.exec(
+        select(DeviceDiagnostics)
+        .where(DeviceDiagnostics.device_id == device.id)
+        .order_by(col(DeviceDiagnostics.received_at).desc(), col(DeviceDiagnostics.id).desc())
+        .limit(1)
+    ).first()
+    return render(
+        request,
+        viewer,
+        "fleet_diagnostics.html",
+        device=device,
+        venue=session.get(Venue, device.venue_id),
+        report=DiagnosticsView(row) if row else None,
     )

@@ -23,6 +23,7 @@ from cloud.devices.models import (
     Device,
     DeviceCommand,
     DeviceDesiredConfig,
+    DeviceDiagnostics,
     DeviceHealth,
     PendingBox,
     PendingBoxCheck,
@@ -273,20 +274,29 @@ def test_the_claim_form_posts_to_the_claim_api(sign_in: SignIn) -> None:
     assert page.one("option", value="sensor-hub")
 
 
-def test_config_form_is_prefilled_with_the_desired_settings(sign_in: SignIn) -> None:
+def test_config_form_lists_the_keys_of_the_role_prefilled_with_the_desired_settings(
+    sign_in: SignIn,
+) -> None:
     client = sign_in("tech")
     page = fleet(client)
     form = page.one("form", data_config_form="v1-door-1")
-    assert form.attrs["data-api-form"] == "/api/v1/devices/v1-door-1/config"
+    assert form.attrs["data-api"] == "/api/v1/devices/v1-door-1/config"
+    assert form.attrs["data-check"] == "/api/v1/devices/v1-door-1/config/check"
     assert form.attrs["data-method"] == "PUT"
+    # The newest version, kept whole: the form changes only the keys it lists.
+    assert json.loads(form.attrs["data-settings-json"] or "") == DESIRED
     start = page.elements.index(form)
-    textarea = next(e for e in page.elements[start:] if e.tag == "textarea")
-    assert textarea.attrs["name"] == "settings"
-    assert "data-json" in textarea.attrs
-    assert json.loads(textarea.text) == DESIRED  # the newest version, not v1
+    end = next(i for i, e in enumerate(page.elements[start + 1 :], start + 1) if e.tag == "form")
+    inside = page.elements[start:end]
+    interval = next(e for e in inside if e.attrs.get("data-key") == "sample_interval_s")
+    assert interval.attrs["value"] == "30"
+    assert (interval.attrs["min"], interval.attrs["max"]) == ("0.05", "3600")
+    assert interval.attrs["placeholder"] == "60"  # the box's default
+    door_keys = {e.attrs.get("data-key") for e in inside}
+    assert "door.pulse_s" in door_keys
+    assert "kiosk.session_s" not in door_keys  # a door takes no kiosk settings
     hub = page.one("form", data_config_form="v1-hub-1")
-    hub_text = next(e for e in page.elements[page.elements.index(hub) :] if e.tag == "textarea")
-    assert json.loads(hub_text.text) == {}
+    assert json.loads(hub.attrs["data-settings-json"] or "") == {}
 
 
 def test_chinese_by_default_and_english_with_the_cookie(sign_in: SignIn) -> None:
@@ -327,3 +337,43 @@ def test_a_refused_config_says_why_in_the_message_the_form_shows(sign_in: SignIn
     error: dict[str, Any] = response.json()["error"]
     assert error["code"] == "config_invalid"
     assert "mqtt_host" in error["message"]  # app.js puts this message in [data-result]
+
+
+def test_the_newest_diagnostics_report_reads_as_a_page(sign_in: SignIn, engine: Engine) -> None:
+    report = {
+        "heartbeat": {"software": "1.4.2", "uptime_s": 93_600, "disk_free_mb": 78_232,
+                      "outbox_depth": 17, "config_version": 3},
+        "versions": {"yizhan": "1.4.2", "python": "3.11.9"},
+        "logs": ["12:00 INFO started", "12:01 WARNING broker slow", "12:02 ERROR sync failed"],
+    }  # fmt: skip
+    with Session(engine) as session:
+        session.add(
+            DeviceDiagnostics(
+                device_id="v1-door-1", command_id="c-1", ts=NOW, report=report, received_at=NOW
+            )
+        )
+        session.commit()
+    client = sign_in("tech")
+
+    (link,) = [  # no new tab, no raw JSON
+        a
+        for a in fleet(client).find("a")
+        if "v1-door-1" in (a.attrs.get("href") or "") and "data-diagnostics-report" in a.attrs
+    ]
+    text = client.get("/fleet/devices/v1-door-1/diagnostics").text
+    client.cookies.set("yz_lang", "en")
+    english = client.get("/fleet/devices/v1-door-1/diagnostics").text
+    nothing = client.get("/fleet/devices/v1-hub-1/diagnostics").text
+
+    assert link.attrs["href"] == "/fleet/devices/v1-door-1/diagnostics"
+    assert "target" not in link.attrs
+    assert "1.4.2" in text
+    assert "76.4 GB" in text  # 78232 MB, in the unit a person reads
+    assert 'data-fact="outbox">17<' in text
+    errors = text[text.index("data-last-errors") :]
+    assert errors.index("sync failed") < errors.index("broker slow")  # the newest first
+    assert "INFO started" not in errors[: errors.index("</ol>")]
+    assert '<details class="raw"' in text
+    assert "Last errors" in english
+    assert "data-no-report" in nothing
+    assert sign_in("boss").get("/fleet/devices/v1-door-1/diagnostics").status_code == 403

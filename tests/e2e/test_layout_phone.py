@@ -94,6 +94,10 @@ PAGES: Final = {
         "/fleet",
         "/points",
         "/members",
+        "/notifications",
+        "/reports",
+        "/wall",
+        f"/venues/{VENUE}/settings",
         "/no-such-page",
     ),
     "manager": (
@@ -103,9 +107,22 @@ PAGES: Final = {
         f"/venues/{VENUE}/activities",
         "/alerts",
         "/points",
+        "/notifications",
+        "/reports",
+        "/wall",
+        f"/venues/{VENUE}/settings",
         "/fleet",
     ),
-    "technician": ("/", f"/venues/{VENUE}", "/alerts", "/fleet", "/points"),
+    "technician": (
+        "/",
+        f"/venues/{VENUE}",
+        "/alerts",
+        "/fleet",
+        "/points",
+        "/notifications",
+        "/reports",
+        f"/venues/{VENUE}/settings",
+    ),
     "member": ("/member", "/"),
 }
 WIDE_PAGES: Final = {
@@ -498,6 +515,7 @@ def test_the_phone_header_is_one_row_and_its_menu_opens_over_the_page(
 
     expect(button).to_have_attribute("aria-expanded", "true")
     expect(panel).to_be_visible()
+    page.screenshot(path=world.artifacts / f"{role}-menu-open-360.png")
     assert page.locator("main").bounding_box() == main_top, "opening the menu moved the page"
     links = panel.locator("nav a, .tools a, .tools button")
     assert links.count() >= 3

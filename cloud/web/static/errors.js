@@ -24,10 +24,12 @@
       .map((child) => child.textContent).join("").trim();
   }
 
-  // What the form calls the field ``body.config.sample_interval_s``: its label's own words,
-  // else the last part of the path (a key the person typed into a JSON box themselves).
+  // What the form calls the field ``body.sample_interval_s``: its label's own words, else
+  // the path without body./settings. (a key the person typed into a JSON box themselves).
   function label(field) {
-    const parts = String(field || "").split(".").filter((part) => !/^(body|query|path)$/.test(part));
+    let parts = String(field || "").split(".")
+      .filter((part) => !/^(body|query|path|\d+)$/.test(part));
+    if (parts.length > 1 && parts[0] === "settings") parts = parts.slice(1);  // a box's key
     const name = parts[parts.length - 1] || "";
     const root = document.getElementById("live-root") || document;
     const input = name && root.querySelector(`[name="${CSS.escape(name)}"]`);
@@ -40,18 +42,28 @@
     return parts.join(".") || name;
   }
 
+  function english() {
+    return document.documentElement.lang === "en";
+  }
+
   function fieldSentence(detail, t) {
     const params = Object.assign({}, detail.params || {});
     params.field = label(detail.field);
+    // A check of the whole request (a model's own rule) names no field: the page's sentence
+    // for the code, or the code's, says it better than "body".
+    if (!params.field) return "";
     if (Array.isArray(params.expected)) params.expected = params.expected.join(", ");
     let key = `field.${detail.code}`;
     if (params.exclusive && t[`${key}.exclusive`]) key += ".exclusive";
-    if (detail.code === "invalid_value" && !params.reason) key = "field.invalid_value.plain";
+    // A custom rule's reason is English: a Chinese sentence does without it.
+    if (detail.code === "invalid_value" && (!params.reason || !english())) {
+      key = "field.invalid_value.plain";
+    }
     return t[key] ? fill(t[key], params) : "";
   }
 
   function joiner() {
-    return document.documentElement.lang === "en" ? "; " : "；";
+    return english() ? "; " : "；";
   }
 
   // err: what app.js's callApi threw (status, data) or what fetch threw (no status).
@@ -66,11 +78,13 @@
     const details = Array.isArray(error.details) ? error.details : [];
     const fields = details.filter((d) => d && typeof d.code === "string")
       .map((d) => fieldSentence(d, t)).filter(Boolean);
-    if (fields.length) return fields.slice(0, 3).join(joiner());
-    if (pageSays) return pageSays;
+    // The page's own sentence first (its authors chose it), then which fields were wrong.
+    const which = fields.slice(0, 3).join(joiner());
+    if (pageSays) return which ? `${pageSays} ${which}` : pageSays;
+    if (which) return which;
     if (t[error.code]) return fill(t[error.code], Object.assign({}, ...details));
     const byStatus = t[`status.${err.status}`];
-    if (document.documentElement.lang === "en" && error.message) return error.message;
+    if (english() && error.message) return error.message;
     return byStatus || fill(t.unknown || "{status}", { status: err.status });
   }
 

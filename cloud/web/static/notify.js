@@ -9,6 +9,11 @@
   const SEEN_KEY = "yz-notify-seen";  // the newest alert id already shown, per browser tab
   let pending = false;
 
+  // A refusal in the page's words (errors.js), never the API's English or the browser's.
+  function refusal(err) {
+    return window.yzErrors ? window.yzErrors.explain(err) : err.message;
+  }
+
   function api(method, url, body) {
     if (window.yz && window.yz.callApi) return window.yz.callApi(method, url, body);
     return Promise.reject(new Error("app.js is not loaded"));
@@ -97,7 +102,7 @@
       if (form.contains(document.activeElement)) document.activeElement.blur();
       if (window.yz) window.yz.refresh();
     } catch (err) {
-      result(form, err.message, true);
+      result(form, refusal(err), true);
     } finally {
       if (submit) submit.disabled = false;
     }
@@ -116,7 +121,7 @@
         else result(scope, test.dataset.failed.replace("{error}", delivery.last_error || delivery.status), true);
         if (window.yz) window.yz.refresh();
       } catch (err) {
-        result(scope, err.message, true);
+        result(scope, refusal(err), true);
       } finally {
         test.disabled = false;
       }
@@ -131,7 +136,7 @@
         result(scope, ack.dataset.done, false);
         if (window.yz) window.yz.refresh();
       } catch (err) {
-        result(scope, err.message, true);
+        result(scope, refusal(err), true);
       } finally {
         ack.disabled = false;
       }

@@ -16,7 +16,8 @@
   function reason(err) {
     const code = err.data && err.data.error && err.data.error.code;
     const text = code && said(`[data-api-reasons] [data-reason="${CSS.escape(code)}"]`);
-    return text || err.message;
+    // Else errors.js words it by code, in the page's language.
+    return text || (window.yzErrors ? window.yzErrors.explain(err) : err.message);
   }
 
   // pydantic's error types, for routes that answer with them (PATCH, PUT …/settings).

@@ -234,6 +234,11 @@ REFUSALS: Final[dict[str, str]] = {
         code: "claim_code_invalid", message: "the claim code has a typo", details: []}}})""",
     "unknown": """Object.assign(new Error("x"), {status: 409, data: {error: {
         code: "something_new", message: "an English sentence", details: []}}})""",
+    # A model's own rule over the whole body: no field to name, and its reason is English.
+    "whole_body": """Object.assign(new Error("x"), {status: 422, data: {error: {
+        code: "invalid_request", message: "x", details: [{field: "body",
+        code: "invalid_value", params: {reason: "closes must be after opens"}}]}}}),
+        '请检查开放时间。'""",
 }
 
 
@@ -269,6 +274,7 @@ def test_errors_js_words_refusals_in_the_pages_language() -> None:
         "claim": words_table("zh-CN")["claim_code_invalid"],
         "unknown": words_table("zh-CN")["status.409"],
         "json_box": "“设置”不是有效的 JSON，请检查括号、引号和逗号",
+        "whole_body": "请检查开放时间。",
     }
     # No English words (JSON is the box's own name).
     assert not any(re.search(r"[A-Za-z]{4,}", t.replace("JSON", "")) for t in said.values())

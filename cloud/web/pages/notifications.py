@@ -207,7 +207,8 @@ def notifications_page(*, request: Request, viewer: Staff, session: SessionDep) 
         request,
         viewer,
         "notifications.html",
-        live="alerts",
+        # Not live: a refresh of <main> would reset a half-filled form; the bell still
+        # follows the inbox, and each change made here refreshes the page.
         subscriptions=[public(s) for s in subs],
         deliveries=recent,
         venues=venues,
@@ -245,6 +246,4 @@ def ack_page(
     if alert is None or not viewer.principal.sees_venue(alert.venue_id):
         return _problem(request, viewer, 404, "notify.ack.not_yours")
     venue = session.get(Venue, alert.venue_id)
-    return render(
-        request, viewer, "notify_ack.html", live="alerts", problem=None, alert=alert, venue=venue
-    )
+    return render(request, viewer, "notify_ack.html", problem=None, alert=alert, venue=venue)

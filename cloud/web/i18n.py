@@ -293,6 +293,20 @@ API_ERRORS: Final[Messages] = {
         "The member code was refreshed too often; wait a moment",
     ),
     "api.duplicate_member": ("同一会员只能填写一次", "Give each member once"),
+    # A member's own checks (cloud/members/codes.py): the page may speak to the member.
+    "api.member_unknown": (
+        "工会会员名单中还没有这个会员，请联系工会",
+        "The union's member list does not have this member yet; ask the union",
+    ),
+    "api.member_revoked": (
+        "会籍已暂停或注销；如有疑问请联系工会",
+        "The membership is suspended or revoked; ask the union",
+    ),
+    "api.membership_expired": (
+        "会籍已到期，续期后才能使用",
+        "The membership has lapsed; renew it in the union app",
+    ),
+    "api.code_refused": ("暂时无法生成会员码，请稍后重试", "No code could be made; retry shortly"),
     "api.login_throttled": (
         "登录失败次数过多，请稍后再试",
         "Too many failed sign-ins; try again later",

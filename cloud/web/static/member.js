@@ -84,7 +84,10 @@
     }
     if (current !== box) return;  // the page was re-rendered meanwhile
     if (!res.ok || !data || !data.svg) {
-      const message = data && data.error ? data.error.message : box.dataset.textFailed;
+      // The refusal in the page's words (errors.js), else the page's own "failed".
+      const refused = Object.assign(new Error(""), { status: res.status, data });
+      const message = data && data.error && window.yzErrors
+        ? window.yzErrors.explain(refused) : box.dataset.textFailed;
       failed(message, res.status);
       return;
     }

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, func, select
 
 from cloud.devices.errors import DeviceError
 from cloud.devices.models import Device, DeviceDesiredConfig, DeviceStatus
-from protocol.device_config import ConfigProblem, DesiredConfig, check_config
+from protocol.device_config import DesiredConfig, check_config
+from protocol.pushable import ConfigProblem
 
 
 class ConfigInvalidError(DeviceError):

@@ -16,6 +16,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cloud.aggregates.models import VenueSettings
@@ -337,8 +338,14 @@ def probes(session: Session, venue_id: str, *, now: datetime) -> list[Probe]:
         .group_by(col(Reading.device_id), col(Reading.sensor))
         .subquery()
     )
-    rows = session.exec(
-        select(Reading.device_id, Reading.sensor, Reading.metric, Reading.value, Reading.ts).join(
+    rows = session.execute(
+        sa_select(
+            col(Reading.device_id),
+            col(Reading.sensor),
+            col(Reading.metric),
+            col(Reading.value),
+            col(Reading.ts),
+        ).join(
             newest,
             (col(Reading.device_id) == newest.c.device_id)
             & (col(Reading.sensor) == newest.c.sensor)

@@ -115,7 +115,8 @@ class Browser:
     def open(self, venue: str = "v1", status: int = 200) -> str:
         answer = self.client.get(f"/venues/{venue}/settings")
         assert answer.status_code == status, answer.text
-        return answer.text
+        text: str = answer.text
+        return text
 
     def call(self, method: str, url: str, body: Any = None) -> Any:
         return self.client.request(method, url, json=body, headers={"X-CSRF-Token": self.csrf})

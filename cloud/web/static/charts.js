@@ -20,7 +20,7 @@
   const monthDay = (date) => String(date || "").slice(5);
   // containLabel keeps axis labels inside: the chart fits a 360-px phone.
   const grid = { left: 4, right: 12, top: 36, bottom: 8, containLabel: true };
-  const tooltip = { trigger: "axis", confine: true };
+  const tooltip = { trigger: "axis", confine: true, className: "yz-tooltip" };
 
   function legendFor(el, count) {
     // A plain legend wraps onto more rows instead of paging through its names.

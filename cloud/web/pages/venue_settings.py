@@ -83,7 +83,7 @@ TEXT: Final[Messages] = {
     "settings.unit.celsius": ("°C", "°C"),
     "settings.unit.seconds": ("秒", "s"),
     "settings.unit.times": ("倍", "×"),
-    "settings.default_of": ("{threshold}，{minutes} 分钟", "{threshold}, {minutes} min"),
+    "settings.minutes": ("{n} 分钟", "{n} min"),
     "settings.kind.fridge_warm": ("冰箱温度过高", "Fridge too warm"),
     "settings.kind.heat": ("高温", "Heat"),
     "settings.kind.door_held_open": ("门长时间未关（秒）", "Door held open (seconds)"),

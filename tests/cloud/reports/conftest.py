@@ -1,7 +1,8 @@
 """The seeded district (world.py) on SQLite and PostgreSQL, and an app serving it.
 
-The figures are checked on both databases; the HTTP tests, which add nothing per database
-but seconds, run on SQLite."""
+The figures are checked on both databases, each test on its own copy. The HTTP tests, which
+add nothing per database but seconds, run on SQLite with one app per module: building the
+app (some 300 routes) costs more than everything a test asks of it."""
 
 from __future__ import annotations
 
@@ -41,26 +42,28 @@ def engine(migrated_db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def sqlite_engine(tmp_path: Path, _sqlite_template: Path) -> Iterator[Engine]:
-    path = tmp_path / "cloud.db"
+@pytest.fixture(scope="module")
+def sqlite_engine(
+    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
+) -> Iterator[Engine]:
+    path = tmp_path_factory.mktemp("reports") / "cloud.db"
     shutil.copyfile(_sqlite_template, path)
     engine = _seeded(f"sqlite:///{path}")
     yield engine
     engine.dispose()
 
 
-@pytest.fixture
-def client(sqlite_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    settings = CloudSettings(data_dir=tmp_path)
+@pytest.fixture(scope="module")
+def client(sqlite_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = CloudSettings(data_dir=tmp_path_factory.mktemp("cloud"))
     app = create_app(settings=settings, engine=sqlite_engine, clock=lambda: NOW)
     with TestClient(app) as made:
         yield made
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def headers(client: TestClient) -> Headers:
-    """``headers("mia")``: a bearer token of that user, logged in once per test."""
+    """``headers("mia")``: a bearer token of that user, logged in once per module."""
     known: dict[str, dict[str, str]] = {}
 
     def of(username: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
@@ -11,7 +10,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from tests.cloud.reports.conftest import Headers
-from tests.cloud.reports.world import DISTRICT, EXPECTED, RIDERS, RIDERS_NAME
+from tests.cloud.reports.world import DISTRICT, EXPECTED, RIDERS, RIDERS_NAME, local
 
 MONTH = {"period": "month", "date": "2026-11-17"}
 
@@ -42,18 +41,19 @@ def test_the_xlsx_has_chinese_headers_numbers_and_dates(
     book = load_workbook(io.BytesIO(answer.content))
     assert book.sheetnames == ["汇总", "每日", "温度", "告警"]
     summary = book["汇总"]
-    headers = [c.value for c in summary[3]]
-    row = dict(zip(headers, [c.value for c in summary[4]], strict=True))
+    titles = [str(c.value) for c in summary[3]]
+    row = dict(zip(titles, [c.value for c in summary[4]], strict=True))
     assert row["阵地"] == RIDERS_NAME
-    assert row["到访人次"] == 15 and isinstance(row["到访人次"], int)
+    assert row["到访人次"] == 15
+    assert isinstance(row["到访人次"], int)
     assert row["用电量（千瓦时）"] == 5.75
     assert row["冰箱超温（分钟）"] == 85.0
     assert row["确认用时中位数（分钟）"] == 10.0
-    assert row["高峰时段"] == datetime(2026, 11, 30, 23, 0)
-    assert summary.cell(row=4, column=headers.index("到访人次") + 1).number_format == "0"
+    assert row["高峰时段"] == local(2026, 11, 30, 23)
+    assert summary.cell(row=4, column=titles.index("到访人次") + 1).number_format == "0"
     days = book["每日"]
     first = [c.value for c in days[2]]
-    assert first[:3] == [datetime(2026, 11, 1), RIDERS_NAME, 10]
+    assert first[:3] == [local(2026, 11, 1), RIDERS_NAME, 10]
     assert days.max_row == 31  # the header and 30 days
 
 
@@ -90,7 +90,8 @@ def test_the_pdf_reads_back_with_its_chinese_words_and_figures(
     ):
         assert words in text
     assert "\n25\n" in text  # the district's visits: 15 + 7 + 3
-    assert "85.0" in text and "5.75" in text
+    assert "85.0" in text
+    assert "5.75" in text
 
 
 def test_a_district_report_holds_only_the_callers_venues(
@@ -112,7 +113,8 @@ def test_another_venues_manager_finds_no_such_venue_or_district(
         f"/api/v1/reports/district/{DISTRICT}", params=MONTH, headers=headers("max")
     )
 
-    assert venue.status_code == 404 and venue.json()["error"]["code"] == "venue_not_found"
+    assert venue.status_code == 404
+    assert venue.json()["error"]["code"] == "venue_not_found"
     assert district.status_code == 404
     assert district.json()["error"]["code"] == "district_not_found"
     assert RIDERS_NAME not in venue.text + district.text

@@ -32,7 +32,7 @@ def _report(
         )
 
 
-def test_a_venue_month_has_its_own_calendar_figures(engine: Engine) -> None:
+def test_a_venue_month_and_its_days_have_their_own_calendar_figures(engine: Engine) -> None:
     report = _report(engine, venue_id=RIDERS)
     f = report.venues[0].total
 
@@ -58,11 +58,8 @@ def test_a_venue_month_has_its_own_calendar_figures(engine: Engine) -> None:
     assert dict(f.alerts.by_kind) == {"fridge_warm": 2, "door_held_open": 1}
     probe = report.venues[0].excursions[0]
     assert (probe.label, probe.limit_c, probe.max_c, probe.minutes) == ("饮料冰箱", 8.0, 9.5, 85.0)
-
-
-def test_the_days_carry_the_figures_of_their_own_day(engine: Engine) -> None:
-    days = _report(engine, venue_id=RIDERS).venues[0].days
-
+    # Each day carries the figures of its own local day.
+    days = report.venues[0].days
     assert len(days) == 30
     assert (days["2026-11-01"].visits, days["2026-11-01"].energy_kwh) == (10, 3.5)
     assert days["2026-11-01"].alerts.count == 1  # opened 00:30 local, 16:30 UTC the day before

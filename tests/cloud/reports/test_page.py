@@ -29,7 +29,8 @@ def test_a_managers_page_shows_their_venue_and_links_the_files(client: TestClien
         f'href="/api/v1/reports/venue/{RIDERS}?period=month&amp;date=2026-11-01&amp;lang=zh-CN&amp;format=pdf"'
         in html
     )
-    assert 'value="district:徐汇区"' in html and "pudong" not in html
+    assert 'value="district:徐汇区"' in html
+    assert "pudong" not in html
     assert 'data-api-form="/api/v1/reports/subscriptions"' in html
     assert '<table class="cards" data-report-table>' in html
 
@@ -55,10 +56,8 @@ def test_the_venue_and_alerts_pages_export_what_they_show(client: TestClient) ->
     venue = client.get(f"/venues/{RIDERS}", params={"from": "2026-11-01", "to": "2026-11-30"}).text
     alerts = client.get("/alerts").text
 
-    assert (
-        f'formaction="/api/v1/reports/exports/venues/{RIDERS}/traffic" name="resolution" value="day"'
-        in venue
-    )
+    traffic = f"/api/v1/reports/exports/venues/{RIDERS}/traffic"
+    assert f'formaction="{traffic}" name="resolution" value="day"' in venue
     assert '<input type="hidden" name="from" value="2026-11-01">' in venue
     assert 'action="/api/v1/reports/exports/alerts"' in alerts
     # What the alerts page's form sends with every venue and no dates chosen:

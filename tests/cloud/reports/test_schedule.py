@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlalchemy import Engine, delete, func, select
 
 from cloud.notify.settings import NotifySettings
 from cloud.reports.jobs import smtp_mailer
-from cloud.reports.models import ReportSend
+from cloud.reports.models import ReportSend, ReportSubscription
 from cloud.reports.period import Period
 from cloud.reports.schedule import due_period, send_due
 from tests.cloud.reports.conftest import Headers
@@ -34,7 +33,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
@@ -57,6 +56,14 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_subscriptions(sqlite_engine: Engine) -> None:
+    """The app is the module's: each test starts without the others' subscriptions."""
+    with sqlite_engine.begin() as conn:
+        conn.execute(delete(ReportSend))
+        conn.execute(delete(ReportSubscription))
 
 
 def _subscribe(client: TestClient, headers: Headers, **body: str) -> dict[str, Any]:
@@ -87,7 +94,8 @@ def test_a_monthly_report_is_mailed_once_with_its_pdf(
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["To"] == "mia@union.example.cn"
-    assert RIDERS_NAME in str(message["Subject"]) and "2026年12月" in str(message["Subject"])
+    assert RIDERS_NAME in str(message["Subject"])
+    assert "2026年12月" in str(message["Subject"])
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_filename() == "riders-month-2026-12.pdf"
     assert attachment.get_content().startswith(b"%PDF")

@@ -53,8 +53,13 @@ EXPECTED: Final = {
 }
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def local(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    """A venue-local time as a spreadsheet holds it: no zone (Excel has none)."""
+    return datetime(year, month, day, hour)  # noqa: DTZ001 - what openpyxl reads back
 
 
 def _traffic(

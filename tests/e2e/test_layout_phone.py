@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -138,12 +138,13 @@ ERROR_PAGES: Final = {
 _SERIOUS: Final = ("serious", "critical")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LayoutWorld:
     url: str
     browser: Browser
     contexts: dict[str, BrowserContext]
     artifacts: Path
+    axed: set[tuple[str, int]] = field(default_factory=set)  # (path, status) axe has seen
 
     def page(self, role: str) -> Page:
         return self.contexts[role].pages[0]
@@ -486,7 +487,11 @@ def test_every_page_fits_a_phone_in_both_languages_and_passes_axe(
             _open(page, path, status=ERROR_PAGES.get(path, {}).get(role, 200))
             name = f"{role} {path} at {size['width']} px ({lang})"
             problems += _sideways(page, name)
-            if lang == "zh-CN":  # the rules axe checks do not change with the words
+            # axe once a page, by the first role that opens it: another role's copy is the
+            # same template (its header has fewer links), and axe is most of the time here.
+            status = ERROR_PAGES.get(path, {}).get(role, 200)
+            if lang == "zh-CN" and (path, status) not in world.axed:
+                world.axed.add((path, status))
                 problems += _axe(page, name)
             _shot(world, page, role, path, size)
     _set_lang(page, "zh-CN")

@@ -20,7 +20,7 @@ from cloud.reports.period import Period, PeriodError, parse_period
 from cloud.reports.venues import load_venues
 from cloud.reports.words import Lang
 
-# Sub-routers first: their fixed paths (/subscriptions, /exports/…) are matched before ours.
+# Mounted under /api/v1: the reports, their exports and the e-mail subscriptions.
 router = APIRouter(tags=["reports"])
 reports = APIRouter(
     prefix="/reports",

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, or_, select
 from cloud.aggregates import raw
 from cloud.aggregates.docking import daily_stats
 from cloud.aggregates.models import OccupancyHourly, TrafficDaily
-from cloud.aggregates.timezones import local_date, venue_zone
+from cloud.aggregates.timezones import venue_zone
 from cloud.aggregates.traffic import DECISION_EVENT
 from cloud.core.time import as_utc
 from cloud.reports.excursions import Excursion, excursions
@@ -161,6 +161,40 @@ def _sum_days(total: Figures, days: dict[str, Figures]) -> None:
         total.heat_minutes += day.heat_minutes
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What the per-venue queries found, for all venues at once."""
+
+    rows: dict[DayKey, Figures]
+    peaks: dict[str, Peak]
+    uniques: dict[str, int]
+    excursions: list[Excursion]
+    handled: dict[str, dict[str, Handling]]
+    redeemed: dict[str, dict[str, Redeemed]]
+
+
+def _venue_report(venue: ReportVenue, period: Period, found: _Found) -> VenueReport:
+    days = {d.isoformat(): found.rows[(venue.id, d.isoformat())] for d in period.days()}
+    mine = [x for x in found.excursions if x.venue_id == venue.id]
+    for x in mine:
+        for day, minutes in x.minutes_by_day.items():
+            if x.role == "fridge":
+                days[day].fridge_minutes += minutes
+            else:
+                days[day].heat_minutes += minutes
+    for day, handling in found.handled.get(venue.id, {}).items():
+        days[day].alerts = handling
+    for day, tally in found.redeemed.get(venue.id, {}).items():
+        days[day].redeemed = tally
+    total = Figures(
+        unique_members=found.uniques.get(venue.id, 0), peak=found.peaks.get(venue.id, Peak())
+    )
+    _sum_days(total, days)
+    total.alerts = Handling.combined(d.alerts for d in days.values())
+    total.redeemed = Redeemed.combined(d.redeemed for d in days.values())
+    return VenueReport(venue, total, days, mine)
+
+
 def build_report(
     conn: Connection,
     venues: Sequence[ReportVenue],
@@ -171,38 +205,23 @@ def build_report(
     key: str,
     now: datetime,
 ) -> Report:
-    """Every figure of ``venues`` over ``period``, each venue on its own local days."""
-    ids = [v.id for v in venues]
+    """Every figure of ``venues`` (at least one) over ``period``, each on its own local days."""
+    if not venues:
+        raise ValueError("a report needs at least one venue")
     rows: dict[DayKey, Figures] = defaultdict(Figures)
-    if ids:
-        _traffic(conn, ids, period, rows)
-    peaks = _peaks(conn, venues, period, rows) if ids else {}
-    uniques, unique_total = _unique_members(conn, venues, period) if ids else ({}, 0)
-    found = excursions(conn, venues, period) if ids else []
-    handled = alert_handling(conn, venues, period) if ids else {}
-    redeemed = redemptions(conn, venues, period) if ids else {}
-    reports, total = [], Figures()
-    for venue in venues:
-        days = {d.isoformat(): rows[(venue.id, d.isoformat())] for d in period.days()}
-        mine = [x for x in found if x.venue_id == venue.id]
-        for x in mine:
-            for day, minutes in x.minutes_by_day.items():
-                figures = days[day]
-                if x.role == "fridge":
-                    figures.fridge_minutes += minutes
-                else:
-                    figures.heat_minutes += minutes
-        for day, handling in handled.get(venue.id, {}).items():
-            days[day].alerts = handling
-        for day, tally in redeemed.get(venue.id, {}).items():
-            days[day].redeemed = tally
-        figures = Figures(unique_members=uniques.get(venue.id, 0), peak=peaks.get(venue.id, Peak()))
-        _sum_days(figures, days)
-        figures.alerts = Handling.combined(d.alerts for d in days.values())
-        figures.redeemed = Redeemed.combined(d.redeemed for d in days.values())
-        reports.append(VenueReport(venue, figures, days, mine))
-    total = _totals(reports, unique_total)
-    return Report(scope, name, key, period, as_utc(now), reports, total)
+    _traffic(conn, [v.id for v in venues], period, rows)
+    peaks = _peaks(conn, venues, period, rows)
+    uniques, unique_total = _unique_members(conn, venues, period)
+    found = _Found(
+        rows,
+        peaks,
+        uniques,
+        excursions(conn, venues, period),
+        alert_handling(conn, venues, period),
+        redemptions(conn, venues, period),
+    )
+    reports = [_venue_report(venue, period, found) for venue in venues]
+    return Report(scope, name, key, period, as_utc(now), reports, _totals(reports, unique_total))
 
 
 def _totals(reports: Sequence[VenueReport], unique_members: int) -> Figures:
@@ -214,7 +233,3 @@ def _totals(reports: Sequence[VenueReport], unique_members: int) -> Figures:
     total.alerts = Handling.combined(r.total.alerts for r in reports)
     total.redeemed = Redeemed.combined(r.total.redeemed for r in reports)
     return total
-
-
-def local_day(value: datetime, venue: ReportVenue) -> str:
-    return local_date(value, venue_zone(venue.timezone)).isoformat()

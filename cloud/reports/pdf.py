@@ -12,6 +12,7 @@ import io
 from collections.abc import Sequence
 from functools import cache
 from typing import Final
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
@@ -80,7 +81,7 @@ def _table(table: Table, lang: Lang, *, keep: Sequence[str] | None = None) -> Fl
         if keep is None or c.key in keep or c.fmt == "text" or c.key == "date"
     ]
     headers = table.headers(lang)
-    data: list[list[object]] = [[Paragraph(headers[n], cell_style) for n in picked]]
+    data: list[list[object]] = [[Paragraph(escape(headers[n]), cell_style) for n in picked]]
     data += [[show(row[n], table.columns[n].fmt) for n in picked] for row in table.rows]
     width = (PAGE[0] - 2 * MARGIN) / len(picked)
     pdf = PdfTable(data, colWidths=[width] * len(picked), repeatRows=1)
@@ -127,7 +128,10 @@ def report_pdf(report: Report, lang: Lang) -> bytes:
     zones = sorted({v.venue.timezone for v in report.venues}) or ["Asia/Shanghai"]
     generated = local_iso(report.generated_at, venue_zone(zones[0]))[:16].replace("T", " ")
     story: list[Flowable] = [
-        Paragraph(title(lang, report.name, report.period.kind, report.period.label(lang)), heading),
+        # A Paragraph reads markup: a name with "&" or "<" in it is text, not a tag.
+        Paragraph(
+            escape(title(lang, report.name, report.period.kind, report.period.label(lang))), heading
+        ),
         Paragraph(
             f"{word(lang, 'reports.zone')}: {', '.join(zones)} · "
             f"{word(lang, 'reports.generated')}: {generated}",

@@ -16,11 +16,13 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, func, select
 
+from cloud.jobs.job import Every
 from cloud.notify.settings import NotifySettings
-from cloud.reports.jobs import smtp_mailer
+from cloud.reports.jobs import report_jobs, smtp_mailer
 from cloud.reports.models import ReportSend, ReportSubscription
 from cloud.reports.period import Period
 from cloud.reports.schedule import due_period, send_due
+from cloud.settings import CloudSettings
 from tests.cloud.reports.conftest import Headers
 from tests.cloud.reports.world import DISTRICT, RIDERS, RIDERS_NAME
 
@@ -160,3 +162,13 @@ def test_a_period_is_due_from_six_the_morning_after_and_never_before_subscribing
     assert due_period("day", SHANGHAI, now=five, since=created) == Period.containing(
         "day", date(2026, 12, 30)
     )
+
+
+def test_the_job_runs_only_with_a_mail_server(sqlite_engine: Engine) -> None:
+    off = report_jobs(CloudSettings(), sqlite_engine)
+    on = report_jobs(
+        CloudSettings(notify=NotifySettings(smtp_host="smtp.union.example.cn")), sqlite_engine
+    )
+
+    assert off == []
+    assert [(job.name, job.schedule) for job in on] == [("report_mail", Every(300.0))]

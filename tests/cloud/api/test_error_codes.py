@@ -138,10 +138,12 @@ def test_each_refused_field_gets_a_code_and_its_limit_but_never_the_input() -> N
 
 
 def test_a_refused_request_answers_field_codes(cloud: Cloud) -> None:
+    # One cloud for both checks: each opens a migrated database and hashes a password.
+    admin = cloud.person("ada")
     answer = cloud.http.patch(
         "/api/v1/venues/v1",
         json={"latitude": 91, "longitude": 121, "name_en": "x" * 121},
-        headers=cloud.person("ada"),
+        headers=admin,
     )
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
@@ -153,10 +155,7 @@ def test_a_refused_request_answers_field_codes(cloud: Cloud) -> None:
     # A bare 404 and 405 carry their codes too.
     assert cloud.http.get("/api/v1/nowhere").json()["error"]["code"] == "not_found"
     assert cloud.http.delete("/healthz").json()["error"]["code"] == "method_not_allowed"
-
-
-def test_a_venue_has_an_english_name_that_an_empty_text_clears(cloud: Cloud) -> None:
-    admin = cloud.person("ada")
+    # The English name: given on creation (trimmed), cleared by an empty text.
     made = cloud.http.post(
         "/api/v1/venues",
         json={"id": "v9", "name": "徐汇骑手驿站", "name_en": " Xuhui Riders' Station "},

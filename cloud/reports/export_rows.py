@@ -24,6 +24,8 @@ from cloud.reports.handling import ALERT
 from cloud.reports.period import PeriodError
 from cloud.reports.tables import Cell, Format
 from cloud.reports.words import Lang
+from cloud.web.i18n import Lang as WebLang
+from cloud.web.words import venue_name
 
 # An export is one answer: past this many rows, ask for a shorter range.
 MAX_ROWS: Final = 100_000
@@ -83,6 +85,10 @@ def parse_range(first: str | None, last: str | None, *, today: date, max_days: i
     return DateRange(start, end)
 
 
+def _lang(lang: Lang) -> WebLang:
+    return "en" if lang == "en" else "zh-CN"
+
+
 def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return None if value is None else as_utc(value).astimezone(zone).replace(tzinfo=None)
 
@@ -95,6 +101,7 @@ def access_event_rows(
     venue_id: str | None,
     window: Window,
     pseudonym_key: bytes,
+    lang: Lang,
 ) -> Sheet:
     """Door decisions, newest first; member ids pseudonymised as the API does for ``principal``."""
     found = access_events(
@@ -110,7 +117,7 @@ def access_event_rows(
     for e in found.data:
         venue = venues.get(e.venue_id)
         zone = venue_zone(venue.timezone if venue else None)
-        name = venue.name if venue else e.venue_id
+        name = venue_name(venue, _lang(lang), fallback=e.venue_id)
         rows.append([_local(e.ts, zone), name, e.device_id, e.door, e.reason, e.member, e.detail])
     return Sheet("access_events", ACCESS_COLUMNS, rows)
 
@@ -144,7 +151,7 @@ def alert_rows(
         rows.append(
             [
                 r.id,
-                venue.name,
+                venue_name(venue, _lang(lang)),
                 r.kind,
                 r.severity,
                 r.status,

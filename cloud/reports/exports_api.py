@@ -117,6 +117,7 @@ def export_access_events(
             venue_id=venue,
             window=days.window(venue_zone(zone)),
             pseudonym_key=state.auth.pseudonym_key,
+            lang=chosen_lang,
         )
     except PeriodError as exc:
         raise refused(exc, "query.from") from None

@@ -27,6 +27,7 @@ from cloud.reports.handling import Handling, alert_handling
 from cloud.reports.period import Period
 from cloud.reports.redemptions import Redeemed, redemptions
 from cloud.reports.venues import ReportVenue
+from cloud.web.words import venue_name
 
 Scope = Literal["venue", "district"]
 DayKey = tuple[str, str]  # venue id, ISO day
@@ -80,6 +81,12 @@ class Report:
     generated_at: datetime
     venues: list[VenueReport]
     total: Figures
+
+    def display_name(self, lang: str) -> str:
+        """The venue as the reader calls it (its English name in English), or the district."""
+        if self.scope == "venue":
+            return venue_name(self.venues[0].venue, "en" if lang == "en" else "zh-CN")
+        return self.name
 
 
 def _traffic(conn: Connection, ids: list[str], period: Period, rows: dict[DayKey, Figures]) -> None:

@@ -130,7 +130,12 @@ def report_pdf(report: Report, lang: Lang) -> bytes:
     story: list[Flowable] = [
         # A Paragraph reads markup: a name with "&" or "<" in it is text, not a tag.
         Paragraph(
-            escape(title(lang, report.name, report.period.kind, report.period.label(lang))), heading
+            escape(
+                title(
+                    lang, report.display_name(lang), report.period.kind, report.period.label(lang)
+                )
+            ),
+            heading,
         ),
         Paragraph(
             f"{word(lang, 'reports.zone')}: {', '.join(zones)} · "
@@ -167,7 +172,7 @@ def report_pdf(report: Report, lang: Lang) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title=title(lang, report.name, report.period.kind, report.period.label(lang)),
+        title=title(lang, report.display_name(lang), report.period.kind, report.period.label(lang)),
     )
     document.build(story)
     return out.getvalue()

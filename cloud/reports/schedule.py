@@ -128,7 +128,8 @@ def _make(
     report = make(conn, sub.target, period, scope=scope, now=now)
     if report is None:
         return None
-    return render_file(report, "pdf" if sub.fmt == "pdf" else "xlsx", sub.lang), report.name
+    file = render_file(report, "pdf" if sub.fmt == "pdf" else "xlsx", sub.lang)
+    return file, report.display_name(sub.lang)
 
 
 def _send_one(

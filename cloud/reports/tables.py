@@ -8,10 +8,11 @@ from datetime import date, datetime
 from typing import Final, Literal
 
 from cloud.reports.excursions import Excursion
-from cloud.reports.figures import Figures, Report
+from cloud.reports.figures import Figures, Report, VenueReport
 from cloud.reports.handling import Handling
 from cloud.reports.redemptions import Redeemed
 from cloud.reports.words import Lang, word
+from cloud.web.words import venue_name
 
 Format = Literal["text", "int", "dec1", "dec3", "date", "hour"]
 Cell = str | int | float | date | datetime | None
@@ -54,6 +55,10 @@ FIGURES: Final = (
 )
 
 
+def _name(report: VenueReport, lang: Lang) -> str:
+    return venue_name(report.venue, "en" if lang == "en" else "zh-CN")
+
+
 def figure_cells(f: Figures) -> list[Cell]:
     peak_at = None if f.peak.at is None else f.peak.at.replace(tzinfo=None)
     return [
@@ -79,16 +84,16 @@ def figure_cells(f: Figures) -> list[Cell]:
 
 def summary(report: Report, lang: Lang) -> Table:
     """One row per venue, and for a district a total row."""
-    rows: list[list[Cell]] = [[v.venue.name, *figure_cells(v.total)] for v in report.venues]
+    rows: list[list[Cell]] = [[_name(v, lang), *figure_cells(v.total)] for v in report.venues]
     if report.scope == "district":
         rows.append([word(lang, "reports.total"), *figure_cells(report.total)])
     return Table("summary", (Column("venue", "text"), *FIGURES), rows)
 
 
-def days(report: Report) -> Table:
+def days(report: Report, lang: Lang) -> Table:
     """One row per venue and local day."""
     rows: list[list[Cell]] = [
-        [date.fromisoformat(day), v.venue.name, *figure_cells(f)]
+        [date.fromisoformat(day), _name(v, lang), *figure_cells(f)]
         for v in report.venues
         for day, f in v.days.items()
     ]
@@ -130,7 +135,7 @@ def _probe_name(probe: Excursion) -> str:
 def probes(report: Report, lang: Lang) -> Table:
     rows: list[list[Cell]] = [
         [
-            v.venue.name,
+            _name(v, lang),
             _probe_name(x),
             word(lang, "reports.role." + x.role),
             x.limit_c,
@@ -153,7 +158,7 @@ def probes(report: Report, lang: Lang) -> Table:
 
 def alert_kinds(report: Report, lang: Lang) -> Table:
     rows: list[list[Cell]] = [
-        [v.venue.name, word(lang, f"alertkind.{kind}.r"), count]
+        [_name(v, lang), word(lang, f"alertkind.{kind}.r"), count]
         for v in report.venues
         for kind, count in sorted(v.total.alerts.by_kind.items())
     ]

@@ -12,9 +12,10 @@ from cloud.aggregates import raw
 @dataclass(frozen=True, slots=True)
 class ReportVenue:
     id: str
-    name: str
+    name: str  # what zh-CN readers see; name_en (else name) is the English one
     timezone: str
     district: str | None
+    name_en: str | None = None
 
 
 def load_venues(
@@ -26,14 +27,16 @@ def load_venues(
 ) -> list[ReportVenue]:
     """The venues of ``district`` (or the one ``venue_id``) that ``scope`` allows, by id."""
     v = raw.VENUE.c
-    query = select(v.id, v.name, v.timezone, v.district).order_by(v.id)
+    query = select(v.id, v.name, v.timezone, v.district, v.name_en).order_by(v.id)
     if district is not None:
         query = query.where(v.district == district)
     if venue_id is not None:
         query = query.where(v.id == venue_id)
     if scope is not None:
         query = query.where(v.id.in_(scope))
-    return [ReportVenue(r.id, r.name, r.timezone, r.district) for r in conn.execute(query)]
+    return [
+        ReportVenue(r.id, r.name, r.timezone, r.district, r.name_en) for r in conn.execute(query)
+    ]
 
 
 def districts(conn: Connection, *, scope: frozenset[str] | None) -> list[str]:

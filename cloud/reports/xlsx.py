@@ -51,10 +51,12 @@ def report_xlsx(report: Report, lang: Lang) -> bytes:
     first.cell(
         row=1,
         column=1,
-        value=safe_text(title(lang, report.name, report.period.kind, report.period.label(lang))),
+        value=safe_text(
+            title(lang, report.display_name(lang), report.period.kind, report.period.label(lang))
+        ),
     ).font = Font(bold=True, size=14)
     _write(first, summary(report, lang), lang, first_row=3)
-    for table in (days(report), probes(report, lang), alert_kinds(report, lang)):
+    for table in (days(report, lang), probes(report, lang), alert_kinds(report, lang)):
         _write(book.create_sheet(word(lang, "reports.sheet." + table.name)), table, lang)
     out = io.BytesIO()
     book.save(out)

@@ -23,9 +23,10 @@ from cloud.reports.subscriptions_api import list_subscriptions
 from cloud.reports.tables import FIGURES, figure_cells, show
 from cloud.reports.venues import districts, load_venues
 from cloud.reports.words import WORDS, title
-from cloud.web.i18n import Messages
+from cloud.web.i18n import Lang, Messages
 from cloud.web.render import render
 from cloud.web.session import Staff
+from cloud.web.words import venue_name
 
 router = APIRouter(include_in_schema=False)
 
@@ -153,10 +154,12 @@ def reports_page(
         day=chosen_day,
         today=today.isoformat(),
         report=report,
-        rows=_rows(report),
+        rows=_rows(report, lang),
         columns=FIGURES,
         links=_links(report, lang=lang) if report else {},
-        heading=title(lang, report.name, report.period.kind, report.period.label(lang))
+        heading=title(
+            lang, report.display_name(lang), report.period.kind, report.period.label(lang)
+        )
         if report
         else "",
         show=show,
@@ -166,12 +169,12 @@ def reports_page(
     )
 
 
-def _rows(report: Report | None) -> list[tuple[str, list[object]]]:
-    """(venue name, figure cells) per venue, then the total for a district."""
+def _rows(report: Report | None, lang: Lang) -> list[tuple[str, list[object]]]:
+    """(venue name, figure cells) per venue, then the total (named "") for a district."""
     if report is None:
         return []
     rows: list[tuple[str, list[object]]] = [
-        (v.venue.name, list(figure_cells(v.total))) for v in report.venues
+        (venue_name(v.venue, lang), list(figure_cells(v.total))) for v in report.venues
     ]
     if report.scope == "district":
         rows.append(("", list(figure_cells(report.total))))

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from tests.cloud.reports.conftest import Headers
-from tests.cloud.reports.world import DISTRICT, EXPECTED, RIDERS, RIDERS_NAME, local
+from tests.cloud.reports.world import DISTRICT, EXPECTED, RIDERS, RIDERS_EN, RIDERS_NAME, local
 
 MONTH = {"period": "month", "date": "2026-11-17"}
 
@@ -57,7 +57,9 @@ def test_the_xlsx_has_chinese_headers_numbers_and_dates(
     assert days.max_row == 31  # the header and 30 days
 
 
-def test_english_headers_for_an_english_reader(client: TestClient, headers: Headers) -> None:
+def test_english_words_and_names_for_an_english_reader(
+    client: TestClient, headers: Headers
+) -> None:
     answer = client.get(
         f"/api/v1/reports/venue/{RIDERS}", params={**MONTH, "format": "xlsx", "lang": "en"},
         headers=headers("mia"),
@@ -65,7 +67,10 @@ def test_english_headers_for_an_english_reader(client: TestClient, headers: Head
 
     book = load_workbook(io.BytesIO(answer.content))
     assert book.sheetnames[0] == "Summary"
-    assert "Visits" in [c.value for c in book["Summary"][3]]
+    summary = book["Summary"]
+    assert summary["A1"].value == f"{RIDERS_EN}: monthly report, November 2026"
+    assert "Visits" in [c.value for c in summary[3]]
+    assert summary["A4"].value == RIDERS_EN
 
 
 def test_the_pdf_reads_back_with_its_chinese_words_and_figures(

@@ -33,6 +33,7 @@ NOW: Final = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
 DISTRICT: Final = "徐汇区"
 RIDERS, HOME, URUMQI, PUDONG = "riders", "home", "urumqi", "pudong"
 RIDERS_NAME: Final = "徐汇骑手驿站"
+RIDERS_EN: Final = "Xuhui Riders' Station"
 # What November holds for "riders" on its own calendar.
 EXPECTED: Final = {
     "visits": 15,
@@ -105,7 +106,7 @@ def _redemption(txn: str, at: datetime, price: int, state: RedemptionState) -> R
 
 
 def _venues(session: Session) -> None:
-    session.add(Venue(id=RIDERS, name=RIDERS_NAME, district=DISTRICT))
+    session.add(Venue(id=RIDERS, name=RIDERS_NAME, name_en=RIDERS_EN, district=DISTRICT))
     session.add(Venue(id=HOME, name="徐汇职工之家", district=DISTRICT))
     session.add(Venue(id=URUMQI, name="乌鲁木齐驿站", district=DISTRICT, timezone="Asia/Urumqi"))
     session.add(Venue(id=PUDONG, name="浦东之家", district="浦东新区"))

@@ -8,7 +8,6 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
-import cloud.alerts.models  # noqa: F401 - registers the alert table the deliveries name
 from cloud.core.time import utc_now
 
 
@@ -75,13 +74,16 @@ class Delivery(SQLModel, table=True):
         Index("ix_notify_delivery_due", "status", "next_attempt_at"),
         Index("ix_notify_delivery_user_created", "username", "created_at"),
         Index("ix_notify_delivery_sub_key", "subscription_id", "dedupe_key", "created_at"),
+        Index("ix_notify_delivery_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     subscription_id: int | None = Field(default=None, index=True)  # None once it is removed
     username: str = Field(max_length=64)
     channel: str = Field(max_length=16)
-    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    # No foreign key: the retention job deletes resolved alerts after months, while this
+    # history of who was told is kept on its own clock (notify.retention_days).
+    alert_id: int | None = Field(default=None, index=True)
     dedupe_key: str | None = Field(default=None, max_length=160)
     venue_id: str | None = Field(default=None, max_length=32)
     event: str = Field(max_length=16)

@@ -21,6 +21,7 @@ from cloud.notify.robots import (
     post,
     wecom_request,
 )
+from cloud.notify.text import title_parts
 from cloud.settings import CloudSettings
 from cloud.sms.aliyun import AliyunSender
 from cloud.sms.sender import DevSender, Notice, NoticeSender, SmsError
@@ -91,8 +92,7 @@ class NotifyServices:
     def _sms(self, phone: str, message: Message) -> None:
         if self.sms is None:
             raise ChannelError("no SMS provider is set; set YZ_CLOUD_SMS__PROVIDER (docs/sms.md)")
-        venue = message.title.rpartition(" · ")[2]
-        alert = message.title.partition("】")[2].partition(" · ")[0] or message.title
+        alert, venue = title_parts(message.title)
         try:
             self.sms.send_notice(phone, Notice(venue=venue, alert=alert, link=message.link or ""))
         except SmsError as exc:

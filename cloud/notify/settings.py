@@ -43,6 +43,8 @@ class NotifySettings(BaseModel):
     backoff_max_s: float = Field(default=1800.0, gt=0, le=86_400)
     max_attempts: int = Field(default=8, ge=1, le=50)
     batch_size: int = Field(default=100, ge=1, le=5000)
+    # Deliveries are a history of who was told what; like the webhook's, a month of it.
+    retention_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("smtp_host", "smtp_user", "smtp_password", "link_key", mode="before")
     @classmethod

@@ -51,6 +51,13 @@ def alert_message(
     return Message(title=title[:200], text=f"{zh}\n{en_event} · {en_kind}: {en}")
 
 
+def title_parts(title: str) -> tuple[str, str]:
+    """(what, venue) of a title written by :func:`alert_message` ("【新告警】冰箱温度过高 ·
+    徐汇骑手驿站"): an SMS template takes them as separate variables."""
+    what, _, venue = title.partition("】")[2].rpartition(" · ")
+    return (what, venue) if what else (title, "")
+
+
 def test_message(username: str) -> Message:
     zh_event, en_event = _EVENTS[NotifyEvent.TEST]
     return Message(

@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("subscription_id", sa.Integer(), nullable=True),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
-        sa.Column("alert_id", sa.Integer(), sa.ForeignKey("alert.id"), nullable=True),
+        sa.Column("alert_id", sa.Integer(), nullable=True),
         sa.Column("dedupe_key", sa.String(length=160), nullable=True),
         sa.Column("venue_id", sa.String(length=32), nullable=True),
         sa.Column("event", sa.String(length=16), nullable=False),
@@ -70,6 +70,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_notify_delivery_user_created", "notify_delivery", ["username", "created_at"]
     )
+    op.create_index("ix_notify_delivery_created", "notify_delivery", ["created_at"])
     op.create_index(
         "ix_notify_delivery_sub_key",
         "notify_delivery",

@@ -13,7 +13,9 @@ from cloud.alerts.models import Alert, AlertKind
 from cloud.alerts.subject import Subject
 from cloud.auth import store
 from cloud.auth.models import UserUpdate
+from cloud.maintenance.retention import HistoryRetention, delete_old_history
 from cloud.notify.escalation import escalate
+from cloud.notify.jobs import delete_old
 from tests.cloud.notify.conftest import NOW
 from tests.cloud.notify.helpers import deliveries, open_alert, resolve, subscribe
 
@@ -136,3 +138,20 @@ def test_a_manager_moved_off_a_venue_stops_hearing_of_it(engine: Engine) -> None
     open_alert(engine, NOW + timedelta(hours=2), OTHER_VENUE)
 
     assert [d.event for d in deliveries(engine)] == ["opened", "resolved"]
+
+
+def test_old_deliveries_are_deleted_and_old_alerts_can_go_before_them(engine: Engine) -> None:
+    subscribe(engine, "mia", "dashboard")
+    old = open_alert(engine, NOW - timedelta(days=200))
+    resolve(engine, old, NOW - timedelta(days=199))
+    open_alert(engine, NOW)
+    keep = HistoryRetention(
+        rejections=timedelta(days=30),
+        resolved_alerts=timedelta(days=180),
+        webhook_deliveries=timedelta(days=30),
+    )
+
+    # The alerts' own retention is not held up by the deliveries that name them.
+    assert delete_old_history(engine, now=NOW, keep=keep)["alert"] == 1
+    assert delete_old(engine, now=NOW, keep=timedelta(days=30)) == 2  # opened and resolved
+    assert [d.created_at.date() for d in deliveries(engine)] == [NOW.date()]

@@ -10,6 +10,7 @@ sentence saying what to write instead.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import types
 from dataclasses import dataclass
@@ -19,23 +20,39 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.door_policy import DoorPolicyConfig, describe_errors
 
-# Stable codes of a refused key (pages word them in the user's language).
+# Stable codes of a refused key, pydantic's error type -> code: the same words the API uses
+# for every other field (cloud/api/errors.py), so a page translates each code once.
 TYPE_CODES: Final = {
-    "extra_forbidden": "unknown_key",
     "missing": "required",
-    "greater_than": "out_of_range",
-    "greater_than_equal": "out_of_range",
-    "less_than": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "literal_error": "not_a_choice",
-    "policy_config": "invalid_value",
-    "date_parsing": "invalid_date",
-    "date_type": "invalid_date",
-    "date_from_datetime_parsing": "invalid_date",
+    "extra_forbidden": "unknown_field",
+    "greater_than": "value_too_small",
+    "greater_than_equal": "value_too_small",
+    "less_than": "value_too_large",
+    "less_than_equal": "value_too_large",
+    "int_parsing": "not_a_number",
+    "int_type": "not_a_number",
+    "int_from_float": "not_a_whole_number",
+    "float_parsing": "not_a_number",
+    "float_type": "not_a_number",
+    "finite_number": "not_a_number",
+    "bool_parsing": "not_yes_or_no",
+    "bool_type": "not_yes_or_no",
+    "string_type": "not_text",
+    "literal_error": "not_one_of",
+    "date_parsing": "not_a_date",
+    "date_from_datetime_parsing": "not_a_date",
+    "date_type": "not_a_date",
+    "dict_type": "not_an_object",
+    "model_type": "not_an_object",
+    "model_attributes_type": "not_an_object",
+    "list_type": "not_a_list",
+    "tuple_type": "not_a_list",
 }
-CODES: Final = frozenset(
-    {*TYPE_CODES.values(), "wrong_type", "not_pushable", "too_large", "wrong_role"}
-)
+# A door policy's own rule (policy_config) and anything else: its sentence says what to write.
+OTHER: Final = "invalid_value"
+CODES: Final = frozenset({*TYPE_CODES.values(), OTHER, "not_pushable", "too_large", "wrong_role"})
+_TYPES: Final = frozenset({"not_a_number", "not_a_whole_number", "not_yes_or_no", "not_text"})
+_LIMITS: Final = ("ge", "gt", "le", "lt")
 ROLE_SECTIONS: Final = {"door": "door", "kiosk": "kiosk"}  # section -> the role that has it
 
 
@@ -47,6 +64,8 @@ class ConfigProblem:
     code: str
     message: str
     rule: str = ""  # the range or the choices, when the code is about them
+    # The limit broken, as the API names it for every other field: {"limit": 0.05}.
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message}"
@@ -252,11 +271,25 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 def _code(kind: str) -> str:
-    if kind in TYPE_CODES:
-        return TYPE_CODES[kind]
-    if kind.endswith(("_type", "_parsing")) or kind in {"int_from_float", "bool_parsing"}:
-        return "wrong_type"
-    return "invalid_value"
+    return TYPE_CODES.get(kind, OTHER)
+
+
+def _params(error: Any) -> dict[str, Any]:
+    ctx = error.get("ctx") or {}
+    limits = [ctx[k] for k in _LIMITS if isinstance(ctx.get(k), int | float)]
+    params: dict[str, Any] = {"limit": limits[0]} if limits else {}
+    if error["type"] in {"greater_than", "less_than"}:
+        params["exclusive"] = True
+    return params
+
+
+def _one_limit(code: str, params: dict[str, Any]) -> str:
+    side = (
+        ("above" if params.get("exclusive") else "at least")
+        if code == "value_too_small"
+        else ("below" if params.get("exclusive") else "at most")
+    )
+    return f"{side} {params.get('limit', '?')}"
 
 
 def _unknown(path: str) -> str:
@@ -275,18 +308,19 @@ def _problem(error: Any, line: str) -> ConfigProblem:
     code = _code(error["type"])
     info = _BY_PATH.get(path)
     value = error.get("input")
-    if code == "unknown_key":
+    if code == "unknown_field":
         return ConfigProblem(path, code, _unknown(path))
-    if info is not None and code == "out_of_range":
-        return ConfigProblem(
-            path, code, f"{value!r} is out of range; write a number {info.rule}", info.rule
-        )
-    if info is not None and code == "wrong_type":
+    if code in {"value_too_small", "value_too_large"}:
+        params = _params(error)
+        rule = info.rule if info is not None else _one_limit(code, params)
+        message = f"{value!r} is out of range; write a number {rule}"
+        return ConfigProblem(path, code, message, rule, params)
+    if info is not None and code in _TYPES:
         wanted = {"boolean": "true or false", "integer": "a whole number"}.get(
             info.kind, "a number"
         )
         return ConfigProblem(path, code, f"{value!r} is not {wanted}; write {wanted}", info.rule)
-    if info is not None and code == "not_a_choice":
+    if info is not None and code == "not_one_of":
         return ConfigProblem(path, code, f"{value!r} is not {info.rule}", info.rule)
     # The door policy's own sentences (protocol/door_policy.py) say what to write.
     return ConfigProblem(path, code, line.partition(": ")[2] or line)

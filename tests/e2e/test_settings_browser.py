@@ -176,7 +176,7 @@ def test_a_bad_door_policy_is_marked_next_to_its_field(
     door.locator("button[type=submit]").click()
 
     expect(door.locator('[data-error-for="hours"]')).to_contain_text("格式不对")
-    expect(door.locator('[data-error-for="passback_s"]')).to_contain_text("超出允许范围")
+    expect(door.locator('[data-error-for="passback_s"]')).to_contain_text("太小；允许范围 0–86400")
     expect(door.locator("[data-result]")).to_have_text("请更正标出的项目后再保存")
     _no_sideways_scroll(page)
     page.context.close()

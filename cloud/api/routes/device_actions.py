@@ -173,11 +173,19 @@ def list_commands(
 
 
 def _config_error(exc: DeviceError) -> ApiError:
-    """``config_invalid`` with one detail per key: its path, a stable code, the rule."""
+    """``config_invalid`` with one detail per key: its path, a stable code (the API's field
+    codes, cloud/api/errors.py), the limit broken as ``params`` and the rule in words."""
     if not isinstance(exc, ConfigInvalidError):
         return api_error(exc)
     details = [
-        field_error(f"body.settings.{p.key}", str(p), code=p.code, key=p.key, rule=p.rule)
+        field_error(
+            f"body.settings.{p.key}",
+            str(p),
+            code=p.code,
+            key=p.key,
+            rule=p.rule,
+            params=p.params,
+        )
         for p in exc.problems
     ]
     return ApiError(exc.status, code=exc.code, message=exc.message, details=details)

@@ -29,6 +29,7 @@ from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Technician
 from protocol.provisioning import CODE_PREFIX, ROLES, SECRET_CHARS, SERIAL_CHARS
+from protocol.pushable import CODES
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE: Final = 100
@@ -416,6 +417,7 @@ def fleet_page(
         counts=_state_counts(session, scope),
         code_format=CODE_FORMAT,
         rollouts=_rollouts(session, scope),
+        field_codes=sorted(CODES),  # the push form's refusals, worded per field
     )
 
 

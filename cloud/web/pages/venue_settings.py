@@ -31,6 +31,7 @@ from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Staff
 from protocol.door_policy import DoorPolicyConfig
+from protocol.pushable import CODES
 
 router = APIRouter(include_in_schema=False)
 
@@ -148,17 +149,20 @@ TEXT: Final[Messages] = {
     "settings.policy.booking_required": ("须预约才能进入", "Booking required"),
     "settings.policy.booking_grace_s": ("预约宽限（秒）", "Booking grace (s)"),
     # Per-field refusals by code (protocol/pushable.py), next to the field.
-    "settings.code.unknown_key": ("不是设备可接受的设置项", "not a setting the box takes"),
     "settings.code.required": ("必须填写", "required"),
-    "settings.code.out_of_range": ("超出允许范围：{rule}", "out of range: {rule}"),
-    "settings.code.not_a_choice": ("不是可选的值", "not one of the choices"),
+    "settings.code.unknown_field": ("不是设备可接受的设置项", "not a setting the box takes"),
+    "settings.code.value_too_small": ("太小；允许范围 {rule}", "too small; allowed: {rule}"),
+    "settings.code.value_too_large": ("太大；允许范围 {rule}", "too large; allowed: {rule}"),
+    "settings.code.not_a_number": ("请填写数字", "write a number"),
+    "settings.code.not_a_whole_number": ("请填写整数", "write a whole number"),
+    "settings.code.not_yes_or_no": ("请选择是或否", "choose yes or no"),
+    "settings.code.not_text": ("请填写文字", "write text"),
+    "settings.code.not_one_of": ("不是可选的值", "not one of the choices"),
+    "settings.code.not_a_date": ("不是日期，请写成 2025-01-28", "not a date; write 2025-01-28"),
+    "settings.code.not_an_object": ("应为一组设置", "should be a group of settings"),
+    "settings.code.not_a_list": ("应为多行或多项", "should be a list"),
     "settings.code.invalid_value": ("格式不对，请按提示填写", "not valid; write it as shown"),
-    "settings.code.invalid_date": ("不是日期，请写成 2025-01-28", "not a date; write 2025-01-28"),
-    "settings.code.wrong_type": ("类型不对（应为数字或是/否）", "wrong type (a number or yes/no)"),
-    "settings.code.not_pushable": (
-        "这是设备自身的设置，不能远程修改",
-        "the box's own; not pushable",
-    ),
+    "settings.code.not_pushable": ("属于设备自身，不能远程修改", "the box's own; not pushable"),
     "settings.code.too_large": ("配置过大", "settings too large"),
     "settings.code.wrong_role": ("这类设备没有这一部分", "this kind of box has no such section"),
     # Whole-call refusals (data-api-reasons).
@@ -467,10 +471,11 @@ def settings_page(
         sensor_roles=[r.value for r in SensorRoleName],
         doors=door_forms(session, venue),
         codes=ERROR_CODES,
+        field_codes=sorted(CODES),
     )
 
 
-# Refusal codes the page words itself (settings_words.py has a sentence for each).
+# Refusal codes of a whole call the page words itself (TEXT "settings.reason.*").
 ERROR_CODES: Final = (
     "config_invalid",
     "config_manager_policy_only",

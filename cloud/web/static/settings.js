@@ -20,16 +20,8 @@
     return text || (window.yzErrors ? window.yzErrors.explain(err) : err.message);
   }
 
-  // pydantic's error types, for routes that answer with them (PATCH, PUT …/settings).
-  function codeOf(detail) {
-    if (detail.code) return detail.code;
-    const type = detail.type || "";
-    if (/^(greater|less)_than/.test(type)) return "out_of_range";
-    if (type === "missing") return "required";
-    if (type === "extra_forbidden") return "unknown_key";
-    if (/_(type|parsing)$/.test(type)) return "wrong_type";
-    return "invalid_value";
-  }
+  // Every field refusal carries a code (cloud/api/errors.py, protocol/pushable.py).
+  function codeOf(detail) { return detail.code || "invalid_value"; }
 
   // "body.settings.door.policy.hours[1]" or "body.hours" -> the form's field name.
   function fieldOf(form, detail) {
@@ -51,7 +43,9 @@
       const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
       if (!slot) continue;
       const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
-      const rule = detail.rule || (input && input.dataset.rule) || "";
+      // The field's own range in symbols (0–86400) reads the same in both languages.
+      const limit = detail.params && detail.params.limit;
+      const rule = (input && input.dataset.rule) || (limit !== undefined ? String(limit) : "");
       const text = (fieldCode(codeOf(detail)) || detail.message).replace("{rule}", rule);
       // The API's own sentence says exactly what to write; it is English, so it follows
       // the translated one as a hint rather than replacing it.

@@ -57,12 +57,13 @@ def test_a_key_is_named_with_its_code_and_rule() -> None:
         )
     }
 
-    assert problems["sample_interval_s"].code == "out_of_range"
+    assert problems["sample_interval_s"].code == "value_too_small"
+    assert problems["sample_interval_s"].params == {"limit": 0.05}
     assert problems["sample_interval_s"].rule == "from 0.05 to 3600"
     assert "-5" in problems["sample_interval_s"].message
-    assert problems["sampel_interval_s"].code == "unknown_key"
+    assert problems["sampel_interval_s"].code == "unknown_field"
     assert "did you mean 'sample_interval_s'" in problems["sampel_interval_s"].message
-    assert problems["batch_size"].code == "wrong_type"
+    assert problems["batch_size"].code == "not_a_number"
 
 
 def test_a_section_of_another_role_is_refused_only_when_the_role_is_known() -> None:
@@ -80,8 +81,13 @@ def test_the_box_side_check_is_unchanged() -> None:
     assert config_problems({"mqtt_host": "x"})[0].startswith("mqtt_host: ")
 
 
-def test_every_code_has_words_on_the_settings_page() -> None:
+def test_every_code_has_words_on_the_settings_page_and_means_what_the_api_means() -> None:
+    from cloud.api.errors import _FIELD_CODES  # noqa: PLC0415 - one vocabulary
     from cloud.web.pages.venue_settings import TEXT  # noqa: PLC0415
+
+    for kind, code in pushable.TYPE_CODES.items():
+        assert _FIELD_CODES.get(kind, code) == code, kind
+        assert code in _FIELD_CODES.values(), code
 
     for code in pushable.CODES:
         assert f"settings.code.{code}" in TEXT, code
@@ -102,9 +108,9 @@ def push(world: World, who: str, settings: dict[str, Any], *, check: bool = Fals
 
 # (settings, the key named, its code): one world for all, a world is slow to build.
 REFUSED: list[tuple[dict[str, Any], str, str]] = [
-    ({"sample_interval_s": -5}, "sample_interval_s", "out_of_range"),
-    ({"door": {"pulse": 5}}, "door.pulse", "unknown_key"),
-    ({"heartbeat_interval_s": "often"}, "heartbeat_interval_s", "wrong_type"),
+    ({"sample_interval_s": -5}, "sample_interval_s", "value_too_small"),
+    ({"door": {"pulse": 5}}, "door.pulse", "unknown_field"),
+    ({"heartbeat_interval_s": "often"}, "heartbeat_interval_s", "not_a_number"),
     ({"kiosk": {"session_s": 30}}, "kiosk", "wrong_role"),
 ]
 

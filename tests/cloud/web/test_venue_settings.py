@@ -221,9 +221,10 @@ def test_a_bad_policy_is_refused_per_field_in_the_users_language(
     assert answer.status_code == 422
     details = {d["key"]: d for d in answer.json()["error"]["details"]}
     assert details["door.policy.hours[0]"]["code"] == "invalid_value"
-    assert details["door.policy.passback_s"]["code"] == "out_of_range"
+    assert details["door.policy.passback_s"]["code"] == "value_too_small"
+    assert details["door.policy.passback_s"]["params"] == {"limit": 0}
     # The page carries the sentence for each code in the user's language, for settings.js.
-    for code in ("invalid_value", "out_of_range"):
+    for code in ("invalid_value", "value_too_small"):
         words = sentence(f"settings.code.{code}", lang)
         assert f'<li data-code="{code}">{words}</li>' in boss.html
     assert sentence("settings.fix_fields", lang) in boss.html

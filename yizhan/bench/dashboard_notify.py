@@ -2,13 +2,13 @@
 the threshold to the robot receiving the message, with the real jobs on their real clock.
 
 Each sample stores one warm reading of its own fridge probe through the ingest store (as a
-hub's MQTT batch would be stored), then waits for a local WeChat Work robot (a real HTTP
-server on 127.0.0.1, answering as qyapi.weixin.qq.com does) to receive the message. The
+hub's MQTT batch would be stored), at a random moment within two evaluation cycles, and
+times the message's arrival at a local WeChat Work robot (a real HTTP server on 127.0.0.1,
+answering as qyapi.weixin.qq.com does; the message names the probe). The
 alert evaluation and the delivery job run in the real scheduler at the intervals given,
 by default the settings' own (alert_interval_s 60 s, notify.delivery_interval_s 5 s). The
 fridge rule's own duration (10 min of warm readings, so a door left open a moment pages
 nobody) is set to 0 here: the figure is the system's latency, not the rule's patience.
-A random pause before each reading spreads the crossings over the evaluation cycle.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def _store_warm(store: IngestStore, venue: str, hub: str, *, sample: int) -> Non
         "ts": utc_now().isoformat().replace("+00:00", "Z"),
         "metric": "temperature_c",
         "value": _WARM_C,
-        "sensor": f"28-{sample:012x}",
+        "sensor": probe(sample),
     }
     payload = json.dumps({"v": 1, "device": hub, "items": [item]}).encode()
     result = store.write([classify(sample, f"yz/v1/{venue}/{hub}/telemetry", payload)])
@@ -146,24 +146,43 @@ def _database(database_url: str | None) -> Iterator[Engine]:
             engine.dispose()
 
 
+def probe(sample: int) -> str:
+    return f"28-{sample:012x}"
+
+
 @dataclass(frozen=True)
 class _Bench:
     store: IngestStore
     robot: WecomRobot
     venue: str
     hub: str
-    limit_s: float  # how long a sample may take before the bench gives up
+    limit_s: float  # how long the last message may take before the bench gives up
 
-    def sample(self, n: int, *, pause: float) -> float:
-        time.sleep(pause)  # a bench, not a test: spreads crossings over the evaluation cycle
-        before = len(self.robot.arrivals)
-        _store_warm(self.store, self.venue, self.hub, sample=n)
-        stored = time.monotonic()
-        while len(self.robot.arrivals) == before:
-            if time.monotonic() > stored + self.limit_s:
-                raise TimeoutError(f"no robot message {self.limit_s:.0f} s after sample {n}")
-            time.sleep(0.02)
-        return self.robot.arrivals[before][0] - stored
+    def run(self, offsets: list[float]) -> list[float]:
+        """Store sample n's warm reading ``offsets[n]`` seconds from now (each its own
+        probe, so samples overlap without touching each other's alert); the seconds from
+        each reading to its message."""
+        start = time.monotonic()
+        stored: dict[int, float] = {}
+        for n, offset in sorted(enumerate(offsets), key=lambda item: item[1]):
+            time.sleep(max(0.0, start + offset - time.monotonic()))
+            _store_warm(self.store, self.venue, self.hub, sample=n)
+            stored[n] = time.monotonic()
+        deadline = time.monotonic() + self.limit_s
+        while (arrived := self._arrivals(len(offsets))) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not every sample reached the robot in {self.limit_s:.0f} s")
+            time.sleep(0.05)
+        return [arrived[n] - stored[n] for n in range(len(offsets))]
+
+    def _arrivals(self, samples: int) -> dict[int, float] | None:
+        """When each sample's message arrived (its probe is named in it), once all have."""
+        found: dict[int, float] = {}
+        for at, content in list(self.robot.arrivals):
+            for n in range(samples):
+                if n not in found and probe(n) in content:
+                    found[n] = at
+        return found if len(found) == samples else None
 
 
 def _settings(alert_interval_s: float | None, delivery_interval_s: float | None) -> CloudSettings:
@@ -195,6 +214,9 @@ def measure_notify(
     try:
         with _database(database_url) as engine:
             venue, hub = _seed(engine, robot, samples=samples, run=secrets.token_hex(3))
+            # Crossings spread over two evaluation cycles: every phase of the cycle is
+            # sampled, and twenty samples take about three cycles, not twenty.
+            spread = 2 * jobs.alert_interval_s
             limit = jobs.alert_interval_s + notify.delivery_interval_s + 30
             bench = _Bench(IngestStore(engine, clock=utc_now), robot, venue, hub, limit)
             scheduler = JobScheduler(
@@ -207,8 +229,7 @@ def measure_notify(
             )
             scheduler.start()
             try:
-                pauses = [rng.uniform(0, jobs.alert_interval_s) for _ in range(samples)]
-                latencies = [bench.sample(n, pause=pause) for n, pause in enumerate(pauses)]
+                latencies = bench.run([rng.uniform(0, spread) for _ in range(samples)])
             finally:
                 scheduler.stop()
     finally:

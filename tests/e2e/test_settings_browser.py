@@ -34,7 +34,7 @@ from cloud.auth.principal import Role
 from cloud.auth.settings import AuthSettings
 from cloud.auth.store import create_user
 from cloud.core.time import utc_now
-from cloud.devices.models import Device
+from cloud.devices.models import Device, DeviceDesiredConfig
 from cloud.jobs.settings import JobSettings
 from cloud.models import Reading, Venue
 from cloud.service import build_api, open_database
@@ -49,6 +49,7 @@ TIMEOUT_MS: Final = 30_000
 PHONE: Final = ViewportSize(width=360, height=740)
 LAPTOP: Final = ViewportSize(width=1366, height=768)
 MANAGER: Final = "boss"
+TECHNICIAN: Final = "tom"
 PASSWORD: Final = "venue-settings-e2e-password"
 PROBES: Final = ("28-00000000f001", "28-00000000f002")
 
@@ -82,6 +83,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SettingsWorld]:
         session.commit()
         user = UserCreate(username=MANAGER, password=PASSWORD, role=Role.MANAGER, venue_ids=["v1"])
         create_user(session=session, user_in=user)
+        tech = UserCreate(username=TECHNICIAN, password=PASSWORD, role=Role.TECHNICIAN)
+        create_user(session=session, user_in=tech)
     try:
         with serving(build_api(settings, engine), name="venue-settings") as url:
             yield SettingsWorld(url, engine)
@@ -100,15 +103,22 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return artifacts_folder(tmp_path_factory, "venue-settings")
 
 
-def _signed_in(browser: Browser, world: SettingsWorld, viewport: ViewportSize) -> Page:
+def _signed_in(
+    browser: Browser,
+    world: SettingsWorld,
+    viewport: ViewportSize,
+    *,
+    who: str = MANAGER,
+    start: str = "/venues/v1/settings",
+) -> Page:
     context = browser.new_context(base_url=world.url, viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
-    tab.goto("/login?next=/venues/v1/settings")
-    tab.fill("input[name=username]", MANAGER)
+    tab.goto(f"/login?next={start}")
+    tab.fill("input[name=username]", who)
     tab.fill("input[name=password]", PASSWORD)
     tab.click("button[type=submit]")
-    tab.wait_for_url(re.compile(r"/venues/v1/settings$"))
+    tab.wait_for_url(re.compile(f"{re.escape(start)}$"))
     return tab
 
 
@@ -179,4 +189,42 @@ def test_a_bad_door_policy_is_marked_next_to_its_field(
     expect(door.locator('[data-error-for="passback_s"]')).to_contain_text("太小；允许范围 0–86400")
     expect(door.locator("[data-result]")).to_have_text("请更正标出的项目后再保存")
     _no_sideways_scroll(page)
+    door.locator("textarea[name=hours]").fill("mon-fri 07:00-22:00\nsat,sun 09:00-18:00")
+    door.locator("input[name=passback_s]").fill("30")
+    door.locator("button[type=submit]").click()
+
+    expect(door.locator("[data-result]")).to_have_text(re.compile(r"已保存为 v1"))
+    expect(door.locator('[data-error-for="hours"]')).to_be_empty()
     page.context.close()
+    with Session(world.engine) as session:
+        pushed = session.get(DeviceDesiredConfig, ("door1", 1))
+    assert pushed is not None
+    assert pushed.settings["door"]["policy"]["hours"] == [
+        "mon-fri 07:00-22:00",
+        "sat,sun 09:00-18:00",
+    ]
+    assert pushed.settings["door"]["policy"]["passback_s"] == 30
+
+
+def test_a_technician_pushes_a_key_from_the_fleet_form(
+    browser: Browser, world: SettingsWorld
+) -> None:
+    page = _signed_in(browser, world, PHONE, who=TECHNICIAN, start="/fleet")
+    page.locator('details[data-config="hub1"] summary').click()
+    form = page.locator('form[data-config-form="hub1"]')
+    interval = form.locator('input[data-key="sample_interval_s"]')
+    interval.evaluate("el => el.removeAttribute('min')")
+    interval.fill("-5")
+    form.locator("button[type=submit]").click()
+
+    expect(form.locator('[data-error-for="sample_interval_s"]')).to_contain_text("0.05–3600")
+    interval.fill("30")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-result]")).to_have_text(re.compile(r"已保存为 v1"))
+    assert form.locator('input[data-key="door.pulse_s"]').count() == 0  # a hub has no door
+    _no_sideways_scroll(page)
+    page.context.close()
+    with Session(world.engine) as session:
+        pushed = session.get(DeviceDesiredConfig, ("hub1", 1))
+    assert pushed is not None
+    assert pushed.settings == {"sample_interval_s": 30}

@@ -222,7 +222,7 @@ def put_config(
 ) -> ConfigAccepted:
     """Push settings (a fragment of the box's TOML) as the next version; 422
     ``config_invalid`` names every key that cannot be pushed (``details``: its ``key``, a
-    stable ``code`` such as ``unknown_key`` or ``out_of_range``, the ``rule``), and nothing
+    stable ``code`` such as ``unknown_field`` or ``value_too_small``, the ``rule``), and nothing
     is stored. Managers push only ``door.policy``, to their own venues' doors."""
     device = scoped_device(session=session, principal=principal, device_id=device_id)
     desired = newest_desired(session=session, device_id=device.id)

@@ -31,7 +31,8 @@ class ReportSubscription(ReportSubscriptionBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="auth_user.id", index=True)
+    # A person's subscriptions go with their account (and the sends with them).
+    user_id: int = Field(foreign_key="auth_user.id", index=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
@@ -45,7 +46,9 @@ class ReportSend(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    subscription_id: int = Field(foreign_key="report_subscription.id", index=True)
+    subscription_id: int = Field(
+        foreign_key="report_subscription.id", index=True, ondelete="CASCADE"
+    )
     period_key: str = Field(max_length=16)  # 2026-11-30, 2026-W48, 2026-11
     status: str = Field(max_length=16)  # sending | sent
     claimed_at: datetime = Field(sa_type=DateTime(timezone=True))

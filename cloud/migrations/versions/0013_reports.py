@@ -32,7 +32,12 @@ def upgrade() -> None:
         sa.Column("fmt", sa.String(length=8), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("lang", sa.String(length=8), nullable=False),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("auth_user.id"), nullable=False),
+        sa.Column(
+            "user_id",
+            sa.Integer(),
+            sa.ForeignKey("auth_user.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("created_at", _utc(), nullable=False),
         sa.UniqueConstraint(
             "user_id", "scope", "target", "period", "email", name="uq_report_subscription"
@@ -45,7 +50,7 @@ def upgrade() -> None:
         sa.Column(
             "subscription_id",
             sa.Integer(),
-            sa.ForeignKey("report_subscription.id"),
+            sa.ForeignKey("report_subscription.id", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("period_key", sa.String(length=16), nullable=False),

@@ -24,7 +24,7 @@ from cloud.reports.period import Period
 from cloud.reports.schedule import due_period, send_due
 from cloud.settings import CloudSettings
 from tests.cloud.reports.conftest import Headers
-from tests.cloud.reports.world import DISTRICT, RIDERS, RIDERS_NAME
+from tests.cloud.reports.world import DISTRICT, PASSWORD, RIDERS, RIDERS_NAME
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 07:00 on 1 January 2027 in Shanghai: December, and 31 December, ended more than 6 h ago.
@@ -172,3 +172,24 @@ def test_the_job_runs_only_with_a_mail_server(sqlite_engine: Engine) -> None:
 
     assert off == []
     assert [(job.name, job.schedule) for job in on] == [("report_mail", Every(300.0))]
+
+
+def test_an_account_removed_takes_its_subscriptions_and_sends_along(
+    client: TestClient, headers: Headers, sqlite_engine: Engine
+) -> None:
+    made = client.post(
+        "/api/v1/auth/users",
+        json={"username": "sue", "password": PASSWORD, "role": "manager", "venue_ids": [RIDERS]},
+        headers=headers("ada"),
+    )
+    assert made.status_code == 201, made.text
+    body = {"scope": "venue", "target": RIDERS, "period": "day", "email": "sue@union.example.cn"}
+    subscribed = client.post("/api/v1/reports/subscriptions", json=body, headers=headers("sue"))
+    assert subscribed.status_code == 201, subscribed.text
+    send_due(sqlite_engine, now=NEW_YEAR, mail=lambda *_: None)
+    assert _sends(sqlite_engine) == 1
+
+    removed = client.delete(f"/api/v1/auth/users/{made.json()['id']}", headers=headers("ada"))
+
+    assert removed.status_code == 204, removed.text
+    assert _sends(sqlite_engine) == 0

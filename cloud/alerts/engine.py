@@ -318,7 +318,12 @@ def find_conditions(
         *_capacity_findings(ctx, occupancy),
         *_energy_findings(ctx),
     ]
-    return [messages.named(finding, ctx.venues) for finding in findings]
+    probes = {
+        (r.device_id, r.sensor): r.label
+        for r in session.exec(select(SensorRole).where(col(SensorRole.label).is_not(None)))
+        if r.label
+    }
+    return [messages.named(finding, ctx.venues, probes) for finding in findings]
 
 
 def _reconcile(session: Session, findings: Sequence[Finding], *, now: datetime) -> EvaluationResult:

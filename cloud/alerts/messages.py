@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from cloud.alerts.models import AlertKind
@@ -15,16 +16,17 @@ if TYPE_CHECKING:
 # A venue's (zh-CN, English) names; the zh-CN message says the first, the English the second.
 VenueNames = tuple[str, str]
 
-# str.format templates; fields: venue, device, sensor, value, threshold.
+# str.format templates; fields: venue, device, sensor (the probe's label when it has one),
+# value, threshold.
 _TEMPLATES: Final[dict[AlertKind, tuple[str, str]]] = {
     AlertKind.FRIDGE_WARM: (
         (
-            "{venue} 冰箱温度 {value} °C，持续高于 {threshold} °C（探头 {device}/{sensor}）；"
+            "{venue} 冰箱温度 {value} °C，持续高于 {threshold} °C（探头 {probe}）；"
             "请检查冰箱门和制冷"
         ),
         (
             "{venue}: fridge at {value} °C, above {threshold} °C for too long "
-            "(probe {device}/{sensor}); check the fridge door and cooling"
+            "(probe {probe}); check the fridge door and cooling"
         ),
     ),
     AlertKind.HEAT: (
@@ -89,13 +91,15 @@ def describe(
     value: float | None,
     threshold: float | None,
     venue: VenueNames | None = None,
+    probe: str | None = None,
 ) -> tuple[str, str]:
     """The (zh-CN, en) message of an alert about ``subject``; ``venue`` its names (the
-    venue's id stands in without them)."""
+    venue's id stands in without them), ``probe`` the label a person gave the probe."""
     zh_venue, en_venue = venue or (subject.venue_id, subject.venue_id)
     fields = {
         "device": subject.device_id or "-",
         "sensor": subject.sensor or "-",
+        "probe": probe or f"{subject.device_id or '-'}/{subject.sensor or '-'}",
         "value": _num(value),
         "threshold": _num(threshold),
     }
@@ -103,15 +107,21 @@ def describe(
     return zh.format(venue=zh_venue, **fields), en.format(venue=en_venue, **fields)
 
 
-def named(finding: Finding, venues: dict[str, Venue]) -> Finding:
-    """``finding`` with its messages naming the venue as people call it (the rules see ids)."""
+def named(
+    finding: Finding,
+    venues: Mapping[str, Venue],
+    probes: Mapping[tuple[str, str], str] | None = None,
+) -> Finding:
+    """``finding`` with its messages naming the venue as people call it, and the probe by
+    its label (``probes``: (device, sensor) -> label); the rules see ids."""
     if not finding.active:
         return finding  # a cleared finding carries no message
-    venue_id = finding.subject.venue_id
+    subject = finding.subject
     zh, en = describe(
-        finding.subject,
+        subject,
         value=finding.value,
         threshold=finding.threshold,
-        venue=venue_names(venues.get(venue_id), venue_id),
+        venue=venue_names(venues.get(subject.venue_id), subject.venue_id),
+        probe=(probes or {}).get((subject.device_id or "", subject.sensor or "")),
     )
     return dataclasses.replace(finding, message_zh=zh, message_en=en)

@@ -16,8 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from cloud.alerts import messages
 from cloud.alerts.engine import OccupancyNow, find_conditions
 from cloud.alerts.models import AlertKind
+from cloud.alerts.rules import Finding
+from cloud.alerts.subject import Subject
 from cloud.api.app import create_app
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
@@ -132,6 +135,17 @@ def test_an_alert_names_the_venue_as_each_language_calls_it(tmp_path: Path) -> N
     assert over.message_zh.startswith(f"{ZH_NAME} 在场 33 人")
     assert over.message_en.startswith(f"{EN_NAME}: 33 people inside")
     assert "xuhui-riders" not in over.message_zh + over.message_en
+
+
+def test_a_fridge_alert_names_the_probe_by_its_label() -> None:
+    subject = Subject(AlertKind.FRIDGE_WARM, "v1", "hub-01", "28-6174025e7a57")
+    finding = Finding(subject, True, NOW, 9.5, 8.0)
+    venues = {"v1": Venue(id="v1", name=ZH_NAME, name_en=EN_NAME)}
+    labelled = messages.named(finding, venues, {("hub-01", "28-6174025e7a57"): "饮料冰箱"})
+    assert "（探头 饮料冰箱）" in labelled.message_zh
+    assert labelled.message_en.startswith(f"{EN_NAME}: fridge at 9.5 °C")
+    unlabelled = messages.named(finding, venues)
+    assert "探头 hub-01/28-6174025e7a57" in unlabelled.message_zh  # no label: its ids
 
 
 def test_a_check_in_reads_as_a_sentence_with_the_event_as_a_detail() -> None:

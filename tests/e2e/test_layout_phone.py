@@ -573,10 +573,16 @@ def test_an_error_page_always_has_a_way_back(world: LayoutWorld) -> None:
     _open(admin, "/venues/no-such-venue", status=404)
     expect(admin.locator("[data-way-home]")).to_have_attribute("href", "/")
     stranger = world.browser.new_context(base_url=world.url, viewport=SMALL)
+    stranger.add_init_script(path=AXE)
     try:
         page = stranger.new_page()
         _open(page, "/no-such-page", status=404)
         expect(page.locator("[data-way-home]")).to_have_attribute("href", "/login")
+        # Signed out, the header is the brand and the language switch, on one row.
+        _open(page, "/login")
+        expect(page.locator("a[data-lang]")).to_be_visible()
+        assert not _sideways(page, "/login") + _axe(page, "/login")
+        _shot(world, page, "signed-out", "/login", SMALL)
     finally:
         stranger.close()
 

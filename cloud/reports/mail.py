@@ -1,7 +1,9 @@
 """Mailing a report file: one message with the report attached, over SMTP (smtplib).
 
-The notification channel sends alert texts; a report needs an attachment, so it has this
-small sender of its own over the same ``notify`` SMTP settings.
+The notify package's e-mail channel sends a notice's text (``cloud.notify.mail.send_email``
+takes no attachment); a report is built as that channel builds its messages (its
+``SmtpConfig`` and ``build_email``: sender, date, message id) with the file attached, and
+handed to the same mail server the same way.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
 
+from cloud.notify.mail import SmtpConfig, build_email
+from cloud.notify.robots import Message
 from cloud.notify.settings import NotifySettings
 
 
@@ -26,31 +29,42 @@ class Attachment:
     subtype: str
 
 
+def smtp_config(settings: NotifySettings) -> SmtpConfig:
+    if settings.smtp_host is None:
+        raise ReportMailError("no mail server is set: set YZ_CLOUD_NOTIFY__SMTP_HOST")
+    password = settings.smtp_password
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        user=settings.smtp_user,
+        password=None if password is None else password.get_secret_value(),
+        starttls=settings.smtp_starttls,
+        timeout_s=settings.smtp_timeout_s,
+    )
+
+
 def send_report_mail(
     settings: NotifySettings, *, to: str, subject: str, body: str, attachment: Attachment
 ) -> None:
     """Send one report; smtplib's and the socket's errors become ReportMailError."""
-    if settings.smtp_host is None:
-        raise ReportMailError("no mail server is set: set YZ_CLOUD_NOTIFY__SMTP_HOST")
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    message.add_attachment(
+    config = smtp_config(settings)
+    mail = build_email(config, to, Message(title=subject, text=body))
+    mail.add_attachment(
         attachment.content,
         maintype=attachment.maintype,
         subtype=attachment.subtype,
-        filename=attachment.filename,  # a non-ASCII name is encoded per RFC 2231
+        filename=attachment.filename,  # a Chinese name is encoded per RFC 2231
     )
     try:
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s
-        ) as smtp:
-            if settings.smtp_starttls:
+        with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
+            if config.starttls:
                 smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user is not None and settings.smtp_password is not None:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-            smtp.send_message(message)
+            if config.user is not None and config.password is not None:
+                smtp.login(config.user, config.password)
+            smtp.send_message(mail)
     except (smtplib.SMTPException, OSError) as exc:
-        raise ReportMailError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        raise ReportMailError(
+            f"the mail server {config.host}:{config.port} did not take the report "
+            f"({type(exc).__name__}: {exc})"[:300]
+        ) from exc

@@ -135,6 +135,7 @@ ERROR_PAGES: Final = {
     "/fleet": {"manager": 403},
     "/": {"member": 403},
 }
+BELL: Final = {"admin": "5", "technician": "5", "manager": "4"}
 _SERIOUS: Final = ("serious", "critical")
 
 
@@ -247,22 +248,26 @@ def _rollout(session: Session, now: datetime) -> None:
 
 
 def _alerts_and_door_log(session: Session, now: datetime) -> None:
-    for n, (kind, severity, device) in enumerate(
+    # Unresolved: three here, one at v2 (the manager's bell does not count it); one resolved.
+    for n, (venue, kind, severity, device, resolved) in enumerate(
         (
-            ("fridge_warm", "warning", "v1-hub-1"),
-            ("door_forced", "critical", "v1-door-1"),
-            ("over_capacity", "warning", None),
+            (VENUE, "fridge_warm", "warning", "v1-hub-1", False),
+            (VENUE, "door_forced", "critical", "v1-door-1", False),
+            (VENUE, "over_capacity", "warning", None, False),
+            ("v2", "device_offline", "warning", "v2-door-1", False),
+            (VENUE, "door_held_open", "warning", "v1-door-1", True),
         )
     ):
-        key = f"{kind}:{VENUE}:{n}"
+        key = f"{kind}:{venue}:{n}"
         session.add(
             Alert(
-                venue_id=VENUE,
+                venue_id=venue,
                 device_id=device,
                 kind=kind,
                 severity=severity,
+                status="resolved" if resolved else "open",
                 dedupe_key=key,
-                active_key=key,
+                active_key=None if resolved else key,
                 opened_at=now - timedelta(minutes=n),
                 last_seen_at=now,
                 message_zh="冰箱温度 11.5°C，高于 8°C，已持续 20 分钟",
@@ -539,6 +544,8 @@ def test_the_phone_header_is_one_row_and_its_menu_opens_over_the_page(
         "href", "/member" if role == "member" else "/"
     )
     expect(page.locator("a.bell")).to_have_count(0 if role == "member" else 1)
+    if role != "member":  # unresolved alerts in the viewer's venues (and v1's low stock)
+        expect(page.locator("a.bell")).to_have_attribute("data-bell-count", BELL[role])
 
 
 def test_alerts_and_devices_are_cards_with_whole_word_buttons(world: LayoutWorld) -> None:

@@ -56,7 +56,8 @@ def yizhan(engine: Engine, *args: str, role: Role = Role.ADMIN) -> tuple[int, st
 
 
 def test_add_then_list_shows_whole_ids_when_piped(engine: Engine) -> None:
-    code, out = yizhan(engine, "add", LONG_ID, "--name", "天河骑手驿站", "--district", "天河区")
+    code, out = yizhan(engine, "add", LONG_ID, "--name", "天河骑手驿站", "--district", "天河区",
+                       "--name-en", "Tianhe Riders")  # fmt: skip
     assert code == 0, out
     assert f"created: venue {LONG_ID}" in out
     code, out = yizhan(engine, "add", "home-03", "--name", "Workers' home", "--kind", "home",
@@ -67,6 +68,7 @@ def test_add_then_list_shows_whole_ids_when_piped(engine: Engine) -> None:
     assert LONG_ID in out
     assert "…" not in out
     assert "Asia/Urumqi" in out
+    assert "Tianhe Riders" in out  # the English name beside the name
     code, out = yizhan(engine, "list", "--json")
     assert code == 0, out
     assert '"district": "天河区"' in out

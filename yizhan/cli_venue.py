@@ -67,13 +67,13 @@ def venue_list(ctx: typer.Context, as_json: AsJson = False) -> None:
         print_json(body)
         return
     table = Table(title=f"venues ({len(body['data'])} of {body['count']})", title_justify="left")
-    for column in ("venue", "name", "kind", "district", "time zone"):
+    for column in ("venue", "name", "English name", "kind", "district", "time zone"):
         table.add_column(column)
     for venue in body["data"]:
         table.add_row(
             *(
                 escape(str(venue.get(key) or "—"))
-                for key in ("id", "name", "kind", "district", "timezone")
+                for key in ("id", "name", "name_en", "kind", "district", "timezone")
             )
         )
     wide_when_piped()

@@ -29,8 +29,6 @@ from cloud.web.words import venue_name
 
 # An export is one answer: past this many rows, ask for a shorter range.
 MAX_ROWS: Final = 100_000
-# Notes on acknowledge and resolve, where the alerts table has them.
-NOTE_COLUMNS: Final = ("ack_note", "resolve_note")
 ACCESS_COLUMNS: Final[tuple[tuple[str, Format], ...]] = (
     ("time", "hour"),
     ("venue", "text"),
@@ -131,7 +129,6 @@ def alert_rows(
 ) -> Sheet:
     """Alerts opened in the window at ``venues``, oldest first, with how fast each was handled."""
     a = ALERT.c
-    notes = [name for name in NOTE_COLUMNS if name in a]
     query = (
         select(ALERT)
         .where(
@@ -147,7 +144,6 @@ def alert_rows(
     for r in found:
         venue = venues[r.venue_id]
         zone = venue_zone(venue.timezone)
-        m = r._mapping
         rows.append(
             [
                 r.id,
@@ -163,7 +159,8 @@ def alert_rows(
                 r.resolved_by,
                 _minutes(r.opened_at, r.resolved_at),
                 r.message_en if lang == "en" else r.message_zh,
-                *(m[name] for name in notes),
+                r.ack_note,
+                r.resolve_note,
             ]
         )
     columns: list[tuple[str, Format]] = [
@@ -180,7 +177,8 @@ def alert_rows(
         ("resolved_by", "text"),
         ("resolve_minutes", "dec1"),
         ("message", "text"),
-        *((name, "text") for name in notes),
+        ("ack_note", "text"),
+        ("resolve_note", "text"),
     ]
     return Sheet("alerts", columns, rows)
 

@@ -51,6 +51,8 @@ def test_alerts_export_with_their_handling_times(client: TestClient, headers: He
     assert head[:3] == ["编号", "阵地", "类型"]
     ack = [r[head.index("确认用时（分钟）")] for r in rows[1:]]
     assert ack == [4.0, 10.0, 30.0]
+    notes = [r[head.index("确认备注")] for r in rows[1:]]
+    assert notes == [None, "冰箱门没关好", None]
     assert rows[1][head.index("发生时间（当地）")] == local(2026, 11, 1) + timedelta(minutes=30)
     assert rows[1][head.index("阵地")] == RIDERS_NAME
 

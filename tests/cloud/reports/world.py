@@ -81,6 +81,7 @@ def _decision(seq: int, at: datetime, member: str, *, reason: str = "accepted") 
 
 def _alert(n: int, opened: datetime, ack_min: int | None, resolve_min: int | None) -> Alert:
     return Alert(
+        ack_note="冰箱门没关好" if n == 2 else None,
         venue_id=RIDERS,
         kind="fridge_warm" if n % 2 else "door_held_open",
         severity="warning",

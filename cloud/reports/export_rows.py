@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
@@ -124,6 +124,46 @@ def _minutes(start: datetime, end: datetime | None) -> float | None:
     return None if end is None else round((as_utc(end) - as_utc(start)).total_seconds() / 60, 1)
 
 
+ALERT_COLUMNS: Final[tuple[tuple[str, Format], ...]] = (
+    ("id", "int"),
+    ("venue", "text"),
+    ("kind", "text"),
+    ("severity", "text"),
+    ("status", "text"),
+    ("opened", "hour"),
+    ("acknowledged", "hour"),
+    ("acknowledged_by", "text"),
+    ("ack_minutes", "dec1"),
+    ("resolved", "hour"),
+    ("resolved_by", "text"),
+    ("resolve_minutes", "dec1"),
+    ("message", "text"),
+    ("ack_note", "text"),
+    ("resolve_note", "text"),
+)
+
+
+def _alert_row(r: Any, venue: Venue, lang: Lang) -> list[Cell]:
+    zone = venue_zone(venue.timezone)
+    return [
+        r.id,
+        venue_name(venue, _lang(lang)),
+        r.kind,
+        r.severity,
+        r.status,
+        _local(r.opened_at, zone),
+        _local(r.acknowledged_at, zone),
+        r.acknowledged_by,
+        _minutes(r.opened_at, r.acknowledged_at),
+        _local(r.resolved_at, zone),
+        r.resolved_by,
+        _minutes(r.opened_at, r.resolved_at),
+        r.message_en if lang == "en" else r.message_zh,
+        r.ack_note,
+        r.resolve_note,
+    ]
+
+
 def alert_rows(
     conn: Connection, *, venues: Mapping[str, Venue], window: Window, lang: Lang
 ) -> Sheet:
@@ -140,47 +180,7 @@ def alert_rows(
     found = conn.execute(query).all()
     if len(found) > MAX_ROWS:
         raise PeriodError("too_many_rows", f"more than {MAX_ROWS} alerts; export fewer days")
-    rows: list[list[Cell]] = []
-    for r in found:
-        venue = venues[r.venue_id]
-        zone = venue_zone(venue.timezone)
-        rows.append(
-            [
-                r.id,
-                venue_name(venue, _lang(lang)),
-                r.kind,
-                r.severity,
-                r.status,
-                _local(r.opened_at, zone),
-                _local(r.acknowledged_at, zone),
-                r.acknowledged_by,
-                _minutes(r.opened_at, r.acknowledged_at),
-                _local(r.resolved_at, zone),
-                r.resolved_by,
-                _minutes(r.opened_at, r.resolved_at),
-                r.message_en if lang == "en" else r.message_zh,
-                r.ack_note,
-                r.resolve_note,
-            ]
-        )
-    columns: list[tuple[str, Format]] = [
-        ("id", "int"),
-        ("venue", "text"),
-        ("kind", "text"),
-        ("severity", "text"),
-        ("status", "text"),
-        ("opened", "hour"),
-        ("acknowledged", "hour"),
-        ("acknowledged_by", "text"),
-        ("ack_minutes", "dec1"),
-        ("resolved", "hour"),
-        ("resolved_by", "text"),
-        ("resolve_minutes", "dec1"),
-        ("message", "text"),
-        ("ack_note", "text"),
-        ("resolve_note", "text"),
-    ]
-    return Sheet("alerts", columns, rows)
+    return Sheet("alerts", ALERT_COLUMNS, [_alert_row(r, venues[r.venue_id], lang) for r in found])
 
 
 def traffic_rows(conn: Connection, venue: Venue, window: Window, resolution: Resolution) -> Sheet:

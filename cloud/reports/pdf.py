@@ -123,47 +123,48 @@ def _figures_list(report: Report, lang: Lang) -> Flowable:
     return pdf
 
 
-def report_pdf(report: Report, lang: Lang) -> bytes:
-    heading, section, _ = _styles()
+def _head(report: Report, lang: Lang) -> list[Flowable]:
+    """The title, the zones and when it was made, and the totals."""
+    heading, _, small = _styles()
     zones = sorted({v.venue.timezone for v in report.venues}) or ["Asia/Shanghai"]
     generated = local_iso(report.generated_at, venue_zone(zones[0]))[:16].replace("T", " ")
-    story: list[Flowable] = [
+    named = title(lang, report.display_name(lang), report.period.kind, report.period.label(lang))
+    return [
         # A Paragraph reads markup: a name with "&" or "<" in it is text, not a tag.
-        Paragraph(
-            escape(
-                title(
-                    lang, report.display_name(lang), report.period.kind, report.period.label(lang)
-                )
-            ),
-            heading,
-        ),
+        Paragraph(escape(named), heading),
         Paragraph(
             f"{word(lang, 'reports.zone')}: {', '.join(zones)} · "
             f"{word(lang, 'reports.generated')}: {generated}",
-            _styles()[2],
+            small,
         ),
         Spacer(1, 4 * mm),
         _figures_list(report, lang),
     ]
+
+
+def _sections(report: Report, lang: Lang) -> list[Flowable]:
+    """A district's venues, a week's or month's days, the probes and the alert kinds."""
+    tables: list[tuple[str, Table, Sequence[str] | None]] = []
     if report.scope == "district":
-        story += [
-            Paragraph(word(lang, "reports.section.venues"), section),
-            _table(summary(report, lang), lang, keep=VENUE_COLUMNS),
-        ]
+        tables.append(("venues", summary(report, lang), VENUE_COLUMNS))
     if report.period.kind != "day":
-        story += [
-            Paragraph(word(lang, "reports.section.days"), section),
-            _table(day_totals(report), lang, keep=VENUE_COLUMNS),
-        ]
-    for name, table in (
-        ("temperature", probes(report, lang)),
-        ("alerts", alert_kinds(report, lang)),
-    ):
+        tables.append(("days", day_totals(report), VENUE_COLUMNS))
+    tables += [
+        ("temperature", probes(report, lang), None),
+        ("alerts", alert_kinds(report, lang), None),
+    ]
+    section = _styles()[1]
+    story: list[Flowable] = []
+    for name, table, keep in tables:
         if table.rows:
             story += [
                 Paragraph(word(lang, "reports.section." + name), section),
-                _table(table, lang),
+                _table(table, lang, keep=keep),
             ]
+    return story
+
+
+def report_pdf(report: Report, lang: Lang) -> bytes:
     out = io.BytesIO()
     document = SimpleDocTemplate(
         out,
@@ -174,5 +175,5 @@ def report_pdf(report: Report, lang: Lang) -> bytes:
         bottomMargin=MARGIN,
         title=title(lang, report.display_name(lang), report.period.kind, report.period.label(lang)),
     )
-    document.build(story)
+    document.build([*_head(report, lang), *_sections(report, lang)])
     return out.getvalue()

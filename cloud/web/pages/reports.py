@@ -7,12 +7,14 @@ Downloads are links to ``/api/v1/reports/…`` and subscriptions are made and st
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Final
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Final
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
 
 from cloud.aggregates.timezones import DEFAULT_ZONE, local_date, venue_zone
 from cloud.api.deps import EngineDep, NowDep, SessionDep
@@ -21,7 +23,7 @@ from cloud.reports.figures import Report
 from cloud.reports.period import PERIOD_KINDS, PeriodError, parse_period
 from cloud.reports.subscriptions_api import list_subscriptions
 from cloud.reports.tables import FIGURES, figure_cells, show
-from cloud.reports.venues import districts, load_venues
+from cloud.reports.venues import ReportVenue, districts, load_venues
 from cloud.reports.words import WORDS, title
 from cloud.web.i18n import Lang, Messages
 from cloud.web.render import render
@@ -108,6 +110,49 @@ def _links(report: Report, *, lang: str) -> dict[str, str]:
     return {fmt: f"{base}?{urlencode({**query, 'format': fmt})}" for fmt in ("xlsx", "pdf")}
 
 
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """What the form asked for, and the report it gives (or why none)."""
+
+    kind: str  # venue | district
+    key: str  # the venue id or the district
+    today: date
+    day: str
+    report: Report | None
+    problem: str  # a reports.error.* code, or ""
+
+
+def _choose(
+    engine: Engine, venues: list[ReportVenue], *, target: str, period: str, day: str,
+    scope: frozenset[str] | None, now: datetime,
+) -> _Choice:  # fmt: skip
+    kind, key = _split(target)
+    # A district's venues share a zone in practice: "today" is its first venue's.
+    zone = next((v.timezone for v in venues if key in (v.id, v.district)), DEFAULT_ZONE)
+    today = local_date(now, venue_zone(zone))
+    chosen_day = day or (today - timedelta(days=1)).isoformat()
+    try:
+        chosen = parse_period(period, chosen_day, today=today)
+    except PeriodError as exc:
+        return _Choice(kind, key, today, chosen_day, None, exc.code)
+    make = files.venue_report if kind == "venue" else files.district_report
+    with engine.connect() as conn:
+        report = make(conn, key, chosen, scope=scope, now=now) if key else None
+    return _Choice(kind, key, today, chosen_day, report, "")
+
+
+def _shown(report: Report | None, lang: Lang) -> dict[str, Any]:
+    """The report as the template lays it out: heading, rows and download links."""
+    if report is None:
+        return {"heading": "", "rows": [], "links": {}}
+    label = report.period.label(lang)
+    return {
+        "heading": title(lang, report.display_name(lang), report.period.kind, label),
+        "rows": _rows(report, lang),
+        "links": _links(report, lang=lang),
+    }
+
+
 @router.get("/reports", response_class=HTMLResponse)
 def reports_page(
     *,
@@ -124,22 +169,8 @@ def reports_page(
     with engine.connect() as conn:
         venues = load_venues(conn, scope=scope)
         names = districts(conn, scope=scope)
-    if not target and venues:
-        target = f"venue:{venues[0].id}"
-    kind, key = _split(target)
-    zone = next((v.timezone for v in venues if v.id == key), DEFAULT_ZONE)
-    today = local_date(now, venue_zone(zone))
-    report, problem = None, ""
-    chosen_day = day or (today - timedelta(days=1)).isoformat()
-    try:
-        chosen = parse_period(period, chosen_day, today=today)
-    except PeriodError as exc:
-        chosen, problem = None, exc.code
-    if chosen is not None and key:
-        make = files.venue_report if kind == "venue" else files.district_report
-        with engine.connect() as conn:
-            report = make(conn, key, chosen, scope=scope, now=now)
-    lang = viewer.lang
+    target = target or (f"venue:{venues[0].id}" if venues else "")
+    choice = _choose(engine, venues, target=target, period=period, day=day, scope=scope, now=now)
     return render(
         request,
         viewer,
@@ -147,25 +178,19 @@ def reports_page(
         venues=venues,
         districts=names,
         target=target,
-        scope_kind=kind,
-        target_key=key,
+        scope_kind=choice.kind,
+        target_key=choice.key,
         period=period if period in PERIOD_KINDS else "day",
         periods=PERIOD_KINDS,
-        day=chosen_day,
-        today=today.isoformat(),
-        report=report,
-        rows=_rows(report, lang),
+        day=choice.day,
+        today=choice.today.isoformat(),
+        report=choice.report,
         columns=FIGURES,
-        links=_links(report, lang=lang) if report else {},
-        heading=title(
-            lang, report.display_name(lang), report.period.kind, report.period.label(lang)
-        )
-        if report
-        else "",
         show=show,
-        problem=problem,
+        problem=choice.problem,
         subscriptions=list_subscriptions(session=session, principal=viewer.principal),
         error_codes=ERROR_CODES,
+        **_shown(choice.report, viewer.lang),
     )
 
 

@@ -34,6 +34,8 @@ TEXT: Final[Messages] = {
     "alerts.last_seen": ("最近一次", "Last seen"),
     "alerts.message": ("内容", "What"),
     "alerts.by": ("处理人", "Handled by"),
+    "alerts.note": ("备注", "Note"),
+    "alerts.note_hint": ("可选：已处理的情况", "Optional: what was done"),
     "alerts.ack": ("确认", "Acknowledge"),
     "alerts.resolve": ("解决", "Resolve"),
     "alerts.acked_done": ("已确认", "Acknowledged"),

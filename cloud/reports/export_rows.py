@@ -21,7 +21,7 @@ from cloud.core.time import as_utc
 from cloud.models import Venue
 from cloud.reports.exports import Sheet
 from cloud.reports.handling import ALERT
-from cloud.reports.period import PeriodError
+from cloud.reports.period import PeriodError, parse_day
 from cloud.reports.tables import Cell, Format
 from cloud.reports.words import Lang
 from cloud.web.i18n import Lang as WebLang
@@ -53,26 +53,18 @@ class DateRange:
         return f"{self.first.isoformat()}_{self.last.isoformat()}"
 
 
-def _day(field: str, raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise PeriodError(
-            "bad_date", f"{field} {raw[:20]!r} is not a day; write YYYY-MM-DD, e.g. 2026-11-30"
-        ) from None
-
-
 def parse_range(first: str | None, last: str | None, *, today: date, max_days: int) -> DateRange:
-    """``from``..``to`` inclusive (default: the 7 days to today), at most ``max_days`` long."""
-    end = _day("to", last) if last else today
-    start = _day("from", first) if first else end - timedelta(days=6)
-    if end < start:
-        raise PeriodError(
-            "bad_range", f"to ({end.isoformat()}) is before from ({start.isoformat()}); swap them"
-        )
+    """``from``..``to`` inclusive (default: the 7 days to today; a ``to`` past today is
+    today), at most ``max_days`` long."""
+    end = min(parse_day("to", last, today=today), today) if last else today
+    start = parse_day("from", first, today=today) if first else end - timedelta(days=6)
     if start > today:
         raise PeriodError(
             "future_period", f"from ({start.isoformat()}) is after today ({today.isoformat()})"
+        )
+    if end < start:
+        raise PeriodError(
+            "bad_range", f"to ({end.isoformat()}) is before from ({start.isoformat()}); swap them"
         )
     if (end - start).days + 1 > max_days:
         raise PeriodError(

@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 from cloud.aggregates.timezones import day_bounds
 
 PeriodKind = Literal["day", "week", "month"]
+# No venue reported before this; a day far outside it is a typo (and year 1 or 9999 would
+# leave the calendar when a zone or a month is added to it).
+EARLIEST: Final = date(2000, 1, 1)
 PERIOD_KINDS: Final[tuple[PeriodKind, ...]] = get_args(PeriodKind)
 
 
@@ -74,6 +77,21 @@ class Period:
         return self.first.isoformat()
 
 
+def parse_day(field: str, raw: str, *, today: date) -> date:
+    """``raw`` as a day between EARLIEST and a year after ``today``, or a PeriodError."""
+    try:
+        chosen = date.fromisoformat(raw)
+    except ValueError:
+        raise PeriodError(
+            "bad_date", f"{field} {raw[:20]!r} is not a day; write YYYY-MM-DD, e.g. 2026-11-30"
+        ) from None
+    if chosen < EARLIEST:
+        raise PeriodError("bad_date", f"{field} {raw} is before {EARLIEST.year}; check the year")
+    if chosen > today + timedelta(days=366):
+        raise PeriodError("future_period", f"{field} {raw} is more than a year ahead")
+    return chosen
+
+
 def parse_period(kind: str, day: str | None, *, today: date) -> Period:
     """The period of ``kind`` holding ``day`` (default: the last whole one before ``today``);
     a period that has not begun by ``today`` is refused."""
@@ -84,12 +102,7 @@ def parse_period(kind: str, day: str | None, *, today: date) -> Period:
     checked: PeriodKind = kind
     if day is None:
         return Period.containing(checked, today).previous()
-    try:
-        chosen = date.fromisoformat(day)
-    except ValueError:
-        raise PeriodError(
-            "bad_date", f"date {day[:20]!r} is not a day; write YYYY-MM-DD, e.g. 2026-11-30"
-        ) from None
+    chosen = parse_day("date", day, today=today)
     period = Period.containing(checked, chosen)
     if period.first > today:
         raise PeriodError(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine
 
+from cloud.reports.export_rows import parse_range
 from cloud.reports.figures import Report, build_report
 from cloud.reports.handling import median, percentile
 from cloud.reports.period import Period, PeriodError, parse_period
@@ -109,3 +111,18 @@ def test_percentiles_are_values_that_occurred() -> None:
     assert percentile(list(range(1, 101)), 0.95) == 95
     assert median([1, 3]) == 2
     assert median([]) is None
+
+
+def test_days_off_the_calendar_are_refused_not_crashed_on() -> None:
+    today = date(2026, 12, 6)
+    codes = []
+    for kind, day in (("day", "0001-01-01"), ("month", "9999-12-31"), ("week", "1999-12-31")):
+        try:
+            parse_period(kind, day, today=today)
+        except PeriodError as exc:
+            codes.append(exc.code)
+    assert codes == ["bad_date", "future_period", "bad_date"]
+    assert parse_range(None, "2027-01-31", today=today, max_days=31).last == today
+    with pytest.raises(PeriodError, match="after today") as refused:
+        parse_range("2026-12-08", None, today=today, max_days=31)
+    assert refused.value.code == "future_period"

@@ -119,6 +119,7 @@ def report_json(report: Report) -> dict[str, Any]:
             {
                 "id": v.venue.id,
                 "name": v.venue.name,
+                "name_en": v.venue.name_en,
                 "timezone": v.venue.timezone,
                 "total": _figures_json(v.total),
                 "days": {day: _figures_json(f) for day, f in v.days.items()},

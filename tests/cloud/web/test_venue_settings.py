@@ -5,6 +5,7 @@ policy), with refusals named per field in zh-CN and English."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +37,9 @@ AMBIENT = "28-0000000000bb"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
+def engine(tmp_path: Path, _sqlite_template: Path) -> Iterator[Engine]:
+    # A copy of the session's migrated database: opening it has nothing left to migrate.
+    shutil.copyfile(_sqlite_template, tmp_path / "cloud.db")
     made = open_database(CloudSettings(data_dir=tmp_path))
     with Session(made) as session:
         session.add(Venue(id="v1", name="徐汇驿站", kind="outdoor-station"))
@@ -73,21 +76,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
                 issued_by="tom",
             )
         )
-        for username, role, venues in (
-            ("root", Role.ADMIN, []),
-            ("boss", Role.MANAGER, ["v1"]),
-            ("other", Role.MANAGER, ["v2"]),
-            ("tech", Role.TECHNICIAN, []),
-            ("mem", Role.MEMBER, []),
-        ):
-            user_in = UserCreate(
-                username=username,
-                password=PASSWORD,
-                role=role,
-                venue_ids=venues,
-                member_id="M-1" if role is Role.MEMBER else None,
-            )
-            create_user(session=session, user_in=user_in)
+        session.commit()
     set_venue_settings(made, "v1", now=NOW, capacity=30)
     yield made
     made.dispose()
@@ -100,6 +89,28 @@ def client(tmp_path: Path, engine: Engine) -> Iterator[TestClient]:
         yield made
 
 
+# Who signs in: made when first needed (a password hash is slow on purpose).
+USERS: dict[str, tuple[Role, list[str]]] = {
+    "root": (Role.ADMIN, []),
+    "boss": (Role.MANAGER, ["v1"]),
+    "other": (Role.MANAGER, ["v2"]),
+    "tech": (Role.TECHNICIAN, []),
+    "mem": (Role.MEMBER, []),
+}
+
+
+def login(client: TestClient, who: str) -> None:
+    role, venues = USERS[who]
+    member = "M-1" if role is Role.MEMBER else None
+    user = UserCreate(
+        username=who, password=PASSWORD, role=role, venue_ids=venues, member_id=member
+    )
+    engine = client.app.state.api.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        create_user(session=session, user_in=user)
+    sign_in(client, who)
+
+
 class Browser:
     """What settings.js does: read the page's token, call the API with the cookie."""
 
@@ -108,7 +119,7 @@ class Browser:
     ) -> None:
         self.client = client
         client.cookies.set("yz_lang", "en" if lang == "en" else "zh-CN")
-        sign_in(client, who)
+        login(client, who)
         self.html = self.open(venue)
         self.csrf = csrf_of(self.html)
 
@@ -263,7 +274,7 @@ def test_other_venues_and_other_roles_are_kept_out(client: TestClient) -> None:
     )
 
     client.cookies.clear()
-    sign_in(client, "mem")
+    login(client, "mem")
     refused = client.get("/venues/v1/settings")
     assert refused.status_code == 403
     assert re.search(r"<a [^>]*href=\"/[^\"]*\"", refused.text)  # a way back

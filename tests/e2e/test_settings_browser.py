@@ -52,6 +52,8 @@ MANAGER: Final = "boss"
 TECHNICIAN: Final = "tom"
 PASSWORD: Final = "venue-settings-e2e-password"
 PROBES: Final = ("28-00000000f001", "28-00000000f002")
+AXE: Final = Path(__file__).parent / "vendor" / "axe.min.js"
+_SERIOUS: Final = ("serious", "critical")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ def _signed_in(
 ) -> Page:
     context = browser.new_context(base_url=world.url, viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(path=AXE)
     tab = context.new_page()
     tab.goto(f"/login?next={start}")
     tab.fill("input[name=username]", who)
@@ -120,6 +123,15 @@ def _signed_in(
     tab.click("button[type=submit]")
     tab.wait_for_url(re.compile(f"{re.escape(start)}$"))
     return tab
+
+
+def _axe_findings(page: Page) -> list[str]:
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"axe {v['id']} on {[n['target'] for n in v['nodes']][:3]}"
+        for v in found["violations"]
+        if v["impact"] in _SERIOUS
+    ]
 
 
 def _no_sideways_scroll(page: Page) -> None:
@@ -164,6 +176,7 @@ def test_capacity_and_a_fridge_probe_are_kept_across_a_reload(
     expect(kept.locator("select[name=role]")).to_have_value("fridge")
     expect(kept.locator("input[name=label]")).to_have_value("饮料冰箱")
     _no_sideways_scroll(page)
+    assert _axe_findings(page) == []
     page.screenshot(path=str(artifacts / f"settings-{viewport['width']}.png"), full_page=True)
     with Session(world.engine) as session:
         assert session.get(VenueSettings, "v1").capacity == int(capacity)  # type: ignore[union-attr]
@@ -191,6 +204,11 @@ def test_a_bad_door_policy_is_marked_next_to_its_field(
     _no_sideways_scroll(page)
     door.locator("textarea[name=hours]").fill("mon-fri 07:00-22:00\nsat,sun 09:00-18:00")
     door.locator("input[name=passback_s]").fill("30")
+    door.locator("[data-add-exception]").click()
+    closed = door.locator("[data-exception]").last
+    closed.locator('[data-part="date"]').fill("2027-02-05")
+    closed.locator('[data-part="until"]').fill("2027-02-07")
+    closed.locator('[data-part="note"]').fill("春节")
     door.locator("button[type=submit]").click()
 
     expect(door.locator("[data-result]")).to_have_text(re.compile(r"已保存为 v1"))
@@ -204,6 +222,9 @@ def test_a_bad_door_policy_is_marked_next_to_its_field(
         "sat,sun 09:00-18:00",
     ]
     assert pushed.settings["door"]["policy"]["passback_s"] == 30
+    assert pushed.settings["door"]["policy"]["exceptions"] == [
+        {"date": "2027-02-05", "until": "2027-02-07", "hours": [], "note": "春节"}
+    ]
 
 
 def test_a_technician_pushes_a_key_from_the_fleet_form(

@@ -35,8 +35,10 @@ class KeyRow:
         if info.choices:
             return " / ".join(info.choices)
         low, high = info.minimum, info.maximum
-        if low is not None and high is not None and not (
-            info.exclusive_minimum or info.exclusive_maximum
+        if (
+            low is not None
+            and high is not None
+            and not (info.exclusive_minimum or info.exclusive_maximum)
         ):
             return f"{low:g}–{high:g}"
         parts = []
@@ -76,8 +78,10 @@ def _text(value: Any) -> str:
 
 
 def key_rows(role: str | None, settings: dict[str, Any]) -> list[KeyRow]:
-    """The keys a box of ``role`` takes, each with its desired value now."""
-    return [KeyRow(info, _text(_at(settings, info.path))) for info in pushable_keys(role)]
+    """The keys a box of ``role`` ("any": not known) takes, each with its value in
+    ``settings``."""
+    keys = pushable_keys(None if role == "any" else role)
+    return [KeyRow(info, _text(_at(settings, info.path))) for info in keys]
 
 
 @dataclass(frozen=True, slots=True)

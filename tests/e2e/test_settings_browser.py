@@ -244,6 +244,9 @@ def test_a_technician_pushes_a_key_from_the_fleet_form(
     expect(form.locator("[data-result]")).to_have_text(re.compile(r"已保存为 v1"))
     assert form.locator('input[data-key="door.pulse_s"]').count() == 0  # a hub has no door
     _no_sideways_scroll(page)
+    page.reload()
+    page.locator('details[data-config="hub1"] summary').click()
+    expect(interval).to_have_value("30")  # filled from the desired settings now
     page.context.close()
     with Session(world.engine) as session:
         pushed = session.get(DeviceDesiredConfig, ("hub1", 1))

@@ -24,7 +24,7 @@ from cloud.devices.views import DevicePublic, device_views, pending_list
 from cloud.models import Venue
 from cloud.releases.models import OPEN_ROLLOUT_STATUSES, Rollout, RolloutDevice
 from cloud.releases.views import DeviceUpdatePublic, RolloutPublic, device_updates, rollout_views
-from cloud.web.device_settings import DiagnosticsView, KeyRow, key_rows
+from cloud.web.device_settings import DiagnosticsView, key_rows
 from cloud.web.i18n import Messages
 from cloud.web.render import render
 from cloud.web.session import Technician
@@ -216,7 +216,11 @@ class FleetRow:
     venue: Venue | None
     settings_json: str  # the newest desired settings, for the push form to keep
     update: DeviceUpdatePublic | None = None  # the version it runs, its newest update
-    keys: tuple[KeyRow, ...] = ()  # what the push form offers: the keys its role takes
+
+    @property
+    def role(self) -> str:
+        """The role whose keys the push form offers ("any": a box that never said)."""
+        return self.device.role or "any"
 
     @property
     def update_badge(self) -> str:
@@ -390,7 +394,6 @@ def fleet_page(
             venue=venues.get(v.venue_id),
             settings_json=_compact(settings.get(v.id, {})),
             update=updates.get(v.id),
-            keys=tuple(key_rows(v.role, settings.get(v.id, {}))),
         )
         for v in views
     ]
@@ -418,6 +421,9 @@ def fleet_page(
         code_format=CODE_FORMAT,
         rollouts=_rollouts(session, scope),
         field_codes=sorted(CODES),  # the push form's refusals, worded per field
+        # One list of keys per role on the page, not one per row: settings.js copies it into
+        # the push form a person opens (a hundred rows of twenty fields would be ~1 MB).
+        push_keys={role: key_rows(role, {}) for role in sorted({r.role for r in rows})},
     )
 
 

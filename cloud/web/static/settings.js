@@ -189,6 +189,35 @@
     }
   });
 
+  // The fleet's push form: the keys of the box's role come from the page's one list for
+  // that role (template[data-push-keys]), filled with the box's desired settings now.
+  function valueAt(settings, path) {
+    let node = settings;
+    for (const part of path.split(".")) {
+      if (!node || typeof node !== "object" || !(part in node)) return "";
+      node = node[part];
+    }
+    return typeof node === "object" ? JSON.stringify(node) : String(node);
+  }
+
+  function fillPushForm(form) {
+    const slot = form.querySelector("[data-push-fields]");
+    if (!slot || slot.childElementCount) return;
+    const template = root().querySelector(
+      `template[data-push-keys="${CSS.escape(form.dataset.role || "any")}"]`);
+    if (!template) return;
+    slot.appendChild(template.content.cloneNode(true));
+    const settings = JSON.parse(form.dataset.settingsJson || "{}");
+    for (const el of slot.querySelectorAll("[data-key]")) el.value = valueAt(settings, el.dataset.key);
+  }
+
+  document.addEventListener("toggle", (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open) return;
+    const form = details.querySelector('form[data-settings-form="push"]');
+    if (form) fillPushForm(form);
+  }, true);
+
   document.addEventListener("click", async (event) => {
     const add = event.target.closest("[data-add-exception]");
     if (add) {

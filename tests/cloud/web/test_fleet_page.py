@@ -274,7 +274,7 @@ def test_the_claim_form_posts_to_the_claim_api(sign_in: SignIn) -> None:
     assert page.one("option", value="sensor-hub")
 
 
-def test_config_form_lists_the_keys_of_the_role_prefilled_with_the_desired_settings(
+def test_config_form_offers_the_keys_of_the_role_and_keeps_the_desired_settings(
     sign_in: SignIn,
 ) -> None:
     client = sign_in("tech")
@@ -283,13 +283,17 @@ def test_config_form_lists_the_keys_of_the_role_prefilled_with_the_desired_setti
     assert form.attrs["data-api"] == "/api/v1/devices/v1-door-1/config"
     assert form.attrs["data-check"] == "/api/v1/devices/v1-door-1/config/check"
     assert form.attrs["data-method"] == "PUT"
+    assert form.attrs["data-role"] == "door"
     # The newest version, kept whole: the form changes only the keys it lists.
     assert json.loads(form.attrs["data-settings-json"] or "") == DESIRED
-    start = page.elements.index(form)
-    end = next(i for i, e in enumerate(page.elements[start + 1 :], start + 1) if e.tag == "form")
+    # One list of keys per role on the page, copied into the form a person opens.
+    (door,) = page.find("template", data_push_keys="door")
+    start = page.elements.index(door)
+    end = next(
+        i for i, e in enumerate(page.elements[start + 1 :], start + 1) if e.tag == "template"
+    )
     inside = page.elements[start:end]
     interval = next(e for e in inside if e.attrs.get("data-key") == "sample_interval_s")
-    assert interval.attrs["value"] == "30"
     assert (interval.attrs["min"], interval.attrs["max"]) == ("0.05", "3600")
     assert interval.attrs["placeholder"] == "60"  # the box's default
     door_keys = {e.attrs.get("data-key") for e in inside}
@@ -297,6 +301,7 @@ def test_config_form_lists_the_keys_of_the_role_prefilled_with_the_desired_setti
     assert "kiosk.session_s" not in door_keys  # a door takes no kiosk settings
     hub = page.one("form", data_config_form="v1-hub-1")
     assert json.loads(hub.attrs["data-settings-json"] or "") == {}
+    assert page.find("template", data_push_keys="sensor-hub")
 
 
 def test_chinese_by_default_and_english_with_the_cookie(sign_in: SignIn) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select, union_all
 
 from cloud.aggregates import raw
 from cloud.aggregates.occupancy import (
@@ -48,6 +48,7 @@ class LiveFigures:
     visits_today: int  # admitted at the door since local midnight
     entries_today: int  # people the beam counter saw come in since local midnight
     baseline: Baseline
+    capacity: int | None = None  # the venue's setting, read in the same round trip
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,22 +183,23 @@ class _Raw:
 
 
 def _read_raw(conn: Connection, ids: Sequence[str], hours: list[datetime], until: datetime) -> _Raw:
-    """Two grouped queries: counters and counted door events per venue, hour and kind."""
+    """One grouped query: counters and counted door events per venue, hour and kind."""
     r, e = raw.READING.c, raw.EVENT.c
-    found: dict[str, dict[datetime, TrafficCounts]] = defaultdict(dict)
+    parts = []
     for cols, kind, total, which in (
         (r, r.metric, func.sum(func.round(r.value)), r.metric.in_(COUNTER_METRICS)),
         (e, e.type, func.count(), _counted_events()),
     ):
         # Hours by comparison, not by a date function: the same SQL on both databases.
         hour = case(*((cols.ts < h, i) for i, h in enumerate(hours[1:])), else_=len(hours) - 1)
-        query = (
+        parts.append(
             select(cols.venue_id, hour.label("hour"), kind.label("kind"), func.count(), total)
             .where(cols.venue_id.in_(ids), which, cols.ts >= hours[0], cols.ts < until)
             .group_by(cols.venue_id, hour, kind)
         )
-        for venue, index, what, n, amount in conn.execute(query):
-            _add(found[venue].setdefault(hours[index], TrafficCounts()), what, n, amount)
+    found: dict[str, dict[datetime, TrafficCounts]] = defaultdict(dict)
+    for venue, index, what, n, amount in conn.execute(union_all(*parts)):
+        _add(found[venue].setdefault(hours[index], TrafficCounts()), what, n, amount)
     return _Raw(conn, dict(found), until)
 
 
@@ -239,22 +241,39 @@ def live_figures(
     if not ids:
         return {}
     now = as_utc(now)
-    stored = {
-        r.venue_id: r for r in conn.execute(OCCUPANCY.select().where(OCCUPANCY.c.venue_id.in_(ids)))
-    }
-    s = VENUE_SETTINGS.c
-    query = select(s.venue_id, s.quiet_hour).where(s.venue_id.in_(ids))
-    own_quiet = {row.venue_id: row.quiet_hour for row in conn.execute(query)}
-    baselines, day_starts = {}, {}
-    for venue in ids:
-        own = own_quiet.get(venue)
+    o, s, v = OCCUPANCY.c, VENUE_SETTINGS.c, raw.VENUE.c
+    # Each venue's stored baseline and its own settings in one round trip.
+    query = (
+        select(
+            v.id,
+            o.baseline_count,
+            o.baseline_at,
+            o.last_reconciled_at,
+            o.reconciled_by,
+            s.quiet_hour,
+            s.capacity,
+        )
+        .select_from(
+            raw.VENUE.outerjoin(OCCUPANCY, o.venue_id == v.id).outerjoin(
+                VENUE_SETTINGS, s.venue_id == v.id
+            )
+        )
+        .where(v.id.in_(ids))
+    )
+    baselines, day_starts, capacity = {}, {}, {}
+    for row in conn.execute(query):
+        venue = row.id
         baselines[venue] = pick_baseline(
-            stored.get(venue),
+            None if row.baseline_at is None else row,
             zone=zones[venue],
             now=now,
-            quiet_hour=quiet_hour if own is None else own,
+            quiet_hour=quiet_hour if row.quiet_hour is None else row.quiet_hour,
         )
         day_starts[venue] = day_bounds(local_date(now, zones[venue]), zones[venue])[0]
+        capacity[venue] = row.capacity
+    ids = [venue for venue in ids if venue in baselines]  # a venue deleted meanwhile
+    if not ids:
+        return {}
     earliest = min(min(floor_hour(baselines[v].at), floor_hour(day_starts[v])) for v in ids)
     t = TRAFFIC_HOURLY.c
     hourly = _by_venue(
@@ -264,7 +283,8 @@ def live_figures(
             )
         )
     )
-    return _walk_all(conn, ids, baselines, day_starts, hourly, now=now)
+    walked = _walk_all(conn, ids, baselines, day_starts, hourly, now=now)
+    return {venue: replace(f, capacity=capacity[venue]) for venue, f in walked.items()}
 
 
 def _walk_all(

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import Connection, Integer, case, func, select
+from sqlalchemy import Connection, Integer, case, func, literal, select, union_all
 
 from cloud.aggregates import raw
-from cloud.aggregates.models import EnergyDaily, VenueSettings
+from cloud.aggregates.models import EnergyDaily
 from cloud.aggregates.occupancy_many import live_figures
 from cloud.aggregates.timezones import local_date, venue_zone
 from cloud.alerts.models import Alert, AlertStatus
@@ -85,10 +85,6 @@ class VenueRow:
         return {f"{self.venue.id}:{name}": value for name, value in values.items()}
 
 
-def _grouped(conn: Connection, query: Any) -> dict[str, Any]:
-    return {row[0]: row[1:] for row in conn.execute(query)}
-
-
 def venue_rows(
     conn: Connection, venues: Sequence[Venue], *, now: datetime, quiet_hour: int | None
 ) -> list[VenueRow]:
@@ -96,25 +92,29 @@ def venue_rows(
     ids = [v.id for v in venues]
     if not ids:
         return []
-    d, a, s = raw.table(Device).c, raw.table(Alert).c, raw.table(VenueSettings).c
-    devices = _grouped(
-        conn,
+    d, a = raw.table(Device).c, raw.table(Alert).c
+    # Devices and open alerts per venue, one round trip (each is one on PostgreSQL).
+    devices_and_alerts = union_all(
         select(
             d.venue_id,
+            literal("devices").label("what"),
             func.count(),
             func.sum(func.cast(d.online, Integer)),
             func.sum(case((d.role == DOOR_ROLE, 1), else_=0)),
         )
         .where(d.venue_id.in_(ids), d.status != "decommissioned")
         .group_by(d.venue_id),
-    )
-    alerts = _grouped(
-        conn,
-        select(a.venue_id, func.count())
+        select(a.venue_id, literal("alerts").label("what"), func.count(), literal(0), literal(0))
         .where(a.venue_id.in_(ids), a.status != AlertStatus.RESOLVED.value)
         .group_by(a.venue_id),
     )
-    capacity = _grouped(conn, select(s.venue_id, s.capacity).where(s.venue_id.in_(ids)))
+    devices: dict[str, tuple[int, int, int]] = {}
+    alerts: dict[str, int] = {}
+    for venue, what, n, online, doors in conn.execute(devices_and_alerts):
+        if what == "devices":
+            devices[venue] = (int(n), int(online or 0), int(doors or 0))
+        else:
+            alerts[venue] = int(n)
     live = live_figures(
         conn, {v.id: venue_zone(v.timezone) for v in venues}, now=now, quiet_hour=quiet_hour
     )
@@ -126,13 +126,13 @@ def venue_rows(
             VenueRow(
                 venue=venue,
                 inside=figures.count,
-                capacity=capacity.get(venue.id, (None,))[0],
-                online=int(online or 0),
-                devices=int(total),
-                open_alerts=int(alerts.get(venue.id, (0,))[0]),
+                capacity=figures.capacity,
+                online=online,
+                devices=total,
+                open_alerts=alerts.get(venue.id, 0),
                 visits_today=figures.visits_today,
                 entries_today=figures.entries_today,
-                doors=int(doors or 0),
+                doors=doors,
             )
         )
     return rows

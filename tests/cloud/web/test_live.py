@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -22,7 +23,7 @@ from cloud.models import DeviceEvent, Reading, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.live import LiveFeed, Watch, scan, topics_for
-from tests.cloud.web.helpers import PASSWORD, TestClient, sign_in
+from tests.cloud.web.helpers import PASSWORD, sign_in
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -21,7 +22,7 @@ from cloud.models import DeviceEvent, Venue
 from cloud.service import open_database
 from cloud.settings import CloudSettings
 from cloud.web.pages.wall import MAX_ALERTS
-from tests.cloud.web.helpers import PASSWORD, TestClient, sign_in
+from tests.cloud.web.helpers import PASSWORD, sign_in
 
 NOW = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 

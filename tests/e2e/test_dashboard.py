@@ -90,6 +90,11 @@ def live_root_refreshes(page: Page) -> int:
     return int(page.locator("main#live-root").get_attribute("data-refreshed") or 0)
 
 
+def live_figure_updates(page: Page) -> int:
+    """How often the page wrote new figures in place (app.js counts them on <main>)."""
+    return int(page.locator("main#live-root").get_attribute("data-figures") or 0)
+
+
 def wait_live(page: Page) -> None:
     """Until the page's event stream is open: changes from now on reach it."""
     expect(page.locator("#live-state")).to_be_visible()
@@ -125,13 +130,15 @@ def test_occupancy_rises_live_when_a_simulated_member_enters(
     before = int(count.inner_text())
     wait_live(page)
     page.evaluate("window.__marker = 1")
-    swaps = live_root_refreshes(page)
+    swaps, updates = live_root_refreshes(page), live_figure_updates(page)
 
     world.admit_member()  # shows a fresh code to the real door agent's camera
 
     expect(count).to_have_text(str(before + 1))
     assert page.evaluate("window.__marker") == 1, "the page reloaded instead of updating"
-    assert live_root_refreshes(page) > swaps
+    # The figure changed in place: no <main> was re-rendered for it.
+    assert live_figure_updates(page) > updates
+    assert live_root_refreshes(page) == swaps
 
 
 def test_acknowledging_an_alert_records_who_and_updates_the_row(

@@ -18,10 +18,9 @@ _SERIOUS = re.compile(r"\b(ERROR|CRITICAL|WARNING|Traceback)\b")
 
 @dataclass(frozen=True, slots=True)
 class KeyRow:
-    """One pushable key with the value the newest desired config gives it ("" if none)."""
+    """One pushable key as the push form shows it (settings.js fills in the box's value)."""
 
     info: KeyInfo
-    value: str
 
     @property
     def name(self) -> str:
@@ -58,30 +57,9 @@ class KeyRow:
         return "" if default is None else str(default)
 
 
-def _at(settings: dict[str, Any], path: str) -> Any:
-    node: Any = settings
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def key_rows(role: str | None, settings: dict[str, Any]) -> list[KeyRow]:
-    """The keys a box of ``role`` ("any": not known) takes, each with its value in
-    ``settings``."""
-    keys = pushable_keys(None if role == "any" else role)
-    return [KeyRow(info, _text(_at(settings, info.path))) for info in keys]
+def key_rows(role: str) -> list[KeyRow]:
+    """The keys a box of ``role`` ("any": a box that never said) takes."""
+    return [KeyRow(info) for info in pushable_keys(None if role == "any" else role)]
 
 
 @dataclass(frozen=True, slots=True)

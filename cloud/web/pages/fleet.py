@@ -423,7 +423,7 @@ def fleet_page(
         field_codes=sorted(CODES),  # the push form's refusals, worded per field
         # One list of keys per role on the page, not one per row: settings.js copies it into
         # the push form a person opens (a hundred rows of twenty fields would be ~1 MB).
-        push_keys={role: key_rows(role, {}) for role in sorted({r.role for r in rows})},
+        push_keys={role: key_rows(role) for role in sorted({r.role for r in rows})},
     )
 
 

@@ -184,6 +184,9 @@
       const details = err.data && err.data.error && err.data.error.details;
       const placed = showFieldErrors(form, details);
       result(form, placed ? said("[data-fix-fields]") || reason(err) : reason(err), true);
+      // The hand goes back to the first wrong field; a live refresh waits while it is there.
+      const wrong = form.querySelector("[aria-invalid=true]");
+      if (wrong) wrong.focus();
     } finally {
       if (submit) submit.disabled = false;
     }

@@ -264,6 +264,8 @@ def test_the_wall_runs_many_updates_without_growing(
     # One alert row (its time and venue) in place of the "no alerts" line.
     assert with_alert == quiet_nodes + 2
     assert grown < 2_000_000, f"the heap grew {grown} bytes over 500 rounds of updates"
+    page.set_viewport_size(ViewportSize(width=360, height=740))  # a manager's phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.context.close()
 
 

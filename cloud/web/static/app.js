@@ -218,8 +218,9 @@
 
   function listens() {
     const root = document.getElementById("live-root");
+    // The header's alert bell ([data-bell]) listens on every staff page, through "yz:live".
     return Boolean((root && root.dataset.live) || figureMarker() || parts().length ||
-      document.querySelector("[data-live-listen]"));
+      document.querySelector("[data-live-listen], [data-bell]"));
   }
 
   let backoff = 1000;  // after the stream is given up: 1 s, 2 s, … up to 30 s

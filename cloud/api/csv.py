@@ -28,6 +28,8 @@ def csv_cell(value: object) -> str:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # a number, -3.5 °C included, is data a formula cannot hide in
     text = str(value)
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 

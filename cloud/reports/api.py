@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from cloud.aggregates.timezones import DEFAULT_ZONE, local_date, venue_zone
-from cloud.api.auth_deps import CurrentPrincipal, require_roles, venue_not_found
+from cloud.api.auth_deps import (
+    CurrentPrincipal,
+    require_device_roles,
+    require_roles,
+    venue_not_found,
+)
 from cloud.api.deps import EngineDep, NowDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.api.routes.venues import VENUE_READERS
@@ -24,7 +29,11 @@ from cloud.reports.words import Lang
 router = APIRouter(tags=["reports"])
 reports = APIRouter(
     prefix="/reports",
-    dependencies=[Depends(require_roles(*VENUE_READERS))],
+    # A box's own token reads nothing here, whatever its venue: people and integrations do.
+    dependencies=[
+        Depends(require_roles(*VENUE_READERS)),
+        Depends(require_device_roles(doing="read reports")),
+    ],
     responses={
         400: {"model": ErrorResponse},
         404: {"model": ErrorResponse},

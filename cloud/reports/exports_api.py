@@ -11,7 +11,13 @@ from sqlmodel import col, select
 
 from cloud.aggregates.timezones import DEFAULT_ZONE, local_date, venue_zone
 from cloud.aggregates.views import Resolution
-from cloud.api.auth_deps import CurrentPrincipal, ScopedVenue, require_roles, scoped_venue
+from cloud.api.auth_deps import (
+    CurrentPrincipal,
+    ScopedVenue,
+    require_device_roles,
+    require_roles,
+    scoped_venue,
+)
 from cloud.api.deps import EngineDep, NowDep, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.api.routes.venues import VENUE_READERS
@@ -26,7 +32,11 @@ from cloud.reports.words import Lang
 
 router = APIRouter(
     prefix="/reports/exports",
-    dependencies=[Depends(require_roles(*VENUE_READERS))],
+    # A box's own token reads nothing here, whatever its venue: people and integrations do.
+    dependencies=[
+        Depends(require_roles(*VENUE_READERS)),
+        Depends(require_device_roles(doing="export a venue's records")),
+    ],
     responses={400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
 )
 

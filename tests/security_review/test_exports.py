@@ -39,11 +39,6 @@ def test_text_that_starts_a_formula_is_quoted_in_csv_and_xlsx(text: str) -> None
     assert cell.startswith("'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="csv_cell quotes every value starting with '-': a -3.5 °C reading exports as "
-    "the text '-3.5 in CSV (numbers must stay numbers)",
-)
 def test_a_negative_number_stays_a_number_in_csv() -> None:
     sheet = Sheet("temperature", COLUMNS, [[HOUR, "hub", "28-out", -3.5]])
 

@@ -26,11 +26,6 @@ def world(migrated_db_url: str) -> Iterator[World]:
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="reports/exports admit Role.SERVICE (VENUE_READERS) with no require_device_roles: "
-    "a stolen sensor hub's token downloads its venue's reports and 93 days of door decisions",
-)
 def test_a_sensor_hubs_token_downloads_no_report_or_export(world: World, path: str) -> None:
     hub = add_box(world, "hub-alpha", "sensor-hub")
 

@@ -40,6 +40,7 @@ from edge.scan.settings import ScannerSettings
 from protocol.device_config import config_problems
 from protocol.door_policy import DoorPolicyConfig
 from protocol.ids import CLIENT_ID_PATTERN, Identifier
+from protocol.pushable import MAX_OFFLINE_AGE_S
 
 __all__ = [  # AppliedConfig and its file functions live with the box's other files
     "AccessSettings",
@@ -111,7 +112,9 @@ class AccessSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     skew_s: float = Field(default=30.0, ge=0, le=600)
-    max_offline_age_s: float = Field(default=7 * 86_400, gt=0, description="fail secure past this")
+    max_offline_age_s: float = Field(
+        default=7 * 86_400, gt=0, le=MAX_OFFLINE_AGE_S, description="fail secure past this"
+    )
     sync_url: str | None = Field(default=None, description="cloud base URL, e.g. https://cloud/")
     sync_token: SecretStr | None = None
     sync_interval_s: float = Field(default=300.0, ge=5, le=86_400)

@@ -15,8 +15,9 @@ import difflib
 import types
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from protocol.door_policy import DoorPolicyConfig, describe_errors
 
@@ -53,6 +54,8 @@ OTHER: Final = "invalid_value"
 CODES: Final = frozenset({*TYPE_CODES.values(), OTHER, "not_pushable", "too_large", "wrong_role"})
 _TYPES: Final = frozenset({"not_a_number", "not_a_whole_number", "not_yes_or_no", "not_text"})
 _LIMITS: Final = ("ge", "gt", "le", "lt")
+# The longest a door or kiosk may go on deciding from caches it could not refresh: a month.
+MAX_OFFLINE_AGE_S: Final = 30 * 86_400
 ROLE_SECTIONS: Final = {"door": "door", "kiosk": "kiosk"}  # section -> the role that has it
 
 
@@ -72,13 +75,17 @@ class ConfigProblem:
 
 
 class _Pushed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity parse from a JSON body; none of them is a setting (an infinite
+    # max_offline_age_s would turn off the door's refusal of stale caches).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PushedScanner(_Pushed):
     """``[door.scanner]`` / ``[kiosk.scanner]``: the camera and its decoder."""
 
-    source: int | str = Field(default=0, description="camera: V4L2 index, file or rtsp:// URL")
+    source: int | str = Field(
+        default=0, description="camera: V4L2 index, /dev/video… or rtsp:// URL"
+    )
     decoder: Literal["zxing", "opencv", "opencv-aruco"] = Field(
         default="zxing", description="QR decoder"
     )
@@ -86,13 +93,27 @@ class PushedScanner(_Pushed):
     width: int = Field(default=1280, ge=160, le=3840, description="frame width, pixels")
     height: int = Field(default=720, ge=120, le=2160, description="frame height, pixels")
 
+    @field_validator("source")
+    @classmethod
+    def _a_camera(cls, value: int | str) -> int | str:
+        # From the cloud a camera, never a file on the box or a stream on another scheme.
+        if isinstance(value, int):
+            if not 0 <= value <= 63:
+                raise ValueError(f"camera index {value} is not a V4L2 index; use 0 to 63")
+        elif not value.startswith(("/dev/video", "rtsp://", "rtsps://")):
+            raise ValueError("a camera is a V4L2 index, /dev/videoN or an rtsp:// address")
+        return value
+
 
 class PushedDoorAccess(_Pushed):
     """``[door.access]``: how codes are checked and how often the caches are refreshed."""
 
     skew_s: float = Field(default=30.0, ge=0, le=600, description="clock skew a code may have")
     max_offline_age_s: float = Field(
-        default=7 * 86_400, gt=0, description="refuse everyone once the caches are this old"
+        default=7 * 86_400,
+        gt=0,
+        le=MAX_OFFLINE_AGE_S,
+        description="refuse everyone once the caches are this old",
     )
     sync_interval_s: float = Field(default=300.0, ge=5, le=86_400, description="cache refresh")
     unsynced_proof_window_s: float = Field(
@@ -122,7 +143,10 @@ class PushedOffline(_Pushed):
 class PushedKioskAccess(_Pushed):
     skew_s: float = Field(default=30.0, ge=0, le=600, description="clock skew a code may have")
     max_offline_age_s: float = Field(
-        default=7 * 86_400, gt=0, description="refuse everyone once the caches are this old"
+        default=7 * 86_400,
+        gt=0,
+        le=MAX_OFFLINE_AGE_S,
+        description="refuse everyone once the caches are this old",
     )
     sync_interval_s: float = Field(default=300.0, ge=5, le=86_400, description="cache refresh")
 
@@ -139,6 +163,15 @@ class PushedKiosk(_Pushed):
     offline: PushedOffline | None = None
     access: PushedKioskAccess | None = None
     scanner: PushedScanner | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value[:40]!r}; use an IANA name") from None
+        return value
 
 
 class PushedSettings(_Pushed):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from edge.kiosk.limits import OfflineLimits
 from edge.scan.settings import ScannerSettings
+from protocol.pushable import MAX_OFFLINE_AGE_S
 
 # A vending spiral turns once in ~2-4 s; eight seconds without an item through the chute
 # beam means the spiral is jammed or the slot is empty.
@@ -42,7 +43,9 @@ class KioskAccess(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     skew_s: float = Field(default=30.0, ge=0, le=600)
-    max_offline_age_s: float = Field(default=7 * 86_400, gt=0, description="fail secure past this")
+    max_offline_age_s: float = Field(
+        default=7 * 86_400, gt=0, le=MAX_OFFLINE_AGE_S, description="fail secure past this"
+    )
     sync_interval_s: float = Field(default=300.0, ge=5, le=86_400)
 
 

@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import Session
 
 from cloud.devices.models import Device
+from protocol.device_config import check_config
 from tests.cloud.notify.conftest import Site
 
 RAW = {"Content-Type": "application/json"}
@@ -41,11 +42,6 @@ def test_the_server_refuses_what_the_box_must_not_take(
     assert site.call("tom", "GET", path).json().get("settings") in (None, {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="door.access.max_offline_age_s has no upper bound and takes Infinity (the JSON body "
-    "parser reads it): the door's 'refuse everyone once the caches are stale' safety is off",
-)
 def test_the_stale_cache_limit_cannot_be_pushed_to_infinity(site: Site) -> None:
     path = _door(site)
     body = '{"settings": {"door": {"access": {"max_offline_age_s": Infinity}}}}'
@@ -66,3 +62,19 @@ def test_a_manager_pushes_only_a_door_policy_and_only_at_their_venue(site: Site)
     assert timing.json()["error"]["code"] == "config_manager_policy_only"
     assert other.status_code == 404
     assert checked.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"kiosk": {"timezone": "Mars/Olympus"}}, "timezone"),
+        ({"door": {"scanner": {"source": "/etc/shadow"}}}, "source"),
+        ({"door": {"scanner": {"source": "http://10.0.0.9/cam"}}}, "source"),
+        ({"door": {"access": {"max_offline_age_s": 400 * 86_400}}}, "max_offline_age_s"),
+    ],
+)
+def test_a_pushed_zone_camera_or_stale_limit_must_be_one_a_box_can_use(
+    settings: dict[str, object], key: str
+) -> None:
+    problems = check_config(settings)
+    assert any(key in str(problem) for problem in problems), problems

@@ -81,14 +81,20 @@ class Venue(VenueBase, VenueProfile, table=True):
     poster_edition: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
+def check_line(value: str) -> str:
+    """One line of text, stripped: no control characters (a line break in a venue's name
+    would end an e-mail's Subject and start a header of its own)."""
+    value = value.strip()
+    if _CONTROL.search(value):
+        raise ValueError("must not hold control characters (line breaks, tabs); write one line")
+    return value
+
+
 def check_text(value: str | None) -> str | None:
     """A one-line text a phone shows: stripped, empty as none, no control characters."""
     if value is None:
         return None
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValueError("must not hold control characters (line breaks, tabs); write one line")
-    return value or None
+    return check_line(value) or None
 
 
 def check_amenities(values: list[str]) -> list[str]:
@@ -140,6 +146,12 @@ class _ProfileRules:
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return check_text(value)
+
+    @field_validator("name", "district", check_fields=False)
+    @classmethod
+    def _one_line_name(cls, value: str | None) -> str | None:
+        # Not emptied to none: the name is required, and the district filters as written.
+        return None if value is None else check_line(value)
 
     @field_validator("amenities", check_fields=False)
     @classmethod

@@ -61,15 +61,23 @@ def attempt(
     try:
         services.send(sub, message, now=now)
     except ChannelError as exc:
-        delivery.last_error = str(exc)[:_MAX_ERROR_CHARS]
-        if delivery.attempts >= services.retry.max_attempts:
-            delivery.status, delivery.next_attempt_at = DeliveryStatus.GAVE_UP, None
-        else:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.next_attempt_at = now + services.retry.backoff(delivery.attempts, services.rng)
+        _failed(services, delivery, str(exc), now=now)
+        return
+    except Exception as exc:  # a bug in one channel must not leave the message pending
+        logger.exception("notification %s: unexpected error while sending", delivery.id)
+        _failed(services, delivery, f"unexpected error: {type(exc).__name__}: {exc}", now=now)
         return
     delivery.status, delivery.sent_at, delivery.next_attempt_at = DeliveryStatus.SENT, now, None
     delivery.last_error = None
+
+
+def _failed(services: NotifyServices, delivery: Delivery, why: str, *, now: datetime) -> None:
+    delivery.last_error = why[:_MAX_ERROR_CHARS]
+    if delivery.attempts >= services.retry.max_attempts:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.GAVE_UP, None
+    else:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.next_attempt_at = now + services.retry.backoff(delivery.attempts, services.rng)
 
 
 def _give_up(delivery: Delivery, why: str) -> None:
@@ -92,7 +100,11 @@ class DeliveryJob:
     def run(self, engine: Engine, now: datetime) -> DeliveryResult:
         result = DeliveryResult()
         for delivery_id in _due(engine, now=now, limit=self._services.retry.batch_size):
-            self._one(engine, delivery_id, now=now, result=result)
+            try:
+                self._one(engine, delivery_id, now=now, result=result)
+            except Exception:  # e.g. a row that cannot be written back: the rest still go
+                logger.exception("notification %d: could not be tried", delivery_id)
+                result.failed.append(delivery_id)
         return result
 
     def _one(

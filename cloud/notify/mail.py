@@ -24,12 +24,20 @@ class SmtpConfig:
 
 
 def build_email(config: SmtpConfig, to: str, message: Message) -> EmailMessage:
+    """The mail of ``message``; raises ChannelError when a header cannot hold a value (a
+    title with a line break would start a header of its own: the email package refuses it)."""
     mail = EmailMessage()
-    mail["Subject"] = message.title
-    mail["From"] = config.sender
-    mail["To"] = to
-    mail["Date"] = formatdate(localtime=False)
-    mail["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    try:
+        mail["Subject"] = message.title
+        mail["From"] = config.sender
+        mail["To"] = to
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    except ValueError as exc:
+        raise ChannelError(
+            f"the message could not be written as an e-mail ({exc}); a venue name or an "
+            "address with a line break is the usual cause: correct it and the next try sends"
+        ) from exc
     body = message.text
     if message.link:
         body += f"\n\n确认处理 / Acknowledge: {message.link}\n"
@@ -37,9 +45,9 @@ def build_email(config: SmtpConfig, to: str, message: Message) -> EmailMessage:
     return mail
 
 
-def send_email(config: SmtpConfig, to: str, message: Message) -> None:
-    """Hand ``message`` to the SMTP server; raises ChannelError with the server's answer."""
-    mail = build_email(config, to, message)
+def send(config: SmtpConfig, mail: EmailMessage) -> None:
+    """Hand ``mail`` (built by build_email, attachments and all) to the SMTP server; raises
+    ChannelError with the server's answer."""
     try:
         with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
             if config.starttls:
@@ -52,8 +60,14 @@ def send_email(config: SmtpConfig, to: str, message: Message) -> None:
             f"the mail server {config.host}:{config.port} does not offer STARTTLS; use its "
             "TLS port or set YZ_CLOUD_NOTIFY__SMTP_STARTTLS=false for a local relay"
         ) from exc
-    except (smtplib.SMTPException, OSError) as exc:
+    except (smtplib.SMTPException, OSError, ValueError) as exc:
+        # ValueError: smtplib refusing an address or header it cannot put on the wire.
         raise ChannelError(
             f"the mail server {config.host}:{config.port} did not take the message "
             f"({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def send_email(config: SmtpConfig, to: str, message: Message) -> None:
+    """Mail ``message`` to ``to``; raises ChannelError saying why it was not sent."""
+    send(config, build_email(config, to, message))

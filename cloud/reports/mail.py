@@ -1,18 +1,16 @@
-"""Mailing a report file: one message with the report attached, over SMTP (smtplib).
+"""Mailing a report file: one message with the report attached, over SMTP.
 
-The notify package's e-mail channel sends a notice's text (``cloud.notify.mail.send_email``
-takes no attachment); a report is built as that channel builds its messages (its
-``SmtpConfig`` and ``build_email``: sender, date, message id) with the file attached, and
-handed to the same mail server the same way.
+Built and sent by the notify package's e-mail channel (``cloud.notify.mail``: its
+``build_email`` for sender, date and message id, then the file attached, then its ``send``),
+so both go to the same mail server the same way.
 """
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from dataclasses import dataclass
 
-from cloud.notify.mail import SmtpConfig, build_email
+from cloud.notify.errors import ChannelError
+from cloud.notify.mail import SmtpConfig, build_email, send
 from cloud.notify.robots import Message
 from cloud.notify.settings import NotifySettings
 
@@ -47,24 +45,17 @@ def smtp_config(settings: NotifySettings) -> SmtpConfig:
 def send_report_mail(
     settings: NotifySettings, *, to: str, subject: str, body: str, attachment: Attachment
 ) -> None:
-    """Send one report; smtplib's and the socket's errors become ReportMailError."""
+    """Send one report; a message that cannot be written (a line break in a venue's name),
+    or a mail server that does not take it, raises ReportMailError."""
     config = smtp_config(settings)
-    mail = build_email(config, to, Message(title=subject, text=body))
-    mail.add_attachment(
-        attachment.content,
-        maintype=attachment.maintype,
-        subtype=attachment.subtype,
-        filename=attachment.filename,  # a Chinese name is encoded per RFC 2231
-    )
     try:
-        with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
-            if config.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if config.user is not None and config.password is not None:
-                smtp.login(config.user, config.password)
-            smtp.send_message(mail)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise ReportMailError(
-            f"the mail server {config.host}:{config.port} did not take the report "
-            f"({type(exc).__name__}: {exc})"[:300]
-        ) from exc
+        mail = build_email(config, to, Message(title=subject, text=body))
+        mail.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,  # a Chinese name is encoded per RFC 2231
+        )
+        send(config, mail)
+    except (ChannelError, ValueError) as exc:
+        raise ReportMailError(f"the report was not mailed: {exc}"[:300]) from exc

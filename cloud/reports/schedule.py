@@ -164,7 +164,8 @@ def _send_one(
 
 
 def send_due(engine: Engine, *, now: datetime, mail: Mailer) -> list[Outcome]:
-    """Mail every subscription's due period that has not gone out yet."""
+    """Mail every subscription's due period that has not gone out yet; one that fails,
+    whatever the reason, is an outcome "failed" and the others still go."""
     outcomes = []
     with Session(engine) as session:
         subs = [
@@ -174,6 +175,13 @@ def send_due(engine: Engine, *, now: datetime, mail: Mailer) -> list[Outcome]:
     for sub, zone in subs:
         kind = next((k for k in PERIOD_KINDS if k == sub.period), None)
         period = None if kind is None else due_period(kind, zone, now=now, since=sub.created_at)
-        if period is not None:
+        if period is None or sub.id is None:
+            continue
+        try:
             outcomes.append(_send_one(engine, sub, period, now=now, mail=mail))
+        except Exception as exc:  # one report must not stop the others
+            # Its claim is dropped (_send_one): the next run tries again.
+            logger.exception("report %s for subscription %d failed", period.slug, sub.id)
+            error = f"unexpected error: {type(exc).__name__}: {exc}"[:300]
+            outcomes.append(Outcome(sub.id, period.slug, "failed", error))
     return outcomes

@@ -34,21 +34,11 @@ def _rename(engine: Engine, venue_id: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("field", ["name", "district"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="venue name and district accept CR/LF (VenueUpdate: only name_en is one-line); "
-    "they become e-mail Subject headers",
-)
 def test_a_venue_name_or_district_with_a_line_break_is_refused(site: Site, field: str) -> None:
     response = site.call("ada", "PATCH", "/venues/v1", json={field: "驿站\r\nBcc: x@evil.example"})
     assert response.status_code == 422, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_email raises ValueError outside send_email's try: the delivery job run "
-    "aborts on that row every time and every later notification is stuck",
-)
 def test_one_bad_subject_does_not_stop_the_delivery_job(engine: Engine, smtp: FakeSmtp) -> None:
     config = SmtpConfig("127.0.0.1", smtp.port, "alerts@union.example.cn", starttls=False)
     services = NotifyServices(link_base_url="https://d.example", link_key=LINK_KEY, smtp=config)

@@ -46,11 +46,11 @@ _TOLD: Final = (DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAIL
 
 class Scopes:
     """Each subscriber's venues as their account says now (a manager moved to another
-    venue stops hearing of the old one at once)."""
+    venue stops hearing of the old one at once; a disabled account hears of none)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        # username -> venue ids (None: every venue); absent from it: not staff, or gone.
+        # username -> venue ids (None: every venue); absent: not staff, disabled, or gone.
         self._scope: dict[str, frozenset[str] | None] = {}
         self._looked_up: set[str] = set()
 
@@ -58,7 +58,8 @@ class Scopes:
         if username not in self._looked_up:
             self._looked_up.add(username)
             user = get_user_by_username(session=self._session, username=username)
-            if user is not None and Role(user.role) in _STAFF:
+            # A disabled account is told nothing: its owner has left, or lost a phone.
+            if user is not None and not user.disabled and Role(user.role) in _STAFF:
                 principal = principal_for_user(session=self._session, user=user)
                 self._scope[username] = principal.venue_ids
         if username not in self._scope:

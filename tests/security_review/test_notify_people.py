@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -20,11 +19,6 @@ def _disable(engine: Engine, username: str) -> None:
         session.commit()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner.Scopes.sees ignores User.disabled: a disabled account keeps getting alerts "
-    "(SMS, e-mail, robots) with acknowledge links (the report schedule does check it)",
-)
 def test_a_disabled_account_hears_of_no_alert(engine: Engine) -> None:
     subscribe(engine, "mia", "sms", target="13800138000", venue_id="v1")
     _disable(engine, "mia")

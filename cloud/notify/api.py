@@ -16,6 +16,7 @@ from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth.principal import Principal, Role
 from cloud.notify.delivery import attempt
 from cloud.notify.errors import TargetError
+from cloud.notify.limits import PER_SUBSCRIPTION, PER_USER, WINDOW_S
 from cloud.notify.models import (
     ALL_VENUES,
     Channel,
@@ -199,7 +200,10 @@ def delete_subscription(
     return Response(status_code=204)
 
 
-@router.post("/notify/subscriptions/{subscription_id}/test", responses=_ERRORS)
+@router.post(
+    "/notify/subscriptions/{subscription_id}/test",
+    responses={**_ERRORS, 429: {"model": ErrorResponse}},
+)
 def test_subscription(
     *,
     session: SessionDep,
@@ -210,9 +214,21 @@ def test_subscription(
 ) -> DeliveryPublic:
     """Send a test message now and answer what became of it (sent, or failed and why).
 
-    A failed test is not retried: the person is looking at the answer.
+    A failed test is not retried: the person is looking at the answer. At most 5 tests in
+    10 minutes per person, 3 per subscription (429 ``too_many_test_sends`` with Retry-After).
     """
     sub = _mine(session, principal, subscription_id)
+    wait = services.test_limit.take(principal.subject, subscription_id)
+    if wait is not None:
+        raise ApiError(
+            429,
+            code="too_many_test_sends",
+            message=(
+                f"at most {PER_USER} test messages in {WINDOW_S / 60:.0f} minutes, "
+                f"{PER_SUBSCRIPTION} of them to one subscription; try again in {wait} s"
+            ),
+            headers={"Retry-After": str(wait)},
+        )
     message = test_message(principal.subject)
     delivery = Delivery(
         subscription_id=sub.id,

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from cloud.notify.errors import ChannelError
+from cloud.notify.limits import TestSendLimit
 from cloud.notify.links import DEVELOPMENT_KEY, derive_key, make_token
 from cloud.notify.mail import SmtpConfig, send_email
 from cloud.notify.models import Channel, Subscription
@@ -58,6 +59,8 @@ class NotifyServices:
     retry: Retry = field(default_factory=Retry)
     transport: httpx.BaseTransport | None = None
     rng: random.Random = field(default_factory=random.Random)
+    # How many test messages a person may send (POST …/subscriptions/{id}/test).
+    test_limit: TestSendLimit = field(default_factory=TestSendLimit)
 
     def link(self, alert_id: int | None, username: str, *, now: datetime) -> str | None:
         if alert_id is None or self.link_key is None:

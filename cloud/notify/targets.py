@@ -13,11 +13,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from cloud.notify.errors import TargetError
 from cloud.notify.models import Channel
+from cloud.notify.settings import LOOPBACK_HOSTS
 from cloud.sms.sender import mask_phone
 
-_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _PHONE: Final = re.compile(r"1[3-9]\d{9}")
-_EMAIL: Final = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}")
+# One plain address: no list (","), no display name ("<…>"), no quoting, nothing a mail
+# server would read as a second recipient. Report subscriptions use the same pattern.
+EMAIL_PATTERN: Final = (
+    r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$"
+)
+_EMAIL: Final = re.compile(EMAIL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,12 @@ def check_target(channel: Channel, target: str, *, allow_loopback: bool) -> str:
             raise TargetError("target", "give an 11-digit mainland mobile number, e.g. 13800138000")
         return target
     if channel is Channel.EMAIL:
-        if not _EMAIL.fullmatch(target):
-            raise TargetError("target", "give an e-mail address, e.g. duty@union.example.cn")
+        if len(target) > 254 or not _EMAIL.fullmatch(target):
+            raise TargetError(
+                "target",
+                "give one plain e-mail address (letters, digits and . _ % + - before the @; "
+                "no list, no name in <>), e.g. duty@union.example.cn",
+            )
         return target
     return _check_robot_url(channel, target, allow_loopback=allow_loopback)
 
@@ -69,10 +79,22 @@ def check_target(channel: Channel, target: str, *, allow_loopback: bool) -> str:
 def _check_robot_url(channel: Channel, url: str, *, allow_loopback: bool) -> str:
     rule = ROBOTS[channel]
     parts = urlsplit(url)
-    loopback = allow_loopback and parts.hostname in _LOOPBACK and parts.scheme in ("http", "https")
+    loopback = (
+        allow_loopback and parts.hostname in LOOPBACK_HOSTS and parts.scheme in ("http", "https")
+    )
     if not loopback and (parts.scheme != "https" or parts.hostname not in rule.hosts):
         raise TargetError(
             "target", f"the robot's webhook address must look like {rule.example} (https)"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # not a number: refused below as any port is
+    if "@" in parts.netloc or (port is not None and not loopback):
+        raise TargetError(
+            "target",
+            f"the webhook address must name the robot's host alone (no port, no user:password@);"
+            f" copy it whole from the robot, like {rule.example}",
         )
     if not rule.path.fullmatch(parts.path):
         raise TargetError("target", f"the webhook path is not the robot's; expected {rule.example}")

@@ -16,14 +16,13 @@ from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth import store
 from cloud.auth.principal import Principal, Role
 from cloud.core.time import UtcDatetime
+from cloud.notify.targets import EMAIL_PATTERN
 from cloud.reports.models import ReportSend, ReportSubscription
 from cloud.reports.venues import load_venues
 
 # People with a mailbox: a service token has no user to own a subscription.
 SUBSCRIBERS: Final = (Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
 Subscriber = Annotated[Principal, Depends(require_roles(*SUBSCRIBERS))]
-# What the mail servers here accept; the server itself says whether the mailbox exists.
-EMAIL_PATTERN: Final = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 # A person subscribes to a few reports, not hundreds.
 MAX_PER_USER: Final = 50
 
@@ -38,6 +37,8 @@ class SubscriptionCreate(BaseModel):
     target: str = Field(min_length=1, max_length=60, description="The venue id or district.")
     period: Literal["day", "week", "month"]
     fmt: Literal["xlsx", "pdf"] = Field(default="xlsx", alias="format")
+    # One plain address, as the notify channel takes (no list, no name in <>); the mail
+    # server itself says whether the mailbox exists.
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
     lang: Literal["zh-CN", "en"] = "zh-CN"
 

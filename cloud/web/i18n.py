@@ -332,6 +332,10 @@ API_ERRORS: Final[Messages] = {
         "订阅数量已达上限，请先删除一个",
         "You have as many subscriptions as allowed; remove one first",
     ),
+    "api.too_many_test_sends": (
+        "测试消息发送太频繁：每人 10 分钟内最多 5 条，同一订阅最多 3 条；请稍后再试",
+        "Too many test messages (5 a person, 3 a subscription in 10 minutes); retry later",
+    ),
     "api.report_target_not_found": (
         "只能订阅您负责的阵地或区的报告",
         "Pick a venue or district of yours",

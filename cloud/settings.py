@@ -17,6 +17,7 @@ from cloud.devices.settings import BrokerSettings
 from cloud.ingest.settings import IngestLimits
 from cloud.jobs.settings import JobSettings
 from cloud.notify.settings import NotifySettings
+from cloud.notify.settings import production_weakness as notify_weakness
 from cloud.releases.settings import ReleaseSettings
 from cloud.sms.settings import SmsSettings
 from cloud.web.settings import WebSettings
@@ -237,6 +238,15 @@ class CloudSettings(BaseSettings):
                 f"{why}; set {name} with at least 32 random characters, e.g. the output of "
                 f"{_GENERATE_COMMAND} (`yizhan deploy cloud` writes a site with fresh ones)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_notify(self) -> Self:
+        """Serve and ingest alike: the notify jobs run in either (one leader)."""
+        if self.mode == "production" and self.role != "database":
+            weakness = notify_weakness(self.notify)
+            if weakness:
+                raise ValueError(weakness)
         return self
 
     def _ingest_password_weakness(self) -> tuple[str, str] | None:

@@ -3,9 +3,13 @@ how robot webhooks may be addressed, and the delivery job's pace."""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Final, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+# Hosts on this machine: a plain connection to them never crosses a network.
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class NotifySettings(BaseModel):
@@ -63,3 +67,38 @@ class NotifySettings(BaseModel):
                 "notify.smtp_user needs notify.smtp_password; set YZ_CLOUD_NOTIFY__SMTP_PASSWORD"
             )
         return self
+
+
+def production_weakness(settings: NotifySettings) -> str | None:
+    """Why these settings must not run a production cloud's notifications, or None.
+
+    For CloudSettings' mode=production check: loopback robots let any staff account make the
+    cloud POST to a port on its own machine; an http link sends each acknowledge token, and
+    the sign-in it leads to, in clear; a mail login without STARTTLS sends the password in
+    clear to a server across the network.
+    """
+    if settings.allow_loopback_robots:
+        return (
+            "mode=production refuses notify.allow_loopback_robots=true (robot webhooks at "
+            "http://127.0.0.1:<any port>, for tests only); remove "
+            "YZ_CLOUD_NOTIFY__ALLOW_LOOPBACK_ROBOTS"
+        )
+    link = urlsplit(settings.link_base_url)
+    if link.scheme != "https" and link.hostname not in LOOPBACK_HOSTS:
+        return (
+            f"mode=production needs an https notify.link_base_url, not {settings.link_base_url!r} "
+            "(each message's acknowledge link would travel in clear); set "
+            "YZ_CLOUD_NOTIFY__LINK_BASE_URL to the dashboard's https:// address"
+        )
+    if (
+        settings.smtp_host is not None
+        and settings.smtp_user is not None
+        and not settings.smtp_starttls
+        and settings.smtp_host not in LOOPBACK_HOSTS
+    ):
+        return (
+            f"mode=production refuses notify.smtp_starttls=false with a login to "
+            f"{settings.smtp_host} (the mail password would travel in clear); set "
+            "YZ_CLOUD_NOTIFY__SMTP_STARTTLS=true, or relay through a server on this machine"
+        )
+    return None

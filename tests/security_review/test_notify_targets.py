@@ -39,21 +39,11 @@ def test_a_robot_url_cannot_point_inside_by_default(url: str) -> None:
         "https://user:pw@qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="targets._check_robot_url checks the host but not the port nor userinfo: the cloud "
-    "connects to any port of the robot's host",
-)
 def test_a_robot_url_names_no_port_nor_credentials(url: str) -> None:
     with pytest.raises(TargetError):
         check_target(Channel.WECOM, url, allow_loopback=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="notify.allow_loopback_robots (robots at http://127.0.0.1:<any port>) is not refused "
-    "in mode=production",
-)
 def test_production_refuses_loopback_robots() -> None:
     with pytest.raises(ValidationError, match="allow_loopback_robots"):
         CloudSettings(

@@ -53,15 +53,35 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
 
 
+# What a venue's name or an alert's text could use to make markup of its own in a group's
+# message: links and images ([…](…)), emphasis, code, headings, quotes, tables, and the tags
+# WeChat Work's markdown reads (<font …>, <@userid>) as Feishu's text does (<at user_id=…>).
+# Neither WeChat Work nor DingTalk documents a backslash escape, so each becomes its
+# full-width twin instead: it reads the same beside Chinese text and no robot parses it.
+_MARKDOWN: Final = str.maketrans(dict(zip("[]<>*`#|~", "［］＜＞＊｀＃｜～", strict=True)))
+_TAGS: Final = str.maketrans({"<": "＜", ">": "＞"})
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as WeChat Work's and DingTalk's markdown show it literally: no link, no tag."""
+    return text.translate(_MARKDOWN)
+
+
 def _markdown(message: Message) -> str:
-    lines = [f"**{message.title}**", message.text]
+    # The title is one line: a line break in it would end the bold and start a heading.
+    lines = [f"**{escape_markdown(_one_line(message.title))}**", escape_markdown(message.text)]
     if message.link:
         lines.append(f"[确认处理 Acknowledge]({message.link})")
     return "\n\n".join(lines)
 
 
 def _plain(message: Message) -> str:
-    lines = [message.title, message.text]
+    # Feishu's text message reads <at user_id="all"></at> as "@everyone": no tags from a name.
+    lines = [_one_line(message.title).translate(_TAGS), message.text.translate(_TAGS)]
     if message.link:
         lines.append(f"确认处理 Acknowledge: {message.link}")
     return "\n".join(lines)
@@ -77,7 +97,9 @@ def dingtalk_request(
     if secret:
         stamp = int(now.timestamp() * 1000)
         url = f"{url}&timestamp={stamp}&sign={dingtalk_sign(secret, stamp)}"
-    body = {"msgtype": "markdown", "markdown": {"title": message.title, "text": _markdown(message)}}
+    # The title is what the chat list shows: plain text, one line.
+    title = _one_line(message.title)
+    body = {"msgtype": "markdown", "markdown": {"title": title, "text": _markdown(message)}}
     return url, body
 
 

@@ -69,11 +69,6 @@ def test_another_venues_settings_page_is_not_found_and_a_technician_has_no_wall(
     assert wall.status_code == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="robots._markdown puts the title (venue name) and alert text into markdown unescaped: "
-    "a name like [确认](https://evil) is a second, clickable link in every group message",
-)
 def test_a_venue_name_adds_no_link_to_a_robots_markdown() -> None:
     name = "[确认处理 Acknowledge](https://evil.example/phish)"
     message = Message(f"【新告警】冰箱温度过高 · {name}", "text", "https://d.example/n/ack/t")

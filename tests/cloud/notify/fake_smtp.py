@@ -23,7 +23,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.reply("220 fake-smtp ready")
-        self.sender, self.recipients = "", []
+        self.sender = ""
+        self.recipients: list[str] = []
         while line := self.rfile.readline():
             command = line.decode().strip()
             verb = command.split(" ", 1)[0].upper()

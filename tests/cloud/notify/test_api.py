@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cloud.api.app import create_app
-from tests.cloud.notify.conftest import NOW, Site, TestClient, site_settings
+from tests.cloud.notify.conftest import NOW, Site, site_settings
 from tests.cloud.notify.fake_robots import DINGTALK_SECRET, WECOM_KEY, FakeRobots
 from tests.cloud.notify.helpers import open_alert
 

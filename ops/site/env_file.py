@@ -172,6 +172,11 @@ def site_env(
             "The HTTPS address boxes use for door sync and kiosk redemptions.",
         ),
         EnvEntry(
+            "YZ_CLOUD_NOTIFY__LINK_BASE_URL",
+            api_url(options, layout),
+            "The dashboard's address in alert messages (their acknowledge links).",
+        ),
+        EnvEntry(
             "YZ_CLOUD_AUTH__JWT_SECRET",
             keys.jwt_secret,
             "Signs sign-ins; every API replica needs the same one.",

@@ -1,8 +1,9 @@
-"""A fridge alert reaches a WeChat Work group and is acknowledged from its link, on a phone
-(390×844) in Chromium.
+"""A probe marked as the fridge on the settings page raises an alert that reaches a WeChat
+Work group and is acknowledged from its link, on a phone (390×844) in Chromium.
 
-The venue's manager subscribes on the notifications page and sends a test; a fridge probe
-then reads 12 °C for eleven minutes, the alert evaluation opens the alert, the delivery job
+The venue's manager subscribes on the notifications page and sends a test; a probe reads
+12 °C for eleven minutes, which alerts nobody until the manager marks it as the fridge on
+the venue's settings page; then the alert evaluation opens the alert, the delivery job
 sends it to a local WeChat Work robot (tests/cloud/notify/fake_robots.py, checking the
 documented body); the manager, signed out, opens the message's link, signs in, and
 acknowledges with a note that is kept with the alert. Served by uvicorn over SQLite; the
@@ -27,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from cloud.alerts.engine import evaluate
-from cloud.alerts.models import Alert, SensorRole
+from cloud.alerts.models import Alert
 from cloud.auth import store
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
@@ -67,9 +68,6 @@ def _seed(engine: Engine) -> None:
         session.add(Venue(id="riders", name="徐汇骑手驿站"))
         session.commit()
         session.add(Device(id="hub-1", venue_id="riders", online=True, last_seen_at=utc_now()))
-        session.add(
-            SensorRole(device_id="hub-1", sensor="28-fridge", venue_id="riders", role="fridge")
-        )
         user = UserCreate(
             username="mia", role=Role.MANAGER, venue_ids=["riders"], password=PASSWORD
         )
@@ -184,6 +182,14 @@ def test_a_fridge_alert_reaches_wecom_and_is_acknowledged_from_its_link_with_a_n
     assert _problems(page) == []
 
     _warm_fridge(world)
+    # Nothing says the probe is in a fridge yet: no alert until a person marks it.
+    assert evaluate(world.engine, utc_now()).opened == []
+    page.goto("/venues/riders/settings")
+    probe = page.locator('form[data-probe="hub-1/28-fridge"]')
+    probe.locator("input[name=label]").fill("饮料冰箱")
+    probe.locator("select[name=role]").select_option("fridge")
+    probe.locator("button[type=submit]").click()
+    expect(probe.locator("[data-result]")).to_have_text("已保存")
     assert len(evaluate(world.engine, utc_now()).opened) == 1
     DeliveryJob(notify_services(world.settings)).run(world.engine, utc_now())
     message = world.robots.of("wecom")[-1].text

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import StrictBool, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
@@ -181,7 +182,7 @@ class VenueCreate(_ProfileRules, VenueBase, VenueProfile):
     @model_validator(mode="after")
     def _both_or_neither(self) -> VenueCreate:
         if (self.latitude is None) != (self.longitude is None):
-            raise ValueError(_PAIRED)
+            raise PydanticCustomError("coordinates_unpaired", _PAIRED)
         return self
 
 
@@ -227,7 +228,7 @@ class VenueUpdate(_ProfileRules, NoNulls, SQLModel):
     def _both_or_neither(self) -> VenueUpdate:
         given = {"latitude", "longitude"} & self.model_fields_set
         if given and (len(given) == 1 or (self.latitude is None) != (self.longitude is None)):
-            raise ValueError(_PAIRED)
+            raise PydanticCustomError("coordinates_unpaired", _PAIRED)
         return self
 
 

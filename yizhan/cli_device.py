@@ -95,17 +95,23 @@ def cloud_session(ctx: typer.Context, *, details: bool = True) -> Iterator[Cloud
         client = ctx.obj["client_factory"]()
         yield client
     except CloudError as exc:
-        detail = _details(exc.details) if details else ""
+        detail = _details(exc.details, said=str(exc)) if details else ""
         raise fail(f"{exc}{detail}") from None
     finally:
         if client is not None:
             client.close()
 
 
-def _details(details: Any) -> str:
-    if isinstance(details, list) and details:
-        return "".join(f"\n  - {item}" for item in details[:10])
-    return ""
+def _details(details: Any, *, said: str) -> str:
+    """One line per detail the message has not said already (a field's own sentence)."""
+    if not isinstance(details, list):
+        return ""
+    lines = []
+    for item in details[:10]:
+        text = str(item.get("message") or item) if isinstance(item, dict) else str(item)
+        if text not in said:
+            lines.append(f"\n  - {text}")
+    return "".join(lines)
 
 
 def wide_when_piped() -> None:

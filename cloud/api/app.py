@@ -31,8 +31,10 @@ from cloud.api.routes import (
     issuer_keys,
     members,
     metrics,
+    notify,
     points,
     releases,
+    reports,
     rollouts,
     sync,
     telemetry,
@@ -45,10 +47,8 @@ from cloud.auth.tokens import AuthKeys
 from cloud.core.time import Clock, utc_now
 from cloud.devices.control import DeviceControl
 from cloud.devices.services import device_services
-from cloud.notify import api as notify_api
 from cloud.notify.services import notify_services
 from cloud.releases.services import release_services
-from cloud.reports import api as reports_api
 from cloud.settings import CloudSettings, InsecureSettingsError
 from cloud.sms.sender import SmsError, SmsSender
 from cloud.sms.settings import build_sender, production_weakness
@@ -97,8 +97,8 @@ def _api_v1_router() -> APIRouter:
         walkins,
         releases,
         rollouts,
-        notify_api,
-        reports_api,
+        notify,
+        reports,
     ):
         guarded.include_router(module.router)
     router = APIRouter()

@@ -223,3 +223,15 @@ def get_scoped_venue(venue_id: str, session: SessionDep, principal: CurrentPrinc
 # For routes with a ``{venue_id}`` path parameter. As a dependency it runs before the
 # route's query parameters are validated, so a venue out of scope is 404 even with a bad query.
 ScopedVenue = Annotated[Venue, Depends(get_scoped_venue)]
+
+
+def scoped_device(*, session: Session, principal: Principal, device_id: str) -> Device:
+    """The device if its venue is in ``principal``'s scope; 404 alike otherwise."""
+    device = session.get(Device, device_id)
+    if device is None or not principal.sees_venue(device.venue_id):
+        raise ApiError(
+            404,
+            code="device_not_found",
+            message=f"there is no device {device_id[:40]!r}; GET /api/v1/devices lists them",
+        )
+    return device

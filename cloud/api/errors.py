@@ -83,6 +83,7 @@ def error_response(
 # a person needs to know only which of these went wrong). Anything else is invalid_value.
 _FIELD_CODES: Final[dict[str, str]] = {
     "missing": "required",
+    "coordinates_unpaired": "coordinates_unpaired",
     "extra_forbidden": "unknown_field",
     "greater_than": "value_too_small",
     "greater_than_equal": "value_too_small",

@@ -6,7 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.alerts.models import AlertKind, Severity
 from cloud.core.time import UtcDatetime
-from cloud.notify.models import ALL_VENUES, Channel
+from cloud.notify.models import ALL_VENUES, Channel, Subscription
+from cloud.notify.targets import mask_target
 
 
 class SubscriptionIn(BaseModel):
@@ -100,3 +101,20 @@ class EscalationStep(BaseModel):
 class EscalationOrder(BaseModel):
     venue_id: str
     data: list[EscalationStep]
+
+
+def subscription_public(sub: Subscription) -> SubscriptionPublic:
+    assert sub.id is not None
+    return SubscriptionPublic(
+        id=sub.id,
+        venue_id=sub.venue_id,
+        kinds=sub.kinds,
+        min_severity=sub.min_severity,
+        channel=sub.channel,
+        target=mask_target(sub.channel, sub.target),
+        has_secret=bool(sub.secret),
+        escalate_after_min=sub.escalate_after_min,
+        quiet_min=sub.quiet_min,
+        label=sub.label,
+        created_at=sub.created_at,
+    )

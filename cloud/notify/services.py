@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
+from fastapi import Request
 
 from cloud.notify.errors import ChannelError
 from cloud.notify.limits import TestSendLimit
@@ -172,3 +173,11 @@ def notify_services(
         ),
         transport=transport,
     )
+
+
+def get_services(request: Request) -> NotifyServices:
+    """The app's notification services (``app.state.notify``, set by ``create_app``)."""
+    services = request.app.state.notify
+    if not isinstance(services, NotifyServices):
+        raise TypeError("app.state.notify is not NotifyServices; build the app with create_app()")
+    return services

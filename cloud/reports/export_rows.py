@@ -17,6 +17,8 @@ from cloud.aggregates import views
 from cloud.aggregates.timezones import day_bounds, venue_zone
 from cloud.aggregates.views import Resolution, Window
 from cloud.auth.principal import Principal
+from cloud.core.lang import Lang as WebLang
+from cloud.core.lang import venue_name
 from cloud.core.time import as_utc
 from cloud.models import Venue
 from cloud.reports.exports import Sheet
@@ -24,8 +26,6 @@ from cloud.reports.handling import ALERT
 from cloud.reports.period import PeriodError, parse_day
 from cloud.reports.tables import Cell, Format
 from cloud.reports.words import Lang
-from cloud.web.i18n import Lang as WebLang
-from cloud.web.words import venue_name
 
 # An export is one answer: past this many rows, ask for a shorter range.
 MAX_ROWS: Final = 100_000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
-from cloud.api.csv import csv_cell
+from cloud.core.cells import csv_cell
 from cloud.reports.tables import Cell, Format
 from cloud.reports.words import Lang, word
 from cloud.reports.xlsx import NUMBER_FORMATS

@@ -21,13 +21,13 @@ from cloud.aggregates.docking import daily_stats
 from cloud.aggregates.models import OccupancyHourly, TrafficDaily
 from cloud.aggregates.timezones import venue_zone
 from cloud.aggregates.traffic import DECISION_EVENT
+from cloud.core.lang import venue_name
 from cloud.core.time import as_utc
 from cloud.reports.excursions import Excursion, excursions
 from cloud.reports.handling import Handling, alert_handling
 from cloud.reports.period import Period
 from cloud.reports.redemptions import Redeemed, redemptions
 from cloud.reports.venues import ReportVenue
-from cloud.web.words import venue_name
 
 Scope = Literal["venue", "district"]
 DayKey = tuple[str, str]  # venue id, ISO day

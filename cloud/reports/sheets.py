@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloud.api.csv import csv_cell
+from cloud.core.cells import csv_cell
 from cloud.reports.tables import Cell
 
 

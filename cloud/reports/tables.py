@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final, Literal
 
+from cloud.core.lang import venue_name
 from cloud.reports.excursions import Excursion
 from cloud.reports.figures import Figures, Report, VenueReport
 from cloud.reports.handling import Handling
 from cloud.reports.redemptions import Redeemed
 from cloud.reports.words import Lang, word
-from cloud.web.words import venue_name
 
 Format = Literal["text", "int", "dec1", "dec3", "date", "hour"]
 Cell = str | int | float | date | datetime | None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cloud.web.i18n import Messages
+from cloud.core.lang import Messages
 
 Lang = str  # "zh-CN" or "en"
 

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
+# The languages, a catalog's shape and the switch's cookie live below the pages (reports and
+# alert texts use them too); they are this module's as well.
+from cloud.core.lang import DEFAULT_LANG, LANG_COOKIE, LANGS, Lang, Messages, pick_lang
 from cloud.web.words import TEXT as WORDS
-
-Lang = Literal["zh-CN", "en"]
-LANGS: Final[tuple[Lang, ...]] = ("zh-CN", "en")
-DEFAULT_LANG: Final[Lang] = "zh-CN"
-LANG_COOKIE: Final = "yz_lang"
-# key -> (zh-CN, en)
-Messages = Mapping[str, tuple[str, str]]
 
 COMMON: Final[Messages] = {
     "app.title": ("驿站 · 工会阵地管理", "yizhan · union venues"),
@@ -398,6 +394,10 @@ API_ERRORS: Final[Messages] = {
         "“{field}” is not accepted: {reason}",
     ),
     "api.field.invalid_value.plain": ("“{field}”的值不符合要求", "“{field}” is not accepted"),
+    "api.field.coordinates_unpaired": (
+        "纬度和经度要一起填写（或都留空）",
+        "Give latitude and longitude together (or neither)",
+    ),
     # A box's settings refused by key (protocol/pushable.py's codes; the fleet's JSON box).
     "api.field.unknown_key": (
         "“{field}”不是设备可接受的设置项，请删除或检查拼写",
@@ -453,9 +453,15 @@ class Catalog:
         return template.format(**values) if values else template
 
 
-def pick_lang(cookie: str | None) -> Lang:
-    """The language the switch set, else zh-CN (a browser's English default is not a choice
-    the member made: many phones and office PCs here ship with it)."""
-    if cookie == "en":
-        return "en"
-    return DEFAULT_LANG
+__all__ = [
+    "API_ERRORS",
+    "COMMON",
+    "DEFAULT_LANG",
+    "LANGS",
+    "LANG_COOKIE",
+    "Catalog",
+    "Lang",
+    "Messages",
+    "api_errors",
+    "pick_lang",
+]

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from cloud.aggregates.timezones import venue_zone
+from cloud.core.lang import Lang, Messages, venue_name
 from cloud.core.time import as_utc
-
-if TYPE_CHECKING:
-    from cloud.web.i18n import Lang, Messages
 
 # The glossary: the one zh-CN and English term for each figure the dashboard shows. Pages'
 # catalogs say these words (tests/cloud/web/test_words.py greps them for the old synonyms).
@@ -74,26 +72,6 @@ TEXT: Final[Messages] = {
     "words.entry.checkin_somewhere": ("{day} 签到", "Check-in on {day}"),
     "words.entry.activity": ("在 {venue} 参加活动", "Took part in an activity at {venue}"),
 }
-
-
-class Named(Protocol):
-    """What has a name per language: a Venue, a VenuePublic, a venue row of a page."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def name_en(self) -> str | None: ...
-
-
-def venue_name(venue: Named | None, lang: Lang, *, fallback: str = "—") -> str:
-    """The venue as the reader calls it: ``name`` in zh-CN, ``name_en`` (else ``name``) in
-    English; ``fallback`` (its id, say) when the venue is unknown."""
-    if venue is None:
-        return fallback
-    if lang == "en":
-        return getattr(venue, "name_en", None) or venue.name
-    return venue.name
 
 
 def number(value: float, *, digits: int = 0) -> str:

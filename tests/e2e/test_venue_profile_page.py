@@ -153,14 +153,14 @@ def test_an_admin_edits_the_profile_and_a_mistake_is_said_in_place(
     form.locator('textarea[data-for="hours"]').fill("mon-fri 07:00-22:00\n\nsat,sun  09:00-18:00\n")
     form.locator('input[data-for="admits_guests"]').uncheck()
     assert save(page) == 422
-    expect(result).to_contain_text("latitude and longitude together")
+    expect(result).to_contain_text("纬度和经度要一起填写")
     expect(result).to_have_class("result error")
     assert world.venue().address is None, "a refused edit was stored"
 
     form.locator('input[data-for="latitude"]').fill("")
     form.locator('textarea[data-for="hours"]').fill("mon-fri 7-22")
     assert save(page) == 422
-    expect(result).to_contain_text("line 1: '7' is not a time")
+    expect(result).to_contain_text("的值不符合要求")  # the hours' field, in the page's words
 
     form.locator('textarea[data-for="hours"]').fill("mon-fri 07:00-22:00\n\nsat,sun  09:00-18:00\n")
     assert save(page) == 200

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel, col, func, select
 
-from cloud.api.auth_deps import forbidden, require_roles
+from cloud.api.auth_deps import forbidden, require_roles, scoped_device
 from cloud.api.deps import NowDep, Offset, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
-from cloud.api.routes.devices import api_error, scoped_device
+from cloud.api.routes.devices import api_error
 from cloud.auth.principal import Principal, Role
 from cloud.core.time import UtcDatetime
 from cloud.devices.config import (

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
-from cloud.api.auth_deps import require_roles
+from cloud.api.auth_deps import require_roles, scoped_device
 from cloud.api.csv import FormatQuery, csv_response
 from cloud.api.deps import NowDep, Offset, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse
@@ -19,7 +19,7 @@ from cloud.api.routes.venues import VENUE_READERS, VenueReader
 from cloud.auth.principal import Principal, Role
 from cloud.devices.claims import ClaimRequest, claim_box
 from cloud.devices.control import DeviceControl
-from cloud.devices.errors import DeviceError, device_not_found
+from cloud.devices.errors import DeviceError
 from cloud.devices.models import Device, PendingBox
 from cloud.devices.views import (
     DeviceDetail,
@@ -62,14 +62,6 @@ def api_error(exc: DeviceError) -> ApiError:
     return ApiError(
         exc.status, code=exc.code, message=exc.message, details=details, headers=headers
     )
-
-
-def scoped_device(*, session: Session, principal: Principal, device_id: str) -> Device:
-    """The device if its venue is in ``principal``'s scope; 404 alike otherwise."""
-    device = session.get(Device, device_id)
-    if device is None or not principal.sees_venue(device.venue_id):
-        raise api_error(device_not_found(device_id))
-    return device
 
 
 class ClaimBody(BaseModel):

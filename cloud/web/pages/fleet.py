@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
+from cloud.api.auth_deps import scoped_device
 from cloud.api.deps import NowDep, SessionDep, StateDep
-from cloud.api.routes.devices import scoped_device
 from cloud.devices.models import Device, DeviceDesiredConfig, DeviceDiagnostics, DeviceStatus
 from cloud.devices.views import DevicePublic, device_views, pending_list
 from cloud.models import Venue

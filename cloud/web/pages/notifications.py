@@ -18,10 +18,11 @@ from cloud.alerts.models import Alert, AlertKind, Severity
 from cloud.api.deps import NowDep, SessionDep
 from cloud.auth.principal import Principal, Role
 from cloud.models import Venue
-from cloud.notify.api import get_services, public
 from cloud.notify.links import AckLink, BadLinkError, read_token
 from cloud.notify.models import ALL_VENUES, Channel, Delivery, Subscription
 from cloud.notify.planner import Scopes
+from cloud.notify.schemas import subscription_public
+from cloud.notify.services import get_services
 from cloud.notify.targets import mask_target
 from cloud.notify.text import KIND_NAMES
 from cloud.web.i18n import Messages
@@ -209,7 +210,7 @@ def notifications_page(*, request: Request, viewer: Staff, session: SessionDep) 
         "notifications.html",
         # Not live: a refresh of <main> would reset a half-filled form; the bell still
         # follows the inbox, and each change made here refreshes the page.
-        subscriptions=[public(s) for s in subs],
+        subscriptions=[subscription_public(s) for s in subs],
         deliveries=recent,
         venues=venues,
         escalation=_escalation(session, venues) if lead else {},

@@ -23,8 +23,8 @@ from sqlmodel import Session, col, select
 
 from cloud.aggregates import raw
 from cloud.aggregates.timezones import DEFAULT_ZONE, venue_zone
-from cloud.api.csv import csv_cell
 from cloud.api.deps import NowDep, SessionDep
+from cloud.core.cells import csv_cell
 from cloud.core.time import as_utc
 from cloud.devices.models import Device
 from cloud.models import Venue

@@ -15,20 +15,23 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from cloud.aggregates.timezones import DEFAULT_ZONE, local_date, venue_zone
 from cloud.api.deps import EngineDep, NowDep, SessionDep
+from cloud.auth import store
+from cloud.auth.principal import Principal
+from cloud.core.lang import venue_name
 from cloud.reports import files
 from cloud.reports.figures import Report
 from cloud.reports.period import PERIOD_KINDS, PeriodError, parse_period
-from cloud.reports.subscriptions_api import list_subscriptions
+from cloud.reports.subscriptions import SubscriptionPublic, subscriptions_of
 from cloud.reports.tables import FIGURES, figure_cells, show
 from cloud.reports.venues import ReportVenue, districts, load_venues
 from cloud.reports.words import WORDS, title
 from cloud.web.i18n import Lang, Messages
 from cloud.web.render import render
 from cloud.web.session import Staff
-from cloud.web.words import venue_name
 
 router = APIRouter(include_in_schema=False)
 
@@ -188,7 +191,7 @@ def reports_page(
         columns=FIGURES,
         show=show,
         problem=choice.problem,
-        subscriptions=list_subscriptions(session=session, principal=viewer.principal),
+        subscriptions=_subscriptions(session, viewer.principal),
         error_codes=ERROR_CODES,
         **_shown(choice.report, viewer.lang),
     )
@@ -204,3 +207,8 @@ def _rows(report: Report | None, lang: Lang) -> list[tuple[str, list[object]]]:
     if report.scope == "district":
         rows.append(("", list(figure_cells(report.total))))
     return rows
+
+
+def _subscriptions(session: Session, principal: Principal) -> list[SubscriptionPublic]:
+    user = store.get_user_by_username(session=session, username=principal.subject)
+    return [] if user is None or user.id is None else subscriptions_of(session, user.id)

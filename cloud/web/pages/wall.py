@@ -23,6 +23,7 @@ from sqlmodel import col
 from cloud.aggregates import raw
 from cloud.alerts.models import Alert, AlertStatus
 from cloud.api.deps import EngineDep, NowDep
+from cloud.core.lang import venue_name
 from cloud.models import Venue
 from cloud.web.figures import VenueRow, energy_today, venue_rows
 from cloud.web.i18n import Lang, Messages
@@ -30,7 +31,6 @@ from cloud.web.pages.overview import figures_url
 from cloud.web.render import render
 from cloud.web.session import Manager
 from cloud.web.state import web_state
-from cloud.web.words import venue_name
 
 router = APIRouter(include_in_schema=False)
 

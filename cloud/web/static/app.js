@@ -43,7 +43,12 @@
 
   function busyTyping(root) {
     const el = document.activeElement;
-    return el && root.contains(el) && ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName);
+    if (el && root.contains(el) && ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName)) {
+      return true;
+    }
+    // A form someone opened (the fleet's push form, say) stays, with its refusals beside
+    // its fields, until they close it: a swap would throw both away.
+    return root.querySelector("details[open] form") !== null;
   }
 
   async function refresh() {

@@ -51,7 +51,10 @@
     params.field = label(detail.field);
     // A check of the whole request (a model's own rule) names no field: the page's sentence
     // for the code, or the code's, says it better than "body".
-    if (!params.field) return "";
+    if (!params.field) {
+      const whole = t[`field.${detail.code}`];  // a whole-request rule with its own sentence
+      return whole && !whole.includes("{field}") ? fill(whole, params) : "";
+    }
     if (Array.isArray(params.expected)) params.expected = params.expected.join(", ");
     let key = `field.${detail.code}`;
     if (params.exclusive && t[`${key}.exclusive`]) key += ".exclusive";

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.api.app import create_app
-from cloud.api.csv import csv_cell
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
+from cloud.core.cells import csv_cell
 from cloud.devices.models import Device
 from cloud.models import Venue
 from cloud.points.catalog_models import KioskSlot, MovementKind, Product, StockMovement

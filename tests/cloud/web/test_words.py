@@ -25,6 +25,7 @@ from cloud.api.app import create_app
 from cloud.auth.models import UserCreate
 from cloud.auth.principal import Role
 from cloud.auth.store import create_user
+from cloud.core.lang import venue_name
 from cloud.models import Venue
 from cloud.points.models import Posting
 from cloud.points.statement import EntryPublic, _place
@@ -183,9 +184,9 @@ def test_a_check_in_reads_as_a_sentence_with_the_event_as_a_detail() -> None:
 def test_venue_name_per_language() -> None:
     both = Venue(id="v1", name=ZH_NAME, name_en=EN_NAME)
     only = Venue(id="v2", name="浦东职工之家")
-    assert (words.venue_name(both, "zh-CN"), words.venue_name(both, "en")) == (ZH_NAME, EN_NAME)
-    assert words.venue_name(only, "en") == "浦东职工之家"
-    assert words.venue_name(None, "en", fallback="v3") == "v3"
+    assert (venue_name(both, "zh-CN"), venue_name(both, "en")) == (ZH_NAME, EN_NAME)
+    assert venue_name(only, "en") == "浦东职工之家"
+    assert venue_name(None, "en", fallback="v3") == "v3"
 
 
 # ---- pages -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session, col, func, select
 
 from cloud.alerts.models import Alert, AlertStatus
@@ -36,8 +36,9 @@ from cloud.notify.schemas import (
     SubscriptionIn,
     SubscriptionPublic,
     SubscriptionsPublic,
+    subscription_public,
 )
-from cloud.notify.services import NotifyServices
+from cloud.notify.services import NotifyServices, get_services
 from cloud.notify.targets import check_target, mask_target
 from cloud.notify.text import test_message
 
@@ -55,31 +56,7 @@ INBOX_ITEMS: Final = 5
 _SIGNING: Final = frozenset({Channel.DINGTALK, Channel.FEISHU})
 
 
-def get_services(request: Request) -> NotifyServices:
-    services = request.app.state.notify
-    if not isinstance(services, NotifyServices):
-        raise TypeError("app.state.notify is not NotifyServices; build the app with create_app()")
-    return services
-
-
 ServicesDep = Annotated[NotifyServices, Depends(get_services)]
-
-
-def public(sub: Subscription) -> SubscriptionPublic:
-    assert sub.id is not None
-    return SubscriptionPublic(
-        id=sub.id,
-        venue_id=sub.venue_id,
-        kinds=sub.kinds,
-        min_severity=sub.min_severity,
-        channel=sub.channel,
-        target=mask_target(sub.channel, sub.target),
-        has_secret=bool(sub.secret),
-        escalate_after_min=sub.escalate_after_min,
-        quiet_min=sub.quiet_min,
-        label=sub.label,
-        created_at=sub.created_at,
-    )
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -150,7 +127,7 @@ def list_subscriptions(*, session: SessionDep, principal: Staff) -> Subscription
         .where(Subscription.username == principal.subject)
         .order_by(col(Subscription.id))
     ).all()
-    return SubscriptionsPublic(data=[public(s) for s in rows], count=len(rows))
+    return SubscriptionsPublic(data=[subscription_public(s) for s in rows], count=len(rows))
 
 
 @router.post("/notify/subscriptions", status_code=201, responses=_ERRORS)
@@ -168,7 +145,7 @@ def create_subscription(
     session.add(sub)
     session.commit()
     session.refresh(sub)
-    return public(sub)
+    return subscription_public(sub)
 
 
 @router.put("/notify/subscriptions/{subscription_id}", responses=_ERRORS)
@@ -186,7 +163,7 @@ def update_subscription(
     session.add(sub)
     session.commit()
     session.refresh(sub)
-    return public(sub)
+    return subscription_public(sub)
 
 
 @router.delete("/notify/subscriptions/{subscription_id}", status_code=204, responses=_ERRORS)

@@ -15,9 +15,13 @@ from cloud.api.deps import NowDep, SessionDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
 from cloud.auth import store
 from cloud.auth.principal import Principal, Role
-from cloud.core.time import UtcDatetime
 from cloud.notify.targets import EMAIL_PATTERN
 from cloud.reports.models import ReportSend, ReportSubscription
+from cloud.reports.subscriptions import (
+    SubscriptionPublic,
+    subscription_public,
+    subscriptions_of,
+)
 from cloud.reports.venues import load_venues
 
 # People with a mailbox: a service token has no user to own a subscription.
@@ -43,18 +47,6 @@ class SubscriptionCreate(BaseModel):
     lang: Literal["zh-CN", "en"] = "zh-CN"
 
 
-class SubscriptionPublic(BaseModel):
-    id: int
-    scope: str
-    target: str
-    period: str
-    format: str
-    email: str
-    lang: str
-    created_at: UtcDatetime
-    last_sent: str | None = Field(description="The last period mailed (2026-11, 2026-W48 …).")
-
-
 def _user_id(session: Session, principal: Principal) -> int:
     user = store.get_user_by_username(session=session, username=principal.subject)
     if user is None or user.id is None:
@@ -62,37 +54,10 @@ def _user_id(session: Session, principal: Principal) -> int:
     return user.id
 
 
-def _public(session: Session, sub: ReportSubscription) -> SubscriptionPublic:
-    assert sub.id is not None
-    last = session.exec(
-        select(ReportSend.period_key)
-        .where(ReportSend.subscription_id == sub.id, ReportSend.status == "sent")
-        .order_by(col(ReportSend.sent_at).desc())
-        .limit(1)
-    ).first()
-    return SubscriptionPublic(
-        id=sub.id,
-        scope=sub.scope,
-        target=sub.target,
-        period=sub.period,
-        format=sub.fmt,
-        email=sub.email,
-        lang=sub.lang,
-        created_at=sub.created_at,
-        last_sent=last,
-    )
-
-
 @router.get("")
 def list_subscriptions(*, session: SessionDep, principal: Subscriber) -> list[SubscriptionPublic]:
     """The caller's own subscriptions."""
-    user_id = _user_id(session, principal)
-    subs = session.exec(
-        select(ReportSubscription)
-        .where(ReportSubscription.user_id == user_id)
-        .order_by(col(ReportSubscription.id))
-    )
-    return [_public(session, s) for s in subs]
+    return subscriptions_of(session, _user_id(session, principal))
 
 
 @router.post("", status_code=201)
@@ -136,7 +101,7 @@ def create_subscription(
             message="you already get this report at this address",
         ) from None
     session.refresh(sub)
-    return _public(session, sub)
+    return subscription_public(session, sub)
 
 
 @router.delete("/{subscription_id}", status_code=204)

@@ -20,11 +20,11 @@ from cloud.api.auth_deps import (
 )
 from cloud.api.deps import EngineDep, NowDep, SessionDep, StateDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
+from cloud.api.routes.report_common import LangQuery, lang_of, refused
 from cloud.api.routes.venues import VENUE_READERS
 from cloud.auth.principal import Principal
 from cloud.models import Venue
 from cloud.reports import export_rows
-from cloud.reports.api_common import LangQuery, lang_of, refused
 from cloud.reports.exports import EXPORT_FORMATS, Sheet, write
 from cloud.reports.files import XLSX_TYPE, content_disposition
 from cloud.reports.period import PeriodError

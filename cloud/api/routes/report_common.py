@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Query, Request
 
 from cloud.api.errors import ApiError, field_error
+from cloud.core.lang import LANG_COOKIE, pick_lang
 from cloud.reports.period import PeriodError
 from cloud.reports.words import Lang
-from cloud.web.i18n import LANG_COOKIE, pick_lang
 
 LangQuery = Annotated[
     str | None, Query(description="zh-CN or en; default: the dashboard's language switch.")

@@ -17,9 +17,10 @@ from cloud.api.auth_deps import (
 )
 from cloud.api.deps import EngineDep, NowDep
 from cloud.api.errors import ApiError, ErrorResponse, field_error
+from cloud.api.routes import report_exports, report_subscriptions
+from cloud.api.routes.report_common import LangQuery, lang_of, refused
 from cloud.api.routes.venues import VENUE_READERS
-from cloud.reports import exports_api, files, subscriptions_api
-from cloud.reports.api_common import LangQuery, lang_of, refused
+from cloud.reports import files
 from cloud.reports.figures import Report
 from cloud.reports.period import Period, PeriodError, parse_period
 from cloud.reports.venues import load_venues
@@ -153,6 +154,6 @@ def district_report(
     return answer(report, chosen_fmt, chosen_lang)
 
 
-router.include_router(exports_api.router)
-router.include_router(subscriptions_api.router)
+router.include_router(report_exports.router)
+router.include_router(report_subscriptions.router)
 router.include_router(reports)

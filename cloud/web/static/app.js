@@ -19,6 +19,7 @@
   const results = new Map();  // scope selector -> {text, className, at}
   const afterRender = [];
   let lastRefresh = 0, timer = null, inFlight = false, again = false;
+  let afterAction = false;  // the next refresh shows what an action changed
 
   function meta(name) {
     const el = document.querySelector(`meta[name="${name}"]`);
@@ -47,8 +48,8 @@
       return true;
     }
     // A form someone opened (the fleet's push form, say) stays, with its refusals beside
-    // its fields, until they close it: a swap would throw both away.
-    return root.querySelector("details[open] form") !== null;
+    // its fields, until they close it or an action of theirs asks to see what it changed.
+    return !afterAction && root.querySelector("details[open] form") !== null;
   }
 
   async function refresh() {
@@ -66,6 +67,7 @@
       // A hand may have reached the form while the page was on its way: try again later.
       if (busyTyping(root)) { again = false; schedule(2000); return; }
       root.innerHTML = html;
+      afterAction = false;
       restoreResults(root);
       root.dataset.refreshed = String(Number(root.dataset.refreshed || "0") + 1);
       runAfterRender();
@@ -354,6 +356,7 @@
       const data = await callApi(button.dataset.method || "POST", button.dataset.api, body);
       showResult(button.closest("[data-action-scope]"), button.dataset.done || "OK", false);
       document.dispatchEvent(new CustomEvent("yz:done", { detail: { button, data } }));
+      afterAction = true;
       schedule(0);
     } catch (err) {
       showResult(button.closest("[data-action-scope]"), explain(err), true);
@@ -380,6 +383,7 @@
       if (form.dataset.reset !== undefined) form.reset();
       // Sent: the hand is done with this form, so the refresh may show what it changed.
       if (form.contains(document.activeElement)) document.activeElement.blur();
+      afterAction = true;
       schedule(0);
     } catch (err) {
       showResult(form, explain(err), true);
@@ -388,7 +392,7 @@
     }
   });
 
-  window.yz = { afterRender, callApi, toast, applyFigures, refresh: () => schedule(0),
+  window.yz = { afterRender, callApi, toast, applyFigures, refresh: () => { afterAction = true; schedule(0); },
     refreshFigures: () => scheduleFigures(0) };
   document.addEventListener("DOMContentLoaded", () => { runAfterRender(); connect(); });
 })();

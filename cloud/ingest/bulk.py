@@ -2,9 +2,16 @@
 
 SQLAlchemy's ``insert().returning()`` with a list of dicts runs every value through its
 type processors in Python; at tens of thousands of readings a second that is most of the
-cost. These writers send plain tuples (SQLite: one ``executemany``; PostgreSQL: one
-``INSERT … SELECT FROM unnest(arrays)``) and still store idempotently with
-``ON CONFLICT (device_id, seq) DO NOTHING``, returning how many rows were new.
+cost. These writers send plain tuples (SQLite: one ``executemany``; PostgreSQL: ``COPY … FROM STDIN
+(FORMAT BINARY)`` into a temporary staging table, then one ``INSERT … SELECT``) and still
+store idempotently with ``ON CONFLICT (device_id, seq) DO NOTHING``, returning how many rows
+were new.
+
+Measured per reading on PostgreSQL 15 (batches of 2 000, `/tmp`-style micro run, issue 22):
+``unnest`` with text parameters spent 25 µs in Python (psycopg quotes every array element
+with regular expressions) and 20 µs in the server; the same ``unnest`` with binary
+parameters 5 µs and 18 µs; binary ``COPY`` into the stage 1.5 µs and 19 µs, with the least
+wall time of the three.
 """
 
 from __future__ import annotations
@@ -67,20 +74,44 @@ class SqliteReadingWriter:
 
 
 class PostgresReadingWriter:
-    # One statement and one round trip for the whole batch; arrays go over in binary.
-    _SQL: Final = (
-        f"INSERT INTO reading ({_COLUMNS}) "  # noqa: S608 - fixed names
-        "SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[], "
-        "%s::varchar[], %s::timestamptz[], %s::float8[], %s::timestamptz[]) "
+    """Binary COPY into a per-session staging table, then one idempotent INSERT … SELECT.
+
+    COPY cannot skip a conflicting row, so the rows land in a temporary table first. The
+    table is created on the session's first batch and emptied by the statement that moves
+    its rows (and by every commit or rollback), so each batch starts from an empty stage
+    whoever called before. Values are sent as PostgreSQL's binary types: nothing is quoted
+    or parsed as text on either side.
+    """
+
+    _STAGE: Final = (
+        "CREATE TEMP TABLE IF NOT EXISTS yz_reading_stage (device_id varchar, seq bigint, "
+        "venue_id varchar, metric varchar, sensor varchar, ts timestamptz, value float8, "
+        "received_at timestamptz) ON COMMIT DELETE ROWS"
+    )
+    _COPY: Final = f"COPY yz_reading_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+    _TYPES: Final = (
+        "varchar", "int8", "varchar", "varchar", "varchar", "timestamptz", "float8", "timestamptz"
+    )  # fmt: skip
+    _MOVE: Final = (
+        "WITH moved AS (DELETE FROM yz_reading_stage RETURNING *) "  # noqa: S608 - fixed names
+        f"INSERT INTO reading ({_COLUMNS}) SELECT {_COLUMNS} FROM moved "
         "ON CONFLICT (device_id, seq) DO NOTHING"
     )
 
     def insert(self, conn: Connection, rows: Sequence[ReadingRow]) -> int:
         if not rows:
             return 0
-        columns = tuple(list(column) for column in zip(*rows, strict=True))
-        result = conn.exec_driver_sql(self._SQL, columns)
-        return int(result.rowcount)
+        driver = conn.connection.driver_connection  # psycopg's, inside the caller's transaction
+        if driver is None:
+            raise RuntimeError("the database connection is closed")
+        with driver.cursor() as cursor:
+            cursor.execute(self._STAGE)
+            with cursor.copy(self._COPY) as copy:
+                copy.set_types(self._TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(self._MOVE)
+            return int(cursor.rowcount)
 
 
 def reading_writer(dialect: str) -> ReadingWriter:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from protocol.errors import PayloadError
+from protocol.fastpath import fast_event, fast_reading
 from protocol.ids import check_id
 from protocol.payloads import (
     MAX_BATCH_ITEMS,
@@ -31,6 +33,12 @@ _ITEM_MODEL: Final[dict[Kind, type[Reading] | type[Event]]] = {
     Kind.TELEMETRY: Reading,
     Kind.EVENT: Event,
 }
+# Each model's fast path (protocol/fastpath.py): the same answer for what boxes send, cheaper.
+_FAST_ITEM: Final[dict[Kind, Callable[[object, dict[str, datetime]], Reading | Event | None]]] = {
+    Kind.TELEMETRY: fast_reading,
+    Kind.EVENT: fast_event,
+}
+JsonParser = Callable[[bytes], dict[str, Any]]
 
 
 def encode(message: BaseModel) -> bytes:
@@ -125,12 +133,17 @@ class DecodedBatch:
     rejected: list[RejectedItem] = field(default_factory=list)
 
 
-def decode_batch(topic: Topic, payload: bytes) -> DecodedBatch:
-    """Decode a telemetry or event batch published on ``topic``."""
+def decode_batch(topic: Topic, payload: bytes, *, parse: JsonParser | None = None) -> DecodedBatch:
+    """Decode a telemetry or event batch published on ``topic``.
+
+    ``parse`` reads the JSON; it must accept and refuse what :func:`parse_json` does (ingest
+    passes a faster one that falls back to it).
+    """
     model = _ITEM_MODEL.get(topic.kind)
     if model is None:
         raise PayloadError("$", f"{topic.kind} topics do not carry batches")
-    data = parse_json(payload)
+    fast = _FAST_ITEM[topic.kind]
+    data = (parse or parse_json)(payload)
     _check_envelope(data, topic)
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not 1 <= len(raw_items) <= MAX_BATCH_ITEMS:
@@ -142,7 +155,12 @@ def decode_batch(topic: Topic, payload: bytes) -> DecodedBatch:
         raise PayloadError(name[:40] or '""', f"{name[:40]!r} is not a field of a batch; remove it")
     good: list[Any] = []
     rejected: list[RejectedItem] = []
+    seen: dict[str, datetime] = {}  # the times the batch's items share, read once
     for index, raw in enumerate(raw_items):
+        item = fast(raw, seen)
+        if item is not None:
+            good.append(item)
+            continue
         try:
             good.append(model.model_validate(raw))
         except ValidationError as exc:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any, Final
 
-from protocol.codec import DecodedBatch, decode_batch, decode_state
+import orjson
+
+from protocol.codec import DecodedBatch, decode_batch, decode_state, parse_json
 from protocol.errors import PayloadError, ProtocolError
 from protocol.health import Diagnostics, decode_diagnostics
-from protocol.payloads import DeviceState
+from protocol.payloads import MAX_PAYLOAD_BYTES, DeviceState
 from protocol.topics import UPLINK_KINDS, Kind, Topic
 
 PAYLOAD_KEEP = 8 * 1024  # bytes of a refused payload kept for a person to inspect
+# 19 digits: the shortest integer that may not fit orjson's 64 bits (-9999999999999999999).
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,27 @@ class Inbound:
         return found[0] if found else None
 
 
+def read_json(payload: bytes) -> dict[str, Any]:
+    """:func:`protocol.codec.parse_json`, faster for the messages boxes send.
+
+    orjson reads an object in about half the standard library's time. Whatever it does not
+    return as an object (it refuses NaN and lone surrogates; or the payload is no object, or
+    too big) goes to ``parse_json``, which accepts or refuses it as always and says why: so
+    the two read every payload alike (tests/cloud/ingest/test_read_json.py). orjson reads an
+    integer past 64 bits as a float where the standard library keeps the integer, so a
+    payload with a run of 19 digits anywhere is left to the standard library too.
+    """
+    if len(payload) <= MAX_PAYLOAD_BYTES and not _LONG_DIGITS.search(payload):
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if type(data) is dict:
+                return data
+    return parse_json(payload)
+
+
 def _reject(
     mid: int, topic: str, payload: bytes, error: ProtocolError, device: str | None
 ) -> Inbound:
@@ -68,7 +95,7 @@ def classify(mid: int, topic_text: str, payload: bytes) -> Inbound:
             return Inbound(mid, state=(topic, decode_state(topic, payload)))
         if topic.kind is Kind.DIAG:
             return Inbound(mid, diag=(topic, decode_diagnostics(topic, payload)))
-        return Inbound(mid, batch=decode_batch(topic, payload))
+        return Inbound(mid, batch=decode_batch(topic, payload, parse=read_json))
     except ProtocolError as exc:
         return _reject(mid, topic_text, payload, exc, device)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -16,6 +17,13 @@ DatabaseUrl = Annotated[
         help="sqlite:///path.db (default: a temporary file) or postgresql://user@host/db."
     ),
 ]
+
+
+class IngestMix(StrEnum):
+    """The loads `bench ingest` publishes (yizhan/bench/ingest_load.py)."""
+
+    FIXED = "fixed"
+    REALISTIC = "realistic"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -42,12 +50,24 @@ def bench_ingest(
     devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 20,
     database_url: DatabaseUrl = None,
     workers: Annotated[int, typer.Option(min=1, help="Ingest workers sharing the stream.")] = 2,
+    mix: Annotated[
+        IngestMix,
+        typer.Option(
+            help="fixed: 3 readings in every message; realistic: 1-11 items a message, "
+            "readings and events, as hubs and doors send them."
+        ),
+    ] = IngestMix.FIXED,
 ) -> None:
     """Readings stored per second end to end, beside what a bare subscriber receives."""
     from yizhan.bench.ingest import main as ingest_main  # noqa: PLC0415
 
     ingest_main(
-        json=json, seconds=seconds, devices=devices, database_url=database_url, workers=workers
+        json=json,
+        seconds=seconds,
+        devices=devices,
+        database_url=database_url,
+        workers=workers,
+        mix=mix.value,
     )
 
 

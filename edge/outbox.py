@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Final
 
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 DROP INDEX IF EXISTS ix_outbox_state_seq;
 CREATE INDEX IF NOT EXISTS ix_outbox_kind_seq ON outbox (kind, seq);
 """
+_KINDS: Final = {str(kind): kind for kind in Kind}  # a claimed row's kind without Enum's lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,9 @@ class Outbox:
         self._lock = threading.Lock()
         # seq -> when the broker took it (None: published, no PUBACK yet).
         self._inflight: dict[int, float | None] = {}
+        # Every row below this seq is in flight (or gone), so a claim reads from here on,
+        # not past the whole window again; a requeue moves it back (``yizhan bench drain``).
+        self._pending_from = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = open_sqlite(path, synchronous=synchronous)
@@ -249,21 +254,24 @@ class Outbox:
             take = min(limit, window - len(self._inflight))
             if take <= 0:
                 return []
-            # The oldest rows that are not in flight: reads only, nothing written.
-            candidates = self._db.execute(
-                "SELECT seq FROM outbox ORDER BY seq LIMIT ?", (take + len(self._inflight),)
-            ).fetchall()
-            seqs = [seq for (seq,) in candidates if seq not in self._inflight][:take]
-            if not seqs:
+            # The oldest rows that are not in flight: reads only, nothing written. The
+            # cursor steps lazily, so only the rows taken (and any a requeue left in flight
+            # between them) are read.
+            cursor = self._db.execute(
+                "SELECT seq, kind, body FROM outbox WHERE seq >= ? ORDER BY seq",
+                (self._pending_from,),
+            )
+            try:
+                rows = list(islice((r for r in cursor if r[0] not in self._inflight), take))
+            finally:
+                cursor.close()
+            if not rows:
                 return []
-            marks = ",".join("?" * len(seqs))
-            rows = self._db.execute(
-                f"SELECT seq, kind, body FROM outbox WHERE seq IN ({marks}) ORDER BY seq",  # noqa: S608
-                seqs,
-            ).fetchall()
-            self._reserve_through(seqs[-1])
-            self._inflight.update(dict.fromkeys(seqs))
-        return [Row(seq, Kind(kind), body) for seq, kind, body in rows]
+            last = rows[-1][0]
+            self._reserve_through(last)
+            self._inflight.update((row[0], None) for row in rows)
+            self._pending_from = last + 1  # everything up to ``last`` is in flight now
+        return [Row(seq, _KINDS[kind], body) for seq, kind, body in rows]
 
     def _reserve_through(self, seq: int) -> None:
         """Before ``seq`` leaves the box, make sure no later open can issue it again."""
@@ -291,7 +299,10 @@ class Outbox:
                     "DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last)
                 )
                 deleted += cursor.rowcount
-                self._forget(seq for seq in self._inflight if first <= seq <= last)
+                if last - first < len(self._inflight):  # a batch's range: walk it, not all
+                    self._forget(range(first, last + 1))
+                else:
+                    self._forget(seq for seq in self._inflight if first <= seq <= last)
             self._depth -= deleted
         return deleted
 
@@ -305,10 +316,12 @@ class Outbox:
             if sent_before is None:
                 count = len(self._inflight)
                 self._inflight.clear()
+                self._pending_from = 0
                 return count
             cutoff = sent_before.timestamp()
             stale = [s for s, at in self._inflight.items() if at is not None and at < cutoff]
             self._forget(stale)
+            self._pending_from = min([self._pending_from, *stale])
             return len(stale)
 
     def sent(self) -> int:

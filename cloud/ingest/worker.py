@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 
 from cloud.core.time import Clock
 from cloud.ingest.acks import BrokerAcks, Received, device_ranges, storage_acks
+from cloud.ingest.client import IngestClient
 from cloud.ingest.health import DEFAULT_STALL_AFTER_S, IngestHealth
 from cloud.ingest.isolation import Isolation, classify_alone
 from cloud.ingest.metrics import IngestStats, Liveness, Sample, ingest_samples
@@ -95,11 +96,11 @@ class IngestWorker:
         self._client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> IngestClient:
         if self._endpoint.group:
             # Shared subscriptions ($share/…) are MQTT 5. clean_start=False plus a session
             # expiry (given at connect) is v5's spelling of clean_session=False.
-            client = mqtt.Client(
+            client = IngestClient(
                 CallbackAPIVersion.VERSION2,
                 client_id=self._endpoint.client_id,
                 protocol=mqtt.MQTTv5,
@@ -107,7 +108,7 @@ class IngestWorker:
             )
         else:
             # 3.1.1 without a group: the embedded amqtt broker speaks nothing newer.
-            client = mqtt.Client(
+            client = IngestClient(
                 CallbackAPIVersion.VERSION2,
                 client_id=self._endpoint.client_id,
                 clean_session=False,  # the broker keeps our queue while we are away
@@ -287,8 +288,7 @@ class IngestWorker:
         self._watch.committed(
             result, oldest=batch[0].at, now=time.monotonic(), wall_now=self._clock()
         )
-        for mid in self._acks.mids(batch):
-            self._client.ack(mid, 1)
+        self._client.ack_all(self._acks.mids(batch))
         self._ack_devices(result)
 
     def _note_failure(self, exc: Exception, count: int, *, wait: bool = True) -> bool:

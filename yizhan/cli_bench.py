@@ -71,6 +71,53 @@ def bench_ingest(
     )
 
 
+@bench_app.command("drain")
+def bench_drain(
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    readings: Annotated[
+        int,
+        typer.Option(
+            min=1_000, max=400_000, help="Readings in the door box's outbox (24 h of them)."
+        ),
+    ] = 100_000,
+    door_rate: Annotated[
+        float, typer.Option(min=0.5, max=100, help="Codes shown to its door per second.")
+    ] = 10.0,
+    fleet_boxes: Annotated[
+        int, typer.Option(min=0, max=2_000, help="Boxes reconnecting at once (0: no fleet run).")
+    ] = 200,
+    fleet_backlog: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Readings in each fleet box's outbox.")
+    ] = 540,
+    fleet_processes: Annotated[
+        int, typer.Option(min=1, max=32, help="Child processes the fleet's boxes run in.")
+    ] = 4,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(min=1, help="Ingest workers sharing the stream.")] = 2,
+) -> None:
+    """A backlog after an outage: one door box's day of readings (its door deciding all the
+    while) and a fleet reconnecting at once, timed to the cloud's storage ack."""
+    from yizhan.bench.drain import DrainOptions  # noqa: PLC0415
+    from yizhan.bench.drain import main as drain_main  # noqa: PLC0415
+    from yizhan.bench.drain_backlog import DrainBenchError  # noqa: PLC0415
+
+    options = DrainOptions(
+        readings=readings,
+        door_rate=door_rate,
+        fleet_boxes=fleet_boxes,
+        fleet_backlog=fleet_backlog,
+        fleet_processes=fleet_processes,
+        workers=workers,
+    )
+    try:
+        figures = drain_main(json=json, options=options, database_url=database_url)
+    except (DrainBenchError, ValueError) as exc:  # a SQLite --database-url is a ValueError
+        raise _fail(str(exc)) from None
+    audit_failed = figures["lost"] or figures["duplicates_stored"] or figures["left"]
+    if audit_failed or figures["meets_target"] is False:
+        raise typer.Exit(code=1)
+
+
 @bench_app.command("soak")
 def bench_soak(
     database_url: Annotated[

@@ -1,35 +1,70 @@
-"""Bulk inserts of readings straight through the driver: the hot path of ingest.
+"""Bulk inserts of readings and events straight through the driver: the hot path of ingest.
 
 SQLAlchemy's ``insert().returning()`` with a list of dicts runs every value through its
-type processors in Python; at tens of thousands of readings a second that is most of the
-cost. These writers send plain tuples (SQLite: one ``executemany``; PostgreSQL: ``COPY … FROM STDIN
-(FORMAT BINARY)`` into a temporary staging table, then one ``INSERT … SELECT``) and still
-store idempotently with ``ON CONFLICT (device_id, seq) DO NOTHING``, returning how many rows
-were new.
+type processors in Python, and on PostgreSQL renders one long statement that psycopg then
+parses for its placeholders, anew for every batch; at thousands of items a second that is
+most of the cost. These writers send plain tuples (SQLite: one ``executemany``; PostgreSQL:
+``COPY … FROM STDIN (FORMAT BINARY)`` into a temporary staging table, then one
+``INSERT … SELECT``) and still store idempotently with ``ON CONFLICT (device_id, seq) DO
+NOTHING``, returning how many rows were new.
 
-Measured per reading on PostgreSQL 15 (batches of 2 000, `/tmp`-style micro run, issue 22):
-``unnest`` with text parameters spent 25 µs in Python (psycopg quotes every array element
-with regular expressions) and 20 µs in the server; the same ``unnest`` with binary
-parameters 5 µs and 18 µs; binary ``COPY`` into the stage 1.5 µs and 19 µs, with the least
-wall time of the three.
+Measured per reading on PostgreSQL 15 (batches of 2 000, issue 22): ``unnest`` with text
+parameters spent 25 µs in Python (psycopg quotes every array element with regular
+expressions) and 20 µs in the server; the same ``unnest`` with binary parameters 5 µs and
+18 µs; binary ``COPY`` into the stage 1.5 µs and 19 µs, with the least wall time of the
+three. Events went through SQLAlchemy until then: 37 µs of Python per item of a realistic
+mix, most of it psycopg parsing the rendered statement.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from sqlalchemy.engine import Connection
 
 # device_id, seq, venue_id, metric, sensor, ts, value, received_at
 ReadingRow = tuple[str, int, str, str, str | None, datetime, float, datetime]
+# device_id, seq, venue_id, type, ts, data, received_at
+EventRow = tuple[str, int, str, str, datetime, dict[str, Any], datetime]
+Row = ReadingRow | EventRow
 
-_COLUMNS: Final = "device_id, seq, venue_id, metric, sensor, ts, value, received_at"
+
+@dataclass(frozen=True, slots=True)
+class BulkTable:
+    """A table ingest appends to, keyed by (device_id, seq)."""
+
+    name: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]  # PostgreSQL's, for the stage and the binary COPY
+    times: frozenset[int]  # positions of timestamps (SQLite keeps them as text)
+    documents: frozenset[int] = frozenset()  # positions of JSON columns
+
+    @property
+    def column_list(self) -> str:
+        return ", ".join(self.columns)
 
 
-class ReadingWriter(Protocol):
-    def insert(self, conn: Connection, rows: Sequence[ReadingRow]) -> int:
+READINGS: Final = BulkTable(
+    "reading",
+    ("device_id", "seq", "venue_id", "metric", "sensor", "ts", "value", "received_at"),
+    ("varchar", "int8", "varchar", "varchar", "varchar", "timestamptz", "float8", "timestamptz"),
+    frozenset({5, 7}),
+)
+EVENTS: Final = BulkTable(
+    "device_event",
+    ("device_id", "seq", "venue_id", "type", "ts", "data", "received_at"),
+    ("varchar", "int8", "varchar", "varchar", "timestamptz", "json", "timestamptz"),
+    frozenset({4, 6}),
+    frozenset({5}),
+)
+
+
+class BulkWriter(Protocol):
+    def insert(self, conn: Connection, rows: Sequence[Row]) -> int:
         """Insert ``rows`` inside the caller's transaction; return how many were new."""
 
 
@@ -44,36 +79,45 @@ def sqlite_time(value: datetime) -> str:
     )
 
 
-class SqliteReadingWriter:
-    # ON CONFLICT on the key only: INSERT OR IGNORE would also skip a row breaking NOT NULL,
-    # which would then be acked as "already stored" and lost.
-    _SQL: Final = (
-        f"INSERT INTO reading ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
-        "ON CONFLICT (device_id, seq) DO NOTHING"
-    )
+class SqliteWriter:
+    """One ``executemany``; times as SQLAlchemy writes them, documents as its JSON type does."""
 
-    def insert(self, conn: Connection, rows: Sequence[ReadingRow]) -> int:
+    def __init__(self, table: BulkTable) -> None:
+        self._table = table
+        marks = ", ".join("?" * len(table.columns))
+        # ON CONFLICT on the key only: INSERT OR IGNORE would also skip a row breaking NOT
+        # NULL, which would then be acked as "already stored" and lost.
+        self._sql = (
+            f"INSERT INTO {table.name} ({table.column_list}) VALUES ({marks}) "  # noqa: S608
+            "ON CONFLICT (device_id, seq) DO NOTHING"
+        )
+
+    def insert(self, conn: Connection, rows: Sequence[Row]) -> int:
         if not rows:
             return 0
-        # The readings of one message share a time, and received_at is one per batch:
-        # format each distinct time once.
+        # The items of one message share a time, and received_at is one per batch: format
+        # each distinct time once.
         times: dict[datetime, str] = {}
+        converted = self._table.times
+        documents = self._table.documents
 
-        def text(value: datetime) -> str:
-            found = times.get(value)
-            if found is None:
-                found = times[value] = sqlite_time(value)
-            return found
+        def cells(row: Row) -> list[Any]:
+            values: list[Any] = list(row)
+            for index in converted:
+                moment = values[index]
+                found = times.get(moment)
+                if found is None:
+                    found = times[moment] = sqlite_time(moment)
+                values[index] = found
+            for index in documents:
+                values[index] = json.dumps(values[index])  # what SQLAlchemy's JSON type stores
+            return values
 
-        params = [
-            (d, s, v, m, sensor, text(ts), value, text(at))
-            for d, s, v, m, sensor, ts, value, at in rows
-        ]
-        result = conn.exec_driver_sql(self._SQL, params)
+        result = conn.exec_driver_sql(self._sql, [tuple(cells(row)) for row in rows])
         return int(result.rowcount)
 
 
-class PostgresReadingWriter:
+class PostgresWriter:
     """Binary COPY into a per-session staging table, then one idempotent INSERT … SELECT.
 
     COPY cannot skip a conflicting row, so the rows land in a temporary table first. The
@@ -83,40 +127,46 @@ class PostgresReadingWriter:
     or parsed as text on either side.
     """
 
-    _STAGE: Final = (
-        "CREATE TEMP TABLE IF NOT EXISTS yz_reading_stage (device_id varchar, seq bigint, "
-        "venue_id varchar, metric varchar, sensor varchar, ts timestamptz, value float8, "
-        "received_at timestamptz) ON COMMIT DELETE ROWS"
-    )
-    _COPY: Final = f"COPY yz_reading_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-    _TYPES: Final = (
-        "varchar", "int8", "varchar", "varchar", "varchar", "timestamptz", "float8", "timestamptz"
-    )  # fmt: skip
-    _MOVE: Final = (
-        "WITH moved AS (DELETE FROM yz_reading_stage RETURNING *) "  # noqa: S608 - fixed names
-        f"INSERT INTO reading ({_COLUMNS}) SELECT {_COLUMNS} FROM moved "
-        "ON CONFLICT (device_id, seq) DO NOTHING"
-    )
+    def __init__(self, table: BulkTable) -> None:
+        columns = table.column_list
+        stage = f"yz_{table.name}_stage"
+        typed = ", ".join(f"{c} {t}" for c, t in zip(table.columns, table.types, strict=True))
+        self._types = table.types
+        self._create = f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({typed}) ON COMMIT DELETE ROWS"
+        self._copy = f"COPY {stage} ({columns}) FROM STDIN (FORMAT BINARY)"
+        self._move = (
+            f"WITH moved AS (DELETE FROM {stage} RETURNING *) "  # noqa: S608 - fixed names
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM moved "
+            "ON CONFLICT (device_id, seq) DO NOTHING"
+        )
 
-    def insert(self, conn: Connection, rows: Sequence[ReadingRow]) -> int:
+    def insert(self, conn: Connection, rows: Sequence[Row]) -> int:
         if not rows:
             return 0
         driver = conn.connection.driver_connection  # psycopg's, inside the caller's transaction
         if driver is None:
             raise RuntimeError("the database connection is closed")
         with driver.cursor() as cursor:
-            cursor.execute(self._STAGE)
-            with cursor.copy(self._COPY) as copy:
-                copy.set_types(self._TYPES)
+            cursor.execute(self._create)
+            with cursor.copy(self._copy) as copy:
+                copy.set_types(self._types)
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(self._MOVE)
+            cursor.execute(self._move)
             return int(cursor.rowcount)
 
 
-def reading_writer(dialect: str) -> ReadingWriter:
+def bulk_writer(dialect: str, table: BulkTable) -> BulkWriter:
     if dialect == "sqlite":
-        return SqliteReadingWriter()
+        return SqliteWriter(table)
     if dialect == "postgresql":
-        return PostgresReadingWriter()
-    raise ValueError(f"no bulk reading writer for {dialect!r}; use SQLite or PostgreSQL")
+        return PostgresWriter(table)
+    raise ValueError(f"no bulk writer for {dialect!r}; use SQLite or PostgreSQL")
+
+
+def reading_writer(dialect: str) -> BulkWriter:
+    return bulk_writer(dialect, READINGS)
+
+
+def event_writer(dialect: str) -> BulkWriter:
+    return bulk_writer(dialect, EVENTS)

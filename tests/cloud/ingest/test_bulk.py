@@ -1,11 +1,13 @@
-"""The bulk reading writers: idempotent, counted, and (PostgreSQL) a stage that never leaks rows."""
+"""The bulk writers: idempotent, counted, and (PostgreSQL) a stage that never leaks rows."""
 
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
-from cloud.ingest.bulk import ReadingRow, reading_writer
+from cloud.core.db import table_of
+from cloud.ingest.bulk import ReadingRow, event_writer, reading_writer
+from cloud.models import DeviceEvent
 
 NOW = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
 
@@ -70,3 +72,25 @@ def test_the_stage_is_empty_after_each_commit(engine: Engine) -> None:
         with conn.begin():  # the same session: its temporary table is still there
             left = conn.execute(text("SELECT count(*) FROM yz_reading_stage")).scalar_one()
     assert left == 0
+
+
+def test_events_read_back_through_the_model_as_written(engine: Engine) -> None:
+    """Event data goes in as the JSON column stores it: SQLAlchemy reads it back as given."""
+    data = {"door": "main", "reason": "admitted", "synced": True, "n": 3, "t": 36.5, "x": None}
+    events = [
+        ("d1", 7, "v1", "access.decision", NOW, data, NOW),
+        ("d1", 8, "v1", "a", NOW, {}, NOW),
+    ]
+    writer = event_writer(engine.dialect.name)
+    with engine.begin() as conn:
+        assert writer.insert(conn, events) == 2
+        assert writer.insert(conn, events[:1]) == 0
+    with engine.connect() as conn:
+        event = table_of(DeviceEvent)
+        rows = conn.execute(select(event).order_by(event.c.seq)).all()
+
+    assert [(row.seq, row.type, row.data) for row in rows] == [
+        (7, "access.decision", data),
+        (8, "a", {}),
+    ]
+    assert rows[0].ts.replace(tzinfo=UTC) == NOW  # SQLite hands back naive UTC

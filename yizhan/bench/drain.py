@@ -143,6 +143,8 @@ def _fleet_figures(fleet: FleetRun | None, options: DrainOptions) -> dict[str, A
         "fleet_readings": fleet.readings,
         "fleet_drain_s": round(fleet.drain_s, 2),
         "fleet_readings_per_s": round(fleet.readings / max(fleet.drain_s, 1e-9)),
+        "fleet_cpu_s": round(fleet.report.cpu_s, 2),
+        "fleet_ingest_cpu_s": round(fleet.cloud_cpu_s, 2),
     }
 
 
@@ -178,7 +180,7 @@ def run_drain_bench(
             fleet = run_fleet(
                 ctx, host=broker.host, port=broker.port, folder=work / "fleet",
                 boxes=options.fleet_boxes, backlog=options.fleet_backlog,
-                processes=options.fleet_processes, timeout_s=options.timeout_s,
+                processes=options.fleet_processes, timeout_s=options.timeout_s, cloud_pids=pids,
             )  # fmt: skip
         issued = {} if fleet is None else dict(fleet.report.issued)
         left = 0 if fleet is None else fleet.report.left
@@ -236,6 +238,10 @@ def _human(result: dict[str, Any]) -> list[str]:
             f"  fleet     {result['boxes']} boxes x {result['fleet_backlog_per_box']:,} readings "
             f"= {result['fleet_readings']:,} drained in {result['fleet_drain_s']:.2f} s after "
             f"reconnecting at once ({result['fleet_readings_per_s']:,} readings/s)"
+        )
+        lines.append(
+            f"            CPU during the drain: the boxes {result['fleet_cpu_s']} s, "
+            f"the ingest workers {result['fleet_ingest_cpu_s']} s"
         )
     lines.append(
         f"  audit     {result['stored']:,} rows stored, lost {result['lost']}, "

@@ -175,7 +175,8 @@ def run_box(plan: BoxPlan) -> BoxRun:
         time.sleep(plan.baseline_s)
         started = time.monotonic()
         thread.start()
-        connected, drained, cpu = _time_drain(agent, started + plan.timeout_s, plan.cloud_pids)
+        deadline = started + plan.timeout_s
+        connected, drained, cpu = _time_drain(agent, plan.readings, deadline, plan.cloud_pids)
         visitors.stop()
         run.connect_s, run.drain_s = connected - started, drained - connected
         run.box_cpu_s, run.cloud_cpu_s = cpu
@@ -192,7 +193,7 @@ def run_box(plan: BoxPlan) -> BoxRun:
 
 
 def _time_drain(
-    agent: EdgeAgent, deadline: float, cloud: tuple[int, ...]
+    agent: EdgeAgent, backlog: int, deadline: float, cloud: tuple[int, ...]
 ) -> tuple[float, float, tuple[float, float]]:
     """When the box connected, when its outbox was first empty (monotonic), and the CPU
     seconds the box and the ingest workers spent in between."""
@@ -202,7 +203,9 @@ def _time_drain(
         time.sleep(_POLL_S)
     connected = time.monotonic()
     box_cpu, cloud_cpu = time.process_time(), sum(map(cpu_s, cloud))
-    while agent.outbox.stats().depth:
+    # A counter to watch until the backlog's worth is confirmed; only then the outbox's
+    # depth, whose queries take the lock the uplink and the door need.
+    while agent.uplink.confirmed < backlog or agent.outbox.stats().depth:
         if time.monotonic() > deadline:
             left = agent.outbox.stats().depth
             raise DrainBenchError(f"drain bench: the door box's outbox still held {left} rows")

@@ -15,6 +15,7 @@ from typing import Any, Final
 from edge.outbox import Outbox
 from edge.uplink import BrokerEndpoint, Uplink
 from yizhan.bench.drain_backlog import HUB_ROUND, DrainBenchError, fill
+from yizhan.bench.members_world import cpu_s
 
 BOXES_PER_VENUE: Final = 10
 _POLL_S: Final = 0.02
@@ -46,6 +47,7 @@ class ShardReport:
     issued: dict[str, tuple[int, int]]  # device -> [first_seq, next_seq) of its outbox
     left: int  # rows still in the outboxes when the shard gave up (0 when drained)
     drained_at: float  # time.monotonic() when the shard's last outbox was empty
+    cpu_s: float  # this process's CPU from the reconnect to the last empty outbox
 
 
 def _outboxes(shard: Shard) -> dict[int, Outbox]:
@@ -64,6 +66,7 @@ def run_shard(shard: Shard, go: MpEvent, reports: mp.Queue[Any]) -> None:
     outboxes = _outboxes(shard)
     reports.put("ready")
     go.wait()
+    cpu = time.process_time()
     uplinks = []
     for index, outbox in outboxes.items():
         venue, device = fleet_device(index)
@@ -72,12 +75,15 @@ def run_shard(shard: Shard, go: MpEvent, reports: mp.Queue[Any]) -> None:
     for uplink in uplinks:
         uplink.start()
     deadline = time.monotonic() + shard.timeout_s
-    waiting = list(outboxes.values())
+    # Each outbox holds its backlog alone, so it is empty once its uplink has had every row
+    # confirmed: a counter to watch, where asking fifty outboxes for their depth fifty times
+    # a second was most of this process's CPU.
+    waiting = uplinks
     while waiting and time.monotonic() < deadline:
-        waiting = [outbox for outbox in waiting if outbox.stats().depth]
+        waiting = [uplink for uplink in waiting if uplink.confirmed < shard.backlog]
         if waiting:
             time.sleep(_POLL_S)
-    drained_at = time.monotonic()
+    drained_at, cpu = time.monotonic(), time.process_time() - cpu
     for uplink in uplinks:
         uplink.stop()
     stats = {fleet_device(i)[1]: outbox.stats() for i, outbox in outboxes.items()}
@@ -88,6 +94,7 @@ def run_shard(shard: Shard, go: MpEvent, reports: mp.Queue[Any]) -> None:
             issued={device: (s.first_seq, s.next_seq) for device, s in stats.items()},
             left=sum(s.depth for s in stats.values()),
             drained_at=drained_at,
+            cpu_s=cpu,
         )
     )
 
@@ -113,11 +120,12 @@ class FleetRun:
     readings: int
     drain_s: float  # every box reconnecting -> every outbox empty
     report: ShardReport  # the shards' reports merged
+    cloud_cpu_s: float  # the ingest workers' CPU during the drain
 
 
 def run_fleet(
     ctx: Any, *, host: str, port: int, folder: Path, boxes: int, backlog: int, processes: int,
-    timeout_s: float,
+    timeout_s: float, cloud_pids: tuple[int, ...] = (),
 ) -> FleetRun:  # fmt: skip
     """Fill every box's outbox in ``processes`` children, then reconnect them all at once."""
     go = ctx.Event()
@@ -132,9 +140,10 @@ def run_fleet(
     try:
         for _ in children:
             _receive(reports, children, timeout_s)  # "ready"
-        started = time.monotonic()
+        started, cloud_cpu = time.monotonic(), sum(map(cpu_s, cloud_pids))
         go.set()
         done: list[ShardReport] = [_receive(reports, children, timeout_s + 60) for _ in children]
+        cloud_cpu = sum(map(cpu_s, cloud_pids)) - cloud_cpu  # a little past the drain
     finally:
         for child in children:
             child.join(timeout=60)
@@ -144,5 +153,6 @@ def run_fleet(
         issued={device: seqs for r in done for device, seqs in r.issued.items()},
         left=sum(r.left for r in done),
         drained_at=max(r.drained_at for r in done),
+        cpu_s=sum(r.cpu_s for r in done),
     )
-    return FleetRun(boxes, boxes * backlog, merged.drained_at - started, merged)
+    return FleetRun(boxes, boxes * backlog, merged.drained_at - started, merged, cloud_cpu)

@@ -118,6 +118,11 @@ class IngestStore:
                 rejections=[m.rejection for m in messages if m.rejection is not None],
                 retired=notes.decommissioned(conn, devices),
             )
+            # First-seen devices are registered in one order, whoever sent first: two
+            # workers registering the same new devices in message order deadlocked.
+            for topic in sorted({m.topic for m in messages if m.topic is not None}, key=_order):
+                if topic.device not in txn.retired:
+                    self._venue_of(conn, topic)
             bounded = [
                 bound_batch(batch, now=txn.now, bounds=self._bounds)
                 for batch in self._admit(txn, [m.batch for m in messages if m.batch])
@@ -322,3 +327,7 @@ class IngestStore:
         if devices:
             device = table_of(Device)
             conn.execute(update(device).where(device.c.id.in_(devices)).values(last_seen_at=now))
+
+
+def _order(topic: Topic) -> tuple[str, str]:
+    return topic.venue, topic.device

@@ -137,16 +137,17 @@ def run_fleet(
     children = [ctx.Process(target=run_shard, args=(s, go, reports)) for s in shards]
     for child in children:
         child.start()
+    done: list[ShardReport] = []
     try:
         for _ in children:
             _receive(reports, children, timeout_s)  # "ready"
         started, cloud_cpu = time.monotonic(), sum(map(cpu_s, cloud_pids))
         go.set()
-        done: list[ShardReport] = [_receive(reports, children, timeout_s + 60) for _ in children]
+        done = [_receive(reports, children, timeout_s + 60) for _ in children]
         cloud_cpu = sum(map(cpu_s, cloud_pids)) - cloud_cpu  # a little past the drain
     finally:
-        for child in children:
-            child.join(timeout=60)
+        for child in children:  # after a failure, the others are not waited for
+            child.join(timeout=60 if len(done) == len(children) else 0)
             if child.is_alive():
                 child.kill()
     merged = ShardReport(

@@ -55,6 +55,7 @@ from yizhan.bench.ingest import (
     migrate,
 )
 from yizhan.bench.ingest_load import MIXES, Mix, items_per_message, message
+from yizhan.bench.members_world import cpu_s
 
 NODE_RED_DIR: Final = Path(__file__).parent / "node_red"
 DEFAULT_PEER_DIR: Final = Path.home() / ".cache" / "yizhan" / "node-red"
@@ -65,14 +66,21 @@ _VENDORED: Final = "node-red-contrib-postgresql"  # not on the registry this pro
 _STAMP: Final = ".yizhan-installed"  # in node_modules: the hash of what was installed
 _MIN_NODE: Final = 18  # Node-RED 4's engines field: node >= 18.5
 _STATUS_PATH: Final = "/yz-bench/stored"  # the flow's bench-only counter
-_POLL_S: Final = 0.05
+_POLL_S: Final = 0.05  # while starting, before the meter runs
+# While the meter runs: a request costs Node-RED ~2.5 ms of CPU on this 2-core machine, so
+# 4 a second add ~1 % of a core to what is metered. The time of the last stored row comes
+# from the flow itself, so polling slower costs no precision.
+_COUNT_EVERY_S: Final = 0.25
 _PROBE_S: Final = 0.2  # between messages sent to learn that Node-RED has subscribed
 _START_S: Final = 60.0  # Node-RED starting and subscribing on a busy 2-core machine
 _QUIET_S: Final = 0.5  # no new rows for this long: the warm-up is all stored
 _WARM_DEVICES: Final = ("warm-0000", "warm-0001", "warm-0002", "warm-0003")
 _WARM_WINDOW: Final = 200  # unacknowledged warm-up messages in flight
-# The peer's process pid and its INSERT errors, beside the slots _run_phase shares.
-_PID, _ERRORS = 0, 1
+# The peer's process pid, its INSERT errors and the node process's own CPU (µs) from ready
+# to stop (the meter's window, give or take the publishers' start, when Node-RED is idle),
+# beside the slots _run_phase shares.
+_PID, _ERRORS, _NODE_CPU_US = 0, 1, 2
+_ERROR_BYTES: Final = 400  # the last error's text, shared the same way
 
 
 class PeerUnavailableError(RuntimeError):
@@ -246,6 +254,7 @@ def _node_red(  # noqa: PLR0917 - multiprocessing hands args over positionally
     warmup_s: float,
     mix: Mix,
     peer: Any,
+    last_error: Any,
     stop: Any,
     shared: Any,
 ) -> None:
@@ -265,13 +274,16 @@ def _node_red(  # noqa: PLR0917 - multiprocessing hands args over positionally
         _until("answer on loopback", lambda: status.read() is not None, proc)
         baseline = _warm_up(host, port, mix, warmup_s, status, proc)
         offset = time.time() - time.monotonic()  # Node's Date.now() onto our monotonic clock
+        ready_cpu = cpu_s(proc.pid)
         shared[_READY] = 1.0
-        while not stop.wait(_POLL_S):
+        while not stop.wait(_COUNT_EVERY_S):
             with contextlib.suppress(OSError, http.client.HTTPException):
                 now = status.read()
                 shared[_COUNT] = float(now["stored"] - baseline)
                 shared[_LAST] = now["at_ms"] / 1000 - offset
                 peer[_ERRORS] = int(now["errors"])
+                last_error.value = str(now["last_error"] or "").encode()[: _ERROR_BYTES - 1]
+        peer[_NODE_CPU_US] = round((cpu_s(proc.pid) - ready_cpu) * 1e6)
     except PeerUnavailableError as exc:
         tail = Path(log_path).read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
         print(f"ingest_peer: {exc}; node-red's log:", *tail, sep="\n", file=sys.stderr)  # noqa: T201
@@ -317,22 +329,29 @@ def run_peer_bench(
             first_seq=1, count_items=False, **common,
         )  # fmt: skip
         first_seq = 1_000_000_000
-        peer = ctx.Array("q", 2, lock=False)
+        peer = ctx.Array("q", 3, lock=False)
+        last_error = ctx.Array("c", _ERROR_BYTES, lock=False)
         backends = _backends(url, stack)
         log = work / "node-red.log"
         node_red = _run_phase(
             ctx, broker, consumer=_node_red,
             consumer_args=[
-                (broker.host, broker.port, url, str(peer_dir), str(log), warmup_s, mix, peer)
+                (broker.host, broker.port, url, str(peer_dir), str(log), warmup_s, mix, peer,
+                 last_error)
             ],
             first_seq=first_seq, count_items=True,
             also_metered=lambda: [*([int(peer[_PID])] if peer[_PID] else []), *backends()],
             **common,
         )  # fmt: skip
         stored, duplicates, lost = _stored(url, node_red.sent, first_seq, mix)
+        node_us = peer[_NODE_CPU_US] / stored if stored and peer[_NODE_CPU_US] else None
         return _figures(raw, node_red, mix, stored=stored, duplicates=duplicates, lost=lost) | {
             "peer": version,
+            # The part of cpu_us_per_reading spent in the node process; the rest is PostgreSQL.
+            "node_cpu_us_per_reading": round(node_us, 1) if node_us is not None else None,
+            # Node-RED acknowledged those messages when they arrived: their rows are lost.
             "peer_errors": int(peer[_ERRORS]),
+            "peer_last_error": last_error.value.decode(errors="replace") or None,
             "database": "postgresql",
             "broker": broker.kind,
             "devices": devices,
@@ -377,7 +396,12 @@ def main(
         ),
         (
             "  CPU per stored item: "
-            + (f"{cpu} µs (node process and database backends)" if cpu is not None else "n/a")
+            + (
+                f"{cpu} µs (node process and database backends; the node process "
+                f"{result['node_cpu_us_per_reading']} µs)"
+                if cpu is not None
+                else "n/a"
+            )
         ),
         (
             f"  published {result['published_readings']:,}, stored {result['stored_readings']:,}, "
@@ -385,6 +409,8 @@ def main(
             f"INSERT errors {result['peer_errors']}"
         ),
     ]
+    if result["peer_last_error"]:
+        lines.append(f"  the last INSERT error: {result['peer_last_error']}")
     out = "\n".join(lines)
     if json:
         out += "\n" + jsonlib.dumps(result)

@@ -308,7 +308,9 @@ def run_peer_bench(
 ) -> dict[str, Any]:
     """The bare subscriber, then the Node-RED flow, on one broker and one fresh PostgreSQL
     database; the same figures as `bench ingest` (module docstring)."""
-    if make_url(database_url).get_backend_name() != "postgresql":
+    from cloud.core.db import normalize_url  # noqa: PLC0415 - the CLI's import stays light
+
+    if make_url(normalize_url(database_url)).get_backend_name() != "postgresql":
         raise PeerUnavailableError(
             "the Node-RED peer stores into PostgreSQL: give a postgresql:// URL"
         )
@@ -430,14 +432,14 @@ def _cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--peer-dir", type=Path, default=DEFAULT_PEER_DIR)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before")
     args = parser.parse_args(argv)
-    from cloud.core.db import DatabaseUnreachableError  # noqa: PLC0415
+    from cloud.core.db import DatabaseUnreachableError, DatabaseUrlError  # noqa: PLC0415
 
     try:
         main(
             database_url=args.database_url, json=args.json, seconds=args.seconds,
             devices=args.devices, mix=args.mix, peer_dir=args.peer_dir, warmup_s=args.warmup,
         )  # fmt: skip
-    except (PeerUnavailableError, DatabaseUnreachableError) as exc:
+    except (PeerUnavailableError, DatabaseUnreachableError, DatabaseUrlError) as exc:
         raise SystemExit(f"error: {exc}") from None
 
 

@@ -123,12 +123,14 @@ def _scalar(value: object) -> bool:
         return True
     if kind is float:
         return math.isfinite(value)  # type: ignore[arg-type]
-    return kind is str and len(value) <= MAX_TEXT_VALUE  # type: ignore[arg-type]
+    return kind is str and len(value) <= MAX_TEXT_VALUE and _clean(value)  # type: ignore[arg-type]
 
 
-def _unicode(text: str) -> bool:
-    """Whether pydantic can read ``text`` as a string: JSON's escapes can make a lone
-    surrogate, which Python keeps and pydantic's string check refuses."""
+def _clean(text: str) -> bool:
+    """Whether the model takes ``text`` (``protocol.payloads._clean_text``): no NUL, and no
+    lone surrogate, which JSON's escapes can make and Python keeps."""
+    if "\x00" in text:
+        return False
     if text.isascii():
         return True
     try:
@@ -142,9 +144,9 @@ def _data(raw: object) -> dict[str, Any] | None:
     if type(raw) is not dict or len(raw) > MAX_EVENT_DATA_KEYS:
         return None
     for key, value in raw.items():
-        if type(key) is not str or len(key) > _MAX_DATA_KEY or not _unicode(key):
+        if type(key) is not str or len(key) > _MAX_DATA_KEY or not _clean(key):
             return None
-        if not _scalar(value):  # values are the model's plain validator's: taken as they are
+        if not _scalar(value):
             return None
     return dict(raw)
 

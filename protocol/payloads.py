@@ -52,6 +52,20 @@ SensorId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$
 MAX_TEXT_VALUE: Final = 200
 
 
+def _clean_text(value: str) -> str:
+    """Text the databases and JSON can keep: no NUL (PostgreSQL's json refuses to read a
+    value holding one, and every query touching that row fails) and no lone surrogate
+    (JSON's escapes can make one; it cannot be written out as UTF-8)."""
+    if "\x00" in value:
+        raise ValueError("text may not contain NUL (\\u0000)")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("text must be Unicode characters, not a lone surrogate") from None
+    return value
+
+
 def _scalar(value: object) -> bool | int | float | str | None:
     """One event data value; a plain validator so a bad one gets one clear message
     instead of pydantic's attempt at every member of the union."""
@@ -64,7 +78,7 @@ def _scalar(value: object) -> bool | int | float | str | None:
     if isinstance(value, str):
         if len(value) > MAX_TEXT_VALUE:
             raise ValueError(f"text is {len(value)} characters; at most {MAX_TEXT_VALUE} fit")
-        return value
+        return _clean_text(value)
     raise ValueError(f"must be a number, text, true/false or null, not {type(value).__name__}")
 
 
@@ -111,9 +125,9 @@ class Event(_Model):
     seq: Seq
     ts: Timestamp
     type: EventType
-    data: dict[Annotated[str, StringConstraints(max_length=40)], Scalar] = Field(
-        default_factory=dict, max_length=MAX_EVENT_DATA_KEYS
-    )
+    data: dict[
+        Annotated[str, StringConstraints(max_length=40), AfterValidator(_clean_text)], Scalar
+    ] = Field(default_factory=dict, max_length=MAX_EVENT_DATA_KEYS)
 
 
 class _Envelope(_Model):

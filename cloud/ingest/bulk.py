@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 # device_id, seq, venue_id, metric, sensor, ts, value, received_at
 ReadingRow = tuple[str, int, str, str, str | None, datetime, float, datetime]
@@ -146,14 +149,26 @@ class PostgresWriter:
         driver = conn.connection.driver_connection  # psycopg's, inside the caller's transaction
         if driver is None:
             raise RuntimeError("the database connection is closed")
-        with driver.cursor() as cursor:
-            cursor.execute(self._create)
-            with cursor.copy(self._copy) as copy:
-                copy.set_types(self._types)
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(self._move)
-            return int(cursor.rowcount)
+        if driver.info.transaction_status is TransactionStatus.IDLE:
+            # Without a transaction the stage would empty itself between COPY and the move,
+            # and the rows would be counted as stored duplicates: acked, never written.
+            raise RuntimeError("the bulk writer needs the caller's transaction; none is open")
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(self._create)
+                with cursor.copy(self._copy) as copy:
+                    copy.set_types(self._types)
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(self._move)
+                return int(cursor.rowcount)
+        except psycopg.Error as exc:
+            # Psycopg's own error, as SQLAlchemy would have raised it: a deadlock, a timeout
+            # or a lost connection must read as OperationalError, which ingest waits for and
+            # retries (cloud/ingest/isolation.py), not as a message's content to refuse.
+            raise DBAPIError.instance(
+                self._copy, None, exc, psycopg.Error, dialect=conn.dialect
+            ) from exc
 
 
 def bulk_writer(dialect: str, table: BulkTable) -> BulkWriter:

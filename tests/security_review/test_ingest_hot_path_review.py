@@ -1,8 +1,7 @@
 """Security review of ingest's hot path (issue 22): the COPY stage, the fast path, orjson and
 IngestClient, read as an outsider with a stolen box's credentials and as a reviewer who wants
 exactly-once to hold. Each test shows one problem found and is expected to fail until it is
-fixed (``xfail(strict=True)``: a fix makes it pass, and strict makes that a failure until the
-marker goes).
+fixed (they were ``xfail(strict=True)`` until the fixes; now they guard them).
 
 What held up is in the review's report, not here: the fast path and orjson were fuzzed
 against the models and the standard library beyond the property tests' strategies, and
@@ -107,15 +106,6 @@ def pg_engine(migrated_pg_url: str) -> Iterator[Engine]:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bulk.py's PostgreSQL writer (readings and events) runs COPY and the move on "
-    "psycopg's own cursor, so a "
-    "transient database error (deadlock, serialization failure, lock or statement timeout, "
-    "disk full) reaches Isolation as psycopg.errors.* instead of sqlalchemy's "
-    "OperationalError: it is taken for poison content and a good message is refused",
-)
 def test_a_transient_database_error_in_the_bulk_insert_is_waited_for(pg_engine: Engine) -> None:
     """Before the COPY path (160d5d7), the same statement failing went through SQLAlchemy,
     came out as ``OperationalError``, and Isolation waited and wrote the batch again. Now the
@@ -141,12 +131,6 @@ def test_a_transient_database_error_in_the_bulk_insert_is_waited_for(pg_engine: 
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a real deadlock between two writers inside the COPY path's move surfaces as "
-    "psycopg.errors.DeadlockDetected, which Isolation does not wait for",
-)
 def test_two_workers_deadlocking_over_a_resend_see_an_operational_error(
     pg_engine: Engine, migrated_pg_url: str
 ) -> None:
@@ -207,13 +191,6 @@ def served(page: AccessEventsPublic) -> str | None:
         return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pre-existing, mirrored by the fast path: Event.data values are taken as they "
-    "are (a PlainValidator), so a JSON escape can make a lone surrogate that is stored but "
-    "cannot be encoded as UTF-8 by any reader of the venue's door decisions",
-)
 def test_a_door_decision_a_box_can_store_can_be_served(migrated_db_url: str) -> None:
     r"""A stolen door box publishes one ``access.decision`` whose ``door`` is ``"\ud800"``.
     Ingest (fast path and model alike) accepts and stores it; from then on every listing of
@@ -247,13 +224,6 @@ def test_a_door_decision_a_box_can_store_can_be_served(migrated_db_url: str) -> 
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pre-existing, mirrored by the fast path: Event.data takes U+0000 in a value or "
-    "a key; PostgreSQL's json type stores it, but every ->> on that document then fails, "
-    "so the grouped dashboard queries fail for every venue shown beside the box's",
-)
 def test_a_box_cannot_break_every_venues_live_figures(pg_engine: Engine) -> None:
     r"""A stolen door box in venue v2 publishes one decision with ``"note": "\u0000"``.
     Ingest stores it; from then on ``live_figures`` (the dashboard's figures, read for all

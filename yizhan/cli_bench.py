@@ -71,6 +71,39 @@ def bench_ingest(
     )
 
 
+@bench_app.command("ingest-peer")
+def bench_ingest_peer(
+    database_url: Annotated[
+        str, typer.Option(help="postgresql://user@host/db: a fresh database is made beside it.")
+    ],
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 10.0,
+    devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 20,
+    mix: Annotated[
+        IngestMix, typer.Option(help="The load, as for `bench ingest`.")
+    ] = IngestMix.FIXED,
+    warmup_s: Annotated[
+        float, typer.Option(min=0, help="Seconds of load Node-RED gets before it is measured.")
+    ] = 2.0,
+) -> None:
+    """A plain Node-RED 4 flow storing the same load as `bench ingest`, measured the same way
+    (needs node and npm; its packages are installed from yizhan/bench/node_red's lock)."""
+    from yizhan.bench.ingest_peer import PeerUnavailableError  # noqa: PLC0415
+    from yizhan.bench.ingest_peer import main as peer_main  # noqa: PLC0415
+
+    try:
+        peer_main(
+            database_url=database_url,
+            json=json,
+            seconds=seconds,
+            devices=devices,
+            mix=mix.value,
+            warmup_s=warmup_s,
+        )
+    except PeerUnavailableError as exc:
+        raise _fail(str(exc)) from None
+
+
 @bench_app.command("drain")
 def bench_drain(
     json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,

@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 import psycopg
-from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -149,10 +148,10 @@ class PostgresWriter:
         driver = conn.connection.driver_connection  # psycopg's, inside the caller's transaction
         if driver is None:
             raise RuntimeError("the database connection is closed")
-        if driver.info.transaction_status is TransactionStatus.IDLE:
+        if driver.autocommit:
             # Without a transaction the stage would empty itself between COPY and the move,
             # and the rows would be counted as stored duplicates: acked, never written.
-            raise RuntimeError("the bulk writer needs the caller's transaction; none is open")
+            raise RuntimeError("the bulk writer needs the caller's transaction, not autocommit")
         try:
             with driver.cursor() as cursor:
                 cursor.execute(self._create)

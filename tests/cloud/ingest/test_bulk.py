@@ -94,3 +94,17 @@ def test_events_read_back_through_the_model_as_written(engine: Engine) -> None:
         (8, "a", {}),
     ]
     assert rows[0].ts.replace(tzinfo=UTC) == NOW  # SQLite hands back naive UTC
+
+
+def test_the_writer_refuses_to_run_without_a_transaction(engine: Engine) -> None:
+    """In autocommit the stage would empty itself between the COPY and the move: rows
+    counted as duplicates, acked and never stored."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL stages its rows")
+    writer = reading_writer(engine.dialect.name)
+    with (
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+        pytest.raises(RuntimeError, match="autocommit"),
+    ):
+        writer.insert(conn, rows(1, 1))
+    assert stored(engine) == []

@@ -22,7 +22,6 @@ from protocol.codec import (
     parse_json,
 )
 from protocol.errors import PayloadError, ProtocolError
-from protocol.metrics import METRICS
 from protocol.payloads import (
     MAX_BATCH_ITEMS,
     MAX_PAYLOAD_BYTES,
@@ -36,6 +35,8 @@ from protocol.payloads import (
     seq_ranges,
 )
 from protocol.topics import Kind, Topic
+from tests.protocol.strategies import events as strategy_events
+from tests.protocol.strategies import readings, seqs, timestamps
 
 TS = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
 TS_TEXT = "2025-05-01T03:00:00Z"
@@ -477,39 +478,7 @@ def test_arbitrary_json_objects_with_contract_keys(value: Json) -> None:
     _decode_or_payload_error(json.dumps(value).encode())
 
 
-timestamps = st.datetimes(
-    min_value=datetime(2020, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-seqs = st.integers(min_value=1, max_value=MAX_SEQ)
-
-
-@st.composite
-def readings(draw: st.DrawFn) -> Reading:
-    metric = draw(st.sampled_from(sorted(METRICS)))
-    spec = METRICS[metric]
-    value = draw(st.floats(min_value=spec.low, max_value=spec.high))
-    sensor = draw(st.none() | st.from_regex(r"[a-z0-9][a-z0-9_-]{0,31}", fullmatch=True))
-    return Reading(seq=draw(seqs), ts=draw(timestamps), metric=metric, value=value, sensor=sensor)
-
-
-# Event text never holds NUL (the model refuses it: PostgreSQL's json could not read it).
-NO_NUL = st.characters(exclude_characters="\x00", exclude_categories=["Cs"])
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(NO_NUL, max_size=200)
-)
-events = st.builds(
-    Event,
-    seq=seqs,
-    ts=timestamps,
-    type=st.from_regex(r"[a-z][a-z0-9_]{0,10}(\.[a-z][a-z0-9_]{0,10}){0,2}", fullmatch=True),
-    data=st.dictionaries(st.text(NO_NUL, max_size=40), scalars, max_size=8),
-)
+events = strategy_events(max_keys=8)
 
 
 @FUZZ

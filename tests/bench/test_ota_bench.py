@@ -1,8 +1,6 @@
 """The short form of `yizhan bench ota`: three boxes (one a door) take the three rollouts.
 
 The figures are the bench's to judge (`yizhan bench ota --json`); here they must make sense.
-The releases and the factory box are the run's shared ones (``ota_releases``, built once
-for this and the box-update tests); `yizhan bench ota` builds its own, as a person's run does.
 """
 
 from __future__ import annotations
@@ -11,18 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.releases import ota_releases  # noqa: F401 - the fixture
-from yizhan.bench.ota import OtaOptions, Prepared, run
+from yizhan.bench.ota import OtaOptions, run
 
 
 @pytest.mark.slow
 @pytest.mark.mosquitto
-def test_a_small_fleet_takes_a_good_a_bad_and_a_one_wheel_release(
-    tmp_path: Path,
-    ota_releases: Prepared,  # noqa: F811 - the imported fixture, requested
-) -> None:
+def test_a_small_fleet_takes_a_good_a_bad_and_a_one_wheel_release(tmp_path: Path) -> None:
     options = OtaOptions(boxes=3, doors=1, soak_s=0.5, health_deadline_s=15)
-    figures = run(tmp_path, database_url=None, options=options, prepared=ota_releases)
+    figures = run(tmp_path, database_url=None, options=options)
     assert figures["boxes"] == 3
     assert figures["good_status"] == "done"
     assert figures["good_running"] == 3

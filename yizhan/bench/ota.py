@@ -312,52 +312,17 @@ def _longest_gap(times: list[datetime], window: tuple[datetime, datetime]) -> fl
     return max(((b - a).total_seconds() for a, b in itertools.pairwise(around)), default=0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """The four releases and a box bootstrapped from the first, which every box copies."""
-
-    releases: Releases
-    factory: Layout
-
-    @property
-    def good(self) -> str:
-        return bump(self.releases.base, 1)
-
-    @property
-    def bad(self) -> str:  # the agent cannot start
-        return bump(self.releases.base, 2)
-
-    @property
-    def one_wheel(self) -> str:  # only the project's wheel differs from the good one
-        return bump(self.releases.base, 3)
-
-
-def prepare(root: Path) -> Prepared:
-    """Build and sign the releases and bootstrap the factory box (read-only afterwards: the
-    suite shares one between its OTA tests)."""
-    releases = build_releases(root / "releases")
-    prepared = Prepared(releases, Layout(root / "factory" / "opt"))
-    releases.add(prepared.good, notes="bench: a good release")
-    releases.add(prepared.bad, patch=FAULTY_START, notes="bench: the agent cannot start")
-    releases.add(prepared.one_wheel, notes="bench: one wheel changed")
-    bootstrap(prepared.factory,
-              releases.wheelhouse(releases.base, root / "factory" / "wheelhouse"),
-              releases.key_file)  # fmt: skip
-    return prepared
-
-
-def run(
-    root: Path,
-    *,
-    database_url: str | None,
-    options: OtaOptions,
-    prepared: Prepared | None = None,
-) -> dict[str, Any]:
+def run(root: Path, *, database_url: str | None, options: OtaOptions) -> dict[str, Any]:
     began = time.monotonic()
-    prepared = prepared or prepare(root)
-    releases, factory = prepared.releases, prepared.factory
+    releases = build_releases(root / "releases")
     base = releases.base
-    good, bad, small = prepared.good, prepared.bad, prepared.one_wheel
+    good, bad, small = bump(base, 1), bump(base, 2), bump(base, 3)
+    releases.add(good, notes="bench: a good release")
+    releases.add(bad, patch=FAULTY_START, notes="bench: the agent cannot start")
+    releases.add(small, notes="bench: one wheel changed")
+    factory = Layout(root / "factory" / "opt")
+    bootstrap(factory, releases.wheelhouse(base, root / "factory" / "wheelhouse"),
+              releases.key_file)  # fmt: skip
     settings = ReleaseSettings(
         key_file=releases.key_file,
         rollout_interval_s=1.0,

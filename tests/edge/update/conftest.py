@@ -1,14 +1,15 @@
 """Real releases and simulated boxes in the A/B layout, shared by the update tests.
 
-The releases and a box bootstrapped from the first come from ``ota_releases``
-(tests/fixtures/releases.py), built once per run for every worker and shared with the OTA
-bench's short form; every test's box is a hard-linked copy of that box (an install root is
-relocatable: its .pth lines are relative).
+The releases are built once per run (``yizhan release build --platform native`` from the
+lock, then new versions of the project's wheel) under a lock, so xdist workers share them;
+one box is bootstrapped from the first release and every test's box is a hard-linked copy
+of it (an install root is relocatable: its .pth lines are relative).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -21,21 +22,81 @@ from pathlib import Path
 import pytest
 
 from edge.update.environment import relocate
-from edge.update.install import CUT_ENV
+from edge.update.install import CUT_ENV, bootstrap
 from edge.update.layout import LOCK_FILE, Layout
 from edge.update.spool import Request, Spool
 from ops.broker.process import BrokerProcess
-from tests.fixtures.releases import ota_releases  # noqa: F401 - the fixture, for `built`
 from tests.helpers import wait_for
-from yizhan.bench.ota import Prepared
-from yizhan.bench.ota_releases import Releases
+from yizhan.bench.ota_releases import Releases, build_releases
+from yizhan.bench.ota_wheels import FAULTY_START
+
+GOOD = "0.1.1"
+BAD = "0.1.2"
+
+
+@dataclass(frozen=True)
+class Built:
+    releases: Releases
+    factory: Layout
+
+
+def _build(shared: Path) -> Built:
+    releases = build_releases(shared / "releases")
+    releases.add(GOOD, notes="a good release")
+    releases.add(BAD, patch=FAULTY_START, notes="a release that cannot start")
+    factory = Layout(shared / "factory" / "opt")
+    house = releases.wheelhouse(releases.base, shared / "factory" / "wheelhouse")
+    bootstrap(factory, house, releases.key_file)
+    return Built(releases, factory)
 
 
 @pytest.fixture(scope="session")
-def built(ota_releases: Prepared) -> Prepared:  # noqa: F811 - the imported fixture, requested
-    """The base release, a good one (``built.good``) and one whose agent cannot start
-    (``built.bad``), and the factory box."""
-    return ota_releases
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """Built once for all workers: the first one builds, the others wait on the lock."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is in the run's folder; alone, the base is the run's.
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = run / "ota-shared"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (shared / "done").exists():
+                for leftover in ("releases", "factory", "manifests"):
+                    shutil.rmtree(shared / leftover, ignore_errors=True)
+                _save(shared, _build(shared))
+                (shared / "done").write_text("ok")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return _load(shared)
+
+
+def _save(shared: Path, result: Built) -> None:
+    manifests = shared / "manifests"
+    manifests.mkdir(exist_ok=True)
+    for version, raw in result.releases.signed.items():
+        (manifests / f"{version}.json").write_bytes(raw)
+    (shared / "base").write_text(result.releases.base)
+
+
+def _load(shared: Path) -> Built:
+    from protocol.release import load_private_key, verify_release  # noqa: PLC0415
+    from yizhan.bench.ota_releases import pinned_key  # noqa: PLC0415
+
+    base = (shared / "base").read_text()
+    releases = Releases(
+        shared / "releases" / "wheels",
+        shared / "releases" / "release-key.pub.json",
+        load_private_key(shared / "releases" / "release-key.pem"),
+        base,
+    )
+    key = pinned_key(releases)
+    for path in sorted((shared / "manifests").glob("*.json")):
+        raw = path.read_bytes()
+        release = verify_release(raw, key)
+        releases.signed[release.version] = raw
+        releases.releases[release.version] = release
+    return Built(releases, Layout(shared / "factory" / "opt"))
 
 
 def copy_box(factory: Layout, target: Path) -> Layout:
@@ -134,7 +195,7 @@ class SimBox:
 
 
 @pytest.fixture
-def sim_box(built: Prepared, broker: BrokerProcess, tmp_path: Path) -> Iterator[SimBox]:
+def sim_box(built: Built, broker: BrokerProcess, tmp_path: Path) -> Iterator[SimBox]:
     layout = copy_box(built.factory, tmp_path / "opt")
     data = tmp_path / "data"
     data.mkdir()

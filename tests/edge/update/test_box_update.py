@@ -16,9 +16,8 @@ import pytest
 from edge.update import journal
 from edge.update.journal import Step
 from protocol.release import UPDATE_STATE_EVENT
-from tests.edge.update.conftest import SimBox
+from tests.edge.update.conftest import BAD, GOOD, Built, SimBox
 from tests.helpers import wait_for
-from yizhan.bench.ota import Prepared
 
 
 def _step(box: SimBox) -> Step | None:
@@ -40,16 +39,16 @@ def _reported(box: SimBox, state: str) -> bool:
 
 
 @pytest.mark.slow
-def test_a_good_release_is_switched_to_and_kept(built: Prepared, sim_box: SimBox) -> None:
+def test_a_good_release_is_switched_to_and_kept(built: Built, sim_box: SimBox) -> None:
     box = sim_box
     box.start()
     box.wait_healthy(built.releases.base)
-    box.offer(built.releases, built.good)
+    box.offer(built.releases, GOOD)
     wait_for(lambda: _step(box) is Step.CONFIRMED, timeout=90, interval=0.2,
-             message=f"the switch to {built.good} confirmed\n{box.tail()}")  # fmt: skip
-    assert box.running() == built.good
+             message=f"the switch to {GOOD} confirmed\n{box.tail()}")  # fmt: skip
+    assert box.running() == GOOD
     assert box.layout.target(box.layout.previous) == built.releases.base
-    assert box.layout.accepted_serial() == built.releases.releases[built.good].serial
+    assert box.layout.accepted_serial() == built.releases.releases[GOOD].serial
     # The outcome reaches the cloud's path: the new agent put it in its outbox.
     wait_for(lambda: _reported(box, "healthy"), timeout=30, interval=0.2,
              message="update.state healthy in the outbox")  # fmt: skip
@@ -60,13 +59,13 @@ def test_a_good_release_is_switched_to_and_kept(built: Prepared, sim_box: SimBox
 
 
 @pytest.mark.slow
-def test_a_release_that_never_gets_healthy_is_rolled_back(built: Prepared, sim_box: SimBox) -> None:
+def test_a_release_that_never_gets_healthy_is_rolled_back(built: Built, sim_box: SimBox) -> None:
     box = sim_box
     box.start(health_deadline_s=12)
     box.wait_healthy(built.releases.base)
-    box.offer(built.releases, built.bad)
+    box.offer(built.releases, BAD)
     wait_for(lambda: _step(box) is Step.ROLLED_BACK, timeout=120, interval=0.2,
-             message=f"{built.bad} rolled back\n{box.tail()}")  # fmt: skip
+             message=f"{BAD} rolled back\n{box.tail()}")  # fmt: skip
     assert box.running() == built.releases.base
     entry = journal.read(box.layout.journal_file)
     assert entry is not None
@@ -75,7 +74,7 @@ def test_a_release_that_never_gets_healthy_is_rolled_back(built: Prepared, sim_b
     # The old release runs again and says what happened.
     wait_for(lambda: _reported(box, "rolled_back"), timeout=30, interval=0.2,
              message=f"update.state rolled_back in the outbox\n{box.tail()}")  # fmt: skip
-    assert box.layout.accepted_serial() < built.releases.releases[built.bad].serial
+    assert box.layout.accepted_serial() < built.releases.releases[BAD].serial
 
 
 # Every point where the installer can die; "unpacked" is inside the store's build.
@@ -86,12 +85,12 @@ CUT_POINTS = ["building", "unpacked", "built", "switching", "stopped", "previous
 @pytest.mark.slow
 @pytest.mark.parametrize("point", CUT_POINTS)
 def test_a_power_cut_at_any_step_leaves_a_box_on_a_working_release(
-    built: Prepared, sim_box: SimBox, point: str
+    built: Built, sim_box: SimBox, point: str
 ) -> None:
     box = sim_box
     box.start(cut_at=point)
     box.wait_healthy(built.releases.base)
-    box.offer(built.releases, built.good)
+    box.offer(built.releases, GOOD)
     assert box.process is not None
     box.process.wait(120)  # the installer died at the point, as the power went
     assert box.process.returncode == 75, box.tail()
@@ -101,7 +100,7 @@ def test_a_power_cut_at_any_step_leaves_a_box_on_a_working_release(
         for file in leftover.rglob("*"):
             if file.is_file() and not file.is_symlink():
                 file.write_bytes(b"")
-    for version in (built.releases.base, built.good):
+    for version in (built.releases.base, GOOD):
         box.spool.forget_health(version)
     box.start()  # power back: the boot check, then the agent
 
@@ -115,7 +114,7 @@ def test_a_power_cut_at_any_step_leaves_a_box_on_a_working_release(
         interval=0.1,
         message=f"the release current names reports healthy\n{box.tail()}",
     )
-    assert running in (built.releases.base, built.good)
+    assert running in (built.releases.base, GOOD)
     assert box.layout.is_complete(running)
     previous = box.layout.target(box.layout.previous)
     assert previous is not None

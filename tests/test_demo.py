@@ -41,7 +41,11 @@ def test_the_demo_stores_what_it_sent_and_its_dashboard_signs_people_in(tmp_path
         assert password is not None, text
         assert label is not None, text
         assert f"http://127.0.0.1:{port}/" in text
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as web:
+        # The demo runs its fleet in this process; on a loaded CI machine a page can wait its
+        # turn for the GIL well past httpx's default 5 s.
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", follow_redirects=True, timeout=30
+        ) as web:
             signed_in = web.post(
                 "/login", data={"username": "manager", "password": password.group(1)}
             )

@@ -163,8 +163,11 @@ def test_two_workers_deadlocking_over_a_resend_see_an_operational_error(
         psycopg.connect(dsn, autocommit=True) as watch,
         psycopg.connect(dsn) as second,  # the other worker: d2's message, then d1's resend
     ):
-        # PostgreSQL fails the transaction whose deadlock check (after deadlock_timeout, 1 s)
-        # finds the cycle: the first worker's, which has waited longest.
+        # PostgreSQL fails the transaction whose deadlock check (after its deadlock_timeout)
+        # finds the cycle first. On a loaded machine that need not be the one that waited
+        # longest, so this side checks only after a minute: the first worker (1 s) is the one
+        # failed, and the test reads what the store did with it.
+        second.execute("SET deadlock_timeout = '60s'")
         second.execute(_READING_ROW, ("d2", 1))
         worker = threading.Thread(target=first_worker)
         worker.start()

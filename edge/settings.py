@@ -30,6 +30,7 @@ from pydantic import (
 
 from edge.cloud_http import cloud_tls
 from edge.config_report import Layers, describe, report
+from edge.door.face_settings import ScreenSettings, VoiceSettings
 from edge.errors import EdgeError
 from edge.hardware.door import DoorPins
 from edge.kiosk.settings import KioskSettings
@@ -133,6 +134,22 @@ class DoorSettings(BaseModel):
     access: AccessSettings = Field(default_factory=AccessSettings)
     pulse_s: float = Field(default=5.0, gt=0, le=60)
     held_open_s: float = Field(default=60.0, gt=0, le=3600)
+    # The door's face and voice; absent: LEDs and buzzer only, as before.
+    screen: ScreenSettings | None = None
+    voice: VoiceSettings | None = None
+
+    @model_validator(mode="after")
+    def _screen_pins_are_free(self) -> DoorSettings:
+        if self.screen is None or not self.screen.enabled or self.screen.driver == "emulator":
+            return self
+        door = {pin: role for role, pin in self.pins.roles().items()}
+        for role, pin in self.screen.gpios().items():
+            if pin in door:
+                raise ValueError(
+                    f"{role} is GPIO{pin}, which the door's {door[pin]} already uses: "
+                    "wire the screen to a free GPIO and set it in [door.screen]"
+                )
+        return self
 
 
 class UpdateSettings(BaseModel):

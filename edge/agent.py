@@ -29,6 +29,7 @@ from edge.outbox import NewEvent, Outbox, OutboxStats
 from edge.sampler import Sampler, Sensors
 from edge.settings import (
     AppliedConfig,
+    DoorSettings,
     EdgeSettings,
     RealHardware,
     UpdateSettings,
@@ -88,12 +89,40 @@ def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     if settings.door is not None:
         from edge.door.runtime import DoorParts  # noqa: PLC0415 - a door's parts load OpenCV
 
-        door = DoorParts(frame_source=_camera(settings.door.scanner, resources))
+        door = DoorParts(
+            frame_source=_camera(settings.door.scanner, resources),
+            **_door_face_parts(settings.door, resources),
+        )
     if settings.kiosk is not None:
         from edge.kiosk.runtime import KioskBoxParts  # noqa: PLC0415 - so do a kiosk's
 
         kiosk = KioskBoxParts(frame_source=_camera(settings.kiosk.scanner, resources))
     return BoxHardware(real_sensors(settings, resources), door, kiosk)
+
+
+def _door_face_parts(door: DoorSettings, resources: ExitStack) -> dict[str, Any]:
+    """The door's TFT and ALSA speaker when its settings ask for them. A screen that cannot
+    be opened is a problem the door reports, not a reason to stay shut."""
+    parts: dict[str, Any] = {}
+    if door.screen is not None and door.screen.enabled:
+        from edge.door.screen import ScreenError  # noqa: PLC0415 - PIL and luma: screens only
+        from edge.hardware.screen import open_tft  # noqa: PLC0415
+
+        try:
+            device = open_tft(door.screen)
+        except ScreenError as exc:
+            logger.warning("the door's screen does not work: %s", exc)
+            parts["screen_problem"] = str(exc)
+        else:
+            resources.callback(device.cleanup)
+            parts["screen"] = device
+    if door.voice is not None and door.voice.enabled:
+        from edge.hardware.speaker import AlsaSpeaker  # noqa: PLC0415
+
+        speaker = AlsaSpeaker(door.voice.device)
+        resources.callback(speaker.close)
+        parts["speaker"] = speaker
+    return parts
 
 
 def _camera(scanner: ScannerSettings, resources: ExitStack) -> OpenCvCamera:
@@ -222,6 +251,9 @@ class EdgeAgent:
             settings, self.outbox, control=self.control, clock=clock, software=software,
             identity=identity,
         )  # fmt: skip
+        if self.door is not None and self.door.face is not None:
+            uplink = self.uplink
+            self.door.face.online = lambda: uplink.connected  # "offline" on the door's screen
         self.sampled = 0
         self._sampling = threading.Event()
         self._sampling.set()

@@ -1,6 +1,6 @@
 """A simulated door speaker: takes as long as the sound lasts and remembers what it heard.
 
-:class:`SimSpeaker` is the sound card behind ``edge.door.voice.Speaker``, as ``AlsaSpeaker``
+:class:`SimSpeaker` is the sound card behind ``edge.hardware.speaker.Speaker``, as ``AlsaSpeaker``
 drives a real one. It checks the PCM is whole frames, "plays" it for its real duration
 (divided by ``speed``, so tests need not wait seconds), and records each play: a digest of the
 samples, their duration and loudest sample, so a test can tell which clip played how loud.
@@ -15,7 +15,7 @@ from typing import Final
 
 import numpy as np
 
-from edge.door.voice import SpeakerError
+from edge.hardware.speaker import SpeakerError
 
 _SAMPLE_BYTES: Final = 2  # 16-bit PCM
 

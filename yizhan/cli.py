@@ -245,9 +245,32 @@ def edge_check_config(
         raise _fail(str(exc) + _pushable_hint(config)) from None
     role: str = settings.role
     if settings.door is not None:
+        from edge.door.face_parts import face_problems  # noqa: PLC0415 - a door's parts only
+
+        found = face_problems(settings.door.screen, settings.door.voice)
+        if found:
+            lines = "\n".join(f"  - {problem}" for problem in found)
+            raise _fail(f"{config}: the door's screen or voice would not work:\n{lines}")
         role += f", door {settings.door.policy.door_id!r}"
     where = f"device {settings.device} at {settings.venue}"
     err.print(f"[green]ok[/green]: {escape(f'{config} — {where} ({role})')}")
+
+
+@edge_app.command("voice-clips")
+def edge_voice_clips(
+    out: Annotated[
+        Path, typer.Option(help="Where the door's prompts go ([door.voice] clips_dir).")
+    ] = Path("/var/lib/yizhan/voice"),
+    force: Annotated[bool, typer.Option(help="Remake every prompt this made before.")] = False,
+) -> None:
+    """Make the door's spoken prompts (<reason>.<lang>.wav) offline with espeak-ng.
+
+    WAV files the union recorded under the same names are kept, never overwritten.
+    """
+    from yizhan.box_clips import make_clips  # noqa: PLC0415
+
+    if make_clips(out, force=force, say=lambda line: err.print(line, markup=False)):
+        raise typer.Exit(1)
 
 
 def _pushable_hint(config: Path) -> str:

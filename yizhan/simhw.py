@@ -6,7 +6,7 @@ import random
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from edge.agent import BoxHardware
 from edge.sampler import Sensors
@@ -33,7 +33,7 @@ def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     if not isinstance(hw, SimHardware):
         raise TypeError("sim_hardware needs hardware.kind = 'sim'")
     if settings.door is not None:
-        return _door_box(settings.door, hw, resources)
+        return _door_box(settings, hw, resources)
     # The venue's simulated sensors (a Modbus server among them) are a sensor hub's only.
     from firmware_sim.rig import Rig, build_drivers  # noqa: PLC0415
 
@@ -52,8 +52,11 @@ def sim_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     return BoxHardware(sensors)
 
 
-def _door_box(door_settings: DoorSettings, hw: SimHardware, resources: ExitStack) -> BoxHardware:
-    """A door box: mock GPIO pins, a virtual camera, a simulated door and its visitors."""
+def _door_box(settings: EdgeSettings, hw: SimHardware, resources: ExitStack) -> BoxHardware:
+    """A door box: mock GPIO pins, a virtual camera, a simulated door and its visitors, and
+    the emulated screen and speaker its [door.screen] / [door.voice] ask for."""
+    door_settings = settings.door
+    assert door_settings is not None
     # The door's simulated world (camera, OpenCV drawing, members' phones) loads only here.
     import numpy as np  # noqa: PLC0415
     from gpiozero.pins.mock import MockFactory  # noqa: PLC0415
@@ -80,4 +83,31 @@ def _door_box(door_settings: DoorSettings, hw: SimHardware, resources: ExitStack
     )
     crowd.start()
     resources.callback(crowd.stop)
-    return BoxHardware(Sensors(), DoorParts(frame_source=camera, pin_factory=pin_factory))
+    parts = DoorParts(
+        frame_source=camera,
+        pin_factory=pin_factory,
+        **_sim_face_parts(settings, door_settings, resources),
+    )
+    return BoxHardware(Sensors(), parts)
+
+
+def _sim_face_parts(
+    settings: EdgeSettings, door: DoorSettings, resources: ExitStack
+) -> dict[str, Any]:
+    """firmware_sim's screen (each frame saved as a PNG) and speaker, behind the same
+    interfaces as the TFT and ALSA: whatever panel the settings name, the emulator plays it."""
+    parts: dict[str, Any] = {}
+    if door.screen is not None and door.screen.enabled:
+        from firmware_sim.screen import SimScreen  # noqa: PLC0415 - luma.emulator, pygame
+
+        frames = door.screen.frames_dir or settings.data_dir / f"{settings.device}-screen"
+        screen = SimScreen(door.screen.width, door.screen.height, frames_dir=frames)
+        resources.callback(screen.cleanup)
+        parts["screen"] = screen
+    if door.voice is not None and door.voice.enabled:
+        from firmware_sim.speaker import SimSpeaker  # noqa: PLC0415
+
+        speaker = SimSpeaker()
+        resources.callback(speaker.close)
+        parts["speaker"] = speaker
+    return parts

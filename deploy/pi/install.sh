@@ -12,8 +12,10 @@
 # units, the udev rules and the journald limits, which belong to yizhan):
 #   1. checks the system: 64-bit ARM (or --force), Python >= 3.11, systemd
 #   2. apt: python3-venv, python3-lgpio (GPIO on every Pi, including the Pi 5), a time
-#      sync service if none is installed
-#   3. user `yizhan` (system, no login) in the groups gpio, video, dialout, i2c
+#      sync service if none is installed; for the door's screen and voice: spidev and the
+#      RPi.GPIO shim on lgpio (luma's SPI), fonts-wqy-microhei (Chinese on the screen),
+#      espeak-ng (the spoken prompts, made offline) and alsa-utils (aplay plays them)
+#   3. user `yizhan` (system, no login) in the groups gpio, video, dialout, i2c, spi, audio
 #   4. /opt/yizhan (root-owned: the agent cannot change its own code), /etc/yizhan
 #      (config, root:yizhan 0750), /var/lib/yizhan (state, yizhan 0750)
 #   5. the release: /opt/yizhan/releases/<version>, `current` and `previous` pointing at it,
@@ -22,9 +24,11 @@
 #      built beside it, the units switch to it, then the old venv is removed; the box keeps
 #      its claim, config and state. /etc/yizhan/edge.toml from deploy/examples/box.toml
 #      when there is none (an unclaimed box: set its [provision] broker and password)
-#   6. udev rules, journald limits, time sync on, the units verified, enabled and started
+#   6. the door's spoken prompts: /var/lib/yizhan/voice/<reason>.<lang>.wav made by
+#      espeak-ng (`python -m yizhan.box_clips`); WAV files the union put there are kept
+#   7. udev rules, journald limits, time sync on, the units verified, enabled and started
 #      (the agent; the installer's path unit, which runs an update the agent fetched)
-#   7. with --rtc MODEL: the battery clock's driver in the boot config (ds3231, pcf8523,
+#   8. with --rtc MODEL: the battery clock's driver in the boot config (ds3231, pcf8523,
 #      pcf85063; "builtin" for the Pi 5's own), and fake-hwclock removed, which would
 #      otherwise set the clock back to its last saved time after the RTC set it
 #
@@ -43,7 +47,7 @@ STATE_DIR=/var/lib/yizhan
 UNIT=yizhan-edge.service
 UPDATE_UNITS=(yizhan-edge-update.service yizhan-edge-update.path)
 SERVICE_USER=yizhan
-GROUPS_WANTED=(gpio video dialout i2c)
+GROUPS_WANTED=(gpio video dialout i2c spi audio)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 ROOT=""
@@ -55,7 +59,7 @@ RTC=""
 RTC_MODELS=(ds3231 pcf8523 pcf85063 builtin)
 
 usage() {
-    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'
     echo "options: --wheelhouse DIR  --release-key FILE  --root DIR  --rtc MODEL  --no-start  --force  --help"
 }
 
@@ -108,7 +112,8 @@ check_system() {
 
 install_packages() {
     staging && return 0
-    local packages=(python3-venv python3-lgpio)
+    local packages=(python3-venv python3-lgpio python3-spidev python3-rpi-lgpio
+        fonts-wqy-microhei espeak-ng alsa-utils)
     # A door decides on its own clock (member codes live a minute): keep it synced.
     if ! dpkg -s chrony >/dev/null 2>&1 && ! dpkg -s systemd-timesyncd >/dev/null 2>&1; then
         packages+=(systemd-timesyncd)
@@ -167,6 +172,15 @@ install_release() {
     rm -rf "$BOOTSTRAP_VENV"
     (cd / && "$PREFIX/current/bin/python" -I -m yizhan.box --help >/dev/null) ||
         die "the installed release does not run"
+}
+
+make_voice_clips() {
+    staging && return 0
+    # Made as the agent's user, into its state: a union's own recordings there are kept.
+    make_dir 0750 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR/voice"
+    (cd / && runuser -u "$SERVICE_USER" -- "$PREFIX/current/bin/python" -I -m yizhan.box_clips \
+        --out "$STATE_DIR/voice") ||
+        echo "warning: the door's spoken prompts were not made; the door works without them" >&2
 }
 
 remove_legacy_venv() {
@@ -257,6 +271,7 @@ create_user
 make_layout
 install_release
 install_config
+make_voice_clips
 install_system_files
 enable_time_sync
 enable_rtc

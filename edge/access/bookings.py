@@ -202,6 +202,16 @@ class Bookings:
     def is_booked(self, member_id: str, door_id: str, now: datetime, grace: timedelta) -> bool:
         return self.booking_for(member_id, door_id, now, grace) is not None
 
+    def next_for(self, member_id: str, door_id: str, now: datetime) -> Booking | None:
+        """The member's next booking at this door that has not started by ``now``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT booking_id, door_id, member_id, start_ts, end_ts FROM bookings "
+                "WHERE member_id = ? AND door_id = ? AND start_ts > ? ORDER BY start_ts LIMIT 1",
+                (member_id, door_id, now.timestamp()),
+            ).fetchone()
+        return _booking(row) if row is not None else None
+
     def purge(self, now: datetime, *, keep: timedelta = DEFAULT_KEEP) -> int:
         """Forget bookings that ended more than ``keep`` ago; returns how many went."""
         with self._lock:

@@ -83,3 +83,11 @@ class Schedule:
 
     def is_open(self, at: datetime) -> bool:
         return self.status(at).open
+
+    def hours_on(self, at: datetime) -> str | None:
+        """The day's opening hours at ``at`` on the door's wall clock, as a door shows them
+        ("08:00-12:00, 14:00-22:00"); None when open all day, "" when closed all day."""
+        ranges = self._ranges(at.astimezone(self._zone).date())
+        if any(span.start == 0 and span.end in (0, 24 * 60) for span in ranges):
+            return None
+        return ", ".join(str(span) for span in ranges)

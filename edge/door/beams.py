@@ -27,19 +27,20 @@ class BeamTee:
         with self._lock:
             self._occupancy = occupancy
 
-    def pump(self) -> None:
-        """Read the beams now (the door's tick)."""
+    def pump(self) -> bool:
+        """Read the beams now (the door's tick); whether anyone crossed."""
         with self._lock:
-            self._drain()
+            return self._drain()
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
         seen = self._counter.take()
         if not (seen.entered or seen.left):
-            return
+            return False
         if self._occupancy is not None:
             self._occupancy.crossed(entered=seen.entered, left=seen.left)
         self._entered += seen.entered
         self._left += seen.left
+        return True
 
     def take(self) -> Crossings:
         with self._lock:

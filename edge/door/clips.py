@@ -1,6 +1,6 @@
 """What the door says for each reason, and making those prompts with an offline voice at install.
 
-``yizhan-edge voice-clips`` (run by deploy/pi/install.sh) writes ``<reason>.<lang>.wav`` for
+``yizhan edge voice-clips`` (run by deploy/pi/install.sh) writes ``<reason>.<lang>.wav`` for
 every reason and language with espeak-ng. A union may put its own recordings there under the
 same names: a manifest (``generated.json``) lists the files we wrote and what they say, so
 ours are remade when their words change and theirs are never touched.

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from edge.access.model import Decision, Verification
 from edge.access.policy import DoorPolicy
@@ -22,6 +23,13 @@ from protocol.commands import UnlockCommand
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[Sequence[NewEvent]], object]
+
+
+class Face(Protocol):
+    """Shows and says a decision off the door's path (``edge.door.face.DoorFace``)."""
+
+    def decided(self, decision: Decision) -> None: ...
+
 
 DECISION_EVENT = "access.decision"
 
@@ -57,12 +65,14 @@ class DoorController:
         events: EventSink,
         clock: Clock,
         timing: DoorTiming = DoorTiming(),
+        face: Face | None = None,
     ) -> None:
         self.door_id = door_id
         self._verifier, self._policy = verifier, policy
         self._hardware, self._monitor = hardware, monitor
         self._events, self._clock = events, clock
         self._timing = timing
+        self._face = face
         self._lock = threading.Lock()  # one decision at a time: replay commits race otherwise
         self.decisions: dict[Reason, int] = {}
 
@@ -106,6 +116,8 @@ class DoorController:
         if decision.opens and decision.reason is not Reason.EMERGENCY:
             self._hardware.unlock_for(self._timing.pulse_s)
         self._hardware.signal(decision.reason)
+        if self._face is not None:  # hands over and returns: the screen draws on its thread
+            self._face.decided(decision)
         data: dict[str, str | int | float | bool | None] = {
             "door": self.door_id,
             "reason": str(decision.reason),

@@ -149,6 +149,12 @@ class DoorMonitor:
         self._emergency_since: datetime | None = None
         self._emergency_source: EmergencySource = "command"
 
+    @property
+    def held_open(self) -> bool:
+        """The door has been open past ``held_open_s`` and is not shut yet."""
+        with self._lock:
+            return self._held_reported and self._open_since is not None
+
     def attach(self, hardware: DoorHardware) -> DoorMonitor:
         """Subscribe to ``hardware``, starting from its state now."""
         hardware.subscribe(self)

@@ -25,6 +25,8 @@ from edge.clock import Clock, HostTimeSync, TimeSync, TrustedClock, assume_synch
 from edge.cloud_http import cloud_http
 from edge.door.beams import BeamTee
 from edge.door.controller import DoorController, DoorTiming, EventSink
+from edge.door.face import DoorFace, FaceSources
+from edge.door.face_parts import build_face, hints, idle_source
 from edge.door.monitor import DoorMonitor
 from edge.hardware.door import DoorHardware
 from edge.loops import Loop, every, start_loops
@@ -49,6 +51,12 @@ class DoorParts:
     # Whether the box's clock is synchronised. None: ask the host on real hardware; a
     # simulated box's clock is the truth.
     time_sync: TimeSync | None = None
+    # The door's display (a luma device: a TFT, or firmware_sim's emulator) and speaker
+    # (edge.door.voice.Speaker), when [door.screen] / [door.voice] ask for them; a screen
+    # that could not be opened leaves its problem instead, and the door runs without it.
+    screen: Any = None
+    screen_problem: str | None = None
+    speaker: Any = None
 
 
 def _time_sync(settings: EdgeSettings, parts: DoorParts) -> TimeSync:
@@ -112,15 +120,18 @@ class DoorRuntime:
         self.hardware = self._closing(
             DoorHardware(self._door.pins, clock=clock, pin_factory=parts.pin_factory)
         )
+        monitor = DoorMonitor(held_open_s=self._door.held_open_s).attach(self.hardware)
+        self.face = self._face(parts, monitor, events)
         self.controller = DoorController(
             door_id=self._door.policy.door_id,
             verifier=self.verifier,
             policy=self.policy,
             hardware=self.hardware,
-            monitor=DoorMonitor(held_open_s=self._door.held_open_s).attach(self.hardware),
+            monitor=monitor,
             events=events,
             clock=clock,
             timing=DoorTiming(pulse_s=self._door.pulse_s),
+            face=self.face,
         )
         self.scanner = Scanner(
             parts.frame_source, make_decoder(self._door.scanner.decoder), fps=self._door.scanner.fps
@@ -134,6 +145,35 @@ class DoorRuntime:
     def _closing(self, thing: Any) -> Any:
         self._resources.callback(thing.close)
         return thing
+
+    def _face(self, parts: DoorParts, monitor: DoorMonitor, events: EventSink) -> DoorFace | None:
+        door, hardware = self._door, self.hardware
+        sources = FaceSources(
+            idle=idle_source(
+                door.screen,
+                self.policy,
+                self.occupancy,
+                counts=parts.beams is not None,
+                clock=self._clock,
+            ),
+            held_open=lambda: monitor.held_open,
+            emergency=lambda: hardware.emergency,
+            hint=hints(self.policy, self.occupancy, self.bookings),
+        )
+        face = build_face(
+            screen=door.screen,
+            voice=door.voice,
+            screen_device=parts.screen,
+            screen_problem=parts.screen_problem,
+            speaker=parts.speaker,
+            sources=sources,
+            events=events,
+            clock=self._clock,
+            zone=self.policy.schedule.zone,
+        )
+        if face is not None:
+            self._resources.callback(face.close)
+        return face
 
     def _sync_client(self, door: DoorSettings) -> SyncClient | None:
         if door.access.sync_url is None:
@@ -170,11 +210,13 @@ class DoorRuntime:
         if self.sync is not None:
             loops.append(("sync", lambda: self._sync_loop(stop)))
         self._threads += start_loops("door", loops)
+        if self.face is not None:
+            self.face.start()
 
     def _tick(self) -> None:
         self.time.persist_if_due()
-        if self._beams is not None:
-            self._beams.pump()
+        if self._beams is not None and self._beams.pump() and self.face is not None:
+            self.face.poke()  # a crossing: the idle screen's count changes now
         self.controller.tick()
 
     def _sync_loop(self, stop: threading.Event) -> None:
@@ -184,7 +226,10 @@ class DoorRuntime:
 
     def stopped_loops(self) -> list[str]:
         """Names of this runtime's loops that ended (only its stop should end them)."""
-        return [thread.name for thread in self._threads if not thread.is_alive()]
+        stopped = [thread.name for thread in self._threads if not thread.is_alive()]
+        if self._threads and self.face is not None and not self.face.alive:
+            stopped.append("door-face")
+        return stopped
 
     def close(self) -> None:
         for thread in self._threads:

@@ -9,8 +9,6 @@ other people's, so a newer prompt replaces the waiting one (the one playing fini
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import threading
 import wave
 from collections import deque
@@ -18,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -27,31 +25,24 @@ from edge.access.reasons import Reason
 from edge.door.face_settings import VolumeStep
 from edge.door.view import Lang
 from edge.errors import EdgeError
+from edge.hardware.speaker import Speaker, SpeakerError
 
 logger = logging.getLogger(__name__)
 
 FALLBACK_LANG: Final[Lang] = "zh-CN"
 # The command that makes the prompts, as every message about a missing one names it.
-MAKE_CLIPS: Final = "yizhan-edge voice-clips"
+MAKE_CLIPS: Final = "yizhan edge voice-clips"
 # What a played prompt is remembered as: enough for health and tests, bounded so a door that
 # answers thousands of scans a day does not grow its memory for ever.
 HISTORY_KEPT: Final = 1000
 _SAMPLE_BYTES: Final = 2  # 16-bit PCM
 _INT16_MIN: Final = -32768
 _INT16_MAX: Final = 32767
-# aplay must be done within the clip's length times this, plus the margin (opening the
-# device, a busy card): past that it is stuck, and the next prompt needs the device.
-_PLAY_STRETCH: Final = 1.5
-_PLAY_MARGIN_S: Final = 3.0
 _JOIN_S: Final = 5.0
 
 
 class VoiceError(EdgeError, RuntimeError):
     """The prompts cannot be made or read; the message says which and what to do."""
-
-
-class SpeakerError(EdgeError, RuntimeError):
-    """The speaker did not play a prompt; the message says what to check."""
 
 
 def clip_name(reason: Reason, lang: Lang) -> str:
@@ -162,81 +153,6 @@ class VolumeSchedule:
                 break
             current = step
         return current.percent
-
-
-class Speaker(Protocol):
-    """An audio output: the box's ALSA device, or ``firmware_sim.speaker.SimSpeaker``."""
-
-    def play(self, pcm: bytes, *, rate: int, channels: int) -> None:
-        """Play 16-bit little-endian PCM and return when it is done; raise SpeakerError."""
-        ...
-
-    def close(self) -> None:
-        """Stop a prompt that is playing and refuse further ones."""
-        ...
-
-
-class AlsaSpeaker:
-    """Plays through ``aplay`` (alsa-utils) on one ALSA PCM, as ``aplay -L`` names it."""
-
-    def __init__(self, device: str) -> None:
-        self.device = device
-        self._lock = threading.Lock()
-        self._playing: subprocess.Popen[bytes] | None = None
-        self._closed = False
-
-    def play(self, pcm: bytes, *, rate: int, channels: int) -> None:
-        aplay = shutil.which("aplay")
-        if aplay is None:
-            raise SpeakerError(
-                "aplay is not installed, so the door cannot speak: sudo apt install alsa-utils"
-            )
-        duration_s = len(pcm) / (_SAMPLE_BYTES * channels * rate)
-        command = [aplay, "-q", "-D", self.device, "-t", "raw", "-f", "S16_LE"]
-        command += ["-r", str(rate), "-c", str(channels)]
-        with self._lock:
-            if self._closed:
-                raise SpeakerError(f"speaker {self.device!r} is closed")
-            try:
-                process = subprocess.Popen(  # noqa: S603  # our own argument list, no shell
-                    command,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-            except OSError as exc:
-                raise SpeakerError(f"aplay could not be started ({exc})") from exc
-            self._playing = process
-        try:
-            _, err = process.communicate(pcm, timeout=duration_s * _PLAY_STRETCH + _PLAY_MARGIN_S)
-        except subprocess.TimeoutExpired as exc:
-            process.kill()
-            process.communicate()
-            raise SpeakerError(
-                f"speaker {self.device!r} did not finish a {duration_s:.1f} s prompt in time; "
-                "another program may hold the sound card (check `fuser -v /dev/snd/*`)"
-            ) from exc
-        finally:
-            with self._lock:
-                self._playing = None
-        if process.returncode != 0:
-            raise SpeakerError(self._failure(err, process.returncode))
-
-    def _failure(self, err: bytes, code: int) -> str:
-        if self._closed:
-            return f"speaker {self.device!r} was closed while playing"
-        lines = err.decode(errors="replace").strip().splitlines()
-        said = lines[0] if lines else f"exit status {code}"
-        return (
-            f"speaker {self.device!r} failed: {said}; check the device name against "
-            "`aplay -L` ([door.voice] device) and that the sound card is connected"
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._playing is not None:
-                self._playing.terminate()
 
 
 @dataclass(frozen=True, slots=True)

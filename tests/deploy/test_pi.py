@@ -187,4 +187,4 @@ def test_udev_rules_only_hand_devices_to_the_agents_groups() -> None:
                 groups.add(pair.split("=", 1)[1].strip('"'))
             if pair.startswith("MODE="):
                 assert pair == 'MODE="0660"', line  # never world-accessible
-    assert groups == {"gpio", "i2c", "video", "dialout"}
+    assert groups == {"gpio", "i2c", "video", "dialout", "spi", "audio"}

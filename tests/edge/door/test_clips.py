@@ -167,11 +167,11 @@ def test_an_engine_that_fails_leaves_problems_and_no_clips(tmp_path: Path) -> No
 def test_check_clips_names_each_problem(tmp_path: Path) -> None:
     folder = tmp_path / "voice"
     assert check_clips(folder) == [
-        f"{folder} does not exist: run `yizhan-edge voice-clips` to make the prompts"
+        f"{folder} does not exist: run `yizhan edge voice-clips` to make the prompts"
     ]
     folder.mkdir()
     assert check_clips(folder) == [
-        f"{folder} has none of the door's prompts: run `yizhan-edge voice-clips`"
+        f"{folder} has none of the door's prompts: run `yizhan edge voice-clips`"
     ]
     for name in ALL:
         write_tone(folder / name)
@@ -182,6 +182,6 @@ def test_check_clips_names_each_problem(tmp_path: Path) -> None:
     write_tone(folder / "passback.en.wav", width=1)
     problems = check_clips(folder)
     assert len(problems) == 3
-    assert problems[0] == f"{folder / 'full.en.wav'} is missing: run `yizhan-edge voice-clips`"
+    assert problems[0] == f"{folder / 'full.en.wav'} is missing: run `yizhan edge voice-clips`"
     assert problems[1].startswith(f"{folder / 'expired.zh-CN.wav'} is not a readable PCM WAV")
     assert problems[2].startswith(f"{folder / 'passback.en.wav'} is 8-bit with 1 channel(s)")

@@ -17,16 +17,15 @@ from edge.door.clips import build_clips
 from edge.door.face_settings import VolumeStep
 from edge.door.view import LANGS, Lang
 from edge.door.voice import (
-    AlsaSpeaker,
     Clip,
     ClipLibrary,
-    SpeakerError,
     Spoken,
     VoiceError,
     VoicePlayer,
     VolumeSchedule,
     clip_name,
 )
+from edge.hardware.speaker import AlsaSpeaker, SpeakerError
 from firmware_sim.speaker import SimSpeaker
 from tests.fixtures import missing_service
 from tests.helpers import wait_for
@@ -150,7 +149,7 @@ def test_a_clip_that_is_not_16_bit_pcm_is_refused_with_what_to_do(tmp_path: Path
     (tmp_path / "mp3.wav").write_bytes(b"ID3\x04\x00 an mp3 renamed")
     with pytest.raises(VoiceError, match=r"mp3.wav is not a readable PCM WAV file"):
         Clip.load(tmp_path / "mp3.wav")
-    with pytest.raises(VoiceError, match=r"gone.wav is missing; run `yizhan-edge voice-clips`"):
+    with pytest.raises(VoiceError, match=r"gone.wav is missing; run `yizhan edge voice-clips`"):
         Clip.load(tmp_path / "gone.wav")
 
 
@@ -288,7 +287,7 @@ def test_a_missing_clip_is_a_problem_not_an_exception(
     player.say(Reason.FULL, "en")
     problem = _problem(player)
     assert "full.en.wav" in problem
-    assert "yizhan-edge voice-clips" in problem
+    assert "yizhan edge voice-clips" in problem
     player.say(Reason.ACCEPTED, "en")  # the thread lives on
     wait_for(lambda: player.history, timeout=WAIT_S, message="the next prompt")
     assert player.problem is None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # Debian's fonts-wqy-microhei, which deploy/pi/install.sh installs: Chinese and Latin glyphs.
 DEFAULT_FONT: Final = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-# Where deploy/pi/install.sh has `yizhan-edge voice-clips` write the prompts.
+# Where deploy/pi/install.sh has `yizhan edge voice-clips` write the prompts.
 DEFAULT_CLIPS_DIR: Final = Path("/var/lib/yizhan/voice")
 
 ScreenDriver = Literal["st7789", "ili9341", "emulator"]

@@ -36,11 +36,20 @@ def bench_scan(
     json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
     frames: Annotated[int, typer.Option(min=2, help="Phone-screen frames (both sizes).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic set.")] = 1,
+    face_frames: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Frames for the door with its screen and voice on and off, side by side "
+            "at 10 a second (0: skip).",
+        ),
+    ] = 200,
 ) -> None:
-    """QR decoders side by side on synthetic phone screens, and scan -> relay end to end."""
+    """QR decoders side by side on synthetic phone screens, scan -> relay end to end, and
+    the relay with the door's screen and voice on and off."""
     from yizhan.bench.scan import main as scan_main  # noqa: PLC0415
 
-    scan_main(json=json, frames=frames, seed=seed)
+    scan_main(json=json, frames=frames, seed=seed, face_frames=face_frames)
 
 
 @bench_app.command("ingest")

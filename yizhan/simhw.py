@@ -101,7 +101,7 @@ def _sim_face_parts(
         from firmware_sim.screen import SimScreen  # noqa: PLC0415 - luma.emulator, pygame
 
         frames = door.screen.frames_dir or settings.data_dir / f"{settings.device}-screen"
-        screen = SimScreen(door.screen.width, door.screen.height, frames_dir=frames)
+        screen = SimScreen(frames, width=door.screen.width, height=door.screen.height)
         resources.callback(screen.cleanup)
         parts["screen"] = screen
     if door.voice is not None and door.voice.enabled:

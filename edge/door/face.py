@@ -87,7 +87,8 @@ class DoorFace:
         screen_problem: str | None = None,
     ) -> None:
         self._screen, self._voice = screen, voice
-        self._sources, self._events, self._clock = sources, events, clock
+        self.sources = sources
+        self._events, self._clock = events, clock
         self._show_s, self._refresh_s = show_s, refresh_s
         # Set by the agent once its uplink exists: is the cloud reachable now?
         self.online: Callable[[], bool] = _always_online
@@ -105,7 +106,9 @@ class DoorFace:
         self._thread = threading.Thread(target=self._run, name="door-face", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the face's thread (again: nothing)."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     @property
     def alive(self) -> bool:
@@ -161,15 +164,15 @@ class DoorFace:
         now = time.monotonic()
         if pending is not None:
             decision, lang, _ = pending
-            verdict = Verdict(decision.reason, lang, self._sources.hint(decision))
+            verdict = Verdict(decision.reason, lang, self.sources.hint(decision))
             self._showing = (verdict, now + self._show_s)
         if self._showing is not None and now >= self._showing[1]:
             self._showing = None
         view = DoorView(
-            idle=self._sources.idle(),
+            idle=self.sources.idle(),
             verdict=self._showing[0] if self._showing is not None else None,
-            held_open=self._sources.held_open(),
-            emergency=self._sources.emergency(),
+            held_open=self.sources.held_open(),
+            emergency=self.sources.emergency(),
             offline=not self.online(),
         )
         if self._screen is not None and self._show(view) and pending is not None:

@@ -112,11 +112,15 @@ def build_face(
         return None
     door_screen = None
     if wants_screen and screen_device is not None:
-        from edge.door.screen import DoorScreen, Painter  # noqa: PLC0415 - PIL: screens only
+        from edge.door.paint import Painter  # noqa: PLC0415 - PIL: screens only
+        from edge.door.screen import DoorScreen, ScreenError  # noqa: PLC0415
 
         assert screen is not None
-        painter = Painter(screen_device.width, screen_device.height, screen.font)
-        door_screen = DoorScreen(screen_device, painter)
+        width, height = screen_device.size
+        try:
+            door_screen = DoorScreen(screen_device, Painter(width, height, screen.font))
+        except (ScreenError, ValueError) as exc:  # a panel of a size no frame is drawn for
+            screen_problem = str(exc)
     elif wants_screen and screen_problem is None:
         screen_problem = "no display was given to the door"
     player = None
@@ -143,7 +147,7 @@ def face_problems(screen: ScreenSettings | None, voice: VoiceSettings | None) ->
     the font must draw Chinese, the prompts must be there and be WAV files the box plays."""
     found = []
     if screen is not None and screen.enabled:
-        from edge.door.screen import font_problem  # noqa: PLC0415 - PIL: screens only
+        from edge.door.paint import font_problem  # noqa: PLC0415 - PIL: screens only
 
         problem = font_problem(screen.font)
         if problem is not None:

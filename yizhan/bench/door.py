@@ -20,7 +20,7 @@ from edge.access.policy import DoorPolicy
 from edge.access.reasons import Reason
 from edge.access.replay import ReplayCache
 from edge.access.verifier import Verifier
-from edge.door.controller import DoorController
+from edge.door.controller import DoorController, Face
 from edge.door.monitor import DoorMonitor
 from edge.hardware.door import DoorHardware, DoorPins
 from edge.outbox import Outbox
@@ -63,12 +63,20 @@ class BenchDoor:
 
 @contextmanager
 def bench_door(
-    *, members: int = 1_000, clock: Callable[[], datetime] | None = None
+    *,
+    members: int = 1_000,
+    clock: Callable[[], datetime] | None = None,
+    key: IssuerKey | None = None,
+    face: Face | None = None,
 ) -> Iterator[BenchDoor]:
-    """A door with every part real (SQLite caches, outbox with FULL sync, mock GPIO)."""
+    """A door with every part real (SQLite caches, outbox with FULL sync, mock GPIO).
+
+    ``key`` lets two doors take the same codes; ``face`` is told of each decision right
+    after the relay and LEDs, as a box's screen and voice are.
+    """
     now = (clock or (lambda: datetime.now(UTC)))()
     frozen = lambda: now  # noqa: E731 - codes made now stay valid however long the bench runs
-    key = IssuerKey("bench", Ed25519PrivateKey.generate())
+    key = key or IssuerKey("bench", Ed25519PrivateKey.generate())
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="yz-door-bench-")))
         cache = MemberCache(folder / "members.db")
@@ -103,5 +111,6 @@ def bench_door(
             monitor=DoorMonitor().attach(hardware),
             events=outbox.append,
             clock=frozen,
+            face=face,
         )
         yield BenchDoor(controller, key, now)

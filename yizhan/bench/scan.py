@@ -281,15 +281,25 @@ def _human(result: dict[str, Any]) -> str:
         f"p50 {result['e2e_p50_ms']} ms, p99 {result['e2e_p99_ms']} ms"
     )
     lines.append(f"idle at {result['idle_fps']:g} fps: {result['idle_cpu_percent']} % of one core")
+    if "relay_p99_ms_screen_on" in result:
+        lines.append(
+            f"screen and voice on/off, {result['frames_face']} frames at 10/s: relay p99 "
+            f"{result['relay_p99_ms_screen_on']} / {result['relay_p99_ms_screen_off']} ms "
+            f"(growth {result['relay_p99_growth_ms']} ms); decision to screen p99 "
+            f"{result['decision_to_screen_p99_ms']} ms; idle count on screen p99 "
+            f"{result['idle_update_p99_ms']} ms"
+        )
     return "\n".join(lines)
 
 
-def main(json: bool, frames: int, seed: int) -> None:
+def main(json: bool, frames: int, seed: int, face_frames: int = 0) -> None:
     """Print the figures for people, then (with ``json``) the JSON as the last line.
 
     The end-to-end figures run every decoded code through a real door (verify, policy,
     relay, signal, outbox write); ``false_accepts`` then also counts hostile codes
     (forged, tampered, expired, future-dated, revoked, other apps' QR) that opened it.
+    With ``face_frames``, two doors with the screen and voice on and off take the same
+    frames in turn (``yizhan.bench.door_face``).
     """
     from yizhan.bench.door import bench_door  # noqa: PLC0415 - heavy, bench only
 
@@ -300,6 +310,10 @@ def main(json: bool, frames: int, seed: int) -> None:
         hostile_opened = sum(door.present(text) is Reason.ACCEPTED for text in door.hostile())
         result["false_accepts"] += hostile_opened
         result["e2e_decisions"] = {str(k): v for k, v in door.decisions.items()}
+    if face_frames:
+        from yizhan.bench.door_face import run_face_bench  # noqa: PLC0415
+
+        result.update(run_face_bench(frames=face_frames, seed=seed))
     sys.stdout.write(_human(result) + "\n")
     if json:
         sys.stdout.write(jsonlib.dumps(result, sort_keys=False) + "\n")

@@ -194,10 +194,12 @@ def test_the_demo_header_counts_venues_as_its_tally_does(tmp_path: Path) -> None
     out = io.StringIO()
     broker: Any = SimpleNamespace(kind="embedded", url="mqtt://127.0.0.1:1883")
     poster = "/m/join/v?p=tag"
-    logins = _Logins(password="pw", new_box=load_or_create(tmp_path / "box"), poster=poster)
+    box = load_or_create(tmp_path / "box")
+    logins = _Logins(password="pw", new_box=box, poster=poster, voice="40 prompts written")
     _announce(Console(file=out, width=200), broker, options, fleet, logins)
     venues = len({settings.venue for settings in fleet})  # as _tally counts them
     assert venues == 3
     assert f"— 3 venues, {len(fleet)} boxes," in out.getvalue()
     assert "worker app http://127.0.0.1:8000/m/" in out.getvalue()
     assert poster in out.getvalue()
+    assert f"door       {tmp_path / 'door-screen'}/" in out.getvalue()

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import httpx
+from PIL import Image
 from rich.console import Console
 
 from ops.broker.process import free_port
@@ -75,6 +76,13 @@ def test_the_demo_stores_what_it_sent_and_its_dashboard_signs_people_in(tmp_path
         runner.join(timeout=180)
         stop.set()
     assert not runner.is_alive()
+    # The station door's screen: its frames saved, the newest named in the terminal.
+    latest = re.search(r"door screen: latest frame (\S+\.png)", out.getvalue())
+    assert latest is not None, out.getvalue()[-2000:]
+    frame = Path(latest.group(1))
+    assert frame.parent == tmp_path / "demo" / "door-screen"
+    with Image.open(frame) as image:
+        assert image.size == (240, 240)
     tally = json.loads(result[0])
     assert tally["readings_sent"] > 0
     assert tally["readings_stored"] == tally["readings_sent"]

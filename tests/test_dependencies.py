@@ -38,7 +38,15 @@ def _requirements(group: str | None) -> list[Requirement]:
         assert isinstance(extras, dict)
         raw = extras[group]
     assert isinstance(raw, list)
-    return [Requirement(line) for line in raw]
+    found = []
+    for line in raw:
+        req = Requirement(line)
+        if canonicalize_name(req.name) == canonicalize_name(str(project["name"])):
+            # The project's own extras ("yizhan[sim]" in dev): what they require, pinned too.
+            found += [r for extra in sorted(req.extras) for r in _requirements(extra)]
+        else:
+            found.append(req)
+    return found
 
 
 def _locked() -> dict[str, Version]:

@@ -47,6 +47,7 @@ from cloud.settings import CloudSettings
 from cloud.web.settings import WebSettings
 from cloud.worker.identity import WorkerKeys
 from edge.agent import EdgeAgent
+from edge.door.face_settings import ScreenSettings, VoiceSettings
 from edge.hardware.door import DoorPins
 from edge.settings import DoorSettings, EdgeSettings, SimHardware
 from ops.broker.process import BrokerOptions, BrokerProcess, free_port, port_is_free
@@ -102,6 +103,7 @@ class _Logins:
     password: str  # every demo sign-in's
     new_box: ClaimCode  # the label of the box waiting to be claimed
     poster: str  # the station door's walk-in poster (its path), for the worker app
+    voice: str  # what became of the station door's spoken prompts
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,49 @@ def _door(options: DemoOptions, mqtt_port: int, service_token: str) -> EdgeSetti
             }
         ),
     )
+
+
+def _screen_dir(options: DemoOptions) -> Path:
+    return options.data_dir / "door-screen"
+
+
+def _with_face(door: EdgeSettings, options: DemoOptions, poster: str) -> tuple[EdgeSettings, str]:
+    """The station door with its screen (frames under the demo's folder) and its voice, whose
+    prompts espeak-ng makes here as the box's install does; and what became of the voice."""
+    from edge.door.clips import build_clips  # noqa: PLC0415 - the door's face: the demo's door
+    from edge.door.voice import VoiceError  # noqa: PLC0415
+
+    assert door.door is not None
+    clips = options.data_dir / "voice"
+    try:
+        report = build_clips(clips)
+        said = f"{report.summary()} in {clips}" if report.ok else "; ".join(report.problems)
+        voice_on = report.ok
+    except VoiceError as exc:
+        said, voice_on = f"off: {exc}", False
+    face = door.door.model_copy(
+        update={
+            "screen": ScreenSettings(
+                driver="emulator",
+                station_zh=_VENUES[0][2][0],
+                station_en=_VENUES[0][2][1],
+                poster_url=f"http://127.0.0.1:{options.http_port}{poster}",
+                frames_dir=_screen_dir(options),
+            ),
+            "voice": VoiceSettings(device="sim", clips_dir=clips, enabled=voice_on),
+        }
+    )
+    return door.model_copy(update={"door": face}), said
+
+
+def _latest_frame(agents: list[EdgeAgent]) -> Path | None:
+    """The newest frame the station door's emulated screen saved."""
+    for agent in agents:
+        # firmware_sim's screen names the file of each frame it shows (a real TFT would not).
+        latest = getattr(agent.door.display, "latest", None) if agent.door else None
+        if isinstance(latest, Path):
+            return latest
+    return None
 
 
 # What the worker app's finder shows of each kind of demo venue (GCJ-02, as Chinese maps).
@@ -367,6 +412,9 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         stack.callback(api.join, 10)
         stack.callback(setattr, server, "should_exit", True)
         _wait_for_api(options.http_port)
+        keys = WorkerKeys.derive(app.state.api.auth.pseudonym_key)
+        poster = f"/m/join/{fleet[-1].venue}?p={keys.poster_tag(fleet[-1].venue, 1)}"
+        fleet[-1], voice = _with_face(fleet[-1], options, poster)
         agents = [
             EdgeAgent(edge, clock=utc_now, hardware=sim_hardware, software="yizhan demo")
             for edge in fleet
@@ -376,10 +424,11 @@ def run_demo(options: DemoOptions, *, stop: threading.Event, console: Console) -
         label = start_unclaimed_box(
             stack, data_dir=options.data_dir / "new-box", mqtt_port=broker.port, clock=utc_now
         )
-        keys = WorkerKeys.derive(app.state.api.auth.pseudonym_key)
-        poster = f"/m/join/{fleet[-1].venue}?p={keys.poster_tag(fleet[-1].venue, 1)}"
-        _announce(console, broker, options, fleet, _Logins(password, label, poster))
+        _announce(console, broker, options, fleet, _Logins(password, label, poster, voice))
         _run_fleet(agents, options, stop, console, ingest)
+        latest = _latest_frame(agents)
+        if latest is not None:
+            console.print(f"door screen: latest frame {latest}", markup=False, highlight=False)
         return _tally(engine, agents)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
@@ -426,6 +475,10 @@ def _announce(
     )
     console.print(f"  walk-in    {base}{logins.poster}  (the station door's poster):")
     console.print(_terminal_qr(base + logins.poster), highlight=False, markup=False)
+    console.print(
+        f"  door       {_screen_dir(options)}/  (the station door's screen, a PNG a frame)"
+    )
+    console.print(f"             voice: {logins.voice}", markup=False)
     if options.keep_open:
         console.print(f"Running until Ctrl-C (tally after {options.duration_s:g}s) …")
     else:
@@ -496,6 +549,9 @@ def _table(agents: list[EdgeAgent], ingest: IngestWorker) -> Table:
         if agent.door is not None:
             seen = ", ".join(f"{k} {v}" for k, v in sorted(agent.door.controller.decisions.items()))
             table.caption += f"\ndoor {agent.door.controller.door_id}: {seen or 'no visitors yet'}"
+    latest = _latest_frame(agents)
+    if latest is not None:
+        table.caption += f"\ndoor screen: {latest}"
     return table
 
 

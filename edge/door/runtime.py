@@ -120,6 +120,7 @@ class DoorRuntime:
         self.hardware = self._closing(
             DoorHardware(self._door.pins, clock=clock, pin_factory=parts.pin_factory)
         )
+        self.display = parts.screen  # the luma device the face draws on, if any
         monitor = DoorMonitor(held_open_s=self._door.held_open_s).attach(self.hardware)
         self.face = self._face(parts, monitor, events)
         self.controller = DoorController(

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ops.broker.process import free_port
 from protocol.membercode import Reason, verify
+from tests.fixtures import missing_service
 
 
 def yizhan(
@@ -215,3 +217,57 @@ def test_check_config_accepts_the_factory_box_file() -> None:
     result = yizhan("edge", "check-config", "deploy/examples/box.toml", cwd=root)
     assert result.returncode == 0, result.stderr
     assert "unclaimed box" in result.stderr
+
+
+_FACE_DOOR = (
+    'venue = "v1"\ndevice = "d1"\nrole = "door"\n'
+    '[door.policy]\ndoor_id = "main"\n'
+    "[door.pins]\nrelay = 5\ngreen_led = 6\nred_led = 13\nbuzzer = 19\n"
+    "door_contact = 26\nexit_button = 20\n"
+)
+
+
+def test_check_config_names_each_screen_and_voice_mistake(tmp_path: Path) -> None:
+    config = tmp_path / "door.toml"
+    config.write_text(
+        _FACE_DOOR + "[door.screen]\ngpio_dc = 19\nrotate = 5\n"
+        '[door.voice]\nvolume = [{ at = "22:00", percent = 30 }, { at = "07:00", percent = 80 }]\n',
+        encoding="utf-8",
+    )
+    result = yizhan("edge", "check-config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "door.screen.rotate" in result.stderr
+    assert "volume steps must be in time order" in result.stderr
+    config.write_text(_FACE_DOOR + "[door.screen]\ngpio_dc = 19\n", encoding="utf-8")
+    clash = yizhan("edge", "check-config", str(config), cwd=tmp_path)
+    assert clash.returncode == 2
+    assert "screen gpio_dc is GPIO19, which the door's buzzer already uses" in clash.stderr
+
+
+def test_check_config_says_what_this_box_lacks_for_its_screen_and_voice(tmp_path: Path) -> None:
+    """The file is valid; the font and the prompts are the box's own files, named with the
+    command that makes them. Once made (as install.sh makes them), the warning is gone."""
+    config = tmp_path / "door.toml"
+    voice = tmp_path / "voice"
+    config.write_text(
+        _FACE_DOOR + f'[door.screen]\nfont = "{tmp_path / "none.ttc"}"\n'
+        f'[door.voice]\nclips_dir = "{voice}"\n',
+        encoding="utf-8",
+    )
+    lacking = yizhan("edge", "check-config", str(config), cwd=tmp_path)
+    assert lacking.returncode == 0, lacking.stderr
+    assert "door.screen.font:" in lacking.stderr
+    assert f"door.voice.clips_dir: {voice} does not exist" in lacking.stderr
+    assert "yizhan edge voice-clips" in lacking.stderr
+    if shutil.which("espeak-ng") is None:
+        missing_service("espeak-ng is not installed (apt-get install espeak-ng)")
+    made = yizhan("edge", "voice-clips", "--out", str(voice), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "40 prompts written" in made.stderr
+    config.write_text(
+        _FACE_DOOR + f'[door.screen]\n[door.voice]\nclips_dir = "{voice}"\n', encoding="utf-8"
+    )
+    ready = yizhan("edge", "check-config", str(config), cwd=tmp_path)
+    assert ready.returncode == 0, ready.stderr
+    assert "warning" not in ready.stderr

@@ -264,7 +264,7 @@ def edge_check_config(
 @edge_app.command("voice-clips")
 def edge_voice_clips(
     out: Annotated[
-        Path, typer.Option(help="Where the door's prompts go ([door.voice] clips_dir).")
+        Path, typer.Option(help="Where the door's prompts go (\\[door.voice] clips_dir).")
     ] = Path("/var/lib/yizhan/voice"),
     force: Annotated[bool, typer.Option(help="Remake every prompt this made before.")] = False,
 ) -> None:

@@ -106,11 +106,12 @@ def _door_face_parts(door: DoorSettings, resources: ExitStack) -> dict[str, Any]
     parts: dict[str, Any] = {}
     if door.screen is not None and door.screen.enabled:
         from edge.door.screen import ScreenError  # noqa: PLC0415 - PIL and luma: screens only
-        from edge.hardware.screen import open_tft  # noqa: PLC0415
 
         try:
+            from edge.hardware.screen import open_tft  # noqa: PLC0415
+
             device = open_tft(door.screen)
-        except ScreenError as exc:
+        except (ScreenError, ImportError) as exc:  # ImportError: luma or Pillow not installed
             logger.warning("the door's screen does not work: %s", exc)
             parts["screen_problem"] = str(exc)
         else:

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,6 @@ from typing import Any
 # httpx imports its own command line (click, rich, pygments) whenever they are installed;
 # a box never uses it. A None entry makes that import fail, and httpx carries on without it.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-# Nothing on a box draws images. The simulated phones (firmware_sim) make their codes with
-# qrcode, which imports Pillow's drawers only "for backwards compatibility" and carries on
-# without them: ~5 MB a simulated door would count as its own.
-sys.modules.setdefault("PIL", None)  # type: ignore[arg-type]
 
 from edge.clock import utc_now  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
@@ -96,6 +93,17 @@ def _logging(verbose: bool) -> None:
     )
 
 
+def _has_screen(config: Path) -> bool:
+    """Whether the box's file gives its door a screen; an unreadable file says yes (its
+    errors are for the settings to report, with nothing taken away from the box first)."""
+    try:
+        door = tomllib.loads(config.read_text(encoding="utf-8")).get("door")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+    screen = door.get("screen") if isinstance(door, dict) else None
+    return isinstance(screen, dict) and screen.get("enabled", True) is not False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="yizhan-edge",
@@ -107,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the box does")
     args = parser.parse_args(argv)
     _logging(args.verbose)
+    if not _has_screen(args.config):
+        # Nothing on this box draws images. The simulated phones (firmware_sim) make their
+        # codes with qrcode, which imports Pillow's drawers only "for backwards compatibility"
+        # and carries on without them: ~5 MB a simulated door would count as its own. A door
+        # with a [door.screen] draws its frames with Pillow.
+        sys.modules.setdefault("PIL", None)  # type: ignore[arg-type]
 
     def say(line: str) -> None:
         sys.stderr.write(line + "\n")

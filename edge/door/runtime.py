@@ -37,7 +37,8 @@ from edge.settings import DoorSettings, EdgeSettings, RealHardware
 
 logger = logging.getLogger(__name__)
 
-_TICK_S: Final = 0.25  # door monitor resolution: held-open alarms are reported within this
+# The door's tick: held-open alarms are reported, and beam crossings counted, within this.
+TICK_S: Final = 0.25
 _SYNC_RETRY_S: Final = 30.0  # after a failed sync; the normal interval is in the settings
 
 
@@ -206,7 +207,7 @@ class DoorRuntime:
     def start(self, stop: threading.Event) -> None:
         loops: list[Loop] = [
             ("scan", lambda: self.scanner.run(self.controller.present, stop)),
-            ("tick", lambda: every(_TICK_S, self._tick, stop, what="door tick")),
+            ("tick", lambda: every(TICK_S, self._tick, stop, what="door tick")),
         ]
         if self.sync is not None:
             loops.append(("sync", lambda: self._sync_loop(stop)))

@@ -9,12 +9,13 @@ camera's rate, as at a real door: the face draws between them as it would there.
 - ``relay_p99_ms_screen_on/off``: from the frame's decode starting to the relay and LEDs
   set (the moment the door hands the decision to its face), per door;
 - ``decision_to_screen_p99_ms``: from that hand-over to the verdict's frame on the display;
-- ``idle_update_p99_ms``: from the count changing to the idle screen showing it, when
-  nothing pokes the face (its own refresh; a beam crossing pokes it, so is sooner).
+- ``idle_update_p99_ms``: from a person crossing the doorway's beams (firmware_sim's beams,
+  the real counter driver, the door's 0.25 s tick) to the idle screen showing the count.
 """
 
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 import threading
@@ -29,14 +30,20 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from gpiozero.pins.mock import MockFactory
 
 from edge.access.model import Decision
+from edge.access.occupancy import Occupancy
+from edge.door.beams import BeamTee
 from edge.door.face import DoorFace, FaceSources
 from edge.door.face_settings import DEFAULT_FONT, ScreenSettings, VoiceSettings
+from edge.door.runtime import TICK_S
 from edge.door.view import Idle, Words
+from edge.hardware.counter import BeamCounter
 from edge.scan.camera import Frame
 from edge.scan.decoders import DEFAULT_DECODER, make_decoder
 from edge.scan.scanner import Scanner
+from firmware_sim.beams import BeamPair
 from firmware_sim.camera import VirtualCamera
 from protocol.membercode import IssuerKey, issue
 from yizhan.bench.door import BenchDoor, bench_door
@@ -44,6 +51,7 @@ from yizhan.bench.door import BenchDoor, bench_door
 SIZE: Final = (1280, 720)
 FRAME_GAP_S: Final = 0.1  # a door camera's 10 frames a second
 IDLE_CHANGES: Final = 20
+_BEAM_PINS: Final = (17, 27)  # outside, inside
 
 
 @dataclass
@@ -59,16 +67,34 @@ class _Stamp:
             self.face.decided(decision)
 
 
-class _Count:
-    """The idle screen's count, changed by the bench."""
+class _Doorway:
+    """The doorway's real beam chain: firmware_sim's two beams on mock pins, the beam
+    counter driver, and the door's BeamTee feeding its occupancy, read on the door's tick."""
 
-    def __init__(self) -> None:
-        self.inside = 0
+    def __init__(self, folder: Path) -> None:
+        self.factory = MockFactory()
+        self.beams = BeamPair(self.factory, *_BEAM_PINS)
+        self.tee = BeamTee(BeamCounter(*_BEAM_PINS, pin_factory=self.factory))
+        self.occupancy = Occupancy(
+            folder / "occupancy.json", clock=lambda: datetime.now(UTC), has_beams=True
+        )
+        self.tee.feed(self.occupancy)
 
     def idle(self) -> Idle:
         station = Words("徐汇区户外劳动者驿站", "Xuhui Outdoor Workers' Station")
         poster = "https://union.example/m/join/xuhui?p=bench"
-        return Idle(station, True, inside=self.inside, capacity=40, poster_url=poster)
+        inside = self.occupancy.current()
+        return Idle(station, True, inside=inside, capacity=40, poster_url=poster)
+
+    def tick(self, face: DoorFace, stop: threading.Event) -> None:
+        """DoorRuntime._tick's part in this: read the beams, poke the face on a crossing."""
+        while not stop.wait(TICK_S):
+            if self.tee.pump():
+                face.poke()
+
+    def close(self) -> None:
+        self.tee.close()
+        self.factory.close()
 
 
 def _no_hint(_: Decision) -> Words | None:
@@ -76,7 +102,7 @@ def _no_hint(_: Decision) -> Words | None:
 
 
 @contextmanager
-def _face(folder: Path, count: _Count, show_s: float) -> Iterator[DoorFace]:
+def _face(folder: Path, doorway: _Doorway, show_s: float) -> Iterator[DoorFace]:
     """The face a box builds from [door.screen] and [door.voice], on firmware_sim's parts."""
     from edge.door.clips import build_clips  # noqa: PLC0415
     from edge.door.paint import Painter  # noqa: PLC0415
@@ -101,7 +127,7 @@ def _face(folder: Path, count: _Count, show_s: float) -> Iterator[DoorFace]:
     face = DoorFace(
         screen=DoorScreen(display, Painter(width, height, DEFAULT_FONT)),
         voice=player,
-        sources=FaceSources(count.idle, lambda: False, lambda: False, _no_hint),
+        sources=FaceSources(doorway.idle, lambda: False, lambda: False, _no_hint),
         events=lambda _events: None,
         clock=lambda: datetime.now(UTC),
         show_s=show_s,
@@ -154,7 +180,8 @@ def _decide(door: BenchDoor, scanner: Scanner, stamp: _Stamp) -> float | None:
     return (stamp.at[before] - started) * 1000
 
 
-def _idle_updates(face: DoorFace, count: _Count, changes: int) -> list[float]:
+def _idle_updates(face: DoorFace, doorway: _Doorway, changes: int) -> list[float]:
+    """ms from a person crossing the beams to the idle screen showing the new count."""
     from edge.door.screen import DoorScreen  # noqa: PLC0415
 
     screen = face._screen
@@ -164,18 +191,26 @@ def _idle_updates(face: DoorFace, count: _Count, changes: int) -> list[float]:
         if screen.last_frame is not None and screen.last_frame.kind == "idle":
             break
         time.sleep(0.01)
+    stop = threading.Event()
+    ticker = threading.Thread(target=doorway.tick, args=(face, stop), name="bench-door-tick")
+    ticker.start()
     times = []
-    for _ in range(changes):
-        count.inside += 1
-        changed = time.perf_counter()
-        wanted = f"{count.inside}/"
-        deadline = changed + 5.0
-        while time.perf_counter() < deadline:
-            frame = screen.last_frame
-            if frame is not None and any(wanted in text for text in frame.texts()):
-                times.append((time.perf_counter() - changed) * 1000)
-                break
-            time.sleep(0.002)
+    try:
+        for crossing in range(changes):
+            time.sleep(random.uniform(0, TICK_S))
+            crossed = time.perf_counter()
+            doorway.beams.walk_in()
+            wanted = f"{crossing + 1}/"
+            deadline = crossed + 5.0
+            while time.perf_counter() < deadline:
+                frame = screen.last_frame
+                if frame is not None and any(wanted in text for text in frame.texts()):
+                    times.append((time.perf_counter() - crossed) * 1000)
+                    break
+                time.sleep(0.002)
+    finally:
+        stop.set()
+        ticker.join()
     return times
 
 
@@ -189,10 +224,11 @@ def run_face_bench(
 ) -> dict[str, Any]:
     """Both doors through the same frames; the figures the module docstring names."""
     key = IssuerKey("bench", Ed25519PrivateKey.generate())
-    count = _Count()
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="yz-face-bench-")))
-        face = stack.enter_context(_face(folder, count, show_s))
+        doorway = _Doorway(folder)
+        stack.callback(doorway.close)
+        face = stack.enter_context(_face(folder, doorway, show_s))
         stamps = {"off": _Stamp(), "on": _Stamp(face)}
         doors = {
             name: stack.enter_context(bench_door(key=key, face=stamp))
@@ -209,7 +245,7 @@ def run_face_bench(
                 if ms is not None:
                     relay[name].append(ms)
             pause.wait(gap_s)
-        idle = _idle_updates(face, count, idle_changes)
+        idle = _idle_updates(face, doorway, idle_changes)
         on, off = _pct(relay["on"], 99), _pct(relay["off"], 99)
         return {
             "frames_face": len(shots),

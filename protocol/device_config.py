@@ -53,9 +53,20 @@ NOT_PUSHABLE: Final = frozenset(
         "provision",
     }
 )
-# Inside a section: pins are wiring, tokens are credentials, URLs say where the box connects.
+# Inside a section: pins are wiring, tokens are credentials, URLs say where the box connects;
+# a door's screen and voice are its wiring and sound card (an ALSA name can write files).
 NOT_PUSHABLE_IN_SECTION: Final = frozenset(
-    {"pins", "sync_token", "api_token", "cloud_token", "sync_url", "cloud_url", "api_url"}
+    {
+        "pins",
+        "sync_token",
+        "api_token",
+        "cloud_token",
+        "sync_url",
+        "cloud_url",
+        "api_url",
+        "screen",
+        "voice",
+    }
 )
 # How many reasons a config.rejected event carries (event values are short texts).
 MAX_REPORTED_ERRORS: Final = 5

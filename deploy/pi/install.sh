@@ -176,10 +176,11 @@ install_release() {
 
 make_voice_clips() {
     staging && return 0
-    # Made as the agent's user, into its state: a union's own recordings there are kept.
-    make_dir 0750 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR/voice"
-    (cd / && runuser -u "$SERVICE_USER" -- "$PREFIX/current/bin/python" -I -m yizhan.box_clips \
-        --out "$STATE_DIR/voice") ||
+    # Made as the agent's user, folder and files, inside its state: root never follows a
+    # link the agent could have put there. A union's own recordings there are kept.
+    (cd / && runuser -u "$SERVICE_USER" -- install -d -m 0750 "$STATE_DIR/voice" &&
+        runuser -u "$SERVICE_USER" -- "$PREFIX/current/bin/python" -I -m yizhan.box_clips \
+            --out "$STATE_DIR/voice") ||
         echo "warning: the door's spoken prompts were not made; the door works without them" >&2
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Final, Literal
@@ -14,6 +15,28 @@ DEFAULT_FONT: Final = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 DEFAULT_CLIPS_DIR: Final = Path("/var/lib/yizhan/voice")
 
 ScreenDriver = Literal["st7789", "ili9341", "emulator"]
+
+# The panel sizes luma drives for each controller, as width×height before rotation.
+# luma's st7789 sets its memory access to landscape (MADCTL 0x70), so it fills a 240×240
+# panel or a 320×240 one, not 240×320; its ili9341 checks its own list (luma/lcd/device.py),
+# of which 320×180 is left out here: the walk-in QR would be too fine to scan on it.
+PANEL_SIZES: Final[dict[str, tuple[tuple[int, int], ...]]] = {
+    "st7789": ((240, 240), (320, 240)),
+    "ili9341": ((320, 240), (240, 240)),
+}
+# The SPI clocks luma.core accepts (luma/core/interface/serial.py asserts on this list).
+SPI_SPEEDS_MHZ: Final = (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52)
+# SPI0's own lines on a Pi (CE1, CE0, MISO, MOSI, SCLK): the panel's bus, not a control pin.
+SPI0_GPIOS: Final = frozenset({7, 8, 9, 10, 11})
+# A poster URL this long still draws as a QR of 2 pixels a module on a 240-pixel screen.
+MAX_POSTER_URL: Final = 160
+# ALSA PCM names a door may play to: a card or device, never a plugin that writes files
+# (``tee:…``, ``file:…``) or runs programs. "sim" is firmware_sim's speaker.
+ALSA_NAME: Final = re.compile(
+    r"(?:default|null|sim|pulse|pipewire|sysdefault"
+    r"|(?:plughw|hw|sysdefault|dmix|dsnoop|front)(?::(?:CARD=)?[A-Za-z0-9_]+"
+    r"(?:,(?:DEV=)?\d+){0,2})?)"
+)
 
 
 class ScreenSettings(BaseModel):
@@ -42,7 +65,7 @@ class ScreenSettings(BaseModel):
     station_en: str = Field(default="Workers' station", min_length=1, max_length=40)
     # The venue's walk-in poster URL (the worker app's /m/join/<venue>?p=…), shown as a QR
     # on the idle screen for first-time visitors.
-    poster_url: str | None = Field(default=None, max_length=300)
+    poster_url: str | None = Field(default=None, max_length=MAX_POSTER_URL)
     # The emulator only: where it saves each frame as a PNG (default: the box's data dir).
     frames_dir: Path | None = None
 
@@ -66,12 +89,31 @@ class ScreenSettings(BaseModel):
         return wired
 
     @model_validator(mode="after")
-    def _own_pins_differ(self) -> ScreenSettings:
+    def _a_panel_this_box_drives(self) -> ScreenSettings:
         seen: dict[int, str] = {}
         for role, pin in self.gpios().items():
             if pin in seen:
                 raise ValueError(f"{role} and {seen[pin]} are both set to GPIO{pin}")
+            if pin in SPI0_GPIOS and self.driver != "emulator":
+                raise ValueError(
+                    f"{role} is GPIO{pin}, one of SPI0's own lines (GPIO7-11) the panel's "
+                    "data runs on: wire it to another GPIO (24, 25 and 18 are usual)"
+                )
             seen[pin] = role
+        if self.driver == "emulator":
+            return self
+        if (self.width, self.height) not in PANEL_SIZES[self.driver]:
+            listed = ", ".join(f"{w}x{h}" for w, h in PANEL_SIZES[self.driver])
+            raise ValueError(
+                f"a {self.driver} is driven at {listed}: set width and height to one of "
+                "these (rotate turns it)"
+            )
+        if self.spi_speed_hz / 1e6 not in SPI_SPEEDS_MHZ:
+            listed = ", ".join(f"{mhz:g}" for mhz in SPI_SPEEDS_MHZ)
+            raise ValueError(
+                f"spi_speed_hz {self.spi_speed_hz} is not a clock the panel's driver accepts; "
+                f"use one of {listed} MHz (32000000 suits most panels)"
+            )
         return self
 
 
@@ -98,6 +140,16 @@ class VoiceSettings(BaseModel):
     # under the same names (those win).
     clips_dir: Path = DEFAULT_CLIPS_DIR
     volume: tuple[VolumeStep, ...] = Field(default_factory=_default_volume, min_length=1)
+
+    @field_validator("device")
+    @classmethod
+    def _a_sound_card(cls, device: str) -> str:
+        if ALSA_NAME.fullmatch(device) is None:
+            raise ValueError(
+                f"{device[:40]!r} is not a sound card's name: use one `aplay -L` lists, such as "
+                '"default", "plughw:1,0" or "plughw:CARD=Device,DEV=0"'
+            )
+        return device
 
     @field_validator("volume")
     @classmethod

@@ -28,6 +28,8 @@ ICON_PX: Final = 56
 SCALES: Final = (1.3, 1.2, 1.1, 1.0, 0.92, 0.85, 0.78, 0.72, 0.66, 0.6, 0.55, 0.5)
 LAYOUTS_KEPT: Final = 64  # every reason in both languages, and idle screens besides
 QR_SHARE: Final = 0.45  # of the screen's short side the poster QR may take
+QR_MAX_SHARE: Final = 0.55  # ... and for a long URL, whose modules would be too fine at 0.45
+QR_MODULE_PX: Final = 2  # a module of 1 pixel is too fine for a phone's camera to read
 
 _CJK: Final = "\u2e80-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _CLOSING: Final = "，。、；：？！）》」』】,.;:?!)"
@@ -371,9 +373,13 @@ class _Attempt:
         if self.frame.qr is None:
             return None
         modules = len(qr_matrix(self.frame.qr))
-        side = min(round(min(self.p.size) * QR_SHARE), bottom - top)
+        short = min(self.p.size)
+        side = min(round(short * QR_SHARE), bottom - top)
+        if side // modules < QR_MODULE_PX:  # a long URL: more of the screen, else smaller text
+            side = min(round(short * QR_MAX_SHARE), bottom - top)
         module_px = side // modules
-        if module_px < 1:
+        if module_px < QR_MODULE_PX:  # too fine for a phone's camera at the door
+            self.cramped = True
             return None
         side = module_px * modules
         right = self.p.size[0] - self.margin

@@ -15,22 +15,14 @@ from typing import TYPE_CHECKING, Any, Final
 from luma.core.interface.serial import spi  # type: ignore[import-untyped]
 from luma.lcd.device import ili9341, st7789  # type: ignore[import-untyped]
 
+from edge.door.face_settings import PANEL_SIZES, SPI_SPEEDS_MHZ
 from edge.door.screen import ScreenError
 
 if TYPE_CHECKING:
     from edge.door.face_settings import ScreenSettings
     from edge.door.screen import Display
 
-# The panel sizes luma drives for each controller, as width×height before rotation.
-# luma's st7789 sets its memory access to landscape (MADCTL 0x70), so it fills a 240×240
-# panel or a 320×240 one, not 240×320; its ili9341 checks its own list (luma/lcd/device.py).
-SIZES: Final[dict[str, tuple[tuple[int, int], ...]]] = {
-    "st7789": ((240, 240), (320, 240)),
-    "ili9341": ((320, 240), (240, 240), (320, 180)),
-}
-# The SPI clocks luma.core accepts (luma/core/interface/serial.py asserts on this list).
-SPI_SPEEDS_MHZ: Final = (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52)
-
+SIZES: Final = PANEL_SIZES
 ENABLE_SPI: Final = "enable SPI (sudo raspi-config nonint do_spi 0) and reboot"
 INSTALL: Final = (
     "install python3-spidev and python3-rpi-lgpio (deploy/pi/install.sh does) "

@@ -12,6 +12,7 @@ import subprocess
 import threading
 from typing import Final, Protocol
 
+from edge.door.face_settings import ALSA_NAME
 from edge.hardware.interfaces import HardwareError
 
 _SAMPLE_BYTES: Final = 2  # 16-bit PCM
@@ -41,6 +42,9 @@ class AlsaSpeaker:
     """Plays through ``aplay`` (alsa-utils) on one ALSA PCM, as ``aplay -L`` names it."""
 
     def __init__(self, device: str) -> None:
+        if ALSA_NAME.fullmatch(device) is None:  # the settings refuse it too: a plugin such
+            # as tee: or file: would have aplay write wherever the agent may
+            raise SpeakerError(f"{device[:40]!r} is not a sound card's name (see `aplay -L`)")
         self.device = device
         self._lock = threading.Lock()
         self._playing: subprocess.Popen[bytes] | None = None

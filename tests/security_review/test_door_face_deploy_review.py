@@ -60,25 +60,12 @@ needs_font = pytest.mark.skipif(
     ],
 )
 @needs_font
-@pytest.mark.xfail(
-    strict=True,
-    reason="check-config passes a [door.screen] the box cannot drive (a size or SPI clock luma "
-    "refuses, a control GPIO on SPI0's own pins 7-11): the box then runs without its screen; "
-    "run edge.hardware.screen's size/clock check in face_problems (or validators) and add "
-    "GPIO7-11 to the screen's clash check",
-)
 def test_check_config_names_a_screen_this_box_cannot_drive(tmp_path: Path, screen: str) -> None:
     code, said = _check(tmp_path, f'[door.screen]\nfont = "{DEFAULT_FONT}"\n{screen}')
     assert "Traceback" not in said
     assert code == 2 or "door.screen" in said.split("warning", 1)[-1], said
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="face_settings.py VoiceSettings.device accepts ALSA plugin strings: check-config "
-    "says ok to \"tee:null,'FILE',raw\", which makes aplay overwrite FILE; validate the device "
-    "as a card/PCM name and name door.voice.device in the error",
-)
 def test_check_config_refuses_a_voice_device_that_writes_a_file(tmp_path: Path) -> None:
     code, said = _check(tmp_path, f'[door.voice]\ndevice = "{TEE}"\n')
     assert code == 2, said
@@ -145,13 +132,6 @@ def test_the_cloud_refuses_to_push_the_door_face(pushed: dict[str, object]) -> N
 
 
 @pytest.mark.parametrize("pushed", PUSHED_FACE)
-@pytest.mark.xfail(
-    strict=True,
-    reason="device_config.py config_problems (the box's own check of a pushed config) looks "
-    "one level into a section only, so door.voice/door.screen pass: a pushed config can set "
-    "the ALSA device (aplay overwrites a file) and the screen's wiring; add screen and voice "
-    "to NOT_PUSHABLE_IN_SECTION, or have the box run pushable_problems too",
-)
 def test_the_box_refuses_a_pushed_door_face(tmp_path: Path, pushed: dict[str, object]) -> None:
     layers = SettingsLayers({**FILE_LAYER, "data_dir": str(tmp_path)}, data_dir=tmp_path)
     with pytest.raises(ConfigError):
@@ -163,14 +143,6 @@ def test_the_box_refuses_a_pushed_door_face(tmp_path: Path, pushed: dict[str, ob
 _FUNCTIONS = r"/^staging()/p; /^make_dir()/,/^}/p; /^make_voice_clips()/,/^}/p"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="install.sh make_voice_clips runs `install -d -o yizhan -m 0750 /var/lib/yizhan/voice` "
-    "as root inside a folder the agent owns: a voice symlink the agent planted makes root "
-    "chown and chmod its target (e.g. /opt/yizhan, /etc/yizhan) to yizhan on the next "
-    "install; make the folder as the service user (runuser -u yizhan -- install -d …) or "
-    "refuse a symlink there",
-)
 def test_install_does_not_chown_what_a_voice_symlink_points_at(tmp_path: Path) -> None:
     if os.geteuid() != 0 or shutil.which("runuser") is None:
         pytest.skip("needs root and runuser, as install.sh runs")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from luma.core.error import DeviceNotFoundError  # type: ignore[import-untyped]
+from pydantic import ValidationError
 
 from edge.access.reasons import OPENS, SIGNALS, Reason
 from edge.door.face_settings import DEFAULT_FONT, ScreenDriver, ScreenSettings
@@ -285,15 +286,23 @@ def test_open_tft_without_spi_says_what_to_install_and_enable(driver: ScreenDriv
 @pytest.mark.parametrize(
     ("settings", "says"),
     [
-        (ScreenSettings(width=240, height=320), r"st7789 at 240×240, 320×240 only"),
-        (ScreenSettings(driver="ili9341", width=480, height=320), r"ili9341 at 320×240"),
-        (ScreenSettings(spi_speed_hz=30_000_000), r"spi_speed_hz 30000000 .*\(32000000 suits"),
-        (ScreenSettings(driver="emulator"), r"firmware_sim.screen.SimScreen"),
+        ({"width": 240, "height": 320}, r"a st7789 is driven at 240x240, 320x240"),
+        ({"driver": "ili9341", "width": 480, "height": 320}, r"a ili9341 is driven at 320x240"),
+        ({"spi_speed_hz": 30_000_000}, r"spi_speed_hz 30000000 .*\(32000000 suits"),
+        ({"gpio_dc": 10}, r"GPIO10, one of SPI0's own lines"),
     ],
 )
-def test_open_tft_refuses_what_luma_cannot_drive(settings: ScreenSettings, says: str) -> None:
-    with pytest.raises(ScreenError, match=says):
-        open_tft(settings)
+def test_the_settings_refuse_a_panel_luma_cannot_drive(
+    settings: dict[str, object], says: str
+) -> None:
+    """Refused where check-config sees it, not when the box starts without its screen."""
+    with pytest.raises(ValidationError, match=says):
+        ScreenSettings.model_validate(settings)
+
+
+def test_open_tft_leaves_the_emulator_to_firmware_sim() -> None:
+    with pytest.raises(ScreenError, match=r"firmware_sim.screen.SimScreen"):
+        open_tft(ScreenSettings(driver="emulator"))
 
 
 @pytest.mark.parametrize(

@@ -153,6 +153,13 @@ class Verifier:
             )
         return verdict, now
 
+    def refuses_all(self, now: datetime) -> bool:
+        """Whether every code would be refused now (no keys, or caches too old to trust)."""
+        try:
+            return self._unready(now) is not None
+        except sqlite3.Error:  # a failing cache refuses every code too (see verify)
+            return True
+
     def _unready(self, now: datetime) -> Verification | None:
         """Fail secure when the door lacks what it needs to judge any code."""
         if not len(self.keys):

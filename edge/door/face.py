@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 # The idle screen is rebuilt this often (a frame equal to the last one is not repainted),
 # so a beam crossing shows on the count well within a second.
 REFRESH_S: Final = 0.25
+# A round (build the view, draw, hand to the display) this long is a stuck screen: a wedged
+# SPI write never returns, and the door's tick says so (DoorFace.watch).
+STALL_S: Final = 2.0
 SCREEN: Final = "door-screen"
 SPEAKER: Final = "door-speaker"
 _LATENCIES_KEPT: Final = 100_000
@@ -65,6 +68,8 @@ class FaceSources:
     emergency: Callable[[], bool]
     # What the person acts on beyond the reason ("your booking starts at 14:00").
     hint: Callable[[Decision], Words | None]
+    # Whether the door refuses every code now (no keys, caches too old): a staff banner.
+    refusing: Callable[[], bool] = lambda: False
 
 
 def _always_online() -> bool:
@@ -85,6 +90,7 @@ class DoorFace:
         show_s: float = 4.0,
         refresh_s: float = REFRESH_S,
         screen_problem: str | None = None,
+        screen_note: str | None = None,
     ) -> None:
         self._screen, self._voice = screen, voice
         self.sources = sources
@@ -101,8 +107,13 @@ class DoorFace:
         self.latencies_s: deque[float] = deque(maxlen=_LATENCIES_KEPT)
         self.frames = 0  # views handed to the screen
         self._faults: dict[str, str] = {}
-        if screen_problem is not None:  # the screen could not even be opened
-            self._fault(SCREEN, screen_problem)
+        # A problem the screen has however well it draws (a font without Chinese): it
+        # stays reported while frames are drawn.
+        self._screen_note = screen_note
+        self._round_since: float | None = None  # monotonic, while a round runs
+        self._failing: str | None = None  # the last failure of a round, logged once
+        if screen_problem is not None or screen_note is not None:  # not even opened, or no font
+            self._fault(SCREEN, screen_problem or screen_note or "")
         self._thread = threading.Thread(target=self._run, name="door-face", daemon=True)
 
     def start(self) -> None:
@@ -130,7 +141,27 @@ class DoorFace:
     def problems(self) -> dict[str, str]:
         """The face's parts that do not work now, by part ("door-screen", "door-speaker")."""
         with self._cond:
-            return dict(self._faults)
+            found = dict(self._faults)
+        stuck = self._stuck()
+        if stuck is not None:
+            found[SCREEN] = stuck
+        return found
+
+    def watch(self) -> None:
+        """Report a face that cannot report itself: a round stuck in the display's write, or
+        a thread that ended. Called on the door's tick, never on the face's own thread."""
+        stuck = self._stuck()
+        if stuck is not None:
+            self._fault(SCREEN, stuck)
+
+    def _stuck(self) -> str | None:
+        if self._thread.ident is not None and not self._thread.is_alive() and not self._closed:
+            return "the door's screen stopped being updated (its thread ended); restart the box"
+        since = self._round_since
+        if since is not None and time.monotonic() - since > STALL_S:
+            waited = time.monotonic() - since
+            return f"the screen has not taken a frame for {waited:.0f} s: check its wiring"
+        return None
 
     def close(self) -> None:
         with self._cond:
@@ -155,16 +186,29 @@ class DoorFace:
                 if self._closed:
                     return
                 pending, self._pending = self._pending, None
+            self._round_since = time.monotonic()
             try:
                 self._round(pending)
-            except Exception:  # one bad round (a source failing) must not end the face
-                logger.exception("the door's face could not update; trying again")
+            except Exception as exc:  # noqa: BLE001 - one bad round (a source failing) must not end the face
+                self._round_failed(exc)
+            else:
+                self._failing = None
+            finally:
+                self._round_since = None
+
+    def _round_failed(self, exc: Exception) -> None:
+        """Log a failure once, not four times a second, and report it as the screen's."""
+        said = f"{type(exc).__name__}: {exc}"
+        if said != self._failing:
+            self._failing = said
+            logger.error("the door's screen could not be updated; trying again", exc_info=exc)
+        self._fault(SCREEN, f"the door's screen could not be updated ({said[:150]})")
 
     def _round(self, pending: tuple[Decision, Lang, float] | None) -> None:
         now = time.monotonic()
         if pending is not None:
             decision, lang, _ = pending
-            verdict = Verdict(decision.reason, lang, self.sources.hint(decision))
+            verdict = Verdict(decision.reason, lang, self._hint(decision))
             self._showing = (verdict, now + self._show_s)
         if self._showing is not None and now >= self._showing[1]:
             self._showing = None
@@ -174,10 +218,19 @@ class DoorFace:
             held_open=self.sources.held_open(),
             emergency=self.sources.emergency(),
             offline=not self.online(),
+            refusing=self.sources.refusing(),
         )
         if self._screen is not None and self._show(view) and pending is not None:
             self.latencies_s.append(time.perf_counter() - pending[2])
         self._check_voice()
+
+    def _hint(self, decision: Decision) -> Words | None:
+        """The verdict's hint; a hint that fails (a locked booking cache) is left out."""
+        try:
+            return self.sources.hint(decision)
+        except Exception:  # the verdict matters more than its hint
+            logger.warning("no hint for %s", decision.reason, exc_info=True)
+            return None
 
     def _show(self, view: DoorView) -> bool:
         assert self._screen is not None
@@ -187,7 +240,10 @@ class DoorFace:
             self._fault(SCREEN, str(exc) or type(exc).__name__)
             return False
         self.frames += 1
-        self._recovered(SCREEN)
+        if self._screen_note is None:
+            self._recovered(SCREEN)
+        else:
+            self._fault(SCREEN, self._screen_note)
         return True
 
     def _check_voice(self) -> None:

@@ -111,6 +111,7 @@ def build_face(
     if not wants_screen and not wants_voice:
         return None
     door_screen = None
+    screen_note = None
     if wants_screen and screen_device is not None:
         from edge.door.paint import Painter  # noqa: PLC0415 - PIL: screens only
         from edge.door.screen import DoorScreen, ScreenError  # noqa: PLC0415
@@ -118,9 +119,12 @@ def build_face(
         assert screen is not None
         width, height = screen_device.size
         try:
-            door_screen = DoorScreen(screen_device, Painter(width, height, screen.font))
+            painter = Painter(width, height, screen.font)
+            door_screen = DoorScreen(screen_device, painter)
         except (ScreenError, ValueError) as exc:  # a panel of a size no frame is drawn for
             screen_problem = str(exc)
+        else:
+            screen_note = painter.font_problem  # Chinese drawn as boxes: said, not silent
     elif wants_screen and screen_problem is None:
         screen_problem = "no display was given to the door"
     player = None
@@ -139,6 +143,7 @@ def build_face(
         clock=clock,
         show_s=screen.show_s if screen is not None else 4.0,
         screen_problem=screen_problem if wants_screen else None,
+        screen_note=screen_note,
     )
 
 

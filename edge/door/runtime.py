@@ -149,7 +149,7 @@ class DoorRuntime:
         return thing
 
     def _face(self, parts: DoorParts, monitor: DoorMonitor, events: EventSink) -> DoorFace | None:
-        door, hardware = self._door, self.hardware
+        door, hardware, verifier = self._door, self.hardware, self.verifier
         sources = FaceSources(
             idle=idle_source(
                 door.screen,
@@ -161,6 +161,7 @@ class DoorRuntime:
             held_open=lambda: monitor.held_open,
             emergency=lambda: hardware.emergency,
             hint=hints(self.policy, self.occupancy, self.bookings),
+            refusing=lambda: verifier.refuses_all(self._clock()),
         )
         face = build_face(
             screen=door.screen,
@@ -219,6 +220,8 @@ class DoorRuntime:
         self.time.persist_if_due()
         if self._beams is not None and self._beams.pump() and self.face is not None:
             self.face.poke()  # a crossing: the idle screen's count changes now
+        if self.face is not None:
+            self.face.watch()  # a stuck screen cannot say so itself
         self.controller.tick()
 
     def _sync_loop(self, stop: threading.Event) -> None:
@@ -228,10 +231,8 @@ class DoorRuntime:
 
     def stopped_loops(self) -> list[str]:
         """Names of this runtime's loops that ended (only its stop should end them)."""
-        stopped = [thread.name for thread in self._threads if not thread.is_alive()]
-        if self._threads and self.face is not None and not self.face.alive:
-            stopped.append("door-face")
-        return stopped
+        # Not the face's: a screen is no reason to restart the door (DoorFace.watch says it).
+        return [thread.name for thread in self._threads if not thread.is_alive()]
 
     def close(self) -> None:
         for thread in self._threads:

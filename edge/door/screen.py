@@ -86,6 +86,10 @@ class Frame:
 OFFLINE_BANNER: Final = Line(
     "离线运行 · 会员仍可进入\nOffline · members still admitted", BANNER_PX, BLACK
 )
+# The door refuses every code (no keys, or caches past max_offline_age): nobody should wait.
+STAFF_BANNER: Final = Line(
+    "暂不能验码 · 请联系工作人员\nCannot check codes · call staff", BANNER_PX, BLACK
+)
 EMERGENCY_WORDS: Final = ("紧急状态 · 门已打开", "Emergency · door unlocked")
 HELD_OPEN_WORDS: Final = ("门未关好，请随手关门", "Door held open, please close it")
 
@@ -210,8 +214,9 @@ def _alarm_frame(kind: Literal["held_open", "emergency"]) -> Frame:
 
 
 def frame_for(view: DoorView) -> Frame:
-    """The frame for a view: emergency over held-open over a verdict over idle, with the
-    offline banner on whichever shows."""
+    """The frame for a view: emergency over held-open over a verdict over idle, with a
+    banner on whichever shows: the staff banner while the door refuses every code, else the
+    offline one while the box has no uplink."""
     if view.emergency:
         frame = _alarm_frame("emergency")
     elif view.held_open:
@@ -220,6 +225,8 @@ def frame_for(view: DoorView) -> Frame:
         frame = _verdict_frame(view.verdict)
     else:
         frame = _idle_frame(view.idle)
+    if view.refusing:
+        return replace(frame, banner=STAFF_BANNER)
     return replace(frame, banner=OFFLINE_BANNER) if view.offline else frame
 
 

@@ -59,11 +59,13 @@ class Verdict:
 @dataclass(frozen=True, slots=True)
 class DoorView:
     """Everything on the screen at one moment; states later in this list win on screen:
-    a verdict over idle, held-open over a verdict, emergency over everything. ``offline``
-    is a banner on whichever of them shows."""
+    a verdict over idle, held-open over a verdict, emergency over everything. ``refusing``
+    and ``offline`` are banners on whichever of them shows."""
 
     idle: Idle
     verdict: Verdict | None = None
     held_open: bool = False
     emergency: bool = False
     offline: bool = False
+    # The door refuses every code now (no issuer keys, or caches too old to trust).
+    refusing: bool = False

@@ -22,13 +22,18 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gpiozero.pins.mock import MockFactory
-from pydantic import ValidationError
 
 from edge.access.model import Decision
 from edge.access.reasons import Reason
 from edge.door.face import SCREEN, SPEAKER, DoorFace, FaceSources
 from edge.door.face_parts import build_face
-from edge.door.face_settings import DEFAULT_FONT, ScreenSettings, VolumeStep
+from edge.door.face_settings import (
+    DEFAULT_FONT,
+    MAX_POSTER_URL,
+    PANEL_SIZES,
+    ScreenSettings,
+    VolumeStep,
+)
 from edge.door.paint import Painter, font_problem, qr_matrix
 from edge.door.runtime import DoorParts, DoorRuntime
 from edge.door.screen import DoorScreen, Frame, frame_for
@@ -192,13 +197,6 @@ def test_decided_returns_while_the_screen_write_and_the_speaker_are_stuck(tmp_pa
         made.face.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="face.py: a screen write that never returns (a wedged SPI ioctl, a luma bug) "
-    "stalls the face's thread for good and nothing notices: the last verdict stays on "
-    "screen, problems() is empty, no sensor.fault; note when a round started and report "
-    "door-screen from problems()/a watcher when one runs past a few seconds",
-)
 def test_a_screen_write_that_never_returns_is_reported(face: Face) -> None:
     face.panel.stall.set()
     face.face.start()
@@ -210,12 +208,6 @@ def test_a_screen_write_that_never_returns_is_reported(face: Face) -> None:
 # --- what goes wrong on the face's thread -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="face.py _round computes the hint before it sets the verdict: a hint that raises "
-    "(bookings.db locked or corrupt) loses the verdict, the person sees the idle screen; "
-    "catch the hint's failure (log once) and show the verdict without a hint",
-)
 def test_a_failing_hint_still_shows_the_verdict(tmp_path: Path) -> None:
     rounds = [0]
 
@@ -240,13 +232,6 @@ def test_a_failing_hint_still_shows_the_verdict(tmp_path: Path) -> None:
         made.face.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="face.py _run logs a full traceback for every failed round, 4 a second "
-    "(REFRESH_S=0.25) while a source keeps failing: the journal's 200/30 s budget and the "
-    "agent's log ring fill with one error; log a failure once (until it changes) and report it "
-    "as a door-screen sensor.fault",
-)
 def test_a_source_that_keeps_failing_is_logged_once_not_every_round(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -267,12 +252,6 @@ def test_a_source_that_keeps_failing_is_logged_once_not_every_round(
         made.face.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="face_parts.py build_face ignores Painter.font_problem: without fonts-wqy-microhei "
-    "every Chinese line is drawn as empty boxes and health says nothing (only check-config "
-    "warns); pass the painter's font_problem to DoorFace as the door-screen problem",
-)
 def test_a_font_without_chinese_on_the_box_is_a_screen_fault(tmp_path: Path) -> None:
     events: list[NewEvent] = []
     panel = SimScreen(tmp_path / "frames", keep=5)
@@ -322,13 +301,6 @@ def test_a_dead_speaker_is_reported_once_and_its_recovery_once(tmp_path: Path) -
         made.face.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="voice.py: a missing prompt is the speaker's 'problem' only until another prompt "
-    "plays, so a door missing one clip sends sensor.fault + sensor.recovered for door-speaker on "
-    "every other scan (the outbox and the cloud's alerts flap); keep missing clips as a "
-    "standing problem (ClipLibrary.missing()) that clears only when the clip is there",
-)
 def test_one_missing_prompt_does_not_make_the_speaker_fault_flap(tmp_path: Path) -> None:
     speaker = SimSpeaker(speed=1000.0)
     player = _player(_clips(tmp_path / "voice", without=(Reason.EXPIRED,)), speaker)
@@ -347,6 +319,7 @@ def test_one_missing_prompt_does_not_make_the_speaker_fault_flap(tmp_path: Path)
 # --- the screen's contents -----------------------------------------------------------------
 
 # Names a technician may type into [door.screen]; each is within its length limit.
+_LONGEST_POSTER = "https://cloud.example.org/m/join/" + "v" * (MAX_POSTER_URL - 33)
 ODD_NAMES = [
     ("驿站\x00站", "a\x00b"),
     ("\n" * 23 + "驿", "\n" * 39 + "x"),
@@ -362,7 +335,7 @@ ODD_NAMES = [
 @pytest.mark.parametrize("size", [(240, 240), (320, 240), (240, 320), (128, 128), (480, 480)])
 def test_odd_station_names_draw_inside_the_screen_without_an_error(size: tuple[int, int]) -> None:
     painter = Painter(*size, DEFAULT_FONT)
-    poster = "https://cloud.example.org/m/join/" + "v" * 200
+    poster = _LONGEST_POSTER
     for zh, en in ODD_NAMES:
         settings = ScreenSettings(station_zh=zh, station_en=en, poster_url=poster)
         idle = Idle(
@@ -384,24 +357,16 @@ def test_odd_station_names_draw_inside_the_screen_without_an_error(size: tuple[i
 
 
 @pytest.mark.parametrize(
-    ("size", "poster"),
-    [
-        ((240, 240), "https://cloud.example.org/m/join/" + "v" * 267),  # as long as allowed
-        ((320, 180), "https://cloud.example.org/m/join/xuhui-riders?p=AbCdEfGhIjKlMnOpQrSt"),
-    ],
+    ("driver", "size"),
+    [(driver, size) for driver, sizes in PANEL_SIZES.items() for size in sizes],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="paint.py draws the walk-in QR at 1 pixel a module when the poster_url is long "
-    "(face_settings allows 300 chars) or the panel is 320x180 (a size luma drives): too "
-    "fine for a phone at the door; cap poster_url where the QR keeps 2 px a module, or "
-    "give the QR more of the screen",
-)
-def test_the_walk_in_qr_keeps_two_pixels_a_module(size: tuple[int, int], poster: str) -> None:
-    try:
-        ScreenSettings(poster_url=poster)
-    except ValidationError:
-        return  # refused with a reason: fine
+def test_the_walk_in_qr_keeps_two_pixels_a_module(driver: str, size: tuple[int, int]) -> None:
+    """On every panel a box drives, the longest poster URL the settings take."""
+    poster = _LONGEST_POSTER
+    settings = ScreenSettings.model_validate(
+        {"driver": driver, "width": size[0], "height": size[1], "poster_url": poster}
+    )
+    assert settings.poster_url == poster
     painter = Painter(*size, DEFAULT_FONT)
     layout = painter.layout(frame_for(DoorView(replace(IDLE, poster_url=poster))))
     assert layout.qr is not None
@@ -452,6 +417,11 @@ def box(tmp_path: Path) -> Iterator[Box]:
     )
     runtime = DoorRuntime(settings, parts=parts, events=lambda _: None, clock=_now)
     assert runtime.face is not None
+    # Ready to admit (keys, a fresh member cache), unless a test makes it otherwise.
+    runtime.keys.add(KEY.kid, KEY.public_key())
+    runtime.members.apply_snapshot(
+        1, [MemberRecord("M00000001", MemberStatus.ACTIVE)], synced_at=_now()
+    )
     try:
         yield Box(runtime, runtime.face, screen)
     finally:
@@ -475,20 +445,12 @@ def test_no_frame_shows_the_member_id_or_the_decision_detail(box: Box) -> None:
     assert all(MEMBER not in text for text in shown.texts())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="screen.py OFFLINE_BANNER always says 'members still admitted' (会员仍可进入), also "
-    "when the door refuses everyone because its caches are past max_offline_age (stale_cache) "
-    "or it has no keys; give the face the verifier's state (members.staleness, keys) and say "
-    "'offline, door needs staff' then",
-)
 def test_the_offline_banner_does_not_promise_entry_when_the_door_refuses_everyone(
     box: Box,
 ) -> None:
     runtime = box.runtime
-    runtime.keys.add(KEY.kid, KEY.public_key())
     runtime.members.apply_snapshot(
-        1, [MemberRecord("M00000001", MemberStatus.ACTIVE)], synced_at=_now() - timedelta(days=8)
+        2, [MemberRecord("M00000001", MemberStatus.ACTIVE)], synced_at=_now() - timedelta(days=8)
     )
     box.face.online = lambda: False
     box.face.start()
@@ -519,13 +481,6 @@ def _leave_the_thread() -> NoReturn:
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime.py stopped_loops() lists 'door-face' once the face's thread ends, so "
-    "agent.problems() stops the systemd watchdog and the whole door restarts for its "
-    "screen (in a loop if the face dies at start); report the face's end as a door-screen "
-    "sensor.fault (or restart the face) and keep it out of stopped_loops",
-)
 def test_an_ended_face_thread_does_not_restart_the_door(box: Box) -> None:
     stop = threading.Event()
     box.runtime.start(stop)

@@ -136,6 +136,11 @@ def box(tmp_path: Path, clips: Path) -> Iterator[Box]:
         clock=lambda: datetime.now(UTC),
     )
     assert runtime.face is not None
+    # A door ready to admit (keys, a fresh member cache): no staff banner on its frames.
+    runtime.keys.add(KEY.kid, KEY.public_key())
+    runtime.members.apply_snapshot(
+        1, [MemberRecord("M00000001", MemberStatus.ACTIVE)], synced_at=datetime.now(UTC)
+    )
     runtime.face.start()
     try:
         yield Box(runtime, runtime.face, screen, speaker, BeamPair(factory, *BEAMS), door, events)
@@ -203,10 +208,6 @@ def test_every_reason_is_shown_in_words_and_said_once(box: Box, lang: Lang) -> N
 def test_a_code_at_the_door_opens_then_shows_and_says_why(box: Box) -> None:
     """Through the door's own path: the relay and LEDs first, then the face."""
     runtime = box.runtime
-    runtime.keys.add(KEY.kid, KEY.public_key())
-    runtime.members.apply_snapshot(
-        1, [MemberRecord("M00000001", MemberStatus.ACTIVE)], synced_at=datetime.now(UTC)
-    )
     decision = runtime.controller.present(issue("M00000001", key=KEY, now=datetime.now(UTC)))
     assert decision.reason is Reason.ACCEPTED
     assert runtime.hardware.unlocked  # the relay moved on the decision's own thread
@@ -281,3 +282,17 @@ def test_offline_emergency_and_held_open_are_said_on_the_screen(box: Box) -> Non
     assert "Emergency" in " ".join(emergency.texts())
     box.door.fire_alarm(on=False)
     _frame_where(box, lambda f: f.kind != "emergency", "the emergency gone with the alarm")
+
+
+def test_a_door_that_refuses_every_code_asks_for_staff_not_patience(box: Box) -> None:
+    """Caches too old to trust: every code is refused, so the screen says to call staff
+    rather than "members still admitted", online or not."""
+    box.runtime.members.apply_snapshot(
+        2,
+        [MemberRecord("M00000001", MemberStatus.ACTIVE)],
+        synced_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    box.face.online = lambda: False
+    box.face.poke()
+    frame = _frame_where(box, lambda f: f.banner is not None and "staff" in f.banner.text, "staff")
+    assert "会员仍可进入" not in " ".join(frame.texts())

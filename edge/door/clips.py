@@ -142,6 +142,8 @@ class _Manifest:
         files = raw.get("files") if isinstance(raw, dict) else None
         if not isinstance(files, dict):
             return cls(path), _unreadable(path, "it has no 'files' table")
+        if not all(isinstance(entry, dict) for entry in files.values()):
+            return cls(path), _unreadable(path, "an entry of its 'files' table is not a table")
         return cls(path, files), None
 
     def whose(self, name: str, clip: Path, recipe: dict[str, Any]) -> _Whose:

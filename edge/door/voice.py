@@ -39,6 +39,11 @@ _SAMPLE_BYTES: Final = 2  # 16-bit PCM
 _INT16_MIN: Final = -32768
 _INT16_MAX: Final = 32767
 _JOIN_S: Final = 5.0
+# A prompt is one sentence (espeak-ng's run 2-7 s); a longer WAV the union supplies would hold
+# the speaker while later verdicts are dropped, and its samples the box's memory.
+MAX_CLIP_S: Final = 15.0
+MIN_RATE: Final = 8_000
+MAX_RATE: Final = 48_000
 
 
 class VoiceError(EdgeError, RuntimeError):
@@ -64,21 +69,27 @@ class Clip:
         try:
             with wave.open(str(path), "rb") as wav:
                 width, channels = wav.getsampwidth(), wav.getnchannels()
-                rate, pcm = wav.getframerate(), wav.readframes(wav.getnframes())
+                rate, frames = wav.getframerate(), wav.getnframes()
+                _check_format(path, width, channels, rate)
+                # A recorder writing to a pipe leaves 0xFFFFFFFF as the sizes: read no more
+                # than the file holds, and no more than a prompt may last.
+                limit = min(frames, path.stat().st_size // (width * channels))
+                pcm = wav.readframes(min(limit, int(MAX_CLIP_S * rate) + 1))
         except FileNotFoundError as exc:
             raise VoiceError(f"{path} is missing; run `{MAKE_CLIPS}`") from exc
-        except (OSError, wave.Error, EOFError) as exc:
+        except (OSError, wave.Error, EOFError, MemoryError) as exc:
             raise VoiceError(
-                f"{path} is not a readable PCM WAV file ({exc}); replace it with a 16-bit PCM "
-                f"WAV, or delete it and run `{MAKE_CLIPS}`"
+                f"{path} is not a readable PCM WAV file ({exc!s:.80}); replace it with a "
+                f"16-bit PCM WAV, or delete it and run `{MAKE_CLIPS}`"
             ) from exc
-        if width != _SAMPLE_BYTES or channels not in (1, 2):
-            raise VoiceError(
-                f"{path} is {8 * width}-bit with {channels} channel(s); the door plays 16-bit "
-                f"PCM, mono or stereo: convert it (e.g. `sox IN -b 16 {path.name}`)"
-            )
+        pcm = pcm[: len(pcm) - len(pcm) % (width * channels)]  # a cut-off file: whole frames
         if not pcm:
             raise VoiceError(f"{path} holds no sound; replace it or run `{MAKE_CLIPS}`")
+        if len(pcm) > MAX_CLIP_S * rate * width * channels:
+            raise VoiceError(
+                f"{path} lasts more than {MAX_CLIP_S:g} s; a door's prompt is a sentence: "
+                "shorten the recording"
+            )
         return cls(pcm, rate, channels)
 
     @property
@@ -92,6 +103,19 @@ class Clip:
         samples = np.frombuffer(self.pcm, dtype="<i2").astype(np.float64)
         louder = np.rint(samples * (percent / 100))
         return np.clip(louder, _INT16_MIN, _INT16_MAX).astype("<i2").tobytes()
+
+
+def _check_format(path: Path, width: int, channels: int, rate: int) -> None:
+    if width != _SAMPLE_BYTES or channels not in (1, 2):
+        raise VoiceError(
+            f"{path} is {8 * width}-bit with {channels} channel(s); the door plays 16-bit "
+            f"PCM, mono or stereo: convert it (e.g. `sox IN -b 16 {path.name}`)"
+        )
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise VoiceError(
+            f"{path} is sampled at {rate} Hz; the door plays {MIN_RATE}-{MAX_RATE} Hz: "
+            f"convert it (e.g. `sox IN -r 22050 {path.name}`)"
+        )
 
 
 class ClipLibrary:
@@ -183,7 +207,10 @@ class VoicePlayer:
         self._history: deque[Spoken] = deque(maxlen=HISTORY_KEPT)
         self._dropped = 0
         self._max_queued = 0
-        self._problem: str | None = None
+        self._problem: str | None = None  # the speaker's, until a prompt plays again
+        # Prompts found missing, by file name: a problem until that file is there, however
+        # many other prompts play meanwhile (else the fault would come and go scan by scan).
+        self._missing: dict[str, str] = {}
         self._thread = threading.Thread(target=self._run, name="door-voice", daemon=True)
         self._thread.start()
 
@@ -218,14 +245,18 @@ class VoicePlayer:
 
     @property
     def problem(self) -> str | None:
-        """The last speaker or clip failure, until a prompt plays again."""
+        """The speaker's last failure until a prompt plays again, else a missing prompt's
+        until it is there."""
         with self._cond:
-            return self._problem
+            if self._problem is not None:
+                return self._problem
+            return next(iter(self._missing.values()), None)
 
     @property
     def healthy(self) -> bool:
         with self._cond:
-            return self._problem is None and not self._closed and self._thread.is_alive()
+            found = self._problem is None and not self._missing
+            return found and not self._closed and self._thread.is_alive()
 
     @property
     def idle(self) -> bool:
@@ -271,12 +302,20 @@ class VoicePlayer:
             self._skip()  # the venue's quiet hours
             return
         clip = self._clips.get(reason, lang)
+        name = clip_name(reason, lang)
         if clip is None:
-            self._skip(
-                f"no prompt for {reason!s} in {self._clips.clips_dir} "
-                f"({clip_name(reason, lang)}); run `{MAKE_CLIPS}`"
+            said = (
+                f"no prompt for {reason!s} in {self._clips.clips_dir} ({name}); run `{MAKE_CLIPS}`"
             )
+            with self._cond:
+                self._dropped += 1
+                known = name in self._missing
+                self._missing[name] = said
+            if not known:
+                logger.warning("the door's voice: %s", said)
             return
+        with self._cond:
+            self._missing.pop(name, None)
         try:
             self._speaker.play(clip.scaled(percent), rate=clip.rate, channels=clip.channels)
         except SpeakerError as exc:

@@ -67,3 +67,13 @@ def test_what_a_box_reports_about_itself_is_shown_not_rendered(
     out = capsys.readouterr().err
     for text in ("yizhan [0.4]", "[u2026]", "[bold]ab12", "[red]x1", "yz [1]", "pi [zero]"):
         assert text in out, text
+
+
+def test_a_faulty_part_is_said_with_the_device_in_the_venues_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    faults = [{"sensor": "door-screen", "problem": "[dead] SPI", "since": "2026-11-21T01:00:00Z"}]
+    render_device({**DEVICE, "faults": faults}, zone="Asia/Shanghai")
+    said = capsys.readouterr().err
+    assert "fault: door-screen: [dead] SPI (since 2026-11-21 09:00" in said
+    assert "1 fault" in said  # beside the state

@@ -184,7 +184,9 @@ def _state(device: dict[str, Any]) -> str:
     if status == "decommissioned":
         return "[dim]decommissioned[/dim]"
     online = "[green]online[/green]" if device.get("online") else "[red]offline[/red]"
-    return online if status == "active" else f"{online} ({status})"
+    state = online if status == "active" else f"{online} ({status})"
+    faults = len(device.get("faults") or [])
+    return f"{state} [red]{faults} fault{'s' if faults > 1 else ''}[/red]" if faults else state
 
 
 def _said(value: Any) -> str:
@@ -250,6 +252,10 @@ def render_device(device: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> None:
     reasons = (device.get("config") or {}).get("rejected_errors") or []
     for reason in reasons:
         console.print(f"  [red]config refused:[/red] {escape(str(reason))}")
+    for fault in device.get("faults") or []:
+        since = local(fault.get("since"), zone)
+        said = f"{fault.get('sensor')}: {fault.get('problem')} (since {since})"
+        console.print(f"  [red]fault:[/red] {escape(said)}")
     _render_commands(device.get("commands") or [], zone=zone)
 
 

@@ -172,6 +172,23 @@ class DeviceHealth(SQLModel, table=True):
     received_at: datetime = Field(sa_type=_utc())
 
 
+class DeviceFault(SQLModel, table=True):
+    """A part of a device that reported a fault (``sensor.fault``), newest report first.
+
+    One row per (device, part): a ``sensor.recovered`` clears ``problem``. What a technician
+    sees among a device's health: a fridge probe, the meter, a door's screen or speaker.
+    """
+
+    __tablename__ = "device_fault"
+
+    device_id: str = Field(primary_key=True, foreign_key="device.id", max_length=32)
+    sensor: str = Field(primary_key=True, max_length=48)
+    problem: str | None = Field(default=None, max_length=200)  # None: it works again
+    seq: int = Field(sa_type=BigInteger)
+    ts: datetime = Field(sa_type=_utc())  # the device's time of the report
+    received_at: datetime = Field(sa_type=_utc())
+
+
 class DeviceConfigRejection(SQLModel, table=True):
     """The newest config version a device refused, with its reasons."""
 

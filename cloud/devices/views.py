@@ -16,6 +16,7 @@ from cloud.devices.models import (
     DeviceCommand,
     DeviceConfig,
     DeviceConfigRejection,
+    DeviceFault,
     DeviceHealth,
     PendingBox,
 )
@@ -32,6 +33,14 @@ class DeviceHealthPublic(SQLModel):
     outbox_depth: int
     issuer_keys: str | None
     at: UtcDatetime  # the device's time of the heartbeat
+
+
+class DeviceFaultPublic(SQLModel):
+    """A part of the device that does not work, as it last said (its time)."""
+
+    sensor: str  # "door-screen", "door-speaker", "meter", a probe's id …
+    problem: str
+    since: UtcDatetime
 
 
 class DeviceConfigState(SQLModel):
@@ -55,6 +64,7 @@ class DevicePublic(SQLModel):
     credential_generation: int
     health: DeviceHealthPublic | None = None
     config: DeviceConfigState = DeviceConfigState()
+    faults: list[DeviceFaultPublic] = []  # parts that do not work now, by name
 
 
 class CommandPublic(SQLModel):
@@ -99,7 +109,7 @@ def _health(row: DeviceHealth) -> DeviceHealthPublic:
 
 
 def device_views(*, session: Session, devices: Sequence[Device]) -> list[DevicePublic]:
-    """Each device with its health and config state: four queries for the whole page."""
+    """Each device with its health, config state and faults: five queries for the page."""
     ids = [d.id for d in devices]
     if not ids:
         return []
@@ -118,6 +128,15 @@ def device_views(*, session: Session, devices: Sequence[Device]) -> list[DeviceP
         )
     }
     desired = desired_versions(session=session, device_ids=ids)
+    faults: dict[str, list[DeviceFaultPublic]] = {}
+    for row in session.exec(
+        select(DeviceFault)
+        .where(col(DeviceFault.device_id).in_(ids), col(DeviceFault.problem).is_not(None))
+        .order_by(col(DeviceFault.device_id), col(DeviceFault.sensor))
+    ):
+        faults.setdefault(row.device_id, []).append(
+            DeviceFaultPublic(sensor=row.sensor, problem=row.problem or "", since=row.ts)
+        )
     views = []
     for device in devices:
         done, refused = applied.get(device.id), rejected.get(device.id)
@@ -131,7 +150,12 @@ def device_views(*, session: Session, devices: Sequence[Device]) -> list[DeviceP
         beat = health.get(device.id)
         views.append(
             DevicePublic.model_validate(
-                device, update={"health": _health(beat) if beat else None, "config": config}
+                device,
+                update={
+                    "health": _health(beat) if beat else None,
+                    "config": config,
+                    "faults": faults.get(device.id, []),
+                },
             )
         )
     return views

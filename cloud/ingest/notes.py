@@ -3,7 +3,8 @@
 Every event is stored as an event first; some also update a device's current picture:
 ``config.applied``/``config.rejected`` (which config it runs), ``device.heartbeat`` (its
 health), ``command.result`` (what became of a command), ``update.state`` (where it is with
-a software update: cloud/releases/reports.py). The newest report by sequence number
+a software update: cloud/releases/reports.py), ``sensor.fault``/``sensor.recovered`` (which
+of its parts do not work). The newest report by sequence number
 wins, so a late resend of an older one changes nothing. Also here: the first sight of a
 claimed device (it is now active and its bundle delivered), and which devices are
 decommissioned (their messages are refused).
@@ -12,6 +13,7 @@ decommissioned (their messages are refused).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -29,6 +31,7 @@ from cloud.devices.models import (
     DeviceCommand,
     DeviceConfig,
     DeviceConfigRejection,
+    DeviceFault,
     DeviceHealth,
     DeviceStatus,
     PendingBox,
@@ -43,6 +46,13 @@ logger = logging.getLogger(__name__)
 
 # The event a device publishes once it has applied a configuration: {"version": N}.
 CONFIG_APPLIED_EVENT = "config.applied"
+# A part of a box that stopped working, {"sensor", "problem"}, and that works again {"sensor"}.
+FAULT_EVENT = "sensor.fault"
+RECOVERED_EVENT = "sensor.recovered"
+# The parts a device may report on: its probes, meter, screen, speaker… A box that invents
+# names is held to this many rows (a stolen one could otherwise grow the table at will).
+MAX_FAULT_PARTS = 32
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,47}")
 
 _MAX_VERSION = 2**63
 
@@ -67,6 +77,7 @@ class EventNotes:
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
     updates: list[update_reports.Report] = field(default_factory=list)
+    faults: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def note(self, device: str, event: Event, now: datetime) -> None:
         if event.type == CONFIG_APPLIED_EVENT:
@@ -77,6 +88,8 @@ class EventNotes:
             self._heartbeat(device, event, now)
         elif event.type == RESULT_EVENT:
             self.note_result(device, event, now)
+        elif event.type in (FAULT_EVENT, RECOVERED_EVENT):
+            self._fault(device, event, now)
         elif (report := update_reports.read_report(device, event, now)) is not None:
             self.updates.append(report)
 
@@ -106,6 +119,19 @@ class EventNotes:
             "received_at": now,
         }
         self._keep(self.rejected, device, row)
+
+    def _fault(self, device: str, event: Event, now: datetime) -> None:
+        part, problem = event.data.get("sensor"), event.data.get("problem")
+        if not isinstance(part, str) or _PART.fullmatch(part) is None:
+            return  # still stored as an event; it names no part a page can show
+        said = None
+        if event.type == FAULT_EVENT:
+            said = no_nul(problem)[:200] if isinstance(problem, str) and problem else "fault"
+        row = {"device_id": device, "sensor": part, "problem": said, "seq": event.seq,
+               "ts": event.ts, "received_at": now}  # fmt: skip
+        known = self.faults.get((device, part))
+        if known is None or known["seq"] < row["seq"]:
+            self.faults[(device, part)] = row
 
     def _heartbeat(self, device: str, event: Event, now: datetime) -> None:
         try:
@@ -153,6 +179,7 @@ def write_notes(conn: Connection, dialect: ModuleType, notes: EventNotes) -> Non
     _newest_wins(conn, dialect, table_of(DeviceConfig), list(notes.applied.values()))
     _newest_wins(conn, dialect, table_of(DeviceConfigRejection), list(notes.rejected.values()))
     _newest_wins(conn, dialect, table_of(DeviceHealth), list(notes.health.values()))
+    _write_faults(conn, dialect, list(notes.faults.values()))
     table = table_of(DeviceCommand)
     for row in notes.results:
         conn.execute(
@@ -189,21 +216,46 @@ def _awaits_result(table: Table) -> ColumnElement[bool]:
 
 
 def _newest_wins(
-    conn: Connection, dialect: ModuleType, table: Table, rows: list[dict[str, Any]]
+    conn: Connection,
+    dialect: ModuleType,
+    table: Table,
+    rows: list[dict[str, Any]],
+    key: tuple[str, ...] = ("device_id",),
 ) -> None:
-    """Upsert per device; a row replaces the stored one only with a higher seq."""
+    """Upsert per ``key`` (a device); a row replaces the stored one only with a higher seq."""
     if not rows:
         return
     stmt = dialect.insert(table)
-    columns = [c for c in rows[0] if c != "device_id"]
+    columns = [c for c in rows[0] if c not in key]
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=["device_id"],
+            index_elements=list(key),
             set_={c: stmt.excluded[c] for c in columns},
             where=table.c.seq < stmt.excluded.seq,
         ),
         rows,
     )
+
+
+def _write_faults(conn: Connection, dialect: ModuleType, rows: list[dict[str, Any]]) -> None:
+    """The newest report per (device, part); a part past a device's MAX_FAULT_PARTS is left
+    out (its events are still stored)."""
+    if not rows:
+        return
+    table = table_of(DeviceFault)
+    devices = {row["device_id"] for row in rows}
+    known: dict[str, set[str]] = {}
+    for device, part in conn.execute(
+        select(table.c.device_id, table.c.sensor).where(table.c.device_id.in_(devices))
+    ):
+        known.setdefault(device, set()).add(part)
+    kept = []
+    for row in sorted(rows, key=lambda r: (r["device_id"], r["sensor"])):
+        parts = known.setdefault(row["device_id"], set())
+        if row["sensor"] in parts or len(parts) < MAX_FAULT_PARTS:
+            parts.add(row["sensor"])
+            kept.append(row)
+    _newest_wins(conn, dialect, table, kept, key=("device_id", "sensor"))
 
 
 def decommissioned(conn: Connection, devices: set[str]) -> set[str]:

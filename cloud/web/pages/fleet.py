@@ -58,6 +58,12 @@ TEXT: Final[Messages] = {
     "fleet.none": ("没有符合条件的设备", "No device matches"),
     "fleet.serial": ("序列号 {serial}", "serial {serial}"),
     "fleet.uptime": ("已运行 {span}", "up {span}"),
+    # A part that reported a fault (sensor.fault) and has not recovered; known parts named.
+    "fleet.fault": ("故障：{part}", "Fault: {part}"),
+    "fleet.part.door-screen": ("门口屏幕", "door screen"),
+    "fleet.part.door-speaker": ("门口语音", "door speaker"),
+    "fleet.part.meter": ("电表", "energy meter"),
+    "fleet.part.skin": ("体温探头", "skin thermometer"),
     "fleet.cpu": ("CPU {temp}°C", "CPU {temp}°C"),
     "fleet.disk": ("磁盘剩余 {free}", "{free} disk free"),
     "fleet.never_seen": ("从未上线", "never seen"),
@@ -203,6 +209,7 @@ TEXT: Final[Messages] = {
     ),
     "fleet.rollout.done_action": ("已提交", "Done"),
 }
+_NAMED_PARTS: Final = frozenset({"door-screen", "door-speaker", "meter", "skin"})
 # The rollouts shown: every open one, and the newest finished ones for context.
 RECENT_ROLLOUTS: Final = 5
 _FAILED: Final = ("failed", "rolled_back")
@@ -237,6 +244,14 @@ class FleetRow:
         if self.device.status in (DeviceStatus.DECOMMISSIONED, DeviceStatus.CLAIMED):
             return self.device.status
         return "online" if self.device.online else "offline"
+
+    @property
+    def faults(self) -> list[tuple[str, str, str]]:
+        """Each faulty part as (its name, the words key naming it or "", its problem)."""
+        return [
+            (f.sensor, f"fleet.part.{f.sensor}" if f.sensor in _NAMED_PARTS else "", f.problem)
+            for f in self.device.faults
+        ]
 
     @property
     def active(self) -> bool:

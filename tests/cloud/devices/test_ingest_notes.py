@@ -234,3 +234,51 @@ def test_a_device_ingest_meets_first_is_active(engine: Engine, store: IngestStor
         device = session.get(Device, "d1")
     assert device is not None
     assert (device.status, device.credential_generation, device.role) == ("active", 0, None)
+
+
+def fault(seq: int, part: str, problem: str | None = None) -> dict[str, Any]:
+    if problem is None:
+        return event(seq, "sensor.recovered", {"sensor": part})
+    return event(seq, "sensor.fault", {"sensor": part, "problem": problem})
+
+
+def open_faults(engine: Engine) -> list[tuple[str, str]]:
+    from cloud.devices.views import device_detail  # noqa: PLC0415
+
+    with Session(engine) as session:
+        device = session.get(Device, "d1")
+        assert device is not None
+        return [(f.sensor, f.problem) for f in device_detail(session=session, device=device).faults]
+
+
+def test_a_part_that_faults_is_in_the_devices_health_until_it_recovers(
+    engine: Engine, store: IngestStore
+) -> None:
+    """The door's screen and speaker (and a hub's probes) say sensor.fault / sensor.recovered;
+    the newest report per part is what a technician sees with the device."""
+    store.write([events([fault(2, "door-screen", "door screen did not take a frame")])])
+    store.write(
+        [events([fault(3, "door-speaker", "aplay failed"), fault(4, "28-0001", "no probe")])]
+    )
+    assert open_faults(engine) == [
+        ("28-0001", "no probe"),
+        ("door-screen", "door screen did not take a frame"),
+        ("door-speaker", "aplay failed"),
+    ]
+    store.write([events([fault(5, "door-screen")])])  # works again
+    store.write([events([fault(1, "door-speaker")])])  # a late resend of an older report
+    assert open_faults(engine) == [("28-0001", "no probe"), ("door-speaker", "aplay failed")]
+
+
+def test_a_box_that_invents_parts_is_held_to_a_few(engine: Engine, store: IngestStore) -> None:
+    from cloud.ingest.notes import MAX_FAULT_PARTS  # noqa: PLC0415
+
+    names = [f"part-{n:03d}" for n in range(MAX_FAULT_PARTS + 20)]
+    store.write([events([fault(10 + n, name, "x") for n, name in enumerate(names)])])
+    store.write(
+        [events([fault(200, "../../etc", "x"), fault(201, "", "x"), fault(202, "a" * 60, "x")])]
+    )
+    assert len(open_faults(engine)) == MAX_FAULT_PARTS
+    with Session(engine) as session:
+        stored = session.exec(select(func.count()).select_from(DeviceEvent)).one()
+    assert stored == 1 + len(names) + 3  # every report is still kept as an event

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from cloud.devices.models import (
     DeviceCommand,
     DeviceDesiredConfig,
     DeviceDiagnostics,
+    DeviceFault,
     DeviceHealth,
     PendingBox,
     PendingBoxCheck,
@@ -382,3 +384,43 @@ def test_the_newest_diagnostics_report_reads_as_a_page(sign_in: SignIn, engine: 
     assert "Last errors" in english
     assert "data-no-report" in nothing
     assert sign_in("boss").get("/fleet/devices/v1-door-1/diagnostics").status_code == 403
+
+
+def test_a_part_that_does_not_work_is_named_on_its_devices_row(
+    sign_in: SignIn, engine: Engine
+) -> None:
+    """A door's dead screen (sensor.fault) is on the fleet page where its state is; a part
+    that works again (sensor.recovered) is not."""
+    with Session(engine) as session:
+        for part, problem in (
+            ("door-screen", "door screen did not take a frame"),
+            ("door-speaker", None),
+        ):
+            session.add(
+                DeviceFault(
+                    device_id="v1-door-1",
+                    sensor=part,
+                    problem=problem,
+                    seq=3,
+                    ts=NOW,
+                    received_at=NOW,
+                )
+            )
+        session.commit()
+    client = sign_in("tech")
+    assert _faults(client.get("/fleet").text) == [
+        ("v1-door-1", "door-screen", "door screen did not take a frame", "故障：门口屏幕")
+    ]
+    client.cookies.set("yz_lang", "en")
+    assert [said for *_, said in _faults(client.get("/fleet").text)] == ["Fault: door screen"]
+
+
+def _faults(html: str) -> list[tuple[str, str, str, str]]:
+    """(device, part, problem, what the row says) for each fault on the page."""
+    found = []
+    for device, body in re.findall(r'<tr data-device="([^"]+)"(.*?)</tr>', html, flags=re.DOTALL):
+        for part, problem, said in re.findall(
+            r'<span class="error who" data-fault="([^"]+)" title="([^"]*)">([^<]*)</span>', body
+        ):
+            found.append((device, part, problem, said))
+    return found

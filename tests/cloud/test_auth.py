@@ -501,5 +501,6 @@ def test_devices_show_their_state(world: World) -> None:
             "rejected_version": None,
             "rejected_errors": [],
         },
+        "faults": [],
         "commands": [],
     }

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from luma.core.interface.serial import spi  # type: ignore[import-untyped]
 from luma.lcd.device import ili9341, st7789  # type: ignore[import-untyped]
 
-from edge.door.face_settings import PANEL_SIZES, SPI_SPEEDS_MHZ
+from edge.door.face_settings import PANEL_SIZES
 from edge.door.screen import ScreenError
 
 if TYPE_CHECKING:
@@ -52,23 +52,11 @@ def _where(settings: ScreenSettings) -> str:
 
 
 def _check(settings: ScreenSettings) -> None:
+    # The panel's size, clock and pins were checked with the settings (face_settings).
     if settings.driver not in SIZES:
         raise ScreenError(
             f"[door.screen] driver {settings.driver!r} is not a TFT open_tft drives; the "
             "emulator is firmware_sim.screen.SimScreen (driver = st7789 or ili9341 at a door)"
-        )
-    sizes = SIZES[settings.driver]
-    if (settings.width, settings.height) not in sizes:
-        listed = ", ".join(f"{w}×{h}" for w, h in sizes)
-        raise ScreenError(
-            f"{_where(settings)}: luma drives a {settings.driver} at {listed} only; set "
-            "[door.screen] width and height to one of these (rotate turns it)"
-        )
-    if settings.spi_speed_hz / 1e6 not in SPI_SPEEDS_MHZ:
-        listed = ", ".join(f"{mhz:g}" for mhz in SPI_SPEEDS_MHZ)
-        raise ScreenError(
-            f"{_where(settings)}: spi_speed_hz {settings.spi_speed_hz} is not a clock luma "
-            f"accepts; use one of {listed} MHz (32000000 suits most panels)"
         )
 
 

@@ -45,6 +45,7 @@ from cloud.bookings.rooms import RoomIn
 from cloud.devices.models import (
     Device,
     DeviceDesiredConfig,
+    DeviceFault,
     DeviceHealth,
     PendingBox,
     PendingBoxCheck,
@@ -185,6 +186,18 @@ def _venues_and_devices(session: Session, now: datetime) -> None:
             disk_free_mb=78_232,
             cpu_temp_c=51.0,
             outbox_depth=17,
+            received_at=seen,
+        )
+    )
+    # A dead door screen: its fault (a long, unbroken box message) sits under the state.
+    session.add(
+        DeviceFault(
+            device_id="v1-door-1",
+            sensor="door-screen",
+            problem="door screen did not take a frame (OSError(5, 'Input/output error')): "
+            "check the screen's wiring and power, and that SPI is enabled",
+            seq=10,
+            ts=seen,
             received_at=seen,
         )
     )

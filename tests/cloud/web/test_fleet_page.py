@@ -411,6 +411,9 @@ def test_a_part_that_does_not_work_is_named_on_its_devices_row(
     assert _faults(client.get("/fleet").text) == [
         ("v1-door-1", "door-screen", "door screen did not take a frame", "故障：门口屏幕")
     ]
+    # Its words too, not only in a title a phone cannot hover over.
+    shown = '<small class="muted who" data-fault-problem="door-screen">door screen did not'
+    assert shown in client.get("/fleet").text
     client.cookies.set("yz_lang", "en")
     assert [said for *_, said in _faults(client.get("/fleet").text)] == ["Fault: door screen"]
 

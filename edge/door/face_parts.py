@@ -141,7 +141,7 @@ def build_face(
         sources=sources,
         events=events,
         clock=clock,
-        show_s=screen.show_s if screen is not None else 4.0,
+        show_s=(screen or ScreenSettings()).show_s,
         screen_problem=screen_problem if wants_screen else None,
         screen_note=screen_note,
     )

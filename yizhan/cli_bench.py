@@ -17,6 +17,14 @@ DatabaseUrl = Annotated[
         help="sqlite:///path.db (default: a temporary file) or postgresql://user@host/db."
     ),
 ]
+# The benches that make a fresh database for each run (yizhan.bench.ingest._bench_database).
+FreshDatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="postgresql://user@host/db: a fresh database is made beside it and dropped after "
+        "(default: a fresh SQLite file)."
+    ),
+]
 
 
 class IngestMix(StrEnum):
@@ -57,7 +65,7 @@ def bench_ingest(
     json: Annotated[bool, typer.Option("--json", help="Print the JSON line last.")] = False,
     seconds: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 10.0,
     devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 20,
-    database_url: DatabaseUrl = None,
+    database_url: FreshDatabaseUrl = None,
     workers: Annotated[int, typer.Option(min=1, help="Ingest workers sharing the stream.")] = 2,
     mix: Annotated[
         IngestMix,
@@ -134,7 +142,7 @@ def bench_drain(
     fleet_processes: Annotated[
         int, typer.Option(min=1, max=32, help="Child processes the fleet's boxes run in.")
     ] = 4,
-    database_url: DatabaseUrl = None,
+    database_url: FreshDatabaseUrl = None,
     workers: Annotated[int, typer.Option(min=1, help="Ingest workers sharing the stream.")] = 2,
 ) -> None:
     """A backlog after an outage: one door box's day of readings (its door deciding all the
@@ -341,7 +349,7 @@ def bench_members(
     code_seconds: Annotated[
         float, typer.Option(min=1, help="Seconds of codes issued through the API.")
     ] = 10.0,
-    database_url: DatabaseUrl = None,
+    database_url: FreshDatabaseUrl = None,
 ) -> None:
     """A roster imported, changed through the API and synced to a door; codes issued per second."""
     from yizhan.bench.members import SYNC_INTERVAL_S, MembersBenchError, Options  # noqa: PLC0415
@@ -369,7 +377,7 @@ def bench_worker_app(
     ] = 500,
     samples: Annotated[int, typer.Option(min=1, help="Requests of each list timed.")] = 200,
     walkins: Annotated[int, typer.Option(min=1, help="Walk-ins, poster to open door.")] = 20,
-    database_url: DatabaseUrl = None,
+    database_url: FreshDatabaseUrl = None,
 ) -> None:
     """The worker's phone app: station list beside the bare API, code page bytes, walk-ins."""
     from yizhan.bench.worker_app import Options, WorkerAppBenchError  # noqa: PLC0415

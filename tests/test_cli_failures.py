@@ -5,9 +5,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from ops.broker.process import free_port
 from tests.test_cli import yizhan
+from yizhan.cli import app
 
 # The driver's reason and the hint share the line; a list of config errors may add a few.
 _MAX_LINES = 2
@@ -154,3 +156,13 @@ def test_verbose_still_shows_the_traceback(tmp_path: Path, a_file: Path) -> None
     assert result.returncode == 2
     assert "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot use")
+
+
+@pytest.mark.parametrize("bench", ["ingest", "drain", "members", "worker-app"])
+def test_a_sqlite_url_to_a_bench_that_makes_its_own_database_is_one_line(bench: str) -> None:
+    """These benches make a fresh database beside a PostgreSQL server's; a SQLite URL is a
+    usage mistake, said in one line (exit 2), not a traceback."""
+    outcome = CliRunner().invoke(app, ["bench", bench, "--database-url", "sqlite:///x.db"])
+    assert outcome.exit_code == 2
+    assert "Traceback" not in outcome.output
+    assert "for SQLite give none" in outcome.output

@@ -75,14 +75,15 @@ def failure_report(exc: Exception) -> tuple[str, int] | None:
         BrokerPortInUseError,
         BrokerStartError,
     )
+    from yizhan.bench import BenchOptionError  # noqa: PLC0415
 
-    if isinstance(exc, DatabaseUnreachableError):
-        return str(exc), 1
+    if isinstance(exc, BenchOptionError):
+        return str(exc), 2
     if isinstance(exc, OperationalError):  # a command that did not name its database
         return str(unreachable(None, exc)), 1
     if isinstance(exc, BrokerStartError):
         return exc.summary, 2 if isinstance(exc, BrokerPortInUseError) else 1
-    if isinstance(exc, BrokerError):
+    if isinstance(exc, (DatabaseUnreachableError, BrokerError)):
         return str(exc), 1
     if isinstance(exc, OSError):
         return _os_error(exc)

@@ -49,5 +49,8 @@ def test_a_sqlite_database_url_is_a_one_line_error() -> None:
     )
     assert outcome.exit_code == 2
     assert outcome.output.strip().splitlines() == [
-        "error: give no --database-url for SQLite: the bench uses a fresh file"
+        (
+            "error: cannot use sqlite:///elsewhere.db: --database-url names a PostgreSQL "
+            "server to make a fresh database beside; for SQLite give none (a fresh file is used)"
+        )
     ]

@@ -336,13 +336,17 @@ def _run_phase(
 def _bench_database(database_url: str | None, work: Path) -> Iterator[str]:
     """A fresh database: a SQLite file, or a new database beside the one named (dropped after)."""
     from cloud.core.db import DatabaseUnreachableError, normalize_url, shown_url  # noqa: PLC0415
+    from yizhan.bench import BenchOptionError  # noqa: PLC0415
 
     if database_url is None:
         yield f"sqlite:///{work / 'cloud.db'}"
         return
     url = make_url(normalize_url(database_url))
-    if url.get_backend_name() == "sqlite":
-        raise ValueError("give no --database-url for SQLite: the bench uses a fresh file")
+    if url.get_backend_name() == "sqlite":  # a usage mistake: the commands say it in a line
+        raise BenchOptionError(
+            f"cannot use {shown_url(database_url)}: --database-url names a PostgreSQL server "
+            "to make a fresh database beside; for SQLite give none (a fresh file is used)"
+        )
     import psycopg  # noqa: PLC0415
     from psycopg import sql  # noqa: PLC0415
 

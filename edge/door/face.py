@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 # The idle screen is rebuilt this often (a frame equal to the last one is not repainted),
 # so a beam crossing shows on the count well within a second.
 REFRESH_S: Final = 0.25
-# A round (build the view, draw, hand to the display) this long is a stuck screen: a wedged
-# SPI write never returns, and the door's tick says so (DoorFace.watch).
+# Drawing a frame and handing it to the display this long is a stuck screen: a wedged SPI
+# write never returns, and the door's tick says so (DoorFace.watch).
 STALL_S: Final = 2.0
 SCREEN: Final = "door-screen"
 SPEAKER: Final = "door-speaker"
@@ -110,7 +110,7 @@ class DoorFace:
         # A problem the screen has however well it draws (a font without Chinese): it
         # stays reported while frames are drawn.
         self._screen_note = screen_note
-        self._round_since: float | None = None  # monotonic, while a round runs
+        self._round_since: float | None = None  # monotonic, while the display is written
         self._failing: str | None = None  # the last failure of a round, logged once
         if screen_problem is not None or screen_note is not None:  # not even opened, or no font
             self._fault(SCREEN, screen_problem or screen_note or "")
@@ -186,15 +186,12 @@ class DoorFace:
                 if self._closed:
                     return
                 pending, self._pending = self._pending, None
-            self._round_since = time.monotonic()
             try:
                 self._round(pending)
             except Exception as exc:  # noqa: BLE001 - one bad round (a source failing) must not end the face
                 self._round_failed(exc)
             else:
                 self._failing = None
-            finally:
-                self._round_since = None
 
     def _round_failed(self, exc: Exception) -> None:
         """Log a failure once, not four times a second, and report it as the screen's."""
@@ -234,11 +231,16 @@ class DoorFace:
 
     def _show(self, view: DoorView) -> bool:
         assert self._screen is not None
+        # Only the drawing and the display's write are timed: a source that waits (a member
+        # cache busy with a sync) is no fault of the screen's.
+        self._round_since = time.monotonic()
         try:
             self._screen.show(view)
         except Exception as exc:  # noqa: BLE001 - any display failure is the screen's fault
             self._fault(SCREEN, str(exc) or type(exc).__name__)
             return False
+        finally:
+            self._round_since = None
         self.frames += 1
         if self._screen_note is None:
             self._recovered(SCREEN)

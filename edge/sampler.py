@@ -16,6 +16,7 @@ from edge.hardware.interfaces import (
     Thermometer,
 )
 from edge.outbox import NewEvent, NewReading, Outbox
+from protocol.health import FAULT_EVENT, RECOVERED_EVENT
 from protocol.metrics import check_value
 
 logger = logging.getLogger(__name__)
@@ -122,10 +123,10 @@ class Sampler:
             if self._failing.get(sensor) != problem:
                 logger.warning("sensor %s: %s", sensor, problem)
                 events.append(
-                    NewEvent(tick.now, "sensor.fault", {"sensor": sensor, "problem": problem[:200]})
+                    NewEvent(tick.now, FAULT_EVENT, {"sensor": sensor, "problem": problem[:200]})
                 )
         for sensor in set(self._failing) - set(tick.faults):
             logger.info("sensor %s recovered", sensor)
-            events.append(NewEvent(tick.now, "sensor.recovered", {"sensor": sensor}))
+            events.append(NewEvent(tick.now, RECOVERED_EVENT, {"sensor": sensor}))
         self._failing = dict(tick.faults)
         return events

@@ -14,6 +14,9 @@ from protocol.payloads import SCHEMA_VERSION, ShortText, Timestamp
 from protocol.topics import Kind, Topic
 
 HEARTBEAT_EVENT: Final = "device.heartbeat"
+# A part of a box that stopped working {"sensor", "problem"}, and that works again {"sensor"}.
+FAULT_EVENT: Final = "sensor.fault"
+RECOVERED_EVENT: Final = "sensor.recovered"
 DIAG_QOS: Final = 1
 MAX_LOG_LINES: Final = 1000
 MAX_LOG_LINE_CHARS: Final = 300

@@ -39,16 +39,13 @@ from cloud.devices.models import (
 from cloud.releases import reports as update_reports
 from protocol.commands import RESULT_EVENT, ROTATE_CREDENTIALS, CommandResult
 from protocol.device_config import REJECTED_EVENT, rejected_reasons
-from protocol.health import HEARTBEAT_EVENT, Heartbeat
+from protocol.health import FAULT_EVENT, HEARTBEAT_EVENT, RECOVERED_EVENT, Heartbeat
 from protocol.payloads import Event
 
 logger = logging.getLogger(__name__)
 
 # The event a device publishes once it has applied a configuration: {"version": N}.
 CONFIG_APPLIED_EVENT = "config.applied"
-# A part of a box that stopped working, {"sensor", "problem"}, and that works again {"sensor"}.
-FAULT_EVENT = "sensor.fault"
-RECOVERED_EVENT = "sensor.recovered"
 # The parts a device may report on: its probes, meter, screen, speaker… A box that invents
 # names is held to this many rows (a stolen one could otherwise grow the table at will).
 MAX_FAULT_PARTS = 32

@@ -91,7 +91,7 @@ def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
 
         door = DoorParts(
             frame_source=_camera(settings.door.scanner, resources),
-            **_door_face_parts(settings.door, resources),
+            **_door_face_parts(settings.door),
         )
     if settings.kiosk is not None:
         from edge.kiosk.runtime import KioskBoxParts  # noqa: PLC0415 - so do a kiosk's
@@ -100,7 +100,7 @@ def real_hardware(settings: EdgeSettings, resources: ExitStack) -> BoxHardware:
     return BoxHardware(real_sensors(settings, resources), door, kiosk)
 
 
-def _door_face_parts(door: DoorSettings, resources: ExitStack) -> dict[str, Any]:
+def _door_face_parts(door: DoorSettings) -> dict[str, Any]:
     """The door's TFT and ALSA speaker when its settings ask for them. A screen that cannot
     be opened is a problem the door reports, not a reason to stay shut."""
     parts: dict[str, Any] = {}
@@ -115,14 +115,11 @@ def _door_face_parts(door: DoorSettings, resources: ExitStack) -> dict[str, Any]
             logger.warning("the door's screen does not work: %s", exc)
             parts["screen_problem"] = str(exc)
         else:
-            resources.callback(device.cleanup)
-            parts["screen"] = device
+            parts["screen"] = device  # closed by the door's face (DoorScreen.close)
     if door.voice is not None and door.voice.enabled:
         from edge.hardware.speaker import AlsaSpeaker  # noqa: PLC0415
 
-        speaker = AlsaSpeaker(door.voice.device)
-        resources.callback(speaker.close)
-        parts["speaker"] = speaker
+        parts["speaker"] = AlsaSpeaker(door.voice.device)  # closed by the voice's player
     return parts
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
+from edge.door.face_settings import DEFAULT_CLIPS_DIR
 from yizhan.cli_backup import register as register_backup
 from yizhan.cli_bench import bench_app
 from yizhan.cli_cloud import DatabaseUrl, DataDir, cloud_settings
@@ -265,7 +266,7 @@ def edge_check_config(
 def edge_voice_clips(
     out: Annotated[
         Path, typer.Option(help="Where the door's prompts go (\\[door.voice] clips_dir).")
-    ] = Path("/var/lib/yizhan/voice"),
+    ] = DEFAULT_CLIPS_DIR,
     force: Annotated[bool, typer.Option(help="Remake every prompt this made before.")] = False,
 ) -> None:
     """Make the door's spoken prompts (<reason>.<lang>.wav) offline with espeak-ng.

@@ -86,14 +86,12 @@ def _door_box(settings: EdgeSettings, hw: SimHardware, resources: ExitStack) -> 
     parts = DoorParts(
         frame_source=camera,
         pin_factory=pin_factory,
-        **_sim_face_parts(settings, door_settings, resources),
+        **_sim_face_parts(settings, door_settings),
     )
     return BoxHardware(Sensors(), parts)
 
 
-def _sim_face_parts(
-    settings: EdgeSettings, door: DoorSettings, resources: ExitStack
-) -> dict[str, Any]:
+def _sim_face_parts(settings: EdgeSettings, door: DoorSettings) -> dict[str, Any]:
     """firmware_sim's screen (each frame saved as a PNG) and speaker, behind the same
     interfaces as the TFT and ALSA: whatever panel the settings name, the emulator plays it."""
     parts: dict[str, Any] = {}
@@ -101,13 +99,10 @@ def _sim_face_parts(
         from firmware_sim.screen import SimScreen  # noqa: PLC0415 - luma.emulator, pygame
 
         frames = door.screen.frames_dir or settings.data_dir / f"{settings.device}-screen"
-        screen = SimScreen(frames, width=door.screen.width, height=door.screen.height)
-        resources.callback(screen.cleanup)
-        parts["screen"] = screen
+        # Closed by the door's face (DoorScreen.close), as a real panel is.
+        parts["screen"] = SimScreen(frames, width=door.screen.width, height=door.screen.height)
     if door.voice is not None and door.voice.enabled:
         from firmware_sim.speaker import SimSpeaker  # noqa: PLC0415
 
-        speaker = SimSpeaker()
-        resources.callback(speaker.close)
-        parts["speaker"] = speaker
+        parts["speaker"] = SimSpeaker()  # closed by the voice's player
     return parts

@@ -24,6 +24,7 @@ from edge.access.reasons import Reason
 from edge.clock import Clock
 from edge.door.view import DoorView, Idle, Lang, Verdict, Words
 from edge.outbox import NewEvent
+from protocol.health import FAULT_EVENT, RECOVERED_EVENT
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +160,8 @@ class DoorFace:
             return "the door's screen stopped being updated (its thread ended); restart the box"
         since = self._round_since
         if since is not None and time.monotonic() - since > STALL_S:
-            waited = time.monotonic() - since
-            return f"the screen has not taken a frame for {waited:.0f} s: check its wiring"
+            # One wording however long it waits: a new one each second would be a new fault.
+            return f"the screen has not taken a frame for over {STALL_S:g} s: check its wiring"
         return None
 
     def close(self) -> None:
@@ -202,6 +203,9 @@ class DoorFace:
         self._fault(SCREEN, f"the door's screen could not be updated ({said[:150]})")
 
     def _round(self, pending: tuple[Decision, Lang, float] | None) -> None:
+        if self._screen is None:  # a voice only: nothing to draw, its health to follow
+            self._check_voice()
+            return
         now = time.monotonic()
         if pending is not None:
             decision, lang, _ = pending
@@ -263,14 +267,14 @@ class DoorFace:
                 return
             self._faults[part] = problem
         logger.warning("%s does not work: %s", part, problem)
-        self._emit("sensor.fault", {"sensor": part, "problem": problem[:200]})
+        self._emit(FAULT_EVENT, {"sensor": part, "problem": problem[:200]})
 
     def _recovered(self, part: str) -> None:
         with self._cond:
             if self._faults.pop(part, None) is None:
                 return
         logger.info("%s works again", part)
-        self._emit("sensor.recovered", {"sensor": part})
+        self._emit(RECOVERED_EVENT, {"sensor": part})
 
     def _emit(self, kind: str, data: dict[str, str | int | float | bool | None]) -> None:
         try:

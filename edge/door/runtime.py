@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,6 +42,9 @@ logger = logging.getLogger(__name__)
 # The door's tick: held-open alarms are reported, and beam crossings counted, within this.
 TICK_S: Final = 0.25
 _SYNC_RETRY_S: Final = 30.0  # after a failed sync; the normal interval is in the settings
+# How often the face asks whether the door refuses every code (a read of the member cache,
+# which the decisions and the sync use too); a cache goes stale over days, not seconds.
+REFUSING_CHECK_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,19 @@ class DoorParts:
     screen: Any = None
     screen_problem: str | None = None
     speaker: Any = None
+
+
+def _every(seconds: float, ask: Callable[[], bool]) -> Callable[[], bool]:
+    """``ask``, answered again at most every ``seconds``; the last answer in between."""
+    last: list[tuple[float, bool]] = []
+
+    def answer() -> bool:
+        now = time.monotonic()
+        if not last or now - last[0][0] >= seconds:
+            last[:] = [(now, ask())]
+        return last[0][1]
+
+    return answer
 
 
 def _time_sync(settings: EdgeSettings, parts: DoorParts) -> TimeSync:
@@ -161,7 +179,7 @@ class DoorRuntime:
             held_open=lambda: monitor.held_open,
             emergency=lambda: hardware.emergency,
             hint=hints(self.policy, self.occupancy, self.bookings),
-            refusing=lambda: verifier.refuses_all(self._clock()),
+            refusing=_every(REFUSING_CHECK_S, lambda: verifier.refuses_all(self._clock())),
         )
         face = build_face(
             screen=door.screen,

@@ -34,7 +34,7 @@ class Idle:
 
     station: Words  # the station's name
     open_now: bool
-    hours: str | None = None  # today's hours, e.g. "08:00–22:00"; None: always open
+    hours: str | None = None  # today's hours, e.g. "08:00-22:00"; None: open all day or closed
     inside: int | None = None  # people inside, when the door counts them
     capacity: int | None = None
     # The venue's walk-in poster URL (the worker app's /m/join/…): a QR for first-timers.
@@ -47,7 +47,9 @@ class Verdict:
     """One decision, as shown for a few seconds after it."""
 
     reason: Reason
-    lang: Lang = "zh-CN"  # the member's app language where known
+    # The language to lead with: zh-CN until a member's language reaches the door (a code
+    # and the member cache carry none yet); the other language is always shown below.
+    lang: Lang = "zh-CN"
     # A fact the person acts on beyond the reason itself ("booking starts at 14:00").
     hint: Words | None = None
 

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 from edge.access.reasons import Reason
 from edge.door.view import LANGS, Lang, Words
 from edge.door.voice import MAKE_CLIPS, Clip, VoiceError, clip_name
+from edge.update.layout import write_atomic
 
 __all__ = [
     "MANIFEST",
@@ -159,7 +160,7 @@ class _Manifest:
     def save(self) -> None:
         text = json.dumps({"engine": "espeak-ng", "files": self.files}, indent=1, sort_keys=True)
         try:
-            _write_atomically(self.path, text.encode())
+            write_atomic(self.path, text.encode())
         except OSError as exc:
             raise VoiceError(f"could not write {self.path} ({exc})") from exc
 
@@ -291,10 +292,3 @@ def _fsync(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    _fsync(temporary)
-    temporary.replace(path)

@@ -33,8 +33,9 @@ def hints(
     def count_hint(_: Decision) -> Words | None:
         if capacity is None:
             return None
-        inside = occupancy.current()
-        return Words(f"馆内 {inside}/{capacity} 人", f"Inside: {inside} of {capacity}")
+        from edge.door.screen import occupancy_words  # noqa: PLC0415 - as the screen says it
+
+        return occupancy_words(occupancy.current(), capacity)
 
     def booking_hint(decision: Decision) -> Words | None:
         if decision.member_id is None:

@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from edge.access.reasons import SIGNALS, Reason
+from edge.door.view import Words
 from edge.hardware.interfaces import HardwareError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from edge.door.view import DoorView, Idle, Lang, Verdict, Words
+    from edge.door.view import DoorView, Idle, Lang, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -164,12 +165,18 @@ def _hours(idle: Idle) -> tuple[str, str]:
     return f"现在不开放 · 开放时间 {idle.hours}", f"Closed now · open {idle.hours}"
 
 
+def occupancy_words(inside: int, capacity: int | None) -> Words:
+    """People inside, against the capacity when there is one (the idle screen, a full hint)."""
+    if capacity is None:
+        return Words(f"馆内 {inside} 人", f"Inside: {inside}")
+    return Words(f"馆内 {inside}/{capacity} 人", f"Inside: {inside} of {capacity}")
+
+
 def _occupancy(idle: Idle) -> tuple[str, str] | None:
     if idle.inside is None:
         return None
-    if idle.capacity is None:
-        return f"馆内 {idle.inside} 人", f"Inside: {idle.inside}"
-    return f"馆内 {idle.inside}/{idle.capacity} 人", f"Inside: {idle.inside} of {idle.capacity}"
+    words = occupancy_words(idle.inside, idle.capacity)
+    return words.zh, words.en
 
 
 def _pair(words: tuple[str, str] | Words, colour: str) -> tuple[Line, Line]:

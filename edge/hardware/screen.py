@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from edge.door.face_settings import ScreenSettings
     from edge.door.screen import Display
 
-SIZES: Final = PANEL_SIZES
 ENABLE_SPI: Final = "enable SPI (sudo raspi-config nonint do_spi 0) and reboot"
 INSTALL: Final = (
     "install python3-spidev and python3-rpi-lgpio (deploy/pi/install.sh does) "
@@ -53,7 +52,7 @@ def _where(settings: ScreenSettings) -> str:
 
 def _check(settings: ScreenSettings) -> None:
     # The panel's size, clock and pins were checked with the settings (face_settings).
-    if settings.driver not in SIZES:
+    if settings.driver not in PANEL_SIZES:
         raise ScreenError(
             f"[door.screen] driver {settings.driver!r} is not a TFT open_tft drives; the "
             "emulator is firmware_sim.screen.SimScreen (driver = st7789 or ili9341 at a door)"
